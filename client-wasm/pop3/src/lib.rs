@@ -1,0 +1,1 @@
+#![doc = "POP3 core"]
