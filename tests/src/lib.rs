@@ -1,1 +1,12 @@
+//! End-to-end test support: a real Dovecot POP3 server, deterministic Maildirs, a test CA and a
+//! latency-adding TCP proxy.
 
+pub mod certs;
+pub mod delay_proxy;
+pub mod dovecot;
+pub mod maildir;
+
+pub use certs::{IssuedCert, TestCa, Validity};
+pub use delay_proxy::DelayProxy;
+pub use dovecot::{Dovecot, DovecotOptions, User};
+pub use maildir::{Mailbox, WrittenMailbox};
