@@ -1,0 +1,573 @@
+//! Configuration: defaults < TOML file < environment (`POP3_BRIDGE_*`) < command-line flags.
+//!
+//! [`Config`] is what the library runs on; tests build it directly. [`Cli`] is the clap
+//! front-end, [`FileConfig`] the TOML shape (see bridge/bridge.sample.toml).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use serde::Deserialize;
+
+use crate::token::TokenMode;
+
+/// Per-server settings for servers the operator knows (e.g. a self-signed home server).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Host name exactly as users will type it. Listing a server also allow-lists it (its
+    /// addresses may then be private, e.g. on the LAN).
+    pub host: String,
+    /// PEM file with extra CA certificates trusted for this server only.
+    #[serde(default)]
+    pub extra_ca: Option<PathBuf>,
+    /// SHA-256 fingerprints (hex, colons optional) of the server's end-entity certificate.
+    /// A matching pin accepts the certificate even if the chain does not verify.
+    #[serde(default)]
+    pub pin_sha256: Vec<String>,
+    /// Allow `security: "plain"` to this server even when plaintext is off globally.
+    #[serde(default)]
+    pub allow_plaintext: bool,
+}
+
+/// Resource limits and timeouts.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Concurrent WebSocket sessions, all clients together. The next one gets HTTP 503.
+    pub max_sessions: usize,
+    /// Concurrent sessions per client IP. The next one gets HTTP 429.
+    pub max_sessions_per_ip: usize,
+    /// Concurrent TCP connections to the listener (sessions plus pending HTTP requests).
+    pub max_connections: usize,
+    /// Time for the HTTP request headers, and then for the client's target message.
+    pub handshake_timeout: Duration,
+    pub connect_timeout: Duration,
+    /// TLS handshake to the mail server (also bounds the listener's TLS handshake).
+    pub tls_timeout: Duration,
+    /// The whole STLS exchange: greeting, STLS, +OK.
+    pub stls_timeout: Duration,
+    /// No POP3 bytes in either direction for this long closes the session. RFC 1939 servers
+    /// wait at least 10 minutes, so we never cut earlier than the server would.
+    pub idle_timeout: Duration,
+    /// WebSocket ping interval; a browser that answers no ping for two intervals is dead.
+    pub ping_interval: Duration,
+    /// Longest time one frame may wait for the browser to accept it (backpressure).
+    pub write_timeout: Duration,
+    /// Largest WebSocket message and frame accepted from the browser.
+    pub max_message_size: usize,
+    /// How long shutdown waits for sessions to close.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_sessions: 1024,
+            max_sessions_per_ip: 32,
+            max_connections: 4096,
+            handshake_timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(10),
+            tls_timeout: Duration::from_secs(15),
+            stls_timeout: Duration::from_secs(15),
+            idle_timeout: Duration::from_secs(15 * 60),
+            ping_interval: Duration::from_secs(30),
+            write_timeout: Duration::from_secs(120),
+            max_message_size: 64 * 1024,
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Everything the bridge runs on.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    /// Directory of the web UI, served at `/`.
+    pub web_root: Option<PathBuf>,
+    /// Directory of the built wasm package, served at `/pkg/`.
+    pub pkg_root: Option<PathBuf>,
+    /// Extra names this bridge is reached by (Host header allow-list; loopback names are
+    /// always accepted when the bridge listens on loopback).
+    pub public_hosts: Vec<String>,
+    /// Extra allowed `Origin` values (the bridge's own origin is always allowed).
+    pub origins: Vec<String>,
+    /// Operator target allow-list: host names, IPs, CIDRs.
+    pub allow_hosts: Vec<String>,
+    /// Extra target ports besides 110 and 995.
+    pub allow_ports: Vec<u16>,
+    /// Only the allow-listed hosts and configured servers may be reached.
+    pub servers_only: bool,
+    /// Allow `security: "plain"` to any allowed target.
+    pub allow_plaintext: bool,
+    /// Extra CA PEM files trusted for all servers.
+    pub extra_ca: Vec<PathBuf>,
+    pub servers: Vec<ServerConfig>,
+    pub token_secret: Option<String>,
+    pub token_mode: TokenMode,
+    /// TLS for the listener (required for a non-loopback bind unless behind a proxy).
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// A TLS-terminating reverse proxy is in front: allow a public bind without listener TLS,
+    /// take the client IP from `X-Forwarded-For`, and treat the origin as https.
+    pub behind_proxy: bool,
+    pub limits: Limits,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            web_root: None,
+            pkg_root: None,
+            public_hosts: Vec::new(),
+            origins: Vec::new(),
+            allow_hosts: Vec::new(),
+            allow_ports: Vec::new(),
+            servers_only: false,
+            allow_plaintext: false,
+            extra_ca: Vec::new(),
+            servers: Vec::new(),
+            token_secret: None,
+            token_mode: TokenMode::Hmac,
+            tls_cert: None,
+            tls_key: None,
+            behind_proxy: false,
+            limits: Limits::default(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {0}: {1}")]
+    Read(PathBuf, std::io::Error),
+    #[error("config file {0} is not valid: {1}")]
+    Parse(PathBuf, String),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// The TOML file. Every key is optional; see bridge/bridge.sample.toml.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub listen: Option<SocketAddr>,
+    pub web_root: Option<PathBuf>,
+    pub pkg_root: Option<PathBuf>,
+    #[serde(default)]
+    pub public_hosts: Vec<String>,
+    #[serde(default)]
+    pub origins: Vec<String>,
+    #[serde(default)]
+    pub allow_hosts: Vec<String>,
+    #[serde(default)]
+    pub allow_ports: Vec<u16>,
+    pub servers_only: Option<bool>,
+    pub allow_plaintext: Option<bool>,
+    #[serde(default)]
+    pub extra_ca: Vec<PathBuf>,
+    #[serde(default, rename = "server")]
+    pub servers: Vec<ServerConfig>,
+    pub token_secret: Option<String>,
+    pub token_mode: Option<TokenMode>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub behind_proxy: Option<bool>,
+    pub log: Option<String>,
+    #[serde(default)]
+    pub limits: FileLimits,
+}
+
+/// `[limits]` in the TOML file; durations in seconds (fractions allowed).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileLimits {
+    pub max_sessions: Option<usize>,
+    pub max_sessions_per_ip: Option<usize>,
+    pub max_connections: Option<usize>,
+    pub handshake_timeout: Option<f64>,
+    pub connect_timeout: Option<f64>,
+    pub tls_timeout: Option<f64>,
+    pub stls_timeout: Option<f64>,
+    pub idle_timeout: Option<f64>,
+    pub ping_interval: Option<f64>,
+    pub write_timeout: Option<f64>,
+    pub max_message_size: Option<usize>,
+    pub shutdown_grace: Option<f64>,
+}
+
+/// pop3-bridge: a WebSocket-to-POP3 relay for the in-browser POP3 client.
+///
+/// Serves the web UI, /healthz, /metrics and the WebSocket endpoint /pop3 (subprotocol
+/// pop3-bridge.v1). Targets are default-deny: ports 110/995 only, public addresses only, TLS
+/// or STLS only. Every flag can also be set in the TOML file (--config) or as an environment
+/// variable POP3_BRIDGE_<FLAG> (list flags take comma-separated values there).
+#[derive(Debug, Parser)]
+#[command(name = "pop3-bridge", version, about, long_about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub opts: CliOpts,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print an HMAC access token bound to one server (uses --token-secret).
+    MintToken {
+        /// Mail server host name the token is valid for.
+        #[arg(long)]
+        host: String,
+        /// Mail server port the token is valid for.
+        #[arg(long)]
+        port: u16,
+        /// Lifetime in seconds.
+        #[arg(long, default_value_t = 3600)]
+        ttl: u64,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct CliOpts {
+    /// TOML configuration file (flags and environment override it).
+    #[arg(long, env = "POP3_BRIDGE_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on. Default 127.0.0.1:8080. A non-loopback address requires
+    /// --tls-cert/--tls-key or --behind-proxy.
+    #[arg(long, env = "POP3_BRIDGE_LISTEN", value_name = "ADDR:PORT")]
+    pub listen: Option<SocketAddr>,
+    /// Directory with the web UI, served at /.
+    #[arg(long, env = "POP3_BRIDGE_WEB_ROOT", value_name = "DIR")]
+    pub web_root: Option<PathBuf>,
+    /// Directory with the built wasm package, served at /pkg/.
+    #[arg(long, env = "POP3_BRIDGE_PKG_ROOT", value_name = "DIR")]
+    pub pkg_root: Option<PathBuf>,
+    /// Allow a target: host name, IP address or CIDR network. Overrides the refusal of
+    /// private/loopback addresses for exactly these (e.g. a home server). Repeatable.
+    #[arg(
+        long = "allow-host",
+        env = "POP3_BRIDGE_ALLOW_HOST",
+        value_delimiter = ',',
+        value_name = "HOST|IP|CIDR"
+    )]
+    pub allow_hosts: Vec<String>,
+    /// Allow an extra target port besides 110 and 995. Repeatable.
+    #[arg(
+        long = "allow-port",
+        env = "POP3_BRIDGE_ALLOW_PORT",
+        value_delimiter = ',',
+        value_name = "PORT"
+    )]
+    pub allow_ports: Vec<u16>,
+    /// Only allow-listed hosts and configured servers may be reached.
+    #[arg(long, env = "POP3_BRIDGE_SERVERS_ONLY")]
+    pub servers_only: bool,
+    /// Allow unencrypted POP3 (security "plain"). The UI marks such sessions insecure.
+    #[arg(long, env = "POP3_BRIDGE_ALLOW_PLAINTEXT")]
+    pub allow_plaintext: bool,
+    /// Extra CA certificates (PEM) trusted for all servers, in addition to the web PKI roots.
+    #[arg(
+        long = "extra-ca",
+        env = "POP3_BRIDGE_EXTRA_CA",
+        value_delimiter = ',',
+        value_name = "PEM"
+    )]
+    pub extra_ca: Vec<PathBuf>,
+    /// Extra allowed Origin (e.g. https://mail.example.org). The bridge's own origin is
+    /// always allowed. Repeatable.
+    #[arg(
+        long = "origin",
+        env = "POP3_BRIDGE_ORIGIN",
+        value_delimiter = ',',
+        value_name = "ORIGIN"
+    )]
+    pub origins: Vec<String>,
+    /// A name this bridge is reached by (Host header allow-list, against DNS rebinding).
+    /// Loopback names are always accepted on a loopback bind. Repeatable.
+    #[arg(
+        long = "public-host",
+        env = "POP3_BRIDGE_PUBLIC_HOST",
+        value_delimiter = ',',
+        value_name = "NAME"
+    )]
+    pub public_hosts: Vec<String>,
+    /// Require access tokens signed with (hmac) or equal to (shared) this secret.
+    #[arg(
+        long,
+        env = "POP3_BRIDGE_TOKEN_SECRET",
+        value_name = "SECRET",
+        hide_env_values = true
+    )]
+    pub token_secret: Option<String>,
+    /// Token mode: hmac (expiring, bound to a server; default) or shared.
+    #[arg(long, env = "POP3_BRIDGE_TOKEN_MODE", value_parser = ["hmac", "shared"])]
+    pub token_mode: Option<String>,
+    /// Certificate chain (PEM) for TLS on the listener (wss://).
+    #[arg(long, env = "POP3_BRIDGE_TLS_CERT", value_name = "PEM")]
+    pub tls_cert: Option<PathBuf>,
+    /// Private key (PEM) for TLS on the listener.
+    #[arg(long, env = "POP3_BRIDGE_TLS_KEY", value_name = "PEM")]
+    pub tls_key: Option<PathBuf>,
+    /// A TLS-terminating reverse proxy is in front (allows a public bind without --tls-cert;
+    /// the client IP is taken from X-Forwarded-For).
+    #[arg(long, env = "POP3_BRIDGE_BEHIND_PROXY")]
+    pub behind_proxy: bool,
+    /// Maximum concurrent sessions (default 1024).
+    #[arg(long, env = "POP3_BRIDGE_MAX_SESSIONS")]
+    pub max_sessions: Option<usize>,
+    /// Maximum concurrent sessions per client IP (default 32).
+    #[arg(long, env = "POP3_BRIDGE_MAX_SESSIONS_PER_IP")]
+    pub max_sessions_per_ip: Option<usize>,
+    /// Idle timeout in seconds (default 900; RFC 1939 servers allow at least 600).
+    #[arg(long, env = "POP3_BRIDGE_IDLE_TIMEOUT")]
+    pub idle_timeout: Option<f64>,
+    /// Upstream connect timeout in seconds (default 10).
+    #[arg(long, env = "POP3_BRIDGE_CONNECT_TIMEOUT")]
+    pub connect_timeout: Option<f64>,
+    /// Log filter (tracing EnvFilter syntax), default "info".
+    #[arg(long, env = "POP3_BRIDGE_LOG")]
+    pub log: Option<String>,
+}
+
+fn secs(v: f64, what: &str) -> Result<Duration, ConfigError> {
+    Duration::try_from_secs_f64(v).map_err(|_| {
+        ConfigError::Invalid(format!("{what} must be a non-negative number of seconds"))
+    })
+}
+
+impl CliOpts {
+    /// Merge file and flags into a [`Config`]; returns it with the log filter.
+    pub fn into_config(self) -> Result<(Config, String), ConfigError> {
+        let file = match &self.config {
+            Some(p) => load_file(p)?,
+            None => FileConfig::default(),
+        };
+        let mut c = Config::default();
+        let mut log = "info".to_string();
+        apply_file(&mut c, file, &mut log)?;
+        if let Some(v) = self.listen {
+            c.listen = v;
+        }
+        if self.web_root.is_some() {
+            c.web_root = self.web_root;
+        }
+        if self.pkg_root.is_some() {
+            c.pkg_root = self.pkg_root;
+        }
+        c.allow_hosts.extend(self.allow_hosts);
+        c.allow_ports.extend(self.allow_ports);
+        c.servers_only |= self.servers_only;
+        c.allow_plaintext |= self.allow_plaintext;
+        c.extra_ca.extend(self.extra_ca);
+        c.origins.extend(self.origins);
+        c.public_hosts.extend(self.public_hosts);
+        if self.token_secret.is_some() {
+            c.token_secret = self.token_secret;
+        }
+        match self.token_mode.as_deref() {
+            Some("shared") => c.token_mode = TokenMode::Shared,
+            Some(_) => c.token_mode = TokenMode::Hmac,
+            None => {}
+        }
+        if self.tls_cert.is_some() {
+            c.tls_cert = self.tls_cert;
+        }
+        if self.tls_key.is_some() {
+            c.tls_key = self.tls_key;
+        }
+        c.behind_proxy |= self.behind_proxy;
+        if let Some(v) = self.max_sessions {
+            c.limits.max_sessions = v;
+        }
+        if let Some(v) = self.max_sessions_per_ip {
+            c.limits.max_sessions_per_ip = v;
+        }
+        if let Some(v) = self.idle_timeout {
+            c.limits.idle_timeout = secs(v, "idle-timeout")?;
+        }
+        if let Some(v) = self.connect_timeout {
+            c.limits.connect_timeout = secs(v, "connect-timeout")?;
+        }
+        if let Some(v) = self.log {
+            log = v;
+        }
+        c.validate()?;
+        Ok((c, log))
+    }
+}
+
+pub fn load_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| ConfigError::Read(path.to_path_buf(), e))?;
+    toml::from_str(&text).map_err(|e| ConfigError::Parse(path.to_path_buf(), e.to_string()))
+}
+
+fn apply_file(c: &mut Config, f: FileConfig, log: &mut String) -> Result<(), ConfigError> {
+    if let Some(v) = f.listen {
+        c.listen = v;
+    }
+    c.web_root = f.web_root.or(c.web_root.take());
+    c.pkg_root = f.pkg_root.or(c.pkg_root.take());
+    c.public_hosts.extend(f.public_hosts);
+    c.origins.extend(f.origins);
+    c.allow_hosts.extend(f.allow_hosts);
+    c.allow_ports.extend(f.allow_ports);
+    c.servers_only = f.servers_only.unwrap_or(c.servers_only);
+    c.allow_plaintext = f.allow_plaintext.unwrap_or(c.allow_plaintext);
+    c.extra_ca.extend(f.extra_ca);
+    c.servers.extend(f.servers);
+    c.token_secret = f.token_secret.or(c.token_secret.take());
+    c.token_mode = f.token_mode.unwrap_or(c.token_mode);
+    c.tls_cert = f.tls_cert.or(c.tls_cert.take());
+    c.tls_key = f.tls_key.or(c.tls_key.take());
+    c.behind_proxy = f.behind_proxy.unwrap_or(c.behind_proxy);
+    if let Some(l) = f.log {
+        *log = l;
+    }
+    let l = &mut c.limits;
+    let fl = f.limits;
+    if let Some(v) = fl.max_sessions {
+        l.max_sessions = v;
+    }
+    if let Some(v) = fl.max_sessions_per_ip {
+        l.max_sessions_per_ip = v;
+    }
+    if let Some(v) = fl.max_connections {
+        l.max_connections = v;
+    }
+    if let Some(v) = fl.max_message_size {
+        l.max_message_size = v;
+    }
+    for (val, slot, name) in [
+        (
+            fl.handshake_timeout,
+            &mut l.handshake_timeout,
+            "handshake_timeout",
+        ),
+        (
+            fl.connect_timeout,
+            &mut l.connect_timeout,
+            "connect_timeout",
+        ),
+        (fl.tls_timeout, &mut l.tls_timeout, "tls_timeout"),
+        (fl.stls_timeout, &mut l.stls_timeout, "stls_timeout"),
+        (fl.idle_timeout, &mut l.idle_timeout, "idle_timeout"),
+        (fl.ping_interval, &mut l.ping_interval, "ping_interval"),
+        (fl.write_timeout, &mut l.write_timeout, "write_timeout"),
+        (fl.shutdown_grace, &mut l.shutdown_grace, "shutdown_grace"),
+    ] {
+        if let Some(v) = val {
+            *slot = secs(v, name)?;
+        }
+    }
+    Ok(())
+}
+
+impl Config {
+    /// Checks that do not need the network. `run` also calls it with the real bound address.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.validate_bind(self.listen)?;
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            return Err(ConfigError::Invalid(
+                "--tls-cert and --tls-key must be given together".into(),
+            ));
+        }
+        if self.limits.max_message_size == 0 || self.limits.max_message_size > 1 << 20 {
+            return Err(ConfigError::Invalid(
+                "limits.max_message_size must be between 1 and 1048576 bytes".into(),
+            ));
+        }
+        if self.limits.max_sessions == 0 || self.limits.max_sessions_per_ip == 0 {
+            return Err(ConfigError::Invalid(
+                "session limits must be at least 1".into(),
+            ));
+        }
+        if self.limits.ping_interval.is_zero() {
+            return Err(ConfigError::Invalid(
+                "ping_interval must be positive".into(),
+            ));
+        }
+        if let Some(s) = &self.token_secret
+            && s.len() < 16
+        {
+            return Err(ConfigError::Invalid(
+                "token secret must be at least 16 characters".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// A public bind exposes a credential-carrying relay: it must have TLS on the listener
+    /// or sit behind a TLS-terminating proxy.
+    pub fn validate_bind(&self, addr: SocketAddr) -> Result<(), ConfigError> {
+        if !addr.ip().is_loopback() && self.tls_cert.is_none() && !self.behind_proxy {
+            return Err(ConfigError::Invalid(format!(
+                "listening on {addr} (not loopback) requires --tls-cert/--tls-key or --behind-proxy"
+            )));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_bind_without_tls_is_refused() {
+        let c = Config {
+            listen: "0.0.0.0:8080".parse().unwrap(),
+            ..Config::default()
+        };
+        assert!(c.validate().is_err());
+        let c = Config {
+            behind_proxy: true,
+            ..c
+        };
+        assert!(c.validate().is_ok());
+    }
+
+    #[test]
+    fn sample_config_parses() {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("bridge.sample.toml");
+        let f = load_file(&p).unwrap();
+        let mut c = Config::default();
+        let mut log = String::new();
+        apply_file(&mut c, f, &mut log).unwrap();
+        assert!(c.validate().is_ok());
+    }
+
+    #[test]
+    fn xtask_flags_parse() {
+        let cli = Cli::try_parse_from([
+            "pop3-bridge",
+            "--listen",
+            "127.0.0.1:8080",
+            "--web-root",
+            "web",
+            "--allow-host",
+            "127.0.0.1",
+            "--allow-host",
+            "localhost",
+            "--allow-port",
+            "1110",
+            "--allow-port",
+            "1995",
+            "--extra-ca",
+            ".run/ca.pem",
+        ])
+        .unwrap();
+        let (c, _) = cli.opts.into_config().unwrap();
+        assert_eq!(c.allow_hosts, ["127.0.0.1", "localhost"]);
+        assert_eq!(c.allow_ports, [1110, 1995]);
+        assert_eq!(c.extra_ca.len(), 1);
+    }
+
+    #[test]
+    fn oversized_message_limit_is_refused() {
+        let mut c = Config::default();
+        c.limits.max_message_size = 64 << 20;
+        assert!(c.validate().is_err());
+    }
+}

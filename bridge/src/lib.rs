@@ -1,0 +1,297 @@
+//! pop3-bridge: a WebSocket-to-POP3 relay that is safe to put on the internet.
+//!
+//! The browser names a target in the first WebSocket message; the bridge checks it against a
+//! default-deny policy, resolves it once, connects to exactly the checked address, does TLS
+//! (implicit or STLS) itself with the name the user typed, and then relays bytes. The wire
+//! protocol is in docs/bridge-protocol.md.
+//!
+//! Tests and embedders call [`run`] (or [`Bridge::run`]) with an already bound listener, so
+//! they can bind `127.0.0.1:0`; `main.rs` only parses the configuration.
+//!
+//! Module map: `config` (settings), `policy` (pure target classifier), `resolve` (DNS and
+//! connect behind traits), `token`, `upgrade` (HTTP and pre-101 checks), `session` (one
+//! WebSocket session), `upstream` (TCP/TLS/STLS), `relay` (the two pumps), `tls`, `metrics`,
+//! `static_files`, `shutdown`.
+
+pub mod config;
+pub mod metrics;
+pub mod policy;
+pub mod protocol;
+pub mod relay;
+pub mod resolve;
+pub mod session;
+pub mod shutdown;
+pub mod static_files;
+pub mod tls;
+pub mod token;
+pub mod upgrade;
+pub mod upstream;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_rustls::TlsAcceptor;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tracing::{debug, info, warn};
+
+pub use config::Config;
+use metrics::{HttpRefusal, Metrics};
+use policy::Policy;
+use resolve::{Connector, DirectConnector, Resolver, SystemResolver};
+use shutdown::{ShutdownSignal, TaskGuard, Tracker};
+use static_files::StaticFiles;
+use tls::ClientTls;
+use token::TokenAuth;
+
+/// Largest request head (request line + headers) accepted. Hyper answers 431 beyond it, so a
+/// megabyte-long header costs us at most this much buffering (CVE-2023-43669 class).
+const MAX_REQUEST_HEAD: usize = 16 * 1024;
+const MAX_HEADERS: usize = 64;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BridgeError {
+    #[error("configuration: {0}")]
+    Config(#[from] config::ConfigError),
+    #[error("TLS setup: {0}")]
+    Tls(#[from] tls::TlsSetupError),
+    #[error("listener: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// State shared by all connections.
+pub(crate) struct Shared {
+    pub(crate) config: Config,
+    pub(crate) policy: Policy,
+    pub(crate) tls: ClientTls,
+    pub(crate) tokens: Option<TokenAuth>,
+    pub(crate) resolver: Arc<dyn Resolver>,
+    pub(crate) connector: Arc<dyn Connector>,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) sessions: Arc<Semaphore>,
+    pub(crate) per_ip: Arc<upgrade::PerIp>,
+    /// Accepted `Host` names (lower-case, no port).
+    pub(crate) host_names: Vec<String>,
+    /// Extra accepted `Origin` values (lower-case, no trailing slash).
+    pub(crate) origins: Vec<String>,
+    pub(crate) files: StaticFiles,
+    pub(crate) ws_config: WebSocketConfig,
+    pub(crate) shutdown: ShutdownSignal,
+    tracker: Tracker,
+}
+
+impl Shared {
+    pub(crate) fn coordinator_guard(&self) -> TaskGuard {
+        self.tracker.guard()
+    }
+}
+
+/// A configured bridge, ready to run on a listener.
+pub struct Bridge {
+    config: Config,
+    resolver: Arc<dyn Resolver>,
+    connector: Arc<dyn Connector>,
+}
+
+impl Bridge {
+    pub fn new(config: Config) -> Self {
+        Bridge {
+            config,
+            resolver: Arc::new(SystemResolver),
+            connector: Arc::new(DirectConnector),
+        }
+    }
+
+    /// Replace the DNS resolver (tests use [`resolve::FakeResolver`]).
+    pub fn with_resolver(mut self, r: Arc<dyn Resolver>) -> Self {
+        self.resolver = r;
+        self
+    }
+
+    /// Replace the TCP connector (tests record the checked address and dial a local fake).
+    pub fn with_connector(mut self, c: Arc<dyn Connector>) -> Self {
+        self.connector = c;
+        self
+    }
+
+    /// Serve until `shutdown` completes, then close sessions (close code 1001) and wait up to
+    /// `limits.shutdown_grace` for them.
+    pub async fn run(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), BridgeError> {
+        let Bridge {
+            config,
+            resolver,
+            connector,
+        } = self;
+        let local = listener.local_addr()?;
+        config.validate()?;
+        config.validate_bind(local)?;
+        let mut policy = Policy::default();
+        for h in config
+            .allow_hosts
+            .iter()
+            .chain(config.servers.iter().map(|s| &s.host))
+        {
+            policy.allow_host(h).map_err(config::ConfigError::Invalid)?;
+        }
+        for p in &config.allow_ports {
+            policy.allow_port(*p);
+        }
+        policy.set_servers_only(config.servers_only);
+        let tls = ClientTls::from_config(&config)?;
+        let acceptor = match (&config.tls_cert, &config.tls_key) {
+            (Some(c), Some(k)) => Some(TlsAcceptor::from(tls::server_config(c, k)?)),
+            _ => None,
+        };
+        let mut host_names: Vec<String> = ["localhost", "127.0.0.1", "[::1]"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        if !local.ip().is_unspecified() {
+            host_names.push(match local.ip() {
+                std::net::IpAddr::V6(v6) => format!("[{v6}]"),
+                v4 => v4.to_string(),
+            });
+        }
+        host_names.extend(
+            config
+                .public_hosts
+                .iter()
+                .map(|h| h.trim().trim_end_matches('.').to_ascii_lowercase()),
+        );
+        let origins = config
+            .origins
+            .iter()
+            .map(|o| o.trim().trim_end_matches('/').to_ascii_lowercase())
+            .collect();
+        let metrics = Arc::new(Metrics::default());
+        let (trigger, tracker) = shutdown::channel(metrics.clone());
+        let mut ws_config = WebSocketConfig::default();
+        // Small buffers: POP3 commands are tiny, and idle sessions must stay cheap.
+        ws_config.read_buffer_size = 4 * 1024;
+        ws_config.write_buffer_size = 0;
+        ws_config.max_write_buffer_size = 1 << 20;
+        ws_config.max_message_size = Some(config.limits.max_message_size);
+        ws_config.max_frame_size = Some(config.limits.max_message_size);
+        let tokens = config
+            .token_secret
+            .as_ref()
+            .map(|s| TokenAuth::new(config.token_mode, s.as_bytes()));
+        let shared = Arc::new(Shared {
+            policy,
+            tls,
+            tokens,
+            resolver,
+            connector,
+            metrics: metrics.clone(),
+            sessions: Arc::new(Semaphore::new(config.limits.max_sessions)),
+            per_ip: Arc::default(),
+            host_names,
+            origins,
+            files: StaticFiles::new(config.web_root.clone(), config.pkg_root.clone()),
+            ws_config,
+            shutdown: tracker.signal(),
+            tracker: tracker.clone(),
+            config,
+        });
+        info!(addr = %local, tls = acceptor.is_some(), "pop3-bridge listening");
+        let connections = Arc::new(Semaphore::new(shared.config.limits.max_connections));
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => break,
+                r = listener.accept() => match r {
+                    Ok((tcp, peer)) => {
+                        let Ok(permit) = connections.clone().try_acquire_owned() else {
+                            // Over the connection cap: drop at once rather than queue.
+                            metrics.refused(HttpRefusal::ConnectionLimit);
+                            continue;
+                        };
+                        let _ = tcp.set_nodelay(true);
+                        let shared = shared.clone();
+                        let acceptor = acceptor.clone();
+                        let guard = tracker.guard();
+                        tokio::spawn(async move {
+                            let _guard = guard;
+                            match acceptor {
+                                None => serve_http(shared, tcp, peer, permit).await,
+                                Some(acc) => {
+                                    let hs = shared.config.limits.handshake_timeout;
+                                    match tokio::time::timeout(hs, acc.accept(tcp)).await {
+                                        Ok(Ok(tls)) => serve_http(shared, tls, peer, permit).await,
+                                        Ok(Err(e)) => debug!(%peer, error = %e, "listener TLS handshake failed"),
+                                        Err(_) => debug!(%peer, "listener TLS handshake timed out"),
+                                    }
+                                }
+                            }
+                        });
+                    }
+                    Err(e) => {
+                        // EMFILE and friends: back off instead of spinning.
+                        warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                }
+            }
+        }
+        drop(listener);
+        info!("shutting down");
+        let grace = shared.config.limits.shutdown_grace;
+        // Only running tasks may still hold a tracker; the wait ends when they are all gone.
+        drop(shared);
+        drop(tracker);
+        if !trigger.shutdown(grace).await {
+            warn!("some sessions did not finish within the shutdown grace period");
+        }
+        Ok(())
+    }
+}
+
+/// One HTTP/1.1 connection (keep-alive) that may upgrade to a WebSocket session.
+async fn serve_http<I>(shared: Arc<Shared>, io: I, peer: SocketAddr, permit: OwnedSemaphorePermit)
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let _permit = permit;
+    let mut shutdown = shared.shutdown.clone();
+    let svc_shared = shared.clone();
+    let svc = service_fn(move |req| upgrade::handle(svc_shared.clone(), req, peer));
+    let conn = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(shared.config.limits.handshake_timeout)
+        .max_buf_size(MAX_REQUEST_HEAD)
+        .max_headers(MAX_HEADERS)
+        .serve_connection(TokioIo::new(io), svc)
+        .with_upgrades();
+    tokio::pin!(conn);
+    tokio::select! {
+        r = conn.as_mut() => {
+            if let Err(e) = r {
+                debug!(%peer, error = %e, "http connection ended with error");
+            }
+        }
+        _ = shutdown.recv() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = tokio::time::timeout(Duration::from_secs(1), conn).await;
+        }
+    }
+}
+
+/// Run the bridge with the system resolver (mini-redis style entry point).
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), BridgeError> {
+    Bridge::new(config).run(listener, shutdown).await
+}

@@ -1,0 +1,343 @@
+//! HTTP requests: static files, `/healthz`, `/metrics`, and the checks that run *before* a
+//! WebSocket upgrade is granted. A refused upgrade is a plain HTTP error, never a 101:
+//!
+//! | check | refusal |
+//! |---|---|
+//! | not a valid WebSocket upgrade / wrong subprotocol | 400 |
+//! | `Host` not one of the bridge's own names (DNS rebinding) | 400 |
+//! | `Origin` missing, `null`, or not the bridge's own origin / configured (CSWSH) | 403 |
+//! | token in the query invalid or expired | 401 |
+//! | per-IP session cap reached | 429 |
+//! | global session cap reached | 503 |
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderMap, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::sync::OwnedSemaphorePermit;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::Role;
+use tracing::debug;
+
+use crate::Shared;
+use crate::metrics::HttpRefusal;
+use crate::protocol::{SUBPROTOCOL, WS_PATH};
+use crate::session::{self, QueryToken};
+use crate::token::{TokenError, now_unix};
+
+pub type Body = Full<Bytes>;
+
+fn plain(status: StatusCode, text: &str) -> Response<Body> {
+    let mut r = Response::new(Full::new(Bytes::from(format!("{text}\n"))));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+fn refuse(shared: &Shared, why: HttpRefusal, status: StatusCode, text: &str) -> Response<Body> {
+    shared.metrics.refused(why);
+    debug!(?why, %status, "upgrade refused");
+    plain(status, text)
+}
+
+/// The host part of a `Host` header value, lower-cased ("[::1]:8080" -> "[::1]").
+fn host_name(value: &str) -> String {
+    let v = value.trim().to_ascii_lowercase();
+    if v.starts_with('[') {
+        return match v.find(']') {
+            Some(i) => v[..=i].to_string(),
+            None => v,
+        };
+    }
+    match v.rsplit_once(':') {
+        Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) => h.to_string(),
+        _ => v,
+    }
+    .trim_end_matches('.')
+    .to_string()
+}
+
+fn header_str<'a>(h: &'a HeaderMap, name: header::HeaderName) -> Option<&'a str> {
+    h.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn header_has_token(h: &HeaderMap, name: header::HeaderName, token: &str) -> bool {
+    h.get_all(name).iter().any(|v| {
+        v.to_str()
+            .map(|s| s.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+            .unwrap_or(false)
+    })
+}
+
+/// The `token` query parameter, if any (tokens are base64url and need no decoding).
+fn query_token(query: Option<&str>) -> Option<&str> {
+    query?.split('&').find_map(|kv| kv.strip_prefix("token="))
+}
+
+/// Counts sessions per client IP; the guard gives the slot back.
+#[derive(Debug, Default)]
+pub struct PerIp {
+    counts: Mutex<HashMap<IpAddr, usize>>,
+}
+
+pub struct PerIpGuard {
+    table: Arc<PerIp>,
+    ip: IpAddr,
+}
+
+impl PerIp {
+    fn try_take(self: &Arc<Self>, ip: IpAddr, max: usize) -> Option<PerIpGuard> {
+        let mut t = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        let n = t.entry(ip).or_insert(0);
+        if *n >= max {
+            return None;
+        }
+        *n += 1;
+        Some(PerIpGuard {
+            table: self.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for PerIpGuard {
+    fn drop(&mut self) {
+        let mut t = self.table.counts.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = t.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                t.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// The client address used for per-IP limits: the socket peer, or behind a trusted proxy the
+/// last `X-Forwarded-For` entry (the one the proxy itself appended).
+fn client_ip(shared: &Shared, headers: &HeaderMap, peer: SocketAddr) -> IpAddr {
+    if shared.config.behind_proxy
+        && let Some(ip) = header_str(headers, header::HeaderName::from_static("x-forwarded-for"))
+            .and_then(|v| v.rsplit(',').next())
+            .and_then(|s| s.trim().parse().ok())
+    {
+        return ip;
+    }
+    peer.ip()
+}
+
+pub(crate) async fn handle(
+    shared: Arc<Shared>,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+) -> Result<Response<Body>, Infallible> {
+    let path = req.uri().path().to_string();
+    if path == "/healthz" {
+        return Ok(plain(StatusCode::OK, "ok"));
+    }
+    // Every other route is only for the bridge's own names (DNS rebinding defence).
+    let host_ok = header_str(req.headers(), header::HOST)
+        .map(host_name)
+        .is_some_and(|h| shared.host_names.contains(&h));
+    if !host_ok {
+        return Ok(refuse(
+            &shared,
+            HttpRefusal::Host,
+            StatusCode::BAD_REQUEST,
+            "Host header not allowed: this bridge answers only to its configured names (--public-host)",
+        ));
+    }
+    if path == WS_PATH {
+        return Ok(upgrade(shared, req, peer));
+    }
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        return Ok(plain(StatusCode::METHOD_NOT_ALLOWED, "method not allowed"));
+    }
+    if path == "/metrics" {
+        let mut r = plain(StatusCode::OK, "");
+        *r.body_mut() = Full::new(Bytes::from(shared.metrics.render()));
+        r.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        );
+        return Ok(r);
+    }
+    let Some(file) = shared.files.get(&path).await else {
+        return Ok(plain(StatusCode::NOT_FOUND, "not found"));
+    };
+    let head = req.method() == Method::HEAD;
+    let len = file.body.len();
+    let mut r = Response::new(if head {
+        Full::new(Bytes::new())
+    } else {
+        Full::new(file.body)
+    });
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(file.content_type),
+    );
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    h.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    h.insert(
+        "cross-origin-opener-policy",
+        HeaderValue::from_static("same-origin"),
+    );
+    Ok(r)
+}
+
+fn upgrade(shared: Arc<Shared>, mut req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+    let h = req.headers();
+    let key = h.get(header::SEC_WEBSOCKET_KEY).cloned();
+    let valid = req.method() == Method::GET
+        && header_has_token(h, header::CONNECTION, "upgrade")
+        && header_has_token(h, header::UPGRADE, "websocket")
+        && header_str(h, header::SEC_WEBSOCKET_VERSION) == Some("13")
+        && key.is_some();
+    let Some(key) = key.filter(|_| valid) else {
+        return refuse(
+            &shared,
+            HttpRefusal::BadUpgrade,
+            StatusCode::BAD_REQUEST,
+            "expected a WebSocket upgrade (version 13)",
+        );
+    };
+    if !header_has_token(h, header::SEC_WEBSOCKET_PROTOCOL, SUBPROTOCOL) {
+        return refuse(
+            &shared,
+            HttpRefusal::BadUpgrade,
+            StatusCode::BAD_REQUEST,
+            &format!("the WebSocket subprotocol must be {SUBPROTOCOL}"),
+        );
+    }
+    // Cross-site WebSocket hijacking: only pages from our own origin (or configured ones).
+    let origin = header_str(h, header::ORIGIN).unwrap_or("");
+    let host = header_str(h, header::HOST)
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let own = [format!("http://{host}"), format!("https://{host}")];
+    let origin_l = origin.to_ascii_lowercase();
+    let origin_ok = !origin.is_empty()
+        && origin != "null"
+        && (own.contains(&origin_l) || shared.origins.contains(&origin_l));
+    if !origin_ok {
+        return refuse(
+            &shared,
+            HttpRefusal::Origin,
+            StatusCode::FORBIDDEN,
+            "Origin not allowed (open the app from the bridge itself, or ask the operator to add your origin with --origin)",
+        );
+    }
+    let query = match (&shared.tokens, query_token(req.uri().query())) {
+        (None, _) => QueryToken::NotRequired,
+        (Some(_), None) => QueryToken::Absent,
+        (Some(auth), Some(t)) => match auth.verify(t, now_unix()) {
+            Ok(claims) => QueryToken::Verified(claims),
+            Err(e) => {
+                let msg = match e {
+                    TokenError::Expired => "access token expired",
+                    _ => "access token invalid",
+                };
+                return refuse(&shared, HttpRefusal::Token, StatusCode::UNAUTHORIZED, msg);
+            }
+        },
+    };
+    // Caps: refused, never queued, so a flood cannot build an unbounded backlog.
+    let ip = client_ip(&shared, h, peer);
+    let Some(ip_guard) = shared
+        .per_ip
+        .try_take(ip, shared.config.limits.max_sessions_per_ip)
+    else {
+        return refuse(
+            &shared,
+            HttpRefusal::PerIpLimit,
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many sessions from your address",
+        );
+    };
+    let Ok(permit) = shared.sessions.clone().try_acquire_owned() else {
+        return refuse(
+            &shared,
+            HttpRefusal::Busy,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the bridge is at its session limit; try again later",
+        );
+    };
+    let accept = derive_accept_key(key.as_bytes());
+    let on_upgrade = hyper::upgrade::on(&mut req);
+    let guard = shared.coordinator_guard();
+    let shutdown = shared.shutdown.clone();
+    shared
+        .metrics
+        .sessions_total
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let task_shared = shared.clone();
+    tokio::spawn(async move {
+        let _guard = guard;
+        let _permit: OwnedSemaphorePermit = permit;
+        let _ip_guard = ip_guard;
+        match on_upgrade.await {
+            Ok(upgraded) => {
+                let ws = WebSocketStream::from_raw_socket(
+                    TokioIo::new(upgraded),
+                    Role::Server,
+                    Some(task_shared.ws_config),
+                )
+                .await;
+                session::run(task_shared, ws, ip, query, shutdown).await;
+            }
+            Err(e) => debug!(error = %e, "upgrade failed"),
+        }
+    });
+    let mut r = Response::new(Full::new(Bytes::new()));
+    *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let h = r.headers_mut();
+    h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+    h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    h.insert(
+        header::SEC_WEBSOCKET_PROTOCOL,
+        HeaderValue::from_static(SUBPROTOCOL),
+    );
+    if let Ok(v) = HeaderValue::from_str(&accept) {
+        h.insert(header::SEC_WEBSOCKET_ACCEPT, v);
+    }
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_header_forms() {
+        assert_eq!(host_name("LocalHost:8080"), "localhost");
+        assert_eq!(host_name("127.0.0.1"), "127.0.0.1");
+        assert_eq!(host_name("[::1]:8080"), "[::1]");
+        assert_eq!(host_name("mail.example.org."), "mail.example.org");
+    }
+
+    #[test]
+    fn token_is_found_in_query() {
+        assert_eq!(query_token(Some("a=1&token=v1.x.y")), Some("v1.x.y"));
+        assert_eq!(query_token(Some("a=1")), None);
+        assert_eq!(query_token(None), None);
+    }
+}
