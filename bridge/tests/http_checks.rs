@@ -1,0 +1,387 @@
+//! Checks that happen before the WebSocket upgrade (Host, Origin, subprotocol, query token,
+//! session caps, request-head limits, slowloris) and after it (JSON tokens, frame limits),
+//! plus the plain HTTP routes. Cases B8–B16.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::*;
+use futures_util::SinkExt;
+use pop3_bridge::resolve::FakeResolver;
+use pop3_bridge::token::{TokenAuth, TokenClaims, TokenMode, now_unix};
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+
+const SECRET: &str = "0123456789abcdef-test-secret";
+
+async fn bridge(config: pop3_bridge::Config) -> (TestBridge, Arc<RedirectConnector>) {
+    let up = echo_server().await;
+    let conn = RedirectConnector::new(up.addr);
+    let r = Arc::new(
+        FakeResolver::new()
+            .answer("pop.example.com", &[ip(PUBLIC)])
+            .answer("other.example.com", &[ip(PUBLIC)]),
+    );
+    let b = TestBridge::start_with(config, Some(r), Some(conn.clone())).await;
+    (b, conn)
+}
+
+fn plain_cfg() -> pop3_bridge::Config {
+    let mut c = test_config();
+    c.allow_plaintext = true;
+    c
+}
+
+fn target() -> serde_json::Value {
+    json!({"host": "pop.example.com", "port": 110, "security": "plain"})
+}
+
+#[tokio::test]
+async fn foreign_host_header_is_refused_with_400() {
+    let (b, conn) = bridge(plain_cfg()).await;
+    let origin = b.origin();
+    for host in ["evil.example", "attacker.com:8080", "127.0.0.1.nip.io"] {
+        let e = ws_connect_raw(
+            b.addr,
+            "/pop3",
+            &[
+                ("Host", Some(host)),
+                ("Origin", Some(&origin)),
+                ("Sec-WebSocket-Protocol", Some("pop3-bridge.v1")),
+            ],
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(refused_status(&e), 400, "{host}");
+    }
+    // Static files and metrics are protected too; /healthz is not.
+    assert_eq!(http_get(b.addr, "/metrics", "evil.example").await.0, 400);
+    assert_eq!(http_get(b.addr, "/healthz", "evil.example").await.0, 200);
+    assert!(conn.seen().is_empty());
+}
+
+#[tokio::test]
+async fn localhost_names_are_accepted_as_host() {
+    let (b, _) = bridge(plain_cfg()).await;
+    let port = b.addr.port();
+    for host in [format!("localhost:{port}"), format!("127.0.0.1:{port}")] {
+        let origin = format!("http://{host}");
+        let mut ws = ws_connect_raw(
+            b.addr,
+            "/pop3",
+            &[
+                ("Host", Some(&host)),
+                ("Origin", Some(&origin)),
+                ("Sec-WebSocket-Protocol", Some("pop3-bridge.v1")),
+            ],
+        )
+        .await
+        .unwrap();
+        assert_eq!(request(&mut ws, target()).await["ok"], true);
+    }
+}
+
+#[tokio::test]
+async fn foreign_null_or_missing_origin_is_refused_with_403() {
+    let (b, conn) = bridge(plain_cfg()).await;
+    let port = b.addr.port();
+    let wrong_port = format!("http://127.0.0.1:{}", port.wrapping_add(1));
+    for origin in [
+        Some("https://evil.example"),
+        Some("null"),
+        Some(wrong_port.as_str()),
+        Some("http://127.0.0.1.evil.example"),
+        None,
+    ] {
+        let e = ws_connect_raw(
+            b.addr,
+            "/pop3",
+            &[("Origin", origin), ("Sec-WebSocket-Protocol", Some("pop3-bridge.v1"))],
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(refused_status(&e), 403, "{origin:?}");
+    }
+    assert!(conn.seen().is_empty());
+}
+
+#[tokio::test]
+async fn configured_extra_origin_is_accepted() {
+    let mut c = plain_cfg();
+    c.origins = vec!["https://webmail.example.org/".into()];
+    let (b, _) = bridge(c).await;
+    let mut ws = ws_connect_raw(
+        b.addr,
+        "/pop3",
+        &[
+            ("Origin", Some("https://webmail.example.org")),
+            ("Sec-WebSocket-Protocol", Some("pop3-bridge.v1")),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(request(&mut ws, target()).await["ok"], true);
+}
+
+#[tokio::test]
+async fn missing_or_wrong_subprotocol_is_refused_with_400() {
+    let (b, _) = bridge(plain_cfg()).await;
+    let origin = b.origin();
+    for proto in [None, Some("pop3-bridge.v0"), Some("chat")] {
+        let e = ws_connect_raw(
+            b.addr,
+            "/pop3",
+            &[("Origin", Some(&origin)), ("Sec-WebSocket-Protocol", proto)],
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(refused_status(&e), 400, "{proto:?}");
+    }
+}
+
+fn token_cfg(mode: TokenMode) -> pop3_bridge::Config {
+    let mut c = plain_cfg();
+    c.token_secret = Some(SECRET.into());
+    c.token_mode = mode;
+    c
+}
+
+fn mint(host: &str, port: u16, exp: u64) -> String {
+    TokenAuth::new(TokenMode::Hmac, SECRET).mint(&TokenClaims {
+        host: host.into(),
+        port,
+        exp,
+        nbf: None,
+    })
+}
+
+#[tokio::test]
+async fn invalid_or_expired_query_token_is_refused_with_401_before_upgrade() {
+    let (b, conn) = bridge(token_cfg(TokenMode::Hmac)).await;
+    let wrong_key = TokenAuth::new(TokenMode::Hmac, "another-secret-of-16+").mint(&TokenClaims {
+        host: "pop.example.com".into(),
+        port: 110,
+        exp: now_unix() + 60,
+        nbf: None,
+    });
+    for t in [
+        "garbage".to_string(),
+        mint("pop.example.com", 110, now_unix() - 1),
+        wrong_key,
+    ] {
+        let e = ws_connect_q(&b, &format!("?token={t}")).await.unwrap_err();
+        assert_eq!(refused_status(&e), 401);
+    }
+    assert!(conn.seen().is_empty());
+}
+
+#[tokio::test]
+async fn valid_query_token_bound_to_the_target_is_accepted() {
+    let (b, conn) = bridge(token_cfg(TokenMode::Hmac)).await;
+    let t = mint("pop.example.com", 110, now_unix() + 60);
+    let mut ws = ws_connect_q(&b, &format!("?token={t}")).await.unwrap();
+    assert_eq!(request(&mut ws, target()).await["ok"], true);
+    assert_eq!(conn.seen().len(), 1);
+}
+
+#[tokio::test]
+async fn token_for_another_target_is_token_invalid() {
+    let (b, conn) = bridge(token_cfg(TokenMode::Hmac)).await;
+    let t = mint("other.example.com", 110, now_unix() + 60);
+    let mut ws = ws_connect_q(&b, &format!("?token={t}")).await.unwrap();
+    let ans = request(&mut ws, target()).await;
+    expect_error(&mut ws, &ans, "token_invalid", 4001).await;
+    let t = mint("pop.example.com", 995, now_unix() + 60);
+    let mut ws = ws_connect_q(&b, &format!("?token={t}")).await.unwrap();
+    let ans = request(&mut ws, target()).await;
+    expect_error(&mut ws, &ans, "token_invalid", 4001).await;
+    assert!(conn.seen().is_empty());
+}
+
+#[tokio::test]
+async fn token_in_the_request_message_is_checked_before_connecting() {
+    let (b, conn) = bridge(token_cfg(TokenMode::Hmac)).await;
+    let cases = [
+        (None, "token_invalid"),
+        (Some("garbage".to_string()), "token_invalid"),
+        (Some(mint("pop.example.com", 110, now_unix() - 5)), "token_expired"),
+    ];
+    for (tok, code) in cases {
+        let mut req = target();
+        if let Some(t) = tok {
+            req["token"] = json!(t);
+        }
+        let (mut ws, ans) = session(&b, req).await;
+        expect_error(&mut ws, &ans, code, 4001).await;
+    }
+    assert!(conn.seen().is_empty());
+    let mut req = target();
+    req["token"] = json!(mint("pop.example.com", 110, now_unix() + 60));
+    let (_ws, ans) = session(&b, req).await;
+    assert_eq!(ans["ok"], true, "{ans}");
+}
+
+#[tokio::test]
+async fn shared_secret_token_mode() {
+    let (b, _) = bridge(token_cfg(TokenMode::Shared)).await;
+    let e = ws_connect_q(&b, "?token=wrong").await.unwrap_err();
+    assert_eq!(refused_status(&e), 401);
+    let mut ws = ws_connect_q(&b, &format!("?token={SECRET}")).await.unwrap();
+    assert_eq!(request(&mut ws, target()).await["ok"], true);
+}
+
+#[tokio::test]
+async fn session_caps_refuse_the_next_session_instead_of_queueing() {
+    let mut c = plain_cfg();
+    c.limits.max_sessions = 3;
+    c.limits.max_sessions_per_ip = 2;
+    let (b, _) = bridge(c).await;
+    let _a = ws_connect(&b).await.unwrap();
+    let _b = ws_connect(&b).await.unwrap();
+    let t = Instant::now();
+    let e = ws_connect(&b).await.unwrap_err();
+    assert_eq!(refused_status(&e), 429);
+    assert!(t.elapsed() < Duration::from_secs(1));
+    // Another client IP (behind a proxy) still hits the global cap.
+    drop(_a);
+    drop(_b);
+    let mut c = plain_cfg();
+    c.limits.max_sessions = 2;
+    c.limits.max_sessions_per_ip = 10;
+    let (b, _) = bridge(c).await;
+    let _a = ws_connect(&b).await.unwrap();
+    let _b = ws_connect(&b).await.unwrap();
+    let e = ws_connect(&b).await.unwrap_err();
+    assert_eq!(refused_status(&e), 503);
+    // A closed session gives its slot back.
+    drop(_a);
+    let mut ok = false;
+    for _ in 0..50 {
+        if ws_connect(&b).await.is_ok() {
+            ok = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(ok, "slot was not released");
+}
+
+#[tokio::test]
+async fn megabyte_header_or_many_headers_are_refused_quickly() {
+    let (b, _) = bridge(plain_cfg()).await;
+    for req in [
+        format!(
+            "GET /pop3 HTTP/1.1\r\nHost: {}\r\nX-Big: {}\r\n\r\n",
+            b.addr,
+            "a".repeat(1 << 20)
+        ),
+        format!(
+            "GET /pop3 HTTP/1.1\r\nHost: {}\r\n{}\r\n",
+            b.addr,
+            (0..10_000).map(|i| format!("X-H{i}: v\r\n")).collect::<String>()
+        ),
+    ] {
+        let t = Instant::now();
+        let mut s = TcpStream::connect(b.addr).await.unwrap();
+        // The server may stop reading early; a write error is fine.
+        let _ = s.write_all(req.as_bytes()).await;
+        let mut out = vec![0u8; 256];
+        let n = tokio::time::timeout(Duration::from_secs(3), s.read(&mut out))
+            .await
+            .expect("no answer within 3 s")
+            .unwrap_or(0);
+        let head = String::from_utf8_lossy(&out[..n]);
+        assert!(n == 0 || head.starts_with("HTTP/1.1 431"), "{head}");
+        assert!(t.elapsed() < Duration::from_secs(3));
+    }
+}
+
+#[tokio::test]
+async fn slowloris_handshake_is_dropped_after_the_handshake_timeout() {
+    let mut c = plain_cfg();
+    c.limits.handshake_timeout = Duration::from_millis(500);
+    let (b, _) = bridge(c).await;
+    let mut s = TcpStream::connect(b.addr).await.unwrap();
+    s.write_all(b"GET /pop3 HTTP/1.1\r\nHost: x").await.unwrap();
+    let t = Instant::now();
+    let mut buf = [0u8; 256];
+    let mut closed = false;
+    while t.elapsed() < Duration::from_secs(5) {
+        let _ = s.write_all(b"x").await;
+        match tokio::time::timeout(Duration::from_millis(200), s.read(&mut buf)).await {
+            Ok(Ok(_)) | Ok(Err(_)) => {
+                closed = true;
+                break;
+            }
+            Err(_) => {}
+        }
+    }
+    assert!(closed, "slow client was not dropped");
+    assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+}
+
+#[tokio::test]
+async fn silent_client_after_upgrade_gets_handshake_timeout() {
+    let mut c = plain_cfg();
+    c.limits.handshake_timeout = Duration::from_millis(300);
+    let (b, conn) = bridge(c).await;
+    let mut ws = ws_connect(&b).await.unwrap();
+    let (_, close) = read_until_close(&mut ws).await;
+    assert_eq!(u16::from(close.unwrap().code), 4002);
+    assert!(conn.seen().is_empty());
+}
+
+#[tokio::test]
+async fn oversized_frame_closes_with_1009_without_reaching_the_server() {
+    let (b, conn) = bridge(plain_cfg()).await;
+    let (mut ws, ans) = session(&b, target()).await;
+    assert_eq!(ans["ok"], true);
+    let _ = read_n(&mut ws, 21).await;
+    let _ = ws.send(Message::binary(vec![b'x'; 2 << 20])).await;
+    let (_, close) = read_until_close(&mut ws).await;
+    if let Some(c) = close {
+        assert_eq!(u16::from(c.code), 1009);
+    }
+    assert_eq!(conn.seen().len(), 1);
+    assert_eq!(b.metric("pop3_bridge_bytes_total{direction=\"to_server\"}").await, 0.0);
+}
+
+#[tokio::test]
+async fn healthz_metrics_and_static_files() {
+    let dir = std::env::temp_dir().join(format!("pop3-bridge-web-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("pkg")).unwrap();
+    std::fs::write(dir.join("index.html"), "<h1>hi</h1>").unwrap();
+    std::fs::write(dir.join("pkg/app.wasm"), b"\0asm").unwrap();
+    std::fs::write(dir.join(".secret"), "no").unwrap();
+    let mut c = plain_cfg();
+    c.web_root = Some(dir.clone());
+    let (b, _) = bridge(c).await;
+    assert_eq!(b.get("/healthz").await, (200, "ok\n".into()));
+    let (status, body) = b.get("/").await;
+    assert_eq!((status, body.as_str()), (200, "<h1>hi</h1>"));
+    assert_eq!(b.get("/pkg/app.wasm").await.0, 200);
+    for p in ["/.secret", "/../../etc/passwd", "/%2e%2e/etc/passwd", "/nope.js"] {
+        assert_eq!(b.get(p).await.0, 404, "{p}");
+    }
+    let (status, body) = b.get("/metrics").await;
+    assert_eq!(status, 200);
+    for name in [
+        "pop3_bridge_sessions_active",
+        "pop3_bridge_bytes_total{direction=\"to_client\"}",
+        "pop3_bridge_connect_seconds_bucket",
+        "pop3_bridge_errors_total{kind=\"target_refused\"}",
+    ] {
+        assert!(body.contains(name), "{name} missing");
+    }
+}
+
+#[tokio::test]
+async fn public_bind_without_listener_tls_is_refused() {
+    let mut c = test_config();
+    c.listen = "0.0.0.0:0".parse().unwrap();
+    assert!(c.validate().is_err());
+}
