@@ -233,18 +233,36 @@ where
                 }
             }
         };
-        // Give the browser a moment to answer our close (so the TCP close is orderly and no
-        // unread data turns it into a reset), then flush its close reply if it sent one first.
-        if !down_done && end != RelayEnd::ClientClosed {
-            let _ = timeout(CLOSE_WAIT, &mut down_rx).await;
-        }
-        let _ = timeout(Duration::from_secs(1), sink.close()).await;
         end
     };
 
-    tokio::select! {
+    let end = tokio::select! {
         end = up => end,
         // The down pump never completes; this arm only satisfies the type checker.
         _ = down => RelayEnd::ClientClosed,
+    };
+    // Close the server side first: it must not wait for the browser.
+    drop(up_r);
+    drop(up_w);
+    // A live browser gets a moment to answer our close frame, so the TCP close is orderly
+    // (unread data at close would turn it into a reset that can destroy the tail of the
+    // stream on the browser's side). A dead or stalled browser gets no wait.
+    let browser_alive = !matches!(
+        end,
+        RelayEnd::ClientClosed | RelayEnd::PingTimeout | RelayEnd::WriteTimeout
+    );
+    if browser_alive {
+        let _ = timeout(CLOSE_WAIT, async {
+            while let Some(Ok(m)) = stream.next().await {
+                if m.is_close() {
+                    break;
+                }
+            }
+        })
+        .await;
     }
+    if end != RelayEnd::WriteTimeout {
+        let _ = timeout(Duration::from_secs(1), sink.close()).await;
+    }
+    end
 }

@@ -100,7 +100,10 @@ async fn foreign_null_or_missing_origin_is_refused_with_403() {
         let e = ws_connect_raw(
             b.addr,
             "/pop3",
-            &[("Origin", origin), ("Sec-WebSocket-Protocol", Some("pop3-bridge.v1"))],
+            &[
+                ("Origin", origin),
+                ("Sec-WebSocket-Protocol", Some("pop3-bridge.v1")),
+            ],
         )
         .await
         .unwrap_err();
@@ -208,7 +211,10 @@ async fn token_in_the_request_message_is_checked_before_connecting() {
     let cases = [
         (None, "token_invalid"),
         (Some("garbage".to_string()), "token_invalid"),
-        (Some(mint("pop.example.com", 110, now_unix() - 5)), "token_expired"),
+        (
+            Some(mint("pop.example.com", 110, now_unix() - 5)),
+            "token_expired",
+        ),
     ];
     for (tok, code) in cases {
         let mut req = target();
@@ -282,7 +288,9 @@ async fn megabyte_header_or_many_headers_are_refused_quickly() {
         format!(
             "GET /pop3 HTTP/1.1\r\nHost: {}\r\n{}\r\n",
             b.addr,
-            (0..10_000).map(|i| format!("X-H{i}: v\r\n")).collect::<String>()
+            (0..10_000)
+                .map(|i| format!("X-H{i}: v\r\n"))
+                .collect::<String>()
         ),
     ] {
         let t = Instant::now();
@@ -347,7 +355,11 @@ async fn oversized_frame_closes_with_1009_without_reaching_the_server() {
         assert_eq!(u16::from(c.code), 1009);
     }
     assert_eq!(conn.seen().len(), 1);
-    assert_eq!(b.metric("pop3_bridge_bytes_total{direction=\"to_server\"}").await, 0.0);
+    assert_eq!(
+        b.metric("pop3_bridge_bytes_total{direction=\"to_server\"}")
+            .await,
+        0.0
+    );
 }
 
 #[tokio::test]
@@ -364,7 +376,12 @@ async fn healthz_metrics_and_static_files() {
     let (status, body) = b.get("/").await;
     assert_eq!((status, body.as_str()), (200, "<h1>hi</h1>"));
     assert_eq!(b.get("/pkg/app.wasm").await.0, 200);
-    for p in ["/.secret", "/../../etc/passwd", "/%2e%2e/etc/passwd", "/nope.js"] {
+    for p in [
+        "/.secret",
+        "/../../etc/passwd",
+        "/%2e%2e/etc/passwd",
+        "/nope.js",
+    ] {
         assert_eq!(b.get(p).await.0, 404, "{p}");
     }
     let (status, body) = b.get("/metrics").await;

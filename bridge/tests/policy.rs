@@ -86,7 +86,11 @@ async fn numeric_tricks_and_local_names_are_refused() {
         assert_refused(&b, host, 110, "target_refused").await;
     }
     assert!(conn.seen().is_empty());
-    assert_eq!(resolver.calls(), 0, "tricks must be refused before any lookup");
+    assert_eq!(
+        resolver.calls(),
+        0,
+        "tricks must be refused before any lookup"
+    );
 }
 
 #[tokio::test]
@@ -119,9 +123,11 @@ async fn non_pop3_ports_are_refused_even_for_public_hosts() {
     let r = FakeResolver::new().answer("pop.example.com", &[ip(PUBLIC)]);
     let (b, conn, _) = bridge(plain_ok(), r).await;
     for port in [22, 25, 80, 143, 443, 587, 3306, 6379, 0] {
-        let (mut ws, ans) =
-            session(&b, json!({"host": "pop.example.com", "port": port, "security": "plain"}))
-                .await;
+        let (mut ws, ans) = session(
+            &b,
+            json!({"host": "pop.example.com", "port": port, "security": "plain"}),
+        )
+        .await;
         expect_error(&mut ws, &ans, "port_refused", 4003).await;
     }
     assert!(conn.seen().is_empty());
@@ -131,8 +137,11 @@ async fn non_pop3_ports_are_refused_even_for_public_hosts() {
 async fn public_host_on_pop3_port_connects_to_the_checked_address() {
     let r = FakeResolver::new().answer("pop.example.com", &[ip(PUBLIC)]);
     let (b, conn, _) = bridge(plain_ok(), r).await;
-    let (mut ws, ans) =
-        session(&b, json!({"host": "pop.example.com", "port": 110, "security": "plain"})).await;
+    let (mut ws, ans) = session(
+        &b,
+        json!({"host": "pop.example.com", "port": 110, "security": "plain"}),
+    )
+    .await;
     assert_eq!(ans["ok"], true, "{ans}");
     assert_eq!(ans["insecure"], true);
     assert_eq!(read_n(&mut ws, 21).await, b"+OK fake POP3 ready\r\n");
@@ -147,9 +156,11 @@ async fn dns_rebinding_cannot_redirect_the_connection() {
         .answer("rebind.example.com", &[ip(PUBLIC)])
         .answer("rebind.example.com", &[ip("127.0.0.1")]);
     let (b, conn, resolver) = bridge(plain_ok(), r).await;
-    let (_ws, ans) =
-        session(&b, json!({"host": "rebind.example.com", "port": 110, "security": "plain"}))
-            .await;
+    let (_ws, ans) = session(
+        &b,
+        json!({"host": "rebind.example.com", "port": 110, "security": "plain"}),
+    )
+    .await;
     assert_eq!(ans["ok"], true, "{ans}");
     assert_eq!(resolver.calls(), 1);
     assert_eq!(conn.seen(), vec![format!("{PUBLIC}:110").parse().unwrap()]);
@@ -167,11 +178,17 @@ async fn operator_allow_list_opens_exactly_the_listed_lan_server() {
     c.allow_hosts = vec!["mail.home.lan".into(), "10.9.0.0/16".into()];
     c.allow_ports = vec![1110];
     let (b, conn, _) = bridge(c, r).await;
-    let (_ws, ans) =
-        session(&b, json!({"host": "mail.home.lan", "port": 1110, "security": "plain"})).await;
+    let (_ws, ans) = session(
+        &b,
+        json!({"host": "mail.home.lan", "port": 1110, "security": "plain"}),
+    )
+    .await;
     assert_eq!(ans["ok"], true, "{ans}");
-    let (_ws, ans) =
-        session(&b, json!({"host": "10.9.3.4", "port": 110, "security": "plain"})).await;
+    let (_ws, ans) = session(
+        &b,
+        json!({"host": "10.9.3.4", "port": 110, "security": "plain"}),
+    )
+    .await;
     assert_eq!(ans["ok"], true, "{ans}");
     assert_refused(&b, "nas.home.lan", 110, "target_refused").await;
     assert_refused(&b, "10.8.0.1", 110, "target_refused").await;
@@ -188,8 +205,11 @@ async fn servers_only_mode_refuses_the_public_internet() {
     c.servers_only = true;
     let (b, conn, _) = bridge(c, r).await;
     assert_refused(&b, "pop.example.com", 110, "target_refused").await;
-    let (_ws, ans) =
-        session(&b, json!({"host": "pop.listed.com", "port": 110, "security": "plain"})).await;
+    let (_ws, ans) = session(
+        &b,
+        json!({"host": "pop.listed.com", "port": 110, "security": "plain"}),
+    )
+    .await;
     assert_eq!(ans["ok"], true, "{ans}");
     assert_eq!(conn.seen().len(), 1);
 }
@@ -197,8 +217,11 @@ async fn servers_only_mode_refuses_the_public_internet() {
 #[tokio::test]
 async fn unknown_name_reports_resolve_failed() {
     let (b, conn, _) = bridge(plain_ok(), FakeResolver::new()).await;
-    let (mut ws, ans) =
-        session(&b, json!({"host": "nx.example.com", "port": 995, "security": "tls"})).await;
+    let (mut ws, ans) = session(
+        &b,
+        json!({"host": "nx.example.com", "port": 995, "security": "tls"}),
+    )
+    .await;
     expect_error(&mut ws, &ans, "resolve_failed", 4004).await;
     assert!(conn.seen().is_empty());
 }

@@ -44,7 +44,9 @@ async fn tls_server(leaf: &Leaf, sni: Arc<Mutex<Option<String>>>) -> FakeServer 
         let acc = acc.clone();
         let sni = sni.clone();
         async move {
-            let Ok(mut tls) = acc.accept(s).await else { return };
+            let Ok(mut tls) = acc.accept(s).await else {
+                return;
+            };
             *sni.lock().unwrap() = tls.get_ref().1.server_name().map(str::to_string);
             let _ = tls.write_all(b"+OK tls ready\r\n").await;
             let mut buf = [0u8; 4096];
@@ -109,7 +111,9 @@ async fn stls_server(leaf: &Leaf, mode: Stls, pre_tls: Arc<Mutex<Vec<u8>>>) -> F
                     let _ = s.write_all(b"-ERR STLS not supported\r\n").await;
                     // Then collect anything the bridge might (wrongly) send in plaintext.
                     let mut rest = Vec::new();
-                    let _ = tokio::time::timeout(Duration::from_millis(300), s.read_to_end(&mut rest)).await;
+                    let _ =
+                        tokio::time::timeout(Duration::from_millis(300), s.read_to_end(&mut rest))
+                            .await;
                     pre_tls.lock().unwrap().extend_from_slice(&rest);
                     return;
                 }
@@ -119,7 +123,9 @@ async fn stls_server(leaf: &Leaf, mode: Stls, pre_tls: Arc<Mutex<Vec<u8>>>) -> F
                 }
             }
             // Anything that arrived before the handshake (the client side must send nothing).
-            let Ok(mut tls) = acc.accept(s).await else { return };
+            let Ok(mut tls) = acc.accept(s).await else {
+                return;
+            };
             let mut buf = [0u8; 4096];
             while let Ok(n) = tls.read(&mut buf).await {
                 if n == 0 || tls.write_all(&buf[..n]).await.is_err() {
@@ -153,14 +159,19 @@ async fn implicit_tls_reports_certificate_details_and_uses_the_typed_name_for_sn
     assert_eq!(tls["verified"], true);
     assert_eq!(tls["server_name"], HOST);
     assert!(tls["subject"].as_str().unwrap().contains(HOST), "{tls}");
-    assert!(tls["issuer"].as_str().unwrap().contains("Bridge Test CA"), "{tls}");
+    assert!(
+        tls["issuer"].as_str().unwrap().contains("Bridge Test CA"),
+        "{tls}"
+    );
     assert_eq!(tls["not_after"], "2090-01-01T00:00:00Z");
     assert!(tls["cipher"].as_str().unwrap().starts_with("TLS13_"));
     assert_eq!(ans["insecure"], false);
     assert_eq!(ans["peer"], format!("{PUBLIC}:995"));
     // The greeting is relayed as ordinary bytes, then the stream echoes.
     assert_eq!(read_n(&mut ws, 15).await, b"+OK tls ready\r\n");
-    ws.send(Message::binary(b"CAPA\r\n".to_vec())).await.unwrap();
+    ws.send(Message::binary(b"CAPA\r\n".to_vec()))
+        .await
+        .unwrap();
     assert_eq!(read_n(&mut ws, 6).await, b"CAPA\r\n");
     assert_eq!(sni.lock().unwrap().as_deref(), Some(HOST));
 }
@@ -211,25 +222,49 @@ async fn expired_certificate_is_refused() {
 #[tokio::test]
 async fn certificate_for_another_name_is_refused() {
     let ca = Ca::new("CA");
-    expect_cert_error(ca.leaf(&["other.example.com"], false), Some(&ca), "cert_name_mismatch", "name").await;
+    expect_cert_error(
+        ca.leaf(&["other.example.com"], false),
+        Some(&ca),
+        "cert_name_mismatch",
+        "name",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn certificate_for_the_resolved_ip_instead_of_the_name_is_refused() {
     let ca = Ca::new("CA");
-    expect_cert_error(ca.leaf(&[PUBLIC], false), Some(&ca), "cert_name_mismatch", "ipname").await;
+    expect_cert_error(
+        ca.leaf(&[PUBLIC], false),
+        Some(&ca),
+        "cert_name_mismatch",
+        "ipname",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn unknown_ca_is_refused() {
     let trusted = Ca::new("Trusted CA");
     let rogue = Ca::new("Rogue CA");
-    expect_cert_error(rogue.leaf(&[HOST], false), Some(&trusted), "cert_unknown_issuer", "rogue").await;
+    expect_cert_error(
+        rogue.leaf(&[HOST], false),
+        Some(&trusted),
+        "cert_unknown_issuer",
+        "rogue",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn self_signed_certificate_is_refused_without_a_pin() {
-    expect_cert_error(self_signed(&[HOST]), None, "cert_unknown_issuer", "selfsigned").await;
+    expect_cert_error(
+        self_signed(&[HOST]),
+        None,
+        "cert_unknown_issuer",
+        "selfsigned",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -242,7 +277,8 @@ async fn self_signed_certificate_is_accepted_with_a_matching_pin() {
         pin_sha256: vec![leaf.sha256_hex()],
         ..ServerConfig::default()
     }];
-    let b = TestBridge::start_with(c, Some(resolver()), Some(RedirectConnector::new(up.addr))).await;
+    let b =
+        TestBridge::start_with(c, Some(resolver()), Some(RedirectConnector::new(up.addr))).await;
     let (_ws, ans) = session(&b, json!({"host": HOST, "port": 995, "security": "tls"})).await;
     assert_eq!(ans["ok"], true, "{ans}");
     assert_eq!(ans["tls"]["verified"], false);
@@ -256,7 +292,8 @@ async fn self_signed_certificate_is_accepted_with_a_matching_pin() {
         pin_sha256: vec![leaf.sha256_hex()],
         ..ServerConfig::default()
     }];
-    let b = TestBridge::start_with(c, Some(resolver()), Some(RedirectConnector::new(up2.addr))).await;
+    let b =
+        TestBridge::start_with(c, Some(resolver()), Some(RedirectConnector::new(up2.addr))).await;
     let (mut ws, ans) = session(&b, json!({"host": HOST, "port": 995, "security": "tls"})).await;
     expect_error(&mut ws, &ans, "cert_unknown_issuer", 4007).await;
 }
@@ -272,7 +309,9 @@ async fn stls_upgrades_before_the_session_is_ready_and_marks_the_greeting_untrus
     assert_eq!(ans["greeting_untrusted"], "+OK ready <1.2@x>");
     assert_eq!(ans["tls"]["verified"], true);
     // No greeting after TLS: the first bytes are the answer to our first command.
-    ws.send(Message::binary(b"CAPA\r\n".to_vec())).await.unwrap();
+    ws.send(Message::binary(b"CAPA\r\n".to_vec()))
+        .await
+        .unwrap();
     assert_eq!(read_n(&mut ws, 6).await, b"CAPA\r\n");
     assert_eq!(pre.lock().unwrap().as_slice(), b"STLS\r\n");
 }
@@ -311,7 +350,10 @@ async fn data_pipelined_after_the_greeting_aborts() {
 #[tokio::test]
 async fn refused_stls_never_continues_in_plaintext() {
     let pre = stls_failure(Stls::Refuse, &["stls_refused"]).await;
-    assert_eq!(pre, b"STLS\r\n", "the bridge sent something after the refusal");
+    assert_eq!(
+        pre, b"STLS\r\n",
+        "the bridge sent something after the refusal"
+    );
 }
 
 #[tokio::test]
@@ -327,10 +369,14 @@ async fn client_data_before_the_session_is_ready_aborts_and_is_never_forwarded()
     let up = stls_server(&ca.leaf(&[HOST], false), Stls::Slow, pre.clone()).await;
     let b = bridge_to(&up, Some(&ca), "cmdinj").await;
     let mut ws = ws_connect(&b).await.unwrap();
-    ws.send(Message::text(json!({"host": HOST, "port": 110, "security": "stls"}).to_string()))
+    ws.send(Message::text(
+        json!({"host": HOST, "port": 110, "security": "stls"}).to_string(),
+    ))
+    .await
+    .unwrap();
+    ws.send(Message::binary(b"USER alice\r\n".to_vec()))
         .await
         .unwrap();
-    ws.send(Message::binary(b"USER alice\r\n".to_vec())).await.unwrap();
     let ans = request_answer(&mut ws).await;
     expect_error(&mut ws, &ans, "protocol_violation", 4000).await;
     tokio::time::sleep(Duration::from_millis(600)).await;
@@ -377,8 +423,11 @@ async fn plaintext_can_be_allowed_for_one_configured_server() {
     let (_ws, ans) = session(&b, json!({"host": HOST, "port": 110, "security": "plain"})).await;
     assert_eq!(ans["ok"], true, "{ans}");
     assert_eq!(ans["insecure"], true);
-    let (mut ws, ans) =
-        session(&b, json!({"host": "pop.other.com", "port": 110, "security": "plain"})).await;
+    let (mut ws, ans) = session(
+        &b,
+        json!({"host": "pop.other.com", "port": 110, "security": "plain"}),
+    )
+    .await;
     expect_error(&mut ws, &ans, "plaintext_refused", 4003).await;
 }
 

@@ -116,7 +116,11 @@ pub async fn http_get(addr: SocketAddr, path: &str, host: &str) -> (u16, String)
         .nth(1)
         .and_then(|c| c.parse().ok())
         .unwrap_or(0);
-    let body = text.split_once("\r\n\r\n").map(|x| x.1).unwrap_or("").to_string();
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|x| x.1)
+        .unwrap_or("")
+        .to_string();
     (status, body)
 }
 
@@ -131,10 +135,7 @@ pub async fn ws_connect_raw(
     for (k, v) in headers {
         match v {
             Some(v) => {
-                h.insert(
-                    http_name(k),
-                    v.parse().expect("header value"),
-                );
+                h.insert(http_name(k), v.parse().expect("header value"));
             }
             None => {
                 h.remove(*k);
@@ -201,7 +202,11 @@ pub async fn session(b: &TestBridge, req: Value) -> (Ws, Value) {
 pub async fn expect_error(ws: &mut Ws, ans: &Value, code: &str, close_code: u16) {
     assert_eq!(ans["ok"], false, "{ans}");
     assert_eq!(ans["error"]["code"], code, "{ans}");
-    assert!(ans["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
+    assert!(
+        ans["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty())
+    );
     let (_, close) = read_until_close(ws).await;
     let close = close.expect("close frame");
     assert_eq!(u16::from(close.code), close_code, "{close:?}");
@@ -332,7 +337,10 @@ pub mod pki {
             dn.push(DnType::CommonName, name);
             params.distinguished_name = dn;
             params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-            params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::DigitalSignature];
+            params.key_usages = vec![
+                KeyUsagePurpose::KeyCertSign,
+                KeyUsagePurpose::DigitalSignature,
+            ];
             params.not_before = date_time_ymd(2020, 1, 1);
             params.not_after = date_time_ymd(2099, 1, 1);
             let pem = params.self_signed(&key).unwrap().pem();
@@ -394,7 +402,10 @@ pub mod pki {
                 .with_safe_default_protocol_versions()
                 .unwrap()
                 .with_no_client_auth()
-                .with_single_cert(vec![self.der.clone()], PrivateKeyDer::Pkcs8(self.key.clone_key()))
+                .with_single_cert(
+                    vec![self.der.clone()],
+                    PrivateKeyDer::Pkcs8(self.key.clone_key()),
+                )
                 .unwrap();
             Arc::new(cfg)
         }
