@@ -4,6 +4,7 @@
 pub mod certs;
 pub mod delay_proxy;
 pub mod dovecot;
+pub mod driver;
 pub mod maildir;
 
 pub use certs::{IssuedCert, TestCa, Validity};
