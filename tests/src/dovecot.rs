@@ -515,6 +515,14 @@ impl Dovecot {
         Ok(n)
     }
 
+    /// Whether the Dovecot master process is still running.
+    pub fn is_running(&mut self) -> bool {
+        match self.child.as_mut() {
+            Some(c) => matches!(c.try_wait(), Ok(None)),
+            None => false,
+        }
+    }
+
     /// Stops the server now (also done on drop).
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {

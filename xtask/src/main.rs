@@ -1,1 +1,565 @@
-fn main() {}
+//! Project automation: `cargo xtask <command>`.
+//!
+//! * `setup`: install the system packages and Rust pieces the project needs (idempotent).
+//! * `test`: setup, then formatting, clippy, the wasm build of the core and the whole test suite.
+//! * `run`: a local demo: Dovecot with a sample mailbox plus the WebSocket bridge serving `web/`.
+//! * `bench pipelining`: mpop vs. our native driver over a 25 ms delay link.
+//! * `bench parse`: the core's parser benchmark.
+
+use std::env;
+use std::ffi::OsStr;
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// Debian packages the project needs (tests, demo, browser tests, benchmarks).
+const PACKAGES: &[&str] = &[
+    "dovecot-pop3d",
+    "mpop",
+    "websockify",
+    "binaryen",
+    "chromium",
+    "chromium-driver",
+    "nginx",
+    "openssl",
+];
+
+/// System services some of those packages start; we run our own instances instead.
+const SERVICES: &[&str] = &["dovecot", "nginx"];
+
+/// System user owning Dovecot test mail (must match `e2e::dovecot::MAIL_USER`).
+const MAIL_USER: &str = "pop3test";
+
+const WASM_TARGET: &str = "wasm32-unknown-unknown";
+
+type Result<T = ()> = std::result::Result<T, String>;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = env::args().skip(1).collect();
+    let root = workspace_root();
+    if let Err(e) = env::set_current_dir(&root) {
+        eprintln!("xtask: cannot cd to {}: {e}", root.display());
+        return ExitCode::FAILURE;
+    }
+    let rest: Vec<String> = args.iter().skip(1).cloned().collect();
+    let result = match args.first().map(String::as_str) {
+        Some("setup") => setup(),
+        Some("test") => test(),
+        Some("run") => run(&root),
+        Some("bench") => match rest.first().map(String::as_str) {
+            Some("pipelining") => bench_pipelining(&root, &rest[1..]),
+            Some("parse") => bench_parse(&rest[1..]),
+            _ => Err("usage: cargo xtask bench (pipelining|parse) [args...]".to_owned()),
+        },
+        Some("help") | Some("-h") | Some("--help") | None => {
+            print_help();
+            Ok(())
+        }
+        Some(other) => {
+            print_help();
+            Err(format!("unknown command {other:?}"))
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("\nxtask: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn print_help() {
+    println!(
+        "cargo xtask <command>\n\n\
+         commands:\n  \
+           setup              install missing system packages, wasm target, rustfmt/clippy, the mail user\n  \
+           test               setup + fmt check + clippy + wasm build + cargo test --workspace\n  \
+           run                Dovecot sample server (demo/demo on localhost:1995 TLS, :1110 STLS) + bridge on http://127.0.0.1:8080/\n  \
+           bench pipelining   mpop vs. pop3-fetch downloading 1000 messages through a 25 ms delay proxy\n  \
+           bench parse        cargo bench -p pop3-proto --bench parse"
+    );
+}
+
+fn workspace_root() -> PathBuf {
+    let manifest = env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    manifest.parent().map(Path::to_path_buf).unwrap_or(manifest)
+}
+
+fn cargo() -> String {
+    env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned())
+}
+
+/// The target directory cargo uses (honours `CARGO_TARGET_DIR`).
+fn target_dir(root: &Path) -> PathBuf {
+    match env::var_os("CARGO_TARGET_DIR") {
+        Some(d) => {
+            let d = PathBuf::from(d);
+            if d.is_absolute() { d } else { root.join(d) }
+        }
+        None => root.join("target"),
+    }
+}
+
+fn header(title: &str) {
+    println!("\n==== {title} ====");
+}
+
+fn show(cmd: &Command) -> String {
+    let mut s = cmd.get_program().to_string_lossy().into_owned();
+    for a in cmd.get_args() {
+        s.push(' ');
+        s.push_str(&a.to_string_lossy());
+    }
+    s
+}
+
+/// Runs a command with inherited output; error if it fails.
+fn run_cmd(cmd: &mut Command) -> Result {
+    println!("$ {}", show(cmd));
+    let status = cmd
+        .status()
+        .map_err(|e| format!("cannot run {}: {e}", show(cmd)))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("`{}` failed with {status}", show(cmd)))
+    }
+}
+
+/// Runs a command quietly and returns (success, stdout).
+fn capture<S: AsRef<OsStr>>(program: &str, args: &[S]) -> (bool, String) {
+    match Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+    {
+        Ok(o) => (
+            o.status.success(),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+        ),
+        Err(_) => (false, String::new()),
+    }
+}
+
+fn have(program: &str) -> bool {
+    env::var_os("PATH")
+        .map(|p| env::split_paths(&p).any(|d| d.join(program).is_file()))
+        .unwrap_or(false)
+}
+
+// ---------------------------------------------------------------------------------------------
+// setup
+
+fn package_installed(pkg: &str) -> bool {
+    let (ok, out) = capture("dpkg-query", &["-W", "-f=${Status}", pkg]);
+    ok && out.trim() == "install ok installed"
+}
+
+fn setup() -> Result {
+    header("setup");
+    let t = Instant::now();
+
+    let missing: Vec<&str> = PACKAGES
+        .iter()
+        .copied()
+        .filter(|p| !package_installed(p))
+        .collect();
+    if missing.is_empty() {
+        println!("system packages: all present");
+    } else {
+        println!("system packages missing: {}", missing.join(" "));
+        install_packages(&missing)?;
+    }
+    stop_system_services();
+
+    if have("rustup") {
+        let (_, targets) = capture("rustup", &["target", "list", "--installed"]);
+        if targets.lines().any(|l| l.trim() == WASM_TARGET) {
+            println!("rust target {WASM_TARGET}: present");
+        } else {
+            run_cmd(Command::new("rustup").args(["target", "add", WASM_TARGET]))?;
+        }
+        let (_, comps) = capture("rustup", &["component", "list", "--installed"]);
+        let missing: Vec<&str> = ["rustfmt", "clippy"]
+            .into_iter()
+            .filter(|c| !comps.lines().any(|l| l.starts_with(&format!("{c}-"))))
+            .collect();
+        if missing.is_empty() {
+            println!("rust components rustfmt, clippy: present");
+        } else {
+            run_cmd(
+                Command::new("rustup")
+                    .args(["component", "add"])
+                    .args(&missing),
+            )?;
+        }
+    } else {
+        println!("rustup not found; assuming the toolchain has {WASM_TARGET}, rustfmt and clippy");
+    }
+
+    ensure_mail_user()?;
+    println!("setup done in {:.1} s", t.elapsed().as_secs_f64());
+    Ok(())
+}
+
+fn install_packages(pkgs: &[&str]) -> Result {
+    // Keep package maintainer scripts from starting system services (there is usually no
+    // init system here anyway); remove the guard afterwards if we created it.
+    let policy = Path::new("/usr/sbin/policy-rc.d");
+    let created_policy = if policy.exists() {
+        false
+    } else {
+        std::fs::write(policy, "#!/bin/sh\nexit 101\n").is_ok()
+            && Command::new("chmod")
+                .args(["755", "/usr/sbin/policy-rc.d"])
+                .status()
+                .map(|s| s.success())
+                .unwrap_or(false)
+    };
+    let result = run_cmd(Command::new("apt-get").arg("update")).and_then(|()| {
+        run_cmd(
+            Command::new("apt-get")
+                .args(["install", "-y"])
+                .args(pkgs)
+                .env("DEBIAN_FRONTEND", "noninteractive"),
+        )
+    });
+    if created_policy {
+        let _ = std::fs::remove_file(policy);
+    }
+    result
+}
+
+fn pid_alive(pidfile: &str) -> Option<String> {
+    let pid = std::fs::read_to_string(pidfile).ok()?;
+    let pid = pid.trim().to_owned();
+    (!pid.is_empty() && Path::new(&format!("/proc/{pid}")).exists()).then_some(pid)
+}
+
+/// Stops and disables system Dovecot/nginx services a package may have started.
+fn stop_system_services() {
+    let systemd = Path::new("/run/systemd/system").exists() && have("systemctl");
+    for svc in SERVICES {
+        if systemd {
+            let (active, _) = capture("systemctl", &["is-active", "--quiet", svc]);
+            let (enabled, _) = capture("systemctl", &["is-enabled", "--quiet", svc]);
+            if active || enabled {
+                println!("stopping and disabling system service {svc}");
+                let _ = capture("systemctl", &["disable", "--now", svc]);
+            }
+        } else if Path::new(&format!("/etc/init.d/{svc}")).exists() && have("update-rc.d") {
+            let _ = capture("update-rc.d", &[*svc, "disable"]);
+        }
+    }
+    // Without systemd: stop daemons found through their pid files.
+    if let Some(pid) = pid_alive("/run/dovecot/master.pid") {
+        println!("stopping system dovecot (pid {pid})");
+        let _ = capture("dovecot", &["-c", "/etc/dovecot/dovecot.conf", "stop"]);
+    }
+    if let Some(pid) = pid_alive("/run/nginx.pid") {
+        println!("stopping system nginx (pid {pid})");
+        let _ = capture("nginx", &["-s", "quit"]);
+    }
+}
+
+fn ensure_mail_user() -> Result {
+    let (exists, _) = capture("id", &["-u", MAIL_USER]);
+    if exists {
+        println!("mail user {MAIL_USER}: present");
+        return Ok(());
+    }
+    let status = Command::new("useradd")
+        .args([
+            "--system",
+            "--user-group",
+            "--no-create-home",
+            "--home-dir",
+            "/nonexistent",
+            "--shell",
+            "/usr/sbin/nologin",
+            MAIL_USER,
+        ])
+        .status()
+        .map_err(|e| format!("cannot run useradd: {e}"))?;
+    // 9: already exists.
+    if status.success() || status.code() == Some(9) {
+        println!("mail user {MAIL_USER}: created");
+        Ok(())
+    } else {
+        Err(format!("useradd {MAIL_USER} failed with {status}"))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// test
+
+fn test() -> Result {
+    let total = Instant::now();
+    let mut results: Vec<(String, bool, f64)> = Vec::new();
+
+    let t = Instant::now();
+    let setup_ok = match setup() {
+        Ok(()) => true,
+        Err(e) => {
+            eprintln!("setup failed: {e}");
+            false
+        }
+    };
+    results.push(("setup".into(), setup_ok, t.elapsed().as_secs_f64()));
+
+    let cargo = cargo();
+    let steps: Vec<(&str, Vec<&str>)> = vec![
+        ("fmt", vec!["fmt", "--all", "--", "--check"]),
+        (
+            "clippy",
+            vec![
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ],
+        ),
+        (
+            "wasm build",
+            vec!["build", "-p", "pop3-proto", "--target", WASM_TARGET],
+        ),
+        ("test", vec!["test", "--workspace"]),
+    ];
+    for (name, args) in steps {
+        header(name);
+        let t = Instant::now();
+        let ok = match run_cmd(Command::new(&cargo).args(&args)) {
+            Ok(()) => true,
+            Err(e) => {
+                eprintln!("{e}");
+                false
+            }
+        };
+        let secs = t.elapsed().as_secs_f64();
+        println!(
+            "---- {name}: {} in {secs:.1} s",
+            if ok { "ok" } else { "FAILED" }
+        );
+        results.push((name.to_owned(), ok, secs));
+    }
+
+    header("summary");
+    for (name, ok, secs) in &results {
+        println!(
+            "  {:<7} {name:<11} {secs:7.1} s",
+            if *ok { "ok" } else { "FAILED" }
+        );
+    }
+    println!(
+        "  total               {:7.1} s",
+        total.elapsed().as_secs_f64()
+    );
+    let failed: Vec<&str> = results
+        .iter()
+        .filter(|r| !r.1)
+        .map(|r| r.0.as_str())
+        .collect();
+    if failed.is_empty() {
+        println!("xtask test: every step succeeded");
+        Ok(())
+    } else {
+        Err(format!("failing steps: {}", failed.join(", ")))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// run
+
+/// Sends SIGTERM, waits up to `grace`, then SIGKILL.
+fn terminate(child: &mut Child, name: &str, grace: Duration) {
+    if let Ok(Some(_)) = child.try_wait() {
+        return;
+    }
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let deadline = Instant::now() + grace;
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+    eprintln!("xtask: {name} did not stop in time; killing it");
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+fn wait_for_port(addr: SocketAddr, child: &mut Child, timeout: Duration) -> Result {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+            return Ok(());
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(format!("exited with {status} before listening on {addr}"));
+        }
+        if Instant::now() > deadline {
+            return Err(format!("nothing listening on {addr} after {timeout:?}"));
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn run(root: &Path) -> Result {
+    setup()?;
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst))
+            .map_err(|e| format!("cannot install the signal handler: {e}"))?;
+    }
+    let cargo = cargo();
+    header("build");
+    run_cmd(Command::new(&cargo).args(["build", "--release", "-p", "pop3-bridge"]))?;
+    run_cmd(Command::new(&cargo).args([
+        "build",
+        "--release",
+        "-p",
+        "e2e",
+        "--bin",
+        "sample-server",
+    ]))?;
+    let bin = target_dir(root).join("release");
+    let run_dir = root.join(".run");
+    std::fs::create_dir_all(&run_dir).map_err(|e| format!("creating .run: {e}"))?;
+
+    header("start Dovecot sample server");
+    let mut server = Command::new(bin.join("sample-server"))
+        .arg("--run-dir")
+        .arg(&run_dir)
+        .stdin(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot start sample-server: {e}"))?;
+    if let Err(e) = wait_for_port(
+        SocketAddr::from(([127, 0, 0, 1], 1995)),
+        &mut server,
+        Duration::from_secs(30),
+    ) {
+        terminate(&mut server, "sample-server", Duration::from_secs(5));
+        return Err(format!("sample-server: {e}"));
+    }
+
+    header("start bridge");
+    let mut bridge_cmd = Command::new(bin.join("pop3-bridge"));
+    bridge_cmd
+        .args(["--listen", "127.0.0.1:8080", "--web-root", "web"])
+        .args(["--allow-host", "127.0.0.1", "--allow-host", "localhost"])
+        .args(["--allow-port", "1110", "--allow-port", "1995"])
+        .args(["--extra-ca", ".run/ca.pem"])
+        .stdin(Stdio::null());
+    println!("$ {}", show(&bridge_cmd));
+    let mut bridge = match bridge_cmd.spawn() {
+        Ok(b) => b,
+        Err(e) => {
+            terminate(&mut server, "sample-server", Duration::from_secs(5));
+            return Err(format!("cannot start pop3-bridge: {e}"));
+        }
+    };
+    if let Err(e) = wait_for_port(
+        SocketAddr::from(([127, 0, 0, 1], 8080)),
+        &mut bridge,
+        Duration::from_secs(15),
+    ) {
+        terminate(&mut bridge, "pop3-bridge", Duration::from_secs(5));
+        terminate(&mut server, "sample-server", Duration::from_secs(5));
+        return Err(format!("pop3-bridge: {e}"));
+    }
+
+    println!();
+    println!("  Open http://127.0.0.1:8080/ (or http://localhost:8080/)");
+    println!("  Demo login: server localhost, port 1995, security TLS, user demo, password demo");
+    println!("              (or port 1110 with STLS)");
+    println!(
+        "  CA certificate of the demo server: {}",
+        run_dir.join("ca.pem").display()
+    );
+    println!("  Stop with Ctrl-C.");
+
+    let mut result = Ok(());
+    loop {
+        if stop.load(Ordering::SeqCst) {
+            println!("\nxtask: stopping");
+            break;
+        }
+        if let Ok(Some(status)) = server.try_wait() {
+            result = Err(format!("sample-server exited with {status}"));
+            break;
+        }
+        if let Ok(Some(status)) = bridge.try_wait() {
+            result = Err(format!("pop3-bridge exited with {status}"));
+            break;
+        }
+        thread::sleep(Duration::from_millis(200));
+    }
+    terminate(&mut bridge, "pop3-bridge", Duration::from_secs(5));
+    terminate(&mut server, "sample-server", Duration::from_secs(10));
+    result
+}
+
+// ---------------------------------------------------------------------------------------------
+// bench
+
+fn bench_pipelining(root: &Path, extra: &[String]) -> Result {
+    setup()?;
+    let cargo = cargo();
+    header("build");
+    run_cmd(Command::new(&cargo).args([
+        "build",
+        "--release",
+        "-p",
+        "e2e",
+        "--bin",
+        "bench-pipelining",
+    ]))?;
+    let bin = target_dir(root).join("release");
+    let fetch = bin.join("pop3-fetch");
+    let fetch_built = match run_cmd(Command::new(&cargo).args([
+        "build",
+        "--release",
+        "-p",
+        "e2e",
+        "--bin",
+        "pop3-fetch",
+    ])) {
+        Ok(()) => true,
+        Err(e) => {
+            println!(
+                "NOTE: the native driver pop3-fetch could not be built ({e}); measuring mpop only"
+            );
+            false
+        }
+    };
+    header("bench pipelining");
+    let mut cmd = Command::new(bin.join("bench-pipelining"));
+    if fetch_built {
+        cmd.arg("--fetch").arg(&fetch);
+    }
+    cmd.args(extra);
+    run_cmd(&mut cmd)
+}
+
+fn bench_parse(extra: &[String]) -> Result {
+    header("bench parse");
+    let mut cmd = Command::new(cargo());
+    cmd.args(["bench", "-p", "pop3-proto", "--bench", "parse"]);
+    if !extra.is_empty() {
+        cmd.arg("--").args(extra);
+    }
+    run_cmd(&mut cmd)
+}
