@@ -88,8 +88,8 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn coordinator_guard(&self) -> TaskGuard {
-        self.tracker.guard()
+    pub(crate) fn session_guard(&self) -> TaskGuard {
+        self.tracker.session_guard()
     }
 }
 

@@ -73,7 +73,16 @@ fn main() -> ExitCode {
         }
     };
     let result = rt.block_on(async {
-        let listener = tokio::net::TcpListener::bind(config.listen).await?;
+        // A deep accept queue: a burst of sessions must not overflow it (an overflowing
+        // queue delays connections by seconds of SYN-ACK retries).
+        let socket = if config.listen.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        socket.set_reuseaddr(true)?;
+        socket.bind(config.listen)?;
+        let listener = socket.listen(4096)?;
         pop3_bridge::run(listener, config, wait_for_signal()).await
     });
     match result {

@@ -149,7 +149,7 @@ where
         let idle_ms = params.idle_timeout.as_millis() as u64;
         let dead_ms = 2 * params.ping_interval.as_millis() as u64;
         let mut down_done = false;
-        let end = loop {
+        loop {
             buf.reserve(want);
             let mut limited = (&mut buf).limit(want);
             tokio::select! {
@@ -232,8 +232,7 @@ where
                     }
                 }
             }
-        };
-        end
+        }
     };
 
     let end = tokio::select! {

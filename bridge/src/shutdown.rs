@@ -28,12 +28,15 @@ impl ShutdownSignal {
 #[derive(Debug)]
 pub struct TaskGuard {
     _done: mpsc::Sender<()>,
-    metrics: Arc<Metrics>,
+    /// Session tasks are counted in the gauge; plain HTTP connection tasks are not.
+    counted: Option<Arc<Metrics>>,
 }
 
 impl Drop for TaskGuard {
     fn drop(&mut self) {
-        self.metrics.tasks_alive.fetch_sub(1, Relaxed);
+        if let Some(m) = &self.counted {
+            m.tasks_alive.fetch_sub(1, Relaxed);
+        }
     }
 }
 
@@ -73,11 +76,20 @@ impl Tracker {
         }
     }
 
-    pub fn guard(&self) -> TaskGuard {
+    /// A guard for a WebSocket session task (counted in `pop3_bridge_session_tasks`).
+    pub fn session_guard(&self) -> TaskGuard {
         self.metrics.tasks_alive.fetch_add(1, Relaxed);
         TaskGuard {
             _done: self.done_tx.clone(),
-            metrics: self.metrics.clone(),
+            counted: Some(self.metrics.clone()),
+        }
+    }
+
+    /// A guard for an HTTP connection task.
+    pub fn guard(&self) -> TaskGuard {
+        TaskGuard {
+            _done: self.done_tx.clone(),
+            counted: None,
         }
     }
 }

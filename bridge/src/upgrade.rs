@@ -70,7 +70,7 @@ fn host_name(value: &str) -> String {
     .to_string()
 }
 
-fn header_str<'a>(h: &'a HeaderMap, name: header::HeaderName) -> Option<&'a str> {
+fn header_str(h: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     h.get(name).and_then(|v| v.to_str().ok())
 }
 
@@ -283,7 +283,7 @@ fn upgrade(shared: Arc<Shared>, mut req: Request<Incoming>, peer: SocketAddr) ->
     };
     let accept = derive_accept_key(key.as_bytes());
     let on_upgrade = hyper::upgrade::on(&mut req);
-    let guard = shared.coordinator_guard();
+    let guard = shared.session_guard();
     let shutdown = shared.shutdown.clone();
     shared
         .metrics

@@ -327,8 +327,7 @@ async fn stls_failure(mode: Stls, codes: &[&str]) -> Vec<u8> {
     assert!(codes.contains(&code.as_str()), "{ans}");
     let (data, _) = read_until_close(&mut ws).await;
     assert!(data.is_empty(), "no byte may reach the client");
-    let pre = pre.lock().unwrap().clone();
-    pre
+    pre.lock().unwrap().clone()
 }
 
 #[tokio::test]

@@ -27,14 +27,24 @@ pub type Ws = WebSocketStream<TcpStream>;
 
 /// A loopback-only config with short timeouts suitable for tests.
 pub fn test_config() -> Config {
-    let mut c = Config::default();
-    c.listen = "127.0.0.1:0".parse().unwrap();
+    let mut c = Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        ..Config::default()
+    };
     c.limits.handshake_timeout = Duration::from_secs(2);
     c.limits.connect_timeout = Duration::from_secs(2);
     c.limits.tls_timeout = Duration::from_secs(2);
     c.limits.stls_timeout = Duration::from_secs(2);
     c.limits.shutdown_grace = Duration::from_secs(2);
     c
+}
+
+/// A loopback listener with a deep accept queue: load tests open 1000 connections at once,
+/// and an overflowing queue silently delays connections by seconds (SYN-ACK retries).
+pub fn listen_local() -> TcpListener {
+    let s = tokio::net::TcpSocket::new_v4().unwrap();
+    s.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    s.listen(4096).unwrap()
 }
 
 pub struct TestBridge {
@@ -53,7 +63,7 @@ impl TestBridge {
         resolver: Option<Arc<dyn Resolver>>,
         connector: Option<Arc<dyn Connector>>,
     ) -> TestBridge {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = listen_local();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();
         let mut b = Bridge::new(config);
@@ -250,13 +260,14 @@ where
     F: Fn(TcpStream) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let l = listen_local();
     let addr = l.local_addr().unwrap();
     let accepted = Arc::new(AtomicUsize::new(0));
     let acc = accepted.clone();
     tokio::spawn(async move {
         while let Ok((s, _)) = l.accept().await {
             acc.fetch_add(1, Ordering::SeqCst);
+            let _ = s.set_nodelay(true);
             tokio::spawn(handler(s));
         }
     });
@@ -296,7 +307,11 @@ impl Connector for RedirectConnector {
     fn connect(&self, addr: SocketAddr) -> BoxFuture<'_, io::Result<TcpStream>> {
         self.seen.lock().unwrap().push(addr);
         let to = *self.to.lock().unwrap();
-        Box::pin(async move { TcpStream::connect(to).await })
+        Box::pin(async move {
+            let s = TcpStream::connect(to).await?;
+            s.set_nodelay(true)?;
+            Ok(s)
+        })
     }
 }
 
