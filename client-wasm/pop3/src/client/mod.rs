@@ -876,10 +876,10 @@ impl Client {
                 if !auth.may_succeed() {
                     // Tolerate servers that put SCRAM's server-final-message in the +OK
                     // ("additional data with success"); it still has to verify.
-                    if let Ok(extra) = B64.decode(trim_ascii(text)) {
-                        if !extra.is_empty() {
-                            let _ = auth.respond(&extra);
-                        }
+                    if let Ok(extra) = B64.decode(trim_ascii(text))
+                        && !extra.is_empty()
+                    {
+                        let _ = auth.respond(&extra);
                     }
                 }
                 if auth.may_succeed() {

@@ -38,10 +38,11 @@ pub fn apop_timestamp(text: &[u8]) -> Option<&[u8]> {
                 at = None;
             }
             b'>' => {
-                if let (Some(s), Some(a)) = (start, at) {
-                    if a > s + 1 && i > a + 1 {
-                        return Some(&text[s..=i]);
-                    }
+                if let (Some(s), Some(a)) = (start, at)
+                    && a > s + 1
+                    && i > a + 1
+                {
+                    return Some(&text[s..=i]);
                 }
                 start = None;
                 at = None;

@@ -1,0 +1,3 @@
+#![no_main]
+//! See `pop3_proto::fuzzing::greeting` for the property checked.
+libfuzzer_sys::fuzz_target!(|data: &[u8]| pop3_proto::fuzzing::greeting(data));
