@@ -1,0 +1,338 @@
+//! Benchmarks for the bridge (not timed tests): relay throughput and memory per idle session.
+//!
+//! ```text
+//! cargo build --release -p pop3-bridge
+//! target/release/bridge-bench throughput [--mb 100] [--runs 3]
+//! target/release/bridge-bench idle [--sessions 10000]
+//! ```
+//!
+//! `throughput` starts a source server that writes N MB and closes, then reads the stream with
+//! (1) a direct TCP read, (2) the same Rust WebSocket client through `pop3-bridge` (release
+//! binary next to this one, its own process), (3) the same client through `websockify`
+//! (Debian package), in the same run. `idle` opens N idle sessions through `pop3-bridge` and
+//! reports the bridge process's RSS growth per session. Everything is on 127.0.0.1.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+
+type BoxErr = Box<dyn std::error::Error + Send + Sync>;
+
+fn arg(name: &str, default: usize) -> usize {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(0)
+}
+
+/// Kill the child on drop so a failed run leaves nothing behind.
+struct ChildGuard(Child);
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn wait_listening(addr: SocketAddr) -> Result<(), BoxErr> {
+    for _ in 0..200 {
+        if TcpStream::connect(addr).await.is_ok() {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    Err(format!("nothing listening on {addr}").into())
+}
+
+fn bridge_binary() -> PathBuf {
+    let me = std::env::current_exe().unwrap_or_default();
+    me.with_file_name("pop3-bridge")
+}
+
+fn start_bridge(port: u16, src_port: u16, extra: &[&str]) -> Result<ChildGuard, BoxErr> {
+    let child = Command::new(bridge_binary())
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .args(["--allow-host", "127.0.0.1", "--allow-plaintext"])
+        .args(["--allow-port", &src_port.to_string()])
+        .args(["--log", "warn"])
+        .args(extra)
+        .stdout(Stdio::null())
+        .spawn()?;
+    Ok(ChildGuard(child))
+}
+
+/// Serves `size` bytes on every connection (after an optional greeting), then closes; or
+/// with `size == 0`, greets and stays idle until the peer closes.
+async fn source_server(size: usize) -> Result<SocketAddr, BoxErr> {
+    let sock = tokio::net::TcpSocket::new_v4()?;
+    sock.bind("127.0.0.1:0".parse()?)?;
+    let l: TcpListener = sock.listen(4096)?;
+    let addr = l.local_addr()?;
+    let data: Arc<Vec<u8>> = Arc::new((0..size).map(|i| (i % 251) as u8).collect());
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            let data = data.clone();
+            tokio::spawn(async move {
+                if data.is_empty() {
+                    let _ = s.write_all(b"+OK idle\r\n").await;
+                    let _ = s.read(&mut [0u8; 64]).await;
+                } else {
+                    let _ = s.write_all(&data).await;
+                    let _ = s.shutdown().await;
+                }
+            });
+        }
+    });
+    Ok(addr)
+}
+
+async fn direct_read(src: SocketAddr) -> Result<usize, BoxErr> {
+    let mut s = TcpStream::connect(src).await?;
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut total = 0;
+    loop {
+        let n = s.read(&mut buf).await?;
+        if n == 0 {
+            return Ok(total);
+        }
+        total += n;
+    }
+}
+
+type Ws = tokio_tungstenite::WebSocketStream<TcpStream>;
+
+async fn ws_open(url: &str, origin: Option<&str>, proto: &str) -> Result<Ws, BoxErr> {
+    let mut req = url.into_client_request()?;
+    if let Some(o) = origin {
+        req.headers_mut().insert("origin", o.parse()?);
+    }
+    req.headers_mut()
+        .insert("sec-websocket-protocol", proto.parse()?);
+    let host = req
+        .uri()
+        .authority()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    let tcp = TcpStream::connect(host.as_str()).await?;
+    tcp.set_nodelay(true)?;
+    let mut cfg = WebSocketConfig::default();
+    cfg.max_message_size = Some(64 << 20);
+    cfg.max_frame_size = Some(64 << 20);
+    let (ws, _) = tokio_tungstenite::client_async_with_config(req, tcp, Some(cfg)).await?;
+    Ok(ws)
+}
+
+async fn ws_read_all(ws: &mut Ws) -> Result<usize, BoxErr> {
+    let mut total = 0;
+    while let Some(m) = ws.next().await {
+        match m? {
+            Message::Binary(b) => total += b.len(),
+            Message::Close(_) => break,
+            _ => {}
+        }
+    }
+    Ok(total)
+}
+
+async fn via_bridge(bridge: SocketAddr, src: SocketAddr) -> Result<usize, BoxErr> {
+    let mut ws = ws_open(
+        &format!("ws://{bridge}/pop3"),
+        Some(&format!("http://{bridge}")),
+        "pop3-bridge.v1",
+    )
+    .await?;
+    let req = format!(
+        r#"{{"host":"127.0.0.1","port":{},"security":"plain"}}"#,
+        src.port()
+    );
+    ws.send(Message::text(req)).await?;
+    match ws.next().await {
+        Some(Ok(Message::Text(t))) if t.as_str().contains("\"ok\":true") => {}
+        other => return Err(format!("bridge refused: {other:?}").into()),
+    }
+    ws_read_all(&mut ws).await
+}
+
+async fn via_websockify(wsf: SocketAddr) -> Result<usize, BoxErr> {
+    let mut ws = ws_open(&format!("ws://{wsf}/"), None, "binary").await?;
+    ws_read_all(&mut ws).await
+}
+
+fn mbps(bytes: usize, d: Duration) -> f64 {
+    bytes as f64 / d.as_secs_f64() / 1e6
+}
+
+async fn throughput() -> Result<(), BoxErr> {
+    let mb = arg("--mb", 100);
+    let runs = arg("--runs", 3);
+    let size = mb * 1_000_000;
+    let src = source_server(size).await?;
+    let bport = free_port();
+    let _bridge = start_bridge(bport, src.port(), &[])?;
+    let baddr: SocketAddr = format!("127.0.0.1:{bport}").parse()?;
+    wait_listening(baddr).await?;
+    let wport = free_port();
+    let wsf = Command::new("websockify")
+        .args([format!("127.0.0.1:{wport}"), src.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map(ChildGuard);
+    let waddr: SocketAddr = format!("127.0.0.1:{wport}").parse()?;
+    let wsf_ok = match &wsf {
+        Ok(_) => wait_listening(waddr).await.is_ok(),
+        Err(_) => false,
+    };
+    println!("relay throughput, {mb} MB stream, best and median of {runs} runs (MB/s):");
+    let mut results: Vec<(&str, Vec<f64>)> = vec![("direct TCP", vec![]), ("pop3-bridge", vec![])];
+    if wsf_ok {
+        results.push(("websockify", vec![]));
+    }
+    for _ in 0..runs {
+        for (name, v) in results.iter_mut() {
+            let t = Instant::now();
+            let n = match *name {
+                "direct TCP" => direct_read(src).await?,
+                "pop3-bridge" => via_bridge(baddr, src).await?,
+                _ => via_websockify(waddr).await?,
+            };
+            let d = t.elapsed();
+            if n != size {
+                return Err(format!("{name}: got {n} of {size} bytes").into());
+            }
+            v.push(mbps(n, d));
+        }
+    }
+    let direct_best = results[0].1.iter().cloned().fold(0.0, f64::max);
+    for (name, mut v) in results {
+        v.sort_by(|a, b| a.total_cmp(b));
+        let best = v.last().copied().unwrap_or(0.0);
+        let median = v[v.len() / 2];
+        println!(
+            "  {name:<12} best {best:>8.0}  median {median:>8.0}  ({:.2} x direct best)",
+            best / direct_best
+        );
+    }
+    if !wsf_ok {
+        println!("  websockify   not available (apt-get install websockify)");
+    }
+    Ok(())
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+async fn idle() -> Result<(), BoxErr> {
+    let n = arg("--sessions", 10_000);
+    // Both this process and the bridge need ~2 descriptors per session. As root the hard
+    // limit can be raised too; the child inherits it.
+    let want = (4 * n as u64 + 1024).max(65_536);
+    if rlimit::setrlimit(rlimit::Resource::NOFILE, want, want).is_err() {
+        let _ = rlimit::increase_nofile_limit(want);
+    }
+    let src = source_server(0).await?;
+    let bport = free_port();
+    let cap = (n + 100).to_string();
+    let bridge = start_bridge(
+        bport,
+        src.port(),
+        &["--max-sessions", &cap, "--max-sessions-per-ip", &cap],
+    )?;
+    let pid = bridge.0.id();
+    let baddr: SocketAddr = format!("127.0.0.1:{bport}").parse()?;
+    wait_listening(baddr).await?;
+    // Warm up: one session so lazily initialised state is counted in the baseline.
+    let mut warm = open_idle(baddr, src).await?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = rss_kib(pid);
+    let mut sessions = Vec::with_capacity(n);
+    let t = Instant::now();
+    for chunk in 0..n.div_ceil(200) {
+        let mut set = tokio::task::JoinSet::new();
+        for _ in 0..200.min(n - chunk * 200) {
+            set.spawn(open_idle(baddr, src));
+        }
+        while let Some(r) = set.join_next().await {
+            sessions.push(r??);
+        }
+    }
+    let opened = t.elapsed();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let after = rss_kib(pid);
+    let per = (after.saturating_sub(before)) as f64 * 1024.0 / n as f64;
+    println!(
+        "idle sessions: {n} opened in {:.1} s; bridge RSS {before} KiB -> {after} KiB; {:.1} KiB per session",
+        opened.as_secs_f64(),
+        per / 1024.0
+    );
+    for mut s in sessions {
+        let _ = s.close(None).await;
+    }
+    let _ = warm.close(None).await;
+    Ok(())
+}
+
+async fn open_idle(bridge: SocketAddr, src: SocketAddr) -> Result<Ws, BoxErr> {
+    let mut ws = ws_open(
+        &format!("ws://{bridge}/pop3"),
+        Some(&format!("http://{bridge}")),
+        "pop3-bridge.v1",
+    )
+    .await?;
+    let req = format!(
+        r#"{{"host":"127.0.0.1","port":{},"security":"plain"}}"#,
+        src.port()
+    );
+    ws.send(Message::text(req)).await?;
+    match ws.next().await {
+        Some(Ok(Message::Text(t))) if t.as_str().contains("\"ok\":true") => {}
+        other => return Err(format!("bridge refused: {other:?}").into()),
+    }
+    // Read the greeting so the session is fully established and idle.
+    match ws.next().await {
+        Some(Ok(Message::Binary(_))) => Ok(ws),
+        other => Err(format!("no greeting: {other:?}").into()),
+    }
+}
+
+fn main() -> Result<(), BoxErr> {
+    let mode = std::env::args().nth(1).unwrap_or_default();
+    let rt = tokio::runtime::Runtime::new()?;
+    match mode.as_str() {
+        "throughput" => rt.block_on(throughput()),
+        "idle" => rt.block_on(idle()),
+        _ => {
+            eprintln!(
+                "usage: bridge-bench throughput [--mb 100] [--runs 3] | idle [--sessions 10000]"
+            );
+            std::process::exit(2);
+        }
+    }
+}
