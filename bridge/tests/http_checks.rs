@@ -402,3 +402,54 @@ async fn public_bind_without_listener_tls_is_refused() {
     c.listen = "0.0.0.0:0".parse().unwrap();
     assert!(c.validate().is_err());
 }
+
+#[tokio::test]
+async fn tls_listener_serves_sessions_over_wss() {
+    let ca = common::pki::Ca::new("Listener CA");
+    let leaf = ca.leaf(&["localhost"], false);
+    let dir = std::env::temp_dir().join(format!("pop3-bridge-wss-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("cert.pem"), &leaf.cert_pem).unwrap();
+    std::fs::write(dir.join("key.pem"), &leaf.key_pem).unwrap();
+    let mut c = plain_cfg();
+    c.tls_cert = Some(dir.join("cert.pem"));
+    c.tls_key = Some(dir.join("key.pem"));
+    let (b, _) = bridge(c).await;
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(leaf.der.clone()).unwrap_or(());
+    for cert in rustls_pemfile::certs(&mut ca.pem.as_bytes()) {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let cfg = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let tcp = TcpStream::connect(b.addr).await.unwrap();
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(cfg))
+        .connect("localhost".try_into().unwrap(), tcp)
+        .await
+        .unwrap();
+    let port = b.addr.port();
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut req = format!("wss://localhost:{port}/pop3")
+        .into_client_request()
+        .unwrap();
+    req.headers_mut().insert(
+        "origin",
+        format!("https://localhost:{port}").parse().unwrap(),
+    );
+    req.headers_mut()
+        .insert("sec-websocket-protocol", "pop3-bridge.v1".parse().unwrap());
+    let (mut ws, _) = tokio_tungstenite::client_async(req, tls).await.unwrap();
+    ws.send(Message::text(target().to_string())).await.unwrap();
+    use futures_util::StreamExt;
+    match ws.next().await {
+        Some(Ok(Message::Text(t))) => assert!(t.as_str().contains("\"ok\":true"), "{t}"),
+        other => panic!("{other:?}"),
+    }
+    // A plain-text client on the TLS port gets nothing useful.
+    let (status, _) = http_get(b.addr, "/healthz", "localhost").await;
+    assert_ne!(status, 200);
+}

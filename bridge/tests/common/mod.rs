@@ -342,6 +342,8 @@ pub mod pki {
     pub struct Leaf {
         pub der: CertificateDer<'static>,
         pub key: PrivatePkcs8KeyDer<'static>,
+        pub cert_pem: String,
+        pub key_pem: String,
     }
 
     impl Ca {
@@ -383,6 +385,8 @@ pub mod pki {
             Leaf {
                 der: cert.der().clone(),
                 key: PrivatePkcs8KeyDer::from(key.serialize_der()),
+                cert_pem: cert.pem(),
+                key_pem: key.serialize_pem(),
             }
         }
 
@@ -407,6 +411,8 @@ pub mod pki {
         Leaf {
             der: cert.der().clone(),
             key: PrivatePkcs8KeyDer::from(key.serialize_der()),
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
         }
     }
 
