@@ -239,7 +239,12 @@ pub(crate) async fn run<S>(
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let limits = &shared.config.limits;
-    let req = match timeout(limits.handshake_timeout, read_request(&mut ws)).await {
+    let mut stop = shutdown.clone();
+    let read = tokio::select! {
+        r = timeout(limits.handshake_timeout, read_request(&mut ws)) => r,
+        _ = stop.recv() => Ok(Err(shutting_down())),
+    };
+    let req = match read {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => return fail(&shared, &mut ws, e).await,
         Err(_) => {
@@ -266,11 +271,17 @@ async fn serve<S>(
     let m = &shared.metrics;
     let limits = &shared.config.limits;
     let started = Instant::now();
-    let (host, addrs) = match authorize(&shared, &req, &query).await {
-        Ok(v) => v,
-        Err(e) => return fail(&shared, &mut ws, e).await,
+    let prepare = async {
+        let (host, addrs) = authorize(&shared, &req, &query).await?;
+        connect_guarded(&shared, &mut ws, &req, &host, &addrs).await
     };
-    let connected = match connect_guarded(&shared, &mut ws, &req, &host, &addrs).await {
+    // Shutdown during lookup/connect/TLS ends the session with a clear answer too.
+    let mut stop = shutdown.clone();
+    let prepared = tokio::select! {
+        r = prepare => r,
+        _ = stop.recv() => Err(shutting_down()),
+    };
+    let connected = match prepared {
         Ok(c) => c,
         Err(e) => return fail(&shared, &mut ws, e).await,
     };
@@ -308,6 +319,10 @@ async fn serve<S>(
         _ => {}
     }
     info!(end = ?end, "session closed");
+}
+
+fn shutting_down() -> SessionError {
+    SessionError::new(ErrorCode::ShuttingDown, "the bridge is shutting down")
 }
 
 async fn fail<S>(shared: &Shared, ws: &mut WebSocketStream<S>, e: SessionError)

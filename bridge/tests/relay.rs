@@ -277,3 +277,26 @@ async fn pop3_dialogue_is_relayed_byte_exact_both_ways() {
         }
     }
 }
+
+#[tokio::test]
+async fn shutdown_answers_sessions_that_are_still_handshaking() {
+    let up = echo_server().await;
+    let mut c = cfg();
+    c.limits.handshake_timeout = Duration::from_secs(30);
+    let b = bridge(c, &up).await;
+    let mut ws = ws_connect(&b).await.unwrap();
+    let t = Instant::now();
+    let reader = tokio::spawn(async move {
+        match ws.next().await {
+            Some(Ok(Message::Text(t))) => {
+                serde_json::from_str::<serde_json::Value>(t.as_str()).unwrap()
+            }
+            other => panic!("{other:?}"),
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    b.stop().await.unwrap();
+    let ans = reader.await.unwrap();
+    assert_eq!(ans["error"]["code"], "shutting_down");
+    assert!(t.elapsed() < Duration::from_secs(5));
+}
