@@ -206,8 +206,14 @@ async fn throughput() -> Result<(), BoxErr> {
     if wsf_ok {
         results.push(("websockify", vec![]));
     }
+    // BENCH_ONLY=<name> measures one path only (for profiling).
+    let only = std::env::var("BENCH_ONLY").ok();
     for _ in 0..runs {
         for (name, v) in results.iter_mut() {
+            if only.as_deref().is_some_and(|o| !name.contains(o)) {
+                v.push(0.0);
+                continue;
+            }
             let t = Instant::now();
             let n = match *name {
                 "direct TCP" => direct_read(src).await?,
