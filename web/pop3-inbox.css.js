@@ -1,0 +1,246 @@
+// Styles of <pop3-inbox>, kept in a JS module so they can be adopted as a constructable
+// stylesheet: that works under a strict Content-Security-Policy (no 'unsafe-inline' needed)
+// and never leaks into, or is affected by, the embedding page.
+//
+// Theming: embedders may set the --pop3-* custom properties on the element.
+
+export const CSS = `
+:host {
+  --accent: var(--pop3-accent, #2457d6);
+  --accent-fg: var(--pop3-accent-fg, #ffffff);
+  --bg: var(--pop3-bg, #f5f6f8);
+  --surface: var(--pop3-surface, #ffffff);
+  --fg: var(--pop3-fg, #1b1e24);
+  --muted: var(--pop3-muted, #5b6270);
+  --border: var(--pop3-border, #d9dde4);
+  --hover: var(--pop3-hover, #eef2fb);
+  --selected: var(--pop3-selected, #dfe8fd);
+  --danger: var(--pop3-danger, #b3261e);
+  --danger-bg: var(--pop3-danger-bg, #fdecea);
+  --warn: var(--pop3-warn, #7a4b00);
+  --warn-bg: var(--pop3-warn-bg, #fff4d6);
+  --ok: var(--pop3-ok, #176b3a);
+  --ok-bg: var(--pop3-ok-bg, #e6f4ea);
+  --focus: var(--pop3-focus, #ffb000);
+  --radius: 10px;
+  --row: 56px;
+  --tap: 44px;
+
+  display: block;
+  container-type: inline-size;
+  height: 100%;
+  min-height: 26rem;
+  box-sizing: border-box;
+  background: var(--bg);
+  color: var(--fg);
+  font: 16px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", "DejaVu Sans", sans-serif;
+}
+@media (prefers-color-scheme: dark) {
+  :host {
+    --accent: var(--pop3-accent, #8ab0ff);
+    --accent-fg: var(--pop3-accent-fg, #0b1530);
+    --bg: var(--pop3-bg, #15171c);
+    --surface: var(--pop3-surface, #1e2128);
+    --fg: var(--pop3-fg, #e8eaef);
+    --muted: var(--pop3-muted, #a4abb8);
+    --border: var(--pop3-border, #363b46);
+    --hover: var(--pop3-hover, #262b36);
+    --selected: var(--pop3-selected, #2c3a5c);
+    --danger: var(--pop3-danger, #ffb4ab);
+    --danger-bg: var(--pop3-danger-bg, #3b1512);
+    --warn: var(--pop3-warn, #ffd78a);
+    --warn-bg: var(--pop3-warn-bg, #3a2c0a);
+    --ok: var(--pop3-ok, #8fd9a8);
+    --ok-bg: var(--pop3-ok-bg, #12301d);
+  }
+}
+@media (pointer: coarse) {
+  :host { --tap: 48px; --row: 60px; }
+}
+*, *::before, *::after { box-sizing: inherit; }
+[hidden] { display: none !important; }
+
+/* Visible focus everywhere, including for touch-kiosk keyboards. */
+:focus-visible { outline: 3px solid var(--focus); outline-offset: 2px; }
+
+.visually-hidden {
+  position: absolute !important; width: 1px; height: 1px; overflow: hidden;
+  clip: rect(0 0 0 0); clip-path: inset(50%); white-space: nowrap;
+}
+
+button {
+  font: inherit; min-height: var(--tap); min-width: var(--tap);
+  padding: 0 1.1rem; border-radius: 8px; cursor: pointer;
+  border: 1px solid var(--border); background: var(--surface); color: var(--fg);
+}
+button:hover { background: var(--hover); }
+button.primary { background: var(--accent); border-color: var(--accent); color: var(--accent-fg); font-weight: 600; }
+button.primary:hover { filter: brightness(1.08); }
+button.danger { background: var(--danger); border-color: var(--danger); color: #fff; font-weight: 600; }
+button.link { border: none; background: none; color: var(--accent); text-decoration: underline; padding: 0 .5rem; }
+button:disabled { opacity: .55; cursor: not-allowed; }
+
+.screen { height: 100%; }
+
+/* ---------- Account form ---------- */
+.login { display: flex; align-items: flex-start; justify-content: center; overflow: auto; padding: 2rem 1rem; }
+.card {
+  width: 100%; max-width: 30rem; background: var(--surface); border: 1px solid var(--border);
+  border-radius: 16px; padding: 1.75rem; box-shadow: 0 6px 24px rgb(20 30 60 / 8%);
+}
+.card h1 { font-size: 1.5rem; margin: 0 0 .25rem; }
+.card .lead { margin: 0 0 1.25rem; color: var(--muted); }
+fieldset { border: none; margin: 0; padding: 0; min-width: 0; }
+.field { display: flex; flex-direction: column; gap: .3rem; margin-bottom: 1rem; }
+.field > span { font-weight: 600; font-size: .95rem; }
+.field-row { display: grid; grid-template-columns: 1fr 7.5rem; gap: .75rem; }
+input, select {
+  font: inherit; color: var(--fg); background: var(--surface);
+  min-height: 48px; padding: 0 .75rem; border: 1px solid var(--border); border-radius: 8px; width: 100%;
+}
+input:focus-visible, select:focus-visible { border-color: var(--accent); }
+.check { display: flex; gap: .65rem; align-items: flex-start; margin: .25rem 0 1rem; cursor: pointer; }
+.check input { width: 1.35rem; height: 1.35rem; min-height: 0; margin: .1rem 0 0; flex: none; accent-color: var(--accent); }
+.check.disabled { color: var(--muted); cursor: not-allowed; }
+.hint { color: var(--muted); font-size: .9rem; margin: -.6rem 0 1rem 2rem; }
+.connect { width: 100%; min-height: 52px; font-size: 1.05rem; }
+
+.warning {
+  background: var(--warn-bg); color: var(--warn); border: 1px solid currentColor;
+  border-radius: var(--radius); padding: .85rem 1rem; margin: 0 0 1rem;
+}
+.warning p { margin: 0 0 .6rem; }
+.warning .check { margin: 0; color: var(--fg); }
+
+.notice {
+  background: var(--ok-bg); color: var(--ok); border-radius: var(--radius);
+  padding: .85rem 1rem; margin: 0 0 1rem; font-weight: 600;
+}
+
+/* ---------- Errors: message first, the server's own words quoted, details on demand ---------- */
+.error {
+  background: var(--danger-bg); color: var(--fg); border-left: 5px solid var(--danger);
+  border-radius: var(--radius); padding: .85rem 1rem; margin: 0 0 1rem;
+}
+.error .error-title { margin: 0 0 .25rem; color: var(--danger); font-weight: 700; }
+.error .error-message { margin: 0; font-size: 1.05rem; }
+.error figure { margin: .6rem 0 0; }
+.error figcaption { font-size: .85rem; color: var(--muted); }
+.error blockquote {
+  margin: .2rem 0 0; padding: .4rem .7rem; border-left: 3px solid var(--border);
+  background: var(--surface); font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: .9rem;
+  white-space: pre-wrap; overflow-wrap: anywhere;
+}
+.error details { margin-top: .6rem; }
+.error summary { cursor: pointer; min-height: 32px; display: list-item; }
+.error pre { white-space: pre-wrap; overflow-wrap: anywhere; margin: .3rem 0 0; font-size: .85rem; }
+.error .error-code { margin: .5rem 0 0; font-size: .8rem; color: var(--muted); }
+.error .error-actions { margin-top: .6rem; }
+
+/* ---------- Progress ---------- */
+.progress { display: flex; align-items: center; gap: .75rem; margin: .5rem 0; color: var(--muted); font-size: .9rem; }
+.progress progress { flex: 1; height: .6rem; accent-color: var(--accent); min-width: 6rem; }
+
+/* ---------- Inbox ---------- */
+.inbox { display: flex; flex-direction: column; min-height: 0; }
+.toolbar {
+  display: flex; align-items: center; gap: .6rem; flex-wrap: wrap;
+  padding: .6rem 1rem; background: var(--surface); border-bottom: 1px solid var(--border);
+}
+.toolbar h2 { margin: 0; font-size: 1.25rem; }
+.toolbar .count { color: var(--muted); margin-right: auto; }
+.statusline {
+  margin: 0; padding: .35rem 1rem; font-size: .85rem; color: var(--muted);
+  background: var(--surface); border-bottom: 1px solid var(--border); overflow-wrap: anywhere;
+}
+.badge { display: inline-block; padding: .05rem .55rem; border-radius: 999px; font-weight: 600; margin-right: .35rem; }
+.badge.secure { background: var(--ok-bg); color: var(--ok); }
+.badge.insecure { background: var(--warn-bg); color: var(--warn); border: 1px solid currentColor; }
+.inbox-messages { padding: 0 1rem; }
+.inbox-messages:empty { display: none; }
+.inbox-messages > :first-child { margin-top: .75rem; }
+.marked-bar {
+  display: flex; align-items: center; gap: .75rem; flex-wrap: wrap; margin: .75rem 0 0;
+  padding: .5rem .5rem .5rem 1rem; border-radius: var(--radius); background: var(--warn-bg); color: var(--warn);
+}
+.marked-bar p { margin: 0; margin-right: auto; }
+
+.panes { flex: 1; min-height: 0; display: flex; position: relative; }
+.list-pane { flex: 1; min-width: 0; display: flex; flex-direction: column; }
+.grid { flex: 1; min-height: 0; overflow-y: auto; overflow-x: hidden; background: var(--surface); position: relative; }
+.grid:focus-visible { outline-offset: -3px; }
+.cols {
+  display: grid; grid-template-columns: minmax(7rem, 2fr) minmax(9rem, 5fr) 7.5rem 4.5rem;
+  gap: 1rem; align-items: center; padding: 0 1rem;
+}
+.head {
+  position: sticky; top: 0; z-index: 1; height: 40px; background: var(--surface);
+  border-bottom: 1px solid var(--border); font-size: .8rem; font-weight: 700;
+  text-transform: uppercase; letter-spacing: .04em; color: var(--muted);
+}
+.body { position: relative; }
+.row {
+  position: absolute; left: 0; right: 0; top: 0; height: var(--row);
+  border-bottom: 1px solid var(--border); cursor: pointer; user-select: none;
+}
+.row:hover { background: var(--hover); }
+.row.active { background: var(--selected); }
+.grid:focus .row.active { box-shadow: inset 4px 0 0 var(--accent); }
+.grid:focus-visible .row.active { outline: 3px solid var(--focus); outline-offset: -3px; }
+.cell { overflow: hidden; white-space: nowrap; text-overflow: ellipsis; min-width: 0; }
+.from { font-weight: 600; }
+.date, .size { color: var(--muted); font-size: .9rem; font-variant-numeric: tabular-nums; }
+.size { text-align: right; }
+.row.loading .from, .row.loading .subject { color: var(--muted); font-weight: 400; font-style: italic; }
+.row.marked .from, .row.marked .subject, .row.marked .date { text-decoration: line-through; color: var(--muted); }
+.row .undo { min-height: 36px; padding: 0 .6rem; font-size: .9rem; }
+.empty { padding: 3rem 1rem; text-align: center; color: var(--muted); }
+
+/* ---------- Reader ---------- */
+.reader {
+  flex: 1.2; min-width: 0; display: flex; flex-direction: column; overflow: auto;
+  background: var(--surface); border-left: 1px solid var(--border);
+}
+.reader-head { padding: 1rem 1.25rem .75rem; border-bottom: 1px solid var(--border); }
+.reader-bar { display: flex; gap: .5rem; flex-wrap: wrap; margin-bottom: .75rem; }
+.reader-bar .spacer { flex: 1; }
+.reader h2 { margin: 0 0 .6rem; font-size: 1.3rem; overflow-wrap: anywhere; }
+.reader h2:focus { outline: none; }
+.reader h2:focus-visible { outline: 3px solid var(--focus); }
+.reader dl { display: grid; grid-template-columns: max-content 1fr; gap: .15rem .75rem; margin: 0; font-size: .95rem; }
+.reader dt { color: var(--muted); }
+.reader dd { margin: 0; overflow-wrap: anywhere; }
+.reader .marked-note { margin: .75rem 0 0; padding: .5rem .75rem; border-radius: 8px; background: var(--warn-bg); color: var(--warn); }
+.reader-main { padding: 1rem 1.25rem 2rem; }
+.message-body { white-space: pre-wrap; overflow-wrap: anywhere; margin: 0; font: inherit; line-height: 1.55; }
+.message-note { color: var(--muted); font-style: italic; }
+
+/* ---------- Dialog ---------- */
+dialog {
+  border: none; border-radius: 16px; padding: 1.5rem; max-width: min(32rem, 92vw);
+  background: var(--surface); color: var(--fg); box-shadow: 0 20px 60px rgb(0 0 0 / 30%);
+}
+dialog::backdrop { background: rgb(10 15 30 / 45%); }
+dialog h2 { margin: 0 0 .6rem; font-size: 1.25rem; }
+dialog p { margin: 0 0 .75rem; }
+dialog .dialog-actions { display: flex; justify-content: flex-end; gap: .6rem; flex-wrap: wrap; margin-top: 1.25rem; }
+
+/* ---------- Narrow containers (phones, small kiosk panes) ---------- */
+@container (max-width: 720px) {
+  .reader { position: absolute; inset: 0; border-left: none; z-index: 2; }
+}
+@container (max-width: 560px) {
+  .head { display: none; }
+  .cols {
+    grid-template-columns: 1fr auto; grid-template-rows: auto auto; row-gap: 0; column-gap: .75rem; padding: 0 .9rem;
+    align-content: center;
+  }
+  .from { grid-column: 1; grid-row: 1; }
+  .date { grid-column: 2; grid-row: 1; }
+  .subject { grid-column: 1; grid-row: 2; }
+  .size { grid-column: 2; grid-row: 2; }
+  .field-row { grid-template-columns: 1fr 6rem; }
+  .card { padding: 1.25rem; }
+  .login { padding: 1rem .5rem; }
+}
+`;

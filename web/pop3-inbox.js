@@ -1,0 +1,986 @@
+// <pop3-inbox>: a POP3 mail client as a custom element (no framework, no build step).
+//
+// Attributes (all optional):
+//   bridge    WebSocket URL of the bridge; default ws(s)://<location.host>/pop3
+//   server, port, security ("tls" | "stls" | "plain"), user   defaults for the account form
+//   kiosk     boolean; shared device: "remember" options are disabled and storage is not used
+//   api       "mock" loads ./dev/mock-api.js instead of ./pop3.js (development and UI tests)
+//
+// Events (bubbling, composed; details never contain the password):
+//   pop3-connected  { server, port, security, user, tls }
+//   pop3-logout     { committed, deleted }   deleted = messages deleted on the server
+//   pop3-error      { code, message }
+//
+// Security rule for this file: every string that comes from the server or the bridge is
+// inserted with textContent (or as an attribute value), never as markup.
+
+import { CSS } from './pop3-inbox.css.js';
+import { summarizeHeaders, parseMessage, displayName } from './mime.js';
+
+const STORAGE_KEY = 'pop3-inbox:account';
+const DEFAULT_PORTS = { tls: 995, stls: 110, plain: 110 };
+const HEADER_BATCH = 200; // messages per fetchHeaders call: small enough for steady progress
+const OVERSCAN = 6; // rows rendered above/below the viewport so fast scrolling shows no gaps
+const PROGRESS_DELAY_MS = 300; // "longer than a moment": shorter work shows no progress bar
+const CERT_CODES = new Set(['cert_expired', 'cert_unknown_issuer', 'cert_name_mismatch', 'cert_invalid', 'cert_revoked', 'cert_not_yet_valid']);
+
+let sheet = null;
+function adoptStyles(root) {
+  // Constructable stylesheet: CSP-friendly (no inline <style>) and shared by all instances.
+  if ('adoptedStyleSheets' in root && typeof CSSStyleSheet === 'function' && 'replaceSync' in CSSStyleSheet.prototype) {
+    if (!sheet) {
+      sheet = new CSSStyleSheet();
+      sheet.replaceSync(CSS);
+    }
+    root.adoptedStyleSheets = [sheet];
+  } else {
+    const style = document.createElement('style');
+    style.textContent = CSS;
+    root.append(style);
+  }
+}
+
+/** Tiny DOM builder. Text children become text nodes, so data can never become markup. */
+function h(tag, props = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(props)) {
+    if (v === false || v === null || v === undefined) continue;
+    if (k === 'class') el.className = v;
+    else if (k === 'text') el.textContent = v;
+    else if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
+    else if (k === 'dataset') Object.assign(el.dataset, v);
+    else el.setAttribute(k, v === true ? '' : String(v));
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined || c === false) continue;
+    el.append(typeof c === 'string' ? document.createTextNode(c) : c);
+  }
+  return el;
+}
+
+const nf = new Intl.NumberFormat();
+function formatSize(n) {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${Math.round(n / 1024)} KB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MB`;
+}
+const timeFmt = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
+const dayFmt = new Intl.DateTimeFormat(undefined, { day: 'numeric', month: 'short' });
+const fullDayFmt = new Intl.DateTimeFormat(undefined, { day: 'numeric', month: 'short', year: 'numeric' });
+const longFmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'full', timeStyle: 'short' });
+function formatListDate(d) {
+  if (!d) return '';
+  const now = new Date();
+  if (d.toDateString() === now.toDateString()) return timeFmt.format(d);
+  if (d.getFullYear() === now.getFullYear()) return dayFmt.format(d);
+  return fullDayFmt.format(d);
+}
+function plural(n, one, many) {
+  return `${nf.format(n)} ${n === 1 ? one : many}`;
+}
+function defaultBridgeUrl() {
+  return `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/pop3`;
+}
+
+export class Pop3Inbox extends HTMLElement {
+  static observedAttributes = ['server', 'port', 'security', 'user', 'kiosk'];
+
+  #root;
+  #api = null;
+  #session = null;
+  #creds = null; // kept only while a session is open, for Refresh (= reconnect)
+  #items = []; // newest first: { msg, size, loaded, from, subject, date, marked }
+  #index = new Map(); // msg -> position in #items
+  #active = -1;
+  #openMsg = null;
+  #loader = null; // AbortController of the running header load
+  #readToken = 0;
+  #rowPool = [];
+  #renderQueued = false;
+  #parsed = new Map(); // small cache of parsed messages for quick re-opening
+  #els = {};
+
+  constructor() {
+    super();
+    this.#root = this.attachShadow({ mode: 'open', delegatesFocus: false });
+    adoptStyles(this.#root);
+    this.#build();
+  }
+
+  connectedCallback() {
+    this.#applyDefaults();
+  }
+
+  disconnectedCallback() {
+    // Leaving the page without QUIT: POP3 then discards deletion marks (nothing is deleted).
+    this.#loader?.abort();
+    this.#session?.close();
+  }
+
+  attributeChangedCallback() {
+    if (this.isConnected) this.#applyDefaults();
+  }
+
+  get kiosk() {
+    return this.hasAttribute('kiosk');
+  }
+
+  // ------------------------------------------------------------------ building the DOM
+
+  #build() {
+    const e = this.#els;
+    const id = (s) => `p3-${s}`;
+
+    // --- Account form ---
+    e.server = h('input', { id: id('server'), name: 'server', required: true, autocomplete: 'off', autocapitalize: 'none', spellcheck: 'false', inputmode: 'url', placeholder: 'pop.example.org' });
+    e.security = h(
+      'select',
+      { id: id('security'), name: 'security', onchange: () => this.#onSecurityChange() },
+      h('option', { value: 'tls', text: 'TLS (port 995)' }),
+      h('option', { value: 'stls', text: 'STARTTLS (port 110)' }),
+      h('option', { value: 'plain', text: 'No encryption' }),
+    );
+    e.port = h('input', { id: id('port'), name: 'port', type: 'number', min: 1, max: 65535, required: true, inputmode: 'numeric', value: 995 });
+    e.acceptInsecure = h('input', { type: 'checkbox', name: 'acceptInsecure', id: id('accept-insecure') });
+    e.insecureWarning = h(
+      'div',
+      { class: 'warning', id: id('insecure-warning'), hidden: true },
+      h('p', {}, h('strong', { text: 'Warning: no encryption. ' }), 'Your password and all your messages would travel over the network unprotected, readable and changeable by anyone along the way. Only use this on a network you fully trust, for example a test server on this computer.'),
+      h('label', { class: 'check', for: id('accept-insecure') }, e.acceptInsecure, h('span', { text: 'I understand the risk and want to connect without encryption' })),
+    );
+    e.user = h('input', { id: id('user'), name: 'user', required: true, autocomplete: 'username', autocapitalize: 'none', spellcheck: 'false' });
+    e.password = h('input', { id: id('password'), name: 'password', type: 'password', required: true, autocomplete: 'current-password' });
+    e.remember = h('input', { type: 'checkbox', name: 'remember', id: id('remember') });
+    e.rememberLabel = h('label', { class: 'check', for: id('remember') }, e.remember, h('span', { text: 'Remember server and user on this device (never the password)' }));
+    e.kioskHint = h('p', { class: 'hint', hidden: true, text: 'Remembering is turned off on this shared device.' });
+    e.connectBtn = h('button', { type: 'submit', class: 'primary connect', text: 'Connect' });
+    e.formMessages = h('div', { class: 'form-messages' });
+    e.formProgress = h('div', { class: 'progress-slot' });
+    e.fieldset = h(
+      'fieldset',
+      {},
+      h('label', { class: 'field', for: id('server') }, h('span', { text: 'Mail server' }), e.server),
+      h(
+        'div',
+        { class: 'field-row' },
+        h('label', { class: 'field', for: id('security') }, h('span', { text: 'Security' }), e.security),
+        h('label', { class: 'field', for: id('port') }, h('span', { text: 'Port' }), e.port),
+      ),
+      e.insecureWarning,
+      h('label', { class: 'field', for: id('user') }, h('span', { text: 'User name' }), e.user),
+      h('label', { class: 'field', for: id('password') }, h('span', { text: 'Password' }), e.password),
+      e.rememberLabel,
+      e.kioskHint,
+      e.connectBtn,
+    );
+    e.form = h(
+      'form',
+      { class: 'card', 'aria-labelledby': id('login-title'), onsubmit: (ev) => this.#onSubmit(ev) },
+      h('h1', { id: id('login-title'), text: 'Sign in to your mail' }),
+      h('p', { class: 'lead', text: 'Read your POP3 mailbox in the browser.' }),
+      e.formMessages,
+      e.fieldset,
+      e.formProgress,
+    );
+    e.loginScreen = h('section', { class: 'screen login', 'aria-label': 'Account' }, e.form);
+
+    // --- Inbox ---
+    e.count = h('span', { class: 'count', 'aria-live': 'polite' });
+    e.refreshBtn = h('button', { type: 'button', class: 'refresh', text: 'Refresh', onclick: () => this.#refresh() });
+    e.logoutBtn = h('button', { type: 'button', class: 'logout', text: 'Log out', onclick: () => this.#logout() });
+    e.status = h('p', { class: 'statusline', role: 'status' });
+    e.markedText = h('p');
+    e.markedBar = h(
+      'div',
+      { class: 'marked-bar', hidden: true },
+      e.markedText,
+      h('button', { type: 'button', class: 'undo-all', text: 'Undo all', onclick: () => this.#undoAll() }),
+      h('button', { type: 'button', class: 'finish primary', text: 'Finish session', onclick: () => this.#logout() }),
+    );
+    e.inboxMessages = h('div', { class: 'inbox-messages' });
+    e.inboxProgress = h('div', { class: 'progress-slot' });
+    e.inboxTop = h('div', { class: 'inbox-messages' }, e.markedBar, e.inboxProgress, e.inboxMessages);
+
+    e.body = h('div', { class: 'body', role: 'rowgroup' });
+    e.empty = h('p', { class: 'empty', hidden: true, text: 'Your inbox is empty.' });
+    e.grid = h(
+      'div',
+      { class: 'grid', role: 'grid', tabindex: 0, 'aria-label': 'Messages, newest first', 'aria-readonly': 'true', 'aria-rowcount': 1, 'aria-colcount': 4 },
+      h(
+        'div',
+        { class: 'head-group', role: 'rowgroup' },
+        h(
+          'div',
+          { class: 'head cols', role: 'row', 'aria-rowindex': 1 },
+          h('span', { role: 'columnheader', class: 'cell', text: 'From' }),
+          h('span', { role: 'columnheader', class: 'cell', text: 'Subject' }),
+          h('span', { role: 'columnheader', class: 'cell', text: 'Date' }),
+          h('span', { role: 'columnheader', class: 'cell size', text: 'Size' }),
+        ),
+      ),
+      e.body,
+      e.empty,
+    );
+    e.grid.addEventListener('keydown', (ev) => this.#onGridKey(ev));
+    e.grid.addEventListener('scroll', () => this.#queueRender(), { passive: true });
+    e.grid.addEventListener('click', (ev) => this.#onGridClick(ev));
+
+    // --- Reader ---
+    e.rSubject = h('h2', { id: id('reader-subject'), tabindex: -1 });
+    e.rFrom = h('dd');
+    e.rTo = h('dd');
+    e.rCcTerm = h('dt', { text: 'Cc', hidden: true });
+    e.rCc = h('dd', { hidden: true });
+    e.rDate = h('dd');
+    e.rDeleteBtn = h('button', { type: 'button', class: 'delete danger', text: 'Delete', onclick: () => this.#askDelete(this.#openMsg) });
+    e.rUndoBtn = h('button', { type: 'button', class: 'undo', text: 'Undo delete', hidden: true, onclick: () => this.#undo(this.#openMsg) });
+    e.rMarkedNote = h('p', { class: 'marked-note', hidden: true, text: 'Marked for deletion. It will be deleted from the server when you finish the session.' });
+    e.rMessages = h('div', { class: 'reader-messages' });
+    e.rProgress = h('div', { class: 'progress-slot' });
+    e.rBody = h('pre', { class: 'message-body' });
+    e.rNote = h('p', { class: 'message-note', hidden: true });
+    // TODO(issue "HTML mail rendering"): sanitized, sandboxed HTML view of text/html parts goes
+    // in this container; it stays hidden until then and the text/plain part is shown instead.
+    e.rHtml = h('div', { class: 'message-html', hidden: true, dataset: { todo: 'html-rendering' } });
+    // TODO(issue "Attachments"): list of attachments (name, type, size, save button).
+    e.rAttachments = h('div', { class: 'message-attachments', hidden: true, dataset: { todo: 'attachments' } });
+    // TODO(issue "Offline store"): "keep on this device" state and actions for the message.
+    e.rOffline = h('div', { class: 'message-offline', hidden: true, dataset: { todo: 'offline-store' } });
+    e.reader = h(
+      'article',
+      { class: 'reader', hidden: true, 'aria-labelledby': id('reader-subject') },
+      h(
+        'header',
+        { class: 'reader-head' },
+        h(
+          'div',
+          { class: 'reader-bar' },
+          h('button', { type: 'button', class: 'back', text: 'Back to list', 'aria-keyshortcuts': 'Escape', onclick: () => this.#closeReader() }),
+          h('span', { class: 'spacer' }),
+          e.rUndoBtn,
+          e.rDeleteBtn,
+        ),
+        e.rSubject,
+        h('dl', {}, h('dt', { text: 'From' }), e.rFrom, h('dt', { text: 'To' }), e.rTo, e.rCcTerm, e.rCc, h('dt', { text: 'Date' }), e.rDate),
+        e.rMarkedNote,
+      ),
+      h('div', { class: 'reader-main' }, e.rMessages, e.rProgress, e.rNote, e.rBody, e.rHtml, e.rAttachments, e.rOffline),
+    );
+    e.reader.addEventListener('keydown', (ev) => {
+      if (ev.key === 'Escape') {
+        ev.preventDefault();
+        this.#closeReader();
+      }
+    });
+
+    e.inboxScreen = h(
+      'section',
+      { class: 'screen inbox', hidden: true, 'aria-label': 'Inbox' },
+      h('header', { class: 'toolbar' }, h('h2', { text: 'Inbox' }), e.count, e.refreshBtn, e.logoutBtn),
+      e.status,
+      e.inboxTop,
+      h('div', { class: 'panes' }, h('div', { class: 'list-pane' }, e.grid), e.reader),
+    );
+
+    // --- Confirmation dialog (one, reused) ---
+    e.dTitle = h('h2', { id: id('dialog-title') });
+    e.dText = h('div', { id: id('dialog-text') });
+    e.dConfirm = h('button', { type: 'submit', value: 'confirm', class: 'danger confirm' });
+    e.dCancel = h('button', { type: 'submit', value: 'cancel', class: 'cancel', text: 'Cancel', autofocus: true });
+    e.dialog = h(
+      'dialog',
+      { 'aria-labelledby': id('dialog-title'), 'aria-describedby': id('dialog-text') },
+      h('form', { method: 'dialog' }, e.dTitle, e.dText, h('div', { class: 'dialog-actions' }, e.dCancel, e.dConfirm)),
+    );
+
+    this.#root.append(e.loginScreen, e.inboxScreen, e.dialog);
+    this.#setSecurityUi();
+  }
+
+  // ------------------------------------------------------------------ account form
+
+  #applyDefaults() {
+    const e = this.#els;
+    const stored = this.#loadRemembered();
+    const pick = (name) => stored?.[name] ?? this.getAttribute(name);
+    const sec = pick('security');
+    if (sec && DEFAULT_PORTS[sec]) e.security.value = sec;
+    e.server.value = pick('server') ?? e.server.value;
+    e.port.value = pick('port') ?? DEFAULT_PORTS[e.security.value];
+    e.user.value = pick('user') ?? e.user.value;
+    e.remember.checked = !!stored;
+    e.remember.disabled = this.kiosk;
+    e.rememberLabel.classList.toggle('disabled', this.kiosk);
+    e.kioskHint.hidden = !this.kiosk;
+    if (this.kiosk) e.remember.checked = false;
+    this.#setSecurityUi();
+  }
+
+  #loadRemembered() {
+    if (this.kiosk) return null; // shared device: never read another user's details
+    try {
+      const v = JSON.parse(localStorage.getItem(STORAGE_KEY) || 'null');
+      return v && typeof v === 'object' ? v : null;
+    } catch {
+      return null; // storage disabled or corrupt: behave as if nothing was remembered
+    }
+  }
+
+  #saveRemembered(values) {
+    if (this.kiosk) return;
+    try {
+      if (this.#els.remember.checked) {
+        // Deliberately only these four fields: the password is never stored.
+        const { server, port, security, user } = values;
+        localStorage.setItem(STORAGE_KEY, JSON.stringify({ server, port: String(port), security, user }));
+      } else {
+        localStorage.removeItem(STORAGE_KEY);
+      }
+    } catch {
+      /* storage unavailable (private mode, quota): remembering is best effort */
+    }
+  }
+
+  #lastSecurity = 'tls';
+  #onSecurityChange() {
+    const e = this.#els;
+    const prev = this.#lastSecurity;
+    const next = e.security.value;
+    // Follow the security choice only if the port is still the previous default, so a
+    // custom port the user typed is never overwritten.
+    if (!e.port.value || Number(e.port.value) === DEFAULT_PORTS[prev]) e.port.value = DEFAULT_PORTS[next];
+    this.#setSecurityUi();
+  }
+
+  #setSecurityUi() {
+    const e = this.#els;
+    const plain = e.security.value === 'plain';
+    this.#lastSecurity = e.security.value;
+    e.insecureWarning.hidden = !plain;
+    // `required` makes the browser block submission (and focus the box) until it is ticked.
+    e.acceptInsecure.required = plain;
+    if (!plain) e.acceptInsecure.checked = false;
+  }
+
+  async #loadApi() {
+    if (this.#api) return this.#api;
+    const rel = this.getAttribute('api') === 'mock' ? './dev/mock-api.js' : './pop3.js';
+    try {
+      this.#api = await import(new URL(rel, import.meta.url).href);
+    } catch (err) {
+      throw Object.assign(new Error('The mail client could not be loaded. Reload the page; if it keeps happening, the site is not set up completely.'), {
+        code: 'load_failed',
+        detail: String(err?.message || err),
+      });
+    }
+    return this.#api;
+  }
+
+  async #onSubmit(ev) {
+    ev.preventDefault();
+    const e = this.#els;
+    if (!e.form.reportValidity()) return;
+    const values = {
+      server: e.server.value.trim(),
+      port: Number(e.port.value),
+      security: e.security.value,
+      user: e.user.value,
+      password: e.password.value,
+      allowInsecure: e.security.value === 'plain' && e.acceptInsecure.checked,
+    };
+    e.formMessages.replaceChildren();
+    e.fieldset.disabled = true;
+    e.form.setAttribute('aria-busy', 'true');
+    const progress = this.#progress(e.formProgress, `Connecting to ${values.server}…`);
+    try {
+      await this.#open(values);
+      this.#saveRemembered(values);
+      e.password.value = '';
+      this.#showInbox();
+    } catch (err) {
+      this.#showError(e.formMessages, err, 'Could not sign in');
+      // Return the user to where they can fix it.
+      const field = err?.code === 'auth_failed' ? e.password : err?.code?.startsWith?.('cert_') || err?.code === 'target_refused' ? e.server : null;
+      (field || e.connectBtn).focus();
+    } finally {
+      progress.done();
+      e.fieldset.disabled = false;
+      e.form.removeAttribute('aria-busy');
+      if (this.#session) e.formMessages.replaceChildren();
+    }
+  }
+
+  /** Connects with `values` and loads the mailbox. Throws Pop3Error on failure. */
+  async #open(values) {
+    const api = await this.#loadApi();
+    const session = await api.connect({
+      bridgeUrl: this.getAttribute('bridge') || defaultBridgeUrl(),
+      host: values.server,
+      port: values.port,
+      security: values.security,
+      user: values.user,
+      password: values.password,
+      allowInsecure: values.allowInsecure,
+    });
+    this.#session = session;
+    this.#creds = values;
+    this.#emit('pop3-connected', { server: values.server, port: values.port, security: values.security, user: values.user, tls: session.tls ?? null });
+  }
+
+  // ------------------------------------------------------------------ inbox
+
+  #showInbox() {
+    const e = this.#els;
+    e.loginScreen.hidden = true;
+    e.inboxScreen.hidden = false;
+    e.inboxMessages.replaceChildren();
+    this.#renderStatus();
+    this.#closeReader(false);
+    this.#items = [];
+    this.#index.clear();
+    this.#parsed.clear();
+    this.#active = -1;
+    this.#updateMarked();
+    this.#render();
+    e.grid.focus();
+    this.#loadMailbox();
+  }
+
+  #renderStatus() {
+    const s = this.#session;
+    const c = this.#creds;
+    const e = this.#els;
+    const parts = [];
+    if (s.tls && !s.insecure) {
+      parts.push(h('span', { class: 'badge secure', text: 'Encrypted' }));
+      const cipher = [s.tls.version, s.tls.cipher].filter(Boolean).join(', ');
+      parts.push(cipher ? `Connection encrypted with ${cipher}. ` : 'Connection encrypted. ');
+      parts.push(s.tls.verified === false ? 'The certificate was NOT verified. ' : 'Certificate verified. ');
+    } else {
+      parts.push(h('span', { class: 'badge insecure', text: 'Not encrypted' }));
+      parts.push('Your password and messages are sent without protection. ');
+    }
+    parts.push(`Signed in as ${c.user} on ${c.server}`);
+    if (s.loginMethod) parts.push(` (${s.loginMethod})`);
+    parts.push('.');
+    e.status.replaceChildren(...parts);
+    e.status.classList.toggle('insecure', !s.tls || !!s.insecure);
+  }
+
+  async #loadMailbox() {
+    const e = this.#els;
+    const session = this.#session;
+    this.#loader?.abort();
+    const ctrl = new AbortController();
+    this.#loader = ctrl;
+    const progress = this.#progress(e.inboxProgress, 'Reading the list of messages…');
+    try {
+      const list = await session.list();
+      if (ctrl.signal.aborted) return;
+      list.sort((a, b) => b.msg - a.msg);
+      this.#items = list.map((m) => ({ msg: m.msg, size: m.size, loaded: false, from: '', subject: '', date: null, marked: false }));
+      this.#index = new Map(this.#items.map((it, i) => [it.msg, i]));
+      this.#active = this.#items.length ? 0 : -1;
+      e.count.textContent = plural(this.#items.length, 'message', 'messages');
+      this.#render();
+
+      // Headers newest first, in batches; rows fill in as batches arrive. Whatever is on
+      // screen is fetched first, so scrolling far down never waits for everything above.
+      const total = this.#items.length;
+      let loaded = 0;
+      let next = 0;
+      while (!ctrl.signal.aborted) {
+        const batch = this.#visibleUnloaded(HEADER_BATCH);
+        if (!batch.length) {
+          while (next < total && this.#items[next].loaded) next++;
+          for (let i = next; i < total && batch.length < HEADER_BATCH; i++) if (!this.#items[i].loaded) batch.push(this.#items[i].msg);
+        }
+        if (!batch.length) break;
+        const base = loaded;
+        progress.update(base, total, `Loading message headers: ${nf.format(base)} of ${nf.format(total)}`);
+        const got = await session.fetchHeaders({
+          msgs: batch,
+          signal: ctrl.signal,
+          onProgress: ({ done }) => progress.update(base + done, total, `Loading message headers: ${nf.format(base + done)} of ${nf.format(total)}`),
+        });
+        if (ctrl.signal.aborted) return;
+        for (const r of got) {
+          const i = this.#index.get(r.msg);
+          if (i === undefined) continue;
+          const it = this.#items[i];
+          const sum = summarizeHeaders(r.headers);
+          Object.assign(it, { loaded: true, from: sum.from, subject: sum.subject, date: sum.date });
+          if (r.size) it.size = r.size;
+        }
+        // A message that vanished server-side must not stall the loop: mark it as loaded.
+        for (const m of batch) {
+          const i = this.#index.get(m);
+          if (i !== undefined && !this.#items[i].loaded) Object.assign(this.#items[i], { loaded: true, from: '', subject: '(headers unavailable)' });
+        }
+        loaded += batch.length;
+        this.#render();
+      }
+    } catch (err) {
+      if (err?.code === 'cancelled' || ctrl.signal.aborted) return;
+      this.#showError(e.inboxMessages, err, 'Could not load your messages');
+    } finally {
+      progress.done();
+      if (this.#loader === ctrl) this.#loader = null;
+    }
+  }
+
+  #visibleUnloaded(max) {
+    const [first, last] = this.#visibleRange();
+    const out = [];
+    for (let i = first; i <= last && out.length < max; i++) if (this.#items[i] && !this.#items[i].loaded) out.push(this.#items[i].msg);
+    return out;
+  }
+
+  #rowHeight() {
+    // Read from CSS so the touch (coarse pointer) size stays in one place.
+    if (!this._rowH) this._rowH = parseFloat(getComputedStyle(this).getPropertyValue('--row')) || 56;
+    return this._rowH;
+  }
+
+  #visibleRange() {
+    const g = this.#els.grid;
+    const rh = this.#rowHeight();
+    const top = Math.max(0, g.scrollTop - this.#els.body.offsetTop);
+    const first = Math.max(0, Math.floor(top / rh) - OVERSCAN);
+    const last = Math.min(this.#items.length - 1, Math.ceil((top + g.clientHeight) / rh) + OVERSCAN);
+    return [first, last];
+  }
+
+  #queueRender() {
+    if (this.#renderQueued) return;
+    this.#renderQueued = true;
+    requestAnimationFrame(() => {
+      this.#renderQueued = false;
+      this.#render();
+    });
+  }
+
+  /** Virtual scrolling: only the rows in (and just around) the viewport exist in the DOM. */
+  #render() {
+    const e = this.#els;
+    const n = this.#items.length;
+    const rh = this.#rowHeight();
+    e.body.style.height = `${n * rh}px`;
+    e.grid.setAttribute('aria-rowcount', String(n + 1));
+    e.empty.hidden = !(n === 0 && this.#session && !this.#loader?.signal.aborted && e.count.textContent);
+    const [first, last] = n ? this.#visibleRange() : [0, -1];
+    const needed = Math.max(0, last - first + 1);
+    while (this.#rowPool.length < needed) {
+      const row = h(
+        'div',
+        { class: 'row cols', role: 'row' },
+        h('span', { class: 'cell from', role: 'gridcell' }),
+        h('span', { class: 'cell subject', role: 'gridcell' }),
+        h('span', { class: 'cell date', role: 'gridcell' }),
+        h('span', { class: 'cell size', role: 'gridcell' }),
+      );
+      this.#rowPool.push(row);
+    }
+    const rows = [];
+    for (let k = 0; k < needed; k++) {
+      const i = first + k;
+      const it = this.#items[i];
+      const row = this.#rowPool[k];
+      row.id = `row-${it.msg}`;
+      row.dataset.index = String(i);
+      row.dataset.msg = String(it.msg);
+      row.setAttribute('aria-rowindex', String(i + 2));
+      row.setAttribute('aria-selected', String(i === this.#active));
+      row.classList.toggle('active', i === this.#active);
+      row.classList.toggle('marked', it.marked);
+      row.classList.toggle('loading', !it.loaded);
+      row.style.transform = `translateY(${i * rh}px)`;
+      const [cFrom, cSubject, cDate, cSize] = row.children;
+      cFrom.textContent = it.loaded ? displayName(it.from) || '(no sender)' : 'Loading…';
+      cFrom.title = it.from;
+      cSubject.textContent = it.loaded ? it.subject || '(no subject)' : '';
+      cSubject.title = it.subject;
+      cDate.textContent = formatListDate(it.date);
+      if (it.marked) {
+        // Struck-through row with an Undo right where the size was.
+        const undo = h('button', { type: 'button', class: 'undo', text: 'Undo', 'aria-label': `Undo delete of ${it.subject || 'message'}`, tabindex: -1, dataset: { undo: String(it.msg) } });
+        cSize.replaceChildren(h('span', { class: 'visually-hidden', text: 'Marked for deletion. ' }), undo);
+      } else {
+        cSize.textContent = formatSize(it.size);
+      }
+      rows.push(row);
+    }
+    e.body.replaceChildren(...rows);
+    const act = this.#items[this.#active];
+    if (act && e.body.querySelector(`#row-${act.msg}`)) e.grid.setAttribute('aria-activedescendant', `row-${act.msg}`);
+    else e.grid.removeAttribute('aria-activedescendant');
+  }
+
+  #setActive(i, { scroll = true } = {}) {
+    const n = this.#items.length;
+    if (!n) return;
+    this.#active = Math.max(0, Math.min(n - 1, i));
+    if (scroll) {
+      const g = this.#els.grid;
+      const rh = this.#rowHeight();
+      const off = this.#els.body.offsetTop;
+      const top = off + this.#active * rh;
+      const headH = off; // sticky header covers the top of the viewport
+      if (top - headH < g.scrollTop) g.scrollTop = top - headH;
+      else if (top + rh > g.scrollTop + g.clientHeight) g.scrollTop = top + rh - g.clientHeight;
+    }
+    this.#render();
+  }
+
+  #onGridKey(ev) {
+    const n = this.#items.length;
+    if (!n || ev.altKey || ev.ctrlKey || ev.metaKey) return;
+    const page = Math.max(1, Math.floor(this.#els.grid.clientHeight / this.#rowHeight()) - 1);
+    const a = this.#active < 0 ? 0 : this.#active;
+    const moves = { ArrowDown: a + 1, ArrowUp: a - 1, PageDown: a + page, PageUp: a - page, Home: 0, End: n - 1 };
+    if (ev.key in moves) {
+      ev.preventDefault();
+      this.#setActive(moves[ev.key]);
+    } else if (ev.key === 'Enter' || ev.key === ' ') {
+      ev.preventDefault();
+      this.#openMessage(this.#items[a].msg, { focus: true });
+    } else if (ev.key === 'Delete') {
+      ev.preventDefault();
+      const it = this.#items[a];
+      if (it.marked) this.#undo(it.msg);
+      else this.#askDelete(it.msg);
+    } else if (ev.key === 'Escape' && !this.#els.reader.hidden) {
+      ev.preventDefault();
+      this.#closeReader();
+    }
+  }
+
+  #onGridClick(ev) {
+    const undo = ev.target.closest('[data-undo]');
+    if (undo) {
+      ev.stopPropagation();
+      this.#undo(Number(undo.dataset.undo));
+      return;
+    }
+    const row = ev.target.closest('.row');
+    if (!row) return;
+    this.#setActive(Number(row.dataset.index), { scroll: false });
+    this.#openMessage(Number(row.dataset.msg), { focus: false });
+  }
+
+  // ------------------------------------------------------------------ reader
+
+  async #openMessage(msg, { focus }) {
+    const e = this.#els;
+    const i = this.#index.get(msg);
+    if (i === undefined) return;
+    const it = this.#items[i];
+    const token = ++this.#readToken;
+    this.#openMsg = msg;
+    e.reader.hidden = false;
+    e.rMessages.replaceChildren();
+    // Show what we already know from the list while the full message downloads.
+    e.rSubject.textContent = it.subject || '(no subject)';
+    e.rFrom.textContent = it.from;
+    e.rTo.textContent = '';
+    e.rDate.textContent = it.date ? longFmt.format(it.date) : '';
+    e.rCc.hidden = e.rCcTerm.hidden = true;
+    e.rBody.textContent = '';
+    e.rNote.hidden = true;
+    this.#updateReaderMarked();
+    if (focus) e.rSubject.focus();
+    let parsed = this.#parsed.get(msg);
+    if (!parsed) {
+      const progress = this.#progress(e.rProgress, `Downloading message (${formatSize(it.size)})…`);
+      try {
+        parsed = parseMessage(await this.#session.retr(msg));
+        if (this.#parsed.size > 20) this.#parsed.clear();
+        this.#parsed.set(msg, parsed);
+      } catch (err) {
+        if (token === this.#readToken) this.#showError(e.rMessages, err, 'Could not open this message');
+        return;
+      } finally {
+        progress.done();
+      }
+    }
+    if (token !== this.#readToken) return; // the user opened another message meanwhile
+    e.rSubject.textContent = parsed.subject || '(no subject)';
+    e.rFrom.textContent = parsed.from;
+    e.rTo.textContent = parsed.to;
+    e.rCc.textContent = parsed.cc;
+    e.rCc.hidden = e.rCcTerm.hidden = !parsed.cc;
+    const d = Date.parse(parsed.date);
+    e.rDate.textContent = Number.isNaN(d) ? parsed.date : longFmt.format(new Date(d));
+    e.rBody.textContent = parsed.text;
+    if (parsed.kind !== 'plain') {
+      e.rNote.hidden = false;
+      e.rNote.textContent =
+        parsed.kind === 'no-plain'
+          ? 'This message has no plain-text version. Showing formatted (HTML) messages is not available yet.'
+          : 'This message has no text.';
+    }
+  }
+
+  #closeReader(focusList = true) {
+    const e = this.#els;
+    this.#readToken++;
+    this.#openMsg = null;
+    e.reader.hidden = true;
+    if (focusList) {
+      e.grid.focus();
+      this.#setActive(this.#active);
+    }
+  }
+
+  #updateReaderMarked() {
+    const e = this.#els;
+    const it = this.#items[this.#index.get(this.#openMsg)];
+    const marked = !!it?.marked;
+    e.rDeleteBtn.hidden = marked;
+    e.rUndoBtn.hidden = !marked;
+    e.rMarkedNote.hidden = !marked;
+  }
+
+  // ------------------------------------------------------------------ delete / undo / quit
+
+  #confirm({ title, text, confirmLabel, danger = true }) {
+    const e = this.#els;
+    e.dTitle.textContent = title;
+    e.dText.replaceChildren(...text.map((t) => h('p', {}, ...(Array.isArray(t) ? t : [t]))));
+    e.dConfirm.textContent = confirmLabel;
+    e.dConfirm.className = `confirm ${danger ? 'danger' : 'primary'}`;
+    e.dialog.returnValue = '';
+    const opener = this.#root.activeElement;
+    return new Promise((resolve) => {
+      e.dialog.addEventListener(
+        'close',
+        () => {
+          resolve(e.dialog.returnValue === 'confirm');
+          // Give focus back to where the user was (the list or the reader).
+          if (opener && opener.isConnected && !opener.closest('[hidden]')) opener.focus();
+        },
+        { once: true },
+      );
+      e.dialog.showModal();
+      e.dCancel.focus(); // the safe choice is the default
+    });
+  }
+
+  async #askDelete(msg) {
+    const i = this.#index.get(msg);
+    if (i === undefined || !this.#session) return;
+    const it = this.#items[i];
+    const ok = await this.#confirm({
+      title: 'Delete this message?',
+      text: [
+        ['“', h('strong', { text: it.subject || '(no subject)' }), '” will be marked for deletion.'],
+        'It is deleted from the server only when you finish the session (Log out). Until then it stays on the server and you can undo.',
+      ],
+      confirmLabel: 'Mark for deletion',
+    });
+    if (!ok) return;
+    try {
+      await this.#session.dele(msg);
+      it.marked = true;
+      this.#parsed.delete(msg);
+      if (this.#openMsg === msg) this.#closeReader();
+      this.#updateMarked();
+      this.#render();
+    } catch (err) {
+      this.#showError(this.#els.inboxMessages, err, 'Could not mark the message for deletion');
+    }
+  }
+
+  /** Un-marks one message. POP3 only has RSET (un-mark all), so re-mark the others. */
+  async #undo(msg) {
+    const others = this.#items.filter((x) => x.marked && x.msg !== msg).map((x) => x.msg);
+    const progress = this.#progress(this.#els.inboxProgress, 'Undoing…');
+    try {
+      await this.#session.rset();
+      for (const it of this.#items) it.marked = false;
+      for (const m of others) {
+        await this.#session.dele(m);
+        this.#items[this.#index.get(m)].marked = true;
+      }
+    } catch (err) {
+      this.#showError(this.#els.inboxMessages, err, 'Could not undo');
+    } finally {
+      progress.done();
+      this.#updateMarked();
+      this.#render();
+      if (this.#els.reader.hidden) this.#els.grid.focus();
+    }
+  }
+
+  async #undoAll() {
+    try {
+      await this.#session.rset();
+      for (const it of this.#items) it.marked = false;
+    } catch (err) {
+      this.#showError(this.#els.inboxMessages, err, 'Could not undo');
+    }
+    this.#updateMarked();
+    this.#render();
+    this.#els.grid.focus();
+  }
+
+  #markedCount() {
+    let n = 0;
+    for (const it of this.#items) if (it.marked) n++;
+    return n;
+  }
+
+  #updateMarked() {
+    const e = this.#els;
+    const n = this.#markedCount();
+    e.markedBar.hidden = n === 0;
+    e.markedText.textContent = `${plural(n, 'message', 'messages')} marked for deletion. ${n === 1 ? 'It is' : 'They are'} deleted from the server when you finish the session.`;
+    e.logoutBtn.textContent = n ? 'Finish session' : 'Log out';
+    this.#updateReaderMarked();
+  }
+
+  /** Ends the session with QUIT (which commits deletions) and reports the result truthfully. */
+  async #endSession({ reason }) {
+    const n = this.#markedCount();
+    if (n) {
+      const ok = await this.#confirm({
+        title: `Delete ${plural(n, 'message', 'messages')} and ${reason === 'refresh' ? 'refresh' : 'log out'}?`,
+        text: [
+          `Ending the session deletes the ${plural(n, 'marked message', 'marked messages')} from the server. This cannot be undone.`,
+          'To keep them, choose Cancel and then Undo.',
+        ],
+        confirmLabel: `Delete ${nf.format(n)} and ${reason === 'refresh' ? 'refresh' : 'log out'}`,
+      });
+      if (!ok) return null;
+    }
+    this.#loader?.abort();
+    const session = this.#session;
+    const progress = this.#progress(this.#els.inboxProgress, 'Finishing the session…');
+    let result;
+    try {
+      const r = await session.quit();
+      result = { committed: !!r?.committed, deleted: r?.committed ? n : 0, error: null };
+    } catch (err) {
+      result = { committed: false, deleted: 0, error: err };
+    } finally {
+      progress.done();
+      try {
+        session.close();
+      } catch {
+        /* already closed */
+      }
+      this.#session = null;
+    }
+    return { ...result, marked: n };
+  }
+
+  #resultMessages(slot, r) {
+    slot.replaceChildren();
+    if (r.committed) {
+      const text = r.deleted ? `${plural(r.deleted, 'message', 'messages')} deleted on the server. You are logged out.` : 'You are logged out.';
+      slot.append(h('p', { class: 'notice', role: 'status', text }));
+    } else if (r.marked) {
+      const err = r.error || { message: 'The server did not confirm the end of the session.' };
+      this.#showError(slot, err, `The ${plural(r.marked, 'marked message was', 'marked messages were')} NOT deleted`);
+    } else if (r.error) {
+      // Nothing was marked, so nothing was lost; still say the session ended untidily.
+      this.#showError(slot, r.error, 'The session did not end cleanly (nothing was deleted)');
+    } else {
+      slot.append(h('p', { class: 'notice', role: 'status', text: 'You are logged out.' }));
+    }
+  }
+
+  async #logout() {
+    if (!this.#session) return this.#toLogin();
+    const r = await this.#endSession({ reason: 'logout' });
+    if (!r) return;
+    this.#creds = null;
+    this.#toLogin();
+    this.#resultMessages(this.#els.formMessages, r);
+    this.#emit('pop3-logout', { committed: r.committed, deleted: r.deleted });
+  }
+
+  async #refresh() {
+    // POP3 shows a snapshot of the mailbox taken at login; new mail needs a new session.
+    const creds = this.#creds;
+    if (!this.#session || !creds) return;
+    const r = await this.#endSession({ reason: 'refresh' });
+    if (!r) return;
+    const e = this.#els;
+    try {
+      await this.#open(creds);
+      this.#showInbox();
+      if (r.marked || r.error) this.#resultMessages(e.inboxMessages, r);
+    } catch (err) {
+      this.#creds = null;
+      this.#toLogin();
+      this.#resultMessages(e.formMessages, r);
+      this.#showError(e.formMessages, err, 'Could not reconnect');
+    }
+  }
+
+  #toLogin() {
+    const e = this.#els;
+    this.#loader?.abort();
+    this.#items = [];
+    this.#index.clear();
+    this.#parsed.clear();
+    e.count.textContent = '';
+    e.inboxScreen.hidden = true;
+    e.loginScreen.hidden = false;
+    e.reader.hidden = true;
+    e.inboxMessages.replaceChildren();
+    e.password.value = '';
+    (e.server.value ? (e.user.value ? e.password : e.user) : e.server).focus();
+  }
+
+  // ------------------------------------------------------------------ errors and progress
+
+  /** Plain-language error, then the server's own words quoted, then technical details. */
+  #showError(slot, err, title) {
+    const message = err?.message || String(err);
+    const isCert = CERT_CODES.has(err?.code);
+    const box = h(
+      'div',
+      { class: 'error', role: 'alert' },
+      h('p', { class: 'error-title', text: title }),
+      h('p', { class: 'error-message', text: message }),
+      err?.serverText ? h('figure', { class: 'server-text' }, h('figcaption', { text: 'The server said:' }), h('blockquote', { text: err.serverText })) : null,
+      err?.detail
+        ? h('details', { class: 'error-detail', open: isCert }, h('summary', { text: isCert ? 'Certificate details' : 'Technical details' }), h('pre', { text: err.detail }))
+        : null,
+      err?.code ? h('p', { class: 'error-code', text: `Error code: ${err.code}` }) : null,
+    );
+    slot.replaceChildren(box);
+    this.#emit('pop3-error', { code: err?.code ?? 'unknown', message });
+  }
+
+  /** A <progress> with text, shown only if the work lasts longer than a moment. */
+  #progress(slot, label) {
+    const bar = h('progress', { 'aria-label': label });
+    const text = h('span', { text: label });
+    const wrap = h('div', { class: 'progress' }, bar, text);
+    let shown = false;
+    const timer = setTimeout(() => {
+      shown = true;
+      slot.replaceChildren(wrap);
+    }, PROGRESS_DELAY_MS);
+    return {
+      update(done, total, t) {
+        bar.max = Math.max(1, total);
+        bar.value = Math.min(done, total);
+        if (t) text.textContent = t;
+      },
+      done() {
+        clearTimeout(timer);
+        if (shown && wrap.parentNode === slot) slot.replaceChildren();
+      },
+    };
+  }
+
+  #emit(type, detail) {
+    this.dispatchEvent(new CustomEvent(type, { detail, bubbles: true, composed: true }));
+  }
+}
+
+if (!customElements.get('pop3-inbox')) customElements.define('pop3-inbox', Pop3Inbox);
