@@ -1,0 +1,109 @@
+//! The `pop3-bridge` binary itself: flags and environment, refusal of an unsafe public bind,
+//! graceful exit on SIGTERM, and `mint-token`.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use pop3_bridge::token::{TokenAuth, TokenMode, now_unix};
+
+const BIN: &str = env!("CARGO_BIN_EXE_pop3-bridge");
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn help_lists_the_main_flags() {
+    let out = Command::new(BIN).arg("--help").output().unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    for flag in [
+        "--listen",
+        "--web-root",
+        "--allow-host",
+        "--allow-port",
+        "--extra-ca",
+        "--allow-plaintext",
+        "--origin",
+        "--public-host",
+        "--token-secret",
+        "--tls-cert",
+        "--behind-proxy",
+        "--config",
+        "POP3_BRIDGE_",
+    ] {
+        assert!(help.contains(flag), "--help lacks {flag}");
+    }
+}
+
+#[test]
+fn public_bind_without_tls_exits_with_an_explanation() {
+    let out = Command::new(BIN)
+        .args(["--listen", "0.0.0.0:0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--tls-cert"));
+}
+
+#[test]
+fn sigterm_stops_the_bridge_gracefully() {
+    let port = free_port();
+    let mut child = Command::new(BIN)
+        .env("POP3_BRIDGE_LISTEN", format!("127.0.0.1:{port}"))
+        .args(["--allow-host", "127.0.0.1", "--allow-port", "1110"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let t = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "bridge did not listen"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let t = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "exit status {status:?}");
+            break;
+        }
+        if t.elapsed() > Duration::from_secs(5) {
+            let _ = child.kill();
+            panic!("bridge did not exit within 5 s of SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn mint_token_prints_a_token_the_bridge_accepts() {
+    let secret = "0123456789abcdef-mint";
+    let out = Command::new(BIN)
+        .args(["--token-secret", secret, "mint-token"])
+        .args(["--host", "pop.example.com", "--port", "995", "--ttl", "60"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8(out.stdout).unwrap();
+    let claims = TokenAuth::new(TokenMode::Hmac, secret)
+        .verify(token.trim(), now_unix())
+        .unwrap()
+        .unwrap();
+    assert!(claims.permits("pop.example.com", 995).is_ok());
+}
