@@ -222,13 +222,23 @@ async fn throughput() -> Result<(), BoxErr> {
             };
             let d = t.elapsed();
             if n != size {
-                return Err(format!("{name}: got {n} of {size} bytes").into());
+                // Reported, not fatal: a relay that loses the tail of a stream is a finding.
+                println!("  {name}: INCOMPLETE run, got {n} of {size} bytes");
+                continue;
             }
             v.push(mbps(n, d));
         }
     }
-    let direct_best = results[0].1.iter().cloned().fold(0.0, f64::max);
+    let direct_best = results[0]
+        .1
+        .iter()
+        .cloned()
+        .fold(f64::MIN_POSITIVE, f64::max);
     for (name, mut v) in results {
+        if v.is_empty() {
+            println!("  {name:<12} no complete run");
+            continue;
+        }
         v.sort_by(|a, b| a.total_cmp(b));
         let best = v.last().copied().unwrap_or(0.0);
         let median = v[v.len() / 2];
