@@ -187,7 +187,7 @@ fn parse_pin(s: &str) -> Result<[u8; 32], TlsSetupError> {
             "must be 64 hex digits (SHA-256)".into(),
         )
     };
-    if hex.len() != 64 {
+    if hex.len() != 64 || !hex.is_ascii() {
         return Err(bad());
     }
     let mut out = [0u8; 32];
@@ -352,6 +352,7 @@ mod tests {
         assert_eq!(parse_pin(&colons).unwrap(), [0xab; 32]);
         assert!(parse_pin("abcd").is_err());
         assert!(parse_pin(&"zz".repeat(32)).is_err());
+        assert!(parse_pin(&"é".repeat(32)).is_err());
     }
 
     #[test]
