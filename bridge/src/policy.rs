@@ -728,4 +728,30 @@ mod tests {
         assert!("[fd00::]/8".parse::<IpNet>().is_ok());
         assert!("example.com".parse::<IpNet>().is_err());
     }
+
+    proptest::proptest! {
+        /// Whatever the input, parsing never panics, and anything accepted as a name cannot
+        /// be read as an IPv4 address by a lenient resolver (its last label is not numeric).
+        #[test]
+        fn parse_host_never_panics_and_names_are_never_numeric(s in "\\PC{0,80}") {
+            if let Ok(TargetHost::Name(n)) = parse_host(&s) {
+                let last = n.rsplit('.').next().unwrap_or_default();
+                proptest::prop_assert!(!last.bytes().all(|b| b.is_ascii_digit()));
+                proptest::prop_assert!(!last.starts_with("0x"));
+                proptest::prop_assert!(n.parse::<IpAddr>().is_err());
+            }
+        }
+
+        #[test]
+        fn dotted_numeric_strings_are_canonical_ips_or_refused(
+            parts in proptest::collection::vec("0x[0-9a-f]{1,4}|[0-9]{1,4}", 1..5)
+        ) {
+            let s = parts.join(".");
+            match parse_host(&s) {
+                Ok(TargetHost::Ip(ip)) => proptest::prop_assert_eq!(ip.to_string(), s),
+                Ok(TargetHost::Name(n)) => proptest::prop_assert!(false, "accepted as a name: {}", n),
+                Err(_) => {}
+            }
+        }
+    }
 }

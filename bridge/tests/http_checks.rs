@@ -453,3 +453,33 @@ async fn tls_listener_serves_sessions_over_wss() {
     let (status, _) = http_get(b.addr, "/healthz", "localhost").await;
     assert_ne!(status, 200);
 }
+
+#[tokio::test]
+async fn garbage_on_the_wire_never_takes_the_bridge_down() {
+    let (b, conn) = bridge(plain_cfg()).await;
+    let inputs: Vec<Vec<u8>> = vec![
+        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03".to_vec(), // a TLS ClientHello start
+        b"GET /pop3 HTTP/1.1\r\nHost: \xff\xfe\r\n\r\n".to_vec(),
+        b"\r\n\r\n\r\n".to_vec(),
+        (0..4096u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect(),
+        b"GET /pop3 HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\r\n".to_vec(),
+    ];
+    for input in inputs {
+        let mut s = TcpStream::connect(b.addr).await.unwrap();
+        let _ = s.write_all(&input).await;
+        let mut buf = [0u8; 512];
+        let _ = tokio::time::timeout(Duration::from_secs(3), s.read(&mut buf)).await;
+    }
+    // Garbage after a successful upgrade: invalid frames close that session only.
+    let mut ws = ws_connect(&b).await.unwrap();
+    ws.send(Message::binary(b"\x00\x01".to_vec()))
+        .await
+        .unwrap();
+    let (_, close) = read_until_close(&mut ws).await;
+    assert_eq!(u16::from(close.unwrap().code), 4000);
+    // Still serving.
+    assert_eq!(b.get("/healthz").await.0, 200);
+    let (_ws, ans) = session(&b, target()).await;
+    assert_eq!(ans["ok"], true);
+    assert_eq!(conn.seen().len(), 1);
+}
