@@ -442,3 +442,18 @@ async fn unreachable_server_reports_connect_failed() {
     let (mut ws, ans) = session(&b, json!({"host": HOST, "port": 995, "security": "tls"})).await;
     expect_error(&mut ws, &ans, "connect_failed", 4005).await;
 }
+
+#[tokio::test]
+async fn silent_tls_server_times_out() {
+    // Accepts TCP, then never answers the ClientHello.
+    let up = fake_server(|s| async move {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        drop(s);
+    })
+    .await;
+    let b = bridge_to(&up, None, "silenttls").await;
+    let t = std::time::Instant::now();
+    let (mut ws, ans) = session(&b, json!({"host": HOST, "port": 995, "security": "tls"})).await;
+    expect_error(&mut ws, &ans, "tls_timeout", 4006).await;
+    assert!(t.elapsed() < Duration::from_secs(4));
+}
