@@ -241,3 +241,29 @@ async fn malformed_requests_are_bad_request() {
     }
     assert!(conn.seen().is_empty());
 }
+
+/// A connector whose connect never completes (a blackholed address).
+struct Blackhole;
+
+impl pop3_bridge::resolve::Connector for Blackhole {
+    fn connect(
+        &self,
+        _addr: std::net::SocketAddr,
+    ) -> pop3_bridge::resolve::BoxFuture<'_, std::io::Result<tokio::net::TcpStream>> {
+        Box::pin(std::future::pending())
+    }
+}
+
+#[tokio::test]
+async fn blackholed_server_reports_connect_timeout() {
+    let r = Arc::new(FakeResolver::new().answer("pop.example.com", &[ip(PUBLIC)]));
+    let mut c = test_config();
+    c.limits.connect_timeout = std::time::Duration::from_millis(300);
+    let b = TestBridge::start_with(c, Some(r), Some(Arc::new(Blackhole))).await;
+    let (mut ws, ans) = session(
+        &b,
+        json!({"host": "pop.example.com", "port": 995, "security": "tls"}),
+    )
+    .await;
+    expect_error(&mut ws, &ans, "connect_timeout", 4005).await;
+}
