@@ -170,7 +170,7 @@ async fn wrong_password_is_rejected() {
     let r = c.cmd("PASS wrong").await;
     assert!(r.starts_with("-ERR"), "{r}");
     assert!(
-        t.elapsed() < Duration::from_secs(1),
+        t.elapsed() < Duration::from_millis(1800),
         "failure delay should be off"
     );
 }
@@ -256,7 +256,7 @@ async fn thousand_messages() {
             i + 1
         );
     }
-    assert!(started < Duration::from_secs(10), "start took {started:?}");
+    assert!(started < Duration::from_secs(30), "start took {started:?}");
 }
 
 #[tokio::test]
@@ -431,9 +431,19 @@ async fn delay_proxy_round_trip_and_bytes() {
     let rtt = t.elapsed();
     assert_eq!(&buf, b"ping\r\n");
     assert!(rtt >= 2 * delay, "rtt {rtt:?}");
-    assert!(rtt < 2 * delay + Duration::from_millis(500), "rtt {rtt:?}");
+    assert!(rtt < 2 * delay + Duration::from_secs(2), "rtt {rtt:?}");
+    assert_eq!(proxy.connections(), 1);
+}
 
-    // 4 MiB of arbitrary bytes come back unchanged, and much faster than stop-and-wait would.
+#[tokio::test]
+async fn delay_proxy_does_not_limit_throughput() {
+    // With 200 ms each way, stop-and-wait forwarding of 4 MiB in 64 KiB reads would need at
+    // least 64 round trips (25 s); a pipe that keeps reading while data is in flight needs about
+    // one round trip plus the copying. The bytes must come back unchanged.
+    let echo = echo_server().await;
+    let delay = Duration::from_millis(200);
+    let proxy = DelayProxy::start_local(echo, delay).unwrap();
+    let s = TcpStream::connect(proxy.local_addr()).await.unwrap();
     let data: Vec<u8> = (0..4u32 << 20)
         .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
         .collect();
@@ -455,11 +465,11 @@ async fn delay_proxy_round_trip_and_bytes() {
     let took = t.elapsed();
     assert_eq!(got.len(), expected.len());
     assert!(got == expected, "bytes changed");
+    assert!(took >= 2 * delay, "{took:?}");
     assert!(
-        took < Duration::from_secs(3),
+        took < Duration::from_secs(10),
         "throughput limited: {took:?}"
     );
-    assert_eq!(proxy.connections(), 1);
 }
 
 #[tokio::test]
