@@ -40,6 +40,10 @@ pub struct Limits {
     pub max_sessions_per_ip: usize,
     /// Concurrent TCP connections to the listener (sessions plus pending HTTP requests).
     pub max_connections: usize,
+    /// Concurrent not-yet-upgraded HTTP connections per client IP, so one address cannot
+    /// hold the whole listener with idle sockets (ignored behind a proxy, where every
+    /// connection comes from the proxy).
+    pub max_connections_per_ip: usize,
     /// Time for the HTTP request headers, and then for the client's target message.
     pub handshake_timeout: Duration,
     pub connect_timeout: Duration,
@@ -66,6 +70,7 @@ impl Default for Limits {
             max_sessions: 1024,
             max_sessions_per_ip: 32,
             max_connections: 4096,
+            max_connections_per_ip: 64,
             handshake_timeout: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(10),
             tls_timeout: Duration::from_secs(15),
@@ -186,6 +191,7 @@ pub struct FileLimits {
     pub max_sessions: Option<usize>,
     pub max_sessions_per_ip: Option<usize>,
     pub max_connections: Option<usize>,
+    pub max_connections_per_ip: Option<usize>,
     pub handshake_timeout: Option<f64>,
     pub connect_timeout: Option<f64>,
     pub tls_timeout: Option<f64>,
@@ -435,6 +441,9 @@ fn apply_file(c: &mut Config, f: FileConfig, log: &mut String) -> Result<(), Con
     }
     if let Some(v) = fl.max_connections {
         l.max_connections = v;
+    }
+    if let Some(v) = fl.max_connections_per_ip {
+        l.max_connections_per_ip = v;
     }
     if let Some(v) = fl.max_message_size {
         l.max_message_size = v;

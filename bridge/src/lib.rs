@@ -206,6 +206,7 @@ impl Bridge {
         });
         info!(addr = %local, tls = acceptor.is_some(), "pop3-bridge listening");
         let connections = Arc::new(Semaphore::new(shared.config.limits.max_connections));
+        let conns_per_ip: Arc<upgrade::PerIp> = Arc::default();
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
@@ -217,12 +218,24 @@ impl Bridge {
                             metrics.refused(HttpRefusal::ConnectionLimit);
                             continue;
                         };
+                        let ip_slot = if shared.config.behind_proxy {
+                            None
+                        } else {
+                            match conns_per_ip.try_take(peer.ip(), shared.config.limits.max_connections_per_ip) {
+                                Some(g) => Some(g),
+                                None => {
+                                    metrics.refused(HttpRefusal::ConnectionLimit);
+                                    continue;
+                                }
+                            }
+                        };
                         let _ = tcp.set_nodelay(true);
                         let shared = shared.clone();
                         let acceptor = acceptor.clone();
                         let guard = tracker.guard();
                         tokio::spawn(async move {
                             let _guard = guard;
+                            let _ip_slot = ip_slot;
                             match acceptor {
                                 None => serve_http(shared, tcp, peer, permit).await,
                                 Some(acc) => {

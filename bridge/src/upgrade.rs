@@ -99,7 +99,7 @@ pub struct PerIpGuard {
 }
 
 impl PerIp {
-    fn try_take(self: &Arc<Self>, ip: IpAddr, max: usize) -> Option<PerIpGuard> {
+    pub fn try_take(self: &Arc<Self>, ip: IpAddr, max: usize) -> Option<PerIpGuard> {
         let mut t = self.counts.lock().unwrap_or_else(|e| e.into_inner());
         let n = t.entry(ip).or_insert(0);
         if *n >= max {

@@ -483,3 +483,23 @@ async fn garbage_on_the_wire_never_takes_the_bridge_down() {
     assert_eq!(ans["ok"], true);
     assert_eq!(conn.seen().len(), 1);
 }
+
+#[tokio::test]
+async fn idle_sockets_from_one_address_cannot_fill_the_listener() {
+    let mut c = plain_cfg();
+    c.limits.max_connections_per_ip = 5;
+    let (b, _) = bridge(c).await;
+    let mut idle = Vec::new();
+    for _ in 0..5 {
+        idle.push(TcpStream::connect(b.addr).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The sixth is closed at once instead of waiting for the handshake timeout.
+    let mut extra = TcpStream::connect(b.addr).await.unwrap();
+    let mut buf = [0u8; 16];
+    let r = tokio::time::timeout(Duration::from_secs(1), extra.read(&mut buf)).await;
+    assert!(matches!(r, Ok(Ok(0)) | Ok(Err(_))), "{r:?}");
+    drop(idle);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(b.get("/healthz").await.0, 200);
+}

@@ -21,6 +21,7 @@ fn cfg() -> pop3_bridge::Config {
     c.limits.max_sessions = 5000;
     c.limits.max_sessions_per_ip = 5000;
     c.limits.max_connections = 10_000;
+    c.limits.max_connections_per_ip = 10_000;
     c.limits.handshake_timeout = Duration::from_secs(30);
     // 1000 simultaneous connects can overflow a listen backlog; SYN retries take seconds.
     c.limits.connect_timeout = Duration::from_secs(30);
