@@ -99,6 +99,7 @@ export class Pop3Inbox extends HTMLElement {
   #renderQueued = false;
   #parsed = new Map(); // small cache of parsed messages for quick re-opening
   #els = {};
+  #rowH = 0;
 
   constructor() {
     super();
@@ -440,6 +441,7 @@ export class Pop3Inbox extends HTMLElement {
     this.#index.clear();
     this.#parsed.clear();
     this.#active = -1;
+    e.count.textContent = '';
     this.#updateMarked();
     this.#render();
     e.grid.focus();
@@ -538,8 +540,8 @@ export class Pop3Inbox extends HTMLElement {
 
   #rowHeight() {
     // Read from CSS so the touch (coarse pointer) size stays in one place.
-    if (!this._rowH) this._rowH = parseFloat(getComputedStyle(this).getPropertyValue('--row')) || 56;
-    return this._rowH;
+    if (!this.#rowH) this.#rowH = parseFloat(getComputedStyle(this).getPropertyValue('--row')) || 56;
+    return this.#rowH;
   }
 
   #visibleRange() {

@@ -1,0 +1,602 @@
+//! Browser UI tests of <pop3-inbox> against the mock API (web/dev/mock-api.js), in headless
+//! Chromium and Firefox over WebDriver. No bridge or mail server: these test the UI itself
+//! (10 000-message virtual list, reader, keyboard, delete/undo/quit, warnings, errors, and
+//! that server text is never interpreted as markup).
+//!
+//! Screenshots of the main screens go to target/screenshots/<browser>-<screen>.png.
+//! A missing browser or driver fails the test with the reason (see e2e::browser).
+
+use std::error::Error;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use e2e::browser::{Browser, BrowserKind, StaticServer, mime_type};
+use fantoccini::key::Key;
+use serde_json::{Value as Json, json};
+
+type R<T = ()> = Result<T, Box<dyn Error + Send + Sync>>;
+
+const HOST: &str = "pop3-inbox";
+const WAIT: Duration = Duration::from_secs(15);
+/// JS prelude: `r` is the element's shadow root.
+const R: &str = "const r = document.querySelector('pop3-inbox').shadowRoot;";
+
+fn web_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../web")
+}
+
+fn shots_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots")
+}
+
+fn ensure(cond: bool, what: impl Into<String>) -> R {
+    if cond {
+        Ok(())
+    } else {
+        Err(what.into().into())
+    }
+}
+
+struct Ui<'a> {
+    b: &'a Browser,
+    server: &'a StaticServer,
+}
+
+impl Ui<'_> {
+    async fn shot(&self, name: &str) -> R {
+        let path = shots_dir().join(format!("{}-{name}.png", self.b.kind.name()));
+        self.b.screenshot(&path).await?;
+        Ok(())
+    }
+
+    /// Evaluates `expr` with `r` bound to the shadow root.
+    async fn eval(&self, expr: &str) -> R<Json> {
+        Ok(self.b.js(&format!("{R} return ({expr});"), vec![]).await?)
+    }
+
+    async fn wait(&self, what: &str, expr: &str) -> R<Json> {
+        let full = format!("(() => {{ {R} return ({expr}); }})()");
+        Ok(self.b.wait_js(what, &full, WAIT).await?)
+    }
+
+    async fn text(&self, css: &str) -> R<String> {
+        let v = self
+            .eval(&format!("r.querySelector({}).textContent", json!(css)))
+            .await?;
+        Ok(v.as_str().unwrap_or_default().to_string())
+    }
+
+    async fn open_page(&self, query: &str) -> R {
+        self.b
+            .goto(&self.server.url(&format!("index.html?api=mock&{query}")))
+            .await?;
+        self.wait(
+            "the account form",
+            "customElements.get('pop3-inbox') && r && !r.querySelector('.login').hidden",
+        )
+        .await?;
+        // Fresh state for every scenario: nothing remembered from an earlier one.
+        self.b.js("localStorage.clear();", vec![]).await?;
+        Ok(())
+    }
+
+    async fn fill_login(&self, user: &str, security: &str) -> R {
+        let sel = self.b.find_in_shadow(HOST, "select[name=security]").await?;
+        sel.select_by_value(security).await?;
+        self.b
+            .type_in_shadow(HOST, "input[name=server]", "mail.example.org")
+            .await?;
+        self.b
+            .type_in_shadow(HOST, "input[name=user]", user)
+            .await?;
+        self.b
+            .type_in_shadow(HOST, "input[name=password]", "secret")
+            .await?;
+        Ok(())
+    }
+
+    async fn login(&self, user: &str) -> R {
+        self.fill_login(user, "tls").await?;
+        self.b.click_in_shadow(HOST, "button.connect").await?;
+        self.wait("the inbox", "!r.querySelector('.inbox').hidden")
+            .await?;
+        self.wait(
+            "the first row's headers",
+            "r.querySelector('.row') && !r.querySelector('.row').classList.contains('loading')",
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn confirm_dialog(&self) -> R {
+        self.wait("the confirmation dialog", "r.querySelector('dialog').open")
+            .await?;
+        self.b
+            .click_in_shadow(HOST, "dialog button.confirm")
+            .await?;
+        self.wait("the dialog to close", "!r.querySelector('dialog').open")
+            .await?;
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------- scenarios
+
+/// Form defaults, labels, security select updating the port, remember off by default.
+async fn account_form(ui: &Ui<'_>) -> R {
+    ui.open_page("server=pop.example.org&user=ann").await?;
+    let v = ui
+        .eval(
+            "({server: r.querySelector('[name=server]').value, user: r.querySelector('[name=user]').value,
+               sec: r.querySelector('[name=security]').value, port: r.querySelector('[name=port]').value,
+               unlabeled: [...r.querySelectorAll('input, select')].filter(e => !e.labels || !e.labels.length).map(e => e.name),
+               remember: r.querySelector('[name=remember]').checked,
+               secOptions: [...r.querySelectorAll('[name=security] option')].map(o => o.textContent)})",
+        )
+        .await?;
+    ensure(
+        v["server"] == "pop.example.org",
+        format!("server default: {v}"),
+    )?;
+    ensure(v["user"] == "ann", format!("user default: {v}"))?;
+    ensure(
+        v["sec"] == "tls" && v["port"] == "995",
+        format!("TLS/995 default: {v}"),
+    )?;
+    ensure(
+        v["unlabeled"] == json!([]),
+        format!("every control has a label: {v}"),
+    )?;
+    ensure(v["remember"] == false, "remember is off by default")?;
+    ensure(
+        v["secOptions"] == json!(["TLS (port 995)", "STARTTLS (port 110)", "No encryption"]),
+        format!("security options: {v}"),
+    )?;
+    ui.shot("login").await?;
+
+    let sel = ui.b.find_in_shadow(HOST, "select[name=security]").await?;
+    sel.select_by_value("stls").await?;
+    ensure(
+        ui.eval("r.querySelector('[name=port]').value").await? == "110",
+        "STARTTLS sets port 110",
+    )?;
+    sel.select_by_value("tls").await?;
+    ensure(
+        ui.eval("r.querySelector('[name=port]').value").await? == "995",
+        "TLS sets port 995",
+    )?;
+    ensure(
+        ui.eval("r.querySelector('.warning').hidden").await? == true,
+        "no warning for TLS",
+    )?;
+
+    // Kiosk: remembering is disabled.
+    ui.open_page("kiosk").await?;
+    ensure(
+        ui.eval("r.querySelector('[name=remember]').disabled")
+            .await?
+            == true,
+        "kiosk disables remember",
+    )?;
+    Ok(())
+}
+
+/// Plain security needs the warning to be accepted before anything connects.
+async fn plain_needs_consent(ui: &Ui<'_>) -> R {
+    ui.open_page("").await?;
+    ui.fill_login("small", "plain").await?;
+    ensure(
+        ui.eval("!r.querySelector('.warning').hidden && r.querySelector('.warning').textContent.includes('no encryption')")
+            .await?
+            == true,
+        "plain shows the insecurity warning",
+    )?;
+    ensure(
+        ui.eval("r.querySelector('[name=port]').value").await? == "110",
+        "plain sets port 110",
+    )?;
+    ui.shot("plain-warning").await?;
+    ui.b.click_in_shadow(HOST, "button.connect").await?;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    ensure(
+        ui.eval("r.querySelector('.inbox').hidden && window.__pop3Mock === undefined")
+            .await?
+            == true,
+        "did not connect before the warning was accepted",
+    )?;
+    ui.b.click_in_shadow(HOST, "input[name=acceptInsecure]")
+        .await?;
+    ui.b.click_in_shadow(HOST, "button.connect").await?;
+    ui.wait("the inbox", "!r.querySelector('.inbox').hidden")
+        .await?;
+    let status = ui.text(".statusline").await?;
+    ensure(
+        status.contains("Not encrypted"),
+        format!("status line: {status}"),
+    )?;
+    Ok(())
+}
+
+/// Errors: plain-language message, server's words quoted, certificate details shown.
+async fn errors(ui: &Ui<'_>) -> R {
+    ui.open_page("").await?;
+    ui.fill_login("badpass", "tls").await?;
+    ui.b.click_in_shadow(HOST, "button.connect").await?;
+    ui.wait("the error", "r.querySelector('.error')").await?;
+    let msg = ui.text(".error .error-message").await?;
+    let server = ui.text(".error blockquote").await?;
+    ensure(
+        msg == "The user name or password is wrong.",
+        format!("message: {msg}"),
+    )?;
+    ensure(
+        server == "-ERR [AUTH] Authentication failed.",
+        format!("server text: {server}"),
+    )?;
+    ensure(
+        ui.eval("r.querySelector('.error').getAttribute('role')")
+            .await?
+            == "alert",
+        "errors are announced (role=alert)",
+    )?;
+    ui.shot("error-auth").await?;
+
+    ui.b.type_in_shadow(HOST, "input[name=user]", "expired")
+        .await?;
+    ui.b.type_in_shadow(HOST, "input[name=password]", "x")
+        .await?;
+    ui.b.click_in_shadow(HOST, "button.connect").await?;
+    ui.wait(
+        "the certificate error",
+        "r.querySelector('.error details') && r.querySelector('.error details').open",
+    )
+    .await?;
+    let detail = ui.text(".error details pre").await?;
+    ensure(
+        detail.contains("not after: 2025-01-31"),
+        format!("detail: {detail}"),
+    )?;
+    ensure(
+        ui.text(".error .error-message").await?.contains("expired"),
+        "certificate message",
+    )?;
+    ui.shot("error-cert").await?;
+    Ok(())
+}
+
+/// 10 000 messages: small DOM, scrolling to the end, hostile text, reader, keyboard.
+async fn inbox_and_reader(ui: &Ui<'_>) -> R {
+    ui.open_page("").await?;
+    ui.login("alice").await?;
+    let v = ui
+        .eval(
+            "({rowcount: r.querySelector('[role=grid]').getAttribute('aria-rowcount'),
+               rows: r.querySelectorAll('.row').length,
+               first: r.querySelector('.row').dataset.msg,
+               subject: r.querySelector('.row .subject').textContent,
+               imgs: r.querySelectorAll('img').length + document.querySelectorAll('img').length,
+               pwned: window.__pwned === undefined ? null : window.__pwned})",
+        )
+        .await?;
+    ensure(
+        v["rowcount"] == "10001",
+        format!("10 000 rows + header: {v}"),
+    )?;
+    ensure(
+        v["rows"].as_u64().unwrap_or(999) < 60,
+        format!("virtual scrolling keeps the DOM small: {v}"),
+    )?;
+    ensure(v["first"] == "10000", format!("newest first: {v}"))?;
+    ensure(
+        v["subject"] == "<img src=x onerror=\"window.__pwned=1\">",
+        format!("hostile subject shown as text: {v}"),
+    )?;
+    ensure(
+        v["imgs"] == 0 && v["pwned"].is_null(),
+        format!("no markup injected: {v}"),
+    )?;
+    let status = ui.text(".statusline").await?;
+    ensure(
+        status.contains("TLSv1.3") && status.contains("TLS13_AES_256_GCM_SHA384"),
+        format!("status line shows TLS: {status}"),
+    )?;
+    // Let the header load finish for the screenshot (progress bar gone).
+    ui.wait(
+        "all headers",
+        "!r.querySelector('.inbox progress') && !r.querySelector('.row.loading')",
+    )
+    .await?;
+    ui.shot("inbox").await?;
+
+    // Scroll to the very end: the oldest message appears, the DOM stays small.
+    ui.eval("(r.querySelector('.grid').scrollTop = 1e9, 1)")
+        .await?;
+    ui.wait(
+        "the oldest message",
+        "r.querySelector('#row-1') && !r.querySelector('#row-1').classList.contains('loading')",
+    )
+    .await?;
+    let v = ui
+        .eval("({rows: r.querySelectorAll('.row').length, subject: r.querySelector('#row-1 .subject').textContent})")
+        .await?;
+    ensure(
+        v["rows"].as_u64().unwrap_or(999) < 60
+            && v["subject"].as_str().unwrap_or("").ends_with("#1"),
+        format!("end of list: {v}"),
+    )?;
+
+    // Keyboard: Home, arrows, Enter opens, Escape closes and returns focus to the list.
+    ui.eval("(r.querySelector('.grid').focus(), 1)").await?;
+    ui.b.press(&[Key::Home, Key::Down, Key::Down]).await?;
+    ensure(
+        ui.eval("r.querySelector('.grid').getAttribute('aria-activedescendant')")
+            .await?
+            == "row-9998",
+        "arrow keys move the active row",
+    )?;
+    ui.b.press(&[Key::Enter]).await?;
+    ui.wait(
+        "the Japanese message body",
+        "!r.querySelector('.reader').hidden && r.querySelector('.message-body').textContent.includes('木曜日')",
+    )
+    .await?;
+    ensure(
+        ui.text(".reader h2").await? == "会議のお知らせ(来週)",
+        "RFC 2047 B-encoded subject decoded",
+    )?;
+    ui.b.press(&[Key::Escape]).await?;
+    ui.wait(
+        "the reader to close and the list to have focus",
+        "r.querySelector('.reader').hidden && r.activeElement === r.querySelector('.grid')",
+    )
+    .await?;
+    ui.b.press(&[Key::Up, Key::Enter]).await?;
+    ui.wait(
+        "the quoted-printable Latin-1 body",
+        "r.querySelector('.message-body').textContent.includes('saut de ligne doux')",
+    )
+    .await?;
+    let v = ui
+        .eval(
+            "({subject: r.querySelector('.reader h2').textContent, from: r.querySelectorAll('.reader dd')[0].textContent,
+               body: r.querySelector('.message-body').textContent})",
+        )
+        .await?;
+    ensure(
+        v["subject"] == "Café ☕ & crème brûlée",
+        format!("Q-encoded subject: {v}"),
+    )?;
+    ensure(
+        v["body"]
+            .as_str()
+            .unwrap_or("")
+            .contains("le café est prêt"),
+        format!("QP + iso-8859-1 body: {v}"),
+    )?;
+    ui.shot("reader").await?;
+
+    // The hostile message: its body is text, not markup.
+    ui.b.press(&[Key::Escape, Key::Home, Key::Enter]).await?;
+    ui.wait(
+        "the hostile body",
+        "r.querySelector('.message-body').textContent.includes('must appear literally')",
+    )
+    .await?;
+    let v = ui
+        .eval(
+            "({body: r.querySelector('.message-body').textContent, scripts: r.querySelectorAll('script, img, b').length,
+               pwned: window.__pwned === undefined ? null : window.__pwned, from: r.querySelectorAll('.reader dd')[0].textContent})",
+        )
+        .await?;
+    ensure(
+        v["body"]
+            .as_str()
+            .unwrap_or("")
+            .contains("<script>window.__pwned=2</script>")
+            && v["scripts"] == 0
+            && v["pwned"].is_null()
+            && v["from"].as_str().unwrap_or("").contains("<b>Mallory</b>"),
+        format!("hostile message shown as text: {v}"),
+    )?;
+
+    // Narrow (phone / kiosk column) layout.
+    ui.b.client.set_window_size(400, 800).await?;
+    ui.shot("reader-narrow").await?;
+    ui.b.press(&[Key::Escape]).await?;
+    ui.wait("the reader to close", "r.querySelector('.reader').hidden")
+        .await?;
+    ui.shot("inbox-narrow").await?;
+    ui.b.client.set_window_size(1280, 800).await?;
+    Ok(())
+}
+
+/// Delete key + confirmation, struck-through row with Undo (RSET), reader Delete,
+/// and Finish session reporting the committed deletion.
+async fn delete_undo_quit(ui: &Ui<'_>) -> R {
+    ui.open_page("").await?;
+    ui.login("small").await?;
+    ui.eval("(r.querySelector('.grid').focus(), 1)").await?;
+    ui.b.press(&[Key::Down, Key::Delete]).await?;
+    ui.wait("the confirmation dialog", "r.querySelector('dialog').open")
+        .await?;
+    let text = ui.text("dialog").await?;
+    ensure(
+        text.contains("finish the session") && text.contains("undo"),
+        format!("dialog explains deletion at session end: {text}"),
+    )?;
+    ui.shot("delete-dialog").await?;
+    ui.b.click_in_shadow(HOST, "dialog button.confirm").await?;
+    ui.wait(
+        "the row to be marked",
+        "r.querySelector('#row-29') && r.querySelector('#row-29').classList.contains('marked')",
+    )
+    .await?;
+    let v = ui
+        .eval(
+            "({deleted: [...window.__pop3Mock.deleted], bar: !r.querySelector('.marked-bar').hidden,
+               strike: getComputedStyle(r.querySelector('#row-29 .subject')).textDecorationLine,
+               logout: r.querySelector('button.logout').textContent})",
+        )
+        .await?;
+    ensure(
+        v["deleted"] == json!([29]) && v["bar"] == true,
+        format!("marked: {v}"),
+    )?;
+    ensure(
+        v["strike"] == "line-through",
+        format!("struck through: {v}"),
+    )?;
+    ensure(
+        v["logout"] == "Finish session",
+        format!("logout label: {v}"),
+    )?;
+    ui.shot("marked").await?;
+
+    // Undo in the row: RSET, nothing marked any more.
+    ui.b.click_in_shadow(HOST, "#row-29 button.undo").await?;
+    ui.wait(
+        "the undo",
+        "!r.querySelector('#row-29').classList.contains('marked') && window.__pop3Mock.deleted.size === 0",
+    )
+    .await?;
+    ensure(
+        ui.eval("window.__pop3Mock.calls.some(c => c[0] === 'rset')")
+            .await?
+            == true,
+        "undo called rset",
+    )?;
+
+    // Delete from the reader.
+    ui.b.click_in_shadow(HOST, "#row-28").await?;
+    ui.wait(
+        "the reader",
+        "!r.querySelector('.reader').hidden && r.querySelector('.message-body').textContent",
+    )
+    .await?;
+    ui.b.click_in_shadow(HOST, ".reader button.delete").await?;
+    ui.confirm_dialog().await?;
+    ui.wait(
+        "message 28 marked",
+        "r.querySelector('#row-28').classList.contains('marked') && r.querySelector('.reader').hidden",
+    )
+    .await?;
+
+    // Finish the session: confirm, QUIT, truthful result.
+    ui.b.click_in_shadow(HOST, "button.logout").await?;
+    ui.confirm_dialog().await?;
+    ui.wait("the result notice", "r.querySelector('.login .notice')")
+        .await?;
+    let notice = ui.text(".login .notice").await?;
+    ensure(
+        notice.contains("1 message deleted on the server"),
+        format!("notice: {notice}"),
+    )?;
+    ensure(
+        ui.eval("window.__pop3Mock.committed").await? == true,
+        "quit was called",
+    )?;
+    ui.shot("logout-result").await?;
+    Ok(())
+}
+
+/// A failed QUIT must say the messages were NOT deleted.
+async fn quit_failure(ui: &Ui<'_>) -> R {
+    ui.open_page("").await?;
+    ui.login("quitfail").await?;
+    ui.eval("(r.querySelector('.grid').focus(), 1)").await?;
+    ui.b.press(&[Key::Delete]).await?;
+    ui.confirm_dialog().await?;
+    ui.wait("the row to be marked", "r.querySelector('.row.marked')")
+        .await?;
+    ui.b.click_in_shadow(HOST, "button.logout").await?;
+    ui.confirm_dialog().await?;
+    ui.wait("the error", "r.querySelector('.login .error')")
+        .await?;
+    let title = ui.text(".login .error .error-title").await?;
+    ensure(
+        title.contains("NOT deleted"),
+        format!("error title: {title}"),
+    )?;
+    let server = ui.text(".login .error blockquote").await?;
+    ensure(
+        server.contains("Unable to expunge"),
+        format!("server text: {server}"),
+    )?;
+    ui.shot("quit-failed").await?;
+    Ok(())
+}
+
+async fn run_all(kind: BrowserKind) {
+    let server = StaticServer::start(web_dir()).await.expect("static server");
+    let b = Browser::start(kind)
+        .await
+        .unwrap_or_else(|e| panic!("{} UI tests could not start: {e}", kind.name()));
+    let ui = Ui {
+        b: &b,
+        server: &server,
+    };
+    let mut failures = Vec::new();
+    macro_rules! scenario {
+        ($f:ident) => {
+            if let Err(e) = $f(&ui).await {
+                let _ = ui.shot(concat!("FAILED-", stringify!($f))).await;
+                failures.push(format!("{}: {}", stringify!($f), e));
+            }
+        };
+    }
+    scenario!(account_form);
+    scenario!(plain_needs_consent);
+    scenario!(errors);
+    scenario!(inbox_and_reader);
+    scenario!(delete_undo_quit);
+    scenario!(quit_failure);
+    // Close the session explicitly so the browser exits before the driver is killed.
+    let _ = b.close().await;
+    assert!(
+        failures.is_empty(),
+        "{} UI scenarios failed:\n{}",
+        kind.name(),
+        failures.join("\n")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ui_mock_chromium() {
+    run_all(BrowserKind::Chromium).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ui_mock_firefox() {
+    run_all(BrowserKind::Firefox).await;
+}
+
+#[tokio::test]
+async fn static_server_serves_with_mime_types() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    assert_eq!(
+        mime_type("a.mjs".as_ref()),
+        "text/javascript; charset=utf-8"
+    );
+    assert_eq!(mime_type("a.wasm".as_ref()), "application/wasm");
+    let server = StaticServer::start(web_dir()).await.unwrap();
+    for (path, want) in [
+        ("/pop3-inbox.js", "200 OK"),
+        ("/index.html?x=1", "200 OK"),
+        ("/../Cargo.toml", "400 Bad Request"),
+        ("/nope.js", "404 Not Found"),
+    ] {
+        let mut s = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+        s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+            .await
+            .unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).await.unwrap();
+        assert!(
+            out.starts_with(&format!("HTTP/1.1 {want}")),
+            "{path}: {out:.80}"
+        );
+        if path == "/pop3-inbox.js" {
+            assert!(out.contains("Content-Type: text/javascript"), "{out:.200}");
+        }
+    }
+}
