@@ -216,6 +216,8 @@ impl Dovecot {
     /// Starts Dovecot and waits until both ports accept connections and greet.
     pub fn start(opts: DovecotOptions) -> io::Result<Dovecot> {
         ensure_mail_user()?;
+        static SWEEP: OnceLock<()> = OnceLock::new();
+        SWEEP.get_or_init(sweep_stale_dirs);
         let fixed = opts.plain_port.is_some() || opts.tls_port.is_some();
         let mut last_err = None;
         for _ in 0..if fixed { 1 } else { 5 } {
@@ -688,6 +690,37 @@ fn terminate(child: &mut Child, grace: Duration) {
     }
     let _ = child.kill();
     let _ = child.wait();
+}
+
+/// Removes directories of earlier instances whose test process was killed before it could clean
+/// up: older than an hour and without a live Dovecot master.
+fn sweep_stale_dirs() {
+    let Ok(entries) = fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let path = e.path();
+        let is_ours = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with("dovecot-e2e-"));
+        let old = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > Duration::from_secs(3600));
+        if !is_ours || !old {
+            continue;
+        }
+        let master_alive = fs::read_to_string(path.join("run/master.pid"))
+            .ok()
+            .map(|pid| Path::new("/proc").join(pid.trim()).exists())
+            .unwrap_or(false);
+        if !master_alive {
+            let _ = fs::remove_dir_all(&path);
+        }
+    }
 }
 
 /// Creates the [`MAIL_USER`] system user if it does not exist (idempotent, race-tolerant).
