@@ -143,9 +143,13 @@ export function parseContentType(value) {
  * Used for the compact list column; the reader shows the full decoded value.
  */
 export function displayName(from) {
-  const m = /^\s*"?([^"<]*?)"?\s*<([^>]*)>/.exec(from);
-  if (m) return m[1].trim() || m[2].trim();
-  return from.trim();
+  // Split at the last "<addr>" so a display name that itself contains "<" or ">" (quoted, as
+  // RFC 5322 allows) stays intact.
+  const m = /^(.*)<([^<>]*)>\s*$/s.exec(from);
+  if (!m) return from.trim();
+  let name = m[1].trim();
+  if (name.startsWith('"') && name.endsWith('"') && name.length >= 2) name = name.slice(1, -1).replace(/\\(.)/g, '$1');
+  return name.trim() || m[2].trim();
 }
 
 /** Summary of a header block for the list: { from, subject, date (Date|null), to }. */

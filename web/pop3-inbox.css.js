@@ -147,8 +147,9 @@ input:focus-visible, select:focus-visible { border-color: var(--accent); }
   display: flex; align-items: center; gap: .6rem; flex-wrap: wrap;
   padding: .6rem 1rem; background: var(--surface); border-bottom: 1px solid var(--border);
 }
+.toolbar .title { display: flex; align-items: baseline; gap: .6rem; margin-right: auto; min-width: 0; }
 .toolbar h2 { margin: 0; font-size: 1.25rem; }
-.toolbar .count { color: var(--muted); margin-right: auto; }
+.toolbar .count { color: var(--muted); }
 .statusline {
   margin: 0; padding: .35rem 1rem; font-size: .85rem; color: var(--muted);
   background: var(--surface); border-bottom: 1px solid var(--border); overflow-wrap: anywhere;
@@ -169,6 +170,7 @@ input:focus-visible, select:focus-visible { border-color: var(--accent); }
 .list-pane { flex: 1; min-width: 0; display: flex; flex-direction: column; }
 .grid { flex: 1; min-height: 0; overflow-y: auto; overflow-x: hidden; background: var(--surface); position: relative; }
 .grid:focus-visible { outline-offset: -3px; }
+.grid.has-active:focus-visible { outline: none; }
 .cols {
   display: grid; grid-template-columns: minmax(7rem, 2fr) minmax(9rem, 5fr) 7.5rem 4.5rem;
   gap: 1rem; align-items: center; padding: 0 1rem;
@@ -240,6 +242,11 @@ dialog .dialog-actions { display: flex; justify-content: flex-end; gap: .6rem; f
   .subject { grid-column: 1; grid-row: 2; }
   .size { grid-column: 2; grid-row: 2; }
   .field-row { grid-template-columns: 1fr 6rem; }
+  .toolbar { padding: .5rem .75rem; }
+  .toolbar .title { flex-direction: column; gap: 0; }
+  .toolbar .count { font-size: .85rem; }
+  .toolbar button { padding: 0 .8rem; }
+  .statusline { padding: .35rem .75rem; }
   .card { padding: 1.25rem; }
   .login { padding: 1rem .5rem; }
 }

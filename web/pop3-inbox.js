@@ -277,7 +277,7 @@ export class Pop3Inbox extends HTMLElement {
     e.inboxScreen = h(
       'section',
       { class: 'screen inbox', hidden: true, 'aria-label': 'Inbox' },
-      h('header', { class: 'toolbar' }, h('h2', { text: 'Inbox' }), e.count, e.refreshBtn, e.logoutBtn),
+      h('header', { class: 'toolbar' }, h('div', { class: 'title' }, h('h2', { text: 'Inbox' }), e.count), e.refreshBtn, e.logoutBtn),
       e.status,
       e.inboxTop,
       h('div', { class: 'panes' }, h('div', { class: 'list-pane' }, e.grid), e.reader),
@@ -304,11 +304,13 @@ export class Pop3Inbox extends HTMLElement {
     const e = this.#els;
     const stored = this.#loadRemembered();
     const pick = (name) => stored?.[name] ?? this.getAttribute(name);
+    // Recomputed from scratch each time: attributes may be set after the element upgraded
+    // (e.g. `kiosk` added by script), and stale remembered values must not survive that.
     const sec = pick('security');
-    if (sec && DEFAULT_PORTS[sec]) e.security.value = sec;
-    e.server.value = pick('server') ?? e.server.value;
+    e.security.value = sec && DEFAULT_PORTS[sec] ? sec : 'tls';
+    e.server.value = pick('server') ?? '';
     e.port.value = pick('port') ?? DEFAULT_PORTS[e.security.value];
-    e.user.value = pick('user') ?? e.user.value;
+    e.user.value = pick('user') ?? '';
     e.remember.checked = !!stored;
     e.remember.disabled = this.kiosk;
     e.rememberLabel.classList.toggle('disabled', this.kiosk);
@@ -402,7 +404,8 @@ export class Pop3Inbox extends HTMLElement {
       this.#showError(e.formMessages, err, 'Could not sign in');
       // Return the user to where they can fix it.
       const field = err?.code === 'auth_failed' ? e.password : err?.code?.startsWith?.('cert_') || err?.code === 'target_refused' ? e.server : null;
-      (field || e.connectBtn).focus();
+      // No scrolling: the error box above stays in view, and the field is just below it.
+      (field || e.connectBtn).focus({ preventScroll: true });
     } finally {
       progress.done();
       e.fieldset.disabled = false;
@@ -614,6 +617,8 @@ export class Pop3Inbox extends HTMLElement {
     }
     e.body.replaceChildren(...rows);
     const act = this.#items[this.#active];
+    // With an active row the row itself shows the focus ring; the grid's own ring would double it.
+    e.grid.classList.toggle('has-active', !!act);
     if (act && e.body.querySelector(`#row-${act.msg}`)) e.grid.setAttribute('aria-activedescendant', `row-${act.msg}`);
     else e.grid.removeAttribute('aria-activedescendant');
   }
@@ -954,6 +959,7 @@ export class Pop3Inbox extends HTMLElement {
       err?.code ? h('p', { class: 'error-code', text: `Error code: ${err.code}` }) : null,
     );
     slot.replaceChildren(box);
+    box.scrollIntoView?.({ block: 'nearest' });
     this.#emit('pop3-error', { code: err?.code ?? 'unknown', message });
   }
 

@@ -181,6 +181,89 @@ async fn account_form(ui: &Ui<'_>) -> R {
     Ok(())
 }
 
+/// Tab order follows the visual order of the form.
+async fn focus_order(ui: &Ui<'_>) -> R {
+    ui.open_page("").await?;
+    ui.eval("(r.querySelector('[name=server]').focus(), 1)")
+        .await?;
+    let mut seen = Vec::new();
+    for _ in 0..6 {
+        seen.push(
+            ui.eval("r.activeElement && (r.activeElement.name || r.activeElement.className)")
+                .await?,
+        );
+        ui.b.press(&[Key::Tab]).await?;
+    }
+    let want = json!(["server", "security", "port", "user", "password", "remember"]);
+    ensure(
+        Json::Array(seen.clone()) == want,
+        format!("focus order: {seen:?}"),
+    )?;
+    ensure(
+        ui.eval("r.activeElement && r.activeElement.classList.contains('connect')")
+            .await?
+            == true,
+        "Connect follows the remember box",
+    )?;
+    Ok(())
+}
+
+/// "Remember" stores server and user (never the password) and pre-fills the next visit;
+/// kiosk mode neither reads nor offers it.
+async fn remember_device(ui: &Ui<'_>) -> R {
+    ui.open_page("").await?;
+    ui.fill_login("small", "stls").await?;
+    ui.b.click_in_shadow(HOST, "input[name=remember]").await?;
+    ui.b.click_in_shadow(HOST, "button.connect").await?;
+    ui.wait("the inbox", "!r.querySelector('.inbox').hidden")
+        .await?;
+    let stored = ui
+        .eval("localStorage.getItem('pop3-inbox:account')")
+        .await?;
+    let stored = stored.as_str().unwrap_or("");
+    ensure(
+        stored.contains("mail.example.org") && stored.contains("small") && stored.contains("stls"),
+        format!("stored: {stored}"),
+    )?;
+    ensure(
+        !stored.contains("secret"),
+        format!("password never stored: {stored}"),
+    )?;
+    ui.b.click_in_shadow(HOST, "button.logout").await?;
+    ui.wait("the account form", "!r.querySelector('.login').hidden")
+        .await?;
+    // A later visit: fields are pre-filled from storage (not from the URL).
+    ui.b.goto(&ui.server.url("index.html?api=mock")).await?;
+    let v = ui
+        .wait(
+            "the pre-filled form",
+            "r && r.querySelector('[name=user]').value && ({server: r.querySelector('[name=server]').value,
+               user: r.querySelector('[name=user]').value, port: r.querySelector('[name=port]').value,
+               remember: r.querySelector('[name=remember]').checked, password: r.querySelector('[name=password]').value})",
+        )
+        .await?;
+    ensure(
+        v == json!({"server": "mail.example.org", "user": "small", "port": "110", "remember": true, "password": ""}),
+        format!("pre-filled: {v}"),
+    )?;
+    // Kiosk: the remembered details of someone else are not shown.
+    ui.b.goto(&ui.server.url("index.html?api=mock&kiosk"))
+        .await?;
+    ui.wait(
+        "the kiosk form",
+        "r && r.querySelector('[name=remember]').disabled",
+    )
+    .await?;
+    ensure(
+        ui.eval("r.querySelector('[name=user]').value === '' && !r.querySelector('[name=remember]').checked")
+            .await?
+            == true,
+        "kiosk ignores remembered details",
+    )?;
+    ui.b.js("localStorage.clear();", vec![]).await?;
+    Ok(())
+}
+
 /// Plain security needs the warning to be accepted before anything connects.
 async fn plain_needs_consent(ui: &Ui<'_>) -> R {
     ui.open_page("").await?;
@@ -274,6 +357,7 @@ async fn inbox_and_reader(ui: &Ui<'_>) -> R {
                rows: r.querySelectorAll('.row').length,
                first: r.querySelector('.row').dataset.msg,
                subject: r.querySelector('.row .subject').textContent,
+               from: r.querySelector('.row .from').textContent,
                imgs: r.querySelectorAll('img').length + document.querySelectorAll('img').length,
                pwned: window.__pwned === undefined ? null : window.__pwned})",
         )
@@ -545,6 +629,8 @@ async fn run_all(kind: BrowserKind) {
         };
     }
     scenario!(account_form);
+    scenario!(focus_order);
+    scenario!(remember_device);
     scenario!(plain_needs_consent);
     scenario!(errors);
     scenario!(inbox_and_reader);
