@@ -325,6 +325,9 @@ pub struct CliOpts {
     /// Maximum concurrent sessions per client IP (default 32).
     #[arg(long, env = "POP3_BRIDGE_MAX_SESSIONS_PER_IP")]
     pub max_sessions_per_ip: Option<usize>,
+    /// Maximum pending (not yet upgraded) HTTP connections per client IP (default 64).
+    #[arg(long, env = "POP3_BRIDGE_MAX_CONNECTIONS_PER_IP")]
+    pub max_connections_per_ip: Option<usize>,
     /// Idle timeout in seconds (default 900; RFC 1939 servers allow at least 600).
     #[arg(long, env = "POP3_BRIDGE_IDLE_TIMEOUT")]
     pub idle_timeout: Option<f64>,
@@ -388,6 +391,9 @@ impl CliOpts {
         }
         if let Some(v) = self.max_sessions_per_ip {
             c.limits.max_sessions_per_ip = v;
+        }
+        if let Some(v) = self.max_connections_per_ip {
+            c.limits.max_connections_per_ip = v;
         }
         if let Some(v) = self.idle_timeout {
             c.limits.idle_timeout = secs(v, "idle-timeout")?;

@@ -279,7 +279,14 @@ async fn idle() -> Result<(), BoxErr> {
     let bridge = start_bridge(
         bport,
         src.port(),
-        &["--max-sessions", &cap, "--max-sessions-per-ip", &cap],
+        &[
+            "--max-sessions",
+            &cap,
+            "--max-sessions-per-ip",
+            &cap,
+            "--max-connections-per-ip",
+            "1000",
+        ],
     )?;
     let pid = bridge.0.id();
     let baddr: SocketAddr = format!("127.0.0.1:{bport}").parse()?;
