@@ -193,6 +193,7 @@ input:focus-visible, select:focus-visible { border-color: var(--accent); }
 .from { font-weight: 600; }
 .date, .size { color: var(--muted); font-size: .9rem; font-variant-numeric: tabular-nums; }
 .size { text-align: right; }
+.head .size { font-size: inherit; color: inherit; }
 .row.loading .from, .row.loading .subject { color: var(--muted); font-weight: 400; font-style: italic; }
 .row.marked .from, .row.marked .subject, .row.marked .date { text-decoration: line-through; color: var(--muted); }
 .row .undo { min-height: 36px; padding: 0 .6rem; font-size: .9rem; }

@@ -583,6 +583,53 @@ async fn delete_undo_quit(ui: &Ui<'_>) -> R {
     Ok(())
 }
 
+/// Work longer than a moment shows a <progress> with text (slow mock: "slow" user).
+async fn progress_bars(ui: &Ui<'_>) -> R {
+    ui.open_page("").await?;
+    ui.fill_login("slow", "tls").await?;
+    ui.b.click_in_shadow(HOST, "button.connect").await?;
+    let label = ui
+        .wait(
+            "the connecting progress bar",
+            "r.querySelector('.login progress') && r.querySelector('.login .progress').textContent",
+        )
+        .await?;
+    ensure(
+        label
+            .as_str()
+            .unwrap_or("")
+            .contains("Connecting to mail.example.org"),
+        format!("connect progress: {label}"),
+    )?;
+    ui.wait(
+        "row 25 with headers",
+        "r.querySelector('#row-25') && !r.querySelector('#row-25').classList.contains('loading')",
+    )
+    .await?;
+    ui.b.click_in_shadow(HOST, "#row-25").await?;
+    let label = ui
+        .wait(
+            "the download progress bar",
+            "r.querySelector('.reader progress') && r.querySelector('.reader .progress').textContent",
+        )
+        .await?;
+    ensure(
+        label.as_str().unwrap_or("").contains("Downloading message"),
+        format!("download progress: {label}"),
+    )?;
+    ui.shot("progress").await?;
+    ui.wait(
+        "the body",
+        "r.querySelector('.message-body').textContent.includes('message 25')",
+    )
+    .await?;
+    ensure(
+        ui.eval("!r.querySelector('.reader progress')").await? == true,
+        "the progress bar goes away when done",
+    )?;
+    Ok(())
+}
+
 /// A failed QUIT must say the messages were NOT deleted.
 async fn quit_failure(ui: &Ui<'_>) -> R {
     ui.open_page("").await?;
@@ -636,6 +683,7 @@ async fn run_all(kind: BrowserKind) {
     scenario!(inbox_and_reader);
     scenario!(delete_undo_quit);
     scenario!(quit_failure);
+    scenario!(progress_bars);
     // Close the session explicitly so the browser exits before the driver is killed.
     let _ = b.close().await;
     assert!(
