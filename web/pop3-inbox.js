@@ -110,9 +110,20 @@ export class Pop3Inbox extends HTMLElement {
 
   connectedCallback() {
     this.#applyDefaults();
+    window.addEventListener('beforeunload', this.#onBeforeUnload);
   }
 
+  // Closing the tab with marked messages ends the session without QUIT, so nothing is
+  // deleted; ask first instead of letting the user believe they were.
+  #onBeforeUnload = (ev) => {
+    if (this.#session && this.#markedCount() > 0) {
+      ev.preventDefault();
+      ev.returnValue = '';
+    }
+  };
+
   disconnectedCallback() {
+    window.removeEventListener('beforeunload', this.#onBeforeUnload);
     // Leaving the page without QUIT: POP3 then discards deletion marks (nothing is deleted).
     this.#loader?.abort();
     this.#session?.close();
