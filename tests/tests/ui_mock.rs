@@ -491,6 +491,16 @@ async fn inbox_and_reader(ui: &Ui<'_>) -> R {
         .await?;
     ui.shot("inbox-narrow").await?;
     ui.b.client.set_window_size(1280, 800).await?;
+
+    // Refresh = a new session (POP3 shows a snapshot taken at login); the old one QUITs.
+    ui.eval("(window.__oldMock = window.__pop3Mock, 1)").await?;
+    ui.b.click_in_shadow(HOST, "button.refresh").await?;
+    ui.wait(
+        "a new session with its list",
+        "window.__pop3Mock !== window.__oldMock && window.__oldMock.committed === true
+           && r.querySelector('#row-10000') && !r.querySelector('#row-10000').classList.contains('loading')",
+    )
+    .await?;
     Ok(())
 }
 
@@ -500,7 +510,17 @@ async fn delete_undo_quit(ui: &Ui<'_>) -> R {
     ui.open_page("").await?;
     ui.login("small").await?;
     ui.eval("(r.querySelector('.grid').focus(), 1)").await?;
+    // Escape in the dialog cancels: nothing is marked.
     ui.b.press(&[Key::Down, Key::Delete]).await?;
+    ui.wait("the confirmation dialog", "r.querySelector('dialog').open")
+        .await?;
+    ui.b.press(&[Key::Escape]).await?;
+    ui.wait(
+        "the dialog to close without marking",
+        "!r.querySelector('dialog').open && window.__pop3Mock.deleted.size === 0 && r.activeElement === r.querySelector('.grid')",
+    )
+    .await?;
+    ui.b.press(&[Key::Delete]).await?;
     ui.wait("the confirmation dialog", "r.querySelector('dialog').open")
         .await?;
     let text = ui.text("dialog").await?;
