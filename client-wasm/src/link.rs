@@ -1,0 +1,92 @@
+//! The WebSocket to the bridge. It owns its callbacks and removes them when dropped, so a
+//! session that ends leaves nothing behind (unlike `Closure::forget`, which leaks per socket).
+
+use js_sys::{ArrayBuffer, Uint8Array};
+use std::cell::RefCell;
+use std::rc::Rc;
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+use web_sys::{BinaryType, CloseEvent, Event, MessageEvent, WebSocket};
+
+/// The subprotocol of docs/bridge-protocol.md.
+pub(crate) const SUBPROTOCOL: &str = "pop3-bridge.v1";
+
+/// What the socket reported.
+pub(crate) enum LinkEvent {
+    Open,
+    Text(String),
+    Binary(Vec<u8>),
+    Closed { code: u16, reason: String },
+}
+
+pub(crate) struct Link {
+    ws: WebSocket,
+    _onopen: Closure<dyn FnMut(Event)>,
+    _onmessage: Closure<dyn FnMut(MessageEvent)>,
+    _onclose: Closure<dyn FnMut(CloseEvent)>,
+}
+
+impl Link {
+    /// Opens the socket; `sink` receives every event, in order.
+    pub(crate) fn open(url: &str, sink: impl FnMut(LinkEvent) + 'static) -> Result<Link, JsValue> {
+        let ws = WebSocket::new_with_str(url, SUBPROTOCOL)?;
+        ws.set_binary_type(BinaryType::Arraybuffer);
+        let sink = Rc::new(RefCell::new(sink));
+        let s = sink.clone();
+        let onopen = Closure::<dyn FnMut(Event)>::new(move |_| (s.borrow_mut())(LinkEvent::Open));
+        let s = sink.clone();
+        let onmessage = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
+            let data = e.data();
+            let ev = if let Some(text) = data.as_string() {
+                LinkEvent::Text(text)
+            } else if let Some(buf) = data.dyn_ref::<ArrayBuffer>() {
+                LinkEvent::Binary(Uint8Array::new(buf).to_vec())
+            } else {
+                return;
+            };
+            (s.borrow_mut())(ev);
+        });
+        let s = sink;
+        let onclose = Closure::<dyn FnMut(CloseEvent)>::new(move |e: CloseEvent| {
+            (s.borrow_mut())(LinkEvent::Closed {
+                code: e.code(),
+                reason: e.reason(),
+            })
+        });
+        ws.set_onopen(Some(onopen.as_ref().unchecked_ref()));
+        ws.set_onmessage(Some(onmessage.as_ref().unchecked_ref()));
+        ws.set_onclose(Some(onclose.as_ref().unchecked_ref()));
+        Ok(Link {
+            ws,
+            _onopen: onopen,
+            _onmessage: onmessage,
+            _onclose: onclose,
+        })
+    }
+
+    pub(crate) fn send_text(&self, s: &str) -> Result<(), JsValue> {
+        self.ws.send_with_str(s)
+    }
+
+    pub(crate) fn send_bytes(&self, b: &[u8]) -> Result<(), JsValue> {
+        self.ws.send_with_u8_array(b)
+    }
+
+    /// Bytes queued in the browser but not yet sent.
+    pub(crate) fn buffered(&self) -> u32 {
+        self.ws.buffered_amount()
+    }
+
+    pub(crate) fn close(&self) {
+        let _ = self.ws.close_with_code(1000);
+    }
+}
+
+impl Drop for Link {
+    fn drop(&mut self) {
+        self.ws.set_onopen(None);
+        self.ws.set_onmessage(None);
+        self.ws.set_onclose(None);
+        let _ = self.ws.close_with_code(1000);
+    }
+}

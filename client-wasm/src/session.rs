@@ -1,0 +1,967 @@
+//! A POP3 session in the browser: the sans-IO core driven by WebSocket events and one timer.
+//!
+//! Nothing here loops or awaits: every input (a frame, the timer, a JS call) runs the core once
+//! and drains its output, the way the core's contract says. JS callbacks and promise
+//! settlements are collected while the state is borrowed and run after, so user code called
+//! from here may call back into the session safely.
+
+use crate::error::Pop3Error;
+use crate::interop::*;
+use crate::link::{Link, LinkEvent};
+use crate::timer::Timer;
+use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
+use pop3_proto::{
+    AuthMethod, Client, CommandError, Credentials, Event, Handle, Instant, Login, Mechanism,
+    MsgNum, Options, Secret, SessionState,
+};
+use std::cell::RefCell;
+use std::collections::{HashMap, VecDeque};
+use std::rc::{Rc, Weak};
+use std::time::Duration;
+use wasm_bindgen::prelude::*;
+
+/// Commands a batch keeps in the core's queue at once: enough to keep the pipelining window
+/// (100) full, few enough that cancelling stops the traffic quickly.
+const BATCH_WINDOW: usize = 200;
+
+/// A promise's two functions.
+struct Deferred {
+    resolve: Function,
+    reject: Function,
+}
+
+fn deferred() -> (Promise, Deferred) {
+    let mut slot = None;
+    let p = Promise::new(&mut |resolve, reject| slot = Some(Deferred { resolve, reject }));
+    (p, slot.expect("the executor runs synchronously"))
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum BatchKind {
+    Headers,
+    Download,
+}
+
+struct Batch {
+    kind: BatchKind,
+    d: Deferred,
+    /// Waiting for UIDL/LIST before the message list is known.
+    listing_pending: u8,
+    /// The list of messages to fetch is fixed.
+    planned: bool,
+    newest: Option<u32>,
+    todo: VecDeque<u32>,
+    outstanding: usize,
+    total: u32,
+    done: u32,
+    bytes: f64,
+    total_bytes: f64,
+    sizes: HashMap<u32, u64>,
+    uids: HashMap<u32, String>,
+    results: Array,
+    on_progress: Option<Function>,
+    on_message: Option<Function>,
+    signal: Option<web_sys::AbortSignal>,
+}
+
+/// What an awaited command's answer settles.
+enum Op {
+    Stat(Deferred),
+    List(Deferred),
+    Uidl(Deferred),
+    Body(Deferred, Vec<u8>),
+    Unit(Deferred),
+    Quit(Deferred),
+    BatchList(u64),
+    BatchUidl(u64),
+    BatchItem(u64, u32, Vec<u8>),
+}
+
+#[derive(PartialEq, Eq)]
+enum Phase {
+    /// Waiting for the bridge's answer.
+    Bridge,
+    /// POP3 bytes flow.
+    Pop3,
+    /// Finished (QUIT or failure).
+    Over,
+}
+
+pub(crate) struct Inner {
+    me: Weak<RefCell<Inner>>,
+    opts: ConnectOptions,
+    phase: Phase,
+    link: Option<Link>,
+    client: Option<Client>,
+    tls: Option<TlsInfo>,
+    insecure: bool,
+    login_handle: Option<Handle>,
+    login_method: Option<String>,
+    logged_in: bool,
+    connect: Option<Deferred>,
+    pending: HashMap<Handle, Op>,
+    batches: HashMap<u64, Batch>,
+    next_batch: u64,
+    failure: Option<Pop3Error>,
+    timer: Option<Timer>,
+    /// The timer whose callback may be running right now: dropped at the next reschedule, never
+    /// inside its own callback.
+    old_timer: Option<Timer>,
+    /// JS calls to make once the state is no longer borrowed.
+    calls: Vec<(Function, Array)>,
+}
+
+/// Runs `f` on the state, drives the core, then makes the collected JS calls.
+fn with_inner(rc: &Rc<RefCell<Inner>>, f: impl FnOnce(&mut Inner)) {
+    let calls = {
+        let Ok(mut i) = rc.try_borrow_mut() else {
+            return;
+        };
+        f(&mut i);
+        i.pump();
+        std::mem::take(&mut i.calls)
+    };
+    for (func, args) in calls {
+        let _ = func.apply(&JsValue::NULL, &args);
+    }
+}
+
+impl Inner {
+    fn call(&mut self, f: &Function, args: &[JsValue]) {
+        self.calls.push((f.clone(), args.iter().collect()));
+    }
+
+    fn resolve(&mut self, d: Deferred, v: JsValue) {
+        self.call(&d.resolve, &[v]);
+    }
+
+    fn reject(&mut self, d: Deferred, e: &Pop3Error) {
+        self.call(&d.reject, &[e.to_js()]);
+    }
+
+    fn on_link(&mut self, ev: LinkEvent) {
+        match ev {
+            LinkEvent::Open => {
+                let req = BridgeRequest {
+                    host: &self.opts.host,
+                    port: self.opts.port,
+                    security: &self.opts.security,
+                    token: self.opts.token.as_deref(),
+                };
+                let json = js_sys::JSON::stringify(&to_js(&req))
+                    .ok()
+                    .and_then(|s| s.as_string())
+                    .unwrap_or_default();
+                if let Some(l) = &self.link {
+                    let _ = l.send_text(&json);
+                }
+            }
+            LinkEvent::Text(text) if self.phase == Phase::Bridge => self.on_answer(&text),
+            LinkEvent::Text(_) => self.fail(Pop3Error::new(
+                "protocol",
+                "The bridge sent an unexpected message.",
+            )),
+            LinkEvent::Binary(bytes) => {
+                let Some(c) = &mut self.client else {
+                    return self.fail(Pop3Error::new(
+                        "protocol",
+                        "The bridge sent data before its answer.",
+                    ));
+                };
+                if let Err(e) = c.feed(&bytes, Instant::now()) {
+                    self.fail((&e).into());
+                }
+            }
+            LinkEvent::Closed { code, reason } => self.on_closed(code, &reason),
+        }
+    }
+
+    fn on_answer(&mut self, text: &str) {
+        let answer: Option<BridgeAnswer> = js_sys::JSON::parse(text)
+            .ok()
+            .and_then(|v| serde_wasm_bindgen::from_value(v).ok());
+        let Some(answer) = answer else {
+            return self.fail(Pop3Error::new(
+                "protocol",
+                "The bridge's answer is not valid.",
+            ));
+        };
+        if !answer.ok {
+            let e = answer.error.map_or_else(
+                || Pop3Error::new("bridge_error", "The bridge refused the connection."),
+                |e| {
+                    let mut p = Pop3Error::new(&e.code, e.message);
+                    p.detail = e.detail;
+                    p
+                },
+            );
+            return self.fail(e);
+        }
+        self.tls = answer.tls;
+        self.insecure = answer.insecure;
+        self.phase = Phase::Pop3;
+        let mut o = match self.opts.security.as_str() {
+            "stls" => Options::after_stls(),
+            "tls" => Options::implicit_tls(),
+            _ => Options::default(),
+        };
+        if let Some(ms) = self.opts.timeout_ms {
+            o.response_timeout = Duration::from_millis(ms.into());
+            o.greeting_timeout = Duration::from_millis(ms.into());
+        }
+        o.keepalive = Some(Duration::from_millis(
+            self.opts.keepalive_ms.unwrap_or(60_000).into(),
+        ));
+        self.client = Some(Client::new(o, Instant::now()));
+        if self.opts.security == "stls" {
+            // No greeting comes after the bridge's STLS; the core waits for CAPA itself.
+            self.start_login();
+        }
+    }
+
+    fn on_closed(&mut self, code: u16, reason: &str) {
+        if self.phase == Phase::Over {
+            return;
+        }
+        if self.phase == Phase::Bridge {
+            return self.fail(
+                Pop3Error::new(
+                    "bridge_unreachable",
+                    "The bridge could not be reached, or it refused this page \
+                     (check the bridge address and its allowed origins).",
+                )
+                .detail(format!("WebSocket closed with code {code} {reason}")),
+            );
+        }
+        let r = self.client.as_mut().map(Client::handle_close);
+        match r {
+            Some(Ok(())) => self.phase = Phase::Over,
+            Some(Err(e)) => {
+                let mut p: Pop3Error = (&e).into();
+                if !reason.is_empty() {
+                    p.detail = Some(format!("bridge: {code} {reason}"));
+                }
+                self.fail(p)
+            }
+            None => {}
+        }
+    }
+
+    fn start_login(&mut self) {
+        let o = &self.opts;
+        let nonce = random_bytes(32);
+        let creds = match (&o.oauth_token, &o.password) {
+            (Some(token), _) => Credentials::OAuth2 {
+                username: o.user.clone(),
+                token: Secret::new(token.clone()),
+                host: Some(o.host.clone()),
+                port: Some(o.port),
+            },
+            (None, pw) => Credentials::Password {
+                username: o.user.clone(),
+                password: Secret::new(pw.clone().unwrap_or_default()),
+                authzid: None,
+            },
+        };
+        let mut login = Login::with(creds, nonce);
+        login.allow_insecure = o.allow_insecure;
+        login.allow_apop = o.allow_apop;
+        login.sasl_initial_response = !o.no_initial_response;
+        login.methods = o.mechanisms.as_ref().map(|names| {
+            names
+                .iter()
+                .filter_map(|n| match n.to_ascii_uppercase().as_str() {
+                    "USER" => Some(AuthMethod::UserPass),
+                    "APOP" => Some(AuthMethod::Apop),
+                    other => Mechanism::from_name(other).map(AuthMethod::Sasl),
+                })
+                .collect()
+        });
+        let r = match self.client.as_mut().and_then(Client::authorization) {
+            Some(a) => a
+                .login(login)
+                .map_err(|e| Pop3Error::new("bad_options", e.to_string())),
+            None => Err(Pop3Error::new("protocol", "Cannot log in now.")),
+        };
+        match r {
+            Ok(h) => self.login_handle = Some(h),
+            Err(e) => self.fail(e),
+        }
+    }
+
+    /// Runs the core's output: bytes to the socket, events to promises, batches refilled,
+    /// the timer rescheduled. Repeats while anything changes.
+    fn pump(&mut self) {
+        loop {
+            let Some(c) = &mut self.client else { return };
+            let now = Instant::now();
+            let mut progressed = false;
+            while let Some(bytes) = c.poll_transmit(now) {
+                progressed = true;
+                if let Some(l) = &self.link {
+                    let _ = l.send_bytes(&bytes);
+                }
+            }
+            let mut events = Vec::new();
+            while let Some(e) = c.poll_event() {
+                events.push(e);
+            }
+            progressed |= !events.is_empty();
+            for e in events {
+                self.on_event(e);
+            }
+            progressed |= self.refill_batches();
+            if !progressed {
+                break;
+            }
+        }
+        self.check_connected();
+        self.schedule_timer();
+    }
+
+    fn check_connected(&mut self) {
+        let idle = self
+            .client
+            .as_ref()
+            .is_some_and(|c| c.pending_commands() == 0);
+        if self.logged_in
+            && idle
+            && let Some(d) = self.connect.take()
+        {
+            self.resolve(d, JsValue::TRUE);
+        }
+    }
+
+    fn schedule_timer(&mut self) {
+        self.old_timer = self.timer.take();
+        if self.failure.is_some() {
+            return;
+        }
+        let Some(deadline) = self.client.as_ref().and_then(Client::poll_timeout) else {
+            return;
+        };
+        let ms = deadline
+            .saturating_duration_since(Instant::now())
+            .as_secs_f64()
+            * 1000.0;
+        let me = self.me.clone();
+        self.timer = Some(Timer::after(ms + 1.0, move || {
+            if let Some(rc) = me.upgrade() {
+                with_inner(&rc, |i| {
+                    let r = i.client.as_mut().map(|c| c.handle_timeout(Instant::now()));
+                    if let Some(Err(e)) = r {
+                        i.fail((&e).into());
+                    }
+                });
+            }
+        }));
+    }
+
+    fn on_event(&mut self, e: Event) {
+        match e {
+            Event::Greeting(_) if self.login_handle.is_none() => self.start_login(),
+            Event::LoggedIn { method, .. } => {
+                self.logged_in = true;
+                self.login_method = Some(method.to_string());
+            }
+            Event::Stat { handle, stat } => {
+                if let Some(Op::Stat(d)) = self.pending.remove(&handle) {
+                    let v = to_js(&StatJs {
+                        count: stat.count,
+                        size: stat.size as f64,
+                    });
+                    self.resolve(d, v);
+                }
+            }
+            Event::List { handle, entries } => match self.pending.remove(&handle) {
+                Some(Op::List(d)) => {
+                    let v: Vec<ScanJs> = entries
+                        .iter()
+                        .map(|e| ScanJs {
+                            msg: e.msg.get(),
+                            size: e.size as f64,
+                        })
+                        .collect();
+                    self.resolve(d, to_js(&v));
+                }
+                Some(Op::BatchList(id)) => {
+                    if let Some(b) = self.batches.get_mut(&id) {
+                        b.sizes = entries.iter().map(|e| (e.msg.get(), e.size)).collect();
+                        b.listing_pending -= 1;
+                    }
+                }
+                _ => {}
+            },
+            Event::Uidl { handle, entries } => match self.pending.remove(&handle) {
+                Some(Op::Uidl(d)) => {
+                    let v: Vec<UidJs> = entries
+                        .iter()
+                        .map(|e| UidJs {
+                            msg: e.msg.get(),
+                            uid: e.uid.to_string(),
+                        })
+                        .collect();
+                    self.resolve(d, to_js(&v));
+                }
+                Some(Op::BatchUidl(id)) => {
+                    if let Some(b) = self.batches.get_mut(&id) {
+                        b.uids = entries
+                            .into_iter()
+                            .map(|e| (e.msg.get(), e.uid.to_string()))
+                            .collect();
+                        b.listing_pending -= 1;
+                    }
+                }
+                _ => {}
+            },
+            Event::MessageData { handle, data } => match self.pending.get_mut(&handle) {
+                Some(Op::Body(_, buf)) | Some(Op::BatchItem(_, _, buf)) => {
+                    buf.extend_from_slice(&data)
+                }
+                _ => {}
+            },
+            Event::MessageEnd { handle, .. } => match self.pending.remove(&handle) {
+                Some(Op::Body(d, buf)) => {
+                    let v = Uint8Array::from(buf.as_slice()).into();
+                    self.resolve(d, v);
+                }
+                Some(Op::BatchItem(id, msg, buf)) => self.batch_item_done(id, msg, buf),
+                _ => {}
+            },
+            Event::Done { handle, .. } => {
+                if let Some(Op::Unit(d)) = self.pending.remove(&handle) {
+                    self.resolve(d, JsValue::UNDEFINED);
+                }
+            }
+            Event::Languages { handle, languages } => {
+                if let Some(Op::Unit(d)) = self.pending.remove(&handle) {
+                    self.resolve(d, to_js(&languages));
+                }
+            }
+            Event::Closed { handle, committed } => {
+                self.phase = Phase::Over;
+                if let Some(Op::Quit(d)) = self.pending.remove(&handle) {
+                    self.resolve(d, to_js(&QuitJs { committed }));
+                }
+            }
+            Event::Failed { handle, error } => self.on_failed(handle, &error),
+            _ => {}
+        }
+    }
+
+    fn on_failed(&mut self, handle: Handle, error: &CommandError) {
+        let e: Pop3Error = error.into();
+        if Some(handle) == self.login_handle && !self.logged_in {
+            return self.fail(e);
+        }
+        match self.pending.remove(&handle) {
+            Some(
+                Op::Stat(d)
+                | Op::List(d)
+                | Op::Uidl(d)
+                | Op::Body(d, _)
+                | Op::Unit(d)
+                | Op::Quit(d),
+            ) => self.reject(d, &e),
+            Some(Op::BatchList(id) | Op::BatchUidl(id) | Op::BatchItem(id, ..)) => {
+                if let Some(b) = self.batches.remove(&id) {
+                    self.reject(b.d, &e);
+                }
+            }
+            None => {}
+        }
+    }
+
+    /// Ends the session: every promise still open is rejected with `e`.
+    fn fail(&mut self, e: Pop3Error) {
+        if self.failure.is_some() {
+            return;
+        }
+        self.phase = Phase::Over;
+        self.failure = Some(e.clone());
+        if let Some(d) = self.connect.take() {
+            self.reject(d, &e);
+        }
+        for (_, op) in std::mem::take(&mut self.pending) {
+            if let Op::Stat(d)
+            | Op::List(d)
+            | Op::Uidl(d)
+            | Op::Body(d, _)
+            | Op::Unit(d)
+            | Op::Quit(d) = op
+            {
+                self.reject(d, &e);
+            }
+        }
+        for (_, b) in std::mem::take(&mut self.batches) {
+            self.reject(b.d, &e);
+        }
+        if let Some(l) = &self.link {
+            l.close();
+        }
+        // Not dropped here: this may run inside the timer's own callback.
+        self.old_timer = self.timer.take();
+    }
+
+    // ----- batches -----
+
+    fn batch_item_done(&mut self, id: u64, msg: u32, buf: Vec<u8>) {
+        let Some(b) = self.batches.get_mut(&id) else {
+            return;
+        };
+        b.outstanding -= 1;
+        b.done += 1;
+        b.bytes += buf.len() as f64;
+        let bytes: JsValue = Uint8Array::from(buf.as_slice()).into();
+        let progress = to_js(&ProgressJs {
+            done: b.done,
+            total: b.total,
+            bytes: b.bytes,
+            total_bytes: b.total_bytes,
+        });
+        let mut calls = Vec::new();
+        match b.kind {
+            BatchKind::Headers => {
+                let o = Object::new();
+                let _ = Reflect::set(&o, &"msg".into(), &msg.into());
+                let uid = b
+                    .uids
+                    .get(&msg)
+                    .map_or(JsValue::NULL, |u| u.as_str().into());
+                let _ = Reflect::set(&o, &"uid".into(), &uid);
+                let size = b.sizes.get(&msg).copied().unwrap_or_default() as f64;
+                let _ = Reflect::set(&o, &"size".into(), &size.into());
+                let _ = Reflect::set(&o, &"headers".into(), &bytes);
+                b.results.push(&o);
+            }
+            BatchKind::Download => {
+                if let Some(f) = &b.on_message {
+                    calls.push((f.clone(), vec![JsValue::from(msg), bytes]));
+                }
+            }
+        }
+        if let Some(f) = &b.on_progress {
+            calls.push((f.clone(), vec![progress]));
+        }
+        for (f, args) in calls {
+            self.call(&f, &args);
+        }
+    }
+
+    /// Issues more of each batch's commands, and settles finished or cancelled batches.
+    fn refill_batches(&mut self) -> bool {
+        let mut progressed = false;
+        let ids: Vec<u64> = self.batches.keys().copied().collect();
+        for id in ids {
+            let Some(b) = self.batches.get_mut(&id) else {
+                continue;
+            };
+            if b.signal.as_ref().is_some_and(web_sys::AbortSignal::aborted) {
+                // Answers to commands already sent still arrive; they find no batch and are
+                // dropped.
+                if let Some(b) = self.batches.remove(&id) {
+                    self.reject(b.d, &Pop3Error::new("cancelled", "Cancelled."));
+                }
+                progressed = true;
+                continue;
+            }
+            if b.listing_pending > 0 {
+                continue;
+            }
+            if !b.planned {
+                // The listing just arrived. Without an explicit list: the newest messages.
+                if b.todo.is_empty() {
+                    let mut msgs: Vec<u32> = b.sizes.keys().copied().collect();
+                    msgs.sort_unstable_by(|a, b| b.cmp(a));
+                    msgs.truncate(b.newest.unwrap_or(u32::MAX) as usize);
+                    b.todo = msgs.into();
+                }
+                b.total = b.todo.len() as u32;
+                if b.kind == BatchKind::Download {
+                    b.total_bytes = b
+                        .todo
+                        .iter()
+                        .map(|m| b.sizes.get(m).copied().unwrap_or_default() as f64)
+                        .sum();
+                }
+                b.planned = true;
+            }
+            let Some(t) = self.client.as_mut().and_then(Client::transaction) else {
+                continue;
+            };
+            let mut t = t;
+            while b.outstanding < BATCH_WINDOW {
+                let Some(msg) = b.todo.pop_front() else { break };
+                let Some(n) = MsgNum::new(msg) else { continue };
+                let h = match b.kind {
+                    BatchKind::Headers => t.top(n, 0),
+                    BatchKind::Download => t.retr(n),
+                };
+                b.outstanding += 1;
+                self.pending.insert(h, Op::BatchItem(id, msg, Vec::new()));
+                progressed = true;
+            }
+            if b.todo.is_empty()
+                && b.outstanding == 0
+                && let Some(b) = self.batches.remove(&id)
+            {
+                let v = match b.kind {
+                    BatchKind::Headers => b.results.into(),
+                    BatchKind::Download => {
+                        let o = Object::new();
+                        let _ = Reflect::set(&o, &"count".into(), &b.done.into());
+                        let _ = Reflect::set(&o, &"bytes".into(), &b.bytes.into());
+                        o.into()
+                    }
+                };
+                self.resolve(b.d, v);
+                progressed = true;
+            }
+        }
+        progressed
+    }
+}
+
+fn random_bytes(n: usize) -> Vec<u8> {
+    let mut v = vec![0u8; n];
+    let crypto = Reflect::get(&js_sys::global(), &"crypto".into()).ok();
+    if let Some(c) = crypto {
+        let arr = Uint8Array::new_with_length(n as u32);
+        let f = Reflect::get(&c, &"getRandomValues".into())
+            .ok()
+            .and_then(|f| f.dyn_into::<Function>().ok());
+        if let Some(f) = f {
+            let _ = f.call1(&c, &arr);
+            arr.copy_to(&mut v);
+        }
+    }
+    v
+}
+
+/// A logged-in POP3 session (see docs/js-api.md). Create it with `connect()`.
+#[wasm_bindgen]
+pub struct Session {
+    inner: Rc<RefCell<Inner>>,
+}
+
+/// Opens a session: WebSocket to the bridge, target request, greeting, login. Resolves when
+/// logged in and the post-login capabilities are known.
+#[wasm_bindgen]
+pub async fn connect(options: JsValue) -> Result<Session, JsValue> {
+    let opts: ConnectOptions = serde_wasm_bindgen::from_value(options)
+        .map_err(|e| Pop3Error::new("bad_options", e.to_string()).to_js())?;
+    if !matches!(opts.security.as_str(), "tls" | "stls" | "plain") {
+        return Err(Pop3Error::new("bad_options", "security must be tls, stls or plain").to_js());
+    }
+    let url = opts.bridge_url.clone();
+    let timeout = f64::from(opts.timeout_ms.unwrap_or(30_000));
+    let inner = Rc::new_cyclic(|me| {
+        RefCell::new(Inner {
+            me: me.clone(),
+            opts,
+            phase: Phase::Bridge,
+            link: None,
+            client: None,
+            tls: None,
+            insecure: false,
+            login_handle: None,
+            login_method: None,
+            logged_in: false,
+            connect: None,
+            pending: HashMap::new(),
+            batches: HashMap::new(),
+            next_batch: 1,
+            failure: None,
+            timer: None,
+            old_timer: None,
+            calls: Vec::new(),
+        })
+    });
+    let (promise, d) = deferred();
+    inner.borrow_mut().connect = Some(d);
+    let weak = Rc::downgrade(&inner);
+    let link = Link::open(&url, move |ev| {
+        if let Some(rc) = weak.upgrade() {
+            with_inner(&rc, |i| i.on_link(ev));
+        }
+    })
+    .map_err(|e| {
+        Pop3Error::new(
+            "bad_options",
+            "The bridge address is not a valid WebSocket URL.",
+        )
+        .detail(format!("{e:?}"))
+        .to_js()
+    })?;
+    inner.borrow_mut().link = Some(link);
+    // The bridge phase has no core timer yet.
+    let weak = Rc::downgrade(&inner);
+    let guard = Timer::after(timeout, move || {
+        if let Some(rc) = weak.upgrade() {
+            with_inner(&rc, |i| {
+                if i.phase == Phase::Bridge {
+                    i.fail(Pop3Error::new(
+                        "timeout",
+                        "The bridge did not answer in time.",
+                    ));
+                }
+            });
+        }
+    });
+    wasm_bindgen_futures::JsFuture::from(promise).await?;
+    drop(guard);
+    Ok(Session { inner })
+}
+
+#[wasm_bindgen]
+impl Session {
+    /// What the server can do (after login).
+    #[wasm_bindgen(getter)]
+    pub fn capabilities(&self) -> JsValue {
+        let i = self.inner.borrow();
+        match i.client.as_ref().and_then(Client::capabilities) {
+            Some(c) => to_js(&CapsJs::from(c)),
+            None => JsValue::NULL,
+        }
+    }
+
+    /// TLS details of the bridge's connection to the server, or null without TLS.
+    #[wasm_bindgen(getter)]
+    pub fn tls(&self) -> JsValue {
+        self.inner
+            .borrow()
+            .tls
+            .as_ref()
+            .map_or(JsValue::NULL, to_js)
+    }
+
+    /// True when the connection to the mail server is not encrypted.
+    #[wasm_bindgen(getter)]
+    pub fn insecure(&self) -> bool {
+        self.inner.borrow().insecure
+    }
+
+    /// How the login was done, e.g. "SCRAM-SHA-256".
+    #[wasm_bindgen(getter, js_name = loginMethod)]
+    pub fn login_method(&self) -> Option<String> {
+        self.inner.borrow().login_method.clone()
+    }
+
+    /// Message numbers marked with dele() in this session (removed only at quit()).
+    #[wasm_bindgen(getter, js_name = markedForDeletion)]
+    pub fn marked_for_deletion(&self) -> Vec<u32> {
+        let i = self.inner.borrow();
+        i.client
+            .as_ref()
+            .map(|c| c.marked_for_deletion().iter().map(|m| m.get()).collect())
+            .unwrap_or_default()
+    }
+
+    /// True while the session can take commands.
+    #[wasm_bindgen(getter)]
+    pub fn open(&self) -> bool {
+        let i = self.inner.borrow();
+        i.failure.is_none()
+            && i.client
+                .as_ref()
+                .is_some_and(|c| c.state() == SessionState::Transaction)
+    }
+
+    /// Bytes the browser has queued on the WebSocket but not yet sent.
+    #[wasm_bindgen(getter, js_name = bufferedAmount)]
+    pub fn buffered_amount(&self) -> u32 {
+        self.inner.borrow().link.as_ref().map_or(0, Link::buffered)
+    }
+
+    fn command(
+        &self,
+        issue: impl FnOnce(&mut pop3_proto::Transaction<'_>) -> Handle,
+        op: impl FnOnce(Deferred) -> Op,
+    ) -> Promise {
+        let (p, d) = deferred();
+        with_inner(&self.inner, |i| {
+            if let Some(e) = &i.failure {
+                let e = e.clone();
+                return i.reject(d, &e);
+            }
+            match i.client.as_mut().and_then(Client::transaction) {
+                Some(mut t) => {
+                    let h = issue(&mut t);
+                    i.pending.insert(h, op(d));
+                }
+                None => i.reject(
+                    d,
+                    &Pop3Error::new("not_logged_in", "The session is not open for commands."),
+                ),
+            }
+        });
+        p
+    }
+
+    /// `{count, size}` of the maildrop.
+    pub fn stat(&self) -> Promise {
+        self.command(|t| t.stat(), Op::Stat)
+    }
+
+    /// `[{msg, size}]` of all messages.
+    pub fn list(&self) -> Promise {
+        self.command(|t| t.list(None), Op::List)
+    }
+
+    /// `[{msg, uid}]` of all messages.
+    pub fn uidl(&self) -> Promise {
+        self.command(|t| t.uidl(None), Op::Uidl)
+    }
+
+    /// The header and first `lines` body lines of a message, as a Uint8Array.
+    pub fn top(&self, msg: u32, lines: u32) -> Promise {
+        match MsgNum::new(msg) {
+            Some(n) => self.command(|t| t.top(n, lines), |d| Op::Body(d, Vec::new())),
+            None => bad_msg(),
+        }
+    }
+
+    /// A whole message as a Uint8Array.
+    pub fn retr(&self, msg: u32) -> Promise {
+        match MsgNum::new(msg) {
+            Some(n) => self.command(|t| t.retr(n), |d| Op::Body(d, Vec::new())),
+            None => bad_msg(),
+        }
+    }
+
+    /// Marks a message for deletion at quit().
+    pub fn dele(&self, msg: u32) -> Promise {
+        match MsgNum::new(msg) {
+            Some(n) => self.command(|t| t.dele(n), Op::Unit),
+            None => bad_msg(),
+        }
+    }
+
+    /// Unmarks all messages marked in this session.
+    pub fn rset(&self) -> Promise {
+        self.command(|t| t.rset(), Op::Unit)
+    }
+
+    /// Does nothing, keeps the session alive.
+    pub fn noop(&self) -> Promise {
+        self.command(|t| t.noop(), Op::Unit)
+    }
+
+    /// Ends the session; resolves `{committed}`: true when the server confirmed the deletions.
+    pub fn quit(&self) -> Promise {
+        let (p, d) = deferred();
+        with_inner(&self.inner, |i| {
+            if let Some(e) = &i.failure {
+                let e = e.clone();
+                return i.reject(d, &e);
+            }
+            match i.client.as_mut().and_then(Client::transaction) {
+                Some(t) => {
+                    let h = t.quit();
+                    i.pending.insert(h, Op::Quit(d));
+                }
+                None => i.reject(
+                    d,
+                    &Pop3Error::new("not_logged_in", "The session is not open."),
+                ),
+            }
+        });
+        p
+    }
+
+    /// Headers (TOP n 0) of the newest `newest` messages (or of `msgs`), pipelined, newest
+    /// first: `[{msg, uid, size, headers}]`. Options: `newest`, `msgs`, `onProgress`, `signal`.
+    #[wasm_bindgen(js_name = fetchHeaders)]
+    pub fn fetch_headers(&self, options: JsValue) -> Promise {
+        let msgs = get(&options, "msgs").map(|v| {
+            Array::from(&v)
+                .iter()
+                .filter_map(|x| x.as_f64())
+                .map(|x| x as u32)
+                .collect::<Vec<_>>()
+        });
+        let newest = get(&options, "newest")
+            .and_then(|v| v.as_f64())
+            .map(|x| x as u32);
+        self.batch(BatchKind::Headers, msgs, newest, &options)
+    }
+
+    /// Downloads `msgs` (RETR, pipelined), calling `onMessage(msg, bytes)` for each in order;
+    /// resolves `{count, bytes}`. Options: `onMessage`, `onProgress`, `signal`.
+    pub fn download(&self, msgs: Vec<u32>, options: JsValue) -> Promise {
+        self.batch(BatchKind::Download, Some(msgs), None, &options)
+    }
+
+    fn batch(
+        &self,
+        kind: BatchKind,
+        msgs: Option<Vec<u32>>,
+        newest: Option<u32>,
+        options: &JsValue,
+    ) -> Promise {
+        let (p, d) = deferred();
+        let func = |k| get(options, k).and_then(|v| v.dyn_into::<Function>().ok());
+        let signal = get(options, "signal").and_then(|v| v.dyn_into::<web_sys::AbortSignal>().ok());
+        with_inner(&self.inner, |i| {
+            if let Some(e) = &i.failure {
+                let e = e.clone();
+                return i.reject(d, &e);
+            }
+            let id = i.next_batch;
+            i.next_batch += 1;
+            let mut b = Batch {
+                kind,
+                d,
+                listing_pending: 0,
+                planned: false,
+                newest,
+                todo: VecDeque::new(),
+                outstanding: 0,
+                total: 0,
+                done: 0,
+                bytes: 0.0,
+                total_bytes: 0.0,
+                sizes: HashMap::new(),
+                uids: HashMap::new(),
+                results: Array::new(),
+                on_progress: func("onProgress"),
+                on_message: func("onMessage"),
+                signal,
+            };
+            let uidl = i
+                .client
+                .as_ref()
+                .and_then(Client::capabilities)
+                .is_some_and(|c| c.uidl);
+            let Some(mut t) = i.client.as_mut().and_then(Client::transaction) else {
+                let e = Pop3Error::new("not_logged_in", "The session is not open for commands.");
+                return i.reject(b.d, &e);
+            };
+            // Sizes (and uids for headers) first; then the list to fetch is fixed.
+            let hl = t.list(None);
+            b.listing_pending = 1;
+            let hu = (uidl && kind == BatchKind::Headers).then(|| t.uidl(None));
+            i.pending.insert(hl, Op::BatchList(id));
+            if let Some(hu) = hu {
+                b.listing_pending += 1;
+                i.pending.insert(hu, Op::BatchUidl(id));
+            }
+            if let Some(m) = msgs {
+                b.todo = m.into();
+            }
+            i.batches.insert(id, b);
+        });
+        p
+    }
+
+    /// Closes the connection without QUIT (nothing marked is deleted).
+    pub fn close(&self) {
+        with_inner(&self.inner, |i| {
+            i.fail(Pop3Error::new("closed", "The session was closed."));
+        });
+    }
+}
+
+fn bad_msg() -> Promise {
+    Promise::reject(&Pop3Error::new("bad_argument", "Message numbers start at 1.").to_js())
+}

@@ -1,0 +1,103 @@
+//! Runs the wasm client's browser tests (client-wasm/tests/web.rs) in headless Chromium through
+//! wasm-bindgen-test-runner, against a real bridge (in this process) and a real Dovecot.
+
+use e2e::{Dovecot, DovecotOptions, Mailbox};
+use pop3_bridge::{Bridge, Config};
+use std::path::Path;
+use std::process::Command;
+use tokio::net::TcpListener;
+
+const COUNT: usize = 30;
+
+fn which(cmd: &str) -> Option<String> {
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {cmd}"))
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wasm_client_passes_its_browser_tests_against_bridge_and_dovecot() {
+    let runner = which("wasm-bindgen-test-runner")
+        .expect("wasm-bindgen-test-runner is missing: run `cargo xtask setup`");
+    let chromedriver =
+        which("chromedriver").expect("chromedriver is missing: run `cargo xtask setup`");
+
+    let d = Dovecot::start(
+        DovecotOptions::new()
+            .user("web", "pw-web", Mailbox::new(COUNT))
+            .user("del", "pw-del", Mailbox::new(5)),
+    )
+    .expect("dovecot starts");
+    let mut digest = 0xcbf29ce484222325u64;
+    for i in 0..COUNT {
+        for b in d.expected_bytes("web", i) {
+            digest = (digest ^ u64::from(b)).wrapping_mul(0x100000001b3);
+        }
+    }
+
+    // The test page's origin must be allowed by the bridge, so pin the runner's address.
+    let page = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let page_addr = page.local_addr().unwrap();
+    drop(page);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let bridge_addr = listener.local_addr().unwrap();
+    let config = Config {
+        listen: bridge_addr,
+        allow_hosts: vec!["localhost".into(), "127.0.0.1".into()],
+        allow_ports: vec![d.plain_port(), d.tls_port()],
+        extra_ca: vec![d.ca_pem_path().to_path_buf()],
+        origins: vec![format!("http://{page_addr}")],
+        ..Config::default()
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let bridge = tokio::spawn(Bridge::new(config).run(listener, async {
+        let _ = stopped.await;
+    }));
+
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let (tls_port, plain_port) = (d.tls_port(), d.plain_port());
+    let status = tokio::task::spawn_blocking({
+        let root = root.to_path_buf();
+        move || {
+            Command::new(env!("CARGO"))
+                .current_dir(&root)
+                .args([
+                    "test",
+                    "-p",
+                    "pop3-web",
+                    "--target",
+                    "wasm32-unknown-unknown",
+                    "--test",
+                    "web",
+                ])
+                // Its own target dir: the outer `cargo test` may hold the default one.
+                .env("CARGO_TARGET_DIR", root.join("target/wasm-browser-tests"))
+                .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER", &runner)
+                .env("CHROMEDRIVER", &chromedriver)
+                .env("WASM_BINDGEN_TEST_ADDRESS", page_addr.to_string())
+                .env("WASM_BINDGEN_TEST_TIMEOUT", "120")
+                .env("POP3_TEST_BRIDGE", format!("ws://{bridge_addr}/pop3"))
+                .env("POP3_TEST_TLS_PORT", tls_port.to_string())
+                .env("POP3_TEST_PLAIN_PORT", plain_port.to_string())
+                .env("POP3_TEST_DIGEST", format!("{digest:016x}"))
+                .env("POP3_TEST_COUNT", COUNT.to_string())
+                .status()
+        }
+    })
+    .await
+    .unwrap()
+    .expect("cargo runs");
+    let _ = stop.send(());
+    let _ = bridge.await;
+    assert!(
+        status.success(),
+        "the browser tests failed (see their output above)"
+    );
+    // deletion_happens_at_quit marked 1, undid it, marked 2 and quit.
+    assert_eq!(d.stored_message_count("del").unwrap(), 4);
+}
