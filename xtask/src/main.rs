@@ -26,6 +26,7 @@ const PACKAGES: &[&str] = &[
     "chromium-driver",
     "nginx",
     "openssl",
+    "firefox-esr",
 ];
 
 /// System services some of those packages start; we run our own instances instead.
@@ -50,6 +51,7 @@ fn main() -> ExitCode {
         Some("setup") => setup(),
         Some("test") => test(),
         Some("run") => run(&root),
+        Some("build-web") => build_web(&root),
         Some("bench") => match rest.first().map(String::as_str) {
             Some("pipelining") => bench_pipelining(&root, &rest[1..]),
             Some("parse") => bench_parse(&rest[1..]),
@@ -81,7 +83,8 @@ fn print_help() {
            test               setup + fmt check + clippy + wasm build + cargo test --workspace\n  \
            run                Dovecot sample server (demo/demo on localhost:1995 TLS, :1110 STLS) + bridge on http://127.0.0.1:8080/\n  \
            bench pipelining   mpop vs. pop3-fetch downloading 1000 messages through a 25 ms delay proxy\n  \
-           bench parse        cargo bench -p pop3-proto --bench parse"
+           bench parse        cargo bench -p pop3-proto --bench parse\n  \
+           build-web          the wasm package (wasm-bindgen + wasm-opt) into web/pkg"
     );
 }
 
@@ -205,8 +208,97 @@ fn setup() -> Result {
         println!("rustup not found; assuming the toolchain has {WASM_TARGET}, rustfmt and clippy");
     }
 
+    ensure_cargo_tools()?;
     ensure_mail_user()?;
     println!("setup done in {:.1} s", t.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// The wasm-bindgen version pinned in Cargo.lock: the CLI must match it exactly.
+fn wasm_bindgen_version() -> Result<String> {
+    let lock = std::fs::read_to_string(workspace_root().join("Cargo.lock"))
+        .map_err(|e| format!("reading Cargo.lock: {e}"))?;
+    let mut lines = lock.lines();
+    while let Some(l) = lines.next() {
+        if l == "name = \"wasm-bindgen\""
+            && let Some(v) = lines.next().and_then(|v| v.strip_prefix("version = \""))
+        {
+            return Ok(v.trim_end_matches('"').to_owned());
+        }
+    }
+    Err("wasm-bindgen not found in Cargo.lock".into())
+}
+
+/// wasm-bindgen-cli (same version as the library) and geckodriver, from crates.io.
+fn ensure_cargo_tools() -> Result {
+    let want = wasm_bindgen_version()?;
+    let (_, have_v) = capture("wasm-bindgen", &["--version"]);
+    if have_v.split_whitespace().nth(1) == Some(want.as_str()) && have("wasm-bindgen-test-runner") {
+        println!("wasm-bindgen-cli {want}: present");
+    } else {
+        // Not --locked: this registry lacks one of the CLI's pinned dependencies.
+        run_cmd(Command::new(cargo()).args([
+            "install",
+            "wasm-bindgen-cli",
+            "--version",
+            &want,
+            "--force",
+        ]))?;
+    }
+    if have("geckodriver") {
+        println!("geckodriver: present");
+    } else {
+        run_cmd(Command::new(cargo()).args(["install", "geckodriver"]))?;
+    }
+    Ok(())
+}
+
+/// Builds the browser package into web/pkg: wasm32 release build, wasm-bindgen (--target web,
+/// with TypeScript declarations), then wasm-opt for size.
+fn build_web(root: &Path) -> Result {
+    header("build-web");
+    let cargo = cargo();
+    run_cmd(Command::new(&cargo).args([
+        "build",
+        "--release",
+        "-p",
+        "pop3-web",
+        "--target",
+        WASM_TARGET,
+    ]))?;
+    let wasm = target_dir(root)
+        .join(WASM_TARGET)
+        .join("release")
+        .join("pop3_web.wasm");
+    let out = root.join("web").join("pkg");
+    run_cmd(
+        Command::new("wasm-bindgen")
+            .arg(&wasm)
+            .args(["--target", "web", "--out-dir"])
+            .arg(&out),
+    )?;
+    let bg = out.join("pop3_web_bg.wasm");
+    if have("wasm-opt") {
+        run_cmd(
+            Command::new("wasm-opt")
+                .args([
+                    "-Oz",
+                    "--enable-bulk-memory",
+                    "--enable-nontrapping-float-to-int",
+                    "--enable-sign-ext",
+                    "--enable-mutable-globals",
+                    "-o",
+                ])
+                .arg(&bg)
+                .arg(&bg),
+        )?;
+    }
+    let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+    println!(
+        "web/pkg: pop3_web_bg.wasm {} bytes, pop3_web.js {} bytes",
+        size(&bg),
+        size(&out.join("pop3_web.js"))
+    );
     Ok(())
 }
 
@@ -425,6 +517,7 @@ fn run(root: &Path) -> Result {
             .map_err(|e| format!("cannot install the signal handler: {e}"))?;
     }
     let cargo = cargo();
+    build_web(root)?;
     header("build");
     run_cmd(Command::new(&cargo).args(["build", "--release", "-p", "pop3-bridge"]))?;
     run_cmd(Command::new(&cargo).args([
