@@ -620,3 +620,62 @@ fn utf8_mode_is_enabled_before_login_when_offered() {
     s.s("+OK Language listing follows\r\nen English\r\nde Deutsch\r\n.\r\n");
     assert!(s.take_events().iter().any(|e| matches!(e, Event::Languages { handle, languages } if *handle == h && languages[1] == ("de".to_string(), "Deutsch".to_string()))));
 }
+
+#[test]
+fn rfc5034_example_auth_plain_with_authorization_identity() {
+    // RFC 5034 §6, with the initial response on the AUTH line.
+    let mut s = Script::new(Options::implicit_tls());
+    s.s("+OK POP3 server ready\r\n");
+    s.c("CAPA\r\n");
+    s.s("+OK\r\nSASL PLAIN\r\n.\r\n");
+    s.login(Login::with(
+        Credentials::Password {
+            username: "test".into(),
+            password: Secret::new("test".into()),
+            authzid: Some("test".into()),
+        },
+        vec![1; 32],
+    ));
+    s.c("AUTH PLAIN dGVzdAB0ZXN0AHRlc3Q=\r\n");
+    s.s("+OK Maildrop locked and ready\r\n");
+    assert_eq!(s.client.state(), SessionState::Transaction);
+}
+
+#[test]
+fn rfc5034_example_cram_md5_exchange() {
+    // RFC 5034 §6's CRAM-MD5 exchange, whose challenge and answer are RFC 2195's.
+    let mut s = Script::new(Options::default());
+    s.s("+OK POP3 server ready\r\n");
+    s.c("CAPA\r\n");
+    s.s("+OK\r\nSASL CRAM-MD5\r\n.\r\n");
+    s.login(Login::password("tim", "tanstaaftanstaaf", vec![1; 32]));
+    s.c("AUTH CRAM-MD5\r\n");
+    s.s("+ PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+\r\n");
+    s.c("dGltIGI5MTNhNjAyYzdlZGE3YTQ5NWI0ZTZlNzMzNGQzODkw\r\n");
+    s.s("+OK CRAM authentication successful\r\n");
+    assert!(s.take_events().iter().any(|e| matches!(
+        e,
+        Event::LoggedIn {
+            method: AuthMethod::Sasl(Mechanism::CramMd5),
+            ..
+        }
+    )));
+}
+
+#[test]
+fn scram_success_without_server_proof_is_refused() {
+    let mut s = Script::new(Options::implicit_tls());
+    s.s("+OK\r\n");
+    s.c("CAPA\r\n");
+    s.s("+OK\r\nSASL SCRAM-SHA-256\r\n.\r\n");
+    s.login(Login::password("user", "pencil", vec![7; 32]));
+    let sent = s.take_sent();
+    assert!(sent.starts_with("AUTH SCRAM-SHA-256 "), "{sent}");
+    // An impostor skips the challenge and claims success.
+    assert_eq!(
+        s.server(b"+OK logged in\r\n"),
+        Err(ConnectionError::UnverifiedAuthSuccess(
+            Mechanism::ScramSha256
+        ))
+    );
+}

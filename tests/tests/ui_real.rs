@@ -1,0 +1,254 @@
+//! The whole stack as a user sees it: the bridge serving web/ (with the built wasm package),
+//! a real Dovecot behind it, and real headless Chromium and Firefox driving `<pop3-inbox>`.
+//! Needs `web/pkg` (`cargo xtask build-web`, which `cargo xtask test` runs first).
+
+use e2e::browser::{Browser, BrowserKind};
+use e2e::{Dovecot, DovecotOptions, Mailbox, TestCa, Validity};
+use fantoccini::key::Key;
+use pop3_bridge::{Bridge, Config};
+use serde_json::{Value as Json, json};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+type R<T = ()> = Result<T, String>;
+const HOST: &str = "pop3-inbox";
+const R_: &str = "const r = document.querySelector('pop3-inbox').shadowRoot;";
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+struct Ui {
+    b: Browser,
+    base: String,
+    kind: BrowserKind,
+}
+
+impl Ui {
+    async fn eval(&self, expr: &str) -> R<Json> {
+        self.b
+            .js(&format!("{R_} return ({expr});"), vec![])
+            .await
+            .map_err(|e| format!("{}: {e}", self.kind.name()))
+    }
+    async fn wait(&self, what: &str, expr: &str) -> R<Json> {
+        self.b
+            .wait_js(
+                what,
+                &format!("(() => {{ {R_} return ({expr}); }})()"),
+                Duration::from_secs(30),
+            )
+            .await
+            .map_err(|e| format!("{}: waiting for {what}: {e}", self.kind.name()))
+    }
+    async fn shot(&self, name: &str) -> R {
+        let dir = root().join("target/screenshots");
+        let _ = std::fs::create_dir_all(&dir);
+        let path = dir.join(format!("real-{}-{name}.png", self.kind.name()));
+        self.b.screenshot(&path).await.map_err(|e| e.to_string())
+    }
+    async fn login(&self, server: &str, port: u16, user: &str, password: &str) -> R {
+        self.b
+            .goto(&format!(
+                "{}/index.html?server={server}&port={port}&security=tls&user={user}",
+                self.base
+            ))
+            .await
+            .map_err(|e| e.to_string())?;
+        self.wait(
+            "the account form",
+            "customElements.get('pop3-inbox') && r && !r.querySelector('.login').hidden",
+        )
+        .await?;
+        self.b
+            .type_in_shadow(HOST, "input[name=password]", password)
+            .await
+            .map_err(|e| e.to_string())?;
+        self.b
+            .click_in_shadow(HOST, "button.connect")
+            .await
+            .map_err(|e| e.to_string())
+    }
+}
+
+fn ensure(c: bool, what: impl Into<String>) -> R {
+    if c { Ok(()) } else { Err(what.into()) }
+}
+
+async fn scenario(ui: &Ui, d: &Dovecot, bad: &Dovecot, user: &str) -> R {
+    // Log in, list, open.
+    ui.login("localhost", d.tls_port(), user, &format!("pw-{user}"))
+        .await?;
+    let v = ui
+        .wait(
+            "the inbox (or an error)",
+            "!r.querySelector('.inbox').hidden || (r.querySelector('.error') && r.querySelector('.error').textContent)",
+        )
+        .await?;
+    ensure(v == Json::Bool(true), format!("login failed: {v}"))?;
+    ui.wait(
+        "loaded rows",
+        "r.querySelector('.row') && !r.querySelector('.row').classList.contains('loading')",
+    )
+    .await?;
+    let v = ui
+        .eval("({rows: r.querySelector('[role=grid]').getAttribute('aria-rowcount'), first: r.querySelector('.row').dataset.msg, status: r.querySelector('.status') ? r.querySelector('.status').textContent : ''})")
+        .await?;
+    ensure(v["rows"] == "13", format!("12 messages + header row: {v}"))?;
+    ensure(v["first"] == "12", format!("newest first: {v}"))?;
+    ui.shot("inbox").await?;
+    ui.eval("(r.querySelector('.row').click(), 1)").await?;
+    ui.wait("the reader", "!r.querySelector('.reader').hidden")
+        .await?;
+    let subject = ui.eval("r.querySelector('.reader').textContent").await?;
+    let expected = String::from_utf8_lossy(&d.expected_bytes(user, 11)).to_string();
+    let subj_line = expected
+        .lines()
+        .find_map(|l| l.strip_prefix("Subject: "))
+        .unwrap_or_default()
+        .to_owned();
+    ensure(
+        subject
+            .as_str()
+            .is_some_and(|s| s.contains(subj_line.trim())),
+        format!("reader shows the subject {subj_line:?}"),
+    )?;
+    ui.shot("reader").await?;
+
+    // Delete the open message, then finish the session: it is gone on the server.
+    ui.b.click_in_shadow(HOST, "button.delete")
+        .await
+        .map_err(|e| e.to_string())?;
+    ui.wait("the confirmation dialog", "r.querySelector('dialog').open")
+        .await?;
+    ui.b.click_in_shadow(HOST, "dialog button.confirm")
+        .await
+        .map_err(|e| e.to_string())?;
+    ui.wait("the dialog to close", "!r.querySelector('dialog').open")
+        .await?;
+    ensure(
+        d.stored_message_count(user).unwrap() == 12,
+        "nothing deleted before QUIT",
+    )?;
+    ui.b.press(&[Key::Escape])
+        .await
+        .map_err(|e| e.to_string())?;
+    ui.b.click_in_shadow(HOST, "button.logout")
+        .await
+        .map_err(|e| e.to_string())?;
+    ui.wait(
+        "the end-of-session dialog",
+        "r.querySelector('dialog').open",
+    )
+    .await?;
+    ui.b.click_in_shadow(HOST, "dialog button.confirm")
+        .await
+        .map_err(|e| e.to_string())?;
+    let done = ui
+        .wait(
+            "the logout result",
+            "r.textContent.includes('deleted on the server') && r.textContent",
+        )
+        .await?;
+    ensure(
+        done.as_str().is_some_and(|t| t.contains("1 message")),
+        format!("result: {done}"),
+    )?;
+    ui.shot("logged-out").await?;
+    ensure(
+        d.stored_message_count(user).unwrap() == 11,
+        "the message is gone from the Maildir after QUIT",
+    )?;
+
+    // A certificate error is explained with its details.
+    ui.login("localhost", bad.tls_port(), user, "x").await?;
+    ui.wait("the certificate error", "r.querySelector('.error details')")
+        .await?;
+    let msg = ui.eval("r.querySelector('.error').textContent").await?;
+    ensure(
+        msg.as_str()
+            .is_some_and(|m| m.to_lowercase().contains("expired")),
+        format!("certificate error: {msg}"),
+    )?;
+    ui.shot("cert-error").await?;
+
+    // A target the bridge refuses.
+    ui.login("10.0.0.1", 995, user, "x").await?;
+    ui.wait("the refusal", "r.querySelector('.error')").await?;
+    let msg = ui.eval("r.querySelector('.error').textContent").await?;
+    ensure(
+        msg.as_str()
+            .is_some_and(|m| m.contains("refused") || m.contains("not allowed")),
+        format!("refused target: {msg}"),
+    )?;
+    ui.shot("refused").await?;
+    Ok(())
+}
+
+async fn run(kind: BrowserKind) {
+    let web = root().join("web");
+    assert!(
+        web.join("pkg/pop3_web_bg.wasm").exists(),
+        "web/pkg is missing: run `cargo xtask build-web`"
+    );
+    let user = kind.name();
+    let d =
+        Dovecot::start(DovecotOptions::new().user(user, &format!("pw-{user}"), Mailbox::new(12)))
+            .expect("dovecot");
+    let ca = Arc::new(TestCa::new().unwrap());
+    let expired = ca.issue(&["localhost"], Validity::Expired).unwrap();
+    let bad = Dovecot::start(
+        DovecotOptions::new()
+            .ca(ca.clone())
+            .server_cert(expired)
+            .user(user, "x", Mailbox::new(1)),
+    )
+    .expect("second dovecot");
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr: SocketAddr = listener.local_addr().unwrap();
+    let config = Config {
+        listen: addr,
+        web_root: Some(web),
+        allow_hosts: vec!["localhost".into(), "127.0.0.1".into()],
+        allow_ports: vec![d.tls_port(), bad.tls_port()],
+        extra_ca: vec![
+            d.ca_pem_path().to_path_buf(),
+            bad.ca_pem_path().to_path_buf(),
+        ],
+        ..Config::default()
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let bridge = tokio::spawn(Bridge::new(config).run(listener, async {
+        let _ = stopped.await;
+    }));
+    let b = Browser::start(kind).await.expect("browser starts");
+    let ui = Ui {
+        b,
+        base: format!("http://{addr}"),
+        kind,
+    };
+    let result = scenario(&ui, &d, &bad, user).await;
+    let _ = ui.b.close().await;
+    let _ = stop.send(());
+    let _ = bridge.await;
+    if let Err(e) = result {
+        panic!("{}: {e}\n--- dovecot log ---\n{}", kind.name(), d.log());
+    }
+    let _ = json!(null);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_stack_in_chromium() {
+    run(BrowserKind::Chromium).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_stack_in_firefox() {
+    run(BrowserKind::Firefox).await;
+}
