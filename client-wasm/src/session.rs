@@ -21,8 +21,8 @@ use std::time::Duration;
 use wasm_bindgen::prelude::*;
 
 /// Commands a batch keeps in the core's queue at once: enough to keep the pipelining window
-/// (100) full, few enough that cancelling stops the traffic quickly.
-const BATCH_WINDOW: usize = 200;
+/// (400) full, few enough that cancelling stops the traffic quickly.
+const BATCH_WINDOW: usize = 500;
 
 /// A promise's two functions.
 struct Deferred {

@@ -28,11 +28,12 @@ pub struct Options {
     pub max_message_size: u64,
     /// Use RFC 2449 PIPELINING when the server offers it.
     pub pipelining: bool,
-    /// Most commands in flight at once. mpop uses 100; more buys little and makes a stalled
-    /// server more expensive.
+    /// Most commands in flight at once. With small messages the window, not bandwidth, bounds
+    /// the speed (window / RTT): 400 fetches 1000 4 KB messages over a 50 ms RTT in under
+    /// three round trips of RETRs, where mpop's 100 needs ten.
     pub max_in_flight: usize,
-    /// Most command bytes in flight at once: far below any TCP window, so a server that stops
-    /// reading while it writes can never deadlock with us (RFC 2449 §6.6).
+    /// Most command bytes in flight at once: 16 KiB stays below any TCP receive window, so a
+    /// server that stops reading while it writes can never deadlock with us (RFC 2449 §6.6).
     pub max_in_flight_bytes: usize,
     /// Ask CAPA after the greeting, after STLS and after login.
     pub auto_capa: bool,
@@ -54,8 +55,8 @@ impl Default for Options {
             max_line: 8 * 1024,
             max_message_size: 256 * 1024 * 1024,
             pipelining: true,
-            max_in_flight: 100,
-            max_in_flight_bytes: 8 * 1024,
+            max_in_flight: 400,
+            max_in_flight_bytes: 16 * 1024,
             auto_capa: true,
             greeting_timeout: Duration::from_secs(60),
             response_timeout: Duration::from_secs(180),

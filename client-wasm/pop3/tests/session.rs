@@ -348,11 +348,11 @@ fn microsoft_two_step_xoauth2_sends_the_token_after_an_empty_challenge() {
 fn pipelining_keeps_the_window_full_and_refills_it() {
     let mut s = Script::logged_in("PIPELINING\r\n");
     let mut t = s.client.transaction().unwrap();
-    let handles: Vec<Handle> = (1..=250).map(|n| t.retr(msg(n))).collect();
+    let handles: Vec<Handle> = (1..=600).map(|n| t.retr(msg(n))).collect();
     s.drain();
-    // max_in_flight defaults to 100.
+    // max_in_flight defaults to 400.
     let sent = s.take_sent();
-    assert_eq!(sent.matches("RETR").count(), 100);
+    assert_eq!(sent.matches("RETR").count(), 400);
     s.s("+OK\r\nbody\r\n.\r\n+OK\r\nbody\r\n.\r\n");
     assert_eq!(
         s.take_sent().matches("RETR").count(),
@@ -365,7 +365,7 @@ fn pipelining_keeps_the_window_full_and_refills_it() {
         .filter(|e| matches!(e, Event::MessageEnd { .. }))
         .count();
     assert_eq!(ends, 2);
-    assert_eq!(handles.len(), 250);
+    assert_eq!(handles.len(), 600);
 }
 
 #[test]
