@@ -89,6 +89,17 @@ impl Script {
         self.drain();
     }
 
+    /// USER/PASS login as u/p, answered +OK twice.
+    pub fn user_pass(&mut self) {
+        let mut l = Login::password("u", "p", vec![1; 32]);
+        l.methods = Some(vec![pop3_proto::AuthMethod::UserPass]);
+        self.login(l);
+        self.c("USER u\r\n");
+        self.s("+OK\r\n");
+        self.c("PASS p\r\n");
+        self.s("+OK\r\n");
+    }
+
     /// Greeting, CAPA with the given lines, USER/PASS login over an encrypted transport, and the
     /// CAPA after login: the usual start of a session.
     pub fn logged_in(caps: &str) -> Script {
