@@ -71,17 +71,7 @@ pub(crate) fn apop_digest(timestamp: &str, password: &Secret<String>) -> Secret<
     let mut h = Md5::new();
     h.update(timestamp.as_bytes());
     h.update(password.expose().as_bytes());
-    Secret::new(hex(&h.finalize()))
-}
-
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(DIGITS[(b >> 4) as usize] as char);
-        s.push(DIGITS[(b & 15) as usize] as char);
-    }
-    s
+    Secret::new(crate::codec::hex(&h.finalize()))
 }
 
 #[cfg(test)]

@@ -55,10 +55,7 @@ impl CramMd5 {
         let mut out = Vec::with_capacity(self.username.len() + 1 + 32);
         out.extend_from_slice(self.username.as_bytes());
         out.push(b' ');
-        for b in digest {
-            out.push(HEX[usize::from(b >> 4)]);
-            out.push(HEX[usize::from(b & 0xf)]);
-        }
+        out.extend_from_slice(crate::codec::hex(&digest).as_bytes());
         Ok(out)
     }
 
@@ -66,9 +63,6 @@ impl CramMd5 {
         self.answered
     }
 }
-
-/// RFC 2195 requires lower-case hex.
-const HEX: &[u8; 16] = b"0123456789abcdef";
 
 #[cfg(test)]
 mod tests {
