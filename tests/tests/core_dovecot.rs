@@ -20,6 +20,15 @@ fn connect(d: &Dovecot, security: Security) -> Connect {
     Connect::new(d.host(), port, security, Some(d.rustls_client_config()))
 }
 
+/// A TLS session logged in as `user` with its harness password.
+async fn logged_in(d: &Dovecot, user: &str) -> Session {
+    let mut s = Session::connect(connect(d, Security::Tls)).await.unwrap();
+    s.login(Login::password(user, &format!("pw-{user}"), random_nonce()))
+        .await
+        .unwrap();
+    s
+}
+
 fn login_with(user: &str, method: AuthMethod) -> Login {
     let mut l = Login::password(user, &format!("pw-{user}"), random_nonce());
     l.methods = Some(vec![method]);
@@ -50,10 +59,7 @@ async fn fetch_all(s: &mut Session) -> Vec<Vec<u8>> {
 #[tokio::test]
 async fn thousand_message_mailbox_downloads_byte_for_byte_with_pipelining() {
     let d = start(&[("bulk", Mailbox::new(1000))]);
-    let mut s = Session::connect(connect(&d, Security::Tls)).await.unwrap();
-    s.login(Login::password("bulk", "pw-bulk", random_nonce()))
-        .await
-        .unwrap();
+    let mut s = logged_in(&d, "bulk").await;
     assert!(
         s.client().capabilities().unwrap().pipelining,
         "Dovecot offers PIPELINING after login"
@@ -78,10 +84,7 @@ async fn thousand_message_mailbox_downloads_byte_for_byte_with_pipelining() {
 #[tokio::test]
 async fn dot_and_status_lookalike_lines_survive_the_round_trip() {
     let d = start(&[("edgy", Mailbox::new(20).edge_cases(true))]);
-    let mut s = Session::connect(connect(&d, Security::Tls)).await.unwrap();
-    s.login(Login::password("edgy", "pw-edgy", random_nonce()))
-        .await
-        .unwrap();
+    let mut s = logged_in(&d, "edgy").await;
     let got = fetch_all(&mut s).await;
     for (i, body) in got.iter().enumerate() {
         assert_eq!(*body, d.expected_bytes("edgy", i), "message {}", i + 1);
@@ -199,10 +202,7 @@ async fn deleted_messages_are_gone_after_quit_and_kept_without_it() {
     let d = start(&[("del", Mailbox::new(5))]);
     // Lost connection after DELE: nothing is removed (RFC 1939 §6).
     {
-        let mut s = Session::connect(connect(&d, Security::Tls)).await.unwrap();
-        s.login(Login::password("del", "pw-del", random_nonce()))
-            .await
-            .unwrap();
+        let mut s = logged_in(&d, "del").await;
         let h = s
             .client()
             .transaction()
@@ -212,10 +212,7 @@ async fn deleted_messages_are_gone_after_quit_and_kept_without_it() {
     }
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(d.stored_message_count("del").unwrap(), 5);
-    let mut s = Session::connect(connect(&d, Security::Tls)).await.unwrap();
-    s.login(Login::password("del", "pw-del", random_nonce()))
-        .await
-        .unwrap();
+    let mut s = logged_in(&d, "del").await;
     for n in [2, 4] {
         let h = s
             .client()
@@ -231,10 +228,7 @@ async fn deleted_messages_are_gone_after_quit_and_kept_without_it() {
 #[tokio::test]
 async fn top_returns_headers_and_requested_body_lines() {
     let d = start(&[("top", Mailbox::new(2))]);
-    let mut s = Session::connect(connect(&d, Security::Tls)).await.unwrap();
-    s.login(Login::password("top", "pw-top", random_nonce()))
-        .await
-        .unwrap();
+    let mut s = logged_in(&d, "top").await;
     let h = s
         .client()
         .transaction()

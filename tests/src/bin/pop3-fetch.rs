@@ -109,19 +109,16 @@ fn client_config(ca_path: &str) -> Arc<rustls::ClientConfig> {
     for cert in rustls_pemfile::certs(&mut pem.as_slice()).flatten() {
         let _ = roots.add(cert);
     }
-    Arc::new(
-        rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .expect("ring supports the default versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth(),
-    )
+    config_with(roots)
 }
 
 fn webpki_config() -> Arc<rustls::ClientConfig> {
-    let roots = rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    config_with(rustls::RootCertStore::from_iter(
+        webpki_roots::TLS_SERVER_ROOTS.iter().cloned(),
+    ))
+}
+
+fn config_with(roots: rustls::RootCertStore) -> Arc<rustls::ClientConfig> {
     Arc::new(
         rustls::ClientConfig::builder_with_provider(Arc::new(
             rustls::crypto::ring::default_provider(),
