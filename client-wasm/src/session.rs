@@ -77,6 +77,21 @@ enum Op {
     BatchItem(u64, u32, Vec<u8>),
 }
 
+impl Op {
+    /// The promise this answer settles itself, or the batch that settles for it.
+    fn settles(self) -> Result<Deferred, u64> {
+        match self {
+            Op::Stat(d)
+            | Op::List(d)
+            | Op::Uidl(d)
+            | Op::Body(d, _)
+            | Op::Unit(d)
+            | Op::Quit(d) => Ok(d),
+            Op::BatchList(id) | Op::BatchUidl(id) | Op::BatchItem(id, ..) => Err(id),
+        }
+    }
+}
+
 #[derive(PartialEq, Eq)]
 enum Phase {
     /// Waiting for the bridge's answer.
@@ -454,16 +469,9 @@ impl Inner {
         if Some(handle) == self.login_handle && !self.logged_in {
             return self.fail(e);
         }
-        match self.pending.remove(&handle) {
-            Some(
-                Op::Stat(d)
-                | Op::List(d)
-                | Op::Uidl(d)
-                | Op::Body(d, _)
-                | Op::Unit(d)
-                | Op::Quit(d),
-            ) => self.reject(d, &e),
-            Some(Op::BatchList(id) | Op::BatchUidl(id) | Op::BatchItem(id, ..)) => {
+        match self.pending.remove(&handle).map(Op::settles) {
+            Some(Ok(d)) => self.reject(d, &e),
+            Some(Err(id)) => {
                 if let Some(b) = self.batches.remove(&id) {
                     self.reject(b.d, &e);
                 }
@@ -483,13 +491,8 @@ impl Inner {
             self.reject(d, &e);
         }
         for (_, op) in std::mem::take(&mut self.pending) {
-            if let Op::Stat(d)
-            | Op::List(d)
-            | Op::Uidl(d)
-            | Op::Body(d, _)
-            | Op::Unit(d)
-            | Op::Quit(d) = op
-            {
+            // Batch parts settle through their batch, below.
+            if let Ok(d) = op.settles() {
                 self.reject(d, &e);
             }
         }
