@@ -3,12 +3,15 @@
 
 pub mod browser;
 pub mod certs;
+pub mod counting_server;
 pub mod delay_proxy;
 pub mod dovecot;
 pub mod driver;
+pub mod fault_proxy;
 pub mod maildir;
 
 pub use certs::{IssuedCert, TestCa, Validity};
 pub use delay_proxy::DelayProxy;
+pub use fault_proxy::{Direction, Fault, FaultPlan, FaultProxy};
 pub use dovecot::{Dovecot, DovecotOptions, User};
 pub use maildir::{Mailbox, WrittenMailbox};

@@ -1,0 +1,255 @@
+//! A loopback TCP proxy that breaks connections on purpose: it cuts (FIN), resets (RST) or
+//! stalls a connection once a chosen number of bytes has passed in a chosen direction.
+//!
+//! The sync tests put it between the bridge and Dovecot, so every way a real network can fail
+//! in the middle of a RETR, a DELE or a QUIT happens at an exact, reproducible byte offset. Each
+//! accepted connection takes the next plan from a queue; with the queue empty a connection is
+//! relayed untouched, so a test can say "break the first session at byte 1234 of the server's
+//! answers, let the retry through".
+//!
+//! Like the delay proxy it runs on its own thread with its own runtime, and dropping the
+//! [`FaultProxy`] stops it and closes every connection.
+
+use std::collections::VecDeque;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
+
+/// Which way the bytes that trigger the fault travel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Client → server (commands).
+    ToServer,
+    /// Server → client (answers, message data).
+    ToClient,
+}
+
+/// What happens when the trigger offset is reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Both sides get an orderly close (FIN) right after the trigger byte.
+    Cut,
+    /// Both sides get a TCP reset: the data in flight is lost, as when a NAT box forgets us.
+    Reset,
+    /// Nothing is forwarded in either direction for this long, then relaying resumes.
+    Stall(Duration),
+}
+
+/// One connection's fate: `fault` once `at_byte` bytes have passed in `direction`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FaultPlan {
+    pub direction: Direction,
+    pub at_byte: u64,
+    pub fault: Fault,
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    plans: Mutex<VecDeque<Option<FaultPlan>>>,
+    connections: AtomicU64,
+    fired: AtomicU64,
+}
+
+/// Handle of a running proxy. Dropping it stops the proxy.
+#[derive(Debug)]
+pub struct FaultProxy {
+    local_addr: SocketAddr,
+    shared: Arc<Shared>,
+    shutdown: Option<oneshot::Sender<()>>,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl FaultProxy {
+    /// Listens on a free port of 127.0.0.1 and relays every connection to `upstream`.
+    pub fn start_local(upstream: SocketAddr) -> io::Result<FaultProxy> {
+        let std_listener = std::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))?;
+        std_listener.set_nonblocking(true)?;
+        let local_addr = std_listener.local_addr()?;
+        let shared = Arc::new(Shared::default());
+        let (tx, rx) = oneshot::channel();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let shared2 = shared.clone();
+        let thread = thread::Builder::new()
+            .name(format!("fault-proxy-{}", local_addr.port()))
+            .spawn(move || {
+                let rt = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                        return;
+                    }
+                };
+                rt.block_on(async move {
+                    let listener = match TcpListener::from_std(std_listener) {
+                        Ok(l) => l,
+                        Err(e) => {
+                            let _ = ready_tx.send(Err(e));
+                            return;
+                        }
+                    };
+                    let _ = ready_tx.send(Ok(()));
+                    tokio::select! {
+                        _ = rx => {}
+                        _ = accept_loop(listener, upstream, shared2) => {}
+                    }
+                });
+                rt.shutdown_timeout(Duration::from_millis(100));
+            })?;
+        ready_rx
+            .recv()
+            .map_err(|_| io::Error::other("fault proxy thread died"))??;
+        Ok(FaultProxy {
+            local_addr,
+            shared,
+            shutdown: Some(tx),
+            thread: Some(thread),
+        })
+    }
+
+    /// The address clients should connect to.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Queues the fate of the next connection not yet planned (`None`: relay it untouched).
+    pub fn push(&self, plan: Option<FaultPlan>) {
+        if let Ok(mut q) = self.shared.plans.lock() {
+            q.push_back(plan);
+        }
+    }
+
+    /// Forgets plans not yet taken by a connection.
+    pub fn clear(&self) {
+        if let Ok(mut q) = self.shared.plans.lock() {
+            q.clear();
+        }
+    }
+
+    /// Connections accepted so far.
+    pub fn connections(&self) -> u64 {
+        self.shared.connections.load(Ordering::Relaxed)
+    }
+
+    /// Faults that actually happened (a plan whose offset was never reached did not fire).
+    pub fn fired(&self) -> u64 {
+        self.shared.fired.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+async fn accept_loop(listener: TcpListener, upstream: SocketAddr, shared: Arc<Shared>) {
+    loop {
+        let Ok((client, _)) = listener.accept().await else {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            continue;
+        };
+        shared.connections.fetch_add(1, Ordering::Relaxed);
+        let plan = shared
+            .plans
+            .lock()
+            .ok()
+            .and_then(|mut q| q.pop_front())
+            .flatten();
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let _ = relay(client, upstream, plan, &shared).await;
+        });
+    }
+}
+
+/// Relays one connection, applying `plan` at its offset.
+async fn relay(
+    client: TcpStream,
+    upstream: SocketAddr,
+    plan: Option<FaultPlan>,
+    shared: &Shared,
+) -> io::Result<()> {
+    let server = TcpStream::connect(upstream).await?;
+    client.set_nodelay(true)?;
+    server.set_nodelay(true)?;
+    let (mut cr, mut cw) = client.into_split();
+    let (mut sr, mut sw) = server.into_split();
+    let mut up_buf = vec![0u8; 16 * 1024];
+    let mut down_buf = vec![0u8; 16 * 1024];
+    let (mut up_total, mut down_total) = (0u64, 0u64);
+    let (mut up_open, mut down_open) = (true, true);
+    let mut plan = plan;
+    while up_open || down_open {
+        let (dir, n) = tokio::select! {
+            r = cr.read(&mut up_buf), if up_open => (Direction::ToServer, r?),
+            r = sr.read(&mut down_buf), if down_open => (Direction::ToClient, r?),
+        };
+        let (buf, total, out) = match dir {
+            Direction::ToServer => (&up_buf, &mut up_total, &mut sw),
+            Direction::ToClient => (&down_buf, &mut down_total, &mut cw),
+        };
+        if n == 0 {
+            // Half-close travels on, like a real network.
+            let _ = out.shutdown().await;
+            match dir {
+                Direction::ToServer => up_open = false,
+                Direction::ToClient => down_open = false,
+            }
+            continue;
+        }
+        let trigger = plan.filter(|p| p.direction == dir && *total + n as u64 >= p.at_byte);
+        let Some(p) = trigger else {
+            out.write_all(&buf[..n]).await?;
+            *total += n as u64;
+            continue;
+        };
+        // Forward exactly the bytes before the trigger offset, then break the connection.
+        let before = p.at_byte.saturating_sub(*total).min(n as u64) as usize;
+        out.write_all(&buf[..before]).await?;
+        *total += before as u64;
+        shared.fired.fetch_add(1, Ordering::Relaxed);
+        plan = None;
+        match p.fault {
+            Fault::Stall(d) => {
+                tokio::time::sleep(d).await;
+                out.write_all(&buf[before..n]).await?;
+                *total += (n - before) as u64;
+            }
+            Fault::Cut => {
+                let _ = cw.shutdown().await;
+                let _ = sw.shutdown().await;
+                return Ok(());
+            }
+            Fault::Reset => {
+                let client = cr.reunite(cw).map_err(io::Error::other)?;
+                let server = sr.reunite(sw).map_err(io::Error::other)?;
+                // What the peers see when a middlebox drops the connection state.
+                reset(client);
+                reset(server);
+                return Ok(());
+            }
+        }
+    }
+    Ok(())
+}
+
+fn reset(stream: TcpStream) {
+    // A zero linger turns close() into a RST (and never blocks, unlike a non-zero linger).
+    let _ = stream.set_zero_linger();
+    drop(stream);
+}

@@ -1,0 +1,357 @@
+// The offline store: every message the client keeps, per account, in IndexedDB (or, in kiosk
+// mode, only in memory).
+//
+// Layout (database "pop3-mail", one record per message in each store, never one blob per
+// folder, so a damaged record costs at most that one message):
+//   messages   [account, uid] -> { bytes, full, sha256, size }      the raw message (or headers)
+//   summaries  [account, uid] -> { from, subject, dateMs, size, … } what the list shows
+//   uidl       [account, uid] -> the sync engine's record (docs/js-api.md, "Sync and export")
+//   accounts   account        -> { policy, lastSyncMs, … }
+//
+// The one rule that keeps mail safe: a message counts as stored only once its bytes, its
+// summary and its UIDL record are committed together in ONE transaction with
+// durability "strict" (flushed to disk before `complete` fires). Only then may the sync engine
+// send DELE for it. commitMessage() resolves exactly at that point and not before.
+
+const DB_NAME = 'pop3-mail';
+const DB_VERSION = 1;
+const STORES = ['messages', 'summaries', 'uidl', 'accounts'];
+
+/** A store failure, with a `code` the UI can act on. */
+export class StoreError extends Error {
+  constructor(code, message, cause) {
+    super(message);
+    this.name = 'StoreError';
+    this.code = code; // 'quota' | 'corrupt' | 'unavailable' | 'not_found' | 'blocked'
+    if (cause) this.cause = cause;
+  }
+}
+
+const MESSAGES = {
+  quota: 'This device has no room left for more mail. Nothing was deleted on the server. Free some space (or delete messages kept here) and sync again.',
+  unavailable: 'This browser does not let the page keep mail (storage is turned off, or this is a private window). Mail stays on the server.',
+  blocked: 'Another tab is still using an older version of the mail store. Close the other tabs of this page and try again.',
+};
+
+function storeError(err) {
+  if (err instanceof StoreError) return err;
+  const name = err?.name || '';
+  if (name === 'QuotaExceededError' || /quota/i.test(err?.message || '')) return new StoreError('quota', MESSAGES.quota, err);
+  return new StoreError('unavailable', `${MESSAGES.unavailable} (${name || 'error'}: ${err?.message || err})`, err);
+}
+
+/** SHA-256 of `bytes` as lower-case hex (WebCrypto; needs a secure context such as https or localhost). */
+export async function sha256Hex(bytes) {
+  if (!globalThis.crypto?.subtle) throw new StoreError('unavailable', 'Checksums need a secure page (https or localhost).');
+  const d = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+  let s = '';
+  for (const b of d) s += b.toString(16).padStart(2, '0');
+  return s;
+}
+
+const req = (r) =>
+  new Promise((resolve, reject) => {
+    r.onsuccess = () => resolve(r.result);
+    r.onerror = () => reject(r.error);
+  });
+
+/** Resolves when the transaction has committed (durably, for a strict one), rejects on abort. */
+const done = (tx) =>
+  new Promise((resolve, reject) => {
+    tx.oncomplete = () => resolve();
+    tx.onabort = () => reject(tx.error || new DOMException('Transaction aborted', 'AbortError'));
+    tx.onerror = () => {}; // the abort handler reports it, once
+  });
+
+function openDb() {
+  return new Promise((resolve, reject) => {
+    let r;
+    try {
+      r = indexedDB.open(DB_NAME, DB_VERSION);
+    } catch (err) {
+      reject(storeError(err));
+      return;
+    }
+    r.onupgradeneeded = () => {
+      const db = r.result;
+      for (const name of ['messages', 'summaries', 'uidl']) {
+        if (!db.objectStoreNames.contains(name)) db.createObjectStore(name, { keyPath: ['account', 'uid'] });
+      }
+      if (!db.objectStoreNames.contains('accounts')) db.createObjectStore('accounts', { keyPath: 'account' });
+    };
+    r.onsuccess = () => {
+      const db = r.result;
+      // A newer version opened in another tab: let it upgrade rather than block it forever.
+      db.onversionchange = () => db.close();
+      resolve(db);
+    };
+    r.onerror = () => reject(storeError(r.error));
+    r.onblocked = () => reject(new StoreError('blocked', MESSAGES.blocked));
+  });
+}
+
+/** Keys of one account: [account, uid] pairs sort by account first, so a key range selects it. */
+const accountRange = (account) => IDBKeyRange.bound([account, ''], [account, []]);
+
+/**
+ * Opens the store. `{ memory: true }` keeps everything in this page's memory only (kiosk mode):
+ * nothing reaches IndexedDB, and closing the tab forgets it all.
+ */
+export async function openStore({ memory = false, hash = sha256Hex } = {}) {
+  if (memory) return new MemoryStore(hash);
+  if (!globalThis.indexedDB) throw new StoreError('unavailable', MESSAGES.unavailable);
+  return new IdbStore(await openDb(), hash);
+}
+
+class IdbStore {
+  #db;
+  #hash;
+  kind = 'indexeddb';
+
+  constructor(db, hash) {
+    this.#db = db;
+    this.#hash = hash;
+  }
+
+  #tx(stores, mode, strict = false) {
+    try {
+      return this.#db.transaction(stores, mode, strict ? { durability: 'strict' } : undefined);
+    } catch (err) {
+      throw storeError(err);
+    }
+  }
+
+  async account(account) {
+    const tx = this.#tx(['accounts'], 'readonly');
+    return (await req(tx.objectStore('accounts').get(account))) ?? null;
+  }
+
+  async saveAccount(account, data) {
+    const tx = this.#tx(['accounts'], 'readwrite', true);
+    tx.objectStore('accounts').put({ ...data, account });
+    await done(tx).catch((e) => Promise.reject(storeError(e)));
+  }
+
+  /** The sync engine's records for `account` (without the `account` field). */
+  async known(account) {
+    const tx = this.#tx(['uidl'], 'readonly');
+    const rows = await req(tx.objectStore('uidl').getAll(accountRange(account)));
+    return rows.map(({ account: _, ...r }) => r);
+  }
+
+  /** Replaces the UIDL records given (others are kept). One durable transaction. */
+  async putKnown(account, records, { remove = [] } = {}) {
+    const tx = this.#tx(['uidl', 'messages', 'summaries'], 'readwrite', true);
+    const s = tx.objectStore('uidl');
+    for (const r of records) s.put({ ...r, account });
+    for (const uid of remove) {
+      for (const n of ['uidl', 'messages', 'summaries']) tx.objectStore(n).delete([account, uid]);
+    }
+    await done(tx).catch((e) => Promise.reject(storeError(e)));
+  }
+
+  /**
+   * Stores one message: bytes + summary + UIDL record in one strict transaction. Resolves with
+   * the checksum once durable; rejects with StoreError('quota') when the disk is full.
+   */
+  async commitMessage(account, { uid, bytes, full, summary, known }) {
+    const sha256 = await this.#hash(bytes);
+    const tx = this.#tx(['messages', 'summaries', 'uidl'], 'readwrite', true);
+    tx.objectStore('messages').put({ account, uid, bytes, full, sha256, size: bytes.length });
+    tx.objectStore('summaries').put({ ...summary, account, uid, full, storedMs: Date.now() });
+    tx.objectStore('uidl').put({ ...known, account, uid, sha256: full ? sha256 : known?.sha256 ?? null });
+    await done(tx).catch((e) => Promise.reject(storeError(e)));
+    return { sha256 };
+  }
+
+  /** List rows for `account`, newest first. */
+  async summaries(account) {
+    const tx = this.#tx(['summaries', 'uidl'], 'readonly');
+    const [rows, uidl] = await Promise.all([req(tx.objectStore('summaries').getAll(accountRange(account))), req(tx.objectStore('uidl').getAll(accountRange(account)))]);
+    const state = new Map(uidl.map((u) => [u.uid, u]));
+    return rows
+      .filter((r) => !state.get(r.uid)?.localDeleted)
+      .map(({ account: _, ...r }) => ({ ...r, serverGone: !!state.get(r.uid)?.serverGone }))
+      .sort((a, b) => (b.dateMs || 0) - (a.dateMs || 0));
+  }
+
+  /**
+   * The stored bytes of one message, checked against their checksum. A mismatch is
+   * StoreError('corrupt'): the caller re-downloads it if it is still on the server.
+   */
+  async readMessage(account, uid) {
+    const tx = this.#tx(['messages'], 'readonly');
+    const rec = await req(tx.objectStore('messages').get([account, uid]));
+    if (!rec) throw new StoreError('not_found', 'This message is not kept on this device.');
+    return verify(rec, await this.#hash(rec.bytes));
+  }
+
+  /** Every stored message of `account` (for export and for the invariant checks of the tests). */
+  async allMessages(account) {
+    const tx = this.#tx(['messages'], 'readonly');
+    const rows = await req(tx.objectStore('messages').getAll(accountRange(account)));
+    return rows.map(({ uid, bytes, full, sha256 }) => ({ uid, bytes, full, sha256 }));
+  }
+
+  /**
+   * The user deleted a message here: its bytes and summary go, its UIDL record stays (marked),
+   * so the next sync neither downloads it again nor forgets to delete it on the server when the
+   * policy says so.
+   */
+  async deleteLocal(account, uid) {
+    const tx = this.#tx(['messages', 'summaries', 'uidl'], 'readwrite', true);
+    const s = tx.objectStore('uidl');
+    const rec = await req(s.get([account, uid]));
+    if (rec) s.put({ ...rec, localDeleted: true });
+    tx.objectStore('messages').delete([account, uid]);
+    tx.objectStore('summaries').delete([account, uid]);
+    await done(tx).catch((e) => Promise.reject(storeError(e)));
+  }
+
+  /** Removes one account's data (all four stores). */
+  async wipeAccount(account) {
+    const tx = this.#tx(STORES, 'readwrite', true);
+    for (const n of ['messages', 'summaries', 'uidl']) tx.objectStore(n).delete(accountRange(account));
+    tx.objectStore('accounts').delete(account);
+    await done(tx).catch((e) => Promise.reject(storeError(e)));
+  }
+
+  close() {
+    this.#db.close();
+  }
+}
+
+function verify(rec, actual) {
+  if (rec.sha256 && actual !== rec.sha256) {
+    throw new StoreError('corrupt', 'The copy of this message on this device is damaged. It will be downloaded again if it is still on the server.');
+  }
+  return rec.bytes;
+}
+
+/** Kiosk mode: the same interface, in memory only. */
+class MemoryStore {
+  #hash;
+  #accounts = new Map();
+  #rows = new Map(); // `${account}\n${uid}` -> { message, summary, uidl }
+  kind = 'memory';
+
+  constructor(hash) {
+    this.#hash = hash;
+  }
+
+  #all(account) {
+    const pre = `${account}\n`;
+    return [...this.#rows].filter(([k]) => k.startsWith(pre)).map(([, v]) => v);
+  }
+
+  async account(account) {
+    return this.#accounts.get(account) ?? null;
+  }
+
+  async saveAccount(account, data) {
+    this.#accounts.set(account, { ...data, account });
+  }
+
+  async known(account) {
+    return this.#all(account)
+      .filter((r) => r.uidl)
+      .map((r) => ({ ...r.uidl }));
+  }
+
+  async putKnown(account, records, { remove = [] } = {}) {
+    for (const r of records) {
+      const k = `${account}\n${r.uid}`;
+      const row = this.#rows.get(k) ?? {};
+      this.#rows.set(k, { ...row, uidl: { ...r } });
+    }
+    for (const uid of remove) this.#rows.delete(`${account}\n${uid}`);
+  }
+
+  async commitMessage(account, { uid, bytes, full, summary, known }) {
+    const sha256 = await this.#hash(bytes);
+    this.#rows.set(`${account}\n${uid}`, {
+      message: { uid, bytes, full, sha256, size: bytes.length },
+      summary: { ...summary, uid, full, storedMs: Date.now() },
+      uidl: { ...known, uid, sha256: full ? sha256 : known?.sha256 ?? null },
+    });
+    return { sha256 };
+  }
+
+  async summaries(account) {
+    return this.#all(account)
+      .filter((r) => r.summary && !r.uidl?.localDeleted)
+      .map((r) => ({ ...r.summary, serverGone: !!r.uidl?.serverGone }))
+      .sort((a, b) => (b.dateMs || 0) - (a.dateMs || 0));
+  }
+
+  async readMessage(account, uid) {
+    const rec = this.#rows.get(`${account}\n${uid}`)?.message;
+    if (!rec) throw new StoreError('not_found', 'This message is not kept on this device.');
+    return verify(rec, await this.#hash(rec.bytes));
+  }
+
+  async allMessages(account) {
+    return this.#all(account)
+      .filter((r) => r.message)
+      .map((r) => ({ ...r.message }));
+  }
+
+  async deleteLocal(account, uid) {
+    const k = `${account}\n${uid}`;
+    const row = this.#rows.get(k);
+    if (row) this.#rows.set(k, { uidl: row.uidl ? { ...row.uidl, localDeleted: true } : undefined });
+  }
+
+  async wipeAccount(account) {
+    for (const k of [...this.#rows.keys()]) if (k.startsWith(`${account}\n`)) this.#rows.delete(k);
+    this.#accounts.delete(account);
+  }
+
+  close() {
+    this.#rows.clear();
+    this.#accounts.clear();
+  }
+}
+
+/** Deletes the whole database (every account). Used by "forget this device" and by tests. */
+export function deleteDatabase() {
+  return new Promise((resolve, reject) => {
+    const r = indexedDB.deleteDatabase(DB_NAME);
+    r.onsuccess = () => resolve();
+    r.onerror = () => reject(storeError(r.error));
+    r.onblocked = () => resolve(); // completes once the other tabs close their connections
+  });
+}
+
+/**
+ * Asks the browser to keep this site's data under storage pressure. Returns true when granted;
+ * without it the browser may evict the store, so the UI must not offer deletion on the server
+ * without a warning.
+ */
+export async function requestPersistence() {
+  try {
+    if (await navigator.storage?.persisted?.()) return true;
+    return (await navigator.storage?.persist?.()) === true;
+  } catch {
+    return false;
+  }
+}
+
+/** { usage, quota } in bytes, or null when the browser does not say. */
+export async function storageEstimate() {
+  try {
+    const e = await navigator.storage?.estimate?.();
+    return e && typeof e.quota === 'number' ? { usage: e.usage ?? 0, quota: e.quota } : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Runs `fn` holding the account's sync lock, shared by every tab of this origin (Web Locks). */
+export async function withSyncLock(account, fn) {
+  if (!navigator.locks?.request) return fn(); // very old browser: one tab is the usual case
+  return navigator.locks.request(`pop3-sync:${account}`, { ifAvailable: true }, async (lock) => {
+    if (!lock) throw new StoreError('locked', 'Another tab is already syncing this account.');
+    return fn();
+  });
+}
