@@ -12,6 +12,6 @@ pub mod maildir;
 
 pub use certs::{IssuedCert, TestCa, Validity};
 pub use delay_proxy::DelayProxy;
-pub use fault_proxy::{Direction, Fault, FaultPlan, FaultProxy};
 pub use dovecot::{Dovecot, DovecotOptions, User};
+pub use fault_proxy::{Direction, Fault, FaultPlan, FaultProxy};
 pub use maildir::{Mailbox, WrittenMailbox};

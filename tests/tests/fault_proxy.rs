@@ -78,7 +78,11 @@ fn a_reset_is_seen_as_a_connection_reset() {
         fault: Fault::Reset,
     }));
     let (got, err) = fetch(&p);
-    assert!(got.len() <= 50_000, "nothing after the offset: {}", got.len());
+    assert!(
+        got.len() <= 50_000,
+        "nothing after the offset: {}",
+        got.len()
+    );
     assert_eq!(err, Some(ErrorKind::ConnectionReset));
 }
 
