@@ -1,0 +1,101 @@
+//! Attachment file names: what the sender wrote is a suggestion for a name on the user's disk,
+//! and a hostile one tries to disguise the real type (`invoice\u{202E}fdp.exe` shows as
+//! `invoiceexe.pdf`), to escape the download folder (`../../`), or to name a device (`CON`).
+
+/// A cleaned file name and the extension the file really has (what the OS will act on), which
+/// the UI shows on its own so that a name cannot hide it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CleanName {
+    pub name: String,
+    /// Lower-case, without the dot; empty when the name has none.
+    pub extension: String,
+}
+
+/// The longest cleaned name, in characters: long enough for real names, short enough that the
+/// extension is not pushed out of sight in a list.
+pub const MAX_FILENAME_CHARS: usize = 120;
+const MAX_EXTENSION_CHARS: usize = 16;
+
+/// Characters that reorder or hide text: bidi embeddings, overrides, isolates, marks.
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
+}
+
+/// Invisible characters that make two names look alike or hide part of one.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}' | '\u{00AD}' | '\u{180E}'
+    )
+}
+
+const RESERVED: &[&str] = &[
+    "CON", "PRN", "AUX", "NUL", "COM0", "COM1", "COM2", "COM3", "COM4", "COM5", "COM6", "COM7",
+    "COM8", "COM9", "LPT0", "LPT1", "LPT2", "LPT3", "LPT4", "LPT5", "LPT6", "LPT7", "LPT8", "LPT9",
+    "CONIN$", "CONOUT$",
+];
+
+/// Cleans a sender-supplied file name for display and download. Never empty: a name with
+/// nothing left becomes "attachment".
+pub fn clean_filename(raw: &str) -> CleanName {
+    // Only the last path component counts: a name is never a path.
+    let base = raw.rsplit(['/', '\\']).next().unwrap_or("");
+    let mut s: String = base
+        .chars()
+        .filter(|&c| !is_bidi_control(c) && !is_invisible(c))
+        .map(|c| {
+            if c.is_control() || matches!(c, ':' | '*' | '?' | '"' | '<' | '>' | '|') {
+                '_'
+            } else if c.is_whitespace() {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect();
+    // Leading dots hide files on Unix and `..` climbs; trailing dots and spaces are dropped
+    // by Windows, which would change the extension after the user saw it.
+    s = s
+        .trim_start_matches(['.', ' '])
+        .trim_end_matches(['.', ' '])
+        .to_owned();
+    let (stem, ext) = split_extension(&s);
+    let ext: String = ext.chars().take(MAX_EXTENSION_CHARS).collect();
+    let mut stem = stem.trim_end_matches(['.', ' ']).to_owned();
+    let stem_upper = stem.to_ascii_uppercase();
+    let device = stem_upper.split('.').next().unwrap_or("");
+    if RESERVED.contains(&device.trim_end()) {
+        stem.insert(0, '_');
+    }
+    // Shorten the stem, never the extension, so the real type stays visible.
+    let room = MAX_FILENAME_CHARS.saturating_sub(if ext.is_empty() {
+        0
+    } else {
+        ext.chars().count() + 1
+    });
+    if stem.chars().count() > room {
+        stem = stem
+            .chars()
+            .take(room)
+            .collect::<String>()
+            .trim_end_matches(['.', ' '])
+            .to_owned();
+    }
+    let name = match (stem.is_empty(), ext.is_empty()) {
+        (true, true) => "attachment".to_owned(),
+        (true, false) => format!("attachment.{ext}"),
+        (false, true) => stem,
+        (false, false) => format!("{stem}.{ext}"),
+    };
+    CleanName {
+        extension: ext.to_lowercase(),
+        name,
+    }
+}
+
+fn split_extension(s: &str) -> (&str, &str) {
+    match s.rfind('.') {
+        Some(i) if i > 0 && i + 1 < s.len() => (&s[..i], &s[i + 1..]),
+        _ => (s, ""),
+    }
+}

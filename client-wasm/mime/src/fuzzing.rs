@@ -1,0 +1,40 @@
+//! The properties the fuzz targets check, here so that the saved corpus also runs as an
+//! ordinary test (tests/fuzz_corpus.rs) without nightly or libFuzzer.
+
+use crate::{Limits, SanitizeOptions, clean_filename, part_bytes, render_html};
+
+/// Any bytes: parsing, rendering and reading every listed part stay within the limits and
+/// never panic; the rendered HTML contains no script.
+pub fn parse_message(data: &[u8]) {
+    let limits = Limits::default();
+    let Ok(view) = crate::parse_message(data, &limits) else {
+        return;
+    };
+    assert!(view.parts.len() <= limits.max_parts);
+    assert!(view.parts.iter().all(|p| p.depth <= limits.max_depth + 1));
+    let total: usize = view.parts.iter().map(|p| p.size).sum();
+    assert!(total <= limits.max_decoded_bytes);
+    for p in &view.parts {
+        if let Some(f) = &p.filename {
+            assert_eq!(&clean_filename(f).name, f, "a cleaned name is stable");
+        }
+    }
+    let r =
+        render_html(data, SanitizeOptions::default(), &limits).expect("parsed once, parses again");
+    assert!(!r.html.to_ascii_lowercase().contains("<script"));
+    for p in view.parts.iter().take(20) {
+        part_bytes(data, &p.id, &limits).expect("a listed part can be read");
+    }
+}
+
+/// Any string: sanitizing is idempotent and its output has no script or event handler.
+pub fn sanitize_html(data: &[u8]) {
+    let html = String::from_utf8_lossy(data);
+    for allow_remote in [false, true] {
+        let opts = SanitizeOptions { allow_remote };
+        let once = crate::sanitize_html(&html, opts);
+        let twice = crate::sanitize_html(&once.html, opts);
+        assert_eq!(once.html, twice.html, "sanitizing twice changes the output");
+        assert!(!once.html.to_ascii_lowercase().contains("<script"));
+    }
+}

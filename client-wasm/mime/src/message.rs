@@ -1,0 +1,569 @@
+//! The message view: headers as plain text, the part tree with IMAP-style ids ("1", "2.1"),
+//! the displayable bodies, and the bytes of any part.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use mail_parser::{Address, Encoding, Message, MessageParser, MessagePart, MimeHeaders, PartType};
+
+use crate::filename::{clean_filename, is_bidi_control};
+use crate::sanitize::{INLINE_IMAGE_TYPES, InlineImages, SanitizeOptions, sanitize_with_images};
+use crate::text::{text_to_html, unflow};
+use crate::{Limits, MimeError};
+
+/// A name and address from From/To/Cc/Reply-To, as plain text.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Mailbox {
+    pub name: Option<String>,
+    pub address: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disposition {
+    Inline,
+    Attachment,
+}
+
+impl Disposition {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Disposition::Inline => "inline",
+            Disposition::Attachment => "attachment",
+        }
+    }
+}
+
+/// One part of the tree (multipart containers are not listed: they have no content of their
+/// own; an attached message is listed, and so are its parts, under its id).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartInfo {
+    /// IMAP-style path: "1", "2.1", ...
+    pub id: String,
+    /// Lower-case `type/subtype`.
+    pub content_type: String,
+    pub disposition: Disposition,
+    /// The cleaned file name, if the sender gave one.
+    pub filename: Option<String>,
+    /// The extension the file really has (lower case, no dot; empty when none).
+    pub extension: String,
+    /// Decoded size in bytes.
+    pub size: usize,
+    /// Content-ID without angle brackets.
+    pub content_id: Option<String>,
+    /// Not part of the displayed body: offered for download.
+    pub is_attachment: bool,
+    /// Nesting depth: 1 for the parts of the message itself.
+    pub depth: usize,
+}
+
+/// Something was left out or shown approximately.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Warning {
+    TooDeep { limit: usize },
+    TooManyParts { limit: usize },
+    DecodedTooLarge { limit: usize },
+    UnknownCharset { part: String, charset: String },
+    DamagedPart { part: String },
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Warning::TooDeep { limit } => {
+                write!(f, "parts nested deeper than {limit} levels are not shown")
+            }
+            Warning::TooManyParts { limit } => write!(f, "only the first {limit} parts are shown"),
+            Warning::DecodedTooLarge { limit } => {
+                write!(f, "parts beyond {limit} decoded bytes are not shown")
+            }
+            Warning::UnknownCharset { part, charset } => {
+                write!(
+                    f,
+                    "part {part}: unknown character set {charset:?}, shown as UTF-8"
+                )
+            }
+            Warning::DamagedPart { part } => write!(f, "part {part} is damaged and shown as it is"),
+        }
+    }
+}
+
+/// What a UI needs to show a message. Every string is plain text.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MessageView {
+    pub subject: Option<String>,
+    pub from: Vec<Mailbox>,
+    pub to: Vec<Mailbox>,
+    pub cc: Vec<Mailbox>,
+    pub reply_to: Vec<Mailbox>,
+    /// ISO 8601 / RFC 3339, when the Date header is valid.
+    pub date: Option<String>,
+    pub message_id: Option<String>,
+    pub parts: Vec<PartInfo>,
+    /// Ids of the text/plain parts that make up the body, in order.
+    pub text_parts: Vec<String>,
+    /// Ids of the parts to show when showing HTML (text/html, or text/plain where the sender
+    /// gave no HTML alternative), in order.
+    pub html_parts: Vec<String>,
+    /// The plain-text body (format=flowed undone), when there is one.
+    pub text: Option<String>,
+    /// Whether any text/html part is part of the body.
+    pub has_html: bool,
+    pub warnings: Vec<Warning>,
+}
+
+/// The body as sanitized HTML.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Rendered {
+    pub html: String,
+    pub remote_blocked: usize,
+}
+
+/// A parsed message that takes itself apart without recursion: attached messages nest, and a
+/// crafted one nests thousands deep, which a recursive drop would not survive on a small
+/// (wasm) stack.
+struct Parsed<'x>(Message<'x>);
+
+impl Drop for Parsed<'_> {
+    fn drop(&mut self) {
+        let mut stack = vec![std::mem::take(&mut self.0.parts)];
+        while let Some(parts) = stack.pop() {
+            for part in parts {
+                if let PartType::Message(mut m) = part.body {
+                    stack.push(std::mem::take(&mut m.parts));
+                }
+            }
+        }
+    }
+}
+
+fn parse<'x>(raw: &'x [u8], limits: &Limits) -> Result<Parsed<'x>, MimeError> {
+    if raw.len() > limits.max_input_bytes {
+        return Err(MimeError::TooLarge {
+            size: raw.len(),
+            limit: limits.max_input_bytes,
+        });
+    }
+    MessageParser::default()
+        .parse(raw)
+        .map(Parsed)
+        .ok_or(MimeError::NotAMessage)
+}
+
+/// A listed part and where its content lives.
+struct Entry<'a, 'x> {
+    info: PartInfo,
+    part: &'a MessagePart<'x>,
+    /// The message whose `raw_message` the part's offsets refer to.
+    owner: &'a Message<'x>,
+}
+
+struct Walker<'a, 'x> {
+    limits: Limits,
+    entries: Vec<Entry<'a, 'x>>,
+    warnings: Vec<Warning>,
+    decoded: usize,
+}
+
+impl<'a, 'x> Walker<'a, 'x> {
+    fn warn(&mut self, w: Warning) {
+        if !self.warnings.contains(&w) {
+            self.warnings.push(w);
+        }
+    }
+
+    fn message(&mut self, msg: &'a Message<'x>, prefix: &str, depth: usize) {
+        let Some(root) = msg.parts.first() else {
+            return;
+        };
+        match &root.body {
+            PartType::Multipart(children) => self.children(msg, 0, children, prefix, depth),
+            _ => self.part(msg, 0, &join(prefix, 1), depth),
+        }
+    }
+
+    fn children(
+        &mut self,
+        msg: &'a Message<'x>,
+        parent: u32,
+        ids: &[u32],
+        prefix: &str,
+        depth: usize,
+    ) {
+        if depth > self.limits.max_depth {
+            self.warn(Warning::TooDeep {
+                limit: self.limits.max_depth,
+            });
+            return;
+        }
+        for (n, &idx) in ids.iter().enumerate() {
+            // The parser lists children after their parent; anything else would be a cycle.
+            if idx <= parent {
+                continue;
+            }
+            self.part(msg, idx, &join(prefix, n + 1), depth);
+        }
+    }
+
+    fn part(&mut self, msg: &'a Message<'x>, idx: u32, id: &str, depth: usize) {
+        let Some(part) = msg.parts.get(idx as usize) else {
+            return;
+        };
+        if depth > self.limits.max_depth {
+            self.warn(Warning::TooDeep {
+                limit: self.limits.max_depth,
+            });
+            return;
+        }
+        if let PartType::Multipart(children) = &part.body {
+            self.children(msg, idx, children, id, depth + 1);
+            return;
+        }
+        if self.entries.len() >= self.limits.max_parts {
+            self.warn(Warning::TooManyParts {
+                limit: self.limits.max_parts,
+            });
+            return;
+        }
+        let size = decoded_len(msg, part);
+        if self.decoded.saturating_add(size) > self.limits.max_decoded_bytes {
+            self.warn(Warning::DecodedTooLarge {
+                limit: self.limits.max_decoded_bytes,
+            });
+            return;
+        }
+        self.decoded += size;
+        let content_type = content_type(part);
+        if part.is_encoding_problem {
+            self.warn(Warning::DamagedPart {
+                part: id.to_owned(),
+            });
+        }
+        if let Some(cs) = part.content_type().and_then(|c| c.attribute("charset"))
+            && matches!(part.body, PartType::Text(_) | PartType::Html(_))
+            && !known_charset(cs)
+        {
+            self.warn(Warning::UnknownCharset {
+                part: id.to_owned(),
+                charset: header_text(cs),
+            });
+        }
+        let disposition = match part.content_disposition() {
+            Some(d) if d.is_attachment() => Disposition::Attachment,
+            _ => Disposition::Inline,
+        };
+        let (filename, extension) = match part.attachment_name() {
+            Some(n) => {
+                let c = clean_filename(n);
+                (Some(c.name), c.extension)
+            }
+            None => (None, String::new()),
+        };
+        let content_id = part
+            .content_id()
+            .map(|c| header_text(c.trim().trim_start_matches('<').trim_end_matches('>')));
+        self.entries.push(Entry {
+            info: PartInfo {
+                id: id.to_owned(),
+                content_type,
+                disposition,
+                filename,
+                extension,
+                size,
+                content_id,
+                // Decided once the body parts are known.
+                is_attachment: true,
+                depth,
+            },
+            part,
+            owner: msg,
+        });
+        if let PartType::Message(nested) = &part.body {
+            self.message(nested, id, depth + 1);
+        }
+    }
+}
+
+fn join(prefix: &str, n: usize) -> String {
+    if prefix.is_empty() {
+        n.to_string()
+    } else {
+        format!("{prefix}.{n}")
+    }
+}
+
+fn known_charset(cs: &str) -> bool {
+    let l = cs.trim().to_ascii_lowercase();
+    matches!(l.as_str(), "utf-8" | "utf8" | "us-ascii")
+        || mail_parser::decoders::charsets::map::charset_decoder(l.as_bytes()).is_some()
+}
+
+fn content_type(part: &MessagePart<'_>) -> String {
+    match part.content_type() {
+        Some(ct) => {
+            let t = ct.ctype().to_ascii_lowercase();
+            match ct.subtype() {
+                Some(s) => header_text(&format!("{t}/{}", s.to_ascii_lowercase())),
+                None => header_text(&t),
+            }
+        }
+        None => match part.body {
+            PartType::Message(_) => "message/rfc822".to_owned(),
+            PartType::Html(_) => "text/html".to_owned(),
+            _ => "text/plain".to_owned(),
+        },
+    }
+}
+
+/// Header text for display: no line breaks or other controls, no bidi overrides (which would
+/// let a sender reorder what the reader sees around it).
+fn header_text(s: &str) -> String {
+    s.chars()
+        .filter(|&c| !is_bidi_control(c))
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect::<String>()
+        .trim()
+        .to_owned()
+}
+
+fn mailboxes(a: Option<&Address<'_>>) -> Vec<Mailbox> {
+    let Some(a) = a else { return Vec::new() };
+    a.iter()
+        .map(|m| Mailbox {
+            name: m.name().map(header_text).filter(|s| !s.is_empty()),
+            address: m.address().map(header_text).filter(|s| !s.is_empty()),
+        })
+        .collect()
+}
+
+fn decoded_len(owner: &Message<'_>, part: &MessagePart<'_>) -> usize {
+    match &part.body {
+        PartType::Text(t) | PartType::Html(t) => t.len(),
+        PartType::Binary(b) | PartType::InlineBinary(b) => b.len(),
+        PartType::Message(m) => message_bytes(owner, part, m).len(),
+        PartType::Multipart(_) => 0,
+    }
+}
+
+/// The bytes of an attached message: decoded, when it was transfer-encoded; else the slice of
+/// the enclosing message it occupies.
+fn message_bytes<'a>(
+    owner: &'a Message<'_>,
+    part: &MessagePart<'_>,
+    m: &'a Message<'_>,
+) -> &'a [u8] {
+    if part.encoding != Encoding::None {
+        &m.raw_message
+    } else {
+        raw_slice(owner, part)
+    }
+}
+
+fn raw_slice<'a>(owner: &'a Message<'_>, part: &MessagePart<'_>) -> &'a [u8] {
+    let (start, end) = (part.offset_body as usize, part.offset_end as usize);
+    owner
+        .raw_message
+        .get(start..end.max(start))
+        .unwrap_or_default()
+}
+
+/// Everything a view needs, from one parse.
+struct Analysis<'a, 'x> {
+    entries: Vec<Entry<'a, 'x>>,
+    warnings: Vec<Warning>,
+    text_parts: Vec<usize>,
+    html_parts: Vec<usize>,
+}
+
+fn analyse<'a, 'x>(msg: &'a Message<'x>, limits: &Limits) -> Analysis<'a, 'x> {
+    let mut w = Walker {
+        limits: *limits,
+        entries: Vec::new(),
+        warnings: Vec::new(),
+        decoded: 0,
+    };
+    w.message(msg, "", 1);
+    let find = |idx: &u32| {
+        let part = msg.parts.get(*idx as usize)?;
+        w.entries.iter().position(|e| std::ptr::eq(e.part, part))
+    };
+    let text_parts: Vec<usize> = msg
+        .text_body
+        .iter()
+        .filter_map(find)
+        .filter(|&i| matches!(w.entries[i].part.body, PartType::Text(_)))
+        .collect();
+    let html_parts: Vec<usize> = msg
+        .html_body
+        .iter()
+        .filter_map(find)
+        .filter(|&i| {
+            matches!(
+                w.entries[i].part.body,
+                PartType::Text(_) | PartType::Html(_)
+            )
+        })
+        .collect();
+    for (i, e) in w.entries.iter_mut().enumerate() {
+        let in_body = text_parts.contains(&i) || html_parts.contains(&i);
+        let inline_image = e.info.disposition == Disposition::Inline
+            && e.info.content_id.is_some()
+            && INLINE_IMAGE_TYPES.contains(&e.info.content_type.as_str());
+        e.info.is_attachment = !in_body && !inline_image;
+    }
+    Analysis {
+        entries: w.entries,
+        warnings: w.warnings,
+        text_parts,
+        html_parts,
+    }
+}
+
+/// Plain text of a text/plain part, with format=flowed undone.
+fn plain_text(part: &MessagePart<'_>, text: &str) -> String {
+    let ct = part.content_type();
+    let param = |n: &str| {
+        ct.and_then(|c| c.attribute(n))
+            .map(|v| v.trim().to_ascii_lowercase())
+    };
+    if param("format").as_deref() == Some("flowed") {
+        unflow(text, param("delsp").as_deref() == Some("yes"))
+    } else {
+        text.to_owned()
+    }
+}
+
+/// Parses a message into a [`MessageView`].
+pub fn parse_message(raw: &[u8], limits: &Limits) -> Result<MessageView, MimeError> {
+    let parsed = parse(raw, limits)?;
+    let msg = &parsed.0;
+    let a = analyse(msg, limits);
+    let texts: Vec<String> = a
+        .text_parts
+        .iter()
+        .filter_map(|&i| match &a.entries[i].part.body {
+            PartType::Text(t) => Some(plain_text(a.entries[i].part, t)),
+            _ => None,
+        })
+        .collect();
+    let view = MessageView {
+        subject: msg.subject().map(header_text),
+        from: mailboxes(msg.from()),
+        to: mailboxes(msg.to()),
+        cc: mailboxes(msg.cc()),
+        reply_to: mailboxes(msg.reply_to()),
+        date: msg.date().filter(|d| d.is_valid()).map(|d| d.to_rfc3339()),
+        message_id: msg.message_id().map(header_text),
+        text_parts: a
+            .text_parts
+            .iter()
+            .map(|&i| a.entries[i].info.id.clone())
+            .collect(),
+        html_parts: a
+            .html_parts
+            .iter()
+            .map(|&i| a.entries[i].info.id.clone())
+            .collect(),
+        text: (!texts.is_empty()).then(|| texts.join("\n\n")),
+        has_html: a
+            .html_parts
+            .iter()
+            .any(|&i| matches!(a.entries[i].part.body, PartType::Html(_))),
+        parts: a.entries.iter().map(|e| e.info.clone()).collect(),
+        warnings: a.warnings,
+    };
+    Ok(view)
+}
+
+/// The HTML body, each part sanitized on its own and then concatenated (text/plain parts among
+/// them are escaped), with `cid:` images taken from the message's own inline parts.
+pub fn render_html(
+    raw: &[u8],
+    opts: SanitizeOptions,
+    limits: &Limits,
+) -> Result<Rendered, MimeError> {
+    let parsed = parse(raw, limits)?;
+    let a = analyse(&parsed.0, limits);
+    let images = Arc::new(inline_images(&a.entries));
+    let mut out = Rendered::default();
+    for &i in &a.html_parts {
+        let e = &a.entries[i];
+        match &e.part.body {
+            PartType::Html(h) => {
+                let s = sanitize_with_images(h, opts, images.clone());
+                out.html.push_str(&s.html);
+                out.remote_blocked += s.remote_blocked;
+            }
+            PartType::Text(t) => {
+                let html = format!(
+                    "<div style=\"white-space: pre-wrap\">{}</div>",
+                    text_to_html(&plain_text(e.part, t))
+                );
+                // Already safe; sanitizing gives it the one serialization all output shares.
+                out.html
+                    .push_str(&sanitize_with_images(&html, opts, images.clone()).html);
+            }
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+fn inline_images(entries: &[Entry<'_, '_>]) -> InlineImages {
+    use base64::Engine as _;
+    let mut map = HashMap::new();
+    for e in entries {
+        let (Some(cid), PartType::Binary(b) | PartType::InlineBinary(b)) =
+            (&e.info.content_id, &e.part.body)
+        else {
+            continue;
+        };
+        if INLINE_IMAGE_TYPES.contains(&e.info.content_type.as_str()) {
+            let data = base64::engine::general_purpose::STANDARD.encode(b);
+            map.entry(cid.clone())
+                .or_insert_with(|| format!("data:{};base64,{data}", e.info.content_type));
+        }
+    }
+    map
+}
+
+/// The decoded bytes of one part (what a download button saves). Text parts come back as
+/// their bytes after transfer decoding, in their own character set.
+pub fn part_bytes(raw: &[u8], part_id: &str, limits: &Limits) -> Result<Vec<u8>, MimeError> {
+    let parsed = parse(raw, limits)?;
+    let a = analyse(&parsed.0, limits);
+    let e = a
+        .entries
+        .iter()
+        .find(|e| e.info.id == part_id)
+        .ok_or_else(|| MimeError::PartNotFound(part_id.to_owned()))?;
+    Ok(match &e.part.body {
+        PartType::Binary(b) | PartType::InlineBinary(b) => b.to_vec(),
+        PartType::Message(m) => message_bytes(e.owner, e.part, m).to_vec(),
+        PartType::Text(t) | PartType::Html(t) => {
+            transfer_decode(raw_slice(e.owner, e.part), e.part.encoding)
+                .unwrap_or_else(|| t.as_bytes().to_vec())
+        }
+        PartType::Multipart(_) => Vec::new(),
+    })
+}
+
+fn transfer_decode(raw: &[u8], enc: Encoding) -> Option<Vec<u8>> {
+    if raw.is_empty() {
+        return None;
+    }
+    match enc {
+        Encoding::None => Some(raw.to_vec()),
+        Encoding::QuotedPrintable => {
+            mail_parser::decoders::quoted_printable::quoted_printable_decode(raw)
+        }
+        Encoding::Base64 => {
+            let compact: Vec<u8> = raw
+                .iter()
+                .copied()
+                .filter(|b| !b.is_ascii_whitespace())
+                .collect();
+            mail_parser::decoders::base64::base64_decode(&compact)
+        }
+    }
+}

@@ -1,0 +1,489 @@
+//! The allow-list HTML sanitizer (ammonia, i.e. html5ever parsing as a browser does) with the
+//! mail-specific rules: no active content, links only to http/https/mailto, images only from
+//! the message itself (`cid:` becomes `data:`) unless the user lets remote images load, and
+//! inline CSS that cannot fetch anything.
+//!
+//! This is one of two layers: the UI also shows the result in a sandboxed iframe without
+//! scripts and with a CSP that forbids remote loads, so a bug here alone is not an XSS.
+
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use ammonia::{Builder, UrlRelative};
+
+/// What the caller chooses about remote content.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SanitizeOptions {
+    /// Keep `<img src>` with http/https URLs (the user asked to load remote content for this
+    /// message). Nothing else remote is ever kept: no `srcset`, CSS `url()`, backgrounds.
+    pub allow_remote: bool,
+}
+
+/// Sanitized HTML and how many remote references were removed from it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Sanitized {
+    pub html: String,
+    /// Remote references removed (image sources, `srcset`, `background`, CSS `url()`), so the
+    /// UI can offer to load remote content. With `allow_remote` only `<img src>` comes back,
+    /// so the count may stay above zero.
+    pub remote_blocked: usize,
+}
+
+/// Inline images of a message: Content-ID (without angle brackets) to a `data:` URL.
+pub type InlineImages = HashMap<String, String>;
+
+/// Media types an inline image may have to be shown; SVG is a document with scripts and
+/// links of its own, so it is never inlined.
+pub(crate) const INLINE_IMAGE_TYPES: &[&str] =
+    &["image/png", "image/jpeg", "image/gif", "image/webp"];
+
+const TAGS: &[&str] = &[
+    "a",
+    "abbr",
+    "acronym",
+    "address",
+    "b",
+    "bdi",
+    "bdo",
+    "big",
+    "blockquote",
+    "br",
+    "caption",
+    "center",
+    "cite",
+    "code",
+    "col",
+    "colgroup",
+    "dd",
+    "del",
+    "details",
+    "dfn",
+    "div",
+    "dl",
+    "dt",
+    "em",
+    "figcaption",
+    "figure",
+    "font",
+    "footer",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "header",
+    "hgroup",
+    "hr",
+    "i",
+    "img",
+    "ins",
+    "kbd",
+    "li",
+    "mark",
+    "nav",
+    "ol",
+    "p",
+    "pre",
+    "q",
+    "rp",
+    "rt",
+    "rtc",
+    "ruby",
+    "s",
+    "samp",
+    "small",
+    "span",
+    "strike",
+    "strong",
+    "sub",
+    "summary",
+    "sup",
+    "table",
+    "tbody",
+    "td",
+    "tfoot",
+    "th",
+    "thead",
+    "time",
+    "tr",
+    "tt",
+    "u",
+    "ul",
+    "var",
+    "wbr",
+];
+
+/// Elements removed together with everything inside them: their content is code, another
+/// document, or markup in a foreign namespace where parser differentials live (mXSS).
+const DROP_WITH_CONTENT: &[&str] = &[
+    "script",
+    "style",
+    "svg",
+    "math",
+    "template",
+    "noscript",
+    "iframe",
+    "frame",
+    "frameset",
+    "object",
+    "embed",
+    "applet",
+    "noembed",
+    "noframes",
+    "xmp",
+    "plaintext",
+    "textarea",
+    "title",
+    "select",
+    "head",
+    "audio",
+    "video",
+    "canvas",
+];
+
+const GENERIC_ATTRS: &[&str] = &["lang", "title", "dir", "align", "style"];
+
+const TAG_ATTRS: &[(&str, &[&str])] = &[
+    ("a", &["href", "hreflang"]),
+    (
+        "img",
+        &[
+            "src", "srcset", "alt", "width", "height", "border", "hspace", "vspace",
+        ],
+    ),
+    (
+        "table",
+        &[
+            "width",
+            "height",
+            "border",
+            "cellpadding",
+            "cellspacing",
+            "bgcolor",
+            "summary",
+            "background",
+        ],
+    ),
+    (
+        "td",
+        &[
+            "width",
+            "height",
+            "bgcolor",
+            "valign",
+            "colspan",
+            "rowspan",
+            "nowrap",
+            "background",
+        ],
+    ),
+    (
+        "th",
+        &[
+            "width",
+            "height",
+            "bgcolor",
+            "valign",
+            "colspan",
+            "rowspan",
+            "nowrap",
+            "scope",
+            "background",
+        ],
+    ),
+    ("tr", &["height", "bgcolor", "valign", "background"]),
+    ("tbody", &["valign"]),
+    ("thead", &["valign"]),
+    ("tfoot", &["valign"]),
+    ("col", &["span", "width", "valign"]),
+    ("colgroup", &["span", "width", "valign"]),
+    ("font", &["color", "face", "size"]),
+    ("hr", &["size", "width", "noshade", "color"]),
+    ("ol", &["start", "type", "reversed"]),
+    ("ul", &["type"]),
+    ("li", &["value", "type"]),
+    ("time", &["datetime"]),
+    ("del", &["datetime"]),
+    ("ins", &["datetime"]),
+];
+
+/// Sanitizes one HTML document or fragment. Call it once per MIME part and concatenate the
+/// results: the output is a closed fragment, so one part cannot run into the next (EFAIL).
+pub fn sanitize_html(html: &str, opts: SanitizeOptions) -> Sanitized {
+    sanitize_with_images(html, opts, Arc::new(InlineImages::new()))
+}
+
+/// [`sanitize_html`] with the message's own inline images available to `cid:` references.
+pub fn sanitize_with_images(
+    html: &str,
+    opts: SanitizeOptions,
+    images: Arc<InlineImages>,
+) -> Sanitized {
+    let blocked = Arc::new(AtomicUsize::new(0));
+    let first = builder(opts, images, Some(blocked.clone()))
+        .clean(html)
+        .to_string();
+    // ammonia removes rejected attributes with swap_remove, which reorders the survivors; a
+    // second pass, in which nothing is rejected any more, settles the order so that
+    // sanitizing the output again changes nothing.
+    let html = builder(opts, Arc::new(InlineImages::new()), None)
+        .clean(&first)
+        .to_string();
+    Sanitized {
+        html,
+        remote_blocked: blocked.load(Ordering::Relaxed),
+    }
+}
+
+fn builder(
+    opts: SanitizeOptions,
+    images: Arc<InlineImages>,
+    blocked: Option<Arc<AtomicUsize>>,
+) -> Builder<'static> {
+    let mut b = Builder::empty();
+    b.tags(TAGS.iter().copied().collect())
+        .clean_content_tags(DROP_WITH_CONTENT.iter().copied().collect())
+        .generic_attributes(GENERIC_ATTRS.iter().copied().collect())
+        .tag_attributes(
+            TAG_ATTRS
+                .iter()
+                .map(|(t, a)| (*t, a.iter().copied().collect::<HashSet<_>>()))
+                .collect(),
+        )
+        // ammonia checks these before our filter; the filter then decides per attribute
+        // (data: only as an image, cid: only as an image and only when resolved).
+        .url_schemes(
+            ["http", "https", "mailto", "cid", "data"]
+                .into_iter()
+                .collect(),
+        )
+        // A relative URL would resolve against the page showing the mail: the app's origin.
+        .url_relative(UrlRelative::Deny)
+        .link_rel(Some("noopener noreferrer"))
+        .set_tag_attribute_value("a", "target", "_blank")
+        .set_tag_attribute_value("img", "referrerpolicy", "no-referrer")
+        .strip_comments(true)
+        .attribute_filter(move |element, attr, value| {
+            filter_attribute(element, attr, value, opts, &images, blocked.as_deref())
+        });
+    b
+}
+
+fn count(blocked: Option<&AtomicUsize>) {
+    if let Some(b) = blocked {
+        b.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+fn filter_attribute<'u>(
+    element: &str,
+    attr: &str,
+    value: &'u str,
+    opts: SanitizeOptions,
+    images: &InlineImages,
+    blocked: Option<&AtomicUsize>,
+) -> Option<Cow<'u, str>> {
+    match (element, attr) {
+        (_, "style") => {
+            let css = filter_css(value, blocked);
+            (!css.is_empty()).then_some(Cow::Owned(css))
+        }
+        ("a", "href") => match scheme(value).as_deref() {
+            Some("http" | "https" | "mailto") => Some(Cow::Borrowed(value)),
+            _ => None,
+        },
+        ("img", "src") => image_src(value, opts, images, blocked),
+        (_, "srcset" | "background") => {
+            if looks_remote(value) {
+                count(blocked);
+            }
+            None
+        }
+        _ => Some(Cow::Borrowed(value)),
+    }
+}
+
+/// The scheme as a browser would see it (the URL parser strips tabs, newlines and leading
+/// control characters just as browsers do, so `java&#9;script:` is `javascript`).
+fn scheme(value: &str) -> Option<String> {
+    url::Url::parse(value).ok().map(|u| u.scheme().to_owned())
+}
+
+fn looks_remote(value: &str) -> bool {
+    let v = value.to_ascii_lowercase();
+    v.contains("//") || v.contains("http")
+}
+
+fn image_src<'u>(
+    value: &'u str,
+    opts: SanitizeOptions,
+    images: &InlineImages,
+    blocked: Option<&AtomicUsize>,
+) -> Option<Cow<'u, str>> {
+    let url = url::Url::parse(value).ok()?;
+    match url.scheme() {
+        "cid" => {
+            let id = url.path();
+            let decoded = percent_decode(id);
+            images
+                .get(id)
+                .or_else(|| images.get(&decoded))
+                .map(|d| Cow::Owned(d.clone()))
+        }
+        "data" => is_safe_data_image(value.trim()).then_some(Cow::Borrowed(value.trim())),
+        "http" | "https" => {
+            if opts.allow_remote {
+                Some(Cow::Borrowed(value.trim()))
+            } else {
+                count(blocked);
+                None
+            }
+        }
+        _ => None,
+    }
+}
+
+/// A base64 `data:` URL of one of the raster types, and nothing else in it.
+pub(crate) fn is_safe_data_image(v: &str) -> bool {
+    let Some(rest) = v
+        .get(..5)
+        .filter(|p| p.eq_ignore_ascii_case("data:"))
+        .map(|_| &v[5..])
+    else {
+        return false;
+    };
+    let Some((meta, data)) = rest.split_once(',') else {
+        return false;
+    };
+    let meta = meta.to_ascii_lowercase();
+    let Some(mime) = meta.strip_suffix(";base64") else {
+        return false;
+    };
+    INLINE_IMAGE_TYPES.contains(&mime)
+        && data
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        if b[i] == b'%'
+            && let (Some(h), Some(l)) = (
+                b.get(i + 1).and_then(|&c| hex(c)),
+                b.get(i + 2).and_then(|&c| hex(c)),
+            )
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Words that, anywhere in a declaration's value, can make CSS fetch something or run code
+/// (`url(`, `image-set(`, `@import`, IE `expression()`/`behavior`, `-moz-binding`); `\` and
+/// comments are refused because CSS escapes and comments can spell any of them in disguise.
+const CSS_FORBIDDEN: &[&str] = &[
+    "url",
+    "image",
+    "expression",
+    "behavior",
+    "binding",
+    "javascript",
+    "vbscript",
+    "@",
+    "\\",
+    "/*",
+    "*/",
+    "<",
+    ">",
+];
+
+/// Keeps the declarations of an inline `style` that cannot load or run anything; re-serializes
+/// them as `name: value; …` so that filtering the output again gives the same string.
+pub(crate) fn filter_css(css: &str, blocked: Option<&AtomicUsize>) -> String {
+    let mut out: Vec<String> = Vec::new();
+    for decl in split_declarations(css) {
+        let Some((name, value)) = decl.split_once(':') else {
+            continue;
+        };
+        let name = name.trim().to_ascii_lowercase();
+        let value: String = value
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect::<String>()
+            .trim()
+            .to_owned();
+        let valid_name = !name.is_empty()
+            && name.bytes().all(|b| b.is_ascii_lowercase() || b == b'-')
+            && !name.contains("behavior")
+            && !name.contains("binding");
+        let lower = value.to_lowercase();
+        if lower.contains("url") || lower.contains("image-set") || lower.contains("@import") {
+            count(blocked);
+        }
+        if !valid_name
+            || value.is_empty()
+            || CSS_FORBIDDEN.iter().any(|w| lower.contains(w))
+            || !balanced(&value)
+        {
+            continue;
+        }
+        out.push(format!("{name}: {value}"));
+    }
+    out.join("; ")
+}
+
+/// Splits at `;` outside quotes and parentheses.
+fn split_declarations(css: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let (mut start, mut depth, mut quote) = (0usize, 0usize, None::<char>);
+    for (i, c) in css.char_indices() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '(') => depth += 1,
+            (None, ')') => depth = depth.saturating_sub(1),
+            (None, ';') if depth == 0 => {
+                parts.push(&css[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&css[start..]);
+    parts
+}
+
+/// Quotes closed and parentheses balanced: an unterminated string or function would make the
+/// browser's CSS parser read on past what this filter checked.
+fn balanced(v: &str) -> bool {
+    let (mut depth, mut quote) = (0i64, None::<char>);
+    for c in v.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '(') => depth += 1,
+            (None, ')') => {
+                depth -= 1;
+                if depth < 0 {
+                    return false;
+                }
+            }
+            _ => {}
+        }
+    }
+    quote.is_none() && depth == 0
+}

@@ -1,0 +1,401 @@
+//! Every hostile message in tests/corpus/hostile (see its README) is read and rendered the way
+//! the UI does, and the output is checked structurally: allow-listed elements and attributes
+//! only, no handler, no script URL, no remote load, idempotent, parts isolated.
+
+use std::path::{Path, PathBuf};
+
+use pop3_mime::{Limits, SanitizeOptions, parse_message, part_bytes, render_html, sanitize_html};
+
+const PROBE: &str = "http://probe.invalid";
+
+fn corpus() -> Vec<(PathBuf, Vec<u8>)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/hostile");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 20, "the corpus is missing");
+    files
+        .into_iter()
+        .map(|p| {
+            let raw = std::fs::read(&p).unwrap();
+            let text = String::from_utf8_lossy(&raw).replace("__PROBE__", PROBE);
+            (p, text.into_bytes())
+        })
+        .collect()
+}
+
+/// An element or attribute the sanitizer let through, as the serializer wrote it.
+struct Tag {
+    name: String,
+    attrs: Vec<(String, String)>,
+}
+
+/// Reads the tags of ammonia's serialized output (attribute values always double-quoted; `<`
+/// in text always escaped), so every element and attribute a browser would build is seen.
+fn tags(html: &str) -> Vec<Tag> {
+    let b = html.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] != b'<' {
+            i += 1;
+            continue;
+        }
+        i += 1;
+        if b.get(i) == Some(&b'/') {
+            while i < b.len() && b[i] != b'>' {
+                i += 1;
+            }
+            continue;
+        }
+        let start = i;
+        while i < b.len() && !b" \t\n/>".contains(&b[i]) {
+            i += 1;
+        }
+        let mut tag = Tag {
+            name: html[start..i].to_ascii_lowercase(),
+            attrs: Vec::new(),
+        };
+        loop {
+            while i < b.len() && b" \t\n/".contains(&b[i]) {
+                i += 1;
+            }
+            if i >= b.len() || b[i] == b'>' {
+                i += 1;
+                break;
+            }
+            let s = i;
+            while i < b.len() && !b" \t\n=>".contains(&b[i]) {
+                i += 1;
+            }
+            let name = html[s..i].to_ascii_lowercase();
+            let mut value = String::new();
+            if b.get(i) == Some(&b'=') {
+                i += 1;
+                assert_eq!(b.get(i), Some(&b'"'), "unquoted attribute in {html}");
+                i += 1;
+                let s = i;
+                while i < b.len() && b[i] != b'"' {
+                    i += 1;
+                }
+                value = html[s..i].replace("&amp;", "&").replace("&quot;", "\"");
+                i += 1;
+            }
+            tag.attrs.push((name, value));
+        }
+        out.push(tag);
+    }
+    out
+}
+
+const ALLOWED_TAGS: &[&str] = &[
+    "a",
+    "abbr",
+    "acronym",
+    "address",
+    "b",
+    "bdi",
+    "bdo",
+    "big",
+    "blockquote",
+    "br",
+    "caption",
+    "center",
+    "cite",
+    "code",
+    "col",
+    "colgroup",
+    "dd",
+    "del",
+    "details",
+    "dfn",
+    "div",
+    "dl",
+    "dt",
+    "em",
+    "figcaption",
+    "figure",
+    "font",
+    "footer",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "header",
+    "hgroup",
+    "hr",
+    "i",
+    "img",
+    "ins",
+    "kbd",
+    "li",
+    "mark",
+    "nav",
+    "ol",
+    "p",
+    "pre",
+    "q",
+    "rp",
+    "rt",
+    "rtc",
+    "ruby",
+    "s",
+    "samp",
+    "small",
+    "span",
+    "strike",
+    "strong",
+    "sub",
+    "summary",
+    "sup",
+    "table",
+    "tbody",
+    "td",
+    "tfoot",
+    "th",
+    "thead",
+    "time",
+    "tr",
+    "tt",
+    "u",
+    "ul",
+    "var",
+    "wbr",
+];
+
+/// The checks every rendered body must pass; `allow_remote` lets `<img src>` be remote.
+fn assert_safe(what: &str, html: &str, allow_remote: bool) {
+    for t in tags(html) {
+        assert!(
+            ALLOWED_TAGS.contains(&t.name.as_str()),
+            "{what}: element <{}> in {html}",
+            t.name
+        );
+        for (name, value) in &t.attrs {
+            let v = value.to_ascii_lowercase();
+            assert!(!name.starts_with("on"), "{what}: handler {name} in {html}");
+            // Inert text: shown as a tooltip or instead of an image, never loaded or run.
+            if matches!(name.as_str(), "title" | "alt") {
+                continue;
+            }
+            assert!(
+                !matches!(
+                    name.as_str(),
+                    "srcset"
+                        | "background"
+                        | "ping"
+                        | "poster"
+                        | "formaction"
+                        | "action"
+                        | "xlink:href"
+                        | "data"
+                        | "srcdoc"
+                ),
+                "{what}: attribute {name} in {html}"
+            );
+            for bad in [
+                "javascript:",
+                "vbscript:",
+                "expression(",
+                "url(",
+                "@import",
+                "binding",
+            ] {
+                assert!(!v.contains(bad), "{what}: {bad} in {name}={value}");
+            }
+            if name == "href" {
+                assert!(
+                    v.starts_with("http://")
+                        || v.starts_with("https://")
+                        || v.starts_with("mailto:"),
+                    "{what}: href {value}"
+                );
+            }
+            if name == "src" {
+                let data_image = ["png", "jpeg", "gif", "webp"]
+                    .iter()
+                    .any(|t| v.starts_with(&format!("data:image/{t};base64,")));
+                let remote =
+                    allow_remote && (v.starts_with("http://") || v.starts_with("https://"));
+                assert!(data_image || remote, "{what}: img src {value}");
+            }
+            if name != "href" && !(allow_remote && name == "src") {
+                assert!(
+                    !v.contains("probe.invalid"),
+                    "{what}: remote load via {name}={value}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn every_hostile_message_parses_and_renders_safely() {
+    let limits = Limits::default();
+    for (path, raw) in corpus() {
+        let what = path.file_name().unwrap().to_string_lossy().into_owned();
+        let view = parse_message(&raw, &limits).unwrap_or_else(|e| panic!("{what}: {e}"));
+        for allow_remote in [false, true] {
+            let opts = SanitizeOptions { allow_remote };
+            let r = render_html(&raw, opts, &limits).unwrap();
+            assert_safe(&what, &r.html, allow_remote);
+            assert_eq!(
+                sanitize_html(&r.html, opts).html,
+                r.html,
+                "{what}: not idempotent"
+            );
+        }
+        for p in &view.parts {
+            part_bytes(&raw, &p.id, &limits)
+                .unwrap_or_else(|e| panic!("{what} part {}: {e}", p.id));
+        }
+    }
+}
+
+#[test]
+fn remote_probes_are_blocked_and_counted_until_allowed() {
+    let raw = corpus()
+        .into_iter()
+        .find(|(p, _)| p.ends_with("remote-probes.eml"))
+        .unwrap()
+        .1;
+    let limits = Limits::default();
+    let blocked = render_html(&raw, SanitizeOptions::default(), &limits).unwrap();
+    assert!(!blocked.html.contains("probe.invalid/img1"));
+    assert!(
+        blocked.remote_blocked >= 8,
+        "counted {}",
+        blocked.remote_blocked
+    );
+    let allowed = render_html(&raw, SanitizeOptions { allow_remote: true }, &limits).unwrap();
+    assert!(
+        allowed.html.contains("src=\"http://probe.invalid/img1\""),
+        "{}",
+        allowed.html
+    );
+    assert!(!allowed.html.contains("srcset1"));
+    assert!(!allowed.html.contains("div-bg"));
+}
+
+#[test]
+fn an_unclosed_attribute_in_one_part_does_not_swallow_the_next() {
+    let raw = corpus()
+        .into_iter()
+        .find(|(p, _)| p.ends_with("efail-unclosed-img.eml"))
+        .unwrap()
+        .1;
+    let r = render_html(
+        &raw,
+        SanitizeOptions { allow_remote: true },
+        &Limits::default(),
+    )
+    .unwrap();
+    // The secret of part two is text of its own paragraph, not part of any URL.
+    assert!(
+        r.html.contains("<p>SECRET-PLAINTEXT-OF-PART-TWO</p>"),
+        "{}",
+        r.html
+    );
+    for t in tags(&r.html) {
+        for (_, v) in t.attrs {
+            assert!(
+                !v.contains("SECRET"),
+                "part two leaked into an attribute: {}",
+                r.html
+            );
+        }
+    }
+}
+
+#[test]
+fn cid_images_become_data_urls_and_svg_is_never_inlined() {
+    let raw = corpus()
+        .into_iter()
+        .find(|(p, _)| p.ends_with("cid-images.eml"))
+        .unwrap()
+        .1;
+    let r = render_html(&raw, SanitizeOptions::default(), &Limits::default()).unwrap();
+    assert!(
+        r.html.contains("src=\"data:image/png;base64,iVBOR"),
+        "{}",
+        r.html
+    );
+    assert!(!r.html.contains("image/svg"), "{}", r.html);
+    assert_eq!(r.remote_blocked, 1);
+    let view = parse_message(&raw, &Limits::default()).unwrap();
+    let png = view
+        .parts
+        .iter()
+        .find(|p| p.content_type == "image/png")
+        .unwrap();
+    assert!(
+        !png.is_attachment,
+        "an inline cid image is part of the body"
+    );
+}
+
+#[test]
+fn plain_text_links_cannot_break_out_of_their_attribute() {
+    let raw = corpus()
+        .into_iter()
+        .find(|(p, _)| p.ends_with("cve-2020-35730-plaintext.eml"))
+        .unwrap()
+        .1;
+    let r = render_html(&raw, SanitizeOptions::default(), &Limits::default()).unwrap();
+    assert_safe("plaintext", &r.html, false);
+    let view = parse_message(&raw, &Limits::default()).unwrap();
+    assert!(!view.has_html);
+    assert!(view.text.unwrap().contains("<script>"), "text stays text");
+}
+
+#[test]
+fn headers_are_plain_text_without_bidi_overrides() {
+    let raw = corpus()
+        .into_iter()
+        .find(|(p, _)| p.ends_with("headers-hostile.eml"))
+        .unwrap()
+        .1;
+    let view = parse_message(&raw, &Limits::default()).unwrap();
+    assert!(
+        view.subject
+            .as_deref()
+            .unwrap()
+            .contains("<img src=x onerror=")
+    );
+    assert_eq!(
+        view.to[0].name.as_deref(),
+        Some("<script>window.top.__xss=1</script>")
+    );
+    assert_eq!(view.reply_to[0].name.as_deref(), Some("evil"));
+}
+
+#[test]
+fn hostile_attachment_names_are_cleaned() {
+    let raw = corpus()
+        .into_iter()
+        .find(|(p, _)| p.ends_with("attachments-hostile.eml"))
+        .unwrap()
+        .1;
+    let view = parse_message(&raw, &Limits::default()).unwrap();
+    let names: Vec<_> = view
+        .parts
+        .iter()
+        .filter_map(|p| p.filename.clone())
+        .collect();
+    assert!(names.contains(&"invoicefdp.exe".to_owned()), "{names:?}");
+    assert!(names.contains(&"passwd".to_owned()), "{names:?}");
+    assert!(names.contains(&"_CON.txt".to_owned()), "{names:?}");
+    let exe = view
+        .parts
+        .iter()
+        .find(|p| p.filename.as_deref() == Some("invoicefdp.exe"))
+        .unwrap();
+    assert_eq!(exe.extension, "exe");
+    assert!(view.parts.iter().filter(|p| p.is_attachment).count() >= 4);
+    assert!(!view.has_html, "an attached HTML file is not the body");
+}
