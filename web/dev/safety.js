@@ -1,0 +1,152 @@
+// Driver of web/dev/safety.html for tests/tests/ui_safety.rs (not part of the app).
+//
+// window.__safety.open(base64, { sanitizer }) shows one message the way the reader does, with
+// web/message-view.js. sanitizer: true (default) uses the wasm sanitizer (renderHtml);
+// sanitizer: false passes `rawRender`, which hands the frame every text/html part exactly as
+// the sender wrote it. That is the "sanitizer switched off" build of the issue: only the
+// iframe layer (sandbox + CSP) stands between the mail and the page.
+//
+// Saving is observed, not performed: URL.createObjectURL and <a>.click are wrapped so the test
+// can read the blob type and the download name (window.__saves), and no file is written.
+import { showMessage, loadMime, formatAddresses } from '../message-view.js';
+import { parseHeaderBlock, parseContentType, decodeBase64, decodeQuotedPrintable, decodeCharset, parseMessage as jsParse } from '../mime.js';
+
+window.__saves = [];
+const blobTypes = new Map();
+const createObjectURL = URL.createObjectURL.bind(URL);
+URL.createObjectURL = (obj) => {
+  const url = createObjectURL(obj);
+  blobTypes.set(url, { type: obj.type, size: obj.size });
+  return url;
+};
+HTMLAnchorElement.prototype.click = function click() {
+  window.__saves.push({ download: this.getAttribute('download'), href: this.href, rel: this.rel, blob: blobTypes.get(this.href) ?? null });
+};
+
+function b64ToBytes(b64) {
+  const bin = atob(b64);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+function latin1(bytes) {
+  let s = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
+  return s;
+}
+
+/** Every text/html leaf of a MIME tree, decoded but NOT sanitized (test use only). */
+function htmlParts(raw, depth, out) {
+  if (depth > 20) return;
+  const m = /\r?\n\r?\n/.exec(raw);
+  const head = m ? raw.slice(0, m.index) : raw;
+  const body = m ? raw.slice(m.index + m[0].length) : '';
+  const headers = parseHeaderBlock(head);
+  const ct = parseContentType(headers.find((h) => h.name === 'content-type')?.value);
+  const cte = (headers.find((h) => h.name === 'content-transfer-encoding')?.value || '').trim().toLowerCase();
+  if (ct.type.startsWith('multipart/') && ct.params.boundary) {
+    const delim = '--' + ct.params.boundary;
+    let cur = null;
+    for (const line of body.split(/\r?\n/)) {
+      if (line.startsWith(delim)) {
+        if (cur) htmlParts(cur.join('\r\n'), depth + 1, out);
+        cur = line.slice(delim.length).startsWith('--') ? null : [];
+      } else if (cur) cur.push(line);
+    }
+    if (cur) htmlParts(cur.join('\r\n'), depth + 1, out);
+    return;
+  }
+  if (ct.type === 'text/html') {
+    const bytes = cte === 'base64' ? decodeBase64(body) : cte === 'quoted-printable' ? decodeQuotedPrintable(body) : Uint8Array.from(body, (c) => c.charCodeAt(0));
+    out.push(decodeCharset(bytes, ct.params.charset));
+  }
+}
+
+/** The sanitizer switched off: raw HTML of the message (or its raw body if it has none). */
+export function rawRender(bytes) {
+  const raw = latin1(bytes);
+  const out = [];
+  htmlParts(raw, 0, out);
+  if (!out.length) {
+    const m = /\r?\n\r?\n/.exec(raw);
+    out.push(m ? raw.slice(m.index + m[0].length) : raw);
+  }
+  return { html: out.join('\n'), remoteBlocked: 0 };
+}
+
+let view = null;
+const $ = (id) => document.getElementById(id);
+
+async function frameLoaded(timeoutMs = 8000, previous = null) {
+  // The view renders asynchronously; wait for its frame (if any) to finish loading, which
+  // includes every subresource the frame was allowed to fetch.
+  const start = performance.now();
+  while (performance.now() - start < timeoutMs) {
+    const f = $('body').querySelector('iframe');
+    if (f && f !== previous) {
+      if (f.dataset.loaded) return true;
+      await new Promise((r) => {
+        const t = setTimeout(r, timeoutMs);
+        f.addEventListener('load', () => {
+          clearTimeout(t);
+          f.dataset.loaded = '1';
+          r();
+        }, { once: true });
+      });
+      return !!f.dataset.loaded;
+    }
+    // Plain-text view: no frame to wait for.
+    if (!previous && $('body').querySelector('.message-frame-slot[hidden]')) return true;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return false;
+}
+
+window.__safety = {
+  async mimeAvailable() {
+    return !!(await loadMime());
+  },
+  /** Opens a message; resolves once its frame has loaded. */
+  async open(b64, { sanitizer = true, preferPlain = false } = {}) {
+    view?.destroy();
+    const bytes = b64ToBytes(b64);
+    const mime = await loadMime();
+    let message = null;
+    let text;
+    if (mime) {
+      message = await mime.parseMessage(bytes);
+      $('subject').textContent = message.subject ?? '';
+      $('from').textContent = formatAddresses(message.from);
+      $('to').textContent = formatAddresses(message.to);
+    } else {
+      const p = jsParse(bytes);
+      text = p.text;
+      $('subject').textContent = p.subject;
+      $('from').textContent = p.from;
+      $('to').textContent = p.to;
+    }
+    let render;
+    if (!sanitizer) {
+      render = async (b) => rawRender(b);
+      // Without the wasm parser, still show the raw HTML in the frame.
+      message ??= { text, hasHtml: true, parts: [] };
+      message = { ...message, hasHtml: true };
+    }
+    view = showMessage({ body: $('body'), attachments: $('attachments') }, { bytes, message, text, mime, render, preferPlain });
+    const loaded = await frameLoaded();
+    return { loaded, mime: !!mime, hasHtml: !!message?.hasHtml, warnings: message?.warnings ?? [] };
+  },
+  /** Clicks "Load remote content" and waits for the new frame to load. */
+  async loadRemote() {
+    const btn = $('body').querySelector('.load-remote');
+    if (!btn || btn.closest('[hidden]')) return false;
+    const previous = $('body').querySelector('iframe');
+    btn.click();
+    return frameLoaded(8000, previous);
+  },
+  close() {
+    view?.destroy();
+    view = null;
+  },
+};

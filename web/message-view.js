@@ -1,0 +1,367 @@
+// The one place that renders message bodies and attachments (issue "Read mail safely").
+//
+// Untrusted mail gets two independent layers:
+//   1. the sanitizer (ammonia in wasm: `renderHtml`, each MIME part on its own), and
+//   2. a sandboxed <iframe> whose sandbox never allows scripts (nor same-origin), with a
+//      Content-Security-Policy of default-src 'none' (inline styles, data:/cid: images only).
+// Either layer alone must stop every script; the UI tests prove the frame alone does by
+// passing an unsanitizing `render` (see web/dev/safety.js). Remote content (images) is off
+// until the user asks for it, for one message at a time; links open in a new context with no
+// referrer. Plain text never becomes markup: it is built from text nodes and <a> elements.
+//
+// Attachments are saved as application/octet-stream with <a download>: never opened as a
+// document in this origin (no blob: HTML/SVG/XML navigation).
+
+/** Sandbox tokens: popups so links can open (escaping the sandbox, so the new page works). */
+export const FRAME_SANDBOX = 'allow-popups allow-popups-to-escape-sandbox';
+
+/**
+ * The frame's policy. `default-src 'none'` covers scripts, fetches, frames, fonts, media,
+ * prefetch and ping; base-uri and form-action do not fall back to default-src, so they are
+ * named. With `allowRemote` only images may come from the network; scripts never.
+ */
+export function framePolicy(allowRemote = false) {
+  const img = allowRemote ? "img-src data: cid: http: https:" : 'img-src data: cid:';
+  return `default-src 'none'; style-src 'unsafe-inline'; ${img}; base-uri 'none'; form-action 'none'`;
+}
+
+// Minimal styles inside the frame: readable defaults, nothing wider than the pane.
+const FRAME_CSS =
+  ':root{color-scheme:light}' +
+  'body{margin:0;padding:1rem 1.25rem;font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans","DejaVu Sans",sans-serif;' +
+  'color:#1b1e24;background:#fff;overflow-wrap:anywhere}' +
+  'img,video{max-width:100%;height:auto}table{max-width:100%}pre{white-space:pre-wrap}a{color:#2457d6}';
+
+/** The complete srcdoc: our head (policy first, so it covers everything after it), then the body. */
+export function frameDocument(bodyHtml, { allowRemote = false } = {}) {
+  const policy = framePolicy(allowRemote).replace(/"/g, '&quot;');
+  return (
+    '<!doctype html><html><head><meta charset="utf-8">' +
+    `<meta http-equiv="Content-Security-Policy" content="${policy}">` +
+    '<meta name="referrer" content="no-referrer">' +
+    '<base target="_blank">' +
+    `<style>${FRAME_CSS}</style></head><body>${bodyHtml}</body></html>`
+  );
+}
+
+/**
+ * Creates the sandboxed frame for already-rendered HTML. The frame is the second layer: it
+ * must hold even if `bodyHtml` were hostile.
+ */
+export function createMessageFrame(bodyHtml, { allowRemote = false, title = 'Message' } = {}) {
+  const frame = document.createElement('iframe');
+  frame.className = 'message-frame';
+  // Attributes before srcdoc: the document must never exist without its sandbox.
+  frame.setAttribute('sandbox', FRAME_SANDBOX);
+  frame.setAttribute('referrerpolicy', 'no-referrer');
+  // Chromium's embedded enforcement (`csp` attribute) adds the same policy from outside; other
+  // browsers ignore the attribute and rely on the <meta> inside.
+  frame.setAttribute('csp', framePolicy(allowRemote));
+  frame.setAttribute('title', title);
+  frame.setAttribute('loading', 'eager');
+  frame.srcdoc = frameDocument(bodyHtml, { allowRemote });
+  return frame;
+}
+
+/**
+ * Adds the real URL as a tooltip to every link of sanitized HTML (the text of a link can
+ * claim anything) and makes links open without opener or referrer. DOMParser documents are
+ * inert: no scripts run and nothing is fetched while we look.
+ */
+export function decorateLinks(html) {
+  const doc = new DOMParser().parseFromString(`<!doctype html><body>${html}`, 'text/html');
+  for (const a of doc.querySelectorAll('a[href], area[href]')) {
+    a.setAttribute('title', a.getAttribute('href'));
+    a.setAttribute('rel', 'noopener noreferrer');
+    a.setAttribute('target', '_blank');
+  }
+  return doc.body.innerHTML;
+}
+
+// ---------------------------------------------------------------------------- plain text
+
+const LINK = /\b(?:https?:\/\/|mailto:)[^\s<>"'\u0000-\u001f\u007f]+/gi;
+const TRAILING = /[.,;:!?)\]}'"]+$/;
+
+/**
+ * Plain text as a fragment of text nodes and links. Only http, https and mailto become
+ * links; everything else (javascript:, data:, ...) stays text. Never parsed as markup.
+ */
+export function linkifyText(text) {
+  const frag = document.createDocumentFragment();
+  let last = 0;
+  for (const m of String(text ?? '').matchAll(LINK)) {
+    let url = m[0];
+    // "see https://x.org/a." : the full stop ends the sentence, not the URL.
+    const trail = TRAILING.exec(url);
+    if (trail && !(trail[0].startsWith(')') && url.includes('('))) url = url.slice(0, -trail[0].length);
+    if (m.index > last) frag.append(document.createTextNode(text.slice(last, m.index)));
+    const a = document.createElement('a');
+    a.href = url;
+    a.textContent = url;
+    a.title = url;
+    a.target = '_blank';
+    a.rel = 'noopener noreferrer';
+    a.referrerPolicy = 'no-referrer';
+    frag.append(a);
+    last = m.index + url.length;
+  }
+  if (last < String(text ?? '').length) frag.append(document.createTextNode(text.slice(last)));
+  return frag;
+}
+
+// ---------------------------------------------------------------------------- attachments
+
+// Bidi overrides/isolates/marks and invisible joiners: they make "exe.pdf" look like "fdp.exe".
+const BIDI = /[\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]/g;
+// C0/C1 controls (NUL included) and characters Windows forbids in file names.
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
+
+/**
+ * File name safe to show and to offer as a download name: no bidi controls, no control
+ * characters, no path (only the last component of "../../x" or "C:\\x"), no leading dots.
+ * The wasm cleaner does the same; this one also runs so the UI never depends on one layer.
+ */
+export function cleanFilename(name) {
+  let n = String(name ?? '').replace(BIDI, '').replace(CONTROL, '');
+  n = n.split(/[\\/]/).pop() ?? '';
+  n = n.replace(/[<>:"|?*]/g, '_').replace(/^[\s.]+/, '').replace(/[\s.]+$/, '');
+  if (n.length > 200) {
+    const dot = n.lastIndexOf('.');
+    const ext = dot > 0 && n.length - dot <= 16 ? n.slice(dot) : '';
+    n = n.slice(0, 200 - ext.length) + ext;
+  }
+  if (!n) n = 'attachment';
+  const dot = n.lastIndexOf('.');
+  const extension = dot > 0 ? n.slice(dot + 1).toLowerCase() : '';
+  return { name: n, extension };
+}
+
+/**
+ * Saves bytes as a download. The blob is application/octet-stream and the anchor has a
+ * `download` name, so the browser saves it instead of showing it: an HTML or SVG attachment
+ * is never rendered as a page of this origin.
+ */
+export function saveBytes(bytes, name) {
+  const blob = new Blob([bytes], { type: 'application/octet-stream' });
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = cleanFilename(name).name;
+  a.rel = 'noopener';
+  a.click();
+  // Revoke later: the download may start asynchronously.
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+  return { blob, anchor: a };
+}
+
+function formatSize(n) {
+  if (!Number.isFinite(n) || n < 0) return '';
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${Math.round(n / 1024)} KB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MB`;
+}
+
+function el(tag, props = {}, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(props)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === 'class') e.className = v;
+    else if (k === 'text') e.textContent = v;
+    else if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
+    else e.setAttribute(k, v === true ? '' : String(v));
+  }
+  for (const c of children) if (c) e.append(c);
+  return e;
+}
+
+/** Display form of an address list [{name, address}] (always inserted as text). */
+export function formatAddresses(list) {
+  if (typeof list === 'string') return list;
+  if (!Array.isArray(list)) return '';
+  return list
+    .map((a) => {
+      const name = String(a?.name ?? '').trim();
+      const addr = String(a?.address ?? '').trim();
+      if (name && addr) return `${name} <${addr}>`;
+      return name || addr;
+    })
+    .filter(Boolean)
+    .join(', ');
+}
+
+// ---------------------------------------------------------------------------- the wasm API
+
+let mimePromise = null;
+
+/**
+ * Loads the MIME functions of the wasm package (parseMessage, renderHtml, partBytes,
+ * cleanFilename) from ./pop3.js. Resolves to null when this build has none, so the caller
+ * can fall back to plain text.
+ */
+export function loadMime() {
+  mimePromise ??= import(new URL('./pop3.js', import.meta.url).href).then(
+    async (m) => {
+      if (typeof m.parseMessage !== 'function' || typeof m.renderHtml !== 'function') return null;
+      // The wrapper may need to instantiate the wasm module before the sync calls work.
+      for (const f of ['mimeReady', 'ready', 'initMime']) if (typeof m[f] === 'function') await m[f]();
+      return m;
+    },
+    () => null,
+  );
+  return mimePromise;
+}
+
+/** The default renderer: the wasm sanitizer, then the real URL as each link's tooltip. */
+export function sanitizedRenderer(mime) {
+  return async (bytes, opts) => {
+    const r = await mime.renderHtml(bytes, opts);
+    return { html: decorateLinks(String(r?.html ?? '')), remoteBlocked: Number(r?.remoteBlocked) || 0 };
+  };
+}
+
+// ---------------------------------------------------------------------------- the view
+
+/**
+ * Shows a message in `body` (and its attachments in `attachments`). Returns a handle with
+ * destroy(); opting in to remote content lives in the handle, so it is forgotten with it.
+ *
+ * options:
+ *   bytes       the raw message (Uint8Array)
+ *   message     parseMessage(bytes) result (wasm), or null for a text-only fallback with `text`
+ *   text        fallback plain text when there is no wasm parser
+ *   mime        the wasm API (partBytes, cleanFilename, renderHtml); default: none
+ *   render      (bytes, {allowRemote}) => {html, remoteBlocked}; default: sanitizedRenderer(mime).
+ *               Injectable so a test can switch the sanitizer off and prove the frame alone holds.
+ *   preferPlain start with the plain-text view even when there is HTML
+ *   emptyNote   what to say when there is no text to show ('' for nothing)
+ *   onSave      (bytes, name) => void; default saveBytes
+ */
+export function showMessage({ body, attachments }, options) {
+  const { bytes, message = null, mime = null, onSave = saveBytes } = options;
+  const render = options.render ?? (mime ? sanitizedRenderer(mime) : null);
+  const text = message ? message.text : options.text;
+  const hasHtml = !!(message?.hasHtml && render);
+  let allowRemote = false; // this message only; a new view starts blocked again
+  let plain = !hasHtml || !!options.preferPlain;
+  let token = 0;
+  let destroyed = false;
+
+  const remoteText = el('span');
+  const remoteBtn = el('button', { type: 'button', class: 'load-remote', text: 'Load remote content' });
+  const remoteBar = el('div', { class: 'remote-bar', role: 'status', hidden: true }, remoteText, remoteBtn);
+  // The plain text is built once (text nodes and links only) and kept even while the HTML is
+  // shown, hidden, so "Show plain text" is instant.
+  const pre = el('pre', { class: 'message-body' });
+  const hasText = text != null && String(text).trim() !== '';
+  if (hasText) pre.append(linkifyText(text));
+  const emptyNote = options.emptyNote ?? (hasHtml ? 'This message has no plain-text version.' : 'This message has no text.');
+  const note = el('p', { class: 'message-note', text: emptyNote, hidden: true });
+  const frameSlot = el('div', { class: 'message-frame-slot', hidden: true });
+  const content = el('div', { class: 'message-content' }, pre, note, frameSlot);
+  const toggle = el('button', { type: 'button', class: 'link toggle-plain', hidden: !hasHtml || !hasText });
+  const bar = el('div', { class: 'message-tools' }, remoteBar, toggle);
+  body.replaceChildren(bar, content);
+  body.hidden = false;
+
+  remoteBtn.addEventListener('click', () => {
+    allowRemote = true;
+    draw();
+  });
+  toggle.addEventListener('click', () => {
+    plain = !plain;
+    draw();
+  });
+
+  async function draw() {
+    const my = ++token;
+    toggle.textContent = plain ? 'Show formatted (HTML) version' : 'Show plain text';
+    pre.hidden = !plain;
+    note.hidden = !plain || hasText || !emptyNote;
+    frameSlot.hidden = plain;
+    if (plain) {
+      remoteBar.hidden = true;
+      frameSlot.replaceChildren();
+      return;
+    }
+    let r;
+    try {
+      r = await render(bytes, { allowRemote });
+    } catch (err) {
+      if (my !== token || destroyed) return;
+      frameSlot.replaceChildren(el('p', { class: 'message-note', text: `This message could not be shown: ${err?.message || err}` }));
+      return;
+    }
+    if (my !== token || destroyed) return;
+    const blocked = Number(r?.remoteBlocked) || 0;
+    remoteBar.hidden = allowRemote || blocked <= 0;
+    remoteText.textContent = `Remote content (${blocked === 1 ? '1 item' : `${blocked} items`}) was blocked to protect your privacy.`;
+    frameSlot.replaceChildren(createMessageFrame(String(r?.html ?? ''), { allowRemote }));
+  }
+
+  // Attachments
+  const parts = (message?.parts ?? []).filter((p) => p && p.isAttachment);
+  if (attachments) {
+    if (!parts.length) {
+      attachments.replaceChildren();
+      attachments.hidden = true;
+    } else {
+      const list = el('ul', { class: 'attachment-list' });
+      for (const p of parts) {
+        let cleaned = cleanFilename(p.filename);
+        try {
+          if (mime?.cleanFilename) cleaned = cleanFilename(mime.cleanFilename(p.filename ?? '').name);
+        } catch {
+          /* the JS cleaner's result stands */
+        }
+        const ext = cleaned.extension || String(p.extension ?? '').toLowerCase();
+        const meta = [ext ? `${ext.toUpperCase()} file` : 'File', formatSize(Number(p.size)), String(p.contentType ?? '')].filter(Boolean).join(' · ');
+        const save = el('button', {
+          type: 'button',
+          class: 'save',
+          text: 'Save',
+          'aria-label': `Save ${cleaned.name}`,
+          onclick: async () => {
+            try {
+              const data = await mime.partBytes(bytes, p.id);
+              onSave(data, cleaned.name);
+            } catch (err) {
+              save.replaceWith(el('span', { class: 'message-note', text: `Could not save: ${err?.message || err}` }));
+            }
+          },
+        });
+        list.append(
+          el(
+            'li',
+            { class: 'attachment', 'data-part': String(p.id ?? '') },
+            el('span', { class: 'attachment-name', text: cleaned.name, title: cleaned.name }),
+            el('span', { class: 'attachment-meta', text: meta }),
+            mime?.partBytes ? save : null,
+          ),
+        );
+      }
+      attachments.replaceChildren(el('h3', { text: parts.length === 1 ? '1 attachment' : `${parts.length} attachments` }), list);
+      attachments.hidden = false;
+    }
+  }
+
+  draw();
+  return {
+    get allowRemote() {
+      return allowRemote;
+    },
+    get plain() {
+      return plain;
+    },
+    destroy() {
+      destroyed = true;
+      token++;
+      body.replaceChildren();
+      body.hidden = true;
+      if (attachments) {
+        attachments.replaceChildren();
+        attachments.hidden = true;
+      }
+    },
+  };
+}
