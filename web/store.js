@@ -3,9 +3,11 @@
 //
 // Layout (database "pop3-mail", one record per message in each store, never one blob per
 // folder, so a damaged record costs at most that one message):
-//   messages   [account, uid] -> { bytes, full, sha256, size }      the raw message (or headers)
-//   summaries  [account, uid] -> { from, subject, dateMs, size, … } what the list shows
-//   uidl       [account, uid] -> the sync engine's record (docs/js-api.md, "Sync and export")
+//   messages   [account, key] -> { bytes, full, sha256, size }      the raw message (or headers)
+//   summaries  [account, key] -> { from, subject, dateMs, size, … } what the list shows
+//   uidl       [account, key] -> the sync engine's KnownRecord (docs/js-api.md, "Sync and export")
+// `key` is the sync engine's stable key for a message (its UIDL, or a checksum for mail fetched
+// without one); the server's UIDL itself is the record's `uid`.
 //   accounts   account        -> { policy, lastSyncMs, … }
 //
 // The one rule that keeps mail safe: a message counts as stored only once its bytes, its
@@ -75,7 +77,7 @@ function openDb() {
     r.onupgradeneeded = () => {
       const db = r.result;
       for (const name of ['messages', 'summaries', 'uidl']) {
-        if (!db.objectStoreNames.contains(name)) db.createObjectStore(name, { keyPath: ['account', 'uid'] });
+        if (!db.objectStoreNames.contains(name)) db.createObjectStore(name, { keyPath: ['account', 'key'] });
       }
       if (!db.objectStoreNames.contains('accounts')) db.createObjectStore('accounts', { keyPath: 'account' });
     };
@@ -90,7 +92,7 @@ function openDb() {
   });
 }
 
-/** Keys of one account: [account, uid] pairs sort by account first, so a key range selects it. */
+/** Keys of one account: [account, key] pairs sort by account first, so a key range selects it. */
 const accountRange = (account) => IDBKeyRange.bound([account, ''], [account, []]);
 
 /**
@@ -144,8 +146,8 @@ class IdbStore {
     const tx = this.#tx(['uidl', 'messages', 'summaries'], 'readwrite', true);
     const s = tx.objectStore('uidl');
     for (const r of records) s.put({ ...r, account });
-    for (const uid of remove) {
-      for (const n of ['uidl', 'messages', 'summaries']) tx.objectStore(n).delete([account, uid]);
+    for (const key of remove) {
+      for (const n of ['uidl', 'messages', 'summaries']) tx.objectStore(n).delete([account, key]);
     }
     await done(tx).catch((e) => Promise.reject(storeError(e)));
   }
@@ -154,12 +156,16 @@ class IdbStore {
    * Stores one message: bytes + summary + UIDL record in one strict transaction. Resolves with
    * the checksum once durable; rejects with StoreError('quota') when the disk is full.
    */
-  async commitMessage(account, { uid, bytes, full, summary, known }) {
+  async commitMessage(account, { key, bytes, full, summary, known }) {
     const sha256 = await this.#hash(bytes);
     const tx = this.#tx(['messages', 'summaries', 'uidl'], 'readwrite', true);
-    tx.objectStore('messages').put({ account, uid, bytes, full, sha256, size: bytes.length });
-    tx.objectStore('summaries').put({ ...summary, account, uid, full, storedMs: Date.now() });
-    tx.objectStore('uidl').put({ ...known, account, uid, sha256: full ? sha256 : known?.sha256 ?? null });
+    tx.objectStore('messages').put({ account, key, bytes, full, sha256, size: bytes.length });
+    tx.objectStore('summaries').put({ ...summary, account, key, full, storedMs: Date.now() });
+    // The record says what the bytes beside it are, in the same commit: never ahead of them.
+    // Flags the sync engine set earlier (pending deletion, local deletion) are kept.
+    const uidl = tx.objectStore('uidl');
+    const before = await req(uidl.get([account, key]));
+    uidl.put({ ...before, ...known, account, key, stored: full ? 'full' : 'headers', sha256: full ? sha256 : (known?.sha256 ?? null) });
     await done(tx).catch((e) => Promise.reject(storeError(e)));
     return { sha256 };
   }
@@ -168,10 +174,10 @@ class IdbStore {
   async summaries(account) {
     const tx = this.#tx(['summaries', 'uidl'], 'readonly');
     const [rows, uidl] = await Promise.all([req(tx.objectStore('summaries').getAll(accountRange(account))), req(tx.objectStore('uidl').getAll(accountRange(account)))]);
-    const state = new Map(uidl.map((u) => [u.uid, u]));
+    const state = new Map(uidl.map((u) => [u.key, u]));
     return rows
-      .filter((r) => !state.get(r.uid)?.localDeleted)
-      .map(({ account: _, ...r }) => ({ ...r, serverGone: !!state.get(r.uid)?.serverGone }))
+      .filter((r) => !state.get(r.key)?.localDeleted)
+      .map(({ account: _, ...r }) => ({ ...r, serverGone: !!state.get(r.key)?.serverGone }))
       .sort((a, b) => (b.dateMs || 0) - (a.dateMs || 0));
   }
 
@@ -179,9 +185,9 @@ class IdbStore {
    * The stored bytes of one message, checked against their checksum. A mismatch is
    * StoreError('corrupt'): the caller re-downloads it if it is still on the server.
    */
-  async readMessage(account, uid) {
+  async readMessage(account, key) {
     const tx = this.#tx(['messages'], 'readonly');
-    const rec = await req(tx.objectStore('messages').get([account, uid]));
+    const rec = await req(tx.objectStore('messages').get([account, key]));
     if (!rec) throw new StoreError('not_found', 'This message is not kept on this device.');
     return verify(rec, await this.#hash(rec.bytes));
   }
@@ -190,7 +196,7 @@ class IdbStore {
   async allMessages(account) {
     const tx = this.#tx(['messages'], 'readonly');
     const rows = await req(tx.objectStore('messages').getAll(accountRange(account)));
-    return rows.map(({ uid, bytes, full, sha256 }) => ({ uid, bytes, full, sha256 }));
+    return rows.map(({ key, bytes, full, sha256 }) => ({ key, bytes, full, sha256 }));
   }
 
   /**
@@ -198,13 +204,13 @@ class IdbStore {
    * so the next sync neither downloads it again nor forgets to delete it on the server when the
    * policy says so.
    */
-  async deleteLocal(account, uid) {
+  async deleteLocal(account, key) {
     const tx = this.#tx(['messages', 'summaries', 'uidl'], 'readwrite', true);
     const s = tx.objectStore('uidl');
-    const rec = await req(s.get([account, uid]));
+    const rec = await req(s.get([account, key]));
     if (rec) s.put({ ...rec, localDeleted: true });
-    tx.objectStore('messages').delete([account, uid]);
-    tx.objectStore('summaries').delete([account, uid]);
+    tx.objectStore('messages').delete([account, key]);
+    tx.objectStore('summaries').delete([account, key]);
     await done(tx).catch((e) => Promise.reject(storeError(e)));
   }
 
@@ -260,19 +266,19 @@ class MemoryStore {
 
   async putKnown(account, records, { remove = [] } = {}) {
     for (const r of records) {
-      const k = `${account}\n${r.uid}`;
+      const k = `${account}\n${r.key}`;
       const row = this.#rows.get(k) ?? {};
       this.#rows.set(k, { ...row, uidl: { ...r } });
     }
-    for (const uid of remove) this.#rows.delete(`${account}\n${uid}`);
+    for (const key of remove) this.#rows.delete(`${account}\n${key}`);
   }
 
-  async commitMessage(account, { uid, bytes, full, summary, known }) {
+  async commitMessage(account, { key, bytes, full, summary, known }) {
     const sha256 = await this.#hash(bytes);
-    this.#rows.set(`${account}\n${uid}`, {
-      message: { uid, bytes, full, sha256, size: bytes.length },
-      summary: { ...summary, uid, full, storedMs: Date.now() },
-      uidl: { ...known, uid, sha256: full ? sha256 : known?.sha256 ?? null },
+    this.#rows.set(`${account}\n${key}`, {
+      message: { key, bytes, full, sha256, size: bytes.length },
+      summary: { ...summary, key, full, storedMs: Date.now() },
+      uidl: { ...this.#rows.get(`${account}\n${key}`)?.uidl, ...known, key, stored: full ? 'full' : 'headers', sha256: full ? sha256 : (known?.sha256 ?? null) },
     });
     return { sha256 };
   }
@@ -284,8 +290,8 @@ class MemoryStore {
       .sort((a, b) => (b.dateMs || 0) - (a.dateMs || 0));
   }
 
-  async readMessage(account, uid) {
-    const rec = this.#rows.get(`${account}\n${uid}`)?.message;
+  async readMessage(account, key) {
+    const rec = this.#rows.get(`${account}\n${key}`)?.message;
     if (!rec) throw new StoreError('not_found', 'This message is not kept on this device.');
     return verify(rec, await this.#hash(rec.bytes));
   }
@@ -296,8 +302,8 @@ class MemoryStore {
       .map((r) => ({ ...r.message }));
   }
 
-  async deleteLocal(account, uid) {
-    const k = `${account}\n${uid}`;
+  async deleteLocal(account, key) {
+    const k = `${account}\n${key}`;
     const row = this.#rows.get(k);
     if (row) this.#rows.set(k, { uidl: row.uidl ? { ...row.uidl, localDeleted: true } : undefined });
   }

@@ -517,6 +517,43 @@ impl Dovecot {
         Ok(n)
     }
 
+    /// Replaces user `name`'s whole Maildir with `mailbox` while the server runs, so one server
+    /// serves many independent runs (the sync fault tests). Dovecot notices the new files at
+    /// the next login and gives them new UIDs (so new UIDLs).
+    pub fn refill(&mut self, name: &str, mailbox: &Mailbox) -> io::Result<&WrittenMailbox> {
+        let pos = self
+            .users
+            .iter()
+            .position(|u| u.name == name)
+            .ok_or_else(|| io::Error::other(format!("no user {name}")))?;
+        let maildir = self.users[pos].maildir.clone();
+        for sub in ["new", "cur", "tmp"] {
+            let dir = maildir.join(sub);
+            if let Ok(entries) = fs::read_dir(&dir) {
+                for e in entries.flatten() {
+                    fs::remove_file(e.path())?;
+                }
+            }
+        }
+        let written = mailbox.write_to(&maildir)?;
+        let (uid, gid) = mail_user_ids()?;
+        chown_recursive(&maildir, uid, gid)?;
+        self.users[pos].mailbox = written;
+        Ok(&self.users[pos].mailbox)
+    }
+
+    /// The bytes a client would RETR for every message now in user `name`'s Maildir.
+    pub fn server_messages(&self, name: &str) -> io::Result<Vec<Vec<u8>>> {
+        let md = self.maildir(name);
+        let mut out = Vec::new();
+        for sub in ["new", "cur"] {
+            for e in fs::read_dir(md.join(sub))? {
+                out.push(crate::maildir::to_crlf(&fs::read(e?.path())?));
+            }
+        }
+        Ok(out)
+    }
+
     /// Whether the Dovecot master process is still running.
     pub fn is_running(&mut self) -> bool {
         match self.child.as_mut() {
