@@ -52,6 +52,7 @@ fn main() -> ExitCode {
         Some("test") => test(),
         Some("run") => run(&root),
         Some("build-web") => build_web(&root),
+        Some("soak") => soak(&root, &rest),
         Some("bench") => match rest.first().map(String::as_str) {
             Some("pipelining") => bench_pipelining(&root, &rest[1..]),
             Some("parse") => bench_parse(&rest[1..]),
@@ -84,7 +85,8 @@ fn print_help() {
            run                Dovecot sample server (demo/demo on localhost:1995 TLS, :1110 STLS) + bridge on http://127.0.0.1:8080/\n  \
            bench pipelining   mpop vs. pop3-fetch downloading 1000 messages through a 25 ms delay proxy\n  \
            bench parse        cargo bench -p pop3-proto --bench parse\n  \
-           build-web          the wasm package (wasm-bindgen + wasm-opt) into web/pkg"
+           build-web          the wasm package (wasm-bindgen + wasm-opt) into web/pkg\n  \
+           soak [RUNS] [SEED] the sync fault test (cut/reset/stall/reload, invariant checked) for RUNS runs (default 2000)"
     );
 }
 
@@ -665,6 +667,32 @@ fn bench_pipelining(root: &Path, extra: &[String]) -> Result {
         cmd.arg("--fetch").arg(&fetch);
     }
     cmd.args(extra);
+    run_cmd(&mut cmd)
+}
+
+/// The sync fault test of the suite (200 runs there), for as many runs as asked: cuts, resets,
+/// stalls and page reloads in the middle of syncs, with the no-mail-lost invariant after each.
+fn soak(root: &Path, args: &[String]) -> Result {
+    setup()?;
+    build_web(root)?;
+    let runs = args.first().map(String::as_str).unwrap_or("2000");
+    runs.parse::<u64>()
+        .map_err(|_| format!("soak: RUNS must be a number, not {runs:?}"))?;
+    header(&format!("soak: {runs} sync runs with faults"));
+    let mut cmd = Command::new(cargo());
+    cmd.args([
+        "test",
+        "-p",
+        "e2e",
+        "--test",
+        "sync_faults",
+        "--",
+        "--nocapture",
+    ])
+    .env("POP3_SYNC_RUNS", runs);
+    if let Some(seed) = args.get(1) {
+        cmd.env("POP3_SYNC_SEED", seed);
+    }
     run_cmd(&mut cmd)
 }
 
