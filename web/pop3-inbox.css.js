@@ -218,6 +218,35 @@ input:focus-visible, select:focus-visible { border-color: var(--accent); }
 .message-body { white-space: pre-wrap; overflow-wrap: anywhere; margin: 0; font: inherit; line-height: 1.55; }
 .message-note { color: var(--muted); font-style: italic; }
 
+/* Message body (message-view.js): the sandboxed frame cannot report its height (no scripts,
+   no same-origin), so it fills the reader and scrolls inside. */
+.reader-main { flex: 1 0 auto; display: flex; flex-direction: column; }
+.message-html { flex: 1 0 auto; display: flex; flex-direction: column; min-height: 22rem; }
+.message-content { flex: 1; display: flex; flex-direction: column; min-height: 0; }
+.message-frame-slot { flex: 1; display: flex; min-height: 22rem; }
+.message-frame { flex: 1; width: 100%; min-height: 22rem; border: 1px solid var(--border); border-radius: 8px; background: #fff; color-scheme: light; }
+.message-tools { display: flex; flex-wrap: wrap; align-items: center; gap: .5rem; }
+.message-tools:has(> :not([hidden])) { margin-bottom: .75rem; }
+.message-tools .toggle-plain { margin-left: auto; min-height: 36px; }
+.remote-bar {
+  display: flex; align-items: center; gap: .75rem; flex-wrap: wrap; flex: 1 1 20rem;
+  padding: .4rem .5rem .4rem .85rem; border-radius: 8px; background: var(--warn-bg); color: var(--warn);
+}
+.remote-bar span { flex: 1 1 12rem; }
+.remote-bar button { min-height: 36px; }
+
+/* Attachments */
+.message-attachments { margin-top: 1rem; }
+.message-attachments h3 { margin: 0 0 .4rem; font-size: 1rem; }
+.attachment-list { list-style: none; margin: 0; padding: 0; display: grid; gap: .4rem; }
+.attachment {
+  display: grid; grid-template-columns: 1fr auto; grid-template-rows: auto auto; column-gap: .75rem;
+  align-items: center; padding: .5rem .75rem; border: 1px solid var(--border); border-radius: 8px;
+}
+.attachment-name { font-weight: 600; overflow-wrap: anywhere; unicode-bidi: isolate; }
+.attachment-meta { grid-row: 2; color: var(--muted); font-size: .85rem; }
+.attachment .save { grid-row: 1 / span 2; grid-column: 2; min-height: 40px; }
+
 /* ---------- Dialog ---------- */
 dialog {
   border: none; border-radius: 16px; padding: 1.5rem; max-width: min(32rem, 92vw);

@@ -16,6 +16,7 @@
 
 import { CSS } from './pop3-inbox.css.js';
 import { summarizeHeaders, parseMessage, displayName } from './mime.js';
+import { showMessage, loadMime, formatAddresses } from './message-view.js';
 
 const STORAGE_KEY = 'pop3-inbox:account';
 const DEFAULT_PORTS = { tls: 995, stls: 110, plain: 110 };
@@ -98,6 +99,7 @@ export class Pop3Inbox extends HTMLElement {
   #rowPool = [];
   #renderQueued = false;
   #parsed = new Map(); // small cache of parsed messages for quick re-opening
+  #view = null; // the open message's body view (message-view.js); holds its remote opt-in
   #els = {};
   #rowH = 0;
 
@@ -249,13 +251,11 @@ export class Pop3Inbox extends HTMLElement {
     e.rMarkedNote = h('p', { class: 'marked-note', hidden: true, text: 'Marked for deletion. It will be deleted from the server when you finish the session.' });
     e.rMessages = h('div', { class: 'reader-messages' });
     e.rProgress = h('div', { class: 'progress-slot' });
-    e.rBody = h('pre', { class: 'message-body' });
     e.rNote = h('p', { class: 'message-note', hidden: true });
-    // TODO(issue "HTML mail rendering"): sanitized, sandboxed HTML view of text/html parts goes
-    // in this container; it stays hidden until then and the text/plain part is shown instead.
-    e.rHtml = h('div', { class: 'message-html', hidden: true, dataset: { todo: 'html-rendering' } });
-    // TODO(issue "Attachments"): list of attachments (name, type, size, save button).
-    e.rAttachments = h('div', { class: 'message-attachments', hidden: true, dataset: { todo: 'attachments' } });
+    // The body (sanitized HTML in a sandboxed frame, or plain text) and the attachments are
+    // rendered by message-view.js, the only code that touches message bodies.
+    e.rHtml = h('div', { class: 'message-html', hidden: true });
+    e.rAttachments = h('div', { class: 'message-attachments', hidden: true });
     // TODO(issue "Offline store"): "keep on this device" state and actions for the message.
     e.rOffline = h('div', { class: 'message-offline', hidden: true, dataset: { todo: 'offline-store' } });
     e.reader = h(
@@ -276,7 +276,7 @@ export class Pop3Inbox extends HTMLElement {
         h('dl', {}, h('dt', { text: 'From' }), e.rFrom, h('dt', { text: 'To' }), e.rTo, e.rCcTerm, e.rCc, h('dt', { text: 'Date' }), e.rDate),
         e.rMarkedNote,
       ),
-      h('div', { class: 'reader-main' }, e.rMessages, e.rProgress, e.rNote, e.rBody, e.rHtml, e.rAttachments, e.rOffline),
+      h('div', { class: 'reader-main' }, e.rMessages, e.rProgress, e.rNote, e.rHtml, e.rAttachments, e.rOffline),
     );
     e.reader.addEventListener('keydown', (ev) => {
       if (ev.key === 'Escape') {
@@ -703,7 +703,11 @@ export class Pop3Inbox extends HTMLElement {
     e.rTo.textContent = '';
     e.rDate.textContent = it.date ? longFmt.format(it.date) : '';
     e.rCc.hidden = e.rCcTerm.hidden = true;
-    e.rBody.textContent = '';
+    this.#view?.destroy();
+    this.#view = null;
+    // An empty body while the message downloads (the view replaces it).
+    e.rHtml.replaceChildren(h('pre', { class: 'message-body' }));
+    e.rHtml.hidden = false;
     e.rNote.hidden = true;
     this.#updateReaderMarked();
     if (focus) e.rSubject.focus();
@@ -711,7 +715,7 @@ export class Pop3Inbox extends HTMLElement {
     if (!parsed) {
       const progress = this.#progress(e.rProgress, `Downloading message (${formatSize(it.size)})…`);
       try {
-        parsed = parseMessage(await this.#session.retr(msg));
+        parsed = await this.#parse(await this.#session.retr(msg));
         if (this.#parsed.size > 20) this.#parsed.clear();
         this.#parsed.set(msg, parsed);
       } catch (err) {
@@ -722,27 +726,58 @@ export class Pop3Inbox extends HTMLElement {
       }
     }
     if (token !== this.#readToken) return; // the user opened another message meanwhile
-    e.rSubject.textContent = parsed.subject || '(no subject)';
-    e.rFrom.textContent = parsed.from;
-    e.rTo.textContent = parsed.to;
-    e.rCc.textContent = parsed.cc;
-    e.rCc.hidden = e.rCcTerm.hidden = !parsed.cc;
-    const d = Date.parse(parsed.date);
-    e.rDate.textContent = Number.isNaN(d) ? parsed.date : longFmt.format(new Date(d));
-    e.rBody.textContent = parsed.text;
-    if (parsed.kind !== 'plain') {
+    const head = parsed.head;
+    e.rSubject.textContent = head.subject || '(no subject)';
+    e.rFrom.textContent = head.from;
+    e.rTo.textContent = head.to;
+    e.rCc.textContent = head.cc;
+    e.rCc.hidden = e.rCcTerm.hidden = !head.cc;
+    const d = Date.parse(head.date);
+    e.rDate.textContent = Number.isNaN(d) ? head.date : longFmt.format(new Date(d));
+    this.#view = showMessage(
+      { body: e.rHtml, attachments: e.rAttachments },
+      { bytes: parsed.bytes, message: parsed.message, text: parsed.js?.text, mime: parsed.mime, emptyNote: parsed.js?.kind === 'no-plain' ? '' : undefined },
+    );
+    if (parsed.js && parsed.js.kind === 'no-plain') {
+      // Only without the wasm MIME parser (a build without it): the JS parser finds text only.
       e.rNote.hidden = false;
-      e.rNote.textContent =
-        parsed.kind === 'no-plain'
-          ? 'This message has no plain-text version. Showing formatted (HTML) messages is not available yet.'
-          : 'This message has no text.';
+      e.rNote.textContent = 'This message has no plain-text version, and this build cannot show formatted (HTML) messages.';
     }
+  }
+
+  /**
+   * Parses a downloaded message: with the wasm MIME parser when this build has it (HTML,
+   * attachments), else with the small JS parser (text only). Header values come out as plain
+   * strings, inserted with textContent.
+   */
+  async #parse(bytes) {
+    const mime = await loadMime();
+    if (mime) {
+      try {
+        const m = await mime.parseMessage(bytes);
+        const str = (v) => (v == null ? '' : String(v));
+        return {
+          bytes,
+          mime,
+          message: m,
+          js: null,
+          head: { subject: str(m.subject), from: formatAddresses(m.from), to: formatAddresses(m.to), cc: formatAddresses(m.cc), date: str(m.date) },
+        };
+      } catch {
+        /* a message the wasm parser rejects is still shown as text by the JS parser */
+      }
+    }
+    const js = parseMessage(bytes);
+    return { bytes, mime: null, message: null, js, head: { subject: js.subject, from: js.from, to: js.to, cc: js.cc, date: js.date } };
   }
 
   #closeReader(focusList = true) {
     const e = this.#els;
     this.#readToken++;
     this.#openMsg = null;
+    // Forget the view, and with it any "Load remote content" given to this message.
+    this.#view?.destroy();
+    this.#view = null;
     e.reader.hidden = true;
     if (focusList) {
       e.grid.focus();
