@@ -1,6 +1,6 @@
 // The POP3 client's JavaScript API: a thin wrapper that loads the wasm package once.
 // Everything else (the protocol, the bridge link, errors) lives in Rust: see docs/js-api.md.
-import init, { connect as wasmConnect } from './pkg/pop3_web.js';
+import init, * as pkg from './pkg/pop3_web.js';
 
 let ready;
 
@@ -13,11 +13,21 @@ let ready;
 export async function connect(options) {
   ready ??= init();
   await ready;
-  return wasmConnect(options);
+  return pkg.connect(options);
 }
 
 /** The default bridge endpoint when the page is served by the bridge itself. */
 export function defaultBridgeUrl() {
   const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
   return `${scheme}//${location.host}/pop3`;
+}
+
+/**
+ * The initialised wasm package (SyncRun, sha256Hex, the archive functions, …), for the
+ * offline store and sync (web/sync.js). One shared initialisation for every caller.
+ */
+export async function wasm() {
+  ready ??= init();
+  await ready;
+  return pkg;
 }
