@@ -8,6 +8,8 @@ mod error;
 mod interop;
 mod link;
 mod session;
+mod sync;
 mod timer;
 
 pub use session::{Session, connect};
+pub use sync::SyncRun;

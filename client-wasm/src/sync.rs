@@ -1,0 +1,132 @@
+//! The sync state machine (`pop3-sync`) for JavaScript: `SyncRun`, plus the archive
+//! functions. Thin on purpose: every decision lives in the crate and is tested natively; this
+//! file only converts values (docs/js-api.md, "Sync and export").
+
+use crate::error::Pop3Error;
+use crate::interop::{get, to_js};
+use pop3_sync::{ListingIn, SyncError, SyncOptions};
+use wasm_bindgen::prelude::*;
+
+fn sync_err(e: &SyncError) -> JsValue {
+    Pop3Error::new(e.code(), e.to_string()).to_js()
+}
+
+fn bad_options(what: &str, e: impl std::fmt::Display) -> JsValue {
+    Pop3Error::new("bad_options", format!("{what}: {e}")).to_js()
+}
+
+/// One sync of one account over one session (see docs/js-api.md).
+#[wasm_bindgen]
+pub struct SyncRun {
+    inner: pop3_sync::SyncRun,
+}
+
+#[wasm_bindgen]
+impl SyncRun {
+    /// `new SyncRun({ account, policy, known, nowMs, downloadAndDeleteWithoutUidl })`
+    #[wasm_bindgen(constructor)]
+    pub fn new(options: JsValue) -> Result<SyncRun, JsValue> {
+        let opts: SyncOptions =
+            serde_wasm_bindgen::from_value(options).map_err(|e| bad_options("SyncRun", e))?;
+        pop3_sync::SyncRun::new(opts)
+            .map(|inner| SyncRun { inner })
+            .map_err(|e| sync_err(&e))
+    }
+
+    /// `listing({ uidlAdvertised, uidl, uidlError, list })` → plan.
+    pub fn listing(&mut self, listing: JsValue) -> Result<JsValue, JsValue> {
+        let l: ListingIn =
+            serde_wasm_bindgen::from_value(listing).map_err(|e| bad_options("listing", e))?;
+        self.inner
+            .listing(l)
+            .map(|p| to_js(&p))
+            .map_err(|e| sync_err(&e))
+    }
+
+    /// The current plan (what is left to fetch).
+    pub fn plan(&self) -> JsValue {
+        to_js(&self.inner.plan())
+    }
+
+    /// Message numbers whose bodies are still to be downloaded, in priority order.
+    pub fn bodies(&self) -> Vec<u32> {
+        self.inner.bodies()
+    }
+
+    /// `headers(msg, headerBytes | null)`: `null` when TOP failed.
+    pub fn headers(&mut self, msg: u32, header_bytes: Option<Vec<u8>>) -> Result<JsValue, JsValue> {
+        self.inner
+            .headers(msg, header_bytes.as_deref())
+            .map(|h| to_js(&h))
+            .map_err(|e| sync_err(&e))
+    }
+
+    /// `stored(msg, { sha256, full })`, only after the durable commit. `full` defaults to
+    /// whether a sha256 is given.
+    pub fn stored(&mut self, msg: u32, info: JsValue) -> Result<JsValue, JsValue> {
+        let sha = get(&info, "sha256").and_then(|v| v.as_string());
+        let full = get(&info, "full")
+            .and_then(|v| v.as_bool())
+            .unwrap_or(sha.is_some());
+        self.inner
+            .stored(msg, full, sha.as_deref())
+            .map(|s| to_js(&s))
+            .map_err(|e| sync_err(&e))
+    }
+
+    /// `[{msg, uid, key, reason, sha256}]`: send DELE for these now.
+    pub fn deletions(&self) -> Result<JsValue, JsValue> {
+        self.inner
+            .deletions()
+            .map(|d| to_js(&d))
+            .map_err(|e| sync_err(&e))
+    }
+
+    /// The server said `+OK` to `DELE msg`.
+    #[wasm_bindgen(js_name = deleteAcked)]
+    pub fn delete_acked(&mut self, msg: u32) -> Result<(), JsValue> {
+        self.inner.delete_acked(msg).map_err(|e| sync_err(&e))
+    }
+
+    /// Before QUIT: what this session will delete.
+    #[wasm_bindgen(js_name = pendingDeletes)]
+    pub fn pending_deletes(&self) -> JsValue {
+        to_js(&self.inner.pending_deletes())
+    }
+
+    /// After RSET `+OK`: forget this session's deletions and pending marks.
+    #[wasm_bindgen(js_name = undoDeletions)]
+    pub fn undo_deletions(&mut self) -> Result<JsValue, JsValue> {
+        self.inner
+            .undo_deletions()
+            .map(|d| to_js(&d))
+            .map_err(|e| sync_err(&e))
+    }
+
+    /// `quit(committed)`: true for QUIT `+OK`; false for `-ERR` or a lost connection.
+    pub fn quit(&mut self, committed: bool) -> JsValue {
+        to_js(&self.inner.quit(committed))
+    }
+
+    /// The records to persist, by key.
+    pub fn known(&self) -> JsValue {
+        to_js(&self.inner.known())
+    }
+
+    /// Keys the store should delete (empty records merged into a fingerprint match).
+    pub fn dropped(&self) -> Vec<String> {
+        self.inner.dropped()
+    }
+
+    /// This session's message number of the record `key`, or undefined.
+    #[wasm_bindgen(js_name = msgOf)]
+    pub fn msg_of(&self, key: &str) -> Option<u32> {
+        self.inner.msg_of(key)
+    }
+}
+
+/// Lower-case hex sha256 of the bytes.
+#[wasm_bindgen(js_name = sha256Hex)]
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    pop3_sync::sha256_hex(bytes)
+}
