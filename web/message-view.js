@@ -202,10 +202,15 @@ let mimePromise = null;
 export function loadMime() {
   mimePromise ??= import(new URL('./pop3.js', import.meta.url).href).then(
     async (m) => {
-      if (typeof m.parseMessage !== 'function' || typeof m.renderHtml !== 'function') return null;
-      // The wrapper may need to instantiate the wasm module before the sync calls work.
-      for (const f of ['mimeReady', 'ready', 'initMime']) if (typeof m[f] === 'function') await m[f]();
-      return m;
+      const has = (x) => x && typeof x.parseMessage === 'function' && typeof x.renderHtml === 'function';
+      if (has(m)) {
+        // The wrapper may need to instantiate the wasm module before the sync calls work.
+        for (const f of ['mimeReady', 'ready', 'initMime']) if (typeof m[f] === 'function') await m[f]();
+        return m;
+      }
+      // Or the functions are plain exports of the initialised package (pop3.js `wasm()`).
+      const pkg = typeof m.wasm === 'function' ? await m.wasm() : null;
+      return has(pkg) ? pkg : null;
     },
     () => null,
   );
