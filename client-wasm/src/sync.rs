@@ -4,7 +4,9 @@
 
 use crate::error::Pop3Error;
 use crate::interop::{get, to_js};
-use pop3_sync::{ListingIn, SyncError, SyncOptions};
+use js_sys::{Array, Object, Reflect, Uint8Array};
+use pop3_sync::export::{self, ExportMessage, mbox, zip};
+use pop3_sync::{KnownRecord, ListingIn, SyncError, SyncOptions};
 use wasm_bindgen::prelude::*;
 
 fn sync_err(e: &SyncError) -> JsValue {
@@ -129,4 +131,89 @@ impl SyncRun {
 #[wasm_bindgen(js_name = sha256Hex)]
 pub fn sha256_hex(bytes: &[u8]) -> String {
     pop3_sync::sha256_hex(bytes)
+}
+
+fn archive_err(e: &pop3_sync::export::ArchiveError) -> JsValue {
+    Pop3Error::new(e.code(), e.to_string()).to_js()
+}
+
+/// `[{uid?, raw: Uint8Array, dateMs?}]` into messages; malformed items are `bad_options`.
+fn export_items(items: &JsValue) -> Result<Vec<ExportMessage>, JsValue> {
+    if !Array::is_array(items) {
+        return Err(Pop3Error::new("bad_options", "expected an array of {uid, raw}").to_js());
+    }
+    Array::from(items)
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let raw = get(&item, "raw")
+                .and_then(|v| v.dyn_into::<Uint8Array>().ok())
+                .ok_or_else(|| {
+                    Pop3Error::new("bad_options", format!("item {i}: raw must be a Uint8Array"))
+                        .to_js()
+                })?;
+            Ok(ExportMessage {
+                uid: get(&item, "uid").and_then(|v| v.as_string()),
+                raw: raw.to_vec(),
+                date_ms: get(&item, "dateMs")
+                    .and_then(|v| v.as_f64())
+                    .filter(|f| f.is_finite())
+                    .map(|f| f as i64),
+            })
+        })
+        .collect()
+}
+
+/// `exportMboxrd([{uid, raw, dateMs?}])` → Uint8Array (an mboxrd file).
+#[wasm_bindgen(js_name = exportMboxrd)]
+pub fn export_mboxrd(items: JsValue) -> Result<Uint8Array, JsValue> {
+    let msgs = export_items(&items)?;
+    mbox::write_mboxrd(&msgs)
+        .map(|b| Uint8Array::from(b.as_slice()))
+        .map_err(|e| archive_err(&e))
+}
+
+/// `exportEmlZip([{uid, raw, dateMs?}])` → Uint8Array (a zip of `<uid>.eml` files).
+#[wasm_bindgen(js_name = exportEmlZip)]
+pub fn export_eml_zip(items: JsValue) -> Result<Uint8Array, JsValue> {
+    let msgs = export_items(&items)?;
+    zip::write_eml_zip(&msgs)
+        .map(|b| Uint8Array::from(b.as_slice()))
+        .map_err(|e| archive_err(&e))
+}
+
+/// `importArchive(bytes, { known?, nowMs? })` → `{ format, skipped, messages: [{uid, raw,
+/// sha256, record}] }`, without what `known` already has.
+#[wasm_bindgen(js_name = importArchive)]
+pub fn import_archive(bytes: &[u8], options: JsValue) -> Result<JsValue, JsValue> {
+    let known: Vec<KnownRecord> = match get(&options, "known") {
+        Some(k) => serde_wasm_bindgen::from_value(k).map_err(|e| bad_options("known", e))?,
+        None => Vec::new(),
+    };
+    let now_ms = get(&options, "nowMs")
+        .and_then(|v| v.as_f64())
+        .filter(|f| f.is_finite())
+        .map_or(0, |f| f as i64);
+    let (format, msgs) = export::import(bytes).map_err(|e| archive_err(&e))?;
+    let (kept, skipped) = export::dedup(msgs, &known);
+    let messages = Array::new();
+    for m in &kept {
+        let o = Object::new();
+        let set = |k: &str, v: &JsValue| {
+            let _ = Reflect::set(&o, &JsValue::from_str(k), v);
+        };
+        set(
+            "uid",
+            &m.uid.as_deref().map_or(JsValue::NULL, JsValue::from_str),
+        );
+        set("raw", &Uint8Array::from(m.raw.as_slice()).into());
+        set("sha256", &JsValue::from_str(&m.sha256));
+        set("record", &to_js(&m.record(now_ms)));
+        messages.push(&o);
+    }
+    let out = Object::new();
+    let _ = Reflect::set(&out, &"format".into(), &format.name().into());
+    let _ = Reflect::set(&out, &"skipped".into(), &JsValue::from(skipped as f64));
+    let _ = Reflect::set(&out, &"messages".into(), &messages);
+    Ok(out.into())
 }

@@ -120,7 +120,8 @@ pub struct PlanEntry {
     pub msg: u32,
     /// Its UIDL.
     pub uid: Option<String>,
-    /// The store key of its record (`None` before a no-UIDL message is stored).
+    /// The store key of its record: `None` for a no-UIDL message before it is stored, and for
+    /// a `verify` message until its headers are in (take the key from `headers()` then).
     pub key: Option<String>,
     /// LIST size.
     pub size: u64,
@@ -804,7 +805,12 @@ impl SyncRun {
             .map(|e| PlanEntry {
                 msg: e.msg,
                 uid: e.uid.clone(),
-                key: self.key_of(e),
+                // Undecided until its headers are in (the same record, or a new key for a
+                // reused UIDL): no key rather than one that could overwrite the wrong message.
+                key: match e.ident {
+                    Ident::Verify(..) => None,
+                    _ => self.key_of(e),
+                },
                 size: e.size,
                 status: match e.ident {
                     Ident::Known(_) => Status::Known,

@@ -1,0 +1,232 @@
+//! mboxrd, written exactly and read tolerantly (plain mboxo files read too).
+//!
+//! Framing of our files, for every message:
+//!
+//! ```text
+//! From <envelope sender> <asctime date>\n
+//! [X-POP3-UIDL: <uid><the message's own line ending>]
+//! <the message, every line matching ^>*From  with one more '>'>
+//! \n
+//! ```
+//!
+//! The final `\n` is always written, so the reader removes exactly one `\n` before the next
+//! `From ` line (or the end): a message without a final newline comes back without one, and
+//! one ending in a newline is followed by the usual empty line.
+
+use super::{
+    ArchiveError, ExportMessage, Imported, MAX_MESSAGES, imported, split_uid_header,
+    with_uid_header,
+};
+use crate::headers::parse_summary;
+
+/// Writes messages as one mboxrd file.
+pub fn write_mboxrd(messages: &[ExportMessage]) -> Result<Vec<u8>, ArchiveError> {
+    if messages.len() > MAX_MESSAGES {
+        return Err(ArchiveError::TooLarge("too many messages"));
+    }
+    let mut out = Vec::with_capacity(messages.iter().map(|m| m.raw.len() + 128).sum());
+    let mut body = Vec::new();
+    for (i, m) in messages.iter().enumerate() {
+        out.extend_from_slice(b"From ");
+        out.extend_from_slice(envelope_sender(&m.raw).as_bytes());
+        out.push(b' ');
+        out.extend_from_slice(asctime(m.date_ms.unwrap_or(0)).as_bytes());
+        out.push(b'\n');
+        body.clear();
+        with_uid_header(i, m.uid.as_deref(), &m.raw, &mut body)?;
+        quote(&body, &mut out);
+        out.push(b'\n');
+    }
+    Ok(out)
+}
+
+/// True when the line starting at `line` matches `^>*From `.
+fn is_from_line(line: &[u8]) -> bool {
+    let quotes = line.iter().take_while(|&&b| b == b'>').count();
+    line[quotes..].starts_with(b"From ")
+}
+
+/// mboxrd quoting: one more `>` before every line matching `^>*From `.
+fn quote(msg: &[u8], out: &mut Vec<u8>) {
+    let mut start = 0;
+    while start < msg.len() {
+        let end = msg[start..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(msg.len(), |i| start + i + 1);
+        if is_from_line(&msg[start..end]) {
+            out.push(b'>');
+        }
+        out.extend_from_slice(&msg[start..end]);
+        start = end;
+    }
+}
+
+/// mboxrd unquoting: one `>` less on every line matching `^>+From `.
+fn unquote(msg: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(msg.len());
+    let mut start = 0;
+    while start < msg.len() {
+        let end = msg[start..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(msg.len(), |i| start + i + 1);
+        let line = &msg[start..end];
+        if line.first() == Some(&b'>') && is_from_line(line) {
+            out.extend_from_slice(&line[1..]);
+        } else {
+            out.extend_from_slice(line);
+        }
+        start = end;
+    }
+    out
+}
+
+/// Reads an mbox file: messages start at lines beginning with `From `.
+pub fn read_mbox(bytes: &[u8]) -> Result<Vec<Imported>, ArchiveError> {
+    if !bytes.starts_with(b"From ") {
+        return Err(ArchiveError::Unknown);
+    }
+    let mut starts = vec![0];
+    let mut i = 0;
+    while let Some(p) = bytes[i..].iter().position(|&b| b == b'\n') {
+        let next = i + p + 1;
+        if bytes[next..].starts_with(b"From ") {
+            if starts.len() >= MAX_MESSAGES {
+                return Err(ArchiveError::TooLarge("too many messages"));
+            }
+            starts.push(next);
+        }
+        i = next;
+    }
+    let mut out = Vec::with_capacity(starts.len());
+    for (n, &s) in starts.iter().enumerate() {
+        let end = starts.get(n + 1).copied().unwrap_or(bytes.len());
+        let chunk = &bytes[s..end];
+        // Past the From_ line.
+        let body_start = chunk
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(chunk.len(), |p| p + 1);
+        let mut body = &chunk[body_start..];
+        // The newline the writer adds after every message.
+        if let Some(b) = body.strip_suffix(b"\n") {
+            body = b;
+        }
+        let unquoted = unquote(body);
+        let (uid, raw) = split_uid_header(&unquoted);
+        out.push(imported(uid, raw.to_vec()));
+    }
+    Ok(out)
+}
+
+/// The envelope sender for the `From ` line: Return-Path, else the From address, else
+/// MAILER-DAEMON; never with spaces or control characters (they would break the line).
+fn envelope_sender(raw: &[u8]) -> String {
+    let return_path = return_path(raw);
+    let from = parse_summary(raw).from;
+    let candidate = return_path
+        .as_deref()
+        .or(from.as_deref())
+        .map(address)
+        .unwrap_or_default();
+    let clean: String = candidate
+        .chars()
+        .filter(|c| c.is_ascii_graphic() && *c != '<' && *c != '>')
+        .take(256)
+        .collect();
+    if clean.is_empty() {
+        "MAILER-DAEMON".to_owned()
+    } else {
+        clean
+    }
+}
+
+fn return_path(raw: &[u8]) -> Option<String> {
+    for line in raw.split(|&b| b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            break;
+        }
+        if line.len() > 12 && line[..12].eq_ignore_ascii_case(b"return-path:") {
+            return Some(String::from_utf8_lossy(&line[12..]).trim().to_owned());
+        }
+    }
+    None
+}
+
+/// The address in `Name <addr>`, or the first word.
+fn address(v: &str) -> String {
+    if let (Some(a), Some(b)) = (v.rfind('<'), v.rfind('>'))
+        && a < b
+    {
+        return v[a + 1..b].to_owned();
+    }
+    v.split_whitespace().next().unwrap_or("").to_owned()
+}
+
+/// `Thu Jan  1 00:00:00 1970` for a unix time in ms (UTC).
+pub fn asctime(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    const WD: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+    const MO: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    // 1970-01-01 was a Thursday.
+    let wd = WD[usize::try_from((days + 4).rem_euclid(7)).unwrap_or(0)];
+    let mo = MO[usize::try_from(m - 1).unwrap_or(0).min(11)];
+    format!(
+        "{wd} {mo} {d:2} {:02}:{:02}:{:02} {y}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// (year, month 1-12, day 1-31) of a day count since 1970-01-01 (H. Hinnant's algorithm).
+pub(crate) fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn asctime_formats_like_mbox_from_lines() {
+        assert_eq!(asctime(0), "Thu Jan  1 00:00:00 1970");
+        assert_eq!(asctime(1_795_745_400_000), "Fri Nov 27 02:10:00 2026");
+        assert_eq!(asctime(951_782_400_000), "Tue Feb 29 00:00:00 2000");
+    }
+
+    #[test]
+    fn quoting_adds_one_angle_to_from_lines_only() {
+        let mut out = Vec::new();
+        quote(b"From a\n>From b\n>>From c\nFrom\nx From \n", &mut out);
+        assert_eq!(out, b">From a\n>>From b\n>>>From c\nFrom\nx From \n");
+        assert_eq!(unquote(&out), b"From a\n>From b\n>>From c\nFrom\nx From \n");
+    }
+
+    #[test]
+    fn envelope_sender_prefers_return_path() {
+        assert_eq!(
+            envelope_sender(b"From: A <a@x>\nReturn-Path: <b@y>\n\n"),
+            "b@y"
+        );
+        assert_eq!(envelope_sender(b"From: A B <a@x>\n\n"), "a@x");
+        assert_eq!(envelope_sender(b"Return-Path: <>\n\n"), "MAILER-DAEMON");
+        assert_eq!(envelope_sender(b""), "MAILER-DAEMON");
+    }
+}
