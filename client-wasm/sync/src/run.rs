@@ -744,7 +744,12 @@ impl SyncRun {
         }
         match &e.ident {
             Ident::Verify(..) => true,
-            Ident::New(k) => self.records.get(k).is_some_and(|r| !r.local_deleted),
+            // Headers seen in an earlier session are not fetched again, unless a fingerprint
+            // match could still spare the download (then `bodies()` waits for them).
+            Ident::New(k) => self
+                .records
+                .get(k)
+                .is_some_and(|r| !r.local_deleted && (r.fingerprint.is_none() || self.may_match())),
             _ => false,
         }
     }

@@ -1,0 +1,839 @@
+//! Whole syncs: a real pop3-proto `Client` talks to a scripted in-test POP3 server, and a
+//! small native driver (the same steps as web/sync.js) feeds the answers into a `SyncRun`,
+//! commits to an in-memory store, and persists `known()` after every step. Faults are injected
+//! at chosen commands. After every sync the invariant is checked: each message ever delivered
+//! is on the server or byte-identical (sha256) in the store.
+
+use pop3_proto::{AuthMethod, Client, Event, Handle, Instant, Login, MsgNum, Options, Transaction};
+use pop3_sync::*;
+use std::collections::{BTreeMap, BTreeSet};
+
+const NOW: i64 = 1_800_000_000_000;
+
+/// A POP3 server that knows just enough of RFC 1939 and CAPA, with switches for the failures
+/// the tests need. The mailbox survives sessions; DELE marks do not (RFC 1939 §6: only QUIT
+/// enters UPDATE).
+struct Server {
+    mailbox: Vec<(String, Vec<u8>)>,
+    advertise_uidl: bool,
+    uidl_works: bool,
+    quit_fails: bool,
+    /// Called with each command line; `true` cuts the connection instead of answering.
+    cut: Box<dyn FnMut(&str) -> bool>,
+    log: Vec<String>,
+    marks: BTreeSet<usize>,
+    inbuf: Vec<u8>,
+}
+
+#[derive(Debug)]
+struct Cut;
+
+/// A message on the server: its UIDL and bytes.
+type OnServer = (String, Vec<u8>);
+
+impl Server {
+    fn new(mail: &[(&str, Vec<u8>)]) -> Server {
+        Server {
+            mailbox: mail
+                .iter()
+                .map(|(u, m)| ((*u).to_owned(), m.clone()))
+                .collect(),
+            advertise_uidl: true,
+            uidl_works: true,
+            quit_fails: false,
+            cut: Box::new(|_| false),
+            log: Vec::new(),
+            marks: BTreeSet::new(),
+            inbuf: Vec::new(),
+        }
+    }
+
+    fn count(&self, prefix: &str) -> usize {
+        self.log.iter().filter(|l| l.starts_with(prefix)).count()
+    }
+
+    fn uids(&self) -> Vec<String> {
+        self.mailbox.iter().map(|(u, _)| u.clone()).collect()
+    }
+
+    fn greeting(&mut self) -> Vec<u8> {
+        self.marks.clear();
+        self.inbuf.clear();
+        b"+OK fake POP3 ready\r\n".to_vec()
+    }
+
+    fn multiline(lines: &[u8]) -> Vec<u8> {
+        let mut out = b"+OK\r\n".to_vec();
+        for line in lines.split_inclusive(|&b| b == b'\n') {
+            if line.first() == Some(&b'.') {
+                out.push(b'.');
+            }
+            out.extend_from_slice(line);
+        }
+        if !out.ends_with(b"\r\n") {
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(b".\r\n");
+        out
+    }
+
+    fn msg(&self, arg: Option<&str>) -> Option<usize> {
+        let n: usize = arg?.parse().ok()?;
+        (n >= 1 && n <= self.mailbox.len() && !self.marks.contains(&(n - 1))).then(|| n - 1)
+    }
+
+    fn answer(&mut self, line: &str) -> Vec<u8> {
+        let mut words = line.split(' ');
+        let cmd = words.next().unwrap_or("").to_ascii_uppercase();
+        let arg = words.next();
+        let listing = |f: &dyn Fn(usize, &OnServer) -> String| {
+            let mut s = String::new();
+            for (i, m) in self.mailbox.iter().enumerate() {
+                if !self.marks.contains(&i) {
+                    s.push_str(&f(i + 1, m));
+                    s.push_str("\r\n");
+                }
+            }
+            Server::multiline(s.as_bytes())
+        };
+        match cmd.as_str() {
+            "CAPA" => {
+                let uidl = if self.advertise_uidl { "UIDL\r\n" } else { "" };
+                Server::multiline(format!("USER\r\nTOP\r\n{uidl}").as_bytes())
+            }
+            "USER" | "PASS" | "NOOP" => b"+OK\r\n".to_vec(),
+            "LIST" => listing(&|n, (_, raw)| format!("{n} {}", raw.len())),
+            "UIDL" if !self.uidl_works => b"-ERR [SYS/TEMP] unique ids unavailable\r\n".to_vec(),
+            "UIDL" => listing(&|n, (uid, _)| format!("{n} {uid}")),
+            "TOP" => match self.msg(arg) {
+                Some(i) => {
+                    let raw = &self.mailbox[i].1;
+                    let end = raw
+                        .windows(4)
+                        .position(|w| w == b"\r\n\r\n")
+                        .map_or(raw.len(), |p| p + 4);
+                    Server::multiline(&raw[..end])
+                }
+                None => b"-ERR no such message\r\n".to_vec(),
+            },
+            "RETR" => match self.msg(arg) {
+                Some(i) => Server::multiline(&self.mailbox[i].1.clone()),
+                None => b"-ERR no such message\r\n".to_vec(),
+            },
+            "DELE" => match self.msg(arg) {
+                Some(i) => {
+                    self.marks.insert(i);
+                    b"+OK marked\r\n".to_vec()
+                }
+                None => b"-ERR no such message\r\n".to_vec(),
+            },
+            "RSET" => {
+                self.marks.clear();
+                b"+OK\r\n".to_vec()
+            }
+            "QUIT" if self.quit_fails => b"-ERR some deleted messages not removed\r\n".to_vec(),
+            "QUIT" => {
+                let marks = std::mem::take(&mut self.marks);
+                let mut i = 0;
+                self.mailbox.retain(|_| {
+                    i += 1;
+                    !marks.contains(&(i - 1))
+                });
+                b"+OK bye\r\n".to_vec()
+            }
+            _ => b"-ERR unknown command\r\n".to_vec(),
+        }
+    }
+
+    /// Bytes from the client; the answers, or a cut (marks are lost with the connection).
+    fn receive(&mut self, bytes: &[u8]) -> Result<Vec<u8>, Cut> {
+        self.inbuf.extend_from_slice(bytes);
+        let mut out = Vec::new();
+        while let Some(p) = self.inbuf.windows(2).position(|w| w == b"\r\n") {
+            let line = String::from_utf8_lossy(&self.inbuf[..p]).into_owned();
+            self.inbuf.drain(..p + 2);
+            self.log.push(line.clone());
+            if (self.cut)(&line) {
+                self.marks.clear();
+                return Err(Cut);
+            }
+            out.extend(self.answer(&line));
+        }
+        Ok(out)
+    }
+}
+
+/// The browser's store, reduced to what the invariant needs.
+#[derive(Default, Clone)]
+struct Store {
+    known: Vec<KnownRecord>,
+    bytes: BTreeMap<String, Vec<u8>>,
+}
+
+/// One connection: the client and the server it talks to.
+struct Conn<'a> {
+    client: Client,
+    server: &'a mut Server,
+    now: Instant,
+    events: Vec<Event>,
+}
+
+impl Conn<'_> {
+    fn pump(&mut self) -> Result<(), Cut> {
+        loop {
+            let mut progressed = false;
+            while let Some(out) = self.client.poll_transmit(self.now) {
+                progressed = true;
+                let answer = self.server.receive(&out)?;
+                if !answer.is_empty() {
+                    self.client.feed(&answer, self.now).map_err(|_| Cut)?;
+                }
+            }
+            while let Some(e) = self.client.poll_event() {
+                progressed = true;
+                self.events.push(e);
+            }
+            if !progressed {
+                return Ok(());
+            }
+        }
+    }
+
+    fn open(server: &mut Server) -> Result<Conn<'_>, Cut> {
+        let now = Instant::now();
+        let mut c = Conn {
+            client: Client::new(Options::implicit_tls(), now),
+            server,
+            now,
+            events: Vec::new(),
+        };
+        let greeting = c.server.greeting();
+        c.client.feed(&greeting, now).map_err(|_| Cut)?;
+        c.pump()?;
+        let mut login = Login::password("u", "p", vec![1; 32]);
+        login.methods = Some(vec![AuthMethod::UserPass]);
+        c.client
+            .authorization()
+            .expect("greeted")
+            .login(login)
+            .expect("login");
+        c.pump()?;
+        assert!(c.client.transaction().is_some(), "logged in");
+        Ok(c)
+    }
+
+    /// Runs one command; its events (data pieces and the final one).
+    fn exec(&mut self, f: impl FnOnce(&mut Transaction<'_>) -> Handle) -> Result<Vec<Event>, Cut> {
+        let h = f(&mut self.client.transaction().expect("in transaction"));
+        self.pump()?;
+        Ok(self
+            .events
+            .drain(..)
+            .filter(|e| handle_of(e) == Some(h))
+            .collect())
+    }
+
+    fn body(
+        &mut self,
+        f: impl FnOnce(&mut Transaction<'_>) -> Handle,
+    ) -> Result<Option<Vec<u8>>, Cut> {
+        let ev = self.exec(f)?;
+        if ev.iter().any(|e| matches!(e, Event::Failed { .. })) {
+            return Ok(None);
+        }
+        Ok(Some(
+            ev.into_iter()
+                .filter_map(|e| match e {
+                    Event::MessageData { data, .. } => Some(data),
+                    _ => None,
+                })
+                .flatten()
+                .collect(),
+        ))
+    }
+
+    fn ok(&mut self, f: impl FnOnce(&mut Transaction<'_>) -> Handle) -> Result<bool, Cut> {
+        Ok(self
+            .exec(f)?
+            .iter()
+            .any(|e| matches!(e, Event::Done { .. })))
+    }
+
+    fn quit(&mut self) -> Result<bool, Cut> {
+        let h = self.client.transaction().expect("in transaction").quit();
+        self.pump()?;
+        Ok(self
+            .events
+            .iter()
+            .any(|e| matches!(e, Event::Closed { handle, committed: true } if *handle == h)))
+    }
+}
+
+fn handle_of(e: &Event) -> Option<Handle> {
+    match e {
+        Event::List { handle, .. }
+        | Event::Uidl { handle, .. }
+        | Event::MessageData { handle, .. }
+        | Event::MessageEnd { handle, .. }
+        | Event::Done { handle, .. }
+        | Event::Failed { handle, .. }
+        | Event::Closed { handle, .. } => Some(*handle),
+        _ => None,
+    }
+}
+
+fn n(m: u32) -> MsgNum {
+    MsgNum::new(m).expect("message numbers start at 1")
+}
+
+#[derive(Default)]
+struct Outcome {
+    plan: Option<Plan>,
+    headers: Vec<HeadersResult>,
+    quit: Option<QuitResult>,
+    cut: bool,
+}
+
+struct Settings {
+    policy: Policy,
+    no_uidl_delete: bool,
+}
+
+fn policy(mode: Mode) -> Settings {
+    Settings {
+        policy: Policy {
+            mode,
+            keep_days: (mode == Mode::KeepDays).then_some(1),
+            size_limit: None,
+        },
+        no_uidl_delete: false,
+    }
+}
+
+/// One whole sync, as web/sync.js does it. On a cut the run is told (`quit(false)`) and its
+/// records are persisted: the state a reloaded page would start from.
+fn sync(server: &mut Server, store: &mut Store, settings: &Settings, now_ms: i64) -> Outcome {
+    let mut run = SyncRun::new(SyncOptions {
+        account: "a".into(),
+        policy: settings.policy.clone(),
+        known: store.known.clone(),
+        now_ms,
+        download_and_delete_without_uidl: settings.no_uidl_delete,
+    })
+    .expect("valid options");
+    let mut out = Outcome::default();
+    let result = steps(server, store, &mut run, &mut out);
+    if result.is_err() {
+        out.cut = true;
+        run.quit(false);
+    }
+    store.known = run.known();
+    for k in run.dropped() {
+        store.bytes.remove(&k);
+    }
+    out
+}
+
+fn steps(
+    server: &mut Server,
+    store: &mut Store,
+    run: &mut SyncRun,
+    out: &mut Outcome,
+) -> Result<(), Cut> {
+    let mut c = Conn::open(server)?;
+    let advertised = c.client.capabilities().is_some_and(|caps| caps.uidl);
+    let list = c.exec(|t| t.list(None))?;
+    let uidl = c.exec(|t| t.uidl(None))?;
+    let list: Vec<ScanIn> = list
+        .iter()
+        .find_map(|e| match e {
+            Event::List { entries, .. } => Some(
+                entries
+                    .iter()
+                    .map(|s| ScanIn {
+                        msg: s.msg.get(),
+                        size: s.size,
+                    })
+                    .collect(),
+            ),
+            _ => None,
+        })
+        .expect("LIST answered");
+    let uidl_entries = uidl.iter().find_map(|e| match e {
+        Event::Uidl { entries, .. } => Some(
+            entries
+                .iter()
+                .map(|u| UidIn {
+                    msg: u.msg.get(),
+                    uid: u.uid.as_str().to_owned(),
+                })
+                .collect::<Vec<_>>(),
+        ),
+        _ => None,
+    });
+    let failed = uidl_entries.is_none().then(|| "failed".to_owned());
+    let plan = run
+        .listing(ListingIn {
+            uidl_advertised: advertised,
+            uidl: uidl_entries,
+            uidl_error: failed,
+            list,
+        })
+        .expect("listing accepted");
+    store.known = run.known();
+    out.plan = Some(plan.clone());
+    if plan.blocked.is_some() {
+        let committed = c.quit()?;
+        out.quit = Some(run.quit(committed));
+        return Ok(());
+    }
+    for &m in &plan.headers {
+        let h = c.body(|t| t.top(n(m), 0))?;
+        out.headers
+            .push(run.headers(m, h.as_deref()).expect("headers accepted"));
+    }
+    store.known = run.known();
+    for m in run.bodies() {
+        let raw = c.body(|t| t.retr(n(m)))?.expect("RETR answered");
+        let sha = sha256_hex(&raw);
+        // The key the run has for it now (after the headers), or the checksum without UIDL.
+        let key = run
+            .plan()
+            .entries
+            .iter()
+            .find(|e| e.msg == m)
+            .and_then(|e| e.key.clone())
+            .unwrap_or_else(|| format!("sha256:{sha}"));
+        // The durable commit, then (and only then) the run is told.
+        store.bytes.insert(key, raw);
+        run.stored(m, true, Some(&sha)).expect("stored accepted");
+        store.known = run.known();
+    }
+    for d in run.deletions().expect("listed") {
+        if c.ok(|t| t.dele(n(d.msg)))? {
+            run.delete_acked(d.msg).expect("the run allowed it");
+        }
+    }
+    store.known = run.known();
+    let committed = c.quit()?;
+    out.quit = Some(run.quit(committed));
+    Ok(())
+}
+
+/// Every message ever delivered is on the server or byte-identical in the store.
+fn assert_nothing_lost(originals: &[Vec<u8>], server: &Server, store: &Store) {
+    for raw in originals {
+        let on_server = server.mailbox.iter().any(|(_, m)| m == raw);
+        let sha = sha256_hex(raw);
+        let in_store = store.bytes.values().any(|b| sha256_hex(b) == sha)
+            && store
+                .known
+                .iter()
+                .any(|r| r.stored == Stored::Full && r.sha256.as_deref() == Some(sha.as_str()));
+        assert!(
+            on_server || in_store,
+            "lost: {}",
+            String::from_utf8_lossy(raw)
+        );
+    }
+}
+
+fn mail(id: &str, body: &str) -> Vec<u8> {
+    format!(
+        "From: a@example.org\r\nSubject: {id}\r\nMessage-ID: <{id}@example.org>\r\nDate: Mon, 1 Jan 2024 00:00:00 +0000\r\n\r\n{body}\r\n"
+    )
+    .into_bytes()
+}
+
+fn mailbox(ids: &[&str]) -> Vec<(String, Vec<u8>)> {
+    ids.iter()
+        .map(|id| ((*id).to_owned(), mail(id, "hello")))
+        .collect()
+}
+
+fn server_of(mb: &[(String, Vec<u8>)]) -> Server {
+    let borrowed: Vec<(&str, Vec<u8>)> = mb.iter().map(|(u, m)| (u.as_str(), m.clone())).collect();
+    Server::new(&borrowed)
+}
+
+fn originals(mb: &[(String, Vec<u8>)]) -> Vec<Vec<u8>> {
+    mb.iter().map(|(_, m)| m.clone()).collect()
+}
+
+#[test]
+fn delete_after_download_stores_everything_then_empties_the_server() {
+    let mb = mailbox(&["a", "b", "c"]);
+    let mut server = server_of(&mb);
+    let mut store = Store::default();
+    let out = sync(
+        &mut server,
+        &mut store,
+        &policy(Mode::DeleteAfterDownload),
+        NOW,
+    );
+    assert!(!out.cut);
+    assert_eq!(out.quit.unwrap().deleted.len(), 3);
+    assert!(server.mailbox.is_empty());
+    assert_eq!(store.bytes.len(), 3);
+    // Headers came first, one TOP per new message, then one RETR each.
+    assert_eq!(server.count("TOP"), 3);
+    assert_eq!(server.count("RETR"), 3);
+    let first_retr = server
+        .log
+        .iter()
+        .position(|l| l.starts_with("RETR"))
+        .unwrap();
+    let last_top = server
+        .log
+        .iter()
+        .rposition(|l| l.starts_with("TOP"))
+        .unwrap();
+    assert!(last_top < first_retr);
+    assert_nothing_lost(&originals(&mb), &server, &store);
+}
+
+#[test]
+fn uidl_failure_downloads_nothing() {
+    let mb = mailbox(&["a", "b"]);
+    let mut server = server_of(&mb);
+    server.uidl_works = false;
+    let mut store = Store::default();
+    let out = sync(
+        &mut server,
+        &mut store,
+        &policy(Mode::DeleteAfterDownload),
+        NOW,
+    );
+    let plan = out.plan.unwrap();
+    assert_eq!(plan.blocked.unwrap().code, "uidl_failed");
+    assert_eq!(
+        server.count("TOP") + server.count("RETR") + server.count("DELE"),
+        0
+    );
+    assert_eq!(server.mailbox.len(), 2);
+    assert!(store.bytes.is_empty() && store.known.is_empty());
+}
+
+#[test]
+fn no_uidl_offers_only_explicit_download_and_delete() {
+    let mb = mailbox(&["a", "b"]);
+    let mut server = server_of(&mb);
+    server.advertise_uidl = false;
+    server.uidl_works = false;
+    let mut store = Store::default();
+    // The default: nothing planned, the user is told.
+    let out = sync(
+        &mut server,
+        &mut store,
+        &policy(Mode::DeleteAfterDownload),
+        NOW,
+    );
+    assert_eq!(out.plan.unwrap().blocked.unwrap().code, "no_uidl");
+    assert_eq!(server.count("RETR") + server.count("DELE"), 0);
+
+    // Chosen explicitly, with a QUIT that fails: everything stored, nothing deleted...
+    let mut explicit = policy(Mode::Leave);
+    explicit.no_uidl_delete = true;
+    server.quit_fails = true;
+    let out = sync(&mut server, &mut store, &explicit, NOW);
+    assert!(!out.quit.unwrap().committed);
+    assert_eq!(store.bytes.len(), 2);
+    assert_eq!(server.mailbox.len(), 2);
+    // ...and the next time the same bytes are recognised by checksum, and deleted.
+    server.quit_fails = false;
+    let out = sync(&mut server, &mut store, &explicit, NOW);
+    assert_eq!(out.quit.unwrap().deleted.len(), 2);
+    assert!(server.mailbox.is_empty());
+    assert_eq!(store.bytes.len(), 2);
+    assert_eq!(store.known.len(), 2);
+    assert_nothing_lost(&originals(&mb), &server, &store);
+}
+
+#[test]
+fn mass_vanish_matches_by_fingerprint_and_deletes_nothing() {
+    let ids: Vec<String> = (0..12).map(|i| format!("m{i}")).collect();
+    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let mb = mailbox(&refs);
+    let mut server = server_of(&mb);
+    let mut store = Store::default();
+    sync(&mut server, &mut store, &policy(Mode::Leave), NOW);
+    assert_eq!(server.count("RETR"), 12);
+
+    // The provider migrates: the same mail under new UIDLs, plus one new message.
+    for (uid, _) in &mut server.mailbox {
+        *uid = format!("migrated-{uid}");
+    }
+    server.mailbox.push(("fresh".into(), mail("fresh", "new")));
+    server.log.clear();
+    let out = sync(
+        &mut server,
+        &mut store,
+        &policy(Mode::DeleteAfterDownload),
+        NOW,
+    );
+    let plan = out.plan.unwrap();
+    assert!(plan.mass_vanish);
+    assert!(
+        plan.warnings
+            .iter()
+            .any(|w| w.code == "uidl_mass_vanish" && w.count == 12)
+    );
+    assert_eq!(
+        out.headers
+            .iter()
+            .filter(|h| h.matched_key.is_some())
+            .count(),
+        12
+    );
+    // Only the new message is downloaded; nothing is deleted, though the policy says so.
+    assert_eq!(server.count("RETR"), 1);
+    assert_eq!(server.count("DELE"), 0);
+    assert_eq!(server.mailbox.len(), 13);
+    assert_eq!(store.bytes.len(), 13);
+    assert!(store.known.iter().all(|r| !r.server_gone));
+
+    // The next sync is ordinary again: each stored message is checked (TOP) and deleted.
+    server.log.clear();
+    let out = sync(
+        &mut server,
+        &mut store,
+        &policy(Mode::DeleteAfterDownload),
+        NOW,
+    );
+    assert!(!out.plan.unwrap().mass_vanish);
+    assert_eq!(server.count("RETR"), 0);
+    assert_eq!(server.count("DELE"), 13);
+    assert!(server.mailbox.is_empty());
+    let mut all = originals(&mb);
+    all.push(mail("fresh", "new"));
+    assert_nothing_lost(&all, &server, &store);
+}
+
+#[test]
+fn reused_uidl_for_different_mail_is_downloaded_and_never_deleted_unseen() {
+    let mb = vec![("x".to_owned(), mail("old", "one"))];
+    let mut server = server_of(&mb);
+    let mut store = Store::default();
+    sync(&mut server, &mut store, &policy(Mode::Leave), NOW);
+    // Someone else deletes x; the server hands "x" to different mail of the same size.
+    let new = mail("new", "two");
+    assert_eq!(new.len(), mb[0].1.len());
+    server.mailbox = vec![("x".into(), new.clone())];
+    server.log.clear();
+    let out = sync(
+        &mut server,
+        &mut store,
+        &policy(Mode::DeleteAfterDownload),
+        NOW,
+    );
+    assert!(out.headers[0].reused_uid);
+    // The new mail is downloaded under a new key, the old one is kept, and only after the new
+    // one is stored is it deleted.
+    assert_eq!(server.count("RETR"), 1);
+    assert_eq!(store.bytes.get("x"), Some(&mb[0].1));
+    assert_eq!(store.bytes.get("x#1"), Some(&new));
+    let retr = server
+        .log
+        .iter()
+        .position(|l| l.starts_with("RETR"))
+        .unwrap();
+    let dele = server
+        .log
+        .iter()
+        .position(|l| l.starts_with("DELE"))
+        .unwrap();
+    assert!(retr < dele);
+    assert_nothing_lost(&[mb[0].1.clone(), new], &server, &store);
+}
+
+#[test]
+fn connection_cut_after_dele_before_quit_keeps_mail_and_retries_the_deletion() {
+    let mb = mailbox(&["a", "b"]);
+    let mut server = server_of(&mb);
+    server.cut = Box::new(|l| l == "QUIT");
+    let mut store = Store::default();
+    let out = sync(
+        &mut server,
+        &mut store,
+        &policy(Mode::DeleteAfterDownload),
+        NOW,
+    );
+    assert!(out.cut);
+    assert_eq!(server.count("DELE"), 2);
+    // RFC 1939: without QUIT nothing is deleted.
+    assert_eq!(server.mailbox.len(), 2);
+    assert!(
+        store
+            .known
+            .iter()
+            .all(|r| r.delete_pending && !r.server_gone)
+    );
+    // Next session, even with the policy changed to leave: the deletions are retried.
+    server.cut = Box::new(|_| false);
+    server.log.clear();
+    let out = sync(&mut server, &mut store, &policy(Mode::Leave), NOW);
+    assert_eq!(server.count("RETR"), 0);
+    assert_eq!(out.quit.unwrap().deleted.len(), 2);
+    assert!(server.mailbox.is_empty());
+    assert!(
+        store
+            .known
+            .iter()
+            .all(|r| r.server_gone && !r.delete_pending)
+    );
+    assert_nothing_lost(&originals(&mb), &server, &store);
+}
+
+#[test]
+fn quit_err_leaves_deletions_pending() {
+    let mb = mailbox(&["a"]);
+    let mut server = server_of(&mb);
+    server.quit_fails = true;
+    let mut store = Store::default();
+    let out = sync(
+        &mut server,
+        &mut store,
+        &policy(Mode::DeleteAfterDownload),
+        NOW,
+    );
+    let q = out.quit.unwrap();
+    assert!(!q.committed);
+    assert_eq!(q.pending, vec!["a".to_owned()]);
+    assert_eq!(server.mailbox.len(), 1);
+    assert!(store.known[0].delete_pending);
+    server.quit_fails = false;
+    let out = sync(
+        &mut server,
+        &mut store,
+        &policy(Mode::DeleteAfterDownload),
+        NOW,
+    );
+    assert_eq!(out.quit.unwrap().deleted, vec!["a".to_owned()]);
+    assert!(server.mailbox.is_empty());
+    assert_nothing_lost(&originals(&mb), &server, &store);
+}
+
+#[test]
+fn message_numbers_are_renumbered_between_sessions() {
+    let mb = mailbox(&["a", "b", "c"]);
+    let mut server = server_of(&mb);
+    let mut store = Store::default();
+    sync(&mut server, &mut store, &policy(Mode::Leave), NOW);
+    // Another client deletes "a": b is now 1, c is 2; new mail d is 3. The user deleted c
+    // locally.
+    server.mailbox.remove(0);
+    server.mailbox.push(("d".into(), mail("d", "new")));
+    for r in &mut store.known {
+        if r.key == "c" {
+            r.local_deleted = true;
+        }
+    }
+    server.log.clear();
+    let out = sync(
+        &mut server,
+        &mut store,
+        &policy(Mode::MirrorLocalDeletes),
+        NOW,
+    );
+    assert_eq!(out.plan.unwrap().vanished, vec!["a".to_owned()]);
+    assert_eq!(
+        server
+            .log
+            .iter()
+            .filter(|l| l.starts_with("RETR"))
+            .collect::<Vec<_>>(),
+        vec!["RETR 3"]
+    );
+    // c is message 2 in this session.
+    assert_eq!(
+        server
+            .log
+            .iter()
+            .filter(|l| l.starts_with("DELE"))
+            .collect::<Vec<_>>(),
+        vec!["DELE 2"]
+    );
+    assert_eq!(server.uids(), vec!["b".to_owned(), "d".to_owned()]);
+    let mut all = originals(&mb);
+    all.push(mail("d", "new"));
+    assert_nothing_lost(&all[1..], &server, &store);
+}
+
+#[test]
+fn resume_after_a_cut_mid_download_fetches_only_the_rest() {
+    let mb = mailbox(&["a", "b", "c", "d"]);
+    let mut server = server_of(&mb);
+    let mut retrs = 0;
+    server.cut = Box::new(move |l| {
+        if l.starts_with("RETR") {
+            retrs += 1;
+        }
+        retrs == 3
+    });
+    let mut store = Store::default();
+    let out = sync(
+        &mut server,
+        &mut store,
+        &policy(Mode::DeleteAfterDownload),
+        NOW,
+    );
+    assert!(out.cut);
+    assert_eq!(store.bytes.len(), 2);
+    assert_eq!(server.count("DELE"), 0);
+    assert_eq!(server.mailbox.len(), 4);
+    server.cut = Box::new(|_| false);
+    server.log.clear();
+    let out = sync(
+        &mut server,
+        &mut store,
+        &policy(Mode::DeleteAfterDownload),
+        NOW,
+    );
+    // Only the two missing bodies; the headers seen before are not fetched again, only the
+    // two stored messages are checked (TOP) before their deletion.
+    let plan = out.plan.unwrap();
+    assert_eq!(plan.bodies, vec![2, 1]);
+    assert_eq!(
+        server
+            .log
+            .iter()
+            .filter(|l| l.starts_with("RETR"))
+            .collect::<Vec<_>>(),
+        vec!["RETR 2", "RETR 1"]
+    );
+    assert_eq!(
+        server
+            .log
+            .iter()
+            .filter(|l| l.starts_with("TOP"))
+            .collect::<Vec<_>>(),
+        vec!["TOP 4 0", "TOP 3 0"]
+    );
+    assert_eq!(store.bytes.len(), 4);
+    assert!(server.mailbox.is_empty());
+    assert_nothing_lost(&originals(&mb), &server, &store);
+}
+
+#[test]
+fn keep_days_deletes_only_after_the_days_since_first_seen() {
+    let mb = mailbox(&["a"]);
+    let mut server = server_of(&mb);
+    let mut store = Store::default();
+    sync(&mut server, &mut store, &policy(Mode::KeepDays), NOW);
+    sync(
+        &mut server,
+        &mut store,
+        &policy(Mode::KeepDays),
+        NOW + 86_400_000 - 1,
+    );
+    assert_eq!(server.count("DELE"), 0);
+    let out = sync(
+        &mut server,
+        &mut store,
+        &policy(Mode::KeepDays),
+        NOW + 86_400_000,
+    );
+    assert_eq!(out.quit.unwrap().deleted, vec!["a".to_owned()]);
+    assert!(server.mailbox.is_empty());
+    assert_nothing_lost(&originals(&mb), &server, &store);
+}
