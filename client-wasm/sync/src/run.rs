@@ -535,8 +535,14 @@ impl SyncRun {
             .cloned()
             .collect();
         vanished.sort();
+        // A listing in which some message has no usable UIDL cannot prove that a known UIDL
+        // is gone (it may be that message's): then vanished records keep their state.
+        let complete = sizes
+            .keys()
+            .all(|m| uid_of.get(m).is_some_and(Option::is_some));
         for u in &vanished {
             if let Some(k) = active.remove(u)
+                && complete
                 && let Some(r) = self.records.get_mut(&k)
             {
                 // Gone from the server: a pending DELE has done its work (or someone else
@@ -657,7 +663,9 @@ impl SyncRun {
             "The UIDL answer names messages that LIST does not have.",
             unlisted,
         );
-        self.vanished = vanished;
+        if complete {
+            self.vanished = vanished;
+        }
         Ok(self.plan())
     }
 

@@ -297,6 +297,8 @@ struct Outcome {
 struct Settings {
     policy: Policy,
     no_uidl_delete: bool,
+    /// The n-th body commit of the session fails (disk full): the run is not told.
+    fail_commit: Option<usize>,
 }
 
 fn policy(mode: Mode) -> Settings {
@@ -307,6 +309,7 @@ fn policy(mode: Mode) -> Settings {
             size_limit: None,
         },
         no_uidl_delete: false,
+        fail_commit: None,
     }
 }
 
@@ -322,7 +325,7 @@ fn sync(server: &mut Server, store: &mut Store, settings: &Settings, now_ms: i64
     })
     .expect("valid options");
     let mut out = Outcome::default();
-    let result = steps(server, store, &mut run, &mut out);
+    let result = steps(server, store, &mut run, &mut out, settings.fail_commit);
     if result.is_err() {
         out.cut = true;
         run.quit(false);
@@ -339,6 +342,7 @@ fn steps(
     store: &mut Store,
     run: &mut SyncRun,
     out: &mut Outcome,
+    fail_commit: Option<usize>,
 ) -> Result<(), Cut> {
     let mut c = Conn::open(server)?;
     let advertised = c.client.capabilities().is_some_and(|caps| caps.uidl);
@@ -393,7 +397,7 @@ fn steps(
             .push(run.headers(m, h.as_deref()).expect("headers accepted"));
     }
     store.known = run.known();
-    for m in run.bodies() {
+    for (i, m) in run.bodies().into_iter().enumerate() {
         let raw = c.body(|t| t.retr(n(m)))?.expect("RETR answered");
         let sha = sha256_hex(&raw);
         // The key the run has for it now (after the headers), or the checksum without UIDL.
@@ -404,6 +408,11 @@ fn steps(
             .find(|e| e.msg == m)
             .and_then(|e| e.key.clone())
             .unwrap_or_else(|| format!("sha256:{sha}"));
+        if fail_commit == Some(i) {
+            // The commit failed: the run is never told, and the sync goes on to deletions
+            // (harsher than web/sync.js, which stops) to prove the run refuses them.
+            continue;
+        }
         // The durable commit, then (and only then) the run is told.
         store.bytes.insert(key, raw);
         run.stored(m, true, Some(&sha)).expect("stored accepted");
@@ -836,4 +845,132 @@ fn keep_days_deletes_only_after_the_days_since_first_seen() {
     assert_eq!(out.quit.unwrap().deleted, vec!["a".to_owned()]);
     assert!(server.mailbox.is_empty());
     assert_nothing_lost(&originals(&mb), &server, &store);
+}
+
+/// One randomized session: its policy, where the connection is cut (the n-th command, if at
+/// all), whether QUIT fails, and what happens on the server before it.
+#[derive(Debug, Clone)]
+struct Chaos {
+    mode: Mode,
+    cut_at: Option<usize>,
+    quit_fails: bool,
+    arrivals: usize,
+    other_client_deletes: Option<usize>,
+    fail_commit: Option<usize>,
+    size_limit: Option<u64>,
+}
+
+fn chaos() -> impl proptest::strategy::Strategy<Value = Chaos> {
+    use proptest::prelude::*;
+    (
+        prop_oneof![
+            Just(Mode::Leave),
+            Just(Mode::DeleteAfterDownload),
+            Just(Mode::KeepDays),
+            Just(Mode::MirrorLocalDeletes),
+        ],
+        proptest::option::of(0usize..30),
+        proptest::bool::weighted(0.2),
+        0usize..3,
+        proptest::option::of(0usize..8),
+        proptest::option::of(0usize..4),
+        proptest::option::of(150u64..230),
+    )
+        .prop_map(
+            |(
+                mode,
+                cut_at,
+                quit_fails,
+                arrivals,
+                other_client_deletes,
+                fail_commit,
+                size_limit,
+            )| {
+                Chaos {
+                    mode,
+                    cut_at,
+                    quit_fails,
+                    arrivals,
+                    other_client_deletes,
+                    fail_commit,
+                    size_limit,
+                }
+            },
+        )
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(200))]
+
+    /// Random cuts, failing QUITs, new mail, mail deleted by another client and policy
+    /// changes over several sessions: after every session nothing is lost, no stored message
+    /// is downloaded again, and one clean delete-after-download session then converges.
+    #[test]
+    fn random_faults_never_lose_mail(sessions in proptest::collection::vec(chaos(), 1..6), initial in 0usize..6) {
+        let mut next = 0;
+        let mut fresh = |server: &mut Server, all: &mut Vec<Vec<u8>>| {
+            let id = format!("r{next}");
+            next += 1;
+            // Sizes vary, so that some exceed a random size limit.
+            let raw = mail(&id, &"x".repeat(next * 37 % 100));
+            all.push(raw.clone());
+            server.mailbox.push((id, raw));
+        };
+        let mut server = Server::new(&[]);
+        let mut all: Vec<Vec<u8>> = Vec::new();
+        for _ in 0..initial {
+            fresh(&mut server, &mut all);
+        }
+        let mut store = Store::default();
+        let mut now = NOW;
+        for s in &sessions {
+            for _ in 0..s.arrivals {
+                fresh(&mut server, &mut all);
+            }
+            if let Some(i) = s.other_client_deletes
+                && i < server.mailbox.len()
+            {
+                let (_, raw) = server.mailbox.remove(i);
+                // Gone by someone else's hand: only what we stored must survive.
+                let sha = sha256_hex(&raw);
+                if !store.known.iter().any(|r| r.stored == Stored::Full && r.sha256.as_deref() == Some(sha.as_str())) {
+                    all.retain(|m| *m != raw);
+                }
+            }
+            server.quit_fails = s.quit_fails;
+            let mut count = 0;
+            let cut_at = s.cut_at;
+            server.cut = Box::new(move |_| {
+                count += 1;
+                Some(count) == cut_at
+            });
+            server.log.clear();
+            let on_server = server.uids();
+            let known_before = store.known.clone();
+            let mut settings = policy(s.mode);
+            settings.fail_commit = s.fail_commit;
+            settings.policy.size_limit = s.size_limit;
+            sync(&mut server, &mut store, &settings, now);
+            // No message that was stored in full before this session was downloaded again.
+            for n in server.log.iter().filter_map(|l| l.strip_prefix("RETR ")) {
+                let uid = &on_server[n.parse::<usize>().unwrap() - 1];
+                proptest::prop_assert!(
+                    !known_before.iter().any(|r| r.uid.as_ref() == Some(uid) && r.stored == Stored::Full),
+                    "{} downloaded again", uid
+                );
+            }
+            assert_nothing_lost(&all, &server, &store);
+            now += 3_600_000;
+        }
+        server.quit_fails = false;
+        server.cut = Box::new(|_| false);
+        server.log.clear();
+        sync(&mut server, &mut store, &policy(Mode::DeleteAfterDownload), now);
+        proptest::prop_assert!(server.mailbox.is_empty(), "left on the server: {:?}", server.uids());
+        assert_nothing_lost(&all, &server, &store);
+        for raw in &all {
+            let sha = sha256_hex(raw);
+            proptest::prop_assert!(store.bytes.values().any(|b| sha256_hex(b) == sha));
+        }
+    }
 }

@@ -589,3 +589,17 @@ fn a_size_change_of_a_record_without_fingerprint_is_treated_as_new_mail() {
     assert!(r.deletions().unwrap().is_empty());
     assert_eq!(plan.entries[0].key.as_deref(), Some("a#1"));
 }
+
+#[test]
+fn an_incomplete_uidl_answer_does_not_mark_known_mail_gone() {
+    let mut p = rec("p", 10, Stored::Full);
+    p.delete_pending = true;
+    let mut r = run_with(Mode::Leave, vec![p]);
+    // Message 2 has no UIDL: it might be "p", so "p" is not declared gone.
+    let mut l = listing(&[(1, "a", 10)]);
+    l.list.push(ScanIn { msg: 2, size: 10 });
+    let plan = r.listing(l).unwrap();
+    assert!(plan.vanished.is_empty());
+    let p = record(&r.known(), "p").clone();
+    assert!(!p.server_gone && p.delete_pending);
+}
