@@ -117,6 +117,9 @@ pub struct MessageView {
 pub struct Rendered {
     pub html: String,
     pub remote_blocked: usize,
+    /// Some HTML part nested too deep or had too many tags and was cut (see
+    /// [`crate::sanitize::MAX_HTML_DEPTH`]).
+    pub truncated: bool,
 }
 
 /// A parsed message that takes itself apart without recursion: attached messages nest, and a
@@ -493,6 +496,7 @@ pub fn render_html(
                 let s = sanitize_with_images(h, opts, images.clone());
                 out.html.push_str(&s.html);
                 out.remote_blocked += s.remote_blocked;
+                out.truncated |= s.truncated;
             }
             PartType::Text(t) => {
                 let html = format!(

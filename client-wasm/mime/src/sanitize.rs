@@ -29,7 +29,16 @@ pub struct Sanitized {
     /// UI can offer to load remote content. With `allow_remote` only `<img src>` comes back,
     /// so the count may stay above zero.
     pub remote_blocked: usize,
+    /// The input nested deeper than [`MAX_HTML_DEPTH`] or had more than [`MAX_HTML_TAGS`]
+    /// tags, and was cut there.
+    pub truncated: bool,
 }
+
+/// Deeper nesting is cut off, as browsers do (Blink stops nesting at 512): HTML tree building
+/// checks the stack of open elements for every tag, so depth times tags is the work.
+pub const MAX_HTML_DEPTH: usize = 512;
+/// More tags than any real mail has; beyond it the rest of the part is not shown.
+pub const MAX_HTML_TAGS: usize = 200_000;
 
 /// Inline images of a message: Content-ID (without angle brackets) to a `data:` URL.
 pub type InlineImages = HashMap<String, String>;
@@ -223,8 +232,9 @@ pub fn sanitize_with_images(
     images: Arc<InlineImages>,
 ) -> Sanitized {
     let blocked = Arc::new(AtomicUsize::new(0));
+    let cut = cut_point(html);
     let first = builder(opts, images, Some(blocked.clone()))
-        .clean(html)
+        .clean(&html[..cut.unwrap_or(html.len())])
         .to_string();
     // ammonia removes rejected attributes with swap_remove, which reorders the survivors; a
     // second pass, in which nothing is rejected any more, settles the order so that
@@ -235,7 +245,108 @@ pub fn sanitize_with_images(
     Sanitized {
         html,
         remote_blocked: blocked.load(Ordering::Relaxed),
+        truncated: cut.is_some(),
     }
+}
+
+/// Elements that never nest: void, or closed implicitly by their next sibling.
+const NO_NESTING: &[&str] = &[
+    "area", "base", "br", "col", "embed", "hr", "img", "input", "keygen", "link", "meta", "param",
+    "source", "track", "wbr", "p", "li", "dt", "dd", "td", "th", "tr", "option", "optgroup",
+    "thead", "tbody", "tfoot", "colgroup", "rp", "rt", "image", "isindex", "frame",
+];
+/// Elements whose content is text to the HTML tokenizer, so tags inside do not count.
+const RAW_TEXT: &[&str] = &[
+    "script", "style", "textarea", "title", "xmp", "iframe", "noembed", "noframes", "noscript",
+];
+
+/// Where to cut `html` so that its nesting stays within [`MAX_HTML_DEPTH`] and its tags within
+/// [`MAX_HTML_TAGS`], by a tokenizer that approximates the HTML one (it only bounds work: the
+/// sanitizer proper parses with html5ever). `None`: nothing to cut.
+fn cut_point(html: &str) -> Option<usize> {
+    let b = html.as_bytes();
+    let (mut depth, mut tags, mut i) = (0usize, 0usize, 0usize);
+    while let Some(off) = memchr_lt(&b[i..]) {
+        let start = i + off;
+        i = start + 1;
+        match b.get(i) {
+            Some(b'!') => {
+                let end = if b[i..].starts_with(b"!--") {
+                    find(b, i, b"-->")
+                } else {
+                    find(b, i, b">")
+                };
+                i = end;
+            }
+            Some(b'/') => {
+                depth = depth.saturating_sub(1);
+                i = find(b, i, b">");
+            }
+            Some(c) if c.is_ascii_alphabetic() => {
+                let name_end = b[i..]
+                    .iter()
+                    .position(|c| !c.is_ascii_alphanumeric() && *c != b'-')
+                    .map_or(b.len(), |p| i + p);
+                let name = html[i..name_end].to_ascii_lowercase();
+                let (end, self_closing) = tag_end(b, name_end);
+                tags += 1;
+                if tags > MAX_HTML_TAGS {
+                    return Some(start);
+                }
+                i = end;
+                if RAW_TEXT.contains(&name.as_str()) {
+                    i = find_ci(b, i, format!("</{name}").as_bytes());
+                } else if !self_closing && !NO_NESTING.contains(&name.as_str()) {
+                    depth += 1;
+                    if depth > MAX_HTML_DEPTH {
+                        return Some(start);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+fn memchr_lt(b: &[u8]) -> Option<usize> {
+    b.iter().position(|&c| c == b'<')
+}
+
+/// Index just past `needle` at or after `from`, or the end.
+fn find(b: &[u8], from: usize, needle: &[u8]) -> usize {
+    b.get(from..)
+        .and_then(|s| s.windows(needle.len()).position(|w| w == needle))
+        .map_or(b.len(), |p| from + p + needle.len())
+}
+
+fn find_ci(b: &[u8], from: usize, needle: &[u8]) -> usize {
+    b.get(from..)
+        .and_then(|s| {
+            s.windows(needle.len())
+                .position(|w| w.eq_ignore_ascii_case(needle))
+        })
+        .map_or(b.len(), |p| from + p)
+}
+
+/// The end of a start tag (past its `>`), skipping quoted attribute values, and whether it
+/// was written self-closing.
+fn tag_end(b: &[u8], mut i: usize) -> (usize, bool) {
+    let mut prev = 0u8;
+    while i < b.len() {
+        match b[i] {
+            b'>' => return (i + 1, prev == b'/'),
+            q @ (b'"' | b'\'') if prev == b'=' => {
+                i = find(b, i + 1, &[q]);
+                prev = q;
+                continue;
+            }
+            c if c.is_ascii_whitespace() => {}
+            c => prev = c,
+        }
+        i += 1;
+    }
+    (b.len(), false)
 }
 
 fn builder(
@@ -302,7 +413,12 @@ fn filter_attribute<'u>(
             }
             None
         }
-        _ => Some(Cow::Borrowed(value)),
+        (_, "title" | "alt" | "datetime" | "target" | "rel" | "referrerpolicy") => {
+            Some(Cow::Borrowed(value))
+        }
+        // Presentational attributes (width, color, face, dir, ...) never need a scheme, a
+        // function call or markup; refusing those keeps anything URL-like out of them.
+        _ => (!value.contains([':', '(', '<', '>', '\\'])).then_some(Cow::Borrowed(value)),
     }
 }
 
@@ -400,6 +516,7 @@ const CSS_FORBIDDEN: &[&str] = &[
     "behavior",
     "binding",
     "javascript",
+    "//",
     "vbscript",
     "@",
     "\\",
@@ -434,7 +551,9 @@ pub(crate) fn filter_css(css: &str, blocked: Option<&AtomicUsize>) -> String {
         }
         if !valid_name
             || value.is_empty()
-            || CSS_FORBIDDEN.iter().any(|w| lower.contains(w))
+            || CSS_FORBIDDEN
+                .iter()
+                .any(|w| lower.contains(w) || name.contains(w))
             || !balanced(&value)
         {
             continue;

@@ -7,7 +7,8 @@
 pub fn unflow(text: &str, delsp: bool) -> String {
     let mut out = String::with_capacity(text.len());
     let mut open: Option<usize> = None; // quote depth of a paragraph still being joined
-    for raw in text.split('\n') {
+    let body = text.strip_suffix('\n').unwrap_or(text);
+    for raw in body.split('\n') {
         let line = raw.strip_suffix('\r').unwrap_or(raw);
         let depth = line.bytes().take_while(|&b| b == b'>').count();
         let mut content = &line[depth..];
@@ -34,7 +35,7 @@ pub fn unflow(text: &str, delsp: bool) -> String {
             open = None;
         }
     }
-    // split('\n') yields one more (empty) line than the text had line breaks.
+    // Every hard line got a line break; the text's last line may have had none.
     if out.ends_with('\n') && !text.ends_with('\n') {
         out.pop();
     }

@@ -1,0 +1,104 @@
+//! File names from hostile senders: what the user sees is what lands on disk, with the real
+//! extension visible.
+
+use pop3_mime::clean_filename;
+
+#[test]
+fn rtlo_cannot_disguise_an_exe_as_a_jpg() {
+    let c = clean_filename("evil\u{202E}gpj.exe");
+    assert_eq!(c.name, "evilgpj.exe");
+    assert_eq!(c.extension, "exe");
+}
+
+#[test]
+fn every_bidi_and_invisible_control_is_removed() {
+    for ch in [
+        '\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}', '\u{202E}', '\u{2066}', '\u{2067}',
+        '\u{2068}', '\u{2069}', '\u{200E}', '\u{200F}', '\u{061C}', '\u{200B}', '\u{FEFF}',
+    ] {
+        let c = clean_filename(&format!("a{ch}b.pdf"));
+        assert_eq!(c.name, "ab.pdf", "{:?}", ch);
+    }
+}
+
+#[test]
+fn path_traversal_keeps_only_the_last_component() {
+    assert_eq!(clean_filename("../../etc/passwd").name, "passwd");
+    assert_eq!(
+        clean_filename("..\\..\\windows\\system32\\x.dll").name,
+        "x.dll"
+    );
+    assert_eq!(clean_filename("C:\\evil.bat").name, "evil.bat");
+    assert_eq!(clean_filename("..").name, "attachment");
+    assert_eq!(clean_filename("/").name, "attachment");
+}
+
+#[test]
+fn nul_and_control_characters_are_replaced() {
+    let c = clean_filename("report.pdf\0.exe");
+    assert!(!c.name.contains('\0'));
+    assert_eq!(c.name, "report.pdf_.exe");
+    assert_eq!(c.extension, "exe");
+    assert_eq!(clean_filename("a\r\nb\t.txt").name, "a__b_.txt");
+}
+
+#[test]
+fn windows_reserved_device_names_are_defused() {
+    assert_eq!(clean_filename("CON.txt").name, "_CON.txt");
+    assert_eq!(clean_filename("con").name, "_con");
+    assert_eq!(clean_filename("LPT1.tar.gz").name, "_LPT1.tar.gz");
+    assert_eq!(clean_filename("console.txt").name, "console.txt");
+}
+
+#[test]
+fn leading_dots_and_trailing_dots_or_spaces_are_stripped() {
+    assert_eq!(clean_filename(".htaccess").name, "htaccess");
+    assert_eq!(
+        clean_filename("invoice.pdf.exe. . ").name,
+        "invoice.pdf.exe"
+    );
+    assert_eq!(clean_filename("invoice.pdf.exe. . ").extension, "exe");
+}
+
+#[test]
+fn very_long_names_are_shortened_but_keep_their_extension() {
+    let long = format!("{}.exe", "a".repeat(10_000));
+    let c = clean_filename(&long);
+    assert!(c.name.chars().count() <= pop3_mime::filename::MAX_FILENAME_CHARS);
+    assert!(c.name.ends_with(".exe"));
+    assert_eq!(c.extension, "exe");
+    let padded = format!("photo.jpg{}.exe", " ".repeat(300));
+    let c = clean_filename(&padded);
+    assert!(c.name.ends_with(".exe"), "{}", c.name);
+}
+
+#[test]
+fn nothing_left_becomes_attachment() {
+    assert_eq!(clean_filename("").name, "attachment");
+    assert_eq!(clean_filename("\u{202E}\u{200F}").name, "attachment");
+    assert_eq!(clean_filename("....").name, "attachment");
+    assert_eq!(clean_filename(".exe").name, "exe");
+}
+
+#[test]
+fn shell_and_windows_metacharacters_are_replaced() {
+    assert_eq!(
+        clean_filename("a:b*c?d\"e<f>g|h.txt").name,
+        "a_b_c_d_e_f_g_h.txt"
+    );
+}
+
+#[test]
+fn cleaning_is_stable() {
+    for raw in [
+        "evil\u{202E}gpj.exe",
+        "../../etc/passwd",
+        "CON.txt",
+        "a\0b",
+        "x. .",
+        "ok.pdf",
+    ] {
+        let once = clean_filename(raw).name;
+        assert_eq!(clean_filename(&once).name, once);
+    }
+}

@@ -1,0 +1,284 @@
+//! Sanitizer properties: its own output is a fixed point, and no generated input gets script,
+//! handlers or remote loads through.
+
+mod common;
+use pop3_mime::{SanitizeOptions, sanitize_html};
+use proptest::prelude::*;
+
+fn tag() -> impl Strategy<Value = String> {
+    prop::sample::select(vec![
+        "a",
+        "img",
+        "svg",
+        "math",
+        "style",
+        "script",
+        "p",
+        "div",
+        "table",
+        "td",
+        "tr",
+        "form",
+        "iframe",
+        "mglyph",
+        "mtext",
+        "noscript",
+        "template",
+        "title",
+        "textarea",
+        "xmp",
+        "select",
+        "option",
+        "b",
+        "i",
+        "font",
+        "span",
+        "object",
+        "base",
+        "meta",
+        "link",
+        "animate",
+        "use",
+        "foreignObject",
+        "desc",
+        "annotation-xml",
+        "li",
+        "ul",
+        "pre",
+        "br",
+        "hr",
+        "body",
+        "html",
+    ])
+    .prop_map(str::to_owned)
+}
+
+fn attr() -> impl Strategy<Value = String> {
+    (
+        prop::sample::select(vec![
+            "href",
+            "src",
+            "style",
+            "onerror",
+            "onload",
+            "title",
+            "alt",
+            "srcset",
+            "background",
+            "xlink:href",
+            "attributeName",
+            "values",
+            "id",
+            "name",
+            "width",
+            "color",
+            "action",
+            "formaction",
+            "encoding",
+            "dir",
+            "lang",
+            "class",
+            "target",
+            "rel",
+            "ping",
+        ]),
+        prop::sample::select(vec![
+            "javascript:alert(1)",
+            "http://probe.invalid/x",
+            "https://ok.example/",
+            "cid:a@b",
+            "data:image/png;base64,AAAA",
+            "data:text/html,<script>x</script>",
+            "x",
+            "",
+            "color: red; background: url(http://probe.invalid/c)",
+            "</style><img src=x onerror=1>",
+            "text/html",
+            "\"><script>1</script>",
+            "java&#9;script:1",
+            "mailto:a@b",
+            "  http://probe.invalid/s ",
+            "font-family: 'a;b'; color: blue",
+            "expression(alert(1))",
+            "&lt;&amp;&quot;",
+        ]),
+        prop::sample::select(vec!["\"", "'", ""]),
+    )
+        .prop_map(|(n, v, q)| format!(" {n}={q}{v}{q}"))
+}
+
+fn piece() -> impl Strategy<Value = String> {
+    prop_oneof![
+        (tag(), prop::collection::vec(attr(), 0..3))
+            .prop_map(|(t, a)| format!("<{t}{}>", a.concat())),
+        tag().prop_map(|t| format!("</{t}>")),
+        prop::sample::select(vec![
+            "text",
+            "&amp;",
+            "&lt;",
+            "<!--",
+            "-->",
+            "<![CDATA[",
+            "]]>",
+            "\u{a0}",
+            "\"",
+            "'",
+            "<",
+            ">",
+            "&",
+            "\u{202e}",
+            "\0",
+            "<?x?>",
+            "<!doctype html>",
+            "\n",
+            "&#0;",
+            "&nbsp;",
+        ])
+        .prop_map(str::to_owned),
+    ]
+}
+
+fn html() -> impl Strategy<Value = String> {
+    prop::collection::vec(piece(), 0..40).prop_map(|v| v.concat())
+}
+
+fn assert_clean(out: &str) {
+    for t in common::tags(out) {
+        assert!(
+            !matches!(
+                t.name.as_str(),
+                "script" | "svg" | "math" | "style" | "iframe"
+            ),
+            "{out}"
+        );
+        for (name, v) in &t.attrs {
+            let v = v.to_ascii_lowercase();
+            assert!(!name.starts_with("on"), "{out}");
+            if name != "title" && name != "alt" {
+                assert!(!v.trim_start().starts_with("javascript:"), "{out}");
+                assert!(!v.contains("url("), "{out}");
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn sanitizing_its_own_output_changes_nothing(input in html(), allow_remote in any::<bool>()) {
+        let opts = SanitizeOptions { allow_remote };
+        let once = sanitize_html(&input, opts);
+        let twice = sanitize_html(&once.html, opts);
+        prop_assert_eq!(&twice.html, &once.html);
+        prop_assert_eq!(twice.remote_blocked, 0);
+        assert_clean(&once.html);
+        if !allow_remote {
+            for t in common::tags(&once.html) {
+                for (name, v) in &t.attrs {
+                    let inert = matches!(name.as_str(), "title" | "alt" | "href");
+                    prop_assert!(inert || !v.contains("probe.invalid"), "{}", once.html);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn arbitrary_strings_are_a_fixed_point_after_one_pass(input in ".{0,200}") {
+        let once = sanitize_html(&input, SanitizeOptions::default());
+        prop_assert_eq!(sanitize_html(&once.html, SanitizeOptions::default()).html, once.html);
+    }
+}
+
+#[test]
+fn hostile_corpus_bodies_are_a_fixed_point() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/hostile");
+    for e in std::fs::read_dir(dir).unwrap() {
+        let raw = std::fs::read_to_string(e.unwrap().path())
+            .unwrap()
+            .replace("__PROBE__", "http://probe.invalid");
+        // The whole file as HTML: headers, boundaries and all, the nastiest input it has.
+        for allow_remote in [false, true] {
+            let opts = SanitizeOptions { allow_remote };
+            let once = sanitize_html(&raw, opts);
+            assert_eq!(sanitize_html(&once.html, opts).html, once.html);
+            assert_clean(&once.html);
+        }
+    }
+}
+
+#[test]
+fn links_get_noopener_noreferrer_and_a_new_context() {
+    let out = sanitize_html(
+        r#"<a href="https://example.org/" target="_self" rel="opener">x</a>"#,
+        SanitizeOptions::default(),
+    );
+    assert_eq!(
+        out.html,
+        r#"<a href="https://example.org/" target="_blank" rel="noopener noreferrer">x</a>"#
+    );
+}
+
+#[test]
+fn remote_images_are_counted_and_kept_only_when_allowed() {
+    let html = r#"<img src="http://probe.invalid/a"><img srcset="http://probe.invalid/b 1x"><table><tr><td background="http://probe.invalid/c"></td></tr></table><p style="background:url(http://probe.invalid/d)">x</p>"#;
+    let blocked = sanitize_html(html, SanitizeOptions::default());
+    assert_eq!(blocked.remote_blocked, 4);
+    assert!(!blocked.html.contains("probe"), "{}", blocked.html);
+    let allowed = sanitize_html(html, SanitizeOptions { allow_remote: true });
+    assert!(
+        allowed.html.contains(r#"src="http://probe.invalid/a""#),
+        "{}",
+        allowed.html
+    );
+    assert!(!allowed.html.contains("probe.invalid/b") && !allowed.html.contains("probe.invalid/d"));
+}
+
+#[test]
+fn safe_inline_css_survives() {
+    let out = sanitize_html(
+        r#"<p style="COLOR: Red;font-weight:bold ; margin:0 auto">x</p>"#,
+        SanitizeOptions::default(),
+    );
+    assert_eq!(
+        out.html,
+        r#"<p style="color: Red; font-weight: bold; margin: 0 auto">x</p>"#
+    );
+}
+
+#[test]
+fn raster_data_images_stay_and_svg_data_images_go() {
+    let out = sanitize_html(
+        r#"<img src="data:image/png;base64,iVBORw0KGgo="><img src="data:image/svg+xml;base64,PHN2Zz4=">"#,
+        SanitizeOptions::default(),
+    );
+    assert_eq!(out.html.matches("data:image/png").count(), 1);
+    assert!(!out.html.contains("svg"));
+}
+
+#[test]
+fn deep_nesting_is_cut_without_overflowing_the_stack() {
+    let html = "<div>".repeat(100_000) + &"<b>".repeat(50_000) + &"<td><table>".repeat(50_000);
+    let out = std::thread::Builder::new()
+        .stack_size(1 << 20)
+        .spawn(move || {
+            let t = std::time::Instant::now();
+            let s = sanitize_html(&html, SanitizeOptions::default());
+            (s.truncated, t.elapsed())
+        })
+        .unwrap()
+        .join()
+        .expect("no stack overflow");
+    assert!(out.0, "the nesting is cut");
+    assert!(out.1.as_secs() < 20, "bounded work: {:?}", out.1);
+}
+
+#[test]
+fn many_tags_at_moderate_depth_stay_fast() {
+    let html = "<div>".repeat(400) + &"<span>x</span>".repeat(20_000);
+    let t = std::time::Instant::now();
+    let s = sanitize_html(&html, SanitizeOptions::default());
+    assert!(!s.truncated);
+    assert_eq!(s.html.matches("<span>").count(), 20_000);
+    assert!(t.elapsed().as_secs() < 20, "{:?}", t.elapsed());
+}
