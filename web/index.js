@@ -2,7 +2,7 @@
 // e.g. index.html?api=mock&server=pop.example.org&security=stls&kiosk
 // Only these attributes are copied. Not `bridge`: a crafted link must not be able to send
 // the password to someone else's bridge (embedders set it in their own markup instead).
-const ALLOWED = ['server', 'port', 'security', 'user', 'kiosk', 'api'];
+const ALLOWED = ['server', 'port', 'security', 'user', 'kiosk', 'kiosk-idle', 'api'];
 const params = new URLSearchParams(location.search);
 const el = document.querySelector('pop3-inbox');
 for (const name of ALLOWED) {

@@ -257,6 +257,15 @@ dialog h2 { margin: 0 0 .6rem; font-size: 1.25rem; }
 dialog p { margin: 0 0 .75rem; }
 dialog .dialog-actions { display: flex; justify-content: flex-end; gap: .6rem; flex-wrap: wrap; margin-top: 1.25rem; }
 
+/* ---------- Offline store, sync line, kiosk countdown ---------- */
+.syncline { margin: 0; padding: .35rem 1.25rem; font-size: .9rem; color: var(--muted, #555); border-bottom: 1px solid var(--line, #ddd); }
+.row.kept:not(.marked) .size::before { content: "●"; color: var(--ok, #1a7f37); font-size: .6rem; margin-right: .35rem; vertical-align: middle; }
+.kiosk-countdown { display: flex; align-items: center; gap: 1rem; margin: 0; padding: .5rem 1.25rem; }
+.kiosk-countdown p { margin: 0; flex: 1; }
+button.offline { margin-top: .6rem; width: 100%; }
+.device-dialog { max-width: 34rem; }
+.device-dialog .field { margin-top: .75rem; }
+
 /* ---------- Narrow containers (phones, small kiosk panes) ---------- */
 @container (max-width: 720px) {
   .reader { position: absolute; inset: 0; border-left: none; z-index: 2; }

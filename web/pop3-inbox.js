@@ -3,7 +3,11 @@
 // Attributes (all optional):
 //   bridge    WebSocket URL of the bridge; default ws(s)://<location.host>/pop3
 //   server, port, security ("tls" | "stls" | "plain"), user   defaults for the account form
-//   kiosk     boolean; shared device: "remember" options are disabled and storage is not used
+//   kiosk     boolean; shared device: nothing is remembered or stored (mail is kept in memory
+//             only), mail stays on the server, and an idle session logs out by itself
+//   kiosk-idle seconds without activity before a kiosk session logs out (default 300)
+//   store     "on" (default; "off" with api="mock") | "memory" | "off": where mail is kept
+//             (IndexedDB; this page's memory; not at all) — see docs/js-api.md, "Sync and export"
 //   api       "mock" loads ./dev/mock-api.js instead of ./pop3.js (development and UI tests)
 //
 // Events (bubbling, composed; details never contain the password):
@@ -17,6 +21,9 @@
 import { CSS } from './pop3-inbox.css.js';
 import { summarizeHeaders, parseMessage, displayName } from './mime.js';
 import { showMessage, loadMime, formatAddresses } from './message-view.js';
+import { openStore, requestPersistence, storageEstimate } from './store.js';
+import { syncAccount, finishSync, undoSyncDeletions, summaryOf } from './sync.js';
+import { IdleLogout } from './kiosk.js';
 
 const STORAGE_KEY = 'pop3-inbox:account';
 const DEFAULT_PORTS = { tls: 995, stls: 110, plain: 110 };
@@ -100,6 +107,11 @@ export class Pop3Inbox extends HTMLElement {
   #renderQueued = false;
   #parsed = new Map(); // small cache of parsed messages for quick re-opening
   #view = null; // the open message's body view (message-view.js); holds its remote opt-in
+  #store = null; // this account's offline store (IndexedDB, or memory in kiosk mode); null: off
+  #account = null; // "user@server:port": the store's name for the account
+  #sync = null; // this session's background sync: { ctrl, promise, report }
+  #idle = null; // kiosk mode's idle logout
+  #offline = false; // showing the store without a session
   #els = {};
   #rowH = 0;
 
@@ -113,7 +125,14 @@ export class Pop3Inbox extends HTMLElement {
   connectedCallback() {
     this.#applyDefaults();
     window.addEventListener('beforeunload', this.#onBeforeUnload);
+    window.addEventListener('pagehide', this.#onPageHide);
+    this.#offerOffline();
   }
+
+  // Kiosk: closing the tab ends everything; nothing of this user may outlive the page.
+  #onPageHide = () => {
+    if (this.kiosk) this.#wipe();
+  };
 
   // Closing the tab with marked messages ends the session without QUIT, so nothing is
   // deleted; ask first instead of letting the user believe they were.
@@ -126,9 +145,13 @@ export class Pop3Inbox extends HTMLElement {
 
   disconnectedCallback() {
     window.removeEventListener('beforeunload', this.#onBeforeUnload);
+    window.removeEventListener('pagehide', this.#onPageHide);
     // Leaving the page without QUIT: POP3 then discards deletion marks (nothing is deleted).
     this.#loader?.abort();
+    this.#sync?.ctrl.abort();
     this.#session?.close();
+    this.#idle?.stop();
+    if (this.kiosk) this.#wipe();
   }
 
   attributeChangedCallback() {
@@ -168,6 +191,7 @@ export class Pop3Inbox extends HTMLElement {
     e.rememberLabel = h('label', { class: 'check', for: id('remember') }, e.remember, h('span', { text: 'Remember server and user on this device (never the password)' }));
     e.kioskHint = h('p', { class: 'hint', hidden: true, text: 'Remembering is turned off on this shared device.' });
     e.connectBtn = h('button', { type: 'submit', class: 'primary connect', text: 'Connect' });
+    e.offlineBtn = h('button', { type: 'button', class: 'offline', hidden: true, text: 'Read mail kept on this device (offline)', onclick: () => this.#openOffline() });
     e.formMessages = h('div', { class: 'form-messages' });
     e.formProgress = h('div', { class: 'progress-slot' });
     e.fieldset = h(
@@ -186,6 +210,7 @@ export class Pop3Inbox extends HTMLElement {
       e.rememberLabel,
       e.kioskHint,
       e.connectBtn,
+      e.offlineBtn,
     );
     e.form = h(
       'form',
@@ -202,6 +227,9 @@ export class Pop3Inbox extends HTMLElement {
     e.count = h('span', { class: 'count', 'aria-live': 'polite' });
     e.refreshBtn = h('button', { type: 'button', class: 'refresh', text: 'Refresh', onclick: () => this.#refresh() });
     e.logoutBtn = h('button', { type: 'button', class: 'logout', text: 'Log out', onclick: () => this.#logout() });
+    e.deviceBtn = h('button', { type: 'button', class: 'device', text: 'This device…', hidden: true, onclick: () => this.#openDeviceDialog() });
+    e.syncLine = h('p', { class: 'syncline', role: 'status', hidden: true });
+    e.kioskCountdown = h('div', { class: 'kiosk-countdown warning', role: 'alert', hidden: true });
     e.status = h('p', { class: 'statusline', role: 'status' });
     e.markedText = h('p');
     e.markedBar = h(
@@ -288,8 +316,10 @@ export class Pop3Inbox extends HTMLElement {
     e.inboxScreen = h(
       'section',
       { class: 'screen inbox', hidden: true, 'aria-label': 'Inbox' },
-      h('header', { class: 'toolbar' }, h('div', { class: 'title' }, h('h2', { text: 'Inbox' }), e.count), e.refreshBtn, e.logoutBtn),
+      h('header', { class: 'toolbar' }, h('div', { class: 'title' }, h('h2', { text: 'Inbox' }), e.count), e.deviceBtn, e.refreshBtn, e.logoutBtn),
+      e.kioskCountdown,
       e.status,
+      e.syncLine,
       e.inboxTop,
       h('div', { class: 'panes' }, h('div', { class: 'list-pane' }, e.grid), e.reader),
     );
@@ -305,7 +335,8 @@ export class Pop3Inbox extends HTMLElement {
       h('form', { method: 'dialog' }, e.dTitle, e.dText, h('div', { class: 'dialog-actions' }, e.dCancel, e.dConfirm)),
     );
 
-    this.#root.append(e.loginScreen, e.inboxScreen, e.dialog);
+    this.#buildDeviceDialog();
+    this.#root.append(e.loginScreen, e.inboxScreen, e.dialog, e.deviceDialog);
     this.#setSecurityUi();
   }
 
@@ -439,6 +470,8 @@ export class Pop3Inbox extends HTMLElement {
     });
     this.#session = session;
     this.#creds = values;
+    this.#offline = false;
+    await this.#openStore(values);
     this.#emit('pop3-connected', { server: values.server, port: values.port, security: values.security, user: values.user, tls: session.tls ?? null });
   }
 
@@ -448,7 +481,9 @@ export class Pop3Inbox extends HTMLElement {
     const e = this.#els;
     e.loginScreen.hidden = true;
     e.inboxScreen.hidden = false;
+    e.refreshBtn.hidden = false;
     e.inboxMessages.replaceChildren();
+    this.#syncNote('');
     this.#renderStatus();
     this.#closeReader(false);
     this.#items = [];
@@ -459,6 +494,7 @@ export class Pop3Inbox extends HTMLElement {
     this.#updateMarked();
     this.#render();
     e.grid.focus();
+    this.#startIdle();
     this.#loadMailbox();
   }
 
@@ -496,6 +532,9 @@ export class Pop3Inbox extends HTMLElement {
       list.sort((a, b) => b.msg - a.msg);
       this.#items = list.map((m) => ({ msg: m.msg, size: m.size, loaded: false, from: '', subject: '', date: null, marked: false }));
       this.#index = new Map(this.#items.map((it, i) => [it.msg, i]));
+      // Mail already kept here shows at once, without asking the server for its headers again.
+      await this.#prefillFromStore(session);
+      if (ctrl.signal.aborted) return;
       this.#active = this.#items.length ? 0 : -1;
       e.count.textContent = plural(this.#items.length, 'message', 'messages');
       this.#render();
@@ -536,6 +575,8 @@ export class Pop3Inbox extends HTMLElement {
         loaded += batch.length;
         this.#render();
       }
+      // Headers are in: keep the mail on this device in the background (policy permitting).
+      if (!ctrl.signal.aborted && this.#session === session) this.#startSync();
     } catch (err) {
       if (err?.code === 'cancelled' || ctrl.signal.aborted) return;
       this.#showError(e.inboxMessages, err, 'Could not load your messages');
@@ -610,6 +651,7 @@ export class Pop3Inbox extends HTMLElement {
       row.classList.toggle('active', i === this.#active);
       row.classList.toggle('marked', it.marked);
       row.classList.toggle('loading', !it.loaded);
+      row.classList.toggle('kept', it.kept === 'full');
       row.style.transform = `translateY(${i * rh}px)`;
       const [cFrom, cSubject, cDate, cSize] = row.children;
       cFrom.textContent = it.loaded ? displayName(it.from) || '(no sender)' : 'Loading…';
@@ -623,6 +665,7 @@ export class Pop3Inbox extends HTMLElement {
         cSize.replaceChildren(h('span', { class: 'visually-hidden', text: 'Marked for deletion. ' }), undo);
       } else {
         cSize.textContent = formatSize(it.size);
+        cSize.title = it.kept === 'full' ? 'Kept on this device' : '';
       }
       rows.push(row);
     }
@@ -715,7 +758,7 @@ export class Pop3Inbox extends HTMLElement {
     if (!parsed) {
       const progress = this.#progress(e.rProgress, `Downloading message (${formatSize(it.size)})…`);
       try {
-        parsed = await this.#parse(await this.#session.retr(msg));
+        parsed = await this.#parse(await this.#messageBytes(it));
         if (this.#parsed.size > 20) this.#parsed.clear();
         this.#parsed.set(msg, parsed);
       } catch (err) {
@@ -821,8 +864,10 @@ export class Pop3Inbox extends HTMLElement {
 
   async #askDelete(msg) {
     const i = this.#index.get(msg);
-    if (i === undefined || !this.#session) return;
+    if (i === undefined) return;
     const it = this.#items[i];
+    if (this.#offline) return this.#askDeleteLocal(it);
+    if (!this.#session) return;
     const ok = await this.#confirm({
       title: 'Delete this message?',
       text: [
@@ -846,10 +891,12 @@ export class Pop3Inbox extends HTMLElement {
 
   /** Un-marks one message. POP3 only has RSET (un-mark all), so re-mark the others. */
   async #undo(msg) {
-    const others = this.#items.filter((x) => x.marked && x.msg !== msg).map((x) => x.msg);
+    // Marks made by the sync policy are not made again: Undo keeps them on the server this time.
+    const others = this.#items.filter((x) => x.marked && !x.byPolicy && x.msg !== msg).map((x) => x.msg);
     const progress = this.#progress(this.#els.inboxProgress, 'Undoing…');
     try {
       await this.#session.rset();
+      await this.#afterRset();
       for (const it of this.#items) it.marked = false;
       for (const m of others) {
         await this.#session.dele(m);
@@ -868,6 +915,7 @@ export class Pop3Inbox extends HTMLElement {
   async #undoAll() {
     try {
       await this.#session.rset();
+      await this.#afterRset();
       for (const it of this.#items) it.marked = false;
     } catch (err) {
       this.#showError(this.#els.inboxMessages, err, 'Could not undo');
@@ -894,6 +942,8 @@ export class Pop3Inbox extends HTMLElement {
 
   /** Ends the session with QUIT (which commits deletions) and reports the result truthfully. */
   async #endSession({ reason }) {
+    // The background sync stops first, so the list below holds every deletion it made.
+    await this.#stopSync();
     const n = this.#markedCount();
     if (n) {
       const ok = await this.#confirm({
@@ -916,6 +966,7 @@ export class Pop3Inbox extends HTMLElement {
     } catch (err) {
       result = { committed: false, deleted: 0, error: err };
     } finally {
+      await this.#finishSync(result?.committed === true);
       progress.done();
       try {
         session.close();
@@ -975,6 +1026,13 @@ export class Pop3Inbox extends HTMLElement {
   #toLogin() {
     const e = this.#els;
     this.#loader?.abort();
+    this.#idle?.stop();
+    this.#idle = null;
+    this.#offline = false;
+    e.syncLine.hidden = true;
+    if (this.kiosk) this.#wipe();
+    this.#closeStore();
+    this.#offerOffline();
     this.#items = [];
     this.#index.clear();
     this.#parsed.clear();
@@ -985,6 +1043,506 @@ export class Pop3Inbox extends HTMLElement {
     e.inboxMessages.replaceChildren();
     e.password.value = '';
     (e.server.value ? (e.user.value ? e.password : e.user) : e.server).focus();
+  }
+
+  // ------------------------------------------------------------------ offline store and sync
+
+  /** Where mail is kept: 'indexeddb' | 'memory' | 'off'. Kiosk mode never writes to disk. */
+  #storeMode() {
+    const a = this.getAttribute('store');
+    if (a === 'off') return 'off';
+    if (this.kiosk || a === 'memory') return 'memory';
+    if (a === 'on') return 'indexeddb';
+    // The mock's 10 000 generated messages are for UI work, not for filling a real store.
+    return this.getAttribute('api') === 'mock' ? 'off' : 'indexeddb';
+  }
+
+  async #wasm() {
+    const api = await this.#loadApi();
+    return typeof api.wasm === 'function' ? api.wasm() : null;
+  }
+
+  async #openStore(values) {
+    this.#closeStore();
+    this.#account = `${values.user}@${values.server}:${values.port}`;
+    this.#els.deviceBtn.hidden = true;
+    if (this.#storeMode() === 'off') return;
+    try {
+      const w = await this.#wasm();
+      if (!w) return;
+      this.#store = await openStore({ memory: this.#storeMode() === 'memory', hash: async (b) => w.sha256Hex(b) });
+      this.#els.deviceBtn.hidden = this.kiosk;
+    } catch (err) {
+      this.#store = null;
+      this.#syncNote(`Mail is not kept on this device: ${err?.message || err}`);
+    }
+  }
+
+  #closeStore() {
+    try {
+      this.#store?.close();
+    } catch {
+      /* already closed */
+    }
+    this.#store = null;
+  }
+
+  /** Kiosk logout or tab close: every trace of the user this page holds goes. */
+  #wipe() {
+    const e = this.#els;
+    this.#sync?.ctrl.abort();
+    this.#sync = null;
+    this.#closeStore(); // the memory store forgets everything on close
+    this.#account = null;
+    this.#items = [];
+    this.#index.clear();
+    this.#parsed.clear();
+    this.#view?.destroy();
+    this.#view = null;
+    e.password.value = '';
+    e.user.value = this.getAttribute('user') ?? '';
+    e.body.replaceChildren();
+    e.rHtml.replaceChildren();
+    e.rAttachments.replaceChildren();
+    for (const el of [e.rSubject, e.rFrom, e.rTo, e.rCc, e.rDate, e.count, e.syncLine]) el.textContent = '';
+  }
+
+  #syncNote(text) {
+    const e = this.#els;
+    e.syncLine.textContent = text || '';
+    e.syncLine.hidden = !text;
+  }
+
+  async #settings() {
+    const saved = this.#store ? await this.#store.account(this.#account).catch(() => null) : null;
+    return { policy: { mode: 'leave' }, riskAccepted: false, ...saved?.settings };
+  }
+
+  /** Stored summaries fill the list at once; only unknown messages need TOP from the server. */
+  async #prefillFromStore(session) {
+    if (!this.#store) return;
+    try {
+      const [uidl, rows] = await Promise.all([session.uidl(), this.#store.summaries(this.#account)]);
+      const byKey = new Map(rows.map((r) => [r.key, r]));
+      for (const { msg, uid } of uidl) {
+        const i = this.#index.get(msg);
+        const r = byKey.get(uid);
+        // A different size means the server reused the UIDL for other mail: ask the server.
+        if (i === undefined || !r || r.size !== this.#items[i].size) continue;
+        const date = r.dateMs == null ? null : new Date(r.dateMs);
+        Object.assign(this.#items[i], { loaded: true, key: r.key, uid, kept: r.full ? 'full' : 'headers', from: r.from, subject: r.subject, date });
+      }
+    } catch {
+      /* no UIDL or no store: the headers simply come from the server */
+    }
+  }
+
+  /** The message's bytes: from this device when kept (checksum verified), else RETR. */
+  async #messageBytes(it) {
+    if (this.#store && it.key && it.kept === 'full') {
+      try {
+        return await this.#store.readMessage(this.#account, it.key);
+      } catch (err) {
+        // Damaged or missing copy: fetch it again when the server still has it.
+        if (!this.#session || !(it.msg > 0)) throw err;
+        it.kept = null;
+      }
+    }
+    if (!this.#session || !(it.msg > 0)) {
+      throw Object.assign(new Error('Only the headers of this message are kept on this device. Connect to read it.'), { code: 'offline' });
+    }
+    const bytes = await this.#session.retr(it.msg);
+    this.#keepOnDemand(it, bytes);
+    return bytes;
+  }
+
+  /** A message read before the sync kept it (or over the size limit): keep it now. */
+  async #keepOnDemand(it, bytes) {
+    const run = this.#sync?.run;
+    if (!this.#store || !run || !it.key || run.msgOf(it.key) !== it.msg || it.kept === 'full') return;
+    try {
+      const summary = summaryOf(bytes, it.size);
+      const known = { key: it.key, uid: it.uid ?? null, size: it.size, firstSeenMs: Date.now(), stored: 'full' };
+      const { sha256 } = await this.#store.commitMessage(this.#account, { key: it.key, bytes, full: true, summary, known });
+      run.stored(it.msg, { sha256, full: true });
+      it.kept = 'full';
+      this.#queueRender();
+    } catch {
+      /* best effort: the next sync keeps it */
+    }
+  }
+
+  #itemOf(msg) {
+    const i = this.#index.get(msg);
+    return i === undefined ? null : this.#items[i];
+  }
+
+  async #startSync() {
+    if (!this.#store || !this.#session || this.#sync) return;
+    const session = this.#session;
+    let w;
+    try {
+      w = await this.#wasm();
+    } catch {
+      return;
+    }
+    if (!w || this.#session !== session || this.#sync) return;
+    const settings = await this.#settings();
+    const policy = this.kiosk ? { mode: 'leave' } : settings.policy;
+    const notes = [];
+    // Deleting on the server needs a copy here that the browser promised not to evict.
+    let allowDelete = !this.kiosk;
+    if (allowDelete && policy.mode !== 'leave' && this.#store.kind === 'indexeddb' && !settings.riskAccepted && !(await requestPersistence())) {
+      allowDelete = false;
+      notes.push('Nothing was deleted on the server: this browser did not promise to keep the mail stored here. Allow it in “This device…”.');
+    }
+    const ctrl = new AbortController();
+    const s = { ctrl, run: null, report: null, promise: null };
+    this.#sync = s;
+    this.#syncNote('Keeping your mail on this device…');
+    s.promise = syncAccount({
+      session,
+      store: this.#store,
+      account: this.#account,
+      policy,
+      SyncRun: w.SyncRun,
+      sha256Hex: w.sha256Hex,
+      signal: ctrl.signal,
+      allowDelete,
+      onRun: (run) => (s.run = run),
+      onProgress: (p) => {
+        if (p.phase === 'bodies' && this.#sync === s) {
+          this.#syncNote(`Keeping your mail on this device: ${nf.format(p.done)} of ${plural(p.total, 'message', 'messages')}${p.totalBytes ? ` (${formatSize(p.bytes)} of ${formatSize(p.totalBytes)})` : ''}…`);
+        }
+      },
+      onStored: ({ msg, key, full }) => {
+        const it = this.#itemOf(msg);
+        if (!it) return;
+        Object.assign(it, { key, kept: full ? 'full' : it.kept === 'full' ? 'full' : 'headers' });
+        this.#queueRender();
+      },
+    }).then(
+      (report) => {
+        s.report = report;
+        if (this.#sync === s) this.#afterSync(report, notes);
+        return report;
+      },
+      (err) => {
+        if (this.#sync === s && err?.code !== 'cancelled' && !ctrl.signal.aborted) {
+          this.#syncNote(`Keeping mail on this device stopped: ${err?.message || err}. Nothing was deleted on the server; the next sync continues.`);
+        }
+        return null;
+      },
+    );
+  }
+
+  #afterSync(report, notes) {
+    for (const en of report.plan?.entries ?? []) {
+      const it = this.#itemOf(en.msg);
+      if (it && en.key) Object.assign(it, { key: en.key, uid: en.uid ?? null });
+    }
+    // What the policy deletes shows like the user's own marks: listed, and undoable (RSET).
+    for (const d of report.deletions) {
+      const it = this.#itemOf(d.msg);
+      if (it) Object.assign(it, { marked: true, byPolicy: true });
+    }
+    const lines = [];
+    if (report.blocked) lines.push(report.blocked.message);
+    if (report.error) lines.push(`${report.error.message} Nothing was deleted on the server.`);
+    for (const w of report.warnings) lines.push(w.message);
+    lines.push(...notes);
+    const kept = this.#items.filter((x) => x.kept === 'full').length;
+    const del = report.deletions.length;
+    const summary = `${plural(kept, 'message is', 'messages are')} kept on this device${del ? `; ${plural(del, 'message', 'messages')} will be deleted from the server when you finish the session (Undo keeps ${del === 1 ? 'it' : 'them'} there)` : ''}.`;
+    this.#syncNote([summary, ...lines].join(' '));
+    this.#updateMarked();
+    this.#render();
+  }
+
+  /** Stops the background sync and waits for it, so no DELE follows what the user saw. */
+  async #stopSync() {
+    const s = this.#sync;
+    if (!s) return;
+    if (!s.report) s.ctrl.abort();
+    await s.promise;
+    if (s.report) this.#afterSync(s.report, []);
+  }
+
+  /** After QUIT (or a failed one): the run records what the server really deleted. */
+  async #finishSync(committed) {
+    const s = this.#sync;
+    this.#sync = null;
+    if (!s?.run || !this.#store) return;
+    try {
+      await finishSync(this.#store, this.#account, s.run, committed);
+      if (committed) {
+        // The user's own deletions: gone from the server, so gone from here too.
+        for (const it of this.#items) if (it.marked && !it.byPolicy && it.key) await this.#store.deleteLocal(this.#account, it.key);
+      }
+    } catch {
+      /* the next sync sees the server's truth and repairs the records */
+    }
+  }
+
+  /** RSET answered +OK: the policy's deletions of this session are undone too. */
+  async #afterRset() {
+    const run = this.#sync?.run;
+    if (run && this.#store) await undoSyncDeletions(this.#store, this.#account, run).catch(() => {});
+    for (const it of this.#items) it.byPolicy = false;
+  }
+
+  // --- reading what is kept, without a connection
+
+  async #offerOffline() {
+    const e = this.#els;
+    e.offlineBtn.hidden = true;
+    if (this.kiosk || this.#storeMode() !== 'indexeddb' || !globalThis.indexedDB) return;
+    const r = this.#loadRemembered();
+    if (!r?.server || !r?.user) return;
+    try {
+      const store = await openStore();
+      const rows = await store.summaries(`${r.user}@${r.server}:${r.port}`);
+      store.close();
+      e.offlineBtn.hidden = rows.length === 0;
+    } catch {
+      /* no store: nothing to offer */
+    }
+  }
+
+  async #openOffline() {
+    const r = this.#loadRemembered();
+    const e = this.#els;
+    if (!r) return;
+    try {
+      await this.#openStore({ server: r.server, port: r.port, user: r.user });
+      if (!this.#store) throw new Error('The mail store of this device cannot be opened.');
+      const rows = await this.#store.summaries(this.#account);
+      this.#offline = true;
+      this.#session = null;
+      this.#creds = null;
+      e.loginScreen.hidden = true;
+      e.inboxScreen.hidden = false;
+      e.refreshBtn.hidden = true;
+      e.logoutBtn.textContent = 'Close';
+      e.inboxMessages.replaceChildren();
+      this.#closeReader(false);
+      this.#items = rows.map((x, i) => ({ msg: -(i + 1), key: x.key, kept: x.full ? 'full' : 'headers', size: x.size, loaded: true, from: x.from, subject: x.subject, date: x.dateMs == null ? null : new Date(x.dateMs), marked: false }));
+      this.#index = new Map(this.#items.map((it, i) => [it.msg, i]));
+      this.#active = this.#items.length ? 0 : -1;
+      e.count.textContent = plural(this.#items.length, 'message', 'messages');
+      e.status.replaceChildren(h('span', { class: 'badge', text: 'Offline' }), `Mail kept on this device for ${r.user} on ${r.server}. Sign in to get new mail.`);
+      this.#syncNote('');
+      this.#render();
+      e.grid.focus();
+    } catch (err) {
+      this.#showError(e.formMessages, err, 'Could not open the mail kept on this device');
+    }
+  }
+
+  async #askDeleteLocal(it) {
+    const ok = await this.#confirm({
+      title: 'Delete this message from this device?',
+      text: [['“', h('strong', { text: it.subject || '(no subject)' }), '” will be deleted from this device. This cannot be undone.'], 'If it is still on the server, it stays there (unless this account deletes on the server what you delete here).'],
+      confirmLabel: 'Delete from this device',
+    });
+    if (!ok || !this.#store) return;
+    try {
+      await this.#store.deleteLocal(this.#account, it.key);
+      if (this.#openMsg === it.msg) this.#closeReader();
+      this.#items = this.#items.filter((x) => x !== it);
+      this.#index = new Map(this.#items.map((x, i) => [x.msg, i]));
+      this.#active = Math.min(this.#active, this.#items.length - 1);
+      this.#els.count.textContent = plural(this.#items.length, 'message', 'messages');
+      this.#render();
+    } catch (err) {
+      this.#showError(this.#els.inboxMessages, err, 'Could not delete the message');
+    }
+  }
+
+  // --- kiosk idle logout
+
+  #startIdle() {
+    this.#idle?.stop();
+    this.#idle = null;
+    if (!this.kiosk) return;
+    const e = this.#els;
+    const secs = Number(this.getAttribute('kiosk-idle')) || 300;
+    this.#idle = new IdleLogout(this, {
+      idleSeconds: secs,
+      warnSeconds: Math.min(30, Math.max(5, Math.floor(secs / 4))),
+      onTick: (left) => {
+        e.kioskCountdown.hidden = left === null;
+        if (left !== null) {
+          e.kioskCountdown.replaceChildren(
+            h('p', { text: `No activity: you will be logged out in ${left} ${left === 1 ? 'second' : 'seconds'} and everything shown here will be erased.` }),
+            h('button', { type: 'button', class: 'stay primary', text: 'Stay signed in', onclick: () => this.#idle?.touch() }),
+          );
+        }
+      },
+      onTimeout: () => this.#idleLogout(),
+    });
+    this.#idle.start();
+  }
+
+  async #idleLogout() {
+    // Nobody is there to answer a dialog: leave-on-server means QUIT deletes only what the
+    // user marked, so end without QUIT instead (POP3 then deletes nothing).
+    this.#loader?.abort();
+    this.#sync?.ctrl.abort();
+    try {
+      this.#session?.close();
+    } catch {
+      /* already closed */
+    }
+    this.#session = null;
+    this.#creds = null;
+    this.#toLogin();
+    this.#els.formMessages.replaceChildren(h('p', { class: 'notice', role: 'status', text: 'You were logged out because nothing happened for a while. Nothing was deleted.' }));
+    this.#emit('pop3-logout', { committed: false, deleted: 0, idle: true });
+  }
+
+  // --- "This device…": policy, storage, export and import
+
+  #buildDeviceDialog() {
+    const e = this.#els;
+    const id = (s) => `p3-dev-${s}`;
+    e.devMode = h(
+      'select',
+      { id: id('mode'), name: 'mode' },
+      h('option', { value: 'leave', text: 'Leave mail on the server (safest)' }),
+      h('option', { value: 'delete-after-download', text: 'Delete from the server once kept here' }),
+      h('option', { value: 'keep-days', text: 'Delete from the server after some days' }),
+      h('option', { value: 'mirror-local-deletes', text: 'Delete from the server what I delete here' }),
+    );
+    e.devDays = h('input', { id: id('days'), name: 'days', type: 'number', min: 1, max: 3650, value: 14 });
+    e.devLimit = h('input', { id: id('limit'), name: 'limit', type: 'number', min: 0, step: 1, placeholder: 'no limit' });
+    e.devRisk = h('input', { type: 'checkbox', id: id('risk'), name: 'risk' });
+    e.devRiskBox = h(
+      'div',
+      { class: 'warning', hidden: true },
+      h('p', { text: 'This browser has not promised to keep the mail stored here: it may erase it when space runs low. Mail deleted from the server would then be lost.' }),
+      h('label', { class: 'check', for: id('risk') }, e.devRisk, h('span', { text: 'Delete on the server anyway' })),
+    );
+    e.devInfo = h('p', { class: 'hint' });
+    e.devMessages = h('div', { class: 'form-messages' });
+    e.devImport = h('input', { type: 'file', id: id('import'), name: 'import', accept: '.mbox,.zip,.eml,application/mbox,application/zip', hidden: true, onchange: () => this.#importArchive() });
+    e.deviceDialog = h(
+      'dialog',
+      { class: 'device-dialog', 'aria-labelledby': id('title') },
+      h(
+        'form',
+        { method: 'dialog', onsubmit: (ev) => this.#saveDevice(ev) },
+        h('h2', { id: id('title'), text: 'Mail kept on this device' }),
+        e.devInfo,
+        e.devMessages,
+        h('label', { class: 'field', for: id('mode') }, h('span', { text: 'After mail is kept here' }), e.devMode),
+        h('label', { class: 'field', for: id('days') }, h('span', { text: 'Days to leave it on the server' }), e.devDays),
+        h('label', { class: 'field', for: id('limit') }, h('span', { text: 'Keep only the headers of messages larger than (MB)' }), e.devLimit),
+        e.devRiskBox,
+        h(
+          'div',
+          { class: 'dialog-actions' },
+          h('button', { type: 'button', class: 'export-mbox', text: 'Export (mbox)', onclick: () => this.#exportArchive('mbox') }),
+          h('button', { type: 'button', class: 'export-zip', text: 'Export (.eml zip)', onclick: () => this.#exportArchive('zip') }),
+          h('button', { type: 'button', class: 'import', text: 'Import…', onclick: () => e.devImport.click() }),
+          h('label', { class: 'visually-hidden', for: id('import') }, 'Archive to import', e.devImport),
+        ),
+        h('div', { class: 'dialog-actions' }, h('button', { type: 'submit', value: 'cancel', class: 'cancel', text: 'Close', formnovalidate: true }), h('button', { type: 'submit', value: 'save', class: 'primary save', text: 'Save' })),
+      ),
+    );
+    e.devMode.addEventListener('change', () => this.#deviceRiskUi());
+  }
+
+  async #deviceRiskUi() {
+    const e = this.#els;
+    const deletes = e.devMode.value !== 'leave';
+    const persisted = deletes && this.#store?.kind === 'indexeddb' ? await requestPersistence() : true;
+    e.devRiskBox.hidden = !deletes || persisted;
+    e.devRisk.required = deletes && !persisted;
+    e.devDays.disabled = e.devMode.value !== 'keep-days';
+  }
+
+  async #openDeviceDialog() {
+    const e = this.#els;
+    if (!this.#store) return;
+    const st = await this.#settings();
+    e.devMode.value = st.policy.mode;
+    e.devDays.value = st.policy.keepDays ?? 14;
+    e.devLimit.value = st.policy.sizeLimit ? Math.round(st.policy.sizeLimit / 1048576) : '';
+    e.devRisk.checked = !!st.riskAccepted;
+    e.devMessages.replaceChildren();
+    const est = await storageEstimate();
+    const kept = this.#items.filter((x) => x.kept === 'full').length;
+    e.devInfo.textContent = `${plural(kept, 'message', 'messages')} of this account kept here.${est ? ` This site uses ${formatSize(est.usage)} of ${formatSize(est.quota)} available.` : ''}`;
+    await this.#deviceRiskUi();
+    e.deviceDialog.showModal();
+  }
+
+  async #saveDevice(ev) {
+    const e = this.#els;
+    if (ev.submitter?.value !== 'save') return;
+    const mode = e.devMode.value;
+    const policy = { mode };
+    if (mode === 'keep-days') policy.keepDays = Math.max(1, Number(e.devDays.value) || 14);
+    const mb = Number(e.devLimit.value);
+    if (mb > 0) policy.sizeLimit = Math.round(mb * 1048576);
+    try {
+      const prev = (await this.#store.account(this.#account)) ?? {};
+      await this.#store.saveAccount(this.#account, { ...prev, settings: { policy, riskAccepted: mode !== 'leave' && e.devRisk.checked } });
+      this.#syncNote(`Saved. ${mode === 'leave' ? 'Mail stays on the server.' : 'It applies from the next sync (Refresh).'}`);
+    } catch (err) {
+      ev.preventDefault();
+      this.#showError(e.devMessages, err, 'Could not save');
+    }
+  }
+
+  /** Every full message kept for this account, with its UIDL, for export. */
+  async #keptMessages() {
+    const [msgs, known] = await Promise.all([this.#store.allMessages(this.#account), this.#store.known(this.#account)]);
+    const uid = new Map(known.map((k) => [k.key, k.uid ?? null]));
+    return msgs.filter((m) => m.full).map((m) => ({ uid: uid.get(m.key) ?? null, raw: m.bytes }));
+  }
+
+  async #exportArchive(kind) {
+    const e = this.#els;
+    try {
+      const w = await this.#wasm();
+      const msgs = await this.#keptMessages();
+      const bytes = kind === 'zip' ? w.exportEmlZip(msgs) : w.exportMboxrd(msgs);
+      const name = `${this.#account.replace(/[^A-Za-z0-9@._-]+/g, '_')}.${kind === 'zip' ? 'zip' : 'mbox'}`;
+      // Octet-stream + download attribute: saved as a file, never opened by the browser.
+      const url = URL.createObjectURL(new Blob([bytes], { type: 'application/octet-stream' }));
+      const a = h('a', { href: url, download: name, hidden: true });
+      this.#root.append(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 60000);
+      e.devMessages.replaceChildren(h('p', { class: 'notice', role: 'status', text: `Exported ${plural(msgs.length, 'message', 'messages')} to ${name}.` }));
+    } catch (err) {
+      this.#showError(e.devMessages, err, 'Could not export');
+    }
+  }
+
+  async #importArchive() {
+    const e = this.#els;
+    const file = e.devImport.files?.[0];
+    e.devImport.value = '';
+    if (!file) return;
+    try {
+      const w = await this.#wasm();
+      const known = await this.#store.known(this.#account);
+      // The engine drops what this account already has (same UIDL or the same bytes).
+      const got = w.importArchive(new Uint8Array(await file.arrayBuffer()), { known, nowMs: Date.now() });
+      for (const m of got.messages) {
+        const key = m.record?.key || m.uid || `sha256:${m.sha256}`;
+        const summary = summaryOf(m.raw, m.raw.length);
+        await this.#store.commitMessage(this.#account, { key, bytes: m.raw, full: true, summary, known: { ...m.record, key } });
+      }
+      const n = got.messages.length;
+      e.devMessages.replaceChildren(h('p', { class: 'notice', role: 'status', text: `Imported ${plural(n, 'message', 'messages')} from ${got.format}; ${plural(got.skipped, 'was', 'were')} already here.` }));
+    } catch (err) {
+      this.#showError(e.devMessages, err, 'Could not import');
+    }
   }
 
   // ------------------------------------------------------------------ errors and progress

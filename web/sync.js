@@ -42,8 +42,9 @@ function codeOf(err) {
  * Runs one sync. Resolves with a report; the session stays open so the caller can show
  * `report.deletions` and then QUIT (or RSET to undo) and call finishSync().
  *
- * options: { session, store, account, policy, SyncRun, sha256Hex, now?, signal?, onProgress?,
- *            onStored?, allowDelete?, downloadAndDeleteWithoutUidl? }
+ * options: { session, store, account, policy, SyncRun, sha256Hex, now?, signal?, onRun?(run),
+ *            onProgress?({phase, done, total, bytes, totalBytes}), onStored?({msg, key, summary, full}),
+ *            allowDelete?, downloadAndDeleteWithoutUidl? }
  * report:  { run, plan, blocked, warnings, stored, bytes, deletions, error }
  *   error is null or { code, message } — the sync stopped there, nothing was deleted.
  */
@@ -51,12 +52,13 @@ export function syncAccount(options) {
   return withSyncLock(options.account, () => syncLocked(options));
 }
 
-async function syncLocked({ session, store, account, policy, SyncRun, sha256Hex, now = Date.now, signal, onProgress, onStored, allowDelete = true, downloadAndDeleteWithoutUidl = false }) {
+async function syncLocked({ session, store, account, policy, SyncRun, sha256Hex, now = Date.now, signal, onRun, onProgress, onStored, allowDelete = true, downloadAndDeleteWithoutUidl = false }) {
   const report = { run: null, plan: null, blocked: null, warnings: [], stored: 0, bytes: 0, deletions: [], error: null };
   const known = await store.known(account);
   const nowMs = now();
   const run = new SyncRun({ account, policy: policy ?? {}, known, nowMs, downloadAndDeleteWithoutUidl });
   report.run = run;
+  onRun?.(run);
 
   // LIST and UIDL go out together (pipelined when the server allows it). UIDL is sent even
   // without CAPA saying so: RFC 1939 servers without CAPA often have it.
@@ -94,7 +96,7 @@ async function syncLocked({ session, store, account, policy, SyncRun, sha256Hex,
       // The list shows it now; the body (if it is to come) replaces these bytes later.
       await store.commitMessage(account, { key: h.key, bytes: r.headers, full: false, summary, known: recordFor(h.key, h.uid, e?.size ?? 0, h.fingerprint, 'headers', null) });
       run.stored(msg, { full: false });
-      onStored?.({ key: h.key, summary, full: false });
+      onStored?.({ msg, key: h.key, summary, full: false });
     }
   }
 
@@ -133,7 +135,7 @@ async function syncLocked({ session, store, account, policy, SyncRun, sha256Hex,
     run.stored(msg, { sha256, full: true });
     report.stored++;
     report.bytes += bytes.length;
-    onStored?.({ key, summary, full: true });
+    onStored?.({ msg, key, summary, full: true });
   };
   try {
     if (bodies.length) {

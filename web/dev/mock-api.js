@@ -360,3 +360,6 @@ export async function connect(options) {
   if (m) count = Math.min(Number(m[1]), 200000);
   return new MockSession(options, count, { quitfail: user === 'quitfail', slow: user === 'slow' });
 }
+
+// The offline store and sync use the real wasm engine even with the mock session.
+export { wasm } from '../pop3.js';

@@ -1,0 +1,74 @@
+// Kiosk mode's idle logout: on a shared device the session must not outlive its user.
+//
+// After `idleSeconds` without a key press, click, touch, wheel or scroll inside the element,
+// `onTimeout` runs (the element logs out and wipes everything). During the last `warnSeconds`
+// a visible countdown says so and offers to stay signed in; any activity also resets it.
+
+const ACTIVITY = ['pointerdown', 'keydown', 'wheel', 'touchstart', 'scroll', 'input'];
+
+export class IdleLogout {
+  #target;
+  #idleMs;
+  #warnMs;
+  #onTimeout;
+  #onTick;
+  #deadline = 0;
+  #timer = null;
+  #running = false;
+  #reset = () => this.touch();
+
+  /**
+   * target: where activity is watched (the element; events from its shadow DOM reach it).
+   * onTick(secondsLeft | null): show the countdown (null hides it).
+   */
+  constructor(target, { idleSeconds = 300, warnSeconds = 30, onTimeout, onTick }) {
+    this.#target = target;
+    this.#idleMs = Math.max(10, idleSeconds) * 1000;
+    this.#warnMs = Math.min(Math.max(5, warnSeconds), Math.max(10, idleSeconds) - 1) * 1000;
+    this.#onTimeout = onTimeout;
+    this.#onTick = onTick;
+  }
+
+  start() {
+    if (this.#running) return;
+    this.#running = true;
+    for (const t of ACTIVITY) this.#target.addEventListener(t, this.#reset, { capture: true, passive: true });
+    this.touch();
+  }
+
+  stop() {
+    this.#running = false;
+    for (const t of ACTIVITY) this.#target.removeEventListener(t, this.#reset, { capture: true });
+    clearTimeout(this.#timer);
+    this.#timer = null;
+    this.#onTick?.(null);
+  }
+
+  /** Activity: the countdown starts over. */
+  touch() {
+    if (!this.#running) return;
+    this.#deadline = Date.now() + this.#idleMs;
+    this.#onTick?.(null);
+    this.#schedule();
+  }
+
+  /** Seconds until logout (for tests and the countdown). */
+  get secondsLeft() {
+    return Math.max(0, Math.ceil((this.#deadline - Date.now()) / 1000));
+  }
+
+  #schedule() {
+    clearTimeout(this.#timer);
+    const left = this.#deadline - Date.now();
+    if (left <= 0) {
+      this.stop();
+      this.#onTimeout?.();
+      return;
+    }
+    if (left <= this.#warnMs) this.#onTick?.(this.secondsLeft);
+    // Wake at the warning point, then every second while the countdown shows. Timers are
+    // clamped in background tabs, so each wake-up recomputes from the deadline.
+    const next = left > this.#warnMs ? left - this.#warnMs : Math.min(1000, left);
+    this.#timer = setTimeout(() => this.#schedule(), next);
+  }
+}
