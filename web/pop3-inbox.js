@@ -437,12 +437,18 @@ export class Pop3Inbox extends HTMLElement {
     e.fieldset.disabled = true;
     e.form.setAttribute('aria-busy', 'true');
     const progress = this.#progress(e.formProgress, `Connecting to ${values.server}…`);
+    // Mail kept on this device shows at once; the server's list replaces it once connected.
+    const early = await this.#showKept(values, `Connecting to ${values.server}… Meanwhile, this is the mail kept on this device.`);
     try {
       await this.#open(values);
       this.#saveRemembered(values);
       e.password.value = '';
       this.#showInbox();
     } catch (err) {
+      if (early) {
+        this.#showError(e.inboxMessages, err, 'Could not sign in: showing the mail kept on this device');
+        return;
+      }
       this.#showError(e.formMessages, err, 'Could not sign in');
       // Return the user to where they can fix it.
       const field = err?.code === 'auth_failed' ? e.password : err?.code?.startsWith?.('cert_') || err?.code === 'target_refused' ? e.server : null;
@@ -1311,12 +1317,24 @@ export class Pop3Inbox extends HTMLElement {
 
   async #openOffline() {
     const r = this.#loadRemembered();
-    const e = this.#els;
     if (!r) return;
+    const shown = await this.#showKept({ server: r.server, port: r.port, user: r.user }, `Mail kept on this device for ${r.user} on ${r.server}. Sign in to get new mail.`);
+    if (shown) this.#els.grid.focus();
+    else this.#showError(this.#els.formMessages, new Error('No mail is kept on this device for this account.'), 'Nothing to show offline');
+  }
+
+  /**
+   * Shows the mail kept for the account of `values`, without a session (reading works; new
+   * mail needs a connection). Resolves false when nothing is kept (or there is no store).
+   */
+  async #showKept(values, statusText) {
+    const e = this.#els;
+    if (this.kiosk || this.#storeMode() !== 'indexeddb' || !globalThis.indexedDB) return false;
     try {
-      await this.#openStore({ server: r.server, port: r.port, user: r.user });
-      if (!this.#store) throw new Error('The mail store of this device cannot be opened.');
+      await this.#openStore(values);
+      if (!this.#store) return false;
       const rows = await this.#store.summaries(this.#account);
+      if (!rows.length) return false;
       this.#offline = true;
       this.#session = null;
       this.#creds = null;
@@ -1324,18 +1342,20 @@ export class Pop3Inbox extends HTMLElement {
       e.inboxScreen.hidden = false;
       e.refreshBtn.hidden = true;
       e.logoutBtn.textContent = 'Close';
+      e.markedBar.hidden = true;
       e.inboxMessages.replaceChildren();
       this.#closeReader(false);
       this.#items = rows.map((x, i) => ({ msg: -(i + 1), key: x.key, kept: x.full ? 'full' : 'headers', size: x.size, loaded: true, from: x.from, subject: x.subject, date: x.dateMs == null ? null : new Date(x.dateMs), marked: false }));
       this.#index = new Map(this.#items.map((it, i) => [it.msg, i]));
       this.#active = this.#items.length ? 0 : -1;
       e.count.textContent = plural(this.#items.length, 'message', 'messages');
-      e.status.replaceChildren(h('span', { class: 'badge', text: 'Offline' }), `Mail kept on this device for ${r.user} on ${r.server}. Sign in to get new mail.`);
+      e.status.replaceChildren(h('span', { class: 'badge', text: 'Offline' }), statusText);
+      e.status.classList.remove('insecure');
       this.#syncNote('');
       this.#render();
-      e.grid.focus();
-    } catch (err) {
-      this.#showError(e.formMessages, err, 'Could not open the mail kept on this device');
+      return true;
+    } catch {
+      return false;
     }
   }
 
