@@ -7,6 +7,7 @@
 mod error;
 mod interop;
 mod link;
+mod mime;
 mod session;
 mod sync;
 mod timer;
