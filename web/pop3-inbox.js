@@ -284,8 +284,8 @@ export class Pop3Inbox extends HTMLElement {
     // rendered by message-view.js, the only code that touches message bodies.
     e.rHtml = h('div', { class: 'message-html', hidden: true });
     e.rAttachments = h('div', { class: 'message-attachments', hidden: true });
-    // TODO(issue "Offline store"): "keep on this device" state and actions for the message.
-    e.rOffline = h('div', { class: 'message-offline', hidden: true, dataset: { todo: 'offline-store' } });
+    // Whether this message is kept on this device (the offline store).
+    e.rOffline = h('p', { class: 'message-offline hint', hidden: true });
     e.reader = h(
       'article',
       { class: 'reader', hidden: true, 'aria-labelledby': id('reader-subject') },
@@ -792,6 +792,8 @@ export class Pop3Inbox extends HTMLElement {
       e.rNote.hidden = false;
       e.rNote.textContent = 'This message has no plain-text version, and this build cannot show formatted (HTML) messages.';
     }
+    e.rOffline.hidden = !this.#store;
+    e.rOffline.textContent = it.kept === 'full' ? 'Kept on this device: readable offline.' : 'Not kept on this device yet.';
   }
 
   /**
