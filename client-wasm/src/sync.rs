@@ -50,9 +50,10 @@ impl SyncRun {
         to_js(&self.inner.plan())
     }
 
-    /// Message numbers whose bodies are still to be downloaded, in priority order.
-    pub fn bodies(&self) -> Vec<u32> {
-        self.inner.bodies()
+    /// Message numbers whose bodies are still to be downloaded, in priority order (a plain
+    /// Array, like `plan.bodies`).
+    pub fn bodies(&self) -> JsValue {
+        to_js(&self.inner.bodies())
     }
 
     /// `headers(msg, headerBytes | null)`: `null` when TOP failed.

@@ -67,9 +67,10 @@ pub enum Mode {
     MirrorLocalDeletes,
 }
 
-/// An account's sync policy.
+/// An account's sync policy. Other fields are ignored: the UI may keep its own settings in
+/// the same object.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct Policy {
     /// What to delete.
     #[serde(default)]
