@@ -299,6 +299,9 @@ pub struct SyncRun {
     vanished: Vec<String>,
     /// Records already tied to a message of this session.
     claimed: BTreeSet<String>,
+    /// Vanished records with a fingerprint that no message of this session has claimed, by
+    /// fingerprint: what a new message may turn out to be.
+    candidates: BTreeMap<String, BTreeSet<String>>,
     /// Keys the store should delete (empty records merged into a fingerprint match).
     dropped: Vec<String>,
 }
@@ -390,6 +393,7 @@ impl SyncRun {
             warnings,
             vanished: Vec::new(),
             claimed: BTreeSet::new(),
+            candidates: BTreeMap::new(),
             dropped: Vec::new(),
         })
     }
@@ -666,6 +670,10 @@ impl SyncRun {
         if complete {
             self.vanished = vanished;
         }
+        let keys: Vec<String> = self.records.keys().cloned().collect();
+        for k in keys {
+            self.add_candidate(&k);
+        }
         Ok(self.plan())
     }
 
@@ -741,12 +749,32 @@ impl SyncRun {
 
     /// Fingerprint matching can still spare this message's download.
     fn may_match(&self) -> bool {
-        self.records
-            .iter()
-            .any(|(k, r)| r.server_gone && r.fingerprint.is_some() && !self.claimed.contains(k))
+        !self.candidates.is_empty()
     }
 
-    fn needs_headers(&self, e: &Entry) -> bool {
+    fn add_candidate(&mut self, key: &str) {
+        if let Some(r) = self.records.get(key)
+            && r.server_gone
+            && let Some(f) = &r.fingerprint
+            && !self.claimed.contains(key)
+        {
+            self.candidates
+                .entry(f.clone())
+                .or_default()
+                .insert(key.to_owned());
+        }
+    }
+
+    fn take_candidate(&mut self, fingerprint: &str) -> Option<String> {
+        let set = self.candidates.get_mut(fingerprint)?;
+        let key = set.pop_first();
+        if set.is_empty() {
+            self.candidates.remove(fingerprint);
+        }
+        key
+    }
+
+    fn needs_headers(&self, e: &Entry, may_match: bool) -> bool {
         if e.headers_done {
             return false;
         }
@@ -757,7 +785,7 @@ impl SyncRun {
             Ident::New(k) => self
                 .records
                 .get(k)
-                .is_some_and(|r| !r.local_deleted && (r.fingerprint.is_none() || self.may_match())),
+                .is_some_and(|r| !r.local_deleted && (r.fingerprint.is_none() || may_match)),
             _ => false,
         }
     }
@@ -796,11 +824,12 @@ impl SyncRun {
     /// The current plan (also after headers and stores: it always reflects what is left).
     pub fn plan(&self) -> Plan {
         let listed = self.phase == Phase::Listed;
+        let may_match = self.may_match();
         let headers: Vec<u32> = if listed {
             self.entries
                 .values()
                 .rev()
-                .filter(|e| self.needs_headers(e))
+                .filter(|e| self.needs_headers(e, may_match))
                 .map(|e| e.msg)
                 .collect()
         } else {
@@ -887,6 +916,9 @@ impl SyncRun {
                         self.retire(k);
                     }
                     self.claimed.remove(k);
+                    // The stored mail is off the server under this UIDL; it may yet turn up
+                    // under another.
+                    self.add_candidate(k);
                     let uid = e.uid.clone().unwrap_or_default();
                     let nk = self.new_record(&uid, e.size);
                     self.claimed.insert(nk.clone());
@@ -905,17 +937,7 @@ impl SyncRun {
             _ => {}
         }
         if let (Ident::New(k), Some(f)) = (&ident, &fp) {
-            let candidate = self
-                .records
-                .iter()
-                .find(|(ck, r)| {
-                    r.server_gone
-                        && r.fingerprint.as_ref() == Some(f)
-                        && !self.claimed.contains(*ck)
-                        && *ck != k
-                })
-                .map(|(ck, _)| ck.clone());
-            if let Some(g) = candidate {
+            if let Some(g) = self.take_candidate(f) {
                 // The same mail under a new UIDL: the stored record takes the new UIDL, and
                 // the empty record made for it goes away.
                 self.records.remove(k);

@@ -603,3 +603,35 @@ fn an_incomplete_uidl_answer_does_not_mark_known_mail_gone() {
     let p = record(&r.known(), "p").clone();
     assert!(!p.server_gone && p.delete_pending);
 }
+
+#[test]
+fn a_migration_of_twenty_thousand_messages_is_matched_without_quadratic_work() {
+    // 20,000 stored messages all change UIDL: every one is matched by its headers. Quadratic
+    // bookkeeping would take minutes here.
+    const N: u32 = 20_000;
+    let known: Vec<KnownRecord> = (0..N)
+        .map(|i| {
+            let mut r = rec(&format!("old{i}"), 100, Stored::Full);
+            r.fingerprint = Some(fp(&format!("m{i}"), 100));
+            r
+        })
+        .collect();
+    let mut r = run_with(Mode::Leave, known);
+    let uids: Vec<String> = (0..N).map(|i| format!("new{i}")).collect();
+    let l: Vec<(u32, &str, u64)> = uids
+        .iter()
+        .enumerate()
+        .map(|(i, u)| (i as u32 + 1, u.as_str(), 100))
+        .collect();
+    let plan = r.listing(listing(&l)).unwrap();
+    assert!(plan.mass_vanish);
+    assert_eq!(plan.headers.len(), N as usize);
+    for i in 0..N {
+        let h = r
+            .headers(i + 1, Some(&headers(&format!("m{i}"), "")))
+            .unwrap();
+        assert!(h.matched_key.is_some() && !h.needs_body);
+    }
+    assert!(r.bodies().is_empty());
+    assert_eq!(r.dropped().len(), N as usize);
+}
