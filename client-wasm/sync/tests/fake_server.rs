@@ -291,6 +291,7 @@ struct Outcome {
     plan: Option<Plan>,
     headers: Vec<HeadersResult>,
     quit: Option<QuitResult>,
+    pending: Vec<Deletion>,
     cut: bool,
 }
 
@@ -299,6 +300,8 @@ struct Settings {
     no_uidl_delete: bool,
     /// The n-th body commit of the session fails (disk full): the run is not told.
     fail_commit: Option<usize>,
+    /// The user presses "undo" on the before-QUIT summary.
+    undo: bool,
 }
 
 fn policy(mode: Mode) -> Settings {
@@ -310,6 +313,7 @@ fn policy(mode: Mode) -> Settings {
         },
         no_uidl_delete: false,
         fail_commit: None,
+        undo: false,
     }
 }
 
@@ -325,7 +329,7 @@ fn sync(server: &mut Server, store: &mut Store, settings: &Settings, now_ms: i64
     })
     .expect("valid options");
     let mut out = Outcome::default();
-    let result = steps(server, store, &mut run, &mut out, settings.fail_commit);
+    let result = steps(server, store, &mut run, &mut out, settings);
     if result.is_err() {
         out.cut = true;
         run.quit(false);
@@ -342,7 +346,7 @@ fn steps(
     store: &mut Store,
     run: &mut SyncRun,
     out: &mut Outcome,
-    fail_commit: Option<usize>,
+    settings: &Settings,
 ) -> Result<(), Cut> {
     let mut c = Conn::open(server)?;
     let advertised = c.client.capabilities().is_some_and(|caps| caps.uidl);
@@ -408,7 +412,7 @@ fn steps(
             .find(|e| e.msg == m)
             .and_then(|e| e.key.clone())
             .unwrap_or_else(|| format!("sha256:{sha}"));
-        if fail_commit == Some(i) {
+        if settings.fail_commit == Some(i) {
             // The commit failed: the run is never told, and the sync goes on to deletions
             // (harsher than web/sync.js, which stops) to prove the run refuses them.
             continue;
@@ -424,6 +428,12 @@ fn steps(
         }
     }
     store.known = run.known();
+    // The before-QUIT summary; undo is RSET, then the run forgets.
+    out.pending = run.pending_deletes();
+    if settings.undo && c.ok(|t| t.rset())? {
+        run.undo_deletions().expect("listed");
+        store.known = run.known();
+    }
     let committed = c.quit()?;
     out.quit = Some(run.quit(committed));
     Ok(())
@@ -973,4 +983,37 @@ proptest::proptest! {
             proptest::prop_assert!(store.bytes.values().any(|b| sha256_hex(b) == sha));
         }
     }
+}
+
+#[test]
+fn undo_before_quit_sends_rset_and_deletes_nothing() {
+    let mb = mailbox(&["a", "b"]);
+    let mut server = server_of(&mb);
+    let mut store = Store::default();
+    let mut settings = policy(Mode::DeleteAfterDownload);
+    settings.undo = true;
+    let out = sync(&mut server, &mut store, &settings, NOW);
+    // The summary listed both; after RSET and QUIT both are still there, nothing is pending.
+    assert_eq!(
+        out.pending.iter().map(|d| d.msg).collect::<Vec<_>>(),
+        vec![1, 2]
+    );
+    assert!(out.quit.unwrap().deleted.is_empty());
+    assert_eq!(server.count("RSET"), 1);
+    assert_eq!(server.mailbox.len(), 2);
+    assert!(
+        store
+            .known
+            .iter()
+            .all(|r| !r.delete_pending && !r.server_gone)
+    );
+    // The policy still holds next time.
+    let out = sync(
+        &mut server,
+        &mut store,
+        &policy(Mode::DeleteAfterDownload),
+        NOW,
+    );
+    assert_eq!(out.quit.unwrap().deleted.len(), 2);
+    assert_nothing_lost(&originals(&mb), &server, &store);
 }
