@@ -592,7 +592,15 @@ impl SyncRun {
             entry.ident = if let Some(k) = active.get(&uid).cloned() {
                 let rec = &self.records[&k];
                 if rec.stored == Stored::None {
-                    // Listed before, nothing committed: still new (and may match by fingerprint).
+                    // Listed before, nothing committed: still new (and may match by
+                    // fingerprint). Nothing of it is stored, so a changed size is just news.
+                    if let Some(r) = self.records.get_mut(&k)
+                        && r.size != size
+                    {
+                        // Its fingerprint included the old size.
+                        r.size = size;
+                        r.fingerprint = None;
+                    }
                     Ident::New(k)
                 } else if rec.size != size {
                     if rec.fingerprint.is_some() {
