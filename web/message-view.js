@@ -54,9 +54,10 @@ export function createMessageFrame(bodyHtml, { allowRemote = false, title = 'Mes
   // Attributes before srcdoc: the document must never exist without its sandbox.
   frame.setAttribute('sandbox', FRAME_SANDBOX);
   frame.setAttribute('referrerpolicy', 'no-referrer');
-  // Chromium's embedded enforcement (`csp` attribute) adds the same policy from outside; other
-  // browsers ignore the attribute and rely on the <meta> inside.
-  frame.setAttribute('csp', framePolicy(allowRemote));
+  // No `csp` attribute (Chromium's embedded enforcement): Chromium refuses to show a srcdoc
+  // frame whose required policy the embedding page's own CSP does not subsume, which blanks
+  // every message under a strict page policy such as index.html's. The <meta> policy inside
+  // applies in every browser, and the page's policy is inherited on top of it.
   frame.setAttribute('title', title);
   frame.setAttribute('loading', 'eager');
   frame.srcdoc = frameDocument(bodyHtml, { allowRemote });

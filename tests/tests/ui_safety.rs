@@ -502,6 +502,76 @@ async fn html_message_screenshot(cx: &Ctx<'_>) -> R {
     Ok(())
 }
 
+/// The inbox's reader (index.html, mock API) shows HTML through the same sandboxed frame,
+/// offers the plain text, and forgets the message view when the reader closes.
+async fn inbox_reader_uses_the_sandboxed_frame(cx: &Ctx<'_>, server: &StaticServer) -> R {
+    const R: &str = "const r = document.querySelector('pop3-inbox').shadowRoot;";
+    let b = cx.b;
+    let wait = |what: &'static str, expr: &'static str| async move {
+        b.wait_js(
+            what,
+            &format!("(() => {{ {R} return ({expr}); }})()"),
+            Duration::from_secs(15),
+        )
+        .await
+    };
+    b.goto(&server.url("index.html?api=mock&server=mail.example.org&user=small"))
+        .await?;
+    wait("the account form", "r && !r.querySelector('.login').hidden").await?;
+    b.type_in_shadow("pop3-inbox", "input[name=password]", "secret")
+        .await?;
+    b.click_in_shadow("pop3-inbox", "button.connect").await?;
+    wait(
+        "the first row",
+        "r.querySelector('#row-27') && !r.querySelector('#row-27').classList.contains('loading')",
+    )
+    .await?;
+    // Message 27 of the mock is HTML only.
+    b.click_in_shadow("pop3-inbox", "#row-27").await?;
+    wait(
+        "the HTML frame",
+        "r.querySelector('.message-html iframe.message-frame')",
+    )
+    .await?;
+    let v = b
+        .js(
+            &format!(
+                "{R} const f = r.querySelector('.message-html iframe');
+                 return {{ sandbox: f.getAttribute('sandbox'), srcdoc: f.srcdoc.includes(\"default-src 'none'\"),
+                          body: f.srcdoc.includes('<h1>Hi</h1>'), xss: window.__xss ?? null }};"
+            ),
+            vec![],
+        )
+        .await?;
+    ensure(
+        v["sandbox"] == "allow-popups allow-popups-to-escape-sandbox"
+            && v["srcdoc"] == true
+            && v["body"] == true,
+        format!("reader frame: {v}"),
+    )?;
+    cx.shot("reader-html").await?;
+    // Message 29 has a plain-text alternative: HTML first, then "Show plain text".
+    b.click_in_shadow("pop3-inbox", "#row-29").await?;
+    wait(
+        "the alternative's HTML frame",
+        "r.querySelector('.message-html iframe') && !r.querySelector('.toggle-plain').hidden",
+    )
+    .await?;
+    b.click_in_shadow("pop3-inbox", ".toggle-plain").await?;
+    wait(
+        "the plain text",
+        "!r.querySelector('.message-body').hidden && r.querySelector('.message-body').textContent.includes('saut de ligne doux') && !r.querySelector('.message-html iframe')",
+    )
+    .await?;
+    b.click_in_shadow("pop3-inbox", "button.back").await?;
+    wait(
+        "the view to be forgotten",
+        "r.querySelector('.reader').hidden && r.querySelector('.message-html').hidden && !r.querySelector('.message-html').children.length",
+    )
+    .await?;
+    Ok(())
+}
+
 async fn run_all(kind: BrowserKind) {
     let started = Instant::now();
     let server = StaticServer::start(root().join("web"))
@@ -545,6 +615,12 @@ async fn run_all(kind: BrowserKind) {
         case!(sanitized_view_blocks_scripts_and_remote_content_until_opt_in);
         case!(attachments_save_as_octet_stream_with_clean_names);
         case!(html_message_screenshot);
+        if let Err(e) = inbox_reader_uses_the_sandboxed_frame(&cx, &server).await {
+            let _ = cx
+                .shot("FAILED-inbox_reader_uses_the_sandboxed_frame")
+                .await;
+            failures.push(format!("inbox_reader_uses_the_sandboxed_frame: {e}"));
+        }
     } else {
         failures.push(
             "the wasm MIME API (parseMessage/renderHtml in web/pop3.js) is missing: run `cargo xtask build-web`".into(),
