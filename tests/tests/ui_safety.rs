@@ -359,7 +359,64 @@ async fn sanitized_view_blocks_scripts_and_remote_content_until_opt_in(cx: &Ctx<
             .any(|n| n == "builtin/remote-probes"),
         format!("remote images load after the opt-in (loaded for: {loaded_after_opt_in:?})"),
     )?;
+    // The opt-in belonged to that one opening: the same message opened again is blocked again.
+    let (i, mail) = cx
+        .corpus
+        .iter()
+        .enumerate()
+        .find(|(_, m)| m.name == "builtin/remote-probes")
+        .ok_or("remote-probes message missing")?;
+    let raw = with_probe(&mail.raw, &format!("{}/again{i}", cx.probe.base_url()));
+    cx.open_mail(&raw, true).await?;
+    let st = page_state(cx.b).await?;
+    let hits = cx.probe.hits_under("/again");
+    if !hits.is_empty() || st["remoteBar"] != true {
+        failures.push(format!(
+            "reopened after the opt-in: requests {hits:?}, state {st}"
+        ));
+    }
     ensure(failures.is_empty(), failures.join("\n"))
+}
+
+/// Plain text: only http, https and mailto become links (with the real URL as title, no
+/// referrer, new context); `javascript:` and `data:` stay text; nothing becomes markup.
+async fn plain_text_links_only_http_https_mailto(cx: &Ctx<'_>) -> R {
+    let raw = "From: a@example.com\r\nTo: you@example.org\r\nSubject: links\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n<b>not bold</b> see https://example.org/a?b=1. or mailto:ann@example.org\r\njavascript:top.__xss=1 data:text/html,<script>top.__xss=1</script> ftp://example.org/x\r\n";
+    cx.open_mail(raw.as_bytes(), true).await?;
+    let v = cx
+        .b
+        .js(
+            "const pre = document.querySelector('#body pre.message-body');
+             return { links: [...pre.querySelectorAll('a')].map(a => [a.getAttribute('href'), a.title, a.rel, a.target]),
+                      elements: pre.querySelectorAll(':not(a)').length, frame: !!document.querySelector('#body iframe'),
+                      text: pre.textContent, xss: window.__xss ?? null };",
+            vec![],
+        )
+        .await?;
+    let nr = "noopener noreferrer";
+    ensure(
+        v["links"]
+            == json!([
+                [
+                    "https://example.org/a?b=1",
+                    "https://example.org/a?b=1",
+                    nr,
+                    "_blank"
+                ],
+                [
+                    "mailto:ann@example.org",
+                    "mailto:ann@example.org",
+                    nr,
+                    "_blank"
+                ]
+            ])
+            && v["elements"] == 0
+            && v["frame"] == false
+            && v["xss"].is_null()
+            && v["text"].as_str().unwrap_or("").contains("<b>not bold</b>"),
+        format!("plain-text links: {v}"),
+    )?;
+    Ok(())
 }
 
 /// The sanitizer switched off: the frame layer alone stops every script and every request.
@@ -498,6 +555,23 @@ async fn html_message_screenshot(cx: &Ctx<'_>) -> R {
         st["remoteBar"] == true,
         format!("remote image blocked, bar shown: {st}"),
     )?;
+    let links = cx
+        .b
+        .js(
+            "const d = new DOMParser().parseFromString(document.querySelector('#body iframe').srcdoc, 'text/html');
+             return [...d.querySelectorAll('a')].map(a => [a.getAttribute('href'), a.title, a.rel]);",
+            vec![],
+        )
+        .await?;
+    ensure(
+        links
+            == json!([[
+                "https://example.org/news",
+                "https://example.org/news",
+                "noopener noreferrer"
+            ]]),
+        format!("links carry their real URL as title: {links}"),
+    )?;
     cx.shot("html-message").await?;
     Ok(())
 }
@@ -615,6 +689,7 @@ async fn run_all(kind: BrowserKind) {
         case!(sanitized_view_blocks_scripts_and_remote_content_until_opt_in);
         case!(attachments_save_as_octet_stream_with_clean_names);
         case!(html_message_screenshot);
+        case!(plain_text_links_only_http_https_mailto);
         if let Err(e) = inbox_reader_uses_the_sandboxed_frame(&cx, &server).await {
             let _ = cx
                 .shot("FAILED-inbox_reader_uses_the_sandboxed_frame")
