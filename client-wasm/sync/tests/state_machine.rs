@@ -605,10 +605,10 @@ fn an_incomplete_uidl_answer_does_not_mark_known_mail_gone() {
 }
 
 #[test]
-fn a_migration_of_twenty_thousand_messages_is_matched_without_quadratic_work() {
-    // 20,000 stored messages all change UIDL: every one is matched by its headers. Quadratic
+fn a_migration_of_ten_thousand_messages_is_matched_without_quadratic_work() {
+    // 10,000 stored messages all change UIDL: every one is matched by its headers. Quadratic
     // bookkeeping would take minutes here.
-    const N: u32 = 20_000;
+    const N: u32 = 10_000;
     let known: Vec<KnownRecord> = (0..N)
         .map(|i| {
             let mut r = rec(&format!("old{i}"), 100, Stored::Full);
