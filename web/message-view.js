@@ -26,7 +26,7 @@ export function framePolicy(allowRemote = false) {
 }
 
 // Minimal styles inside the frame: readable defaults, nothing wider than the pane.
-const FRAME_CSS =
+export const FRAME_CSS =
   ':root{color-scheme:light}' +
   'body{margin:0;padding:1rem 1.25rem;font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans","DejaVu Sans",sans-serif;' +
   'color:#1b1e24;background:#fff;overflow-wrap:anywhere}' +
