@@ -22,7 +22,8 @@ pub fn parse_message(data: &[u8]) {
     let r =
         render_html(data, SanitizeOptions::default(), &limits).expect("parsed once, parses again");
     assert!(!r.html.to_ascii_lowercase().contains("<script"));
-    for p in view.parts.iter().take(20) {
+    // A few parts suffice: every call parses the message again.
+    for p in view.parts.iter().take(3) {
         part_bytes(data, &p.id, &limits).expect("a listed part can be read");
     }
 }

@@ -1,7 +1,8 @@
 //! The message view: headers as plain text, the part tree with IMAP-style ids ("1", "2.1"),
 //! the displayable bodies, and the bytes of any part.
 
-use std::collections::HashMap;
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::Arc;
 
@@ -140,13 +141,25 @@ impl Drop for Parsed<'_> {
     }
 }
 
-fn parse<'x>(raw: &'x [u8], limits: &Limits) -> Result<Parsed<'x>, MimeError> {
+fn check_size(raw: &[u8], limits: &Limits) -> Result<(), MimeError> {
     if raw.len() > limits.max_input_bytes {
         return Err(MimeError::TooLarge {
             size: raw.len(),
             limit: limits.max_input_bytes,
         });
     }
+    Ok(())
+}
+
+/// `raw` after [`defuse_encoded_messages`]; every entry point parses this, so that part ids
+/// and offsets agree between calls.
+fn prepared<'x>(raw: &'x [u8], limits: &Limits) -> Result<Cow<'x, [u8]>, MimeError> {
+    check_size(raw, limits)?;
+    Ok(defuse_encoded_messages(raw))
+}
+
+fn parse<'x>(raw: &'x [u8], limits: &Limits) -> Result<Parsed<'x>, MimeError> {
+    check_size(raw, limits)?;
     MessageParser::default()
         .parse(raw)
         .map(Parsed)
@@ -159,6 +172,8 @@ struct Entry<'a, 'x> {
     part: &'a MessagePart<'x>,
     /// The message whose `raw_message` the part's offsets refer to.
     owner: &'a Message<'x>,
+    /// The part's index in `owner.parts`.
+    idx: usize,
 }
 
 struct Walker<'a, 'x> {
@@ -280,6 +295,7 @@ impl<'a, 'x> Walker<'a, 'x> {
             },
             part,
             owner: msg,
+            idx: idx as usize,
         });
         if let PartType::Message(nested) = &part.body {
             self.message(nested, id, depth + 1);
@@ -304,7 +320,11 @@ fn known_charset(cs: &str) -> bool {
 fn content_type(part: &MessagePart<'_>) -> String {
     match part.content_type() {
         Some(ct) => {
-            let t = ct.ctype().to_ascii_lowercase();
+            let mut t = ct.ctype().to_ascii_lowercase();
+            // Undo defuse_encoded_messages for display.
+            if t == "xessage" {
+                t = "message".to_owned();
+            }
             match ct.subtype() {
                 Some(s) => header_text(&format!("{t}/{}", s.to_ascii_lowercase())),
                 None => header_text(&t),
@@ -386,10 +406,16 @@ fn analyse<'a, 'x>(msg: &'a Message<'x>, limits: &Limits) -> Analysis<'a, 'x> {
         decoded: 0,
     };
     w.message(msg, "", 1);
-    let find = |idx: &u32| {
-        let part = msg.parts.get(*idx as usize)?;
-        w.entries.iter().position(|e| std::ptr::eq(e.part, part))
-    };
+    // Entries of the top-level message by part index, for the body lists (which can be as
+    // long as the message has parts).
+    let by_index: HashMap<usize, usize> = w
+        .entries
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| std::ptr::eq(e.owner, msg))
+        .map(|(i, e)| (e.idx, i))
+        .collect();
+    let find = |idx: &u32| by_index.get(&(*idx as usize)).copied();
     let text_parts: Vec<usize> = msg
         .text_body
         .iter()
@@ -407,12 +433,12 @@ fn analyse<'a, 'x>(msg: &'a Message<'x>, limits: &Limits) -> Analysis<'a, 'x> {
             )
         })
         .collect();
+    let in_body: HashSet<usize> = text_parts.iter().chain(&html_parts).copied().collect();
     for (i, e) in w.entries.iter_mut().enumerate() {
-        let in_body = text_parts.contains(&i) || html_parts.contains(&i);
         let inline_image = e.info.disposition == Disposition::Inline
             && e.info.content_id.is_some()
             && INLINE_IMAGE_TYPES.contains(&e.info.content_type.as_str());
-        e.info.is_attachment = !in_body && !inline_image;
+        e.info.is_attachment = !in_body.contains(&i) && !inline_image;
     }
     Analysis {
         entries: w.entries,
@@ -438,7 +464,8 @@ fn plain_text(part: &MessagePart<'_>, text: &str) -> String {
 
 /// Parses a message into a [`MessageView`].
 pub fn parse_message(raw: &[u8], limits: &Limits) -> Result<MessageView, MimeError> {
-    let parsed = parse(raw, limits)?;
+    let data = prepared(raw, limits)?;
+    let parsed = parse(&data, limits)?;
     let msg = &parsed.0;
     let a = analyse(msg, limits);
     let texts: Vec<String> = a
@@ -485,7 +512,8 @@ pub fn render_html(
     opts: SanitizeOptions,
     limits: &Limits,
 ) -> Result<Rendered, MimeError> {
-    let parsed = parse(raw, limits)?;
+    let data = prepared(raw, limits)?;
+    let parsed = parse(&data, limits)?;
     let a = analyse(&parsed.0, limits);
     let images = Arc::new(inline_images(&a.entries));
     let mut out = Rendered::default();
@@ -534,7 +562,8 @@ fn inline_images(entries: &[Entry<'_, '_>]) -> InlineImages {
 /// The decoded bytes of one part (what a download button saves). Text parts come back as
 /// their bytes after transfer decoding, in their own character set.
 pub fn part_bytes(raw: &[u8], part_id: &str, limits: &Limits) -> Result<Vec<u8>, MimeError> {
-    let parsed = parse(raw, limits)?;
+    let data = prepared(raw, limits)?;
+    let parsed = parse(&data, limits)?;
     let a = analyse(&parsed.0, limits);
     let e = a
         .entries
@@ -570,4 +599,112 @@ fn transfer_decode(raw: &[u8], enc: Encoding) -> Option<Vec<u8>> {
             mail_parser::decoders::base64::base64_decode(&compact)
         }
     }
+}
+
+/// How far to look around a `message/` for the header block it is in; a longer header block
+/// is treated as if it declared an encoding.
+const HEADER_WINDOW: usize = 64 << 10;
+
+/// Makes transfer-encoded attached messages (and multipart/digest, whose parts default to
+/// message/rfc822) opaque to the parser: `message/` in their Content-Type becomes `xessage/`,
+/// `multipart/digest` becomes `multipart/xigest`.
+///
+/// The parser decodes such a part and parses it with recursive code (`into_owned`) that also
+/// copies the message once per nesting level, so a small base64 part hiding thousands of
+/// nested messages overflows the stack and multiplies memory. RFC 2046 §5.2.1 allows no
+/// transfer encoding on message/rfc822, so nothing legitimate is lost: the part is still
+/// listed (as `message/…`) and downloadable, only not expanded.
+fn defuse_encoded_messages(raw: &[u8]) -> Cow<'_, [u8]> {
+    let lower = raw.to_ascii_lowercase();
+    let mut patch: Vec<usize> = Vec::new();
+    for pos in memchr::memmem::find_iter(&lower, b"message/") {
+        if in_content_type(&lower, pos) && block_declares_encoding(&lower, pos) {
+            patch.push(pos);
+        }
+    }
+    for pos in memchr::memmem::find_iter(&lower, b"multipart/digest") {
+        if in_content_type(&lower, pos) {
+            patch.push(pos + "multipart/".len());
+        }
+    }
+    if patch.is_empty() {
+        return Cow::Borrowed(raw);
+    }
+    let mut out = raw.to_vec();
+    for p in patch {
+        out[p] = b'x';
+    }
+    Cow::Owned(out)
+}
+
+/// Whether `pos` is inside a Content-Type header field (following folded lines back).
+fn in_content_type(lower: &[u8], pos: usize) -> bool {
+    let floor = pos.saturating_sub(HEADER_WINDOW);
+    let mut start = pos;
+    loop {
+        start = match memchr::memrchr(b'\n', &lower[floor..start]) {
+            Some(i) => floor + i + 1,
+            None => return floor == 0 && lower.starts_with(b"content-type:"),
+        };
+        match lower.get(start) {
+            Some(b' ' | b'\t') if start > floor + 1 => start -= 1,
+            _ => return lower[start..].starts_with(b"content-type:"),
+        }
+    }
+}
+
+/// Whether the header block around `pos` has a base64 or quoted-printable
+/// Content-Transfer-Encoding (or is too long to tell).
+fn block_declares_encoding(lower: &[u8], pos: usize) -> bool {
+    let floor = pos.saturating_sub(HEADER_WINDOW);
+    let ceil = (pos + HEADER_WINDOW).min(lower.len());
+    // Line by line back to the blank line that starts the block.
+    let mut start = pos;
+    loop {
+        match memchr::memrchr(b'\n', &lower[floor..start]) {
+            Some(i) => {
+                let nl = floor + i;
+                let prev =
+                    memchr::memrchr(b'\n', &lower[floor..nl]).map_or(floor, |j| floor + j + 1);
+                start = nl;
+                if lower[prev..nl].iter().all(|&c| c == b'\r') && prev > floor {
+                    break;
+                }
+            }
+            None if floor > 0 => return true,
+            None => {
+                start = 0;
+                break;
+            }
+        }
+    }
+    // Line by line forward to the blank line that ends it.
+    let mut end = pos;
+    loop {
+        match memchr::memchr(b'\n', &lower[end..ceil]) {
+            Some(i) => {
+                let line_start = end + i + 1;
+                end = line_start;
+                let next = memchr::memchr(b'\n', &lower[line_start..ceil]).map(|j| line_start + j);
+                match next {
+                    Some(n) if lower[line_start..n].iter().all(|&c| c == b'\r') => break,
+                    Some(_) => {}
+                    None if ceil < lower.len() => return true,
+                    None => {
+                        end = lower.len();
+                        break;
+                    }
+                }
+            }
+            None if ceil < lower.len() => return true,
+            None => {
+                end = lower.len();
+                break;
+            }
+        }
+    }
+    let block = &lower[start..end];
+    memchr::memmem::find(block, b"content-transfer-encoding").is_some()
+        && (memchr::memmem::find(block, b"base64").is_some()
+            || memchr::memmem::find(block, b"quoted-printable").is_some())
 }
