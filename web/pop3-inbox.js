@@ -1520,9 +1520,11 @@ export class Pop3Inbox extends HTMLElement {
 
   /** Every full message kept for this account, with its UIDL, for export. */
   async #keptMessages() {
-    const [msgs, known] = await Promise.all([this.#store.allMessages(this.#account), this.#store.known(this.#account)]);
+    const [msgs, known, rows] = await Promise.all([this.#store.allMessages(this.#account), this.#store.known(this.#account), this.#store.summaries(this.#account)]);
     const uid = new Map(known.map((k) => [k.key, k.uid ?? null]));
-    return msgs.filter((m) => m.full).map((m) => ({ uid: uid.get(m.key) ?? null, raw: m.bytes }));
+    const date = new Map(rows.map((r) => [r.key, r.dateMs]));
+    // dateMs dates the mbox "From " line; without it the archive says 1970.
+    return msgs.filter((m) => m.full).map((m) => ({ uid: uid.get(m.key) ?? null, raw: m.bytes, ...(date.get(m.key) != null && { dateMs: date.get(m.key) }) }));
   }
 
   async #exportArchive(kind) {

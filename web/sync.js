@@ -76,7 +76,7 @@ async function syncLocked({ session, store, account, policy, SyncRun, sha256Hex,
   await store.putKnown(account, run.known(), { remove: run.dropped() });
   if (plan.blocked) return report;
 
-  const entries = new Map(plan.entries.map((e) => [e.msg, e]));
+  let entries = new Map(plan.entries.map((e) => [e.msg, e]));
   const summaries = new Map();
   const firstSeen = new Map(run.known().map((r) => [r.key, r.firstSeenMs]));
   const recordFor = (key, uid, size, fingerprint, stored, sha256) => ({ key, uid: uid ?? null, size, fingerprint: fingerprint ?? null, firstSeenMs: firstSeen.get(key) ?? nowMs, stored, sha256: sha256 ?? null });
@@ -99,6 +99,10 @@ async function syncLocked({ session, store, account, policy, SyncRun, sha256Hex,
       onStored?.({ msg, key: h.key, summary, full: false });
     }
   }
+
+  // The headers decided the keys the listing could not (a reused UIDL gets a new key, a
+  // fingerprint match keeps the old one): take the entries again before storing any body.
+  entries = new Map(run.plan().entries.map((e) => [e.msg, e]));
 
   // Bodies, newest first, within the space the browser says it has.
   let bodies = run.bodies();

@@ -339,7 +339,103 @@ async fn keep_read_offline_and_delete_after_download(ui: &Ui, d: &Dovecot) -> R 
         ui.kept_in_indexeddb(user, port).await? == 6,
         "and every message is still kept on this device",
     )?;
-    Ok(())
+    import_skips_what_is_kept(ui, user, port).await
+}
+
+/// Import (This device… → Import) of an mbox with two new messages and one already kept:
+/// the two are added, the kept one is skipped, and importing again adds nothing.
+async fn import_skips_what_is_kept(ui: &Ui, user: &str, port: u16) -> R {
+    // Offline view of the account (its store), then the dialog.
+    ui.wait(
+        "the offline button",
+        "!r.querySelector('.login').hidden && !r.querySelector('button.offline').hidden",
+        20,
+    )
+    .await?;
+    ui.click("button.offline").await?;
+    ui.wait(
+        "the offline list",
+        "r.querySelectorAll('.row').length === 6",
+        20,
+    )
+    .await?;
+    // One message exactly as kept (same bytes): read back from the store through the page.
+    let kept_uid =
+        ui.b.js(
+            &format!(
+                "return new Promise((resolve) => {{
+                   const req = indexedDB.open('pop3-mail');
+                   req.onsuccess = () => {{
+                     const acct = {acct};
+                     const g = req.result.transaction('uidl').objectStore('uidl')
+                       .getAll(IDBKeyRange.bound([acct, ''], [acct, []]));
+                     g.onsuccess = () => {{ req.result.close(); resolve(g.result[0].uid); }};
+                   }};
+                 }});",
+                acct = json!(format!("{user}@localhost:{port}"))
+            ),
+            vec![],
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    let kept_uid = kept_uid.as_str().unwrap_or_default().to_owned();
+    ensure(!kept_uid.is_empty(), "a kept message has a UIDL")?;
+    let mut mbox = Vec::new();
+    for (uid, subject) in [
+        ("import-1", "Imported one"),
+        ("import-2", "Imported two"),
+        (kept_uid.as_str(), "Already kept"),
+    ] {
+        mbox.extend_from_slice(
+            format!(
+                "From import@example.org Thu Jan  1 00:00:00 2026\nX-POP3-UIDL: {uid}\r\n\
+                 From: Import <import@example.org>\r\nSubject: {subject}\r\n\
+                 Date: Thu, 01 Jan 2026 00:00:00 +0000\r\nMessage-ID: <{uid}@example.org>\r\n\r\n\
+                 Body of {subject}.\r\n\n"
+            )
+            .as_bytes(),
+        );
+    }
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let path = dir.path().join("import.mbox");
+    std::fs::write(&path, &mbox).map_err(|e| e.to_string())?;
+    let path = path.to_string_lossy().to_string();
+    for (round, expect) in [(1, "Imported 2 messages"), (2, "Imported 0 messages")] {
+        ui.click("button.device").await?;
+        ui.wait(
+            "the device dialog",
+            "r.querySelector('.device-dialog').open",
+            15,
+        )
+        .await?;
+        let input =
+            ui.b.find_in_shadow(HOST, ".device-dialog input[name=import]")
+                .await
+                .map_err(|e| e.to_string())?;
+        input.send_keys(&path).await.map_err(|e| e.to_string())?;
+        let msg = ui
+            .wait(
+                "the import result",
+                "r.querySelector('.device-dialog .notice, .device-dialog .error') && r.querySelector('.device-dialog .form-messages').textContent",
+                20,
+            )
+            .await?;
+        ensure(
+            msg.as_str().is_some_and(|t| t.contains(expect)),
+            format!("import round {round}: {msg}"),
+        )?;
+        ui.click(".device-dialog button.cancel").await?;
+        ui.wait(
+            "the dialog to close",
+            "!r.querySelector('.device-dialog').open",
+            15,
+        )
+        .await?;
+    }
+    ensure(
+        ui.kept_in_indexeddb(user, port).await? == 8,
+        "6 kept + 2 imported messages",
+    )
 }
 
 async fn kiosk_leaves_nothing_behind(ui: &Ui, d: &Dovecot) -> R {
