@@ -334,6 +334,31 @@ pub struct CliOpts {
     /// Upstream connect timeout in seconds (default 10).
     #[arg(long, env = "POP3_BRIDGE_CONNECT_TIMEOUT")]
     pub connect_timeout: Option<f64>,
+    /// Maximum concurrent TCP connections to the listener, sessions plus pending HTTP
+    /// requests (default 4096).
+    #[arg(long, env = "POP3_BRIDGE_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    /// Seconds for the HTTP request headers, and then for the connect request (default 10).
+    #[arg(long, env = "POP3_BRIDGE_HANDSHAKE_TIMEOUT")]
+    pub handshake_timeout: Option<f64>,
+    /// Seconds for the TLS handshake with the mail server (default 15).
+    #[arg(long, env = "POP3_BRIDGE_TLS_TIMEOUT")]
+    pub tls_timeout: Option<f64>,
+    /// Seconds for the whole STLS exchange: greeting, STLS, +OK (default 15).
+    #[arg(long, env = "POP3_BRIDGE_STLS_TIMEOUT")]
+    pub stls_timeout: Option<f64>,
+    /// WebSocket ping interval in seconds; no frame for two intervals = dead (default 30).
+    #[arg(long, env = "POP3_BRIDGE_PING_INTERVAL")]
+    pub ping_interval: Option<f64>,
+    /// Seconds one frame may wait for the browser to accept it (default 120).
+    #[arg(long, env = "POP3_BRIDGE_WRITE_TIMEOUT")]
+    pub write_timeout: Option<f64>,
+    /// Largest WebSocket message from the browser in bytes (default 65536, at most 1048576).
+    #[arg(long, env = "POP3_BRIDGE_MAX_MESSAGE_SIZE")]
+    pub max_message_size: Option<usize>,
+    /// Seconds graceful shutdown waits for sessions to close (default 10).
+    #[arg(long, env = "POP3_BRIDGE_SHUTDOWN_GRACE")]
+    pub shutdown_grace: Option<f64>,
     /// Log filter (tracing EnvFilter syntax), default "info".
     #[arg(long, env = "POP3_BRIDGE_LOG")]
     pub log: Option<String>,
@@ -400,6 +425,29 @@ impl CliOpts {
         }
         if let Some(v) = self.connect_timeout {
             c.limits.connect_timeout = secs(v, "connect-timeout")?;
+        }
+        if let Some(v) = self.max_connections {
+            c.limits.max_connections = v;
+        }
+        if let Some(v) = self.max_message_size {
+            c.limits.max_message_size = v;
+        }
+        let l = &mut c.limits;
+        for (val, slot, name) in [
+            (
+                self.handshake_timeout,
+                &mut l.handshake_timeout,
+                "handshake-timeout",
+            ),
+            (self.tls_timeout, &mut l.tls_timeout, "tls-timeout"),
+            (self.stls_timeout, &mut l.stls_timeout, "stls-timeout"),
+            (self.ping_interval, &mut l.ping_interval, "ping-interval"),
+            (self.write_timeout, &mut l.write_timeout, "write-timeout"),
+            (self.shutdown_grace, &mut l.shutdown_grace, "shutdown-grace"),
+        ] {
+            if let Some(v) = val {
+                *slot = secs(v, name)?;
+            }
         }
         if let Some(v) = self.log {
             log = v;
@@ -577,6 +625,61 @@ mod tests {
         assert_eq!(c.allow_hosts, ["127.0.0.1", "localhost"]);
         assert_eq!(c.allow_ports, [1110, 1995]);
         assert_eq!(c.extra_ca.len(), 1);
+    }
+
+    #[test]
+    fn every_limit_is_settable_by_flag() {
+        let cli = Cli::try_parse_from([
+            "pop3-bridge",
+            "--max-sessions",
+            "10",
+            "--max-sessions-per-ip",
+            "2",
+            "--max-connections",
+            "20",
+            "--max-connections-per-ip",
+            "3",
+            "--handshake-timeout",
+            "1.5",
+            "--connect-timeout",
+            "2",
+            "--tls-timeout",
+            "3",
+            "--stls-timeout",
+            "4",
+            "--idle-timeout",
+            "700",
+            "--ping-interval",
+            "5",
+            "--write-timeout",
+            "6",
+            "--max-message-size",
+            "4096",
+            "--shutdown-grace",
+            "7",
+        ])
+        .unwrap();
+        let (c, _) = cli.opts.into_config().unwrap();
+        let l = &c.limits;
+        assert_eq!(
+            (l.max_sessions, l.max_sessions_per_ip, l.max_connections),
+            (10, 2, 20)
+        );
+        assert_eq!((l.max_connections_per_ip, l.max_message_size), (3, 4096));
+        let s = |d: Duration| d.as_secs_f64();
+        assert_eq!(
+            [
+                s(l.handshake_timeout),
+                s(l.connect_timeout),
+                s(l.tls_timeout),
+                s(l.stls_timeout),
+                s(l.idle_timeout),
+                s(l.ping_interval),
+                s(l.write_timeout),
+                s(l.shutdown_grace)
+            ],
+            [1.5, 2.0, 3.0, 4.0, 700.0, 5.0, 6.0, 7.0]
+        );
     }
 
     #[test]

@@ -177,11 +177,11 @@ impl Bridge {
         let metrics = Arc::new(Metrics::default());
         let (trigger, tracker) = shutdown::channel(metrics.clone());
         let mut ws_config = WebSocketConfig::default();
-        // Small buffers: POP3 commands are tiny, and idle sessions must stay cheap.
+        // Tungstenite only carries the connect request and the answer (the relay frames the
+        // byte stream itself), so small buffers: idle sessions must stay cheap.
         ws_config.read_buffer_size = 4 * 1024;
-        // Coalesce the frames of one read into few socket writes.
-        ws_config.write_buffer_size = 128 * 1024;
-        ws_config.max_write_buffer_size = 1 << 20;
+        ws_config.write_buffer_size = 0;
+        ws_config.max_write_buffer_size = 64 * 1024;
         ws_config.max_message_size = Some(config.limits.max_message_size);
         ws_config.max_frame_size = Some(config.limits.max_message_size);
         let tokens = config

@@ -11,8 +11,8 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::timeout;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role};
 use tracing::{Instrument, debug, info};
 
 use crate::Shared;
@@ -229,15 +229,23 @@ where
     .await;
 }
 
+/// One session on the upgraded connection `io`: tungstenite handles the connect request and
+/// the answer; the relay then frames the byte stream itself on `io` (see `relay`).
+///
+/// Tungstenite is dropped before the relay starts, with anything it had read but not parsed.
+/// That can only be bytes the client sent before it saw the answer, which the protocol forbids
+/// except for pings (browsers do not send pings on their own).
 pub(crate) async fn run<S>(
     shared: Arc<Shared>,
-    mut ws: WebSocketStream<S>,
+    mut io: S,
     client_ip: IpAddr,
     query: QueryToken,
     shutdown: ShutdownSignal,
 ) where
     S: AsyncRead + AsyncWrite + Unpin,
 {
+    let mut ws =
+        WebSocketStream::from_raw_socket(&mut io, Role::Server, Some(shared.ws_config)).await;
     let limits = &shared.config.limits;
     let mut stop = shutdown.clone();
     let read = tokio::select! {
@@ -254,26 +262,36 @@ pub(crate) async fn run<S>(
     };
     // The host is not secret; the token is, and is never logged.
     let span = tracing::info_span!("session", client = %client_ip, host = %req.host, port = req.port, security = ?req.security);
-    serve(shared, ws, req, query, shutdown)
+    let Some(connected) = prepare(&shared, &mut ws, &req, &query, &shutdown)
+        .instrument(span.clone())
+        .await
+    else {
+        return;
+    };
+    drop(ws);
+    serve(&shared, io, connected, shutdown)
         .instrument(span)
         .await;
 }
 
-async fn serve<S>(
-    shared: Arc<Shared>,
-    mut ws: WebSocketStream<S>,
-    req: ConnectRequest,
-    query: QueryToken,
-    shutdown: ShutdownSignal,
-) where
+/// Authorize, connect and answer; `None` when the session ended there (answered with an
+/// error, or the answer could not be sent).
+async fn prepare<S>(
+    shared: &Shared,
+    ws: &mut WebSocketStream<S>,
+    req: &ConnectRequest,
+    query: &QueryToken,
+    shutdown: &ShutdownSignal,
+) -> Option<Connected>
+where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let m = &shared.metrics;
     let limits = &shared.config.limits;
     let started = Instant::now();
     let prepare = async {
-        let (host, addrs) = authorize(&shared, &req, &query).await?;
-        connect_guarded(&shared, &mut ws, &req, &host, &addrs).await
+        let (host, addrs) = authorize(shared, req, query).await?;
+        connect_guarded(shared, ws, req, &host, &addrs).await
     };
     // Shutdown during lookup/connect/TLS ends the session with a clear answer too.
     let mut stop = shutdown.clone();
@@ -283,7 +301,10 @@ async fn serve<S>(
     };
     let connected = match prepared {
         Ok(c) => c,
-        Err(e) => return fail(&shared, &mut ws, e).await,
+        Err(e) => {
+            fail(shared, ws, e).await;
+            return None;
+        }
     };
     m.observe_connect(started.elapsed());
     let ok = ConnectOk {
@@ -291,24 +312,32 @@ async fn serve<S>(
         security: req.security,
         peer: connected.peer.to_string(),
         insecure: connected.tls.is_none(),
-        tls: connected.tls,
-        greeting_untrusted: connected.greeting_untrusted,
+        tls: connected.tls.clone(),
+        greeting_untrusted: connected.greeting_untrusted.clone(),
     };
     let json = serde_json::to_string(&ok).unwrap_or_default();
-    if timeout(limits.write_timeout, ws.send(Message::text(json)))
-        .await
-        .is_err()
-    {
-        return;
+    match timeout(limits.write_timeout, ws.send(Message::text(json))).await {
+        Ok(Ok(())) => Some(connected),
+        _ => None,
     }
+}
+
+/// Relay on the raw upgraded connection until either side ends.
+async fn serve<S>(shared: &Shared, io: S, connected: Connected, shutdown: ShutdownSignal)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let m = &shared.metrics;
+    let limits = &shared.config.limits;
     info!(peer = %connected.peer, "session ready");
     m.sessions_active.fetch_add(1, Relaxed);
     let params = RelayParams {
         idle_timeout: limits.idle_timeout,
         ping_interval: limits.ping_interval,
         write_timeout: limits.write_timeout,
+        max_message_size: limits.max_message_size,
     };
-    let end = relay(ws, connected.stream, &params, m, shutdown).await;
+    let end = relay(io, connected.stream, &params, m, shutdown).await;
     m.sessions_active.fetch_sub(1, Relaxed);
     match &end {
         RelayEnd::Idle | RelayEnd::PingTimeout | RelayEnd::WriteTimeout => {

@@ -22,9 +22,7 @@ use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::sync::OwnedSemaphorePermit;
-use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
-use tokio_tungstenite::tungstenite::protocol::Role;
 use tracing::debug;
 
 use crate::Shared;
@@ -296,13 +294,7 @@ fn upgrade(shared: Arc<Shared>, mut req: Request<Incoming>, peer: SocketAddr) ->
         let _ip_guard = ip_guard;
         match on_upgrade.await {
             Ok(upgraded) => {
-                let ws = WebSocketStream::from_raw_socket(
-                    TokioIo::new(upgraded),
-                    Role::Server,
-                    Some(task_shared.ws_config),
-                )
-                .await;
-                session::run(task_shared, ws, ip, query, shutdown).await;
+                session::run(task_shared, TokioIo::new(upgraded), ip, query, shutdown).await;
             }
             Err(e) => debug!(error = %e, "upgrade failed"),
         }

@@ -503,3 +503,71 @@ async fn idle_sockets_from_one_address_cannot_fill_the_listener() {
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(b.get("/healthz").await.0, 200);
 }
+
+/// Opens a WebSocket as the bridge's own page would, through a proxy that says
+/// the client is `xff` (an `X-Forwarded-For` value).
+async fn ws_connect_xff(
+    b: &TestBridge,
+    xff: &str,
+) -> Result<Ws, tokio_tungstenite::tungstenite::Error> {
+    let origin = b.origin();
+    ws_connect_raw(
+        b.addr,
+        "/pop3",
+        &[
+            ("Origin", Some(&origin)),
+            ("Sec-WebSocket-Protocol", Some("pop3-bridge.v1")),
+            ("X-Forwarded-For", Some(xff)),
+        ],
+    )
+    .await
+}
+
+#[tokio::test]
+async fn per_ip_cap_counts_the_forwarded_client_only_behind_a_trusted_proxy() {
+    // Behind a proxy every connection comes from the proxy's address; the cap applies to the
+    // client the proxy appended last to X-Forwarded-For (earlier entries are the client's own
+    // claims and are ignored).
+    let mut c = plain_cfg();
+    c.behind_proxy = true;
+    c.limits.max_sessions_per_ip = 2;
+    let (b, _) = bridge(c).await;
+    let _a1 = ws_connect_xff(&b, "203.0.113.5").await.unwrap();
+    let _a2 = ws_connect_xff(&b, "10.9.9.9, 203.0.113.5").await.unwrap();
+    let e = ws_connect_xff(&b, "198.51.100.1, 203.0.113.5")
+        .await
+        .unwrap_err();
+    assert_eq!(refused_status(&e), 429);
+    // Another client behind the same proxy has its own quota.
+    let _b1 = ws_connect_xff(&b, "203.0.113.5, 198.51.100.7")
+        .await
+        .unwrap();
+    let _b2 = ws_connect_xff(&b, "198.51.100.7").await.unwrap();
+    assert_eq!(
+        refused_status(&ws_connect_xff(&b, "198.51.100.7").await.unwrap_err()),
+        429
+    );
+    // A closed session gives its client's slot back.
+    drop(_a1);
+    let mut ok = false;
+    for _ in 0..50 {
+        if ws_connect_xff(&b, "203.0.113.5").await.is_ok() {
+            ok = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(ok, "slot not released");
+
+    // Without the proxy setting the header is the client's own claim: ignored, so varying it
+    // does not escape the cap of the socket's address.
+    let mut c = plain_cfg();
+    c.limits.max_sessions_per_ip = 2;
+    let (b, _) = bridge(c).await;
+    let _c1 = ws_connect_xff(&b, "203.0.113.1").await.unwrap();
+    let _c2 = ws_connect_xff(&b, "203.0.113.2").await.unwrap();
+    assert_eq!(
+        refused_status(&ws_connect_xff(&b, "203.0.113.3").await.unwrap_err()),
+        429
+    );
+}

@@ -305,3 +305,55 @@ async fn shutdown_answers_sessions_that_are_still_handshaking() {
     assert_eq!(ans["error"]["code"], "shutting_down");
     assert!(t.elapsed() < Duration::from_secs(5));
 }
+
+#[tokio::test]
+async fn browser_ping_is_answered_and_fragments_are_relayed_within_the_message_limit() {
+    use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+    let up = echo_server().await;
+    let mut c = cfg();
+    c.limits.max_message_size = 1000;
+    let b = bridge(c, &up).await;
+    let (mut ws, _) = session(&b, target()).await;
+    assert_eq!(read_n(&mut ws, 21).await, b"+OK fake POP3 ready\r\n");
+    ws.send(Message::Ping(b"are you there".to_vec().into()))
+        .await
+        .unwrap();
+    loop {
+        match ws.next().await {
+            Some(Ok(Message::Pong(p))) => {
+                assert_eq!(&p[..], b"are you there");
+                break;
+            }
+            Some(Ok(Message::Ping(_))) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    // A message in three fragments (600 bytes in all) is relayed as one byte stream.
+    let parts = [
+        (OpCode::Data(Data::Binary), false, pattern(200, 1)),
+        (OpCode::Data(Data::Continue), false, pattern(200, 2)),
+        (OpCode::Data(Data::Continue), true, pattern(200, 3)),
+    ];
+    let mut want = Vec::new();
+    for (op, fin, data) in parts {
+        want.extend_from_slice(&data);
+        ws.send(Message::Frame(Frame::message(data, op, fin)))
+            .await
+            .unwrap();
+    }
+    assert_eq!(read_n(&mut ws, want.len()).await, want);
+    // Fragments that add up to more than max_message_size close with 1009.
+    for (op, fin) in [
+        (OpCode::Data(Data::Binary), false),
+        (OpCode::Data(Data::Continue), false),
+        (OpCode::Data(Data::Continue), true),
+    ] {
+        let _ = ws
+            .send(Message::Frame(Frame::message(vec![b'x'; 400], op, fin)))
+            .await;
+    }
+    let (echoed, close) = read_until_close(&mut ws).await;
+    assert_eq!(u16::from(close.unwrap().code), 1009);
+    assert!(echoed.len() <= 800, "{}", echoed.len());
+}

@@ -7,11 +7,16 @@
 //! ```
 //!
 //! `throughput` starts a source server that writes N MB and closes, then reads the stream with
-//! (1) a direct TCP read, (2) the same Rust WebSocket client through `pop3-bridge` (release
-//! binary next to this one, its own process), (3) the same client through `websockify`
-//! (Debian package), in the same run. `idle` opens N idle sessions through `pop3-bridge` and
+//! (1) a direct TCP read, (2) the same TCP read through a plain user-space TCP-to-TCP relay
+//! (this binary in `tcp-relay` mode, its own process: blocking read/write with a 256 KiB
+//! buffer, the floor for any relay that copies through user space), (3) a Rust WebSocket
+//! client through `pop3-bridge` (release binary next to this one, its own process), (4) the
+//! same client through `websockify` (Debian package), all in the same run, interleaved. It
+//! also reports the CPU time (user/system, from /proc) of the relay process and of this
+//! process (source + client) per run. `idle` opens N idle sessions through `pop3-bridge` and
 //! reports the bridge process's RSS growth per session. Everything is on 127.0.0.1.
 
+use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -77,6 +82,61 @@ fn start_bridge(port: u16, src_port: u16, extra: &[&str]) -> Result<ChildGuard, 
         .stdout(Stdio::null())
         .spawn()?;
     Ok(ChildGuard(child))
+}
+
+/// Starts this binary in `tcp-relay` mode: a plain relay from `port` to `to`.
+fn start_tcp_relay(port: u16, to: u16) -> Result<ChildGuard, BoxErr> {
+    let me = std::env::current_exe()?;
+    let child = Command::new(me)
+        .args(["tcp-relay", "--listen-port", &port.to_string()])
+        .args(["--to-port", &to.to_string()])
+        .stdout(Stdio::null())
+        .spawn()?;
+    Ok(ChildGuard(child))
+}
+
+/// The reference relay: blocking threads, read/write with a 256 KiB buffer each way (the
+/// same read size as the bridge; no WebSocket framing, no TLS, no policy).
+fn tcp_relay_main() -> Result<(), BoxErr> {
+    let port = arg("--listen-port", 0);
+    let to = arg("--to-port", 0);
+    let l = std::net::TcpListener::bind(("127.0.0.1", port as u16))?;
+    for c in l.incoming() {
+        let Ok(client) = c else { continue };
+        let Ok(server) = std::net::TcpStream::connect(("127.0.0.1", to as u16)) else {
+            continue;
+        };
+        let _ = client.set_nodelay(true);
+        let pump = |mut from: std::net::TcpStream, mut to: std::net::TcpStream| {
+            std::thread::spawn(move || {
+                let mut buf = vec![0u8; 256 * 1024];
+                loop {
+                    match from.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => {
+                            if to.write_all(&buf[..n]).is_err() {
+                                break;
+                            }
+                        }
+                    }
+                }
+                let _ = to.shutdown(std::net::Shutdown::Write);
+            })
+        };
+        pump(server.try_clone()?, client.try_clone()?);
+        pump(client, server);
+    }
+    Ok(())
+}
+
+/// CPU time (user, system) of a process in clock ticks (1/100 s), from /proc.
+fn cpu_ticks(pid: &str) -> (u64, u64) {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = s.rsplit(')').next().unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let g = |i: usize| f.get(i).and_then(|v| v.parse().ok()).unwrap_or(0);
+    (g(11), g(12))
 }
 
 /// Serves `size` bytes on every connection (after an optional greeting), then closes; or
@@ -186,9 +246,13 @@ async fn throughput() -> Result<(), BoxErr> {
     let size = mb * 1_000_000;
     let src = source_server(size).await?;
     let bport = free_port();
-    let _bridge = start_bridge(bport, src.port(), &[])?;
+    let bridge = start_bridge(bport, src.port(), &[])?;
     let baddr: SocketAddr = format!("127.0.0.1:{bport}").parse()?;
     wait_listening(baddr).await?;
+    let rport = free_port();
+    let relay = start_tcp_relay(rport, src.port())?;
+    let raddr: SocketAddr = format!("127.0.0.1:{rport}").parse()?;
+    wait_listening(raddr).await?;
     let wport = free_port();
     let wsf = Command::new("websockify")
         .args([format!("127.0.0.1:{wport}"), src.to_string()])
@@ -201,50 +265,87 @@ async fn throughput() -> Result<(), BoxErr> {
         Ok(_) => wait_listening(waddr).await.is_ok(),
         Err(_) => false,
     };
+    let wsf_pid = wsf.as_ref().map(|c| c.0.id().to_string()).ok();
     println!("relay throughput, {mb} MB stream, best and median of {runs} runs (MB/s):");
-    let mut results: Vec<(&str, Vec<f64>)> = vec![("direct TCP", vec![]), ("pop3-bridge", vec![])];
+    struct Path {
+        name: &'static str,
+        relay_pid: Option<String>,
+        mbps: Vec<f64>,
+        relay_cpu: (u64, u64),
+        self_cpu: (u64, u64),
+    }
+    let path = |name, relay_pid| Path {
+        name,
+        relay_pid,
+        mbps: vec![],
+        relay_cpu: (0, 0),
+        self_cpu: (0, 0),
+    };
+    let mut results = vec![
+        path("direct TCP", None),
+        path("TCP relay", Some(relay.0.id().to_string())),
+        path("pop3-bridge", Some(bridge.0.id().to_string())),
+    ];
     if wsf_ok {
-        results.push(("websockify", vec![]));
+        results.push(path("websockify", wsf_pid));
     }
     // BENCH_ONLY=<name> measures one path only (for profiling).
     let only = std::env::var("BENCH_ONLY").ok();
+    let sub = |a: (u64, u64), b: (u64, u64)| (a.0 - b.0, a.1 - b.1);
     for _ in 0..runs {
-        for (name, v) in results.iter_mut() {
-            if only.as_deref().is_some_and(|o| !name.contains(o)) {
-                v.push(0.0);
+        for p in results.iter_mut() {
+            if only.as_deref().is_some_and(|o| !p.name.contains(o)) {
                 continue;
             }
+            let r0 = p.relay_pid.as_deref().map(cpu_ticks).unwrap_or((0, 0));
+            let s0 = cpu_ticks("self");
             let t = Instant::now();
-            let n = match *name {
+            let n = match p.name {
                 "direct TCP" => direct_read(src).await?,
+                "TCP relay" => direct_read(raddr).await?,
                 "pop3-bridge" => via_bridge(baddr, src).await?,
                 _ => via_websockify(waddr).await?,
             };
             let d = t.elapsed();
+            let r1 = p.relay_pid.as_deref().map(cpu_ticks).unwrap_or((0, 0));
+            let s1 = cpu_ticks("self");
+            let (rc, sc) = (sub(r1, r0), sub(s1, s0));
+            p.relay_cpu = (p.relay_cpu.0 + rc.0, p.relay_cpu.1 + rc.1);
+            p.self_cpu = (p.self_cpu.0 + sc.0, p.self_cpu.1 + sc.1);
             if n != size {
                 // Reported, not fatal: a relay that loses the tail of a stream is a finding.
-                println!("  {name}: INCOMPLETE run, got {n} of {size} bytes");
+                println!("  {}: INCOMPLETE run, got {n} of {size} bytes", p.name);
                 continue;
             }
-            v.push(mbps(n, d));
+            p.mbps.push(mbps(n, d));
         }
     }
-    let direct_best = results[0]
-        .1
-        .iter()
-        .cloned()
-        .fold(f64::MIN_POSITIVE, f64::max);
-    for (name, mut v) in results {
-        if v.is_empty() {
-            println!("  {name:<12} no complete run");
+    let median = |v: &[f64]| {
+        let mut v = v.to_vec();
+        v.sort_by(|a, b| a.total_cmp(b));
+        v.get(v.len() / 2).copied().unwrap_or(0.0)
+    };
+    let direct = median(&results[0].mbps);
+    let tcp_relay = median(&results[1].mbps);
+    for p in &results {
+        if p.mbps.is_empty() {
+            println!("  {:<12} no complete run", p.name);
             continue;
         }
-        v.sort_by(|a, b| a.total_cmp(b));
-        let best = v.last().copied().unwrap_or(0.0);
-        let median = v[v.len() / 2];
+        let best = p.mbps.iter().cloned().fold(0.0, f64::max);
+        let med = median(&p.mbps);
+        let n = p.mbps.len().max(1) as u64;
+        let ms = |t: u64| t * 10 / n;
         println!(
-            "  {name:<12} best {best:>8.0}  median {median:>8.0}  ({:.2} x direct best)",
-            best / direct_best
+            "  {:<12} best {best:>6.0}  median {med:>6.0}  median {:.2} x direct, {:.2} x TCP relay; \
+             CPU ms/run: relay user {} sys {}, source+client user {} sys {}",
+            p.name,
+            med / direct,
+            med / tcp_relay,
+            ms(p.relay_cpu.0),
+            ms(p.relay_cpu.1),
+            ms(p.self_cpu.0),
+            ms(p.self_cpu.1),
         );
     }
     if !wsf_ok {
@@ -351,6 +452,7 @@ fn main() -> Result<(), BoxErr> {
     match mode.as_str() {
         "throughput" => rt.block_on(throughput()),
         "idle" => rt.block_on(idle()),
+        "tcp-relay" => tcp_relay_main(),
         _ => {
             eprintln!(
                 "usage: bridge-bench throughput [--mb 100] [--runs 3] | idle [--sessions 10000]"
