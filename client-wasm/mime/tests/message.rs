@@ -216,3 +216,12 @@ fn non_messages_and_oversized_input_are_typed_errors() {
         Err(pop3_mime::MimeError::TooLarge { .. })
     ));
 }
+
+#[test]
+fn multi_byte_charsets_are_decoded() {
+    let raw = b"Subject: =?ISO-2022-JP?B?GyRCJUYlOSVIGyhC?=\r\nContent-Type: text/plain; charset=Shift_JIS\r\n\r\n\x83\x65\x83\x58\x83\x67\r\n";
+    let v = parse_message(raw, &Limits::default()).unwrap();
+    assert_eq!(v.subject.as_deref(), Some("テスト"));
+    assert_eq!(v.text.as_deref().map(str::trim_end), Some("テスト"));
+    assert!(v.warnings.is_empty(), "{:?}", v.warnings);
+}
