@@ -102,3 +102,15 @@ fn cleaning_is_stable() {
         assert_eq!(clean_filename(&once).name, once);
     }
 }
+
+proptest::proptest! {
+    #[test]
+    fn any_name_cleans_to_a_short_stable_safe_name(raw in "(?s).{0,300}") {
+        let c = clean_filename(&raw);
+        proptest::prop_assert!(!c.name.is_empty());
+        proptest::prop_assert!(c.name.chars().count() <= pop3_mime::filename::MAX_FILENAME_CHARS);
+        proptest::prop_assert!(!c.name.chars().any(|ch| ch.is_control() || pop3_mime::filename::is_bidi_control(ch) || ch == '/' || ch == '\\'));
+        proptest::prop_assert!(!c.name.starts_with('.') && !c.name.ends_with('.') && !c.name.ends_with(' '));
+        proptest::prop_assert_eq!(&clean_filename(&c.name), &c);
+    }
+}
