@@ -27,6 +27,7 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use e2e::browser::{Browser, BrowserKind, StaticServer};
 use e2e::counting_server::{CountingServer, is_script_path};
+use fantoccini::key::Key;
 use serde_json::{Value as Json, json};
 
 type R<T = ()> = Result<T, Box<dyn Error + Send + Sync>>;
@@ -648,6 +649,111 @@ async fn inbox_reader_uses_the_sandboxed_frame(cx: &Ctx<'_>, server: &StaticServ
     Ok(())
 }
 
+/// The real reader: every message of the corpus opened in `<pop3-inbox>` (mock API, user
+/// `hostile`, on a page without CSP) runs no script and makes no request.
+async fn inbox_reader_opens_the_corpus_without_script_or_request(
+    cx: &Ctx<'_>,
+    server: &StaticServer,
+) -> R {
+    const R: &str = "const r = document.querySelector('pop3-inbox').shadowRoot;";
+    let b = cx.b;
+    b.goto(&server.url("dev/safety-inbox.html")).await?;
+    b.wait_js(
+        "the account form",
+        "customElements.get('pop3-inbox') && document.querySelector('pop3-inbox').shadowRoot",
+        Duration::from_secs(15),
+    )
+    .await?;
+    let n = cx.corpus.len();
+    let mailbox: Vec<String> = cx
+        .corpus
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let raw = with_probe(&m.raw, &format!("{}/i{}", cx.probe.base_url(), i + 1));
+            base64::engine::general_purpose::STANDARD.encode(raw)
+        })
+        .collect();
+    b.js(
+        &format!(
+            "window.__pop3MockMailbox = arguments[0].map(s => Uint8Array.from(atob(s), c => c.charCodeAt(0)));
+             {R}
+             // Mark every message frame once it has loaded (observer callbacks run before load).
+             new MutationObserver(() => r.querySelectorAll('iframe:not([data-watched])').forEach(f => {{
+               f.dataset.watched = '1';
+               f.addEventListener('load', () => {{ f.dataset.loaded = '1'; }}, {{ once: true }});
+             }})).observe(r, {{ subtree: true, childList: true }});
+             return 1;"
+        ),
+        vec![json!(mailbox)],
+    )
+    .await?;
+    b.type_in_shadow("pop3-inbox", "input[name=password]", "secret")
+        .await?;
+    b.click_in_shadow("pop3-inbox", "button.connect").await?;
+    b.wait_js(
+        "the newest row",
+        &format!("(() => {{ {R} const row = r.querySelector('#row-{n}'); return row && !row.classList.contains('loading'); }})()"),
+        Duration::from_secs(15),
+    )
+    .await?;
+    b.js(
+        &format!("{R} r.querySelector('.grid').focus(); return 1;"),
+        vec![],
+    )
+    .await?;
+    b.press(&[Key::Home]).await?;
+    let mut failures = Vec::new();
+    for k in 0..n {
+        let msg = n - k; // newest first
+        let name = &cx.corpus[msg - 1].name;
+        let before = cx.probe.hits().len();
+        if k > 0 {
+            b.press(&[Key::Escape, Key::Down]).await?;
+        }
+        b.press(&[Key::Enter]).await?;
+        let shown = b
+            .wait_js(
+                &format!("message {msg} ({name}) in the reader"),
+                &format!(
+                    "(() => {{ {R} return !!(r.querySelector('.message-html .message-content') &&
+                       (r.querySelector('.message-frame-slot[hidden]') || r.querySelector('.message-html iframe[data-loaded]') ||
+                        r.querySelector('.reader-main .error'))); }})()"
+                ),
+                Duration::from_secs(10),
+            )
+            .await;
+        if let Err(e) = shown {
+            failures.push(e.to_string());
+            continue;
+        }
+        tokio::time::sleep(SETTLE).await;
+        let v = b
+            .js(
+                &format!(
+                    "{R} const f = r.querySelector('.message-html iframe');
+                     return {{ xss: window.__xss ?? null, sandbox: f ? f.getAttribute('sandbox') : 'none',
+                              subjectElements: r.querySelectorAll('.reader h2 *, .reader dd *').length }};"
+                ),
+                vec![],
+            )
+            .await?;
+        let hits: Vec<_> = cx
+            .probe
+            .hits()
+            .into_iter()
+            .skip(before)
+            .map(|h| h.path)
+            .collect();
+        let sandbox_ok =
+            v["sandbox"] == "none" || v["sandbox"] == "allow-popups allow-popups-to-escape-sandbox";
+        if !hits.is_empty() || !v["xss"].is_null() || !sandbox_ok || v["subjectElements"] != 0 {
+            failures.push(format!("{name} in the inbox: requests {hits:?}, state {v}"));
+        }
+    }
+    ensure(failures.is_empty(), failures.join("\n"))
+}
+
 async fn run_all(kind: BrowserKind) {
     let started = Instant::now();
     let server = StaticServer::start(root().join("web"))
@@ -692,6 +798,13 @@ async fn run_all(kind: BrowserKind) {
         case!(attachments_save_as_octet_stream_with_clean_names);
         case!(html_message_screenshot);
         case!(plain_text_links_only_http_https_mailto);
+        if let Err(e) = inbox_reader_opens_the_corpus_without_script_or_request(&cx, &server).await
+        {
+            let _ = cx.shot("FAILED-inbox_reader_opens_the_corpus").await;
+            failures.push(format!(
+                "inbox_reader_opens_the_corpus_without_script_or_request: {e}"
+            ));
+        }
         if let Err(e) = inbox_reader_uses_the_sandboxed_frame(&cx, &server).await {
             let _ = cx
                 .shot("FAILED-inbox_reader_uses_the_sandboxed_frame")

@@ -15,6 +15,8 @@
 //   small        -> 30 messages
 //   slow         -> 30 messages with slow RETR/TOP, to see progress indicators
 //   count=N      -> N messages (e.g. "count=250")
+//   hostile      -> the raw messages in globalThis.__pop3MockMailbox (an array of Uint8Array,
+//                   message 1 first), e.g. the hostile corpus put there by tests/tests/ui_safety.rs
 // Plain security without allowInsecure -> plaintext_refused, like the real client.
 //
 // window.__pop3Mock exposes the last session's state (deleted, committed, calls) to tests.
@@ -181,6 +183,7 @@ class MockSession {
   }
 
   _msg(msg) {
+    if (this._flags.mailbox) return this._flags.mailbox[msg - 1];
     let b = this._cache.get(msg);
     if (!b) {
       b = buildMessage(msg, this._count);
@@ -352,6 +355,10 @@ export async function connect(options) {
     throw new Pop3Error('in_use', 'The mailbox is in use by another program. Close it there and try again.', {
       serverText: '-ERR [IN-USE] Mailbox is locked by another POP3 session',
     });
+  }
+  if (user === 'hostile') {
+    const mailbox = Array.isArray(globalThis.__pop3MockMailbox) ? globalThis.__pop3MockMailbox : [];
+    return new MockSession(options, mailbox.length, { mailbox });
   }
   let count = 10000;
   if (user === 'empty') count = 0;

@@ -78,24 +78,24 @@ export function rawRender(bytes) {
 let view = null;
 const $ = (id) => document.getElementById(id);
 
+// Every frame gets its load listener when it is inserted: observer callbacks run as
+// microtasks, before the frame's load task, so no load event can be missed.
+new MutationObserver(() => {
+  for (const f of document.querySelectorAll('#body iframe:not([data-watched])')) {
+    f.dataset.watched = '1';
+    f.addEventListener('load', () => {
+      f.dataset.loaded = '1';
+    }, { once: true });
+  }
+}).observe(document.body, { subtree: true, childList: true });
+
 async function frameLoaded(timeoutMs = 8000, previous = null) {
   // The view renders asynchronously; wait for its frame (if any) to finish loading, which
   // includes every subresource the frame was allowed to fetch.
   const start = performance.now();
   while (performance.now() - start < timeoutMs) {
     const f = $('body').querySelector('iframe');
-    if (f && f !== previous) {
-      if (f.dataset.loaded) return true;
-      await new Promise((r) => {
-        const t = setTimeout(r, timeoutMs);
-        f.addEventListener('load', () => {
-          clearTimeout(t);
-          f.dataset.loaded = '1';
-          r();
-        }, { once: true });
-      });
-      return !!f.dataset.loaded;
-    }
+    if (f && f !== previous && f.dataset.loaded) return true;
     // Plain-text view: no frame to wait for.
     if (!previous && $('body').querySelector('.message-frame-slot[hidden]')) return true;
     await new Promise((r) => setTimeout(r, 10));
