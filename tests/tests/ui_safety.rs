@@ -16,7 +16,12 @@
 //!   every script and every request;
 //! - the frame's sandbox never contains allow-scripts or allow-same-origin;
 //! - attachments: saved as application/octet-stream with a `download` name; hostile file
-//!   names (RTLO, `../`, NUL) are shown cleaned.
+//!   names (RTLO, `../`, NUL) are shown cleaned;
+//! - plain text: only http, https and mailto become links; HTML links carry their real URL;
+//! - the real reader: the whole corpus opened in `<pop3-inbox>` (mock user `hostile`, page
+//!   `web/dev/safety-inbox.html` without CSP) runs no script and makes no request; on
+//!   `index.html` the reader uses the same frame, offers the plain text and forgets the view
+//!   (and its opt-in) when it closes.
 //!
 //! One browser per kind serves all cases. Screenshots go to target/screenshots/.
 
