@@ -5,6 +5,8 @@
 //! * `run`: a local demo: Dovecot with a sample mailbox plus the WebSocket bridge serving `web/`.
 //! * `bench pipelining`: mpop vs. our native driver over a 25 ms delay link.
 //! * `bench parse`: the core's parser benchmark.
+//! * `bench browser`: the wasm client in headless Chromium through the bridge vs. mpop (25 ms
+//!   delay each way) and vs. Python poplib (loopback).
 
 use std::env;
 use std::ffi::OsStr;
@@ -56,7 +58,8 @@ fn main() -> ExitCode {
         Some("bench") => match rest.first().map(String::as_str) {
             Some("pipelining") => bench_pipelining(&root, &rest[1..]),
             Some("parse") => bench_parse(&rest[1..]),
-            _ => Err("usage: cargo xtask bench (pipelining|parse) [args...]".to_owned()),
+            Some("browser") => bench_browser(&root, &rest[1..]),
+            _ => Err("usage: cargo xtask bench (pipelining|parse|browser) [args...]".to_owned()),
         },
         Some("help") | Some("-h") | Some("--help") | None => {
             print_help();
@@ -85,6 +88,7 @@ fn print_help() {
            run                Dovecot sample server (demo/demo on localhost:1995 TLS, :1110 STLS) + bridge on http://127.0.0.1:8080/\n  \
            bench pipelining   mpop vs. pop3-fetch downloading 1000 messages through a 25 ms delay proxy\n  \
            bench parse        cargo bench -p pop3-proto --bench parse\n  \
+           bench browser      the wasm client in headless Chromium via the bridge vs. mpop (25 ms delay each way) and vs. Python poplib (loopback)\n  \
            build-web          the wasm package (wasm-bindgen + wasm-opt) into web/pkg\n  \
            soak [RUNS] [SEED] the sync fault test (cut/reset/stall/reload, invariant checked) for RUNS runs (default 2000)"
     );
@@ -693,6 +697,40 @@ fn soak(root: &Path, args: &[String]) -> Result {
     if let Some(seed) = args.get(1) {
         cmd.env("POP3_SYNC_SEED", seed);
     }
+    run_cmd(&mut cmd)
+}
+
+/// The browser download benchmark: builds the release bridge, the bench binary and web/pkg,
+/// then runs `bench-browser` (Dovecot, bridge, delay proxies, Chromium, mpop, poplib).
+fn bench_browser(root: &Path, extra: &[String]) -> Result {
+    setup()?;
+    let cargo = cargo();
+    header("build");
+    run_cmd(Command::new(&cargo).args([
+        "build",
+        "--release",
+        "-p",
+        "pop3-bridge",
+        "--bin",
+        "pop3-bridge",
+    ]))?;
+    run_cmd(Command::new(&cargo).args([
+        "build",
+        "--release",
+        "-p",
+        "e2e",
+        "--bin",
+        "bench-browser",
+    ]))?;
+    build_web(root)?;
+    header("bench browser");
+    let bin = target_dir(root).join("release");
+    let mut cmd = Command::new(bin.join("bench-browser"));
+    cmd.arg("--bridge")
+        .arg(bin.join("pop3-bridge"))
+        .arg("--web")
+        .arg(root.join("web"))
+        .args(extra);
     run_cmd(&mut cmd)
 }
 
