@@ -150,7 +150,11 @@ export function saveBytes(bytes, name) {
   a.href = url;
   a.download = cleanFilename(name).name;
   a.rel = 'noopener';
+  a.hidden = true;
+  // Connected for the click: older browsers ignore clicks on detached anchors.
+  (document.body ?? document.documentElement).append(a);
   a.click();
+  a.remove();
   // Revoke later: the download may start asynchronously.
   setTimeout(() => URL.revokeObjectURL(url), 60_000);
   return { blob, anchor: a };

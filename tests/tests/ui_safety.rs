@@ -395,6 +395,7 @@ async fn plain_text_links_only_http_https_mailto(cx: &Ctx<'_>) -> R {
             "const pre = document.querySelector('#body pre.message-body');
              return { links: [...pre.querySelectorAll('a')].map(a => [a.getAttribute('href'), a.title, a.rel, a.target]),
                       elements: pre.querySelectorAll(':not(a)').length, frame: !!document.querySelector('#body iframe'),
+                      remoteBar: !!document.querySelector('#body .remote-bar:not([hidden])'),
                       text: pre.textContent, xss: window.__xss ?? null };",
             vec![],
         )
@@ -418,6 +419,7 @@ async fn plain_text_links_only_http_https_mailto(cx: &Ctx<'_>) -> R {
             ])
             && v["elements"] == 0
             && v["frame"] == false
+            && v["remoteBar"] == false
             && v["xss"].is_null()
             && v["text"].as_str().unwrap_or("").contains("<b>not bold</b>"),
         format!("plain-text links: {v}"),
