@@ -40,7 +40,7 @@ export function ready() {
   return loaded;
 }
 
-/** `parseMessage(bytes)` → { subject, from, to, cc, replyTo, date, messageId, parts, text, textHtml, hasHtml, warnings } */
+/** `parseMessage(bytes)` → { subject, from, to, cc, replyTo, date, messageId, parts, textParts, htmlParts, text, textHtml, hasHtml, warnings } */
 export const parseMessage = (bytes) => pkg.parseMessage(bytes);
 /** `renderHtml(bytes, { allowRemote })` → { html, remoteBlocked, truncated }: sanitized, each part on its own. */
 export const renderHtml = (bytes, options = {}) => pkg.renderHtml(bytes, options);

@@ -39,6 +39,8 @@ struct MessageJs {
     date: Option<String>,
     message_id: Option<String>,
     parts: Vec<PartJs>,
+    text_parts: Vec<String>,
+    html_parts: Vec<String>,
     text: Option<String>,
     text_html: Option<String>,
     has_html: bool,
@@ -94,6 +96,8 @@ impl From<MessageView> for MessageJs {
                     depth: p.depth,
                 })
                 .collect(),
+            text_parts: v.text_parts,
+            html_parts: v.html_parts,
             text: v.text,
             has_html: v.has_html,
             warnings: v.warnings.iter().map(ToString::to_string).collect(),
