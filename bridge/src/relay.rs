@@ -38,6 +38,9 @@ use crate::upstream::UpstreamStream;
 pub const MAX_FRAME_TO_CLIENT: usize = 64 * 1024;
 /// Initial read size: idle sessions keep only this much; it doubles while data streams.
 const MIN_READ: usize = 4 * 1024;
+/// Read buffer for the browser's frames between messages (POP3 commands are short lines; a
+/// bigger frame gets room for exactly its size).
+const DOWN_READ: usize = 1024;
 /// Largest single read from the server while streaming; it is sent as several frames of at
 /// most 64 KiB in one vectored write (fewer wake-ups and syscalls).
 pub const MAX_READ: usize = 256 * 1024;
@@ -286,7 +289,7 @@ where
     let max_message = params.max_message_size;
 
     let down = async {
-        let mut rbuf = BytesMut::with_capacity(MIN_READ);
+        let mut rbuf = BytesMut::with_capacity(DOWN_READ);
         // Bytes of the binary message in progress (fragments so far), if one is.
         let mut in_message: Option<usize> = None;
         let reason = 'frames: loop {
@@ -298,7 +301,7 @@ where
                     Err((c, why)) => break 'frames Down::ClientProtocol(why.into(), c),
                 }
                 if rbuf.capacity() - rbuf.len() < 64 {
-                    rbuf.reserve(MIN_READ);
+                    rbuf.reserve(DOWN_READ);
                 }
                 match ws_r.read_buf(&mut rbuf).await {
                     Ok(0) | Err(_) => break 'frames Down::ClientClosed(None),
@@ -373,8 +376,8 @@ where
             }
             rbuf.advance(h.len);
             // Between messages, an idle session gives back a buffer that grew for a big one.
-            if rbuf.is_empty() && rbuf.capacity() > 4 * MIN_READ {
-                rbuf = BytesMut::with_capacity(MIN_READ);
+            if rbuf.is_empty() && rbuf.capacity() > 4 * DOWN_READ {
+                rbuf = BytesMut::with_capacity(DOWN_READ);
             }
         };
         let _ = down_tx.send(reason);
