@@ -1,8 +1,12 @@
 // The POP3 client's JavaScript API: a thin wrapper that loads the wasm package once.
 // Everything else (the protocol, the bridge link, errors) lives in Rust: see docs/js-api.md.
 import init, * as pkg from './pkg/pop3_web.js';
+// The reading functions are a wasm module of their own (the sanitizer and charset tables are
+// most of the size): importing this glue is cheap, its wasm is fetched only by ready().
+import initMime, * as mime from './pkg/pop3_mime_web.js';
 
-let loaded; // the one init() promise
+let loaded; // the client's one init() promise
+let mimeLoaded; // the reading module's
 
 /**
  * Opens a POP3 session through the bridge and logs in.
@@ -11,7 +15,7 @@ let loaded; // the one init() promise
  * @throws {Pop3Error} with a stable `code`, a plain-language `message`, and `serverText`
  */
 export async function connect(options) {
-  await ready();
+  await clientReady();
   return pkg.connect(options);
 }
 
@@ -26,27 +30,32 @@ export function defaultBridgeUrl() {
  * offline store and sync (web/sync.js). One shared initialisation for every caller.
  */
 export async function wasm() {
-  await ready();
+  await clientReady();
   return pkg;
 }
 
-// ---------------------------------------------------------------------- reading messages
-// Pure functions of the wasm package (docs/js-api.md, "Reading messages"). They are
-// synchronous once the package is initialised: `await ready()` once, then call them.
-
-/** Initialises the wasm package (once; later calls return the same promise). */
-export function ready() {
+function clientReady() {
   loaded ??= init();
   return loaded;
 }
 
+// ---------------------------------------------------------------------- reading messages
+// Pure functions of the reading module (docs/js-api.md, "Reading messages"). They are
+// synchronous once it is loaded: `await ready()` once, then call them.
+
+/** Loads the reading module (once; later calls return the same promise). */
+export function ready() {
+  mimeLoaded ??= initMime();
+  return mimeLoaded;
+}
+
 /** `parseMessage(bytes)` → { subject, from, to, cc, replyTo, date, messageId, parts, textParts, htmlParts, text, textHtml, hasHtml, warnings } */
-export const parseMessage = (bytes) => pkg.parseMessage(bytes);
+export const parseMessage = (bytes) => mime.parseMessage(bytes);
 /** `renderHtml(bytes, { allowRemote })` → { html, remoteBlocked, truncated }: sanitized, each part on its own. */
-export const renderHtml = (bytes, options = {}) => pkg.renderHtml(bytes, options);
+export const renderHtml = (bytes, options = {}) => mime.renderHtml(bytes, options);
 /** `partBytes(bytes, partId)` → Uint8Array: the decoded content of one part. */
-export const partBytes = (bytes, partId) => pkg.partBytes(bytes, partId);
+export const partBytes = (bytes, partId) => mime.partBytes(bytes, partId);
 /** `sanitizeHtml(html, { allowRemote })` → { html, remoteBlocked, truncated } */
-export const sanitizeHtml = (html, options = {}) => pkg.sanitizeHtml(html, options);
+export const sanitizeHtml = (html, options = {}) => mime.sanitizeHtml(html, options);
 /** `cleanFilename(name)` → { name, extension } */
-export const cleanFilename = (name) => pkg.cleanFilename(name);
+export const cleanFilename = (name) => mime.cleanFilename(name);

@@ -138,14 +138,3 @@ impl From<&CommandError> for Pop3Error {
         }
     }
 }
-
-impl From<&pop3_mime::MimeError> for Pop3Error {
-    fn from(e: &pop3_mime::MimeError) -> Self {
-        let code = match e {
-            pop3_mime::MimeError::TooLarge { .. } => "mime_limit",
-            pop3_mime::MimeError::NotAMessage => "mime_invalid",
-            pop3_mime::MimeError::PartNotFound(_) => "mime_part_not_found",
-        };
-        Pop3Error::new(code, e.to_string())
-    }
-}

@@ -7,7 +7,6 @@
 mod error;
 mod interop;
 mod link;
-mod mime;
 mod session;
 mod sync;
 mod timer;

@@ -164,7 +164,7 @@ fn choose(rng: &mut SplitMix64, total_down: u64) -> Mishap {
         _ => {
             // Server → client offsets cover the greeting, TLS, listing, headers and bodies;
             // client → server offsets cover login, LIST/UIDL, TOP, RETR, DELE and QUIT.
-            let to_client = rng.next() % 3 != 0;
+            let to_client = !rng.next().is_multiple_of(3);
             let (direction, at_byte) = if to_client {
                 (Direction::ToClient, at(rng, total_down + 6000))
             } else {
@@ -257,7 +257,7 @@ async fn soak(stack: &mut Stack, runs: u64, seed0: u64) -> Result<(), String> {
             .map(|i| written.expected_bytes(i))
             .collect();
         let total_down = written.total_octets() as u64;
-        let policy = if rng.next() % 2 == 0 {
+        let policy = if rng.next().is_multiple_of(2) {
             "leave"
         } else {
             "delete-after-download"

@@ -261,60 +261,72 @@ fn ensure_cargo_tools() -> Result {
 
 /// Builds the browser package into web/pkg: wasm32 release build, wasm-bindgen (--target web,
 /// with TypeScript declarations), then wasm-opt for size.
+/// The two wasm modules of the web UI: the POP3 client (needed to sign in) and the reading
+/// functions (MIME, sanitizer; loaded when the first message opens). Kept apart so that the
+/// client stays small.
+const WEB_PACKAGES: [(&str, &str); 2] =
+    [("pop3-web", "pop3_web"), ("pop3-mime-web", "pop3_mime_web")];
+
 fn build_web(root: &Path) -> Result {
     header("build-web");
     let cargo = cargo();
-    run_cmd(Command::new(&cargo).args([
+    let mut args = vec![
         "build",
         "--profile",
         "wasm-release",
-        "-p",
-        "pop3-web",
         "--target",
         WASM_TARGET,
-    ]))?;
-    let wasm = target_dir(root)
-        .join(WASM_TARGET)
-        .join("wasm-release")
-        .join("pop3_web.wasm");
+    ];
+    for (pkg, _) in WEB_PACKAGES {
+        args.extend(["-p", pkg]);
+    }
+    run_cmd(Command::new(&cargo).args(&args))?;
     let out = root.join("web").join("pkg");
-    run_cmd(
-        Command::new("wasm-bindgen")
-            .arg(&wasm)
-            .args(["--target", "web", "--out-dir"])
-            .arg(&out),
-    )?;
-    let bg = out.join("pop3_web_bg.wasm");
     // Binaryen before 116 (Debian 12 ships 108) mis-handles the reference-typed tables that
     // current rustc and wasm-bindgen emit and produces a module browsers reject, so it runs
-    // only when new enough; the size profile above does most of the work anyway.
+    // only when new enough; the size profile does most of the work anyway (measured with
+    // binaryen 132: -Oz shrinks the raw module by 10% but the gzipped one grows by 4%).
     let (_, v) = capture("wasm-opt", &["--version"]);
     let version: u32 = v
         .split_whitespace()
         .nth(2)
         .and_then(|n| n.parse().ok())
         .unwrap_or(0);
-    if version >= 116 {
-        run_cmd(
-            Command::new("wasm-opt")
-                .args([
-                    "-Oz",
-                    "--enable-reference-types",
-                    "--enable-bulk-memory",
-                    "-o",
-                ])
-                .arg(&bg)
-                .arg(&bg),
-        )?;
-    } else {
-        println!("wasm-opt {version}: too old for this module (needs 116+), skipped");
-    }
     let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
-    println!(
-        "web/pkg: pop3_web_bg.wasm {} bytes, pop3_web.js {} bytes",
-        size(&bg),
-        size(&out.join("pop3_web.js"))
-    );
+    for (_, name) in WEB_PACKAGES {
+        let wasm = target_dir(root)
+            .join(WASM_TARGET)
+            .join("wasm-release")
+            .join(format!("{name}.wasm"));
+        run_cmd(
+            Command::new("wasm-bindgen")
+                .arg(&wasm)
+                .args(["--target", "web", "--out-dir"])
+                .arg(&out),
+        )?;
+        let bg = out.join(format!("{name}_bg.wasm"));
+        if version >= 116 {
+            run_cmd(
+                Command::new("wasm-opt")
+                    .args([
+                        "-Oz",
+                        "--enable-reference-types",
+                        "--enable-bulk-memory",
+                        "-o",
+                    ])
+                    .arg(&bg)
+                    .arg(&bg),
+            )?;
+        }
+        println!(
+            "web/pkg: {name}_bg.wasm {} bytes, {name}.js {} bytes",
+            size(&bg),
+            size(&out.join(format!("{name}.js")))
+        );
+    }
+    if version < 116 {
+        println!("wasm-opt {version}: too old for these modules (needs 116+), skipped");
+    }
     Ok(())
 }
 
