@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo build --release -p pop3-bridge
-//! target/release/bridge-bench throughput [--mb 100] [--runs 3]
+//! target/release/bridge-bench throughput [--mb 100] [--runs 3] [--client rust|python]
 //! target/release/bridge-bench idle [--sessions 10000]
 //! ```
 //!
@@ -13,8 +13,12 @@
 //! client through `pop3-bridge` (release binary next to this one, its own process), (4) the
 //! same client through `websockify` (Debian package), all in the same run, interleaved. It
 //! also reports the CPU time (user/system, from /proc) of the relay process and of this
-//! process (source + client) per run. `idle` opens N idle sessions through `pop3-bridge` and
-//! reports the bridge process's RSS growth per session. Everything is on 127.0.0.1.
+//! process (source + client) per run. With `--client python` every path is read instead by
+//! `bridge/bench/ws_read.py` (embedded in this binary, run with `python3 -c`; standard
+//! library only), the kind of client the issue measured with: it times itself from before
+//! its connect to the last byte and prints the payload byte count. `idle` opens N idle
+//! sessions through `pop3-bridge` and reports the bridge process's RSS growth per session.
+//! Everything is on 127.0.0.1.
 
 use std::io::{Read, Write};
 use std::net::SocketAddr;
@@ -33,12 +37,16 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 type BoxErr = Box<dyn std::error::Error + Send + Sync>;
 
 fn arg(name: &str, default: usize) -> usize {
+    str_arg(name, "").parse().unwrap_or(default)
+}
+
+fn str_arg(name: &str, default: &str) -> String {
     let args: Vec<String> = std::env::args().collect();
     args.iter()
         .position(|a| a == name)
         .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
+        .cloned()
+        .unwrap_or_else(|| default.to_string())
 }
 
 fn free_port() -> u16 {
@@ -236,6 +244,79 @@ async fn via_websockify(wsf: SocketAddr) -> Result<usize, BoxErr> {
     ws_read_all(&mut ws).await
 }
 
+/// The Python reading client (`--client python`), embedded so the binary works anywhere.
+const WS_READ_PY: &str = include_str!("../../bench/ws_read.py");
+
+/// Runs `ws_read.py` with `args` (mode, host, port, ...); returns the payload bytes it read
+/// and the time it measured itself (without the interpreter's start-up).
+async fn python_read(args: &[String]) -> Result<(usize, Duration), BoxErr> {
+    let out = tokio::process::Command::new("python3")
+        .arg("-c")
+        .arg(WS_READ_PY)
+        .args(args)
+        .stderr(Stdio::inherit())
+        .output()
+        .await?;
+    if !out.status.success() {
+        return Err(format!("ws_read.py {args:?} failed: {}", out.status).into());
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut fields = text.split_whitespace();
+    let bytes = fields.next().and_then(|v| v.parse().ok());
+    let secs = fields.next().and_then(|v| v.parse().ok());
+    match (bytes, secs) {
+        (Some(b), Some(s)) => Ok((b, Duration::from_secs_f64(s))),
+        _ => Err(format!("ws_read.py printed {text:?}").into()),
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Client {
+    Rust,
+    Python,
+}
+
+/// Where the benchmark's relays listen.
+struct Endpoints {
+    src: SocketAddr,
+    tcp_relay: SocketAddr,
+    bridge: SocketAddr,
+    websockify: SocketAddr,
+}
+
+/// One read of the whole stream along `path` by `client`: payload bytes and duration.
+async fn read_once(
+    client: Client,
+    path: &str,
+    at: &Endpoints,
+) -> Result<(usize, Duration), BoxErr> {
+    if client == Client::Python {
+        let (mode, addr) = match path {
+            "direct TCP" => ("direct", at.src),
+            "TCP relay" => ("direct", at.tcp_relay),
+            "pop3-bridge" => ("bridge", at.bridge),
+            _ => ("websockify", at.websockify),
+        };
+        let mut args = vec![
+            mode.to_string(),
+            addr.ip().to_string(),
+            addr.port().to_string(),
+        ];
+        if mode == "bridge" {
+            args.push(at.src.port().to_string());
+        }
+        return python_read(&args).await;
+    }
+    let t = Instant::now();
+    let n = match path {
+        "direct TCP" => direct_read(at.src).await?,
+        "TCP relay" => direct_read(at.tcp_relay).await?,
+        "pop3-bridge" => via_bridge(at.bridge, at.src).await?,
+        _ => via_websockify(at.websockify).await?,
+    };
+    Ok((n, t.elapsed()))
+}
+
 fn mbps(bytes: usize, d: Duration) -> f64 {
     bytes as f64 / d.as_secs_f64() / 1e6
 }
@@ -243,6 +324,11 @@ fn mbps(bytes: usize, d: Duration) -> f64 {
 async fn throughput() -> Result<(), BoxErr> {
     let mb = arg("--mb", 100);
     let runs = arg("--runs", 3);
+    let client = match str_arg("--client", "rust").as_str() {
+        "rust" => Client::Rust,
+        "python" => Client::Python,
+        other => return Err(format!("--client {other}: expected rust or python").into()),
+    };
     let size = mb * 1_000_000;
     let src = source_server(size).await?;
     let bport = free_port();
@@ -266,7 +352,19 @@ async fn throughput() -> Result<(), BoxErr> {
         Err(_) => false,
     };
     let wsf_pid = wsf.as_ref().map(|c| c.0.id().to_string()).ok();
-    println!("relay throughput, {mb} MB stream, best and median of {runs} runs (MB/s):");
+    let at = Endpoints {
+        src,
+        tcp_relay: raddr,
+        bridge: baddr,
+        websockify: waddr,
+    };
+    let client_name = match client {
+        Client::Rust => "Rust client",
+        Client::Python => "Python client (bridge/bench/ws_read.py)",
+    };
+    println!(
+        "relay throughput, {mb} MB stream, {client_name}, best and median of {runs} runs (MB/s):"
+    );
     struct Path {
         name: &'static str,
         relay_pid: Option<String>,
@@ -299,14 +397,7 @@ async fn throughput() -> Result<(), BoxErr> {
             }
             let r0 = p.relay_pid.as_deref().map(cpu_ticks).unwrap_or((0, 0));
             let s0 = cpu_ticks("self");
-            let t = Instant::now();
-            let n = match p.name {
-                "direct TCP" => direct_read(src).await?,
-                "TCP relay" => direct_read(raddr).await?,
-                "pop3-bridge" => via_bridge(baddr, src).await?,
-                _ => via_websockify(waddr).await?,
-            };
-            let d = t.elapsed();
+            let (n, d) = read_once(client, p.name, &at).await?;
             let r1 = p.relay_pid.as_deref().map(cpu_ticks).unwrap_or((0, 0));
             let s1 = cpu_ticks("self");
             let (rc, sc) = (sub(r1, r0), sub(s1, s0));
@@ -327,6 +418,12 @@ async fn throughput() -> Result<(), BoxErr> {
     };
     let direct = median(&results[0].mbps);
     let tcp_relay = median(&results[1].mbps);
+    let websockify = results.get(3).map_or(0.0, |p| median(&p.mbps));
+    // With the Python client the reader is a child process: this process is the source only.
+    let own_cpu = match client {
+        Client::Rust => "source+client",
+        Client::Python => "source",
+    };
     for p in &results {
         if p.mbps.is_empty() {
             println!("  {:<12} no complete run", p.name);
@@ -336,9 +433,14 @@ async fn throughput() -> Result<(), BoxErr> {
         let med = median(&p.mbps);
         let n = p.mbps.len().max(1) as u64;
         let ms = |t: u64| t * 10 / n;
+        let vs_websockify = if websockify > 0.0 {
+            format!(", {:.2} x websockify", med / websockify)
+        } else {
+            String::new()
+        };
         println!(
-            "  {:<12} best {best:>6.0}  median {med:>6.0}  median {:.2} x direct, {:.2} x TCP relay; \
-             CPU ms/run: relay user {} sys {}, source+client user {} sys {}",
+            "  {:<12} best {best:>6.0}  median {med:>6.0}  median {:.2} x direct, {:.2} x TCP relay\
+             {vs_websockify}; CPU ms/run: relay user {} sys {}, {own_cpu} user {} sys {}",
             p.name,
             med / direct,
             med / tcp_relay,
@@ -455,7 +557,8 @@ fn main() -> Result<(), BoxErr> {
         "tcp-relay" => tcp_relay_main(),
         _ => {
             eprintln!(
-                "usage: bridge-bench throughput [--mb 100] [--runs 3] | idle [--sessions 10000]"
+                "usage: bridge-bench throughput [--mb 100] [--runs 3] [--client rust|python] \
+                 | idle [--sessions 10000]"
             );
             std::process::exit(2);
         }
