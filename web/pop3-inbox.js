@@ -112,6 +112,7 @@ export class Pop3Inbox extends HTMLElement {
   #sync = null; // this session's background sync: { ctrl, promise, report }
   #idle = null; // kiosk mode's idle logout
   #offline = false; // showing the store without a session
+  #bridgeConfig = null; // promise: the serving bridge's /client-config.json applied
   #els = {};
   #rowH = 0;
 
@@ -126,7 +127,27 @@ export class Pop3Inbox extends HTMLElement {
     this.#applyDefaults();
     window.addEventListener('beforeunload', this.#onBeforeUnload);
     window.addEventListener('pagehide', this.#onPageHide);
+    this.#bridgeConfig ??= this.#loadBridgeConfig();
     this.#offerOffline();
+  }
+
+  /**
+   * The bridge that serves this page may impose kiosk mode (its operator's choice for shared
+   * devices). Only adds restrictions: it can turn kiosk mode on, never off.
+   */
+  async #loadBridgeConfig() {
+    if (this.getAttribute('bridge') || this.getAttribute('api') === 'mock') return;
+    try {
+      const r = await fetch(new URL('/client-config.json', location.href), { cache: 'no-store', credentials: 'same-origin' });
+      if (!r.ok) return;
+      const c = await r.json();
+      if (c?.kiosk !== true) return;
+      const idle = Number(c.kioskIdleSeconds);
+      if (!this.hasAttribute('kiosk-idle') && idle > 0) this.setAttribute('kiosk-idle', String(idle));
+      this.setAttribute('kiosk', '');
+    } catch {
+      /* a page not served by the bridge: its attributes decide */
+    }
   }
 
   // Kiosk: closing the tab ends everything; nothing of this user may outlive the page.
@@ -424,6 +445,7 @@ export class Pop3Inbox extends HTMLElement {
   async #onSubmit(ev) {
     ev.preventDefault();
     const e = this.#els;
+    await this.#bridgeConfig; // kiosk mode, if the bridge imposes it, applies before sign-in
     if (!e.form.reportValidity()) return;
     const values = {
       server: e.server.value.trim(),
@@ -1304,6 +1326,7 @@ export class Pop3Inbox extends HTMLElement {
   async #offerOffline() {
     const e = this.#els;
     e.offlineBtn.hidden = true;
+    await this.#bridgeConfig;
     if (this.kiosk || this.#storeMode() !== 'indexeddb' || !globalThis.indexedDB) return;
     const r = this.#loadRemembered();
     if (!r?.server || !r?.user) return;

@@ -116,6 +116,10 @@ pub struct Config {
     /// A TLS-terminating reverse proxy is in front: allow a public bind without listener TLS,
     /// take the client IP from `X-Forwarded-For`, and treat the origin as https.
     pub behind_proxy: bool,
+    /// Kiosk mode for the UI this bridge serves (`/client-config.json`): nothing stored, mail
+    /// left on the server, idle logout after `kiosk_idle_secs`. Embedders cannot turn it off.
+    pub kiosk: bool,
+    pub kiosk_idle_secs: u32,
     pub limits: Limits,
 }
 
@@ -138,6 +142,8 @@ impl Default for Config {
             tls_cert: None,
             tls_key: None,
             behind_proxy: false,
+            kiosk: false,
+            kiosk_idle_secs: 300,
             limits: Limits::default(),
         }
     }
@@ -179,6 +185,8 @@ pub struct FileConfig {
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     pub behind_proxy: Option<bool>,
+    pub kiosk: Option<bool>,
+    pub kiosk_idle_secs: Option<u32>,
     pub log: Option<String>,
     #[serde(default)]
     pub limits: FileLimits,
@@ -319,6 +327,12 @@ pub struct CliOpts {
     /// the client IP is taken from X-Forwarded-For).
     #[arg(long, env = "POP3_BRIDGE_BEHIND_PROXY")]
     pub behind_proxy: bool,
+    /// Kiosk mode for the served UI: mail only in memory, left on the server, idle logout.
+    #[arg(long, env = "POP3_BRIDGE_KIOSK")]
+    pub kiosk: bool,
+    /// Seconds without activity before a kiosk session logs out (default 300).
+    #[arg(long, env = "POP3_BRIDGE_KIOSK_IDLE_SECS", value_name = "SECS")]
+    pub kiosk_idle_secs: Option<u32>,
     /// Maximum concurrent sessions (default 1024).
     #[arg(long, env = "POP3_BRIDGE_MAX_SESSIONS")]
     pub max_sessions: Option<usize>,
@@ -411,6 +425,10 @@ impl CliOpts {
             c.tls_key = self.tls_key;
         }
         c.behind_proxy |= self.behind_proxy;
+        c.kiosk |= self.kiosk;
+        if let Some(s) = self.kiosk_idle_secs {
+            c.kiosk_idle_secs = s;
+        }
         if let Some(v) = self.max_sessions {
             c.limits.max_sessions = v;
         }
@@ -482,6 +500,8 @@ fn apply_file(c: &mut Config, f: FileConfig, log: &mut String) -> Result<(), Con
     c.tls_cert = f.tls_cert.or(c.tls_cert.take());
     c.tls_key = f.tls_key.or(c.tls_key.take());
     c.behind_proxy = f.behind_proxy.unwrap_or(c.behind_proxy);
+    c.kiosk = f.kiosk.unwrap_or(c.kiosk);
+    c.kiosk_idle_secs = f.kiosk_idle_secs.unwrap_or(c.kiosk_idle_secs);
     if let Some(l) = f.log {
         *log = l;
     }

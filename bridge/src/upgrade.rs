@@ -163,6 +163,22 @@ pub(crate) async fn handle(
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return Ok(plain(StatusCode::METHOD_NOT_ALLOWED, "method not allowed"));
     }
+    if path == "/client-config.json" {
+        // What the served UI must obey (kiosk mode); the UI reads it before anyone signs in.
+        let body = format!(
+            "{{\"kiosk\":{},\"kioskIdleSeconds\":{}}}",
+            shared.config.kiosk, shared.config.kiosk_idle_secs
+        );
+        let mut r = plain(StatusCode::OK, "");
+        *r.body_mut() = Full::new(Bytes::from(body));
+        r.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        r.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        return Ok(r);
+    }
     if path == "/metrics" {
         let mut r = plain(StatusCode::OK, "");
         *r.body_mut() = Full::new(Bytes::from(shared.metrics.render()));

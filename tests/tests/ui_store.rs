@@ -4,9 +4,10 @@
 //! - Chromium: mail is kept in IndexedDB by the background sync; after logging out it can be
 //!   read offline; "delete once kept here" deletes on the server only what is stored, listed
 //!   before QUIT like the user's own marks; export reports what it wrote.
-//! - Chromium and Firefox: kiosk mode keeps mail in memory only, logs out by itself after the
-//!   idle time with a visible countdown, and leaves no IndexedDB database, cache, local or
-//!   session storage entry, or cookie behind.
+//! - Chromium and Firefox: kiosk mode (from the page's URL in Chromium, imposed by the bridge's
+//!   `kiosk` setting in Firefox) keeps mail in memory only, logs out by itself after the idle
+//!   time with a visible countdown, and leaves no IndexedDB database, cache, local or session
+//!   storage entry, or cookie behind.
 //!
 //! Needs web/pkg (`cargo xtask build-web`, which `cargo xtask test` runs first).
 
@@ -156,7 +157,7 @@ struct Stack {
     bridge: Option<tokio::task::JoinHandle<()>>,
 }
 
-async fn stack(users: &[(&str, usize)]) -> Stack {
+async fn stack(users: &[(&str, usize)], kiosk: bool) -> Stack {
     let web = root().join("web");
     assert!(
         web.join("pkg/pop3_web_bg.wasm").exists(),
@@ -175,6 +176,8 @@ async fn stack(users: &[(&str, usize)]) -> Stack {
         allow_hosts: vec!["localhost".into()],
         allow_ports: vec![d.tls_port()],
         extra_ca: vec![d.ca_pem_path().to_path_buf()],
+        kiosk,
+        kiosk_idle_secs: 10,
         ..Config::default()
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -438,10 +441,18 @@ async fn import_skips_what_is_kept(ui: &Ui, user: &str, port: u16) -> R {
     )
 }
 
-async fn kiosk_leaves_nothing_behind(ui: &Ui, d: &Dovecot) -> R {
+/// `query` turns kiosk mode on through the page's URL; with an empty one the bridge's
+/// configuration must do it.
+async fn kiosk_leaves_nothing_behind(ui: &Ui, d: &Dovecot, query: &str) -> R {
     let user = "kiosk";
     let port = d.tls_port();
-    ui.open("kiosk&kiosk-idle=10").await?;
+    ui.open(query).await?;
+    ui.wait(
+        "kiosk mode (remember disabled)",
+        "document.querySelector('pop3-inbox').hasAttribute('kiosk') && r.querySelector('input[name=remember]').disabled",
+        15,
+    )
+    .await?;
     ui.login(port, user, false).await?;
     ui.wait(
         "the sync (in memory)",
@@ -501,15 +512,22 @@ async fn kiosk_leaves_nothing_behind(ui: &Ui, d: &Dovecot) -> R {
     )
 }
 
+/// Chromium: kiosk mode from the page URL, then the store scenario (the bridge is not in kiosk
+/// mode). Firefox: kiosk mode imposed by the bridge's configuration.
 async fn run(kind: BrowserKind, store_scenario: bool) {
-    let mut s = stack(&[("keeper", 6), ("kiosk", 3)]).await;
+    let mut s = stack(&[("keeper", 6), ("kiosk", 3)], !store_scenario).await;
     let b = Browser::start(kind).await.expect("browser starts");
     let ui = Ui {
         b,
         base: format!("http://{}", s.addr),
         kind,
     };
-    let mut result = kiosk_leaves_nothing_behind(&ui, &s.d).await;
+    let query = if store_scenario {
+        "kiosk&kiosk-idle=10"
+    } else {
+        ""
+    };
+    let mut result = kiosk_leaves_nothing_behind(&ui, &s.d, query).await;
     if result.is_ok() && store_scenario {
         result = keep_read_offline_and_delete_after_download(&ui, &s.d).await;
     }
@@ -526,6 +544,6 @@ async fn store_and_kiosk_in_chromium() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kiosk_in_firefox() {
+async fn kiosk_from_the_bridge_config_in_firefox() {
     run(BrowserKind::Firefox, false).await;
 }
