@@ -344,3 +344,125 @@ async fn soak(stack: &mut Stack, runs: u64, seed0: u64) -> Result<(), String> {
     );
     Ok(())
 }
+
+/// A full disk in the middle of a sync (IndexedDB's quota error on the third message): the sync
+/// stops with `quota`, sends no DELE even under delete-after-download, and every message is
+/// still on the server; the next sync with room to spare finishes the job.
+/// And two syncs of one account at once (two tabs): Web Locks let only one run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_stops_the_sync_before_any_deletion_and_one_sync_runs_per_account() {
+    let web = root().join("web");
+    assert!(
+        web.join("pkg/pop3_web_bg.wasm").exists(),
+        "web/pkg is missing: run `cargo xtask build-web`"
+    );
+    let d = Dovecot::start(DovecotOptions::new().user(USER, PASSWORD, Mailbox::new(6)))
+        .expect("dovecot");
+    let proxy = FaultProxy::start_local(d.tls_addr()).expect("proxy");
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr: SocketAddr = listener.local_addr().expect("addr");
+    let config = Config {
+        listen: addr,
+        web_root: Some(web),
+        allow_hosts: vec!["localhost".into()],
+        allow_ports: vec![proxy.local_addr().port()],
+        extra_ca: vec![d.ca_pem_path().to_path_buf()],
+        ..Config::default()
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let bridge = tokio::spawn(Bridge::new(config).run(listener, async {
+        let _ = stopped.await;
+    }));
+    let b = Browser::start(BrowserKind::Chromium)
+        .await
+        .expect("browser starts");
+    let stack = Stack {
+        d,
+        proxy,
+        b,
+        page: format!("http://{addr}/dev/sync-harness.html"),
+        bridge_url: format!("ws://{addr}/pop3"),
+    };
+    let result = full_disk_and_lock(&stack).await;
+    let _ = stack.b.close().await;
+    let _ = stop.send(());
+    let _ = bridge.await;
+    if let Err(e) = result {
+        panic!("{e}\n--- dovecot log (tail) ---\n{}", tail(&stack.d.log()));
+    }
+}
+
+async fn full_disk_and_lock(stack: &Stack) -> Result<(), String> {
+    stack.open_page().await?;
+    stack.js("return window.harness.wipe()", vec![]).await?;
+    let originals: Vec<Vec<u8>> = (0..6).map(|i| stack.d.expected_bytes(USER, i)).collect();
+    let mut opts = stack.opts("delete-after-download");
+    opts["quotaAfter"] = json!(2);
+    let first = stack.sync(&opts).await?;
+    if first["ok"] != Json::Bool(false) || first["code"] != "quota" || first["marked"] != 0 {
+        return Err(format!(
+            "a full disk must stop the sync with `quota` before any DELE: {first}"
+        ));
+    }
+    if stack
+        .d
+        .stored_message_count(USER)
+        .map_err(|e| e.to_string())?
+        != 6
+    {
+        return Err("a full disk deleted mail on the server".into());
+    }
+    stack
+        .check_invariant(&originals, &opts, "after the full disk")
+        .await?;
+
+    // Two tabs at once: one sync runs, the other is refused with `locked`.
+    let opts = stack.opts("leave");
+    let both = stack
+        .js(
+            "return window.harness.twice(arguments[0])",
+            vec![opts.clone()],
+        )
+        .await?;
+    let codes: Vec<String> = both
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| {
+            if r["ok"] == Json::Bool(true) {
+                "ok".to_owned()
+            } else {
+                r["code"].as_str().unwrap_or("?").to_owned()
+            }
+        })
+        .collect();
+    let mut sorted = codes.clone();
+    sorted.sort();
+    if sorted != ["locked", "ok"] {
+        return Err(format!("two syncs at once: {both}"));
+    }
+
+    // With room again, the next sync keeps everything and (delete-after-download) empties
+    // the server.
+    let last = stack.sync(&stack.opts("delete-after-download")).await?;
+    if last["ok"] != Json::Bool(true) {
+        return Err(format!("the sync after the full disk failed: {last}"));
+    }
+    let stored = stack
+        .check_invariant(&originals, &opts, "after the retry")
+        .await?;
+    if stored.len() != 6
+        || stack
+            .d
+            .stored_message_count(USER)
+            .map_err(|e| e.to_string())?
+            != 0
+    {
+        return Err(format!(
+            "after the retry: {} kept, {:?} on the server",
+            stored.len(),
+            stack.d.stored_message_count(USER)
+        ));
+    }
+    Ok(())
+}

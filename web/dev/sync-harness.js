@@ -3,7 +3,7 @@
 // test can check that no mail was lost. Not used by the app.
 
 import init, { connect, SyncRun, sha256Hex } from '../pkg/pop3_web.js';
-import { openStore, deleteDatabase } from '../store.js';
+import { openStore, deleteDatabase, StoreError } from '../store.js';
 import { syncAccount, finishSync } from '../sync.js';
 
 await init();
@@ -22,15 +22,17 @@ async function sync(o) {
   }
   let report;
   try {
-    report = await syncAccount({ session, store, account, policy: o.policy, SyncRun, sha256Hex });
+    report = await syncAccount({ session, store: o.quotaAfter == null ? store : fullAfter(store, o.quotaAfter), account, policy: o.policy, SyncRun, sha256Hex });
   } catch (e) {
     session.close();
     return errInfo('sync', e);
   }
   if (report.error || report.blocked) {
+    // What the UI does too: end without QUIT, so nothing marked could be deleted.
+    const marked = session.markedForDeletion.length;
     session.close();
     await finishSync(store, account, report.run, false);
-    return { ok: false, phase: 'store', code: report.error?.code || report.blocked?.code, message: report.error?.message || report.blocked?.message };
+    return { ok: false, phase: 'store', code: report.error?.code || report.blocked?.code, message: report.error?.message || report.blocked?.message, stored: report.stored, marked };
   }
   let committed = false;
   let quitError = null;
@@ -45,8 +47,30 @@ async function sync(o) {
   return { ok: true, committed, stored: report.stored, deleted: report.deletions.length, warnings: report.warnings.map((w) => w.code) };
 }
 
+/**
+ * The store as a full disk sees it: full-message commits after the first `n` fail the way
+ * IndexedDB fails when the quota is exhausted.
+ */
+function fullAfter(inner, n) {
+  let left = n;
+  return new Proxy(inner, {
+    get(target, prop) {
+      const v = Reflect.get(target, prop, target);
+      if (prop !== 'commitMessage') return typeof v === 'function' ? v.bind(target) : v;
+      return async (account, rec) => {
+        if (rec.full && left-- <= 0) throw new StoreError('quota', 'QuotaExceededError (simulated by the test harness)');
+        return v.call(target, account, rec);
+      };
+    },
+  });
+}
+
 window.harness = {
   sync,
+  /** Two syncs of the same account at once (as from two tabs): one must wait its turn. */
+  async twice(o) {
+    return Promise.all([sync(o), sync(o)]);
+  },
   /** Starts a sync without waiting for it (the test reloads the page in the middle). */
   start(o) {
     window.harness.last = sync(o).catch((e) => errInfo('uncaught', e));
