@@ -1283,7 +1283,8 @@ export class Pop3Inbox extends HTMLElement {
     lines.push(...notes);
     const kept = this.#items.filter((x) => x.kept === 'full').length;
     const del = report.deletions.length;
-    const summary = `${plural(kept, 'message is', 'messages are')} kept on this device${del ? `; ${plural(del, 'message', 'messages')} will be deleted from the server when you finish the session (Undo keeps ${del === 1 ? 'it' : 'them'} there)` : ''}.`;
+    const where = this.#store?.kind === 'memory' ? "in this page's memory only (erased when you log out)" : 'on this device';
+    const summary = `${plural(kept, 'message is', 'messages are')} kept ${where}${del ? `; ${plural(del, 'message', 'messages')} will be deleted from the server when you finish the session (Undo keeps ${del === 1 ? 'it' : 'them'} there)` : ''}.`;
     this.#syncNote([summary, ...lines].join(' '));
     this.#updateMarked();
     this.#render();
