@@ -1192,7 +1192,8 @@ export class Pop3Inbox extends HTMLElement {
     if (!this.#store || !run || !it.key || run.msgOf(it.key) !== it.msg || it.kept === 'full') return;
     try {
       const summary = summaryOf(bytes, it.size);
-      const known = { key: it.key, uid: it.uid ?? null, size: it.size, firstSeenMs: Date.now(), stored: 'full' };
+      // The store merges this into the record the sync wrote, keeping its first-seen time.
+      const known = { key: it.key, uid: it.uid ?? null, size: it.size, stored: 'full' };
       const { sha256 } = await this.#store.commitMessage(this.#account, { key: it.key, bytes, full: true, summary, known });
       run.stored(it.msg, { sha256, full: true });
       it.kept = 'full';

@@ -24,7 +24,7 @@ export class StoreError extends Error {
   constructor(code, message, cause) {
     super(message);
     this.name = 'StoreError';
-    this.code = code; // 'quota' | 'corrupt' | 'unavailable' | 'not_found' | 'blocked'
+    this.code = code; // 'quota' | 'corrupt' | 'unavailable' | 'not_found' | 'blocked' | 'locked'
     if (cause) this.cause = cause;
   }
 }

@@ -58,6 +58,8 @@ async function syncLocked({ session, store, account, policy, SyncRun, sha256Hex,
   const nowMs = now();
   const run = new SyncRun({ account, policy: policy ?? {}, known, nowMs, downloadAndDeleteWithoutUidl });
   report.run = run;
+  // The run's records, written whenever the server or the store told it something new.
+  const persist = () => persistRun(store, account, run);
   onRun?.(run);
 
   // LIST and UIDL go out together (pipelined when the server allows it). UIDL is sent even
@@ -73,7 +75,7 @@ async function syncLocked({ session, store, account, policy, SyncRun, sha256Hex,
   report.plan = plan;
   report.blocked = plan.blocked;
   report.warnings.push(...plan.warnings);
-  await store.putKnown(account, run.known(), { remove: run.dropped() });
+  await persist();
   if (plan.blocked) return report;
 
   let entries = new Map(plan.entries.map((e) => [e.msg, e]));
@@ -161,7 +163,7 @@ async function syncLocked({ session, store, account, policy, SyncRun, sha256Hex,
   } catch (err) {
     if (!commitError) {
       await Promise.allSettled(commits);
-      await store.putKnown(account, run.known(), { remove: run.dropped() }).catch(() => {});
+      await persist().catch(() => {});
       throw err;
     }
   } finally {
@@ -170,7 +172,7 @@ async function syncLocked({ session, store, account, policy, SyncRun, sha256Hex,
   await Promise.allSettled(commits);
   if (commitError) {
     report.error = { code: codeOf(commitError), message: commitError.message || String(commitError) };
-    await store.putKnown(account, run.known(), { remove: run.dropped() }).catch(() => {});
+    await persist().catch(() => {});
     return report;
   }
 
@@ -185,10 +187,10 @@ async function syncLocked({ session, store, account, policy, SyncRun, sha256Hex,
     }
     report.deletions = run.pendingDeletes();
     // Persisted before QUIT: if the connection dies now, the next sync retries these deletions.
-    await store.putKnown(account, run.known(), { remove: run.dropped() });
+    await persist();
     if (failed.length && !session.open) throw failed[0].reason;
   } else {
-    await store.putKnown(account, run.known(), { remove: run.dropped() });
+    await persist();
   }
   return report;
 }
@@ -196,13 +198,17 @@ async function syncLocked({ session, store, account, policy, SyncRun, sha256Hex,
 /** After QUIT (committed = its +OK) or a lost connection (false): records the outcome. */
 export async function finishSync(store, account, run, committed) {
   const r = run.quit(committed);
-  await store.putKnown(account, run.known(), { remove: run.dropped() });
+  await persistRun(store, account, run);
   return r;
 }
 
 /** RSET was answered +OK: this session deletes nothing after all. */
 export async function undoSyncDeletions(store, account, run) {
   const undone = run.undoDeletions();
-  await store.putKnown(account, run.known(), { remove: run.dropped() });
+  await persistRun(store, account, run);
   return undone;
+}
+
+function persistRun(store, account, run) {
+  return store.putKnown(account, run.known(), { remove: run.dropped() });
 }
