@@ -28,6 +28,7 @@ import { IdleLogout } from './kiosk.js';
 const STORAGE_KEY = 'pop3-inbox:account';
 const DEFAULT_PORTS = { tls: 995, stls: 110, plain: 110 };
 const HEADER_BATCH = 200; // messages per fetchHeaders call: small enough for steady progress
+const TOP_CACHE_MAX = 5000; // header answers kept for the sync (about 1-2 KB each)
 const OVERSCAN = 6; // rows rendered above/below the viewport so fast scrolling shows no gaps
 const PROGRESS_DELAY_MS = 300; // "longer than a moment": shorter work shows no progress bar
 const CERT_CODES = new Set(['cert_expired', 'cert_unknown_issuer', 'cert_name_mismatch', 'cert_invalid', 'cert_revoked', 'cert_not_yet_valid']);
@@ -113,6 +114,7 @@ export class Pop3Inbox extends HTMLElement {
   #idle = null; // kiosk mode's idle logout
   #offline = false; // showing the store without a session
   #bridgeConfig = null; // promise: the serving bridge's /client-config.json applied
+  #topCache = new Map(); // msg -> TOP n 0 bytes read by the list, handed to the sync once
   #els = {};
   #rowH = 0;
 
@@ -517,6 +519,7 @@ export class Pop3Inbox extends HTMLElement {
     this.#items = [];
     this.#index.clear();
     this.#parsed.clear();
+    this.#topCache.clear();
     this.#active = -1;
     e.count.textContent = '';
     this.#updateMarked();
@@ -590,6 +593,8 @@ export class Pop3Inbox extends HTMLElement {
         for (const r of got) {
           const i = this.#index.get(r.msg);
           if (i === undefined) continue;
+          // The sync needs these same headers; bounded, the rest it asks for itself.
+          if (this.#store && this.#topCache.size < TOP_CACHE_MAX) this.#topCache.set(r.msg, r.headers);
           const it = this.#items[i];
           const sum = summarizeHeaders(r.headers);
           Object.assign(it, { loaded: true, from: sum.from, subject: sum.subject, date: sum.date });
@@ -1240,6 +1245,7 @@ export class Pop3Inbox extends HTMLElement {
       sha256Hex: w.sha256Hex,
       signal: ctrl.signal,
       allowDelete,
+      headersOf: (msg) => this.#topCache.get(msg),
       onRun: (run) => (s.run = run),
       onProgress: (p) => {
         if (p.phase === 'bodies' && this.#sync === s) {
@@ -1252,7 +1258,8 @@ export class Pop3Inbox extends HTMLElement {
         Object.assign(it, { key, kept: full ? 'full' : it.kept === 'full' ? 'full' : 'headers' });
         this.#queueRender();
       },
-    }).then(
+    });
+    s.promise = s.promise.finally(() => this.#topCache.clear()).then(
       (report) => {
         s.report = report;
         if (this.#sync === s) this.#afterSync(report, notes);

@@ -44,6 +44,7 @@ function codeOf(err) {
  *
  * options: { session, store, account, policy, SyncRun, sha256Hex, now?, signal?, onRun?(run),
  *            onProgress?({phase, done, total, bytes, totalBytes}), onStored?({msg, key, summary, full}),
+ *            headersOf?(msg) -> Uint8Array | undefined (TOP n 0 answers this session already has),
  *            allowDelete?, downloadAndDeleteWithoutUidl? }
  * report:  { run, plan, blocked, warnings, stored, bytes, deletions, error }
  *   error is null or { code, message } — the sync stopped there, nothing was deleted.
@@ -52,7 +53,7 @@ export function syncAccount(options) {
   return withSyncLock(options.account, () => syncLocked(options));
 }
 
-async function syncLocked({ session, store, account, policy, SyncRun, sha256Hex, now = Date.now, signal, onRun, onProgress, onStored, allowDelete = true, downloadAndDeleteWithoutUidl = false }) {
+async function syncLocked({ session, store, account, policy, SyncRun, sha256Hex, now = Date.now, signal, onRun, onProgress, onStored, headersOf, allowDelete = true, downloadAndDeleteWithoutUidl = false }) {
   const report = { run: null, plan: null, blocked: null, warnings: [], stored: 0, bytes: 0, deletions: [], error: null };
   const known = await store.known(account);
   const nowMs = now();
@@ -85,8 +86,18 @@ async function syncLocked({ session, store, account, policy, SyncRun, sha256Hex,
 
   // Headers first: new messages appear in the list before any body is downloaded.
   if (plan.headers.length) {
-    const got = await session.fetchHeaders({ msgs: plan.headers, signal, onProgress: (p) => onProgress?.({ phase: 'headers', ...p }) });
-    const byMsg = new Map(got.map((r) => [r.msg, r]));
+    // Headers the caller already read in this session (the inbox's list) are not asked again.
+    const byMsg = new Map();
+    const missing = [];
+    for (const msg of plan.headers) {
+      const headers = headersOf?.(msg);
+      if (headers) byMsg.set(msg, { msg, headers });
+      else missing.push(msg);
+    }
+    if (missing.length) {
+      const got = await session.fetchHeaders({ msgs: missing, signal, onProgress: (p) => onProgress?.({ phase: 'headers', ...p }) });
+      for (const r of got) byMsg.set(r.msg, r);
+    }
     for (const msg of plan.headers) {
       const r = byMsg.get(msg);
       const h = run.headers(msg, r ? r.headers : null);

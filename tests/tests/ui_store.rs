@@ -240,6 +240,17 @@ async fn keep_read_offline_and_delete_after_download(ui: &Ui, d: &Dovecot) -> R 
         20,
     )
     .await?;
+    // The list and the sync read each message's headers once between them (Dovecot logs
+    // `top=<count>/<bytes>` at logout): the sync reuses what the list fetched.
+    let log = d.log();
+    let tops: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains(&format!("({user})")) && l.contains("top="))
+        .collect();
+    ensure(
+        tops.first().is_some_and(|l| l.contains("top=6/")),
+        format!("each header fetched once in the first session: {tops:?}"),
+    )?;
     ui.click("button.offline").await?;
     ui.wait(
         "the offline list",
