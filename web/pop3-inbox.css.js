@@ -221,7 +221,9 @@ input:focus-visible, select:focus-visible { border-color: var(--accent); }
 /* Message body (message-view.js): the sandboxed frame cannot report its height (no scripts,
    no same-origin), so it fills the reader and scrolls inside. */
 .reader-main { flex: 1 0 auto; display: flex; flex-direction: column; }
-.message-html { flex: 1 0 auto; display: flex; flex-direction: column; min-height: 22rem; }
+.message-html { display: flex; flex-direction: column; }
+/* Only a frame needs the room; plain text takes its own height. */
+.message-html:has(.message-frame-slot:not([hidden])) { flex: 1 0 auto; min-height: 22rem; }
 .message-content { flex: 1; display: flex; flex-direction: column; min-height: 0; }
 .message-frame-slot { flex: 1; display: flex; min-height: 22rem; }
 .message-frame { flex: 1; width: 100%; min-height: 22rem; border: 1px solid var(--border); border-radius: 8px; background: #fff; color-scheme: light; }
@@ -236,7 +238,8 @@ input:focus-visible, select:focus-visible { border-color: var(--accent); }
 .remote-bar button { min-height: 36px; }
 
 /* Attachments */
-.message-attachments { margin-top: 1rem; }
+/* Above the body: a frame that fills the reader would hide them below it. */
+.message-attachments { margin-bottom: 1rem; }
 .message-attachments h3 { margin: 0 0 .4rem; font-size: 1rem; }
 .attachment-list { list-style: none; margin: 0; padding: 0; display: grid; gap: .4rem; }
 .attachment {
@@ -264,6 +267,7 @@ dialog .dialog-actions { display: flex; justify-content: flex-end; gap: .6rem; f
 .kiosk-countdown p { margin: 0; flex: 1; }
 button.offline { margin-top: .6rem; width: 100%; }
 .device-dialog { max-width: 34rem; }
+.message-offline { margin: 1rem 0 0; padding: 0; font-size: .85rem; color: var(--muted); }
 .device-dialog .field { margin-top: .75rem; }
 
 /* ---------- Narrow containers (phones, small kiosk panes) ---------- */

@@ -327,7 +327,7 @@ export class Pop3Inbox extends HTMLElement {
         h('dl', {}, h('dt', { text: 'From' }), e.rFrom, h('dt', { text: 'To' }), e.rTo, e.rCcTerm, e.rCc, h('dt', { text: 'Date' }), e.rDate),
         e.rMarkedNote,
       ),
-      h('div', { class: 'reader-main' }, e.rMessages, e.rProgress, e.rNote, e.rHtml, e.rAttachments, e.rOffline),
+      h('div', { class: 'reader-main' }, e.rMessages, e.rProgress, e.rNote, e.rAttachments, e.rHtml, e.rOffline),
     );
     e.reader.addEventListener('keydown', (ev) => {
       if (ev.key === 'Escape') {

@@ -53,7 +53,10 @@ fn main() -> ExitCode {
         .style(Style::Friendly)
         .size(900)
         .seed(2024)
-        .recipient("demo@localhost");
+        .recipient("demo@localhost")
+        // Two newest messages show what the reader does with real-world mail.
+        .raw_message(DEMO_ATTACHMENT)
+        .raw_message(DEMO_HTML);
     let opts = DovecotOptions::new()
         .user("demo", "demo", mailbox)
         .ports(plain_port, tls_port)
@@ -117,3 +120,61 @@ fn main() -> ExitCode {
     drop(dovecot);
     ExitCode::SUCCESS
 }
+
+/// An HTML message with an inline (cid:) image and a plain-text alternative: shown sanitized in
+/// the sandboxed frame, with "Show plain text".
+const DEMO_HTML: &str = "From: Newsletter <news@example.org>\r\n\
+To: demo@localhost\r\n\
+Subject: =?UTF-8?Q?Welcome_=E2=80=94_formatted_mail,_safely?=\r\n\
+Date: Fri, 27 Nov 2026 09:30:00 +0000\r\n\
+Message-ID: <demo-html@example.org>\r\n\
+MIME-Version: 1.0\r\n\
+Content-Type: multipart/related; boundary=\"rel\"\r\n\
+\r\n\
+--rel\r\n\
+Content-Type: multipart/alternative; boundary=\"alt\"\r\n\
+\r\n\
+--alt\r\n\
+Content-Type: text/plain; charset=utf-8\r\n\
+\r\n\
+Welcome! This is the plain-text version of a formatted message.\r\n\
+--alt\r\n\
+Content-Type: text/html; charset=utf-8\r\n\
+\r\n\
+<html><body style=\"font-family: sans-serif\">\r\n\
+<h1 style=\"color: #2a5bd7\">Welcome</h1>\r\n\
+<p>This message is <b>HTML</b>. It is shown after an allow-list sanitizer, inside a frame\r\n\
+that may not run scripts; <a href=\"https://example.org/\">links</a> open in a new tab.</p>\r\n\
+<p>An inline image: <img src=\"cid:dot@demo\" alt=\"a red dot\" width=\"16\" height=\"16\"></p>\r\n\
+<script>document.title = 'this never runs'</script>\r\n\
+</body></html>\r\n\
+--alt--\r\n\
+--rel\r\n\
+Content-Type: image/png\r\n\
+Content-Transfer-Encoding: base64\r\n\
+Content-ID: <dot@demo>\r\n\
+\r\n\
+iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==\r\n\
+--rel--\r\n";
+
+/// A message with an attachment whose name tries a right-to-left override trick.
+const DEMO_ATTACHMENT: &str = "From: Sam Sender <sam@example.org>\r\n\
+To: demo@localhost\r\n\
+Subject: The report you asked for\r\n\
+Date: Fri, 27 Nov 2026 09:00:00 +0000\r\n\
+Message-ID: <demo-attachment@example.org>\r\n\
+MIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=\"mix\"\r\n\
+\r\n\
+--mix\r\n\
+Content-Type: text/plain; charset=utf-8\r\n\
+\r\n\
+Hi, the report is attached. (Its file name hides \"exe\" behind a right-to-left override;\r\n\
+the attachment list shows the real name and extension.)\r\n\
+--mix\r\n\
+Content-Type: application/octet-stream\r\n\
+Content-Disposition: attachment; filename*=UTF-8''report%E2%80%AEfdp.exe\r\n\
+Content-Transfer-Encoding: base64\r\n\
+\r\n\
+VGhpcyBpcyBub3QgcmVhbGx5IGEgcmVwb3J0Lgo=\r\n\
+--mix--\r\n";
