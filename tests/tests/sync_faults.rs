@@ -63,9 +63,68 @@ struct Stack {
     b: Browser,
     page: String,
     bridge_url: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    bridge: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Stack {
+    /// Dovecot with `mailbox` for USER, the fault proxy in front of its TLS port, the bridge
+    /// serving web/ and allowed to reach only the proxy, and headless Chromium.
+    async fn start(mailbox: Mailbox) -> Stack {
+        let web = root().join("web");
+        assert!(
+            web.join("pkg/pop3_web_bg.wasm").exists(),
+            "web/pkg is missing: run `cargo xtask build-web`"
+        );
+        let d =
+            Dovecot::start(DovecotOptions::new().user(USER, PASSWORD, mailbox)).expect("dovecot");
+        let proxy = FaultProxy::start_local(d.tls_addr()).expect("fault proxy");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr: SocketAddr = listener.local_addr().expect("addr");
+        let config = Config {
+            listen: addr,
+            web_root: Some(web),
+            allow_hosts: vec!["localhost".into()],
+            allow_ports: vec![proxy.local_addr().port()],
+            extra_ca: vec![d.ca_pem_path().to_path_buf()],
+            ..Config::default()
+        };
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let bridge = tokio::spawn(async move {
+            let _ = Bridge::new(config)
+                .run(listener, async {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+        let b = Browser::start(BrowserKind::Chromium)
+            .await
+            .expect("browser starts");
+        Stack {
+            d,
+            proxy,
+            b,
+            page: format!("http://{addr}/dev/sync-harness.html"),
+            bridge_url: format!("ws://{addr}/pop3"),
+            stop: Some(stop),
+            bridge: Some(bridge),
+        }
+    }
+
+    /// Stops browser and bridge; panics with `result`'s error and Dovecot's log tail.
+    async fn finish(mut self, result: Result<(), String>) {
+        let _ = self.b.close().await;
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(b) = self.bridge.take() {
+            let _ = b.await;
+        }
+        if let Err(e) = result {
+            panic!("{e}\n--- dovecot log (tail) ---\n{}", tail(&self.d.log()));
+        }
+    }
+
     fn opts(&self, policy: &str) -> Json {
         json!({
             "bridgeUrl": self.bridge_url,
@@ -186,49 +245,12 @@ fn choose(rng: &mut SplitMix64, total_down: u64) -> Mishap {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_mail_is_lost_when_syncs_are_cut_reset_stalled_or_reloaded() {
-    let web = root().join("web");
-    assert!(
-        web.join("pkg/pop3_web_bg.wasm").exists(),
-        "web/pkg is missing: run `cargo xtask build-web`"
-    );
     let runs = env_u64("POP3_SYNC_RUNS", 200);
     let seed0 = env_u64("POP3_SYNC_SEED", 0x5EED_0001);
     eprintln!("sync fault runs: {runs}, first seed {seed0:#x} (POP3_SYNC_SEED to replay)");
-
-    let d = Dovecot::start(DovecotOptions::new().user(USER, PASSWORD, Mailbox::new(1)))
-        .expect("dovecot");
-    let proxy = FaultProxy::start_local(d.tls_addr()).expect("fault proxy");
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr: SocketAddr = listener.local_addr().expect("addr");
-    let config = Config {
-        listen: addr,
-        web_root: Some(web),
-        allow_hosts: vec!["localhost".into()],
-        allow_ports: vec![proxy.local_addr().port()],
-        extra_ca: vec![d.ca_pem_path().to_path_buf()],
-        ..Config::default()
-    };
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let bridge = tokio::spawn(Bridge::new(config).run(listener, async {
-        let _ = stopped.await;
-    }));
-    let b = Browser::start(BrowserKind::Chromium)
-        .await
-        .expect("browser starts");
-    let mut stack = Stack {
-        d,
-        proxy,
-        b,
-        page: format!("http://{addr}/dev/sync-harness.html"),
-        bridge_url: format!("ws://{addr}/pop3"),
-    };
+    let mut stack = Stack::start(Mailbox::new(1)).await;
     let result = soak(&mut stack, runs, seed0).await;
-    let _ = stack.b.close().await;
-    let _ = stop.send(());
-    let _ = bridge.await;
-    if let Err(e) = result {
-        panic!("{e}\n--- dovecot log (tail) ---\n{}", tail(&stack.d.log()));
-    }
+    stack.finish(result).await;
 }
 
 fn tail(s: &str) -> &str {
@@ -351,45 +373,9 @@ async fn soak(stack: &mut Stack, runs: u64, seed0: u64) -> Result<(), String> {
 /// And two syncs of one account at once (two tabs): Web Locks let only one run.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_disk_stops_the_sync_before_any_deletion_and_one_sync_runs_per_account() {
-    let web = root().join("web");
-    assert!(
-        web.join("pkg/pop3_web_bg.wasm").exists(),
-        "web/pkg is missing: run `cargo xtask build-web`"
-    );
-    let d = Dovecot::start(DovecotOptions::new().user(USER, PASSWORD, Mailbox::new(6)))
-        .expect("dovecot");
-    let proxy = FaultProxy::start_local(d.tls_addr()).expect("proxy");
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr: SocketAddr = listener.local_addr().expect("addr");
-    let config = Config {
-        listen: addr,
-        web_root: Some(web),
-        allow_hosts: vec!["localhost".into()],
-        allow_ports: vec![proxy.local_addr().port()],
-        extra_ca: vec![d.ca_pem_path().to_path_buf()],
-        ..Config::default()
-    };
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let bridge = tokio::spawn(Bridge::new(config).run(listener, async {
-        let _ = stopped.await;
-    }));
-    let b = Browser::start(BrowserKind::Chromium)
-        .await
-        .expect("browser starts");
-    let stack = Stack {
-        d,
-        proxy,
-        b,
-        page: format!("http://{addr}/dev/sync-harness.html"),
-        bridge_url: format!("ws://{addr}/pop3"),
-    };
+    let stack = Stack::start(Mailbox::new(6)).await;
     let result = full_disk_and_lock(&stack).await;
-    let _ = stack.b.close().await;
-    let _ = stop.send(());
-    let _ = bridge.await;
-    if let Err(e) = result {
-        panic!("{e}\n--- dovecot log (tail) ---\n{}", tail(&stack.d.log()));
-    }
+    stack.finish(result).await;
 }
 
 async fn full_disk_and_lock(stack: &Stack) -> Result<(), String> {
