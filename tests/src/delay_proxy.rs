@@ -10,32 +10,31 @@
 //! shuts down writing towards the other side. The connection is torn down completely once both
 //! directions are closed, or `2 × delay + 1 s` after the first one closed, or on any error.
 //!
-//! The proxy runs on its own thread with its own tokio runtime, so it works the same from sync
-//! code (benchmarks spawning external clients) and from any async test runtime. Dropping the
-//! [`DelayProxy`] stops it and closes every connection.
+//! The proxy runs on its own thread with its own tokio runtime ([`ProxyThread`]), so it works
+//! the same from sync code (benchmarks spawning external clients) and from any async test
+//! runtime. Dropping the [`DelayProxy`] stops it and closes every connection.
 
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::thread;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio::time::Instant;
+
+use crate::proxy_thread::ProxyThread;
 
 /// Handle of a running proxy. Dropping it stops the proxy.
 #[derive(Debug)]
 pub struct DelayProxy {
-    local_addr: SocketAddr,
+    thread: ProxyThread,
     upstream: SocketAddr,
     delay: Duration,
     stats: Arc<Stats>,
-    shutdown: Option<oneshot::Sender<()>>,
-    thread: Option<thread::JoinHandle<()>>,
 }
 
 #[derive(Debug, Default)]
@@ -53,54 +52,16 @@ impl DelayProxy {
         upstream: SocketAddr,
         delay: Duration,
     ) -> io::Result<DelayProxy> {
-        let std_listener = std::net::TcpListener::bind(listen)?;
-        std_listener.set_nonblocking(true)?;
-        let local_addr = std_listener.local_addr()?;
         let stats = Arc::new(Stats::default());
-        let (tx, rx) = oneshot::channel();
-        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let stats2 = stats.clone();
-        let thread = thread::Builder::new()
-            .name(format!("delay-proxy-{}", local_addr.port()))
-            .spawn(move || {
-                let rt = match tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(2)
-                    .enable_all()
-                    .build()
-                {
-                    Ok(rt) => rt,
-                    Err(e) => {
-                        let _ = ready_tx.send(Err(e));
-                        return;
-                    }
-                };
-                rt.block_on(async move {
-                    let listener = match TcpListener::from_std(std_listener) {
-                        Ok(l) => l,
-                        Err(e) => {
-                            let _ = ready_tx.send(Err(e));
-                            return;
-                        }
-                    };
-                    let _ = ready_tx.send(Ok(()));
-                    tokio::select! {
-                        _ = rx => {}
-                        _ = accept_loop(listener, upstream, delay, stats2) => {}
-                    }
-                });
-                // Dropping the runtime here aborts all connection tasks.
-                rt.shutdown_timeout(Duration::from_millis(100));
-            })?;
-        ready_rx
-            .recv()
-            .map_err(|_| io::Error::other("delay proxy thread died"))??;
+        let thread = ProxyThread::spawn("delay-proxy", listen, move |listener| {
+            accept_loop(listener, upstream, delay, stats2)
+        })?;
         Ok(DelayProxy {
-            local_addr,
+            thread,
             upstream,
             delay,
             stats,
-            shutdown: Some(tx),
-            thread: Some(thread),
         })
     }
 
@@ -111,7 +72,7 @@ impl DelayProxy {
 
     /// The address clients should connect to.
     pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
+        self.thread.local_addr()
     }
 
     /// The address connections are forwarded to.
@@ -135,17 +96,6 @@ impl DelayProxy {
             self.stats.bytes_up.load(Ordering::Relaxed),
             self.stats.bytes_down.load(Ordering::Relaxed),
         )
-    }
-}
-
-impl Drop for DelayProxy {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
 

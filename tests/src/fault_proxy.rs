@@ -7,20 +7,20 @@
 //! relayed untouched, so a test can say "break the first session at byte 1234 of the server's
 //! answers, let the retry through".
 //!
-//! Like the delay proxy it runs on its own thread with its own runtime, and dropping the
-//! [`FaultProxy`] stops it and closes every connection.
+//! Like the delay proxy it runs on its own thread with its own runtime ([`ProxyThread`]), and
+//! dropping the [`FaultProxy`] stops it and closes every connection.
 
 use std::collections::VecDeque;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::oneshot;
+
+use crate::proxy_thread::ProxyThread;
 
 /// Which way the bytes that trigger the fault travel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,65 +60,26 @@ struct Shared {
 /// Handle of a running proxy. Dropping it stops the proxy.
 #[derive(Debug)]
 pub struct FaultProxy {
-    local_addr: SocketAddr,
+    thread: ProxyThread,
     shared: Arc<Shared>,
-    shutdown: Option<oneshot::Sender<()>>,
-    thread: Option<thread::JoinHandle<()>>,
 }
 
 impl FaultProxy {
     /// Listens on a free port of 127.0.0.1 and relays every connection to `upstream`.
     pub fn start_local(upstream: SocketAddr) -> io::Result<FaultProxy> {
-        let std_listener = std::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))?;
-        std_listener.set_nonblocking(true)?;
-        let local_addr = std_listener.local_addr()?;
         let shared = Arc::new(Shared::default());
-        let (tx, rx) = oneshot::channel();
-        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let shared2 = shared.clone();
-        let thread = thread::Builder::new()
-            .name(format!("fault-proxy-{}", local_addr.port()))
-            .spawn(move || {
-                let rt = match tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                {
-                    Ok(rt) => rt,
-                    Err(e) => {
-                        let _ = ready_tx.send(Err(e));
-                        return;
-                    }
-                };
-                rt.block_on(async move {
-                    let listener = match TcpListener::from_std(std_listener) {
-                        Ok(l) => l,
-                        Err(e) => {
-                            let _ = ready_tx.send(Err(e));
-                            return;
-                        }
-                    };
-                    let _ = ready_tx.send(Ok(()));
-                    tokio::select! {
-                        _ = rx => {}
-                        _ = accept_loop(listener, upstream, shared2) => {}
-                    }
-                });
-                rt.shutdown_timeout(Duration::from_millis(100));
-            })?;
-        ready_rx
-            .recv()
-            .map_err(|_| io::Error::other("fault proxy thread died"))??;
-        Ok(FaultProxy {
-            local_addr,
-            shared,
-            shutdown: Some(tx),
-            thread: Some(thread),
-        })
+        let thread = ProxyThread::spawn(
+            "fault-proxy",
+            SocketAddr::from(([127, 0, 0, 1], 0)),
+            move |listener| accept_loop(listener, upstream, shared2),
+        )?;
+        Ok(FaultProxy { thread, shared })
     }
 
     /// The address clients should connect to.
     pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
+        self.thread.local_addr()
     }
 
     /// Queues the fate of the next connection not yet planned (`None`: relay it untouched).
@@ -143,17 +104,6 @@ impl FaultProxy {
     /// Faults that actually happened (a plan whose offset was never reached did not fire).
     pub fn fired(&self) -> u64 {
         self.shared.fired.load(Ordering::Relaxed)
-    }
-}
-
-impl Drop for FaultProxy {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
 

@@ -9,6 +9,7 @@ pub mod dovecot;
 pub mod driver;
 pub mod fault_proxy;
 pub mod maildir;
+mod proxy_thread;
 
 pub use certs::{IssuedCert, TestCa, Validity};
 pub use delay_proxy::DelayProxy;
