@@ -21,9 +21,11 @@ use std::fs;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use e2e::bench::{median, run_mpop};
 use e2e::browser::{Browser, BrowserKind};
+use e2e::dovecot::free_port;
 use e2e::{DelayProxy, Dovecot, DovecotOptions, Mailbox};
 use serde_json::{Value as Json, json};
 
@@ -73,24 +75,6 @@ fn parse_args() -> Args {
         }
     }
     a
-}
-
-fn median(v: &[f64]) -> f64 {
-    let mut s = v.to_vec();
-    s.sort_by(|a, b| a.total_cmp(b));
-    let n = s.len();
-    match n {
-        0 => f64::NAN,
-        _ if n % 2 == 1 => s[n / 2],
-        _ => (s[n / 2 - 1] + s[n / 2]) / 2.0,
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or(0)
 }
 
 /// Kills the child on drop.
@@ -169,56 +153,6 @@ async fn browser_run(b: &Browser, page_origin: &str, params: Json) -> Result<Bro
         count: v["count"].as_u64().unwrap_or(0),
         bytes: v["bytes"].as_u64().unwrap_or(0),
     })
-}
-
-fn run_mpop(
-    a: &Args,
-    port: u16,
-    password: &str,
-    work: &Path,
-    run: usize,
-) -> Result<(f64, usize), String> {
-    let out = work.join(format!("mpop-out-{run}"));
-    for sub in ["new", "cur", "tmp"] {
-        fs::create_dir_all(out.join(sub)).map_err(|e| e.to_string())?;
-    }
-    let rc = work.join(format!("mpoprc-{run}"));
-    let uidls = work.join(format!("mpop-uidls-{run}"));
-    let text = format!(
-        "defaults\naccount bench\nhost 127.0.0.1\nport {port}\ntls off\nauth user\nuser bench\n\
-         password {password}\nkeep on\nonly_new off\npipelining on\nreceived_header off\n\
-         timeout 60\ndelivery maildir {}\nuidls_file {}\naccount default : bench\n",
-        out.display(),
-        uidls.display()
-    );
-    fs::write(&rc, text).map_err(|e| e.to_string())?;
-    {
-        use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(&rc, fs::Permissions::from_mode(0o600)).map_err(|e| e.to_string())?;
-    }
-    let t = Instant::now();
-    let res = Command::new(&a.mpop)
-        .arg("-C")
-        .arg(&rc)
-        .args(["-q", "bench"])
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("running {}: {e}", a.mpop.display()))?;
-    let secs = t.elapsed().as_secs_f64();
-    if !res.status.success() {
-        return Err(format!(
-            "mpop failed ({}): {}{}",
-            res.status,
-            String::from_utf8_lossy(&res.stdout),
-            String::from_utf8_lossy(&res.stderr)
-        ));
-    }
-    let files = fs::read_dir(out.join("new"))
-        .map(|d| d.count())
-        .unwrap_or(0);
-    let _ = fs::remove_dir_all(&out);
-    let _ = fs::remove_file(&uidls);
-    Ok((secs, files))
 }
 
 const POPLIB_SCRIPT: &str = r#"
@@ -312,7 +246,9 @@ async fn main() -> ExitCode {
     let delay = Duration::from_millis(a.delay_ms);
     // The bridge's port is chosen first so that the proxy in front of it (whose address is
     // the page's origin) can be named in the bridge's Origin allow-list.
-    let bridge_addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let bridge_addr: SocketAddr = format!("127.0.0.1:{}", free_port().unwrap_or(0))
+        .parse()
+        .unwrap();
     let web_proxy = DelayProxy::start_local(bridge_addr, delay).expect("delay proxy (browser)");
     let pop_proxy =
         DelayProxy::start_local(dovecot.plain_addr(), delay).expect("delay proxy (mpop)");
@@ -411,12 +347,19 @@ async fn main() -> ExitCode {
             }
         }
         match run_mpop(
-            &a,
+            &a.mpop,
             pop_proxy.local_addr().port(),
             password,
             work.path(),
             run,
-        ) {
+        )
+        .map(|(secs, out)| {
+            let files = fs::read_dir(out.join("new"))
+                .map(|d| d.count())
+                .unwrap_or(0);
+            let _ = fs::remove_dir_all(&out);
+            (secs, files)
+        }) {
             Ok((secs, files)) => {
                 failed |= !check("mpop", files as u64, expected_bytes);
                 println!("run {run}: mpop    {secs:7.3} s ({files} files)");

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
+use e2e::bench::{median, run_mpop};
 use e2e::{DelayProxy, Dovecot, DovecotOptions, Mailbox};
 
 struct Args {
@@ -54,17 +55,6 @@ fn parse_args() -> Args {
     a
 }
 
-fn median(v: &[f64]) -> f64 {
-    let mut s = v.to_vec();
-    s.sort_by(|a, b| a.total_cmp(b));
-    let n = s.len();
-    if n % 2 == 1 {
-        s[n / 2]
-    } else {
-        (s[n / 2 - 1] + s[n / 2]) / 2.0
-    }
-}
-
 fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
     if let Ok(rd) = fs::read_dir(dir) {
         for e in rd.flatten() {
@@ -97,65 +87,6 @@ fn count_matches(dir: &Path, expected: &[Vec<u8>]) -> (usize, usize) {
         }
     }
     (files.len(), matched)
-}
-
-fn run_mpop(
-    a: &Args,
-    port: u16,
-    password: &str,
-    work: &Path,
-    run: usize,
-) -> Result<(f64, PathBuf), String> {
-    let out = work.join(format!("mpop-out-{run}"));
-    for sub in ["new", "cur", "tmp"] {
-        fs::create_dir_all(out.join(sub)).map_err(|e| e.to_string())?;
-    }
-    let rc = work.join(format!("mpoprc-{run}"));
-    let uidls = work.join(format!("mpop-uidls-{run}"));
-    let text = format!(
-        "defaults\n\
-         account bench\n\
-         host 127.0.0.1\n\
-         port {port}\n\
-         tls off\n\
-         auth user\n\
-         user bench\n\
-         password {password}\n\
-         keep on\n\
-         only_new off\n\
-         pipelining on\n\
-         received_header off\n\
-         timeout 60\n\
-         delivery maildir {}\n\
-         uidls_file {}\n\
-         account default : bench\n",
-        out.display(),
-        uidls.display()
-    );
-    fs::write(&rc, text).map_err(|e| e.to_string())?;
-    {
-        use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(&rc, fs::Permissions::from_mode(0o600)).map_err(|e| e.to_string())?;
-    }
-    let t = Instant::now();
-    let res = Command::new(&a.mpop)
-        .arg("-C")
-        .arg(&rc)
-        .arg("-q")
-        .arg("bench")
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("running {}: {e}", a.mpop.display()))?;
-    let secs = t.elapsed().as_secs_f64();
-    if !res.status.success() {
-        return Err(format!(
-            "mpop failed ({}): {}{}",
-            res.status,
-            String::from_utf8_lossy(&res.stdout),
-            String::from_utf8_lossy(&res.stderr)
-        ));
-    }
-    Ok((secs, out))
 }
 
 fn run_fetch(
@@ -278,7 +209,7 @@ fn main() -> ExitCode {
     let mut mpop_times = Vec::new();
     let mut fetch_times = Vec::new();
     for run in 1..=a.runs {
-        match run_mpop(&a, port, password, work.path(), run) {
+        match run_mpop(&a.mpop, port, password, work.path(), run) {
             Ok((secs, out)) => {
                 let (files, matched_lf) = count_matches(&out, &expected_lf);
                 let (_, matched_crlf) = count_matches(&out, &expected_crlf);

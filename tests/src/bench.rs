@@ -1,0 +1,80 @@
+//! What the benchmark binaries share: the median, and mpop as the reference client.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+/// The median of `v` (NaN when empty).
+pub fn median(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(|a, b| a.total_cmp(b));
+    let n = s.len();
+    match n {
+        0 => f64::NAN,
+        _ if n % 2 == 1 => s[n / 2],
+        _ => (s[n / 2 - 1] + s[n / 2]) / 2.0,
+    }
+}
+
+/// Fetches every message of user `bench` from 127.0.0.1:`port` (plain, USER/PASS, pipelining
+/// on, keep on) with the mpop at `mpop` into a fresh Maildir under `work`. Returns mpop's wall
+/// time in seconds and the Maildir it delivered to.
+pub fn run_mpop(
+    mpop: &Path,
+    port: u16,
+    password: &str,
+    work: &Path,
+    run: usize,
+) -> Result<(f64, PathBuf), String> {
+    let out = work.join(format!("mpop-out-{run}"));
+    for sub in ["new", "cur", "tmp"] {
+        fs::create_dir_all(out.join(sub)).map_err(|e| e.to_string())?;
+    }
+    let rc = work.join(format!("mpoprc-{run}"));
+    let uidls = work.join(format!("mpop-uidls-{run}"));
+    let text = format!(
+        "defaults\n\
+         account bench\n\
+         host 127.0.0.1\n\
+         port {port}\n\
+         tls off\n\
+         auth user\n\
+         user bench\n\
+         password {password}\n\
+         keep on\n\
+         only_new off\n\
+         pipelining on\n\
+         received_header off\n\
+         timeout 60\n\
+         delivery maildir {}\n\
+         uidls_file {}\n\
+         account default : bench\n",
+        out.display(),
+        uidls.display()
+    );
+    fs::write(&rc, text).map_err(|e| e.to_string())?;
+    {
+        use std::os::unix::fs::PermissionsExt;
+        // mpop refuses a configuration file with a password that others can read.
+        fs::set_permissions(&rc, fs::Permissions::from_mode(0o600)).map_err(|e| e.to_string())?;
+    }
+    let t = Instant::now();
+    let res = Command::new(mpop)
+        .arg("-C")
+        .arg(&rc)
+        .args(["-q", "bench"])
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("running {}: {e}", mpop.display()))?;
+    let secs = t.elapsed().as_secs_f64();
+    if !res.status.success() {
+        return Err(format!(
+            "mpop failed ({}): {}{}",
+            res.status,
+            String::from_utf8_lossy(&res.stdout),
+            String::from_utf8_lossy(&res.stderr)
+        ));
+    }
+    Ok((secs, out))
+}
