@@ -1,7 +1,7 @@
 // Sync of one account over one POP3 session.
 //
 // Every decision (what is new, what to fetch, what may be deleted, UIDL trouble) is made by the
-// wasm SyncRun (crate client-wasm/sync, tested natively against scripted servers). This file
+// wasm SyncRun (crate client-wasm/pop3-sync, tested natively against scripted servers). This file
 // only moves bytes between the session, the run and the store, in the one order that keeps
 // mail safe:
 //

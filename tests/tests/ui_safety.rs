@@ -1,6 +1,6 @@
 //! Reading hostile mail safely, proven in headless Chromium and Firefox (issue #6).
 //!
-//! Every message of the hostile corpus (`client-wasm/mime/tests/corpus/hostile/*.eml`, plus
+//! Every message of the hostile corpus (`client-wasm/pop3-mime/tests/corpus/hostile/*.eml`, plus
 //! a few built-in ones below) is opened in `web/dev/safety.html`, which shows it exactly as
 //! the reader does, through `web/message-view.js`. The token `__PROBE__` in a message is
 //! replaced by the URL of a local counting HTTP server (with a per-message, per-mode path
@@ -149,7 +149,7 @@ Content-Type: text/html; charset=utf-8
 
 /// The shared corpus written with the MIME crate (absent until it lands: then only built-ins).
 fn file_corpus() -> Vec<Mail> {
-    let dir = root().join("client-wasm/mime/tests/corpus/hostile");
+    let dir = root().join("client-wasm/pop3-mime/tests/corpus/hostile");
     let mut out: Vec<Mail> = std::fs::read_dir(&dir)
         .into_iter()
         .flatten()

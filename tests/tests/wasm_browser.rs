@@ -1,4 +1,4 @@
-//! Runs the wasm client's browser tests (client-wasm/tests/web.rs) in headless Chromium through
+//! Runs the wasm client's browser tests (client-wasm/pop3-web/tests/web.rs) in headless Chromium through
 //! wasm-bindgen-test-runner, against a real bridge (in this process) and a real Dovecot.
 
 use e2e::{Dovecot, DovecotOptions, Mailbox};

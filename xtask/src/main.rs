@@ -59,7 +59,10 @@ fn main() -> ExitCode {
             Some("pipelining") => bench_pipelining(&root, &rest[1..]),
             Some("parse") => bench_parse(&rest[1..]),
             Some("browser") => bench_browser(&root, &rest[1..]),
-            _ => Err("usage: cargo xtask bench (pipelining|parse|browser) [args...]".to_owned()),
+            Some("bridge") => bench_bridge(&root, &rest[1..]),
+            _ => Err(
+                "usage: cargo xtask bench (pipelining|parse|browser|bridge) [args...]".to_owned(),
+            ),
         },
         Some("help") | Some("-h") | Some("--help") | None => {
             print_help();
@@ -88,6 +91,7 @@ fn print_help() {
            run                Dovecot sample server (demo/demo on localhost:1995 TLS, :1110 STLS) + bridge on http://127.0.0.1:8080/\n  \
            bench pipelining   mpop vs. pop3-fetch downloading 1000 messages through a 25 ms delay proxy\n  \
            bench parse        cargo bench -p pop3-proto --bench parse\n  \
+           bench bridge ...   bridge-bench: relay throughput (throughput [--mb N] [--runs N] [--client rust|python]) or idle memory (idle [--sessions N])\n  \
            bench browser      the wasm client in headless Chromium via the bridge vs. mpop (25 ms delay each way) and vs. Python poplib (loopback)\n  \
            build-web          the wasm package (wasm-bindgen + wasm-opt) into web/pkg\n  \
            soak [RUNS] [SEED] the sync fault test (cut/reset/stall/reload, invariant checked) for RUNS runs (default 2000)"
@@ -744,6 +748,26 @@ fn bench_browser(root: &Path, extra: &[String]) -> Result {
         .arg(root.join("web"))
         .args(extra);
     run_cmd(&mut cmd)
+}
+
+/// The bridge benchmarks (relay throughput against direct, a plain TCP relay and websockify;
+/// memory per idle session): the release bridge and `bridge-bench` (in the test crate, not the
+/// product), then `bridge-bench` with the given arguments.
+fn bench_bridge(root: &Path, extra: &[String]) -> Result {
+    setup()?;
+    let cargo = cargo();
+    header("build");
+    run_cmd(Command::new(&cargo).args(["build", "--release", "-p", "pop3-bridge"]))?;
+    run_cmd(Command::new(&cargo).args([
+        "build",
+        "--release",
+        "-p",
+        "e2e",
+        "--bin",
+        "bridge-bench",
+    ]))?;
+    header("bench bridge");
+    run_cmd(Command::new(target_dir(root).join("release").join("bridge-bench")).args(extra))
 }
 
 fn bench_parse(extra: &[String]) -> Result {

@@ -1,9 +1,8 @@
 //! Benchmarks for the bridge (not timed tests): relay throughput and memory per idle session.
 //!
 //! ```text
-//! cargo build --release -p pop3-bridge
-//! target/release/bridge-bench throughput [--mb 100] [--runs 3] [--client rust|python]
-//! target/release/bridge-bench idle [--sessions 10000]
+//! cargo xtask bench bridge throughput [--mb 100] [--runs 3] [--client rust|python]
+//! cargo xtask bench bridge idle [--sessions 10000]
 //! ```
 //!
 //! `throughput` starts a source server that writes N MB and closes, then reads the stream with
@@ -14,7 +13,7 @@
 //! same client through `websockify` (Debian package), all in the same run, interleaved. It
 //! also reports the CPU time (user/system, from /proc) of the relay process and of this
 //! process (source + client) per run. With `--client python` every path is read instead by
-//! `bridge/bench/ws_read.py` (embedded in this binary, run with `python3 -c`; standard
+//! `tests/bench/ws_read.py` (embedded in this binary, run with `python3 -c`; standard
 //! library only), the kind of client the issue measured with: it times itself from before
 //! its connect to the last byte and prints the payload byte count. `idle` opens N idle
 //! sessions through `pop3-bridge` and reports the bridge process's RSS growth per session.
@@ -360,7 +359,7 @@ async fn throughput() -> Result<(), BoxErr> {
     };
     let client_name = match client {
         Client::Rust => "Rust client",
-        Client::Python => "Python client (bridge/bench/ws_read.py)",
+        Client::Python => "Python client (tests/bench/ws_read.py)",
     };
     println!(
         "relay throughput, {mb} MB stream, {client_name}, best and median of {runs} runs (MB/s):"

@@ -1,7 +1,7 @@
 //! Configuration: defaults < TOML file < environment (`POP3_BRIDGE_*`) < command-line flags.
 //!
 //! [`Config`] is what the library runs on; tests build it directly. [`Cli`] is the clap
-//! front-end, [`FileConfig`] the TOML shape (see bridge/bridge.sample.toml).
+//! front-end, [`FileConfig`] the TOML shape (see bridge/pop3-bridge/bridge.sample.toml).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -159,7 +159,7 @@ pub enum ConfigError {
     Invalid(String),
 }
 
-/// The TOML file. Every key is optional; see bridge/bridge.sample.toml.
+/// The TOML file. Every key is optional; see bridge/pop3-bridge/bridge.sample.toml.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
