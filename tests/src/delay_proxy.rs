@@ -10,7 +10,7 @@
 //! shuts down writing towards the other side. The connection is torn down completely once both
 //! directions are closed, or `2 × delay + 1 s` after the first one closed, or on any error.
 //!
-//! The proxy runs on its own thread with its own tokio runtime ([`ProxyThread`]), so it works
+//! The proxy runs on its own thread with its own tokio runtime (`ProxyThread`), so it works
 //! the same from sync code (benchmarks spawning external clients) and from any async test
 //! runtime. Dropping the [`DelayProxy`] stops it and closes every connection.
 

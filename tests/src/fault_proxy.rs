@@ -7,7 +7,7 @@
 //! relayed untouched, so a test can say "break the first session at byte 1234 of the server's
 //! answers, let the retry through".
 //!
-//! Like the delay proxy it runs on its own thread with its own runtime ([`ProxyThread`]), and
+//! Like the delay proxy it runs on its own thread with its own runtime (`ProxyThread`), and
 //! dropping the [`FaultProxy`] stops it and closes every connection.
 
 use std::collections::VecDeque;
