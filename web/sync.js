@@ -1,24 +1,26 @@
 // Sync of one account over one POP3 session.
 //
-// Every decision (what is new, what to fetch, what may be deleted, UIDL trouble) is made by the
-// wasm SyncRun (crate client-wasm/pop3-sync, tested natively against scripted servers). This file
-// only moves bytes between the session, the run and the store, in the one order that keeps
-// mail safe:
+// JavaScript never decides identity, deletability or what fits. Every decision (what is new,
+// what to fetch, which store key and record a message gets, which bodies fit the storage
+// estimate, what may be deleted on the server, which local copies go after QUIT, which
+// message of a session is which kept record, UIDL trouble) is made by the wasm SyncRun (crate
+// client-wasm/pop3-sync, tested natively against scripted servers). This file only moves
+// bytes between the session, the run and the store, in the one order that keeps mail safe:
 //
 //   LIST + UIDL (pipelined) -> plan -> persist new records
-//   -> TOP n 0 for new messages (headers first, so the list fills in quickly)
-//   -> RETR bodies, each committed to the store durably, THEN reported to the run
+//   -> TOP n 0 for new messages (headers first, so the list fills in quickly); the run says
+//      whether and under which record the header bytes are written
+//   -> run.bodiesWithin(storage estimate): the bodies to fetch, and what stays on the server
+//   -> RETR bodies, each written with run.recordFor()'s record, committed to the store
+//      durably, THEN reported to the run
 //   -> only after every commit settled: DELE for what the run allows, persisted as pending
 //   -> QUIT (by the caller, after showing what will be deleted) -> finishSync()
 //
 // A failure anywhere before QUIT leaves the mail on the server (POP3 forgets DELE marks without
 // QUIT), and the pending deletions are retried by the next sync.
 
-import { withSyncLock, storageEstimate, StoreError } from './store.js';
+import { withSyncLock, storageEstimate } from './store.js';
 import { summarizeHeaders } from './mime.js';
-
-/** Bytes kept free on top of what a download needs: IndexedDB's own overhead and other data. */
-const SPACE_MARGIN = 8 * 1024 * 1024;
 
 /** The header section of a message (up to the first empty line), for the list's summary. */
 export function headerSection(bytes) {
@@ -42,10 +44,11 @@ function codeOf(err) {
  * Runs one sync. Resolves with a report; the session stays open so the caller can show
  * `report.deletions` and then QUIT (or RSET to undo) and call finishSync().
  *
- * options: { session, store, account, policy, SyncRun, sha256Hex, now?, signal?, onRun?(run),
+ * options: { session, store, account, policy, SyncRun, now?, signal?, onRun?(run),
  *            onProgress?({phase, done, total, bytes, totalBytes}), onStored?({msg, key, summary, full}),
  *            headersOf?(msg) -> Uint8Array | undefined (TOP n 0 answers this session already has),
  *            allowDelete?, downloadAndDeleteWithoutUidl? }
+ *   (`sha256Hex` is still accepted and no longer used: the run computes what it needs.)
  * report:  { run, plan, blocked, warnings, stored, bytes, deletions, error }
  *   error is null or { code, message } — the sync stopped there, nothing was deleted.
  */
@@ -53,11 +56,10 @@ export function syncAccount(options) {
   return withSyncLock(options.account, () => syncLocked(options));
 }
 
-async function syncLocked({ session, store, account, policy, SyncRun, sha256Hex, now = Date.now, signal, onRun, onProgress, onStored, headersOf, allowDelete = true, downloadAndDeleteWithoutUidl = false }) {
+async function syncLocked({ session, store, account, policy, SyncRun, now = Date.now, signal, onRun, onProgress, onStored, headersOf, allowDelete = true, downloadAndDeleteWithoutUidl = false }) {
   const report = { run: null, plan: null, blocked: null, warnings: [], stored: 0, bytes: 0, deletions: [], error: null };
   const known = await store.known(account);
-  const nowMs = now();
-  const run = new SyncRun({ account, policy: policy ?? {}, known, nowMs, downloadAndDeleteWithoutUidl });
+  const run = new SyncRun({ account, policy: policy ?? {}, known, nowMs: now(), downloadAndDeleteWithoutUidl });
   report.run = run;
   // The run's records, written whenever the server or the store told it something new.
   const persist = () => persistRun(store, account, run);
@@ -79,10 +81,8 @@ async function syncLocked({ session, store, account, policy, SyncRun, sha256Hex,
   await persist();
   if (plan.blocked) return report;
 
-  let entries = new Map(plan.entries.map((e) => [e.msg, e]));
-  const summaries = new Map();
-  const firstSeen = new Map(run.known().map((r) => [r.key, r.firstSeenMs]));
-  const recordFor = (key, uid, size, fingerprint, stored, sha256) => ({ key, uid: uid ?? null, size, fingerprint: fingerprint ?? null, firstSeenMs: firstSeen.get(key) ?? nowMs, stored, sha256: sha256 ?? null });
+  // The header bytes of this session, by message: the body commit's summary is made from them.
+  const headerBytes = new Map();
 
   // Headers first: new messages appear in the list before any body is downloaded.
   if (plan.headers.length) {
@@ -101,39 +101,23 @@ async function syncLocked({ session, store, account, policy, SyncRun, sha256Hex,
     for (const msg of plan.headers) {
       const r = byMsg.get(msg);
       const h = run.headers(msg, r ? r.headers : null);
-      const e = entries.get(msg);
-      if (!r || !h.key || h.matchedKey) continue;
-      const summary = summaryOf(r.headers, e?.size ?? r.size ?? 0);
-      summaries.set(msg, summary);
-      if (e?.stored === 'full') continue;
+      if (r) headerBytes.set(msg, r.headers);
+      // The run says whether these bytes are written, and the record beside them: never for a
+      // stored message under a new UIDL, never over a stored full body.
+      const rec = h.record;
+      if (!rec) continue;
+      const summary = summaryOf(r.headers, rec.size);
       // The list shows it now; the body (if it is to come) replaces these bytes later.
-      await store.commitMessage(account, { key: h.key, bytes: r.headers, full: false, summary, known: recordFor(h.key, h.uid, e?.size ?? 0, h.fingerprint, 'headers', null) });
+      await store.commitMessage(account, { key: rec.key, bytes: r.headers, full: false, summary, known: rec });
       run.stored(msg, { full: false });
-      onStored?.({ msg, key: h.key, summary, full: false });
+      onStored?.({ msg, key: rec.key, summary, full: false });
     }
   }
 
-  // The headers decided the keys the listing could not (a reused UIDL gets a new key, a
-  // fingerprint match keeps the old one): take the entries again before storing any body.
-  entries = new Map(run.plan().entries.map((e) => [e.msg, e]));
-
-  // Bodies, newest first, within the space the browser says it has.
-  let bodies = run.bodies();
-  const est = await storageEstimate();
-  if (est) {
-    let free = est.quota - est.usage - SPACE_MARGIN;
-    const fit = [];
-    for (const msg of bodies) {
-      const size = entries.get(msg)?.size ?? 0;
-      if (size * 1.1 > free) break;
-      free -= size * 1.1;
-      fit.push(msg);
-    }
-    if (fit.length < bodies.length) {
-      report.warnings.push({ code: 'storage_low', message: `This device has room for only ${fit.length} of the ${bodies.length} new messages. The rest stay on the server; free some space and sync again.`, count: bodies.length - fit.length });
-      bodies = fit;
-    }
-  }
+  // Bodies, newest first, within the space the browser says it has: the run decides which.
+  const fetch = run.bodiesWithin(await storageEstimate());
+  if (fetch.warning) report.warnings.push(fetch.warning);
+  const bodies = fetch.bodies;
 
   const ctrl = new AbortController();
   const stop = () => ctrl.abort();
@@ -141,18 +125,15 @@ async function syncLocked({ session, store, account, policy, SyncRun, sha256Hex,
   const commits = [];
   let commitError = null;
   const commit = async (msg, bytes) => {
-    const e = entries.get(msg);
-    // Without UIDL the checksum is the key; with it, the run's key (a reused UIDL gets a new one).
-    const sha = sha256Hex(bytes);
-    const key = e?.key ?? (e?.uid == null ? `sha256:${sha}` : null);
-    if (!key) throw new StoreError('not_found', `message ${msg} has no key`);
-    const summary = summaries.get(msg) ?? summaryOf(bytes, bytes.length);
-    const { sha256 } = await store.commitMessage(account, { key, bytes, full: true, summary, known: recordFor(key, e?.uid, e?.size ?? bytes.length, null, 'full', sha) });
+    // The run's record: its key (a reused UIDL's new key, the checksum without UIDL) and fields.
+    const rec = run.recordFor(msg, bytes);
+    const summary = headerBytes.has(msg) ? summaryOf(headerBytes.get(msg), rec.size) : summaryOf(bytes, bytes.length);
+    const { sha256 } = await store.commitMessage(account, { key: rec.key, bytes, full: true, summary, known: rec });
     // Durable now: only from here on may the run count it as stored (and so deletable).
     run.stored(msg, { sha256, full: true });
     report.stored++;
     report.bytes += bytes.length;
-    onStored?.({ msg, key, summary, full: true });
+    onStored?.({ msg, key: rec.key, summary, full: true });
   };
   try {
     if (bodies.length) {
@@ -206,10 +187,16 @@ async function syncLocked({ session, store, account, policy, SyncRun, sha256Hex,
   return report;
 }
 
-/** After QUIT (committed = its +OK) or a lost connection (false): records the outcome. */
-export async function finishSync(store, account, run, committed) {
-  const r = run.quit(committed);
+/**
+ * After QUIT (committed = its +OK) or a lost connection (false): records the outcome, and
+ * deletes here the local copies the run names (`deleteLocal`): the messages the user deleted
+ * in this session (`userDeleted`: their message numbers, DELE acknowledged), once QUIT made it
+ * real. Resolves with the run's `{ committed, deleted, pending, deleteLocal }`.
+ */
+export async function finishSync(store, account, run, committed, { userDeleted = [] } = {}) {
+  const r = run.quit(committed, userDeleted);
   await persistRun(store, account, run);
+  for (const key of r.deleteLocal ?? []) await store.deleteLocal(account, key);
   return r;
 }
 
@@ -218,6 +205,53 @@ export async function undoSyncDeletions(store, account, run) {
   const undone = run.undoDeletions();
   await persistRun(store, account, run);
   return undone;
+}
+
+/**
+ * A message read in this session (RETR by the UI) before the sync kept it, or over the size
+ * limit: keep it now, under the record the run gives for it. Resolves with `{ key }` once the
+ * commit is durable and the run knows, or `null` when the run says nothing may be written
+ * (no run, the session has ended, its identity is not established yet, deleted here).
+ * Rejects only when the store fails.
+ */
+export async function keepOnDemand({ store, account, run, msg, bytes }) {
+  if (!store || !run) return null;
+  let rec;
+  try {
+    rec = run.recordFor(msg, bytes);
+  } catch {
+    return null;
+  }
+  const summary = summaryOf(bytes, rec.size);
+  // The store merges this into the record the sync wrote, keeping its flags.
+  const { sha256 } = await store.commitMessage(account, { key: rec.key, bytes, full: true, summary, known: rec });
+  run.stored(msg, { sha256, full: true });
+  return { key: rec.key, summary };
+}
+
+/**
+ * Which messages of this session the store already has, before any sync: the run's answer
+ * (same UIDL and size, reused UIDLs and fingerprints honoured), with each one's list summary.
+ * `list` and `uidl` are the session's LIST and UIDL answers ([{msg, size}], [{msg, uid}]),
+ * `headers` an optional [{msg, headers}] of TOP answers at hand.
+ * Resolves with [{ msg, key, uid, kept: 'full' | 'headers', summary }]; messages without a
+ * stored summary are left out.
+ */
+export async function identifyKept({ store, account, SyncRun, list, uidl, headers }) {
+  const [known, rows] = await Promise.all([store.known(account), store.summaries(account)]);
+  const found = SyncRun.identify({
+    uidl: uidl.map(({ msg, uid }) => ({ msg, uid })),
+    list: list.map(({ msg, size }) => ({ msg, size })),
+    known,
+    ...(headers && { headers: headers.map(({ msg, headers: h }) => ({ msg, headers: h })) }),
+  });
+  const byKey = new Map(rows.map((r) => [r.key, r]));
+  const out = [];
+  for (const f of found) {
+    const summary = byKey.get(f.key);
+    if (summary) out.push({ msg: f.msg, key: f.key, uid: f.uid ?? null, kept: f.stored, summary });
+  }
+  return out;
 }
 
 function persistRun(store, account, run) {

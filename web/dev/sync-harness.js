@@ -22,7 +22,7 @@ async function sync(o) {
   }
   let report;
   try {
-    report = await syncAccount({ session, store: o.quotaAfter == null ? store : fullAfter(store, o.quotaAfter), account, policy: o.policy, SyncRun, sha256Hex });
+    report = await syncAccount({ session, store: o.quotaAfter == null ? store : fullAfter(store, o.quotaAfter), account, policy: o.policy, SyncRun });
   } catch (e) {
     session.close();
     return errInfo('sync', e);

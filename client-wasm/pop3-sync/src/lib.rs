@@ -6,10 +6,23 @@
 //! records (UIDL, first seen, stored or not, checksum, pending deletion) that the caller
 //! persists. No IO, no clock: time comes in as unix milliseconds.
 //!
+//! **JavaScript never decides identity, deletability or what fits.** Every decision of a sync
+//! is made here, and tested natively against scripted servers; `web/sync.js` only moves bytes
+//! between the session, the run and the store, and the UI only draws. In particular:
+//! - identity: which store key a message has ([`SyncRun::record_for`]; `sha256:<hex>` without
+//!   UIDL, [`Sha256::no_uidl_key`], defined once), and which message of a session is which
+//!   stored record before any sync ([`identify`]);
+//! - the record written beside a message's bytes ([`CommitRecord`], from
+//!   [`SyncRun::record_for`] and [`HeadersResult::record`]);
+//! - what fits the browser's storage estimate ([`SyncRun::bodies_within`]);
+//! - what may be deleted on the server ([`SyncRun::deletions`]) and which local copies go after
+//!   QUIT ([`QuitResult::delete_local`]).
+//!
 //! The safety rules it enforces (docs/js-api.md, "Sync and export"):
 //! - message numbers are per session and always come from this session's listing;
 //! - a message may be deleted only when its full body is in the caller's store, confirmed with
-//!   its sha256 ([`SyncRun::stored`]); the proof is a value only this crate can make;
+//!   its sha256 ([`SyncRun::stored`] with [`Committed::Full`]); the proof is a value only this
+//!   crate can make;
 //! - deletions acknowledged by the server stay pending until QUIT succeeds;
 //! - UIDL failure, missing UIDL, mass vanishing of UIDLs and reused UIDLs never lead to a
 //!   deletion of mail that is not stored.
@@ -20,13 +33,16 @@
 mod error;
 pub mod export;
 mod headers;
+mod identify;
 mod record;
 mod run;
 
 pub use error::SyncError;
 pub use headers::{Summary, fingerprint, parse_summary, sha256_hex};
-pub use record::{KnownRecord, Mode, Policy, Stored};
+pub use identify::{Identified, IdentifyIn, identify};
+pub use record::{CommitRecord, Committed, KnownRecord, Mode, Policy, Sha256, Stored};
 pub use run::{
-    Blocked, Deletion, DeletionReason, HeadersResult, ListingIn, Plan, PlanEntry, QuitResult,
-    ScanIn, Status, StoredResult, SyncOptions, SyncRun, UidIn, Warning,
+    Blocked, BodiesToFetch, Deletion, DeletionReason, HeadersResult, ListingIn, Plan, PlanEntry,
+    QuitResult, SPACE_MARGIN, ScanIn, Status, StorageEstimate, StoredResult, SyncOptions, SyncRun,
+    UidIn, Warning,
 };

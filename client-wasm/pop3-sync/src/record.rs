@@ -1,5 +1,6 @@
 //! What the caller's store knows about each message of an account, and the account's policy.
 
+use crate::error::SyncError;
 use serde::{Deserialize, Serialize};
 
 /// How much of a message the caller's store holds.
@@ -81,4 +82,113 @@ pub struct Policy {
     /// Messages bigger than this (octets, LIST size) get headers only.
     #[serde(default)]
     pub size_limit: Option<u64>,
+}
+
+/// A message's SHA-256 checksum: 64 hexadecimal digits, kept lower-case. Only a valid one can
+/// exist, so a value of this type never needs checking again.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Sha256(String);
+
+impl Sha256 {
+    /// The checksum of `bytes`.
+    pub fn of(bytes: &[u8]) -> Sha256 {
+        use sha2::Digest;
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let digest = sha2::Sha256::digest(bytes);
+        let mut s = String::with_capacity(64);
+        for b in digest {
+            s.push(char::from(DIGITS[usize::from(b >> 4)]));
+            s.push(char::from(DIGITS[usize::from(b & 15)]));
+        }
+        Sha256(s)
+    }
+
+    /// A checksum given as text (from the caller's store): 64 hexadecimal digits, either case.
+    pub fn parse(hex: &str) -> Result<Sha256, SyncError> {
+        crate::headers::normalize_sha256(hex)
+            .map(Sha256)
+            .ok_or(SyncError::BadSha256)
+    }
+
+    /// Lower-case hex.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The store key of a message fetched without UIDL: its checksum is its identity. The one
+    /// definition of that key (`sha256:<hex>`); JavaScript never builds it.
+    pub fn no_uidl_key(&self) -> String {
+        no_uidl_key(&self.0)
+    }
+}
+
+/// `sha256:<hex>`, for a checksum already known to be valid (see [`Sha256::no_uidl_key`]).
+pub(crate) fn no_uidl_key(hex: &str) -> String {
+    format!("sha256:{hex}")
+}
+
+impl std::fmt::Display for Sha256 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Serialize for Sha256 {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Sha256 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Sha256, D::Error> {
+        let s = String::deserialize(d)?;
+        Sha256::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// What the caller committed durably for a message, told to [`crate::SyncRun::stored`] only
+/// after the commit resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Committed {
+    /// The header section only (size-limited, or the body is still to come). Never makes a
+    /// message deletable.
+    HeadersOnly,
+    /// The whole message, with the checksum of the committed bytes.
+    Full {
+        /// Checksum of the bytes the store holds.
+        sha256: Sha256,
+    },
+}
+
+impl Committed {
+    /// The record level this commit reaches.
+    pub fn level(&self) -> Stored {
+        match self {
+            Committed::HeadersOnly => Stored::Headers,
+            Committed::Full { .. } => Stored::Full,
+        }
+    }
+}
+
+/// The record the caller writes in the same transaction as a message's bytes: the run's
+/// identity of the message (key, UIDL, size, fingerprint, first seen) and what the bytes are.
+/// Flags the run keeps (pending or local deletion, gone from the server) are not part of it:
+/// the store keeps its own until the run's `known()` is persisted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CommitRecord {
+    /// The store key to write under.
+    pub key: String,
+    /// The server's UIDL, `None` for mail fetched without UIDL.
+    pub uid: Option<String>,
+    /// LIST size.
+    pub size: u64,
+    /// Message-ID + Date + size digest, when known.
+    pub fingerprint: Option<String>,
+    /// When a session first listed it (unix ms).
+    pub first_seen_ms: i64,
+    /// `Headers` or `Full`.
+    pub stored: Stored,
+    /// The checksum of the full message; `None` for headers only.
+    pub sha256: Option<Sha256>,
 }

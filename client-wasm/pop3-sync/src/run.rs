@@ -5,8 +5,8 @@
 //! UIDL/LIST answers; the persisted records are keyed by a stable store key and found by UIDL.
 
 use crate::error::SyncError;
-use crate::headers::{Summary, fingerprint, normalize_sha256, parse_summary};
-use crate::record::{KnownRecord, Mode, Policy, Stored};
+use crate::headers::{Summary, fingerprint, parse_summary};
+use crate::record::{CommitRecord, Committed, KnownRecord, Mode, Policy, Sha256, Stored};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -17,6 +17,14 @@ const DAY_MS: i64 = 86_400_000;
 /// Mass vanishing needs at least this many known messages on the server before the run...
 const MASS_VANISH_MIN_KNOWN: usize = 10;
 // ...and more than half of them gone (checked as `vanished * 2 > known`).
+/// Bytes kept free on top of what the downloads need: the store's own overhead and other data.
+pub const SPACE_MARGIN: u64 = 8 * 1024 * 1024;
+
+/// What a message costs in the store: its size plus a tenth (the store's per-record overhead,
+/// the summary and the record beside the bytes).
+fn storage_cost(size: u64) -> u64 {
+    size.saturating_add(size.div_ceil(10))
+}
 
 /// How a run starts: the account's policy and what its store knows.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -173,6 +181,34 @@ pub struct HeadersResult {
     pub matched_key: Option<String>,
     /// Its body is still to be downloaded in this session.
     pub needs_body: bool,
+    /// The record to write with these header bytes, or `None` when they are not to be written
+    /// (TOP failed, it is a stored message under a new UIDL, or its full body is already
+    /// stored and headers would replace it).
+    pub record: Option<CommitRecord>,
+}
+
+/// What the browser says about its storage for this site (`navigator.storage.estimate()`), in
+/// bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageEstimate {
+    /// Everything this site may use.
+    pub quota: u64,
+    /// What it uses now.
+    pub usage: u64,
+}
+
+/// The answer to `bodies_within`: the bodies to download now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BodiesToFetch {
+    /// Message numbers, in priority order (newest first).
+    pub bodies: Vec<u32>,
+    /// Sum of their LIST sizes.
+    pub total_bytes: u64,
+    /// `storage_low` when some bodies do not fit: they stay on the server (and are not
+    /// deletable, since they are not stored) until a later sync finds room.
+    pub warning: Option<Warning>,
 }
 
 /// The answer to `stored`.
@@ -206,7 +242,7 @@ pub enum DeletionReason {
 /// established (UIDL and size, or fingerprint).
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Confirmed {
-    sha256: String,
+    sha256: Sha256,
 }
 
 /// A message that may be deleted now. It cannot be built outside this crate: it carries the
@@ -223,7 +259,7 @@ pub struct Deletion {
     /// Why.
     pub reason: DeletionReason,
     /// The stored body's checksum.
-    pub sha256: String,
+    pub sha256: Sha256,
     #[serde(skip)]
     _proof: Confirmed,
 }
@@ -238,6 +274,9 @@ pub struct QuitResult {
     pub deleted: Vec<String>,
     /// Keys whose deletion stays pending for the next session.
     pub pending: Vec<String>,
+    /// Keys whose local copy the caller deletes now: the messages the user deleted in this
+    /// session, once QUIT made that deletion real. Empty unless `committed`.
+    pub delete_local: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -318,7 +357,7 @@ fn warn(list: &mut Vec<Warning>, code: &'static str, message: &str, count: usize
 
 fn confirmed_of(rec: &KnownRecord) -> Option<Confirmed> {
     match (&rec.stored, &rec.sha256) {
-        (Stored::Full, Some(s)) => Some(Confirmed { sha256: s.clone() }),
+        (Stored::Full, Some(s)) => Sha256::parse(s).ok().map(|sha256| Confirmed { sha256 }),
         _ => None,
     }
 }
@@ -345,9 +384,9 @@ impl SyncRun {
                 }
             }
             if let Some(s) = &r.sha256 {
-                match normalize_sha256(s) {
-                    Some(n) => r.sha256 = Some(n),
-                    None => {
+                match Sha256::parse(s) {
+                    Ok(n) => r.sha256 = Some(n.as_str().to_owned()),
+                    Err(_) => {
                         bad_sha += 1;
                         r.sha256 = None;
                     }
@@ -829,6 +868,45 @@ impl SyncRun {
             .collect()
     }
 
+    /// The bodies to download now, within the storage the browser says is left: `bodies()` in
+    /// its order, up to the first one that does not fit (each costs its size plus a tenth, and
+    /// [`SPACE_MARGIN`] stays free), so the newest mail comes first and nothing older jumps
+    /// ahead of it. Without an estimate (`None`: the browser does not say) every body is
+    /// fetched, and a full disk stops the sync at the failing commit instead.
+    pub fn bodies_within(&self, estimate: Option<StorageEstimate>) -> BodiesToFetch {
+        let all = self.bodies();
+        let size = |m: &u32| self.entries.get(m).map_or(0, |e| e.size);
+        let mut bodies = Vec::with_capacity(all.len());
+        let mut free =
+            estimate.map(|e| e.quota.saturating_sub(e.usage).saturating_sub(SPACE_MARGIN));
+        for m in &all {
+            if let Some(f) = free.as_mut() {
+                let cost = storage_cost(size(m));
+                if cost > *f {
+                    break;
+                }
+                *f -= cost;
+            }
+            bodies.push(*m);
+        }
+        let left = all.len() - bodies.len();
+        let warning = (left > 0).then(|| Warning {
+            code: "storage_low",
+            message: format!(
+                "This device has room for only {} of the {} new messages. The rest stay on \
+                 the server; free some space and sync again.",
+                bodies.len(),
+                all.len()
+            ),
+            count: left,
+        });
+        BodiesToFetch {
+            total_bytes: bodies.iter().map(size).sum(),
+            bodies,
+            warning,
+        }
+    }
+
     /// The current plan (also after headers and stores: it always reflects what is left).
     pub fn plan(&self) -> Plan {
         let listed = self.phase == Phase::Listed;
@@ -971,6 +1049,10 @@ impl SyncRun {
         entry.confirmed = confirmed;
         let e = self.entries[&msg].clone();
         let m = self.may_match();
+        let record = match (raw, &matched) {
+            (Some(_), None) => self.record_for(msg, &Committed::HeadersOnly).ok(),
+            _ => None,
+        };
         Ok(HeadersResult {
             uid: e.uid.clone(),
             key: self.key_of(&e),
@@ -979,26 +1061,89 @@ impl SyncRun {
             reused_uid: reused,
             matched_key: matched,
             needs_body: self.needs_body(&e, m),
+            record,
         })
     }
 
-    /// The caller committed message `msg` durably: its full body with this sha256 (`full`), or
-    /// its headers only. Only a full store with a valid checksum makes it deletable.
-    pub fn stored(
-        &mut self,
-        msg: u32,
-        full: bool,
-        sha256: Option<&str>,
-    ) -> Result<StoredResult, SyncError> {
+    /// The record to write in the same transaction as message `msg`'s bytes (`what`: the
+    /// header section only, or the full message with its checksum). The run decides the key
+    /// (a reused UIDL's new key, `sha256:<hex>` without UIDL) and every field; the caller
+    /// writes it as it is, then commits, then calls [`SyncRun::stored`].
+    ///
+    /// Refused (`NotApplicable`) when nothing may be written for it: its identity is not
+    /// established yet (`verify`, before its headers), it is not synced, it was deleted on this
+    /// device, or headers would replace a stored full body. Only while the session is open.
+    pub fn record_for(&self, msg: u32, what: &Committed) -> Result<CommitRecord, SyncError> {
+        if self.phase == Phase::Finished {
+            return Err(SyncError::Order("the session has ended"));
+        }
+        let e = self.entry(msg)?;
+        let sha256 = match what {
+            Committed::Full { sha256 } => Some(sha256.clone()),
+            Committed::HeadersOnly => None,
+        };
+        match &e.ident {
+            Ident::Ignored => Err(SyncError::NotApplicable(msg, "this message is not synced")),
+            Ident::Verify(..) => Err(SyncError::NotApplicable(
+                msg,
+                "its headers must be checked first",
+            )),
+            Ident::Anonymous(_) => {
+                let Some(sha) = sha256 else {
+                    return Err(SyncError::NotApplicable(
+                        msg,
+                        "without UIDL only whole messages can be stored",
+                    ));
+                };
+                let key = sha.no_uidl_key();
+                let before = self.records.get(&key);
+                Ok(CommitRecord {
+                    uid: None,
+                    size: e.size,
+                    fingerprint: before.and_then(|r| r.fingerprint.clone()),
+                    first_seen_ms: before.map_or(self.now_ms, |r| r.first_seen_ms),
+                    stored: Stored::Full,
+                    sha256: Some(sha),
+                    key,
+                })
+            }
+            Ident::New(k) | Ident::Known(k) => {
+                let r = self
+                    .records
+                    .get(k)
+                    .ok_or(SyncError::NotApplicable(msg, "its record is gone"))?;
+                if r.local_deleted {
+                    return Err(SyncError::NotApplicable(
+                        msg,
+                        "it was deleted on this device",
+                    ));
+                }
+                if sha256.is_none() && r.stored == Stored::Full {
+                    return Err(SyncError::NotApplicable(
+                        msg,
+                        "its full body is stored: headers would replace it",
+                    ));
+                }
+                Ok(CommitRecord {
+                    key: k.clone(),
+                    uid: e.uid.clone(),
+                    size: e.size,
+                    fingerprint: r.fingerprint.clone(),
+                    first_seen_ms: r.first_seen_ms,
+                    stored: what.level(),
+                    sha256,
+                })
+            }
+        }
+    }
+
+    /// The caller committed message `msg` durably (`what`: its headers only, or its full body
+    /// with the checksum of the committed bytes). Only a full commit makes it deletable.
+    pub fn stored(&mut self, msg: u32, what: Committed) -> Result<StoredResult, SyncError> {
         let e = self.entry(msg)?.clone();
-        let sha = if full {
-            Some(
-                sha256
-                    .and_then(normalize_sha256)
-                    .ok_or(SyncError::BadSha256)?,
-            )
-        } else {
-            None
+        let sha = match what {
+            Committed::Full { sha256 } => Some(sha256),
+            Committed::HeadersOnly => None,
         };
         let (key, duplicate) = match &e.ident {
             Ident::Ignored => {
@@ -1017,7 +1162,7 @@ impl SyncRun {
                         "without UIDL only whole messages can be stored",
                     ));
                 };
-                let key = format!("sha256:{sha}");
+                let key = sha.no_uidl_key();
                 let duplicate = self.records.contains_key(&key);
                 let rec = self.records.entry(key.clone()).or_insert(KnownRecord {
                     key: key.clone(),
@@ -1026,7 +1171,7 @@ impl SyncRun {
                     fingerprint: None,
                     first_seen_ms: self.now_ms,
                     stored: Stored::Full,
-                    sha256: Some(sha.clone()),
+                    sha256: Some(sha.as_str().to_owned()),
                     local_deleted: false,
                     delete_pending: false,
                     server_gone: false,
@@ -1041,7 +1186,7 @@ impl SyncRun {
                     .ok_or(SyncError::NotApplicable(msg, "its record is gone"))?;
                 if let Some(s) = &sha {
                     r.stored = Stored::Full;
-                    r.sha256 = Some(s.clone());
+                    r.sha256 = Some(s.as_str().to_owned());
                 } else {
                     r.stored = r.stored.max(Stored::Headers);
                 }
@@ -1163,13 +1308,43 @@ impl SyncRun {
 
     /// The session ended: `committed` when QUIT got `+OK`; `false` for `-ERR` or a lost
     /// connection (acknowledged deletions then stay pending for the next session).
-    pub fn quit(&mut self, committed: bool) -> QuitResult {
+    ///
+    /// `user_deleted`: the message numbers the user deleted in this session (their DELE was
+    /// acknowledged), apart from the run's own deletions. After a committed QUIT they are gone
+    /// from the server, so their local copies go too (`delete_local`); a message whose identity
+    /// this session did not establish (a `verify` one, an ignored one, one of several sharing a
+    /// UIDL) keeps whatever the store has under a key, since that may be other mail. Without a committed QUIT nothing of them
+    /// is deleted: the server kept them.
+    pub fn quit(&mut self, committed: bool, user_deleted: &[u32]) -> QuitResult {
         let acked: Vec<String> = self.pending_deletes().into_iter().map(|d| d.key).collect();
+        let mut delete_local = Vec::new();
         if committed {
             for k in &acked {
                 if let Some(r) = self.records.get_mut(k) {
                     r.server_gone = true;
                     r.delete_pending = false;
+                }
+            }
+            let listed = matches!(self.phase, Phase::Listed);
+            let keys: BTreeSet<String> = user_deleted
+                .iter()
+                .filter(|_| listed)
+                .filter_map(|m| self.entries.get(m))
+                // Which of the messages sharing a UIDL is the stored one is unknowable.
+                .filter(|e| !e.dup_uid)
+                .filter_map(|e| match &e.ident {
+                    Ident::Known(k) | Ident::New(k) | Ident::Anonymous(Some(k)) => Some(k.clone()),
+                    Ident::Verify(..) | Ident::Anonymous(None) | Ident::Ignored => None,
+                })
+                .collect();
+            for k in keys {
+                if let Some(r) = self.records.get_mut(&k) {
+                    r.server_gone = true;
+                    r.delete_pending = false;
+                    r.local_deleted = true;
+                    if r.stored != Stored::None {
+                        delete_local.push(k);
+                    }
                 }
             }
         }
@@ -1181,6 +1356,7 @@ impl SyncRun {
             committed,
             deleted: if committed { acked.clone() } else { Vec::new() },
             pending: if committed { Vec::new() } else { acked },
+            delete_local,
         }
     }
 
@@ -1193,6 +1369,26 @@ impl SyncRun {
     /// out to be a stored message under a new UIDL.
     pub fn dropped(&self) -> Vec<String> {
         self.dropped.clone()
+    }
+
+    /// Messages of this session tied to a record (by UIDL and size, or by fingerprint), with
+    /// their UIDL and that record. A UIDL listed twice ties neither message to the record:
+    /// which one is the stored mail is unknowable. For [`crate::identify`].
+    pub(crate) fn established(&self) -> impl Iterator<Item = (u32, Option<&str>, &KnownRecord)> {
+        self.entries.values().filter_map(|e| match &e.ident {
+            Ident::Known(k) if !e.dup_uid => {
+                self.records.get(k).map(|r| (e.msg, e.uid.as_deref(), r))
+            }
+            _ => None,
+        })
+    }
+
+    /// Message `msg`'s identity is decided by its headers (`verify`, or new mail that may be a
+    /// stored message under a new UIDL).
+    pub(crate) fn headers_decide(&self, msg: u32) -> bool {
+        self.entries
+            .get(&msg)
+            .is_some_and(|e| matches!(e.ident, Ident::Verify(..) | Ident::New(_)))
     }
 
     /// The message number of a record's message in this session, for on-demand downloads.

@@ -163,11 +163,37 @@ impl Server {
     }
 }
 
-/// The browser's store, reduced to what the invariant needs.
+/// The browser's store, reduced to what the invariant needs. Like web/store.js, a commit
+/// replaces what was under its key: header bytes written over a full body lose that body.
 #[derive(Default, Clone)]
 struct Store {
     known: Vec<KnownRecord>,
+    /// Full messages, by key.
     bytes: BTreeMap<String, Vec<u8>>,
+    /// Header sections stored without their body, by key.
+    headers: BTreeMap<String, Vec<u8>>,
+    /// Every record written beside bytes, in order (what `CommitRecord` the run gave).
+    writes: Vec<CommitRecord>,
+}
+
+impl Store {
+    /// One commit: the bytes under the key the run's record names, with that record.
+    fn commit(&mut self, record: &CommitRecord, raw: &[u8]) {
+        if record.stored == Stored::Full {
+            self.headers.remove(&record.key);
+            self.bytes.insert(record.key.clone(), raw.to_vec());
+        } else {
+            self.bytes.remove(&record.key);
+            self.headers.insert(record.key.clone(), raw.to_vec());
+        }
+        self.writes.push(record.clone());
+    }
+
+    /// The user deleted a message here: its bytes go, its record stays.
+    fn delete_local(&mut self, key: &str) {
+        self.bytes.remove(key);
+        self.headers.remove(key);
+    }
 }
 
 /// One connection: the client and the server it talks to.
@@ -289,6 +315,8 @@ fn n(m: u32) -> MsgNum {
 #[derive(Default)]
 struct Outcome {
     plan: Option<Plan>,
+    /// The bodies the run chose within the storage estimate.
+    fetch: Option<BodiesToFetch>,
     headers: Vec<HeadersResult>,
     quit: Option<QuitResult>,
     pending: Vec<Deletion>,
@@ -302,6 +330,10 @@ struct Settings {
     fail_commit: Option<usize>,
     /// The user presses "undo" on the before-QUIT summary.
     undo: bool,
+    /// What the browser says of its storage (`None`: it does not say).
+    estimate: Option<StorageEstimate>,
+    /// Message numbers the user deletes in this session (DELE sent by the UI, not the run).
+    user_deletes: Vec<u32>,
 }
 
 fn policy(mode: Mode) -> Settings {
@@ -314,6 +346,8 @@ fn policy(mode: Mode) -> Settings {
         no_uidl_delete: false,
         fail_commit: None,
         undo: false,
+        estimate: None,
+        user_deletes: Vec::new(),
     }
 }
 
@@ -332,11 +366,15 @@ fn sync(server: &mut Server, store: &mut Store, settings: &Settings, now_ms: i64
     let result = steps(server, store, &mut run, &mut out, settings);
     if result.is_err() {
         out.cut = true;
-        run.quit(false);
+        run.quit(false, &settings.user_deletes);
     }
     store.known = run.known();
     for k in run.dropped() {
         store.bytes.remove(&k);
+        store.headers.remove(&k);
+    }
+    for k in out.quit.iter().flat_map(|q| &q.delete_local) {
+        store.delete_local(k);
     }
     out
 }
@@ -392,34 +430,40 @@ fn steps(
     out.plan = Some(plan.clone());
     if plan.blocked.is_some() {
         let committed = c.quit()?;
-        out.quit = Some(run.quit(committed));
+        out.quit = Some(run.quit(committed, &[]));
         return Ok(());
     }
     for &m in &plan.headers {
         let h = c.body(|t| t.top(n(m), 0))?;
-        out.headers
-            .push(run.headers(m, h.as_deref()).expect("headers accepted"));
+        let answer = run.headers(m, h.as_deref()).expect("headers accepted");
+        // The run says whether these bytes are written, and the record beside them.
+        if let (Some(record), Some(raw)) = (&answer.record, &h) {
+            store.commit(record, raw);
+            run.stored(m, Committed::HeadersOnly)
+                .expect("stored accepted");
+        }
+        out.headers.push(answer);
     }
     store.known = run.known();
-    for (i, m) in run.bodies().into_iter().enumerate() {
+    let fetch = run.bodies_within(settings.estimate);
+    out.fetch = Some(fetch.clone());
+    for (i, m) in fetch.bodies.into_iter().enumerate() {
         let raw = c.body(|t| t.retr(n(m)))?.expect("RETR answered");
-        let sha = sha256_hex(&raw);
-        // The key the run has for it now (after the headers), or the checksum without UIDL.
-        let key = run
-            .plan()
-            .entries
-            .iter()
-            .find(|e| e.msg == m)
-            .and_then(|e| e.key.clone())
-            .unwrap_or_else(|| format!("sha256:{sha}"));
+        // The record (and so the key) comes from the run: a reused UIDL's new key, the
+        // checksum without UIDL.
+        let sha256 = Sha256::of(&raw);
+        let what = Committed::Full { sha256 };
+        let record = run
+            .record_for(m, &what)
+            .expect("a record for a planned body");
         if settings.fail_commit == Some(i) {
             // The commit failed: the run is never told, and the sync goes on to deletions
             // (harsher than web/sync.js, which stops) to prove the run refuses them.
             continue;
         }
         // The durable commit, then (and only then) the run is told.
-        store.bytes.insert(key, raw);
-        run.stored(m, true, Some(&sha)).expect("stored accepted");
+        store.commit(&record, &raw);
+        run.stored(m, what).expect("stored accepted");
         store.known = run.known();
     }
     for d in run.deletions().expect("listed") {
@@ -429,13 +473,21 @@ fn steps(
     }
     store.known = run.known();
     // The before-QUIT summary; undo is RSET, then the run forgets.
+    // The user's own deletions, sent by the UI.
+    let mut user_deleted = Vec::new();
+    for &m in &settings.user_deletes {
+        if c.ok(|t| t.dele(n(m)))? {
+            user_deleted.push(m);
+        }
+    }
     out.pending = run.pending_deletes();
     if settings.undo && c.ok(|t| t.rset())? {
         run.undo_deletions().expect("listed");
         store.known = run.known();
+        user_deleted.clear();
     }
     let committed = c.quit()?;
-    out.quit = Some(run.quit(committed));
+    out.quit = Some(run.quit(committed, &user_deleted));
     Ok(())
 }
 
@@ -868,6 +920,8 @@ struct Chaos {
     other_client_deletes: Option<usize>,
     fail_commit: Option<usize>,
     size_limit: Option<u64>,
+    /// Room the browser reports beyond the margin (`None`: it does not say).
+    room: Option<u64>,
 }
 
 fn chaos() -> impl proptest::strategy::Strategy<Value = Chaos> {
@@ -885,6 +939,7 @@ fn chaos() -> impl proptest::strategy::Strategy<Value = Chaos> {
         proptest::option::of(0usize..8),
         proptest::option::of(0usize..4),
         proptest::option::of(150u64..230),
+        proptest::option::of(0u64..700),
     )
         .prop_map(
             |(
@@ -895,6 +950,7 @@ fn chaos() -> impl proptest::strategy::Strategy<Value = Chaos> {
                 other_client_deletes,
                 fail_commit,
                 size_limit,
+                room,
             )| {
                 Chaos {
                     mode,
@@ -904,6 +960,7 @@ fn chaos() -> impl proptest::strategy::Strategy<Value = Chaos> {
                     other_client_deletes,
                     fail_commit,
                     size_limit,
+                    room,
                 }
             },
         )
@@ -960,6 +1017,10 @@ proptest::proptest! {
             let mut settings = policy(s.mode);
             settings.fail_commit = s.fail_commit;
             settings.policy.size_limit = s.size_limit;
+            settings.estimate = s.room.map(|room| StorageEstimate {
+                quota: SPACE_MARGIN + room + 1000,
+                usage: 1000,
+            });
             sync(&mut server, &mut store, &settings, now);
             // No message that was stored in full before this session was downloaded again.
             for n in server.log.iter().filter_map(|l| l.strip_prefix("RETR ")) {
@@ -1016,4 +1077,309 @@ fn undo_before_quit_sends_rset_and_deletes_nothing() {
     );
     assert_eq!(out.quit.unwrap().deleted.len(), 2);
     assert_nothing_lost(&originals(&mb), &server, &store);
+}
+
+/// This session's UIDL and LIST answers, as the inbox reads them before any sync.
+fn session_listing(server: &mut Server) -> (Vec<UidIn>, Vec<ScanIn>) {
+    let mut c = Conn::open(server).expect("no cut");
+    let list = c.exec(|t| t.list(None)).expect("no cut");
+    let uidl = c.exec(|t| t.uidl(None)).expect("no cut");
+    c.quit().expect("no cut");
+    let list = list
+        .iter()
+        .find_map(|e| match e {
+            Event::List { entries, .. } => Some(
+                entries
+                    .iter()
+                    .map(|s| ScanIn {
+                        msg: s.msg.get(),
+                        size: s.size,
+                    })
+                    .collect(),
+            ),
+            _ => None,
+        })
+        .expect("LIST answered");
+    let uidl = uidl
+        .iter()
+        .find_map(|e| match e {
+            Event::Uidl { entries, .. } => Some(
+                entries
+                    .iter()
+                    .map(|u| UidIn {
+                        msg: u.msg.get(),
+                        uid: u.uid.as_str().to_owned(),
+                    })
+                    .collect(),
+            ),
+            _ => None,
+        })
+        .expect("UIDL answered");
+    (uidl, list)
+}
+
+/// What the inbox shows from the store for this session: (msg, key).
+fn prefill(server: &mut Server, store: &Store, headers: &[(u32, &[u8])]) -> Vec<(u32, String)> {
+    let (uidl, list) = session_listing(server);
+    identify(IdentifyIn {
+        uidl,
+        list,
+        known: store.known.clone(),
+        headers: headers.to_vec(),
+    })
+    .expect("a well-formed listing")
+    .into_iter()
+    .map(|i| (i.msg, i.key))
+    .collect()
+}
+
+#[test]
+fn message_without_uidl_is_keyed_by_its_checksum() {
+    let mb = mailbox(&["a", "b"]);
+    let mut server = server_of(&mb);
+    server.advertise_uidl = false;
+    server.uidl_works = false;
+    let mut store = Store::default();
+    let mut explicit = policy(Mode::Leave);
+    explicit.no_uidl_delete = true;
+    let out = sync(&mut server, &mut store, &explicit, NOW);
+    assert_eq!(out.quit.unwrap().deleted.len(), 2);
+    // Every byte written went under `sha256:<hex of those bytes>`, with the record the run
+    // gave: no UIDL, the LIST size, the checksum.
+    let mut keys: Vec<String> = mb
+        .iter()
+        .map(|(_, raw)| format!("sha256:{}", sha256_hex(raw)))
+        .collect();
+    keys.sort();
+    assert_eq!(store.bytes.keys().cloned().collect::<Vec<_>>(), keys);
+    for (key, raw) in &store.bytes {
+        assert_eq!(*key, format!("sha256:{}", sha256_hex(raw)));
+    }
+    assert_eq!(store.writes.len(), 2);
+    for w in &store.writes {
+        let raw = &store.bytes[&w.key];
+        assert_eq!(w.uid, None);
+        assert_eq!(w.size, raw.len() as u64);
+        assert_eq!(w.stored, Stored::Full);
+        assert_eq!(
+            w.sha256.as_ref().map(Sha256::as_str),
+            Some(sha256_hex(raw).as_str())
+        );
+        assert_eq!(w.first_seen_ms, NOW);
+    }
+    assert_nothing_lost(&originals(&mb), &server, &store);
+}
+
+#[test]
+fn the_record_written_with_each_message_is_the_runs_record() {
+    let mb = mailbox(&["a", "b"]);
+    let mut server = server_of(&mb);
+    let mut store = Store::default();
+    sync(&mut server, &mut store, &policy(Mode::Leave), NOW);
+    // Headers first (a header record each), then each body under the same key, carrying what
+    // the headers taught the run (the fingerprint) and what the store needs (the checksum).
+    assert_eq!(store.writes.len(), 4);
+    for (uid, raw) in &mb {
+        let size = raw.len() as u64;
+        let fp = fingerprint(&parse_summary(raw), size);
+        assert!(fp.is_some());
+        let writes: Vec<&CommitRecord> = store.writes.iter().filter(|w| w.key == *uid).collect();
+        assert_eq!(writes.len(), 2, "{uid}");
+        let (head, body) = (writes[0], writes[1]);
+        for w in [head, body] {
+            assert_eq!(w.uid.as_deref(), Some(uid.as_str()));
+            assert_eq!(w.size, size);
+            assert_eq!(w.fingerprint, fp);
+            assert_eq!(w.first_seen_ms, NOW);
+        }
+        assert_eq!((head.stored, head.sha256.as_ref()), (Stored::Headers, None));
+        assert_eq!(body.stored, Stored::Full);
+        assert_eq!(
+            body.sha256.as_ref().map(Sha256::as_str),
+            Some(sha256_hex(raw).as_str())
+        );
+    }
+    // A later session's write keeps the first-seen time of the first.
+    let mut later = policy(Mode::Leave);
+    later.policy.size_limit = Some(1);
+    server.mailbox.push(("c".into(), mail("c", "big")));
+    sync(&mut server, &mut store, &later, NOW + 5);
+    let c = store.writes.iter().find(|w| w.key == "c").unwrap();
+    assert_eq!((c.first_seen_ms, c.stored), (NOW + 5, Stored::Headers));
+}
+
+#[test]
+fn headers_are_never_written_over_a_stored_full_body() {
+    let mb = mailbox(&["a", "b"]);
+    let mut server = server_of(&mb);
+    let mut store = Store::default();
+    sync(&mut server, &mut store, &policy(Mode::Leave), NOW);
+    assert_eq!(store.bytes.len(), 2);
+    // Deleting on the strength of the earlier session: each is checked by its headers
+    // (TOP) first, and those header bytes must not replace the stored bodies.
+    server.log.clear();
+    let out = sync(
+        &mut server,
+        &mut store,
+        &policy(Mode::DeleteAfterDownload),
+        NOW,
+    );
+    assert_eq!(server.count("TOP"), 2);
+    assert!(out.headers.iter().all(|h| h.record.is_none()));
+    assert!(server.mailbox.is_empty());
+    assert_eq!(store.bytes.len(), 2);
+    assert!(store.headers.is_empty());
+    assert_nothing_lost(&originals(&mb), &server, &store);
+}
+
+#[test]
+fn bodies_beyond_the_storage_estimate_are_left_on_the_server_with_a_warning() {
+    let mb = mailbox(&["a", "b", "c"]);
+    let size = mb[0].1.len() as u64;
+    assert!(mb.iter().all(|(_, m)| m.len() as u64 == size));
+    let mut server = server_of(&mb);
+    let mut store = Store::default();
+    // Room for two messages (a tenth more each) beyond the margin, not for three.
+    let mut settings = policy(Mode::DeleteAfterDownload);
+    settings.estimate = Some(StorageEstimate {
+        quota: 1_000_000_000,
+        usage: 1_000_000_000 - SPACE_MARGIN - 2 * (size + size.div_ceil(10)),
+    });
+    let out = sync(&mut server, &mut store, &settings, NOW);
+    let fetch = out.fetch.unwrap();
+    // The newest two; the oldest stays on the server, undeleted, and the user is told.
+    assert_eq!(fetch.bodies, vec![3, 2]);
+    assert_eq!(fetch.total_bytes, 2 * size);
+    let w = fetch.warning.expect("a warning");
+    assert_eq!((w.code, w.count), ("storage_low", 1));
+    assert_eq!(server.count("RETR"), 2);
+    assert_eq!(server.uids(), vec!["a".to_owned()]);
+    assert_nothing_lost(&originals(&mb), &server, &store);
+    // With room again, the rest comes.
+    let out = sync(
+        &mut server,
+        &mut store,
+        &policy(Mode::DeleteAfterDownload),
+        NOW,
+    );
+    assert!(out.fetch.unwrap().warning.is_none());
+    assert!(server.mailbox.is_empty());
+    assert_eq!(store.bytes.len(), 3);
+    assert_nothing_lost(&originals(&mb), &server, &store);
+}
+
+#[test]
+fn prefill_does_not_take_a_reused_uidl_for_the_stored_message() {
+    let old = mail("old", "one");
+    let mut server = Server::new(&[("x", old.clone())]);
+    let mut store = Store::default();
+    sync(&mut server, &mut store, &policy(Mode::Leave), NOW);
+    assert_eq!(prefill(&mut server, &store, &[]), vec![(1, "x".to_owned())]);
+    // Someone else deletes x; the server hands "x" to other mail of the same size.
+    let new = mail("new", "two");
+    assert_eq!(new.len(), old.len());
+    server.mailbox = vec![("x".into(), new.clone())];
+    // Before any sync noticed, the headers at hand show it is other mail.
+    let top = new[..new.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4].to_vec();
+    assert!(prefill(&mut server, &store, &[(1, &top)]).is_empty());
+    // A sync notices (it checks before deleting) and keeps the new mail under a new key; its
+    // QUIT fails, so the new mail stays on the server.
+    server.quit_fails = true;
+    sync(
+        &mut server,
+        &mut store,
+        &policy(Mode::DeleteAfterDownload),
+        NOW,
+    );
+    assert_eq!(store.bytes.get("x#1"), Some(&new));
+    // From now on UIDL "x" with that size is the new mail, never the old message.
+    assert_eq!(
+        prefill(&mut server, &store, &[]),
+        vec![(1, "x#1".to_owned())]
+    );
+    assert_nothing_lost(&[old, new], &server, &store);
+}
+
+#[test]
+fn prefill_needs_the_size_and_a_uidl_listed_once() {
+    let mb = mailbox(&["a", "b", "c"]);
+    let mut server = server_of(&mb);
+    let mut store = Store::default();
+    sync(&mut server, &mut store, &policy(Mode::Leave), NOW);
+    assert_eq!(
+        prefill(&mut server, &store, &[])
+            .into_iter()
+            .map(|(m, _)| m)
+            .collect::<Vec<_>>(),
+        vec![1, 2, 3]
+    );
+    // "a" changed size (no headers at hand to say it is the same mail); "b" is listed twice.
+    server.mailbox[0].1 = mail("a", "longer body");
+    server.mailbox[2].0 = "b".into();
+    assert!(prefill(&mut server, &store, &[]).is_empty());
+}
+
+#[test]
+fn prefill_finds_mail_whose_uidl_changed_under_its_stored_key() {
+    let ids: Vec<String> = (0..12).map(|i| format!("m{i}")).collect();
+    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let mb = mailbox(&refs);
+    let mut server = server_of(&mb);
+    let mut store = Store::default();
+    sync(&mut server, &mut store, &policy(Mode::Leave), NOW);
+    for (uid, _) in &mut server.mailbox {
+        *uid = format!("migrated-{uid}");
+    }
+    // Before the sync that matches them, nothing is known under the new UIDLs...
+    assert!(prefill(&mut server, &store, &[]).is_empty());
+    sync(&mut server, &mut store, &policy(Mode::Leave), NOW);
+    // ...after it, each new UIDL is its stored message, under the message's first key.
+    let found = prefill(&mut server, &store, &[]);
+    assert_eq!(found.len(), 12);
+    for (msg, key) in found {
+        assert_eq!(key, format!("m{}", msg - 1));
+    }
+}
+
+#[test]
+fn user_deleted_messages_lose_their_local_copy_only_when_quit_commits() {
+    let mb = mailbox(&["a", "b"]);
+    let mut server = server_of(&mb);
+    let mut store = Store::default();
+    sync(&mut server, &mut store, &policy(Mode::Leave), NOW);
+    // The user deletes "a" (message 1); QUIT fails: the server keeps it, so does the store.
+    let mut user = policy(Mode::Leave);
+    user.user_deletes = vec![1];
+    server.quit_fails = true;
+    let out = sync(&mut server, &mut store, &user, NOW);
+    assert!(out.quit.unwrap().delete_local.is_empty());
+    assert_eq!(server.mailbox.len(), 2);
+    assert!(store.bytes.contains_key("a"));
+    // Again, and QUIT succeeds: gone from the server, so its copy here goes too.
+    server.quit_fails = false;
+    let out = sync(&mut server, &mut store, &user, NOW);
+    assert_eq!(out.quit.unwrap().delete_local, vec!["a".to_owned()]);
+    assert_eq!(server.uids(), vec!["b".to_owned()]);
+    assert!(!store.bytes.contains_key("a") && store.bytes.contains_key("b"));
+    let a = store.known.iter().find(|r| r.key == "a").unwrap();
+    assert!(a.local_deleted && a.server_gone);
+}
+
+#[test]
+fn a_user_deletion_of_mail_under_a_reused_uidl_keeps_the_old_messages_copy() {
+    let old = mail("old", "one");
+    let mut server = Server::new(&[("x", old.clone())]);
+    let mut store = Store::default();
+    sync(&mut server, &mut store, &policy(Mode::Leave), NOW);
+    // "x" now names other mail (of another size); the user reads it and deletes it.
+    let new = mail("new", "a longer body");
+    server.mailbox = vec![("x".into(), new)];
+    let mut user = policy(Mode::Leave);
+    user.user_deletes = vec![1];
+    let out = sync(&mut server, &mut store, &user, NOW);
+    assert_eq!(out.quit.unwrap().delete_local, vec!["x#1".to_owned()]);
+    assert!(server.mailbox.is_empty());
+    // The old message, stored under "x", is only here now: it stays.
+    assert_eq!(store.bytes.get("x"), Some(&old));
+    assert_nothing_lost(&[old], &server, &store);
 }

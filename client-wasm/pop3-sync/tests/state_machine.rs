@@ -10,6 +10,13 @@ fn sha(n: u8) -> String {
     format!("{n:02x}").repeat(32)
 }
 
+/// A full commit with this checksum.
+fn full(hex: &str) -> Committed {
+    Committed::Full {
+        sha256: Sha256::parse(hex).expect("64 hex digits"),
+    }
+}
+
 fn rec(uid: &str, size: u64, stored: Stored) -> KnownRecord {
     KnownRecord {
         key: String::new(),
@@ -108,7 +115,7 @@ fn stored_messages_are_not_planned_again_after_a_cut() {
     let mut r = run_with(Mode::Leave, vec![]);
     r.listing(listing(&[(1, "a", 10), (2, "b", 20), (3, "c", 30)]))
         .unwrap();
-    r.stored(3, true, Some(&sha(3))).unwrap();
+    r.stored(3, full(&sha(3))).unwrap();
     let known = r.known();
     // Session 2: a new run from the persisted records plans only the rest.
     let mut r2 = run_with(Mode::Leave, known);
@@ -136,7 +143,7 @@ fn message_numbers_come_from_this_sessions_listing() {
     );
     let plan = r.listing(listing(&[(1, "b", 20), (2, "c", 30)])).unwrap();
     assert_eq!(plan.bodies, vec![2]);
-    r.stored(2, true, Some(&sha(2))).unwrap();
+    r.stored(2, full(&sha(2))).unwrap();
     let d = r.deletions().unwrap();
     assert_eq!(msgs(&d), vec![1, 2]);
     assert_eq!(d[0].uid.as_deref(), Some("b"));
@@ -149,17 +156,17 @@ fn deletion_requires_a_confirmed_full_store() {
     r.listing(listing(&[(1, "a", 10), (2, "b", 20)])).unwrap();
     assert!(r.deletions().unwrap().is_empty());
     // Headers only, or a malformed checksum, do not count.
-    r.stored(1, false, None).unwrap();
-    assert_eq!(r.stored(2, true, Some("abc")), Err(SyncError::BadSha256));
+    r.stored(1, Committed::HeadersOnly).unwrap();
+    assert_eq!(Sha256::parse("abc"), Err(SyncError::BadSha256));
     assert!(r.deletions().unwrap().is_empty());
     assert!(matches!(
         r.delete_acked(1),
         Err(SyncError::NotDeletable(1, _))
     ));
-    r.stored(2, true, Some(&sha(2).to_uppercase())).unwrap();
+    r.stored(2, full(&sha(2).to_uppercase())).unwrap();
     let d = r.deletions().unwrap();
     assert_eq!(msgs(&d), vec![2]);
-    assert_eq!(d[0].sha256, sha(2));
+    assert_eq!(d[0].sha256.as_str(), sha(2));
     assert_eq!(d[0].reason, DeletionReason::AfterDownload);
 }
 
@@ -167,7 +174,7 @@ fn deletion_requires_a_confirmed_full_store() {
 fn leave_mode_deletes_nothing() {
     let mut r = run_with(Mode::Leave, vec![]);
     r.listing(listing(&[(1, "a", 10)])).unwrap();
-    r.stored(1, true, Some(&sha(1))).unwrap();
+    r.stored(1, full(&sha(1))).unwrap();
     assert!(r.deletions().unwrap().is_empty());
     assert!(r.delete_acked(1).is_err());
 }
@@ -177,10 +184,10 @@ fn quit_ok_marks_deleted_and_quit_err_leaves_pending_for_next_session() {
     for committed in [true, false] {
         let mut r = run_with(Mode::DeleteAfterDownload, vec![]);
         r.listing(listing(&[(1, "a", 10)])).unwrap();
-        r.stored(1, true, Some(&sha(1))).unwrap();
+        r.stored(1, full(&sha(1))).unwrap();
         r.delete_acked(1).unwrap();
         assert_eq!(msgs(&r.pending_deletes()), vec![1]);
-        let q = r.quit(committed);
+        let q = r.quit(committed, &[]);
         let a = record(&r.known(), "a").clone();
         if committed {
             assert_eq!(q.deleted, vec!["a".to_owned()]);
@@ -215,14 +222,14 @@ fn undo_forgets_this_sessions_deletions_and_pending_marks() {
     p.delete_pending = true;
     let mut r = run_with(Mode::DeleteAfterDownload, vec![p]);
     r.listing(listing(&[(1, "p", 10), (2, "n", 20)])).unwrap();
-    r.stored(2, true, Some(&sha(2))).unwrap();
+    r.stored(2, full(&sha(2))).unwrap();
     r.delete_acked(2).unwrap();
     let undone = r.undo_deletions().unwrap();
     assert_eq!(msgs(&undone), vec![2]);
     assert!(r.pending_deletes().is_empty());
     assert!(r.deletions().unwrap().is_empty());
     assert!(r.known().iter().all(|k| !k.delete_pending));
-    let q = r.quit(true);
+    let q = r.quit(true, &[]);
     assert!(q.deleted.is_empty());
 }
 
@@ -241,7 +248,7 @@ fn uidl_failure_blocks_downloads_and_deletions() {
     assert!(plan.headers.is_empty() && plan.bodies.is_empty());
     assert!(r.deletions().unwrap().is_empty());
     assert!(r.headers(1, None).is_err());
-    assert!(r.stored(1, true, Some(&sha(1))).is_err());
+    assert!(r.stored(1, full(&sha(1))).is_err());
     assert!(r.delete_acked(1).is_err());
     // Nothing about the store changed.
     assert_eq!(r.known(), {
@@ -275,12 +282,12 @@ fn no_uidl_plans_nothing_unless_download_and_delete_is_chosen() {
     assert!(plan.blocked.is_none());
     assert_eq!(plan.bodies, vec![2, 1]);
     assert!(plan.headers.is_empty());
-    let s = r.stored(2, true, Some(&sha(2))).unwrap();
+    let s = r.stored(2, full(&sha(2))).unwrap();
     assert_eq!(s.key, format!("sha256:{}", sha(2)));
     assert!(!s.duplicate);
     // The same bytes again (a QUIT that failed last time) are a duplicate, still deletable.
-    assert!(r.stored(1, true, Some(&sha(2))).unwrap().duplicate);
-    assert!(r.stored(1, false, None).is_err());
+    assert!(r.stored(1, full(&sha(2))).unwrap().duplicate);
+    assert!(r.stored(1, Committed::HeadersOnly).is_err());
     let d = r.deletions().unwrap();
     assert_eq!(msgs(&d), vec![1, 2]);
     assert!(
@@ -326,7 +333,7 @@ fn mass_vanish_warns_disables_deletions_and_matches_by_fingerprint() {
     let h = r.headers(13, Some(&headers("fresh", ""))).unwrap();
     assert!(h.needs_body && h.matched_key.is_none());
     assert_eq!(r.bodies(), vec![13]);
-    r.stored(13, true, Some(&sha(9))).unwrap();
+    r.stored(13, full(&sha(9))).unwrap();
     // Stored and matched, but nothing is deleted in this run.
     assert!(r.deletions().unwrap().is_empty());
     assert!(matches!(
@@ -372,7 +379,7 @@ fn a_reused_uidl_for_different_mail_is_new_and_not_deleted_unseen() {
     assert!(h.reused_uid && h.needs_body);
     assert_eq!(h.key.as_deref(), Some("x#1"));
     assert!(r.deletions().unwrap().is_empty());
-    r.stored(1, true, Some(&sha(7))).unwrap();
+    r.stored(1, full(&sha(7))).unwrap();
     // Deletable only now, as its own record.
     let d = r.deletions().unwrap();
     assert_eq!(d[0].key, "x#1");
@@ -436,7 +443,7 @@ fn keep_days_counts_from_first_seen() {
     let mut r = run_with(Mode::KeepDays, vec![young, old]);
     r.listing(listing(&[(1, "young", 10), (2, "old", 10), (3, "new", 10)]))
         .unwrap();
-    r.stored(3, true, Some(&sha(3))).unwrap();
+    r.stored(3, full(&sha(3))).unwrap();
     let d = r.deletions().unwrap();
     assert_eq!(msgs(&d), vec![2]);
     assert_eq!(d[0].reason, DeletionReason::Expired);
@@ -476,7 +483,7 @@ fn mirror_local_deletes_deletes_only_what_the_user_deleted() {
         .unwrap();
     // A locally deleted message is not downloaded again.
     assert_eq!(plan.bodies, vec![4]);
-    r.stored(4, true, Some(&sha(4))).unwrap();
+    r.stored(4, full(&sha(4))).unwrap();
     let d = r.deletions().unwrap();
     assert_eq!(msgs(&d), vec![1]);
     assert_eq!(d[0].reason, DeletionReason::LocalDelete);
@@ -499,12 +506,12 @@ fn size_limit_gives_headers_only() {
         .unwrap();
     assert_eq!(plan.headers, vec![2, 1]);
     assert_eq!(plan.bodies, vec![1]);
-    r.stored(2, false, None).unwrap();
+    r.stored(2, Committed::HeadersOnly).unwrap();
     assert_eq!(record(&r.known(), "big").stored, Stored::Headers);
     assert!(r.deletions().unwrap().is_empty());
     // "Download the rest" on demand: a full store makes it an ordinary stored message.
     assert_eq!(r.msg_of("big"), Some(2));
-    r.stored(2, true, Some(&sha(2))).unwrap();
+    r.stored(2, full(&sha(2))).unwrap();
     assert_eq!(msgs(&r.deletions().unwrap()), vec![2]);
 }
 
@@ -514,9 +521,9 @@ fn a_uidl_listed_twice_is_fetched_once_and_never_deleted() {
     let plan = r.listing(listing(&[(1, "d", 10), (2, "d", 10)])).unwrap();
     assert_eq!(plan.bodies, vec![1]);
     assert!(plan.warnings.iter().any(|w| w.code == "uidl_duplicate"));
-    r.stored(1, true, Some(&sha(1))).unwrap();
+    r.stored(1, full(&sha(1))).unwrap();
     assert!(r.deletions().unwrap().is_empty());
-    assert!(r.stored(2, true, Some(&sha(1))).is_err());
+    assert!(r.stored(2, full(&sha(1))).is_err());
 }
 
 #[test]
@@ -556,7 +563,7 @@ fn malformed_listings_and_call_order_are_typed_errors() {
         "sync_order"
     );
     assert_eq!(
-        r.stored(5, false, None).unwrap_err().code(),
+        r.stored(5, Committed::HeadersOnly).unwrap_err().code(),
         "unknown_message"
     );
 }
@@ -634,4 +641,138 @@ fn a_migration_of_ten_thousand_messages_is_matched_without_quadratic_work() {
     }
     assert!(r.bodies().is_empty());
     assert_eq!(r.dropped().len(), N as usize);
+}
+
+#[test]
+fn a_checksum_is_64_hex_digits_or_refused_at_construction() {
+    for bad in [
+        "",
+        "abc",
+        &sha(1)[..63],
+        &format!("{}0", sha(1)),
+        &"g".repeat(64),
+    ] {
+        assert_eq!(Sha256::parse(bad), Err(SyncError::BadSha256), "{bad:?}");
+    }
+    let upper = "BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD";
+    assert_eq!(Sha256::parse(upper).unwrap().as_str(), upper.to_lowercase());
+    assert_eq!(Sha256::of(b"abc"), Sha256::parse(upper).unwrap());
+    assert_eq!(
+        Sha256::of(b"abc").no_uidl_key(),
+        format!("sha256:{}", upper.to_lowercase())
+    );
+}
+
+#[test]
+fn a_message_read_before_the_sync_kept_it_is_kept_under_the_runs_record() {
+    let mut r = SyncRun::new(SyncOptions {
+        policy: Policy {
+            mode: Mode::Leave,
+            keep_days: None,
+            size_limit: Some(1000),
+        },
+        now_ms: NOW,
+        ..SyncOptions::default()
+    })
+    .unwrap();
+    r.listing(listing(&[(1, "big", 5000)])).unwrap();
+    let h = r.headers(1, Some(&headers("big", ""))).unwrap();
+    let head = h.record.expect("its headers are written");
+    assert_eq!((head.key.as_str(), head.stored), ("big", Stored::Headers));
+    r.stored(1, Committed::HeadersOnly).unwrap();
+    // The user opens it: RETR, then the record to write beside those bytes.
+    let rec = r.record_for(1, &full(&sha(5))).unwrap();
+    assert_eq!(
+        rec,
+        CommitRecord {
+            key: "big".into(),
+            uid: Some("big".into()),
+            size: 5000,
+            fingerprint: Some(fp("big", 5000)),
+            first_seen_ms: NOW,
+            stored: Stored::Full,
+            sha256: Some(Sha256::parse(&sha(5)).unwrap()),
+        }
+    );
+    // Headers never replace the stored body afterwards.
+    r.stored(1, full(&sha(5))).unwrap();
+    assert!(r.record_for(1, &Committed::HeadersOnly).is_err());
+}
+
+#[test]
+fn reading_a_message_whose_identity_is_unverified_writes_nothing() {
+    // "a" is stored; the server now lists "a" with another size: other mail, perhaps.
+    let mut a = rec("a", 10, Stored::Full);
+    a.fingerprint = Some(fp("a", 10));
+    let mut r = run_with(Mode::Leave, vec![a]);
+    let plan = r.listing(listing(&[(1, "a", 11)])).unwrap();
+    assert_eq!(plan.entries[0].status, Status::Verify);
+    // Read before its headers were checked: nothing may go under "a".
+    let e = r.record_for(1, &full(&sha(2))).unwrap_err();
+    assert_eq!(
+        e,
+        SyncError::NotApplicable(1, "its headers must be checked first")
+    );
+    // Its headers say it is other mail: it gets its own key.
+    let h = r.headers(1, Some(&headers("other", ""))).unwrap();
+    assert!(h.reused_uid);
+    assert_eq!(r.record_for(1, &full(&sha(2))).unwrap().key, "a#1");
+}
+
+#[test]
+fn a_body_that_does_not_fit_keeps_older_ones_from_jumping_ahead() {
+    let mut r = run_with(Mode::Leave, vec![]);
+    r.listing(listing(&[(1, "a", 100), (2, "b", 100), (3, "c", 1000)]))
+        .unwrap();
+    // Room for the two small ones (110 each), not for the newest, big one (1100).
+    let est = StorageEstimate {
+        quota: SPACE_MARGIN + 220,
+        usage: 0,
+    };
+    let f = r.bodies_within(Some(est));
+    assert!(f.bodies.is_empty());
+    assert_eq!(
+        f.warning.map(|w| (w.code, w.count)),
+        Some(("storage_low", 3))
+    );
+    // Exactly enough for all three: all three, no warning; the margin is never spent.
+    let all = StorageEstimate {
+        quota: SPACE_MARGIN + 1100 + 220 + 7,
+        usage: 7,
+    };
+    let f = r.bodies_within(Some(all));
+    assert_eq!((f.bodies, f.total_bytes), (vec![3, 2, 1], 1200));
+    assert!(f.warning.is_none());
+    let short = StorageEstimate {
+        quota: SPACE_MARGIN + 1100 + 219,
+        usage: 0,
+    };
+    assert_eq!(r.bodies_within(Some(short)).bodies, vec![3, 2]);
+    // A browser that says nothing, or more usage than quota: everything / nothing.
+    assert_eq!(r.bodies_within(None).bodies, vec![3, 2, 1]);
+    let over = StorageEstimate {
+        quota: 10,
+        usage: 20,
+    };
+    assert!(r.bodies_within(Some(over)).bodies.is_empty());
+}
+
+#[test]
+fn a_user_deletion_of_a_message_of_unsure_identity_keeps_its_local_copy() {
+    let mut a = rec("a", 10, Stored::Full);
+    a.fingerprint = Some(fp("a", 10));
+    let mut r = run_with(Mode::Leave, vec![a, rec("b", 20, Stored::Full)]);
+    r.listing(listing(&[(1, "a", 11), (2, "b", 20)])).unwrap();
+    // Both deleted by the user, QUIT +OK, before the headers of 1 were checked: 1 may be other
+    // mail than the stored "a", so "a" stays here; "b" is the stored "b" and goes.
+    let q = r.quit(true, &[1, 2, 9]);
+    assert_eq!(q.delete_local, vec!["b".to_owned()]);
+    let known = r.known();
+    assert!(!record(&known, "a").local_deleted);
+    assert!(record(&known, "b").local_deleted && record(&known, "b").server_gone);
+    // One UIDL for two messages: which one is the stored "d" is unknowable, so "d" stays.
+    let mut r = run_with(Mode::Leave, vec![rec("d", 10, Stored::Full)]);
+    r.listing(listing(&[(1, "d", 10), (2, "d", 10)])).unwrap();
+    assert!(r.quit(true, &[1]).delete_local.is_empty());
+    assert!(!record(&r.known(), "d").local_deleted);
 }

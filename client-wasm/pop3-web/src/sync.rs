@@ -1,12 +1,16 @@
 //! The sync state machine (`pop3-sync`) for JavaScript: `SyncRun`, plus the archive
 //! functions. Thin on purpose: every decision lives in the crate and is tested natively; this
-//! file only converts values (docs/js-api.md, "Sync and export").
+//! file only converts values (docs/js-api.md, "Sync and export"). JavaScript never decides
+//! identity, deletability or what fits.
 
 use crate::error::Pop3Error;
 use crate::interop::{get, to_js};
 use js_sys::{Array, Object, Reflect, Uint8Array};
 use pop3_sync::export::{self, ExportMessage, mbox, zip};
-use pop3_sync::{KnownRecord, ListingIn, SyncError, SyncOptions};
+use pop3_sync::{
+    Committed, IdentifyIn, KnownRecord, ListingIn, ScanIn, Sha256, StorageEstimate, SyncError,
+    SyncOptions, UidIn,
+};
 use wasm_bindgen::prelude::*;
 
 fn sync_err(e: &SyncError) -> JsValue {
@@ -65,16 +69,44 @@ impl SyncRun {
     }
 
     /// `stored(msg, { sha256, full })`, only after the durable commit. `full` defaults to
-    /// whether a sha256 is given.
+    /// whether a sha256 is given; a full commit needs the 64-hex checksum (`bad_sha256`).
     pub fn stored(&mut self, msg: u32, info: JsValue) -> Result<JsValue, JsValue> {
         let sha = get(&info, "sha256").and_then(|v| v.as_string());
         let full = get(&info, "full")
             .and_then(|v| v.as_bool())
             .unwrap_or(sha.is_some());
+        let what = if full {
+            let sha256 = Sha256::parse(sha.as_deref().unwrap_or("")).map_err(|e| sync_err(&e))?;
+            Committed::Full { sha256 }
+        } else {
+            Committed::HeadersOnly
+        };
         self.inner
-            .stored(msg, full, sha.as_deref())
+            .stored(msg, what)
             .map(|s| to_js(&s))
             .map_err(|e| sync_err(&e))
+    }
+
+    /// `recordFor(msg, bytes)`: the record to write with the full message `bytes` of `msg`, in
+    /// the same commit: `{ key, uid, size, fingerprint, firstSeenMs, stored: 'full', sha256 }`.
+    /// Throws `sync_state` when nothing may be written for it (identity not established yet,
+    /// deleted on this device, not synced).
+    #[wasm_bindgen(js_name = recordFor)]
+    pub fn record_for(&self, msg: u32, bytes: &[u8]) -> Result<JsValue, JsValue> {
+        let what = Committed::Full {
+            sha256: Sha256::of(bytes),
+        };
+        self.inner
+            .record_for(msg, &what)
+            .map(|r| to_js(&r))
+            .map_err(|e| sync_err(&e))
+    }
+
+    /// `bodiesWithin({ quota, usage } | null)` → `{ bodies, totalBytes, warning }`: the bodies
+    /// to download now, within the storage estimate (`null`: the browser does not say).
+    #[wasm_bindgen(js_name = bodiesWithin)]
+    pub fn bodies_within(&self, estimate: JsValue) -> JsValue {
+        to_js(&self.inner.bodies_within(estimate_of(&estimate)))
     }
 
     /// `[{msg, uid, key, reason, sha256}]`: send DELE for these now.
@@ -106,9 +138,69 @@ impl SyncRun {
             .map_err(|e| sync_err(&e))
     }
 
-    /// `quit(committed)`: true for QUIT `+OK`; false for `-ERR` or a lost connection.
-    pub fn quit(&mut self, committed: bool) -> JsValue {
-        to_js(&self.inner.quit(committed))
+    /// `quit(committed, userDeleted?)`: true for QUIT `+OK`; false for `-ERR` or a lost
+    /// connection. `userDeleted`: message numbers the user deleted in this session. →
+    /// `{ committed, deleted, pending, deleteLocal }`.
+    pub fn quit(&mut self, committed: bool, user_deleted: Option<Vec<u32>>) -> JsValue {
+        to_js(
+            &self
+                .inner
+                .quit(committed, user_deleted.as_deref().unwrap_or_default()),
+        )
+    }
+
+    /// `SyncRun.identify({ uidl, list, known, headers? })` → `[{ msg, key, uid, stored }]`:
+    /// which message of this session is which stored record, before any sync. `uidl` and
+    /// `list` are the session's answers, `known` every record of the account, `headers` an
+    /// optional `[{ msg, headers: Uint8Array }]` of TOP answers at hand.
+    pub fn identify(input: JsValue) -> Result<JsValue, JsValue> {
+        let uidl: Vec<UidIn> = match get(&input, "uidl") {
+            Some(v) => serde_wasm_bindgen::from_value(v).map_err(|e| bad_options("uidl", e))?,
+            None => Vec::new(),
+        };
+        let list: Vec<ScanIn> = match get(&input, "list") {
+            Some(v) => serde_wasm_bindgen::from_value(v).map_err(|e| bad_options("list", e))?,
+            None => Vec::new(),
+        };
+        let known: Vec<KnownRecord> = match get(&input, "known") {
+            Some(v) => serde_wasm_bindgen::from_value(v).map_err(|e| bad_options("known", e))?,
+            None => Vec::new(),
+        };
+        let mut raw: Vec<(u32, Vec<u8>)> = Vec::new();
+        if let Some(h) = get(&input, "headers") {
+            if !Array::is_array(&h) {
+                return Err(bad_options(
+                    "headers",
+                    "expected an array of {msg, headers}",
+                ));
+            }
+            for item in Array::from(&h).iter() {
+                let msg = get(&item, "msg").and_then(|v| v.as_f64());
+                let bytes = get(&item, "headers").and_then(|v| v.dyn_into::<Uint8Array>().ok());
+                match (msg, bytes) {
+                    (Some(m), Some(b))
+                        if m >= 1.0 && m <= f64::from(u32::MAX) && m.fract() == 0.0 =>
+                    {
+                        raw.push((m as u32, b.to_vec()));
+                    }
+                    _ => {
+                        return Err(bad_options(
+                            "headers",
+                            "expected {msg, headers: Uint8Array}",
+                        ));
+                    }
+                }
+            }
+        }
+        let headers = raw.iter().map(|(m, b)| (*m, b.as_slice())).collect();
+        pop3_sync::identify(IdentifyIn {
+            uidl,
+            list,
+            known,
+            headers,
+        })
+        .map(|found| to_js(&found))
+        .map_err(|e| sync_err(&e))
     }
 
     /// The records to persist, by key.
@@ -126,6 +218,21 @@ impl SyncRun {
     pub fn msg_of(&self, key: &str) -> Option<u32> {
         self.inner.msg_of(key)
     }
+}
+
+/// `{ quota, usage }` in bytes, or `None` when it is missing or not two finite numbers (the
+/// browser did not say: every body is fetched, and a full disk stops at its commit).
+fn estimate_of(v: &JsValue) -> Option<StorageEstimate> {
+    let num = |k: &str| {
+        get(v, k)
+            .and_then(|x| x.as_f64())
+            .filter(|f| f.is_finite())
+            .map(|f| f.clamp(0.0, u64::MAX as f64) as u64)
+    };
+    Some(StorageEstimate {
+        quota: num("quota")?,
+        usage: num("usage")?,
+    })
 }
 
 /// Lower-case hex sha256 of the bytes.

@@ -82,14 +82,16 @@ pub enum ArchiveError {
 }
 
 impl ArchiveError {
-    /// The stable code JS sees as `error.code`.
-    pub fn code(&self) -> &'static str {
+    /// The stable code JS sees as `error.code` (the JS API's one list of codes, group
+    /// `archive`).
+    pub fn code(&self) -> pop3_bridge_protocol::api::Code {
+        use pop3_bridge_protocol::api::Code;
         match self {
-            ArchiveError::Unknown => "archive_unknown",
-            ArchiveError::Corrupt(_) => "archive_corrupt",
-            ArchiveError::Unsupported(_) => "archive_unsupported",
-            ArchiveError::TooLarge(_) => "archive_too_large",
-            ArchiveError::BadUid(_) => "bad_uid",
+            ArchiveError::Unknown => Code::ArchiveUnknown,
+            ArchiveError::Corrupt(_) => Code::ArchiveCorrupt,
+            ArchiveError::Unsupported(_) => Code::ArchiveUnsupported,
+            ArchiveError::TooLarge(_) => Code::ArchiveTooLarge,
+            ArchiveError::BadUid(_) => Code::BadUid,
         }
     }
 }
@@ -202,7 +204,7 @@ impl Imported {
             key: self
                 .uid
                 .clone()
-                .unwrap_or_else(|| format!("sha256:{}", self.sha256)),
+                .unwrap_or_else(|| crate::record::no_uidl_key(&self.sha256)),
             uid: self.uid.clone(),
             size,
             fingerprint: fingerprint(&parse_summary(&self.raw), size),
