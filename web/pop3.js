@@ -6,6 +6,7 @@ import init, * as pkg from './pkg/pop3_web.js';
 import initMime, * as mime from './pkg/pop3_mime_web.js';
 
 let loaded; // the client's one init() promise
+let initialised = false; // set once it has resolved: errorCodes() is synchronous
 let mimeLoaded; // the reading module's
 
 /**
@@ -34,10 +35,26 @@ export async function wasm() {
   return pkg;
 }
 
+/**
+ * Every code a `Pop3Error` from this API can carry, with its group: `[{ code, group }]`
+ * (docs/js-api.md, "Errors"). Derive lists from it instead of copying codes, e.g.
+ * `errorCodes().filter(c => c.group === 'certificate')`. Synchronous: the client's wasm
+ * package must be loaded (by `connect()` or `wasm()`); before that it throws.
+ * @returns {{code: string, group: string}[]}
+ */
+export function errorCodes() {
+  if (!initialised) throw new Error('errorCodes(): the wasm package is not loaded yet (await wasm() first)');
+  return pkg.errorCodes();
+}
+
 function clientReady() {
-  loaded ??= init();
+  loaded ??= init().then((exports) => {
+    initialised = true;
+    return exports;
+  });
   return loaded;
 }
+export { summarizeHeaders, displayName } from './pkg/pop3_web.js'; // header display (crate pop3-headers); sync, after `await wasm()` or connect()
 
 // ---------------------------------------------------------------------- reading messages
 // Pure functions of the reading module (docs/js-api.md, "Reading messages"). They are

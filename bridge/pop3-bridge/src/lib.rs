@@ -10,8 +10,9 @@
 //!
 //! Module map: `config` (settings), `policy` (pure target classifier), `resolve` (DNS and
 //! connect behind traits), `token`, `upgrade` (HTTP and pre-101 checks), `session` (one
-//! WebSocket session), `upstream` (TCP/TLS/STLS), `relay` (the two pumps), `tls`, `metrics`,
-//! `static_files`, `shutdown`.
+//! WebSocket session), `upstream` (TCP/TLS/STLS), `server_text` (quoting what the server said),
+//! `relay` (the two pumps), `tls`, `metrics`, `static_files`, `shutdown`. `protocol` re-exports
+//! the wire types of the `pop3-bridge-protocol` crate, shared with the browser client.
 
 pub mod config;
 pub mod metrics;
@@ -19,6 +20,7 @@ pub mod policy;
 pub mod protocol;
 pub mod relay;
 pub mod resolve;
+pub mod server_text;
 pub mod session;
 pub mod shutdown;
 pub mod static_files;
@@ -199,7 +201,8 @@ impl Bridge {
             per_ip: Arc::default(),
             host_names,
             origins,
-            files: StaticFiles::new(config.web_root.clone(), config.pkg_root.clone()),
+            files: StaticFiles::new(config.web_root.clone(), config.pkg_root.clone())
+                .with_dev_pages(config.dev_pages),
             ws_config,
             shutdown: tracker.signal(),
             tracker: tracker.clone(),

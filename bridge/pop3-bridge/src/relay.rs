@@ -31,6 +31,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Instant, MissedTickBehavior, interval, timeout};
 
 use crate::metrics::Metrics;
+use crate::protocol::ErrorCode;
 use crate::shutdown::ShutdownSignal;
 use crate::upstream::UpstreamStream;
 
@@ -54,7 +55,9 @@ mod code {
     pub const PROTOCOL: u16 = 1002;
     pub const UNSUPPORTED: u16 = 1003;
     pub const SIZE: u16 = 1009;
+    /// `ErrorCode::IdleTimeout.close_code()` (a test checks).
     pub const TIMEOUT: u16 = 4009;
+    /// `ErrorCode::UpstreamError.close_code()` (a test checks).
     pub const UPSTREAM: u16 = 4010;
 }
 
@@ -435,7 +438,7 @@ where
                 _ = ping.tick() => {
                     let now = now_ms();
                     if now.saturating_sub(last_data.load(Relaxed)) >= idle_ms {
-                        let _ = timeout(CLOSE_WAIT, send_close(w, code::TIMEOUT, "idle_timeout")).await;
+                        let _ = timeout(CLOSE_WAIT, send_close(w, code::TIMEOUT, ErrorCode::IdleTimeout.as_str())).await;
                         break RelayEnd::Idle;
                     }
                     if now.saturating_sub(last_seen.load(Relaxed)) >= dead_ms {
@@ -485,7 +488,7 @@ where
                             break RelayEnd::UpstreamClosed;
                         }
                         Err(e) => {
-                            let _ = timeout(CLOSE_WAIT, send_close(w, code::UPSTREAM, "upstream_error")).await;
+                            let _ = timeout(CLOSE_WAIT, send_close(w, code::UPSTREAM, ErrorCode::UpstreamError.as_str())).await;
                             break RelayEnd::UpstreamError(e.kind().to_string());
                         }
                     }
@@ -555,6 +558,12 @@ async fn drain_until_close<R: AsyncRead + Unpin>(r: &mut R) -> std::io::Result<(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn session_end_close_codes_are_the_protocol_crates() {
+        assert_eq!(code::TIMEOUT, ErrorCode::IdleTimeout.close_code());
+        assert_eq!(code::UPSTREAM, ErrorCode::UpstreamError.close_code());
+    }
 
     fn masked(opcode: u8, fin: bool, payload: &[u8], mask: [u8; 4]) -> Vec<u8> {
         let (h, n) = server_header(if fin { 0x80 } else { 0 } | opcode, payload.len());

@@ -17,7 +17,7 @@ use tracing::{Instrument, debug, info};
 
 use crate::Shared;
 use crate::policy::{TargetHost, parse_host};
-use crate::protocol::{ConnectErr, ConnectOk, ConnectRequest, ErrorBody, ErrorCode, Security};
+use crate::protocol::{ConnectErr, ConnectOk, ConnectRequest, ErrorCode, Security};
 use crate::relay::{RelayEnd, RelayParams, relay};
 use crate::shutdown::ShutdownSignal;
 use crate::token::{TokenClaims, TokenError, now_unix};
@@ -205,14 +205,7 @@ async fn send_error<S>(ws: &mut WebSocketStream<S>, e: &SessionError)
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let body = ConnectErr {
-        ok: false,
-        error: ErrorBody {
-            code: e.code,
-            message: e.code.message().to_string(),
-            detail: e.detail.clone(),
-        },
-    };
+    let body = ConnectErr::new(e.code, e.detail.clone());
     let json = serde_json::to_string(&body).unwrap_or_default();
     let close = Message::Close(Some(CloseFrame {
         code: CloseCode::from(e.code.close_code()),

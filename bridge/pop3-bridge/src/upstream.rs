@@ -4,6 +4,8 @@
 //! STLS is where STARTTLS implementations have historically failed ("NO STARTTLS", USENIX
 //! Security 2021). The rules here:
 //! - The greeting and the STLS answer are read without any buffering beyond what we inspect.
+//! - The greeting and the answer are judged by the client core's own rule
+//!   ([`pop3_proto::is_ok_line`]): `+OK` alone or followed by a space, never `+OKAY`.
 //! - The answer must be exactly one `+OK` line and *nothing else* may have arrived with it:
 //!   bytes after the `+OK` line were written before TLS and would otherwise be read as if they
 //!   came through TLS (response injection). Such a session is aborted.
@@ -17,6 +19,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use pop3_proto::is_ok_line;
 use rustls::pki_types::ServerName;
 use tokio::io::AsyncReadExt;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
@@ -25,8 +28,9 @@ use tokio::time::timeout;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
-use crate::protocol::{ErrorCode, Security, TlsInfo, sanitize_server_text};
+use crate::protocol::{ErrorCode, Security, TlsInfo};
 use crate::resolve::Connector;
+use crate::server_text::sanitize_server_text;
 use crate::session::SessionError;
 use crate::tls::{TargetTls, classify_handshake_error};
 
@@ -178,7 +182,7 @@ async fn stls_exchange(tcp: &mut TcpStream) -> Result<String, SessionError> {
     let io_err = |e: io::Error| SessionError::new(ErrorCode::StlsRefused, e.to_string());
     let (greeting, extra) = read_status_line(tcp).await.map_err(io_err)?;
     let greeting_text = sanitize_server_text(&greeting);
-    if !greeting.starts_with(b"+OK") {
+    if !is_ok_line(&greeting) {
         return Err(SessionError::new(
             ErrorCode::StlsRefused,
             format!("server greeting was not +OK: {greeting_text:?}"),
@@ -194,7 +198,7 @@ async fn stls_exchange(tcp: &mut TcpStream) -> Result<String, SessionError> {
     }
     tcp.write_all(b"STLS\r\n").await.map_err(io_err)?;
     let (answer, extra) = read_status_line(tcp).await.map_err(io_err)?;
-    if !answer.starts_with(b"+OK") {
+    if !is_ok_line(&answer) {
         return Err(SessionError::new(
             ErrorCode::StlsRefused,
             format!(

@@ -69,6 +69,8 @@ enum Stls {
     /// "+OK\r\n", then a separate segment of plaintext before the handshake.
     InjectLater,
     Refuse,
+    /// "+OKAY begin TLS": not `+OK` by the core's rule; then ready for a handshake anyway.
+    Okay,
     Silent,
     /// Data pipelined right after the greeting, before STLS was sent.
     ChattyGreeting,
@@ -98,6 +100,9 @@ async fn stls_server(leaf: &Leaf, mode: Stls, pre_tls: Arc<Mutex<Vec<u8>>>) -> F
                 Stls::Slow => {
                     tokio::time::sleep(Duration::from_millis(400)).await;
                     let _ = s.write_all(b"+OK begin TLS\r\n").await;
+                }
+                Stls::Okay => {
+                    let _ = s.write_all(b"+OKAY begin TLS\r\n").await;
                 }
                 Stls::InjectSameSegment => {
                     let _ = s.write_all(b"+OK begin TLS\r\n+OK 1 messages\r\n").await;
@@ -353,6 +358,14 @@ async fn refused_stls_never_continues_in_plaintext() {
         pre, b"STLS\r\n",
         "the bridge sent something after the refusal"
     );
+}
+
+#[tokio::test]
+async fn okay_is_not_ok_after_stls() {
+    // The client core's rule: `+OK` must stand alone or be followed by a space. A bridge that
+    // took `+OKAY` for yes would do TLS on a server that never agreed to it.
+    let pre = stls_failure(Stls::Okay, &["stls_refused"]).await;
+    assert_eq!(pre, b"STLS\r\n");
 }
 
 #[tokio::test]

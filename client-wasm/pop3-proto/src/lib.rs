@@ -41,12 +41,13 @@ pub mod fuzzing;
 pub mod options;
 pub mod sasl;
 pub mod secret;
+pub mod text;
 pub mod types;
 
 pub use client::{Authorization, Client, Login, SessionState, Transaction};
 pub use codec::capa::{Capabilities, Expire};
 pub use codec::greeting::Greeting;
-pub use codec::status::{RespCode, ServerReply};
+pub use codec::status::{RespCode, ServerReply, is_ok_line};
 pub use error::{AuthMethod, CommandError, ConnectionError, LoginError, UsageError};
 pub use event::Event;
 pub use options::{Options, Start};

@@ -1,5 +1,7 @@
 //! Typed errors of the sync state machine. Each has a stable code for JS.
 
+use pop3_bridge_protocol::api::Code;
+
 /// A call the run cannot accept. The run's state is unchanged when one is returned.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SyncError {
@@ -31,17 +33,18 @@ pub enum SyncError {
 }
 
 impl SyncError {
-    /// The stable code JS sees as `error.code`.
-    pub fn code(&self) -> &'static str {
+    /// The stable code JS sees as `error.code` (the JS API's one list of codes, group `sync`).
+    /// A malformed known record is a malformed option of the run (`bad_options`).
+    pub fn code(&self) -> Code {
         match self {
-            SyncError::BadPolicy(_) => "bad_policy",
-            SyncError::BadRecord(_) => "bad_record",
-            SyncError::BadListing(_) => "bad_listing",
-            SyncError::Order(_) => "sync_order",
-            SyncError::UnknownMessage(_) => "unknown_message",
-            SyncError::BadSha256 => "bad_sha256",
-            SyncError::NotDeletable(..) => "not_deletable",
-            SyncError::NotApplicable(..) => "sync_state",
+            SyncError::BadPolicy(_) => Code::BadPolicy,
+            SyncError::BadRecord(_) => Code::BadOptions,
+            SyncError::BadListing(_) => Code::BadListing,
+            SyncError::Order(_) => Code::SyncOrder,
+            SyncError::UnknownMessage(_) => Code::UnknownMessage,
+            SyncError::BadSha256 => Code::BadSha256,
+            SyncError::NotDeletable(..) => Code::NotDeletable,
+            SyncError::NotApplicable(..) => Code::SyncState,
         }
     }
 }

@@ -1,22 +1,51 @@
 //! JavaScript errors with a stable `code`, a plain-language `message`, and the server's own
 //! words kept apart in `serverText` (it is quoted to the user, never trusted as UI text).
+//!
+//! Every code is a [`Code`]: the one list of what the JS API can reject with, shared with the
+//! bridge's answer codes, the MIME reader and the sync (`pop3-bridge-protocol`), and exported
+//! to JavaScript as `errorCodes()`.
 
+use pop3_bridge_protocol::api::Code;
 use pop3_proto::{CommandError, ConnectionError, LoginError, RespCode};
-use wasm_bindgen::JsValue;
+use serde::Serialize;
+use wasm_bindgen::prelude::*;
 
 /// A Pop3Error before it becomes a JS object.
 #[derive(Debug, Clone)]
 pub(crate) struct Pop3Error {
-    pub code: String,
+    pub code: Code,
     pub message: String,
     pub server_text: Option<String>,
     pub detail: Option<String>,
 }
 
+/// What [`Pop3Error::new`] takes as a code: a [`Code`].
+///
+/// Transitional: `sync.rs` still names `"bad_options"` as a string; such a name is looked up in
+/// [`Code::ALL`] (the test `free_code_names_are_codes` checks every one in this crate's
+/// sources). Once it passes `Code::BadOptions`, delete the `&'static str` impl and this trait.
+pub(crate) trait IntoCode {
+    fn into_code(self) -> Code;
+}
+
+impl IntoCode for Code {
+    fn into_code(self) -> Code {
+        self
+    }
+}
+
+impl IntoCode for &'static str {
+    fn into_code(self) -> Code {
+        // Unreachable for the names in this crate (see the test); a name that is not a code
+        // is at worst a malformed call.
+        Code::from_name(self).unwrap_or(Code::BadOptions)
+    }
+}
+
 impl Pop3Error {
-    pub(crate) fn new(code: &str, message: impl Into<String>) -> Pop3Error {
+    pub(crate) fn new(code: impl IntoCode, message: impl Into<String>) -> Pop3Error {
         Pop3Error {
-            code: code.to_owned(),
+            code: code.into_code(),
             message: message.into(),
             server_text: None,
             detail: None,
@@ -36,7 +65,7 @@ impl Pop3Error {
         let set = |k: &str, v: &JsValue| {
             let _ = js_sys::Reflect::set(&e, &JsValue::from_str(k), v);
         };
-        set("code", &JsValue::from_str(&self.code));
+        set("code", &JsValue::from_str(self.code.as_str()));
         if let Some(t) = &self.server_text {
             set("serverText", &JsValue::from_str(t));
         }
@@ -47,13 +76,33 @@ impl Pop3Error {
     }
 }
 
-fn code_for(code: Option<&RespCode>, default: &'static str) -> &'static str {
+#[derive(Serialize)]
+struct CodeJs {
+    code: &'static str,
+    group: &'static str,
+}
+
+/// `errorCodes()`: every code the API can reject with, `[{ code, group }]` (docs/js-api.md,
+/// "Errors"), so a UI derives its lists (e.g. group `"certificate"`) instead of copying them.
+#[wasm_bindgen(js_name = errorCodes)]
+pub fn error_codes() -> JsValue {
+    let list: Vec<CodeJs> = Code::ALL
+        .iter()
+        .map(|c| CodeJs {
+            code: c.as_str(),
+            group: c.group().as_str(),
+        })
+        .collect();
+    crate::interop::to_js(&list)
+}
+
+fn code_for(code: Option<&RespCode>, default: Code) -> Code {
     match code {
-        Some(RespCode::InUse) => "in_use",
-        Some(RespCode::LoginDelay) => "login_delay",
-        Some(RespCode::SysTemp) => "sys_temp",
-        Some(RespCode::SysPerm) => "sys_perm",
-        Some(RespCode::Auth) => "auth_failed",
+        Some(RespCode::InUse) => Code::InUse,
+        Some(RespCode::LoginDelay) => Code::LoginDelay,
+        Some(RespCode::SysTemp) => Code::SysTemp,
+        Some(RespCode::SysPerm) => Code::SysPerm,
+        Some(RespCode::Auth) => Code::AuthFailed,
         _ => default,
     }
 }
@@ -61,11 +110,11 @@ fn code_for(code: Option<&RespCode>, default: &'static str) -> &'static str {
 impl From<&ConnectionError> for Pop3Error {
     fn from(e: &ConnectionError) -> Self {
         let code = match e {
-            ConnectionError::TimedOut { .. } => "timeout",
-            ConnectionError::ClosedUnexpectedly | ConnectionError::AlreadyClosed => "closed",
-            ConnectionError::GreetingRejected(r) => code_for(r.code.as_ref(), "server_refused"),
-            ConnectionError::UnverifiedAuthSuccess(_) => "server_impostor",
-            _ => "protocol",
+            ConnectionError::TimedOut { .. } => Code::Timeout,
+            ConnectionError::ClosedUnexpectedly | ConnectionError::AlreadyClosed => Code::Closed,
+            ConnectionError::GreetingRejected(r) => code_for(r.code.as_ref(), Code::ServerRefused),
+            ConnectionError::UnverifiedAuthSuccess(_) => Code::ServerImpostor,
+            _ => Code::Protocol,
         };
         let mut p = Pop3Error::new(code, e.to_string());
         if let ConnectionError::GreetingRejected(r) = e {
@@ -79,15 +128,15 @@ impl From<&CommandError> for Pop3Error {
     fn from(e: &CommandError) -> Self {
         match e {
             CommandError::Login(LoginError::Rejected { reply, method }) => {
-                let code = code_for(reply.code.as_ref(), "auth_failed");
+                let code = code_for(reply.code.as_ref(), Code::AuthFailed);
                 let message = match &reply.code {
-                    Some(c) if code != "auth_failed" => c.explain().to_owned(),
+                    Some(c) if code != Code::AuthFailed => c.explain().to_owned(),
                     _ => {
                         format!("The server did not accept the user name and password ({method}).")
                     }
                 };
                 Pop3Error {
-                    code: code.to_owned(),
+                    code,
                     message,
                     server_text: Some(reply.text.clone()),
                     detail: None,
@@ -97,24 +146,24 @@ impl From<&CommandError> for Pop3Error {
                 cleartext_refused: true,
                 offered,
             }) => Pop3Error::new(
-                "cleartext_refused",
+                Code::CleartextRefused,
                 "This connection is not encrypted, and the server only offers ways to log in \
                  that would reveal your password. Use TLS, or explicitly allow an insecure login.",
             )
             .detail(format!("offered: {}", offered.join(" "))),
             CommandError::Login(LoginError::NoAcceptableMethod { offered, .. }) => Pop3Error::new(
-                "no_acceptable_method",
+                Code::NoAcceptableMethod,
                 "The server offers no login method this client may use with your settings.",
             )
             .detail(format!("offered: {}", offered.join(" "))),
             CommandError::Login(e @ LoginError::Sasl { server_error, .. }) => Pop3Error {
-                code: "auth_failed".into(),
+                code: Code::AuthFailed,
                 message: e.to_string(),
                 server_text: server_error.clone(),
                 detail: None,
             },
             CommandError::Server(reply) => Pop3Error {
-                code: code_for(reply.code.as_ref(), "server_error").to_owned(),
+                code: code_for(reply.code.as_ref(), Code::ServerError),
                 message: match &reply.code {
                     Some(c) => c.explain().to_owned(),
                     None => "The server refused the command.".to_owned(),
@@ -123,18 +172,51 @@ impl From<&CommandError> for Pop3Error {
                 detail: None,
             },
             CommandError::TooLarge { limit } => Pop3Error::new(
-                "too_large",
+                Code::TooLarge,
                 format!("The message is larger than the {limit}-byte limit."),
             ),
             CommandError::QuitFailed(reply) => Pop3Error {
-                code: "quit_failed".into(),
+                code: Code::QuitFailed,
                 message: "The server could not finish the session: messages marked for \
                           deletion were NOT deleted."
                     .into(),
                 server_text: Some(reply.text.clone()),
                 detail: None,
             },
-            other => Pop3Error::new("server_error", other.to_string()),
+            other => Pop3Error::new(Code::ServerError, other.to_string()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every code name still passed as a string (see [`IntoCode`]) is one of the codes, so the
+    /// lookup's fallback is never taken.
+    #[test]
+    fn free_code_names_are_codes() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src");
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            for (i, _) in text.match_indices("Pop3Error::new(\"") {
+                let rest = &text[i + "Pop3Error::new(\"".len()..];
+                let name = &rest[..rest.find('"').unwrap()];
+                assert!(
+                    Code::from_name(name).is_some(),
+                    "{}: {name:?} is not an error code",
+                    path.display()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn codes_of_core_errors() {
+        let e = Pop3Error::from(&ConnectionError::ClosedUnexpectedly);
+        assert_eq!(e.code, Code::Closed);
+        assert_eq!("in_use".into_code(), Code::InUse);
+        assert_eq!(Code::BadArgument.into_code().as_str(), "bad_argument");
     }
 }

@@ -1,5 +1,6 @@
 //! Every value that crosses into or out of JavaScript: options in, results out.
 
+use pop3_bridge_protocol::{Security, TlsInfo};
 use pop3_proto::{Capabilities, Expire};
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::JsValue;
@@ -12,7 +13,7 @@ pub(crate) struct ConnectOptions {
     pub host: String,
     pub port: u16,
     #[serde(default = "default_security")]
-    pub security: String,
+    pub security: Security,
     pub user: String,
     #[serde(default)]
     pub password: Option<String>,
@@ -36,64 +37,39 @@ pub(crate) struct ConnectOptions {
     pub keepalive_ms: Option<u32>,
 }
 
-fn default_security() -> String {
-    "tls".to_owned()
+fn default_security() -> Security {
+    Security::Tls
 }
 
-/// The bridge's connect request (docs/bridge-protocol.md §2).
-#[derive(Serialize)]
-pub(crate) struct BridgeRequest<'a> {
-    pub host: &'a str,
-    pub port: u16,
-    pub security: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub token: Option<&'a str>,
-}
-
-/// The bridge's answer (§3).
-#[derive(Deserialize, Debug)]
-pub(crate) struct BridgeAnswer {
-    pub ok: bool,
-    #[serde(default)]
-    pub insecure: bool,
-    #[serde(default)]
-    pub tls: Option<TlsInfo>,
-    #[serde(default)]
-    pub error: Option<BridgeError>,
-}
-
-#[derive(Deserialize, Debug)]
-pub(crate) struct BridgeError {
-    pub code: String,
-    pub message: String,
-    #[serde(default)]
-    pub detail: Option<String>,
-}
-
-/// TLS details of the bridge-to-server connection, passed on to JS.
-#[derive(Deserialize, Serialize, Debug, Clone)]
+/// `session.tls`: the bridge's TLS details (`pop3_bridge_protocol::TlsInfo`, snake_case on the
+/// wire) as JavaScript sees them, in camelCase.
+#[derive(Serialize, Debug, Clone)]
 #[serde(rename_all = "camelCase")]
-pub(crate) struct TlsInfo {
-    #[serde(default)]
+pub(crate) struct TlsJs {
     pub version: String,
-    #[serde(default)]
     pub cipher: String,
-    #[serde(default, alias = "server_name")]
     pub server_name: String,
-    #[serde(default)]
     pub subject: String,
-    #[serde(default)]
     pub issuer: String,
-    #[serde(default, alias = "not_after")]
     pub not_after: String,
-    #[serde(default)]
     pub verified: bool,
-    #[serde(
-        default,
-        alias = "pin_matched",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub pin_matched: Option<bool>,
+}
+
+impl From<&TlsInfo> for TlsJs {
+    fn from(t: &TlsInfo) -> Self {
+        TlsJs {
+            version: t.version.clone(),
+            cipher: t.cipher.clone(),
+            server_name: t.server_name.clone(),
+            subject: t.subject.clone(),
+            issuer: t.issuer.clone(),
+            not_after: t.not_after.clone(),
+            verified: t.verified,
+            pin_matched: t.pin_matched,
+        }
+    }
 }
 
 #[derive(Serialize)]

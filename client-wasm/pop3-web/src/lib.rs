@@ -2,14 +2,18 @@
 //! `pop3-bridge`, exposed to JavaScript as a Promise-based API (docs/js-api.md).
 //!
 //! Only this crate knows about the browser: `link` (WebSocket), `timer` (setTimeout),
-//! `interop` (values crossing into JS), `error` (JS error objects), `session` (the driver).
+//! `interop` (values crossing into JS), `error` (JS error objects and `errorCodes()`), `session`
+//! (the driver). The bridge's wire types and the error codes come from `pop3-bridge-protocol`,
+//! shared with the bridge.
 
 mod error;
+mod headers;
 mod interop;
 mod link;
 mod session;
 mod sync;
 mod timer;
 
+pub use error::error_codes;
 pub use session::{Session, connect};
 pub use sync::SyncRun;

@@ -2,14 +2,12 @@
 //! session that ends leaves nothing behind (unlike `Closure::forget`, which leaks per socket).
 
 use js_sys::{ArrayBuffer, Uint8Array};
+use pop3_bridge_protocol::SUBPROTOCOL;
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use web_sys::{BinaryType, CloseEvent, Event, MessageEvent, WebSocket};
-
-/// The subprotocol of docs/bridge-protocol.md.
-pub(crate) const SUBPROTOCOL: &str = "pop3-bridge.v1";
 
 /// What the socket reported.
 pub(crate) enum LinkEvent {

@@ -10,6 +10,8 @@ use crate::interop::*;
 use crate::link::{Link, LinkEvent};
 use crate::timer::Timer;
 use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
+use pop3_bridge_protocol::api::Code;
+use pop3_bridge_protocol::{Answer, ConnectRequest, Refusal, Security};
 use pop3_proto::{
     AuthMethod, Client, CommandError, Credentials, Event, Handle, Instant, Login, Mechanism,
     MsgNum, Options, Secret, SessionState,
@@ -108,7 +110,7 @@ pub(crate) struct Inner {
     phase: Phase,
     link: Option<Link>,
     client: Option<Client>,
-    tls: Option<TlsInfo>,
+    tls: Option<TlsJs>,
     insecure: bool,
     login_handle: Option<Handle>,
     login_method: Option<String>,
@@ -157,11 +159,11 @@ impl Inner {
     fn on_link(&mut self, ev: LinkEvent) {
         match ev {
             LinkEvent::Open => {
-                let req = BridgeRequest {
-                    host: &self.opts.host,
+                let req = ConnectRequest {
+                    host: self.opts.host.clone(),
                     port: self.opts.port,
-                    security: &self.opts.security,
-                    token: self.opts.token.as_deref(),
+                    security: self.opts.security,
+                    token: self.opts.token.clone(),
                 };
                 let json = js_sys::JSON::stringify(&to_js(&req))
                     .ok()
@@ -173,13 +175,13 @@ impl Inner {
             }
             LinkEvent::Text(text) if self.phase == Phase::Bridge => self.on_answer(&text),
             LinkEvent::Text(_) => self.fail(Pop3Error::new(
-                "protocol",
+                Code::Protocol,
                 "The bridge sent an unexpected message.",
             )),
             LinkEvent::Binary(bytes) => {
                 let Some(c) = &mut self.client else {
                     return self.fail(Pop3Error::new(
-                        "protocol",
+                        Code::Protocol,
                         "The bridge sent data before its answer.",
                     ));
                 };
@@ -192,33 +194,26 @@ impl Inner {
     }
 
     fn on_answer(&mut self, text: &str) {
-        let answer: Option<BridgeAnswer> = js_sys::JSON::parse(text)
+        let answer: Option<Answer> = js_sys::JSON::parse(text)
             .ok()
             .and_then(|v| serde_wasm_bindgen::from_value(v).ok());
         let Some(answer) = answer else {
             return self.fail(Pop3Error::new(
-                "protocol",
+                Code::Protocol,
                 "The bridge's answer is not valid.",
             ));
         };
-        if !answer.ok {
-            let e = answer.error.map_or_else(
-                || Pop3Error::new("bridge_error", "The bridge refused the connection."),
-                |e| {
-                    let mut p = Pop3Error::new(&e.code, e.message);
-                    p.detail = e.detail;
-                    p
-                },
-            );
-            return self.fail(e);
-        }
-        self.tls = answer.tls;
-        self.insecure = answer.insecure;
+        let ok = match answer {
+            Answer::Ok(ok) => ok,
+            Answer::Refused(r) => return self.fail(refusal(r)),
+        };
+        self.tls = ok.tls.as_ref().map(TlsJs::from);
+        self.insecure = ok.insecure;
         self.phase = Phase::Pop3;
-        let mut o = match self.opts.security.as_str() {
-            "stls" => Options::after_stls(),
-            "tls" => Options::implicit_tls(),
-            _ => Options::default(),
+        let mut o = match self.opts.security {
+            Security::Stls => Options::after_stls(),
+            Security::Tls => Options::implicit_tls(),
+            Security::Plain => Options::default(),
         };
         if let Some(ms) = self.opts.timeout_ms {
             o.response_timeout = Duration::from_millis(ms.into());
@@ -228,7 +223,7 @@ impl Inner {
             self.opts.keepalive_ms.unwrap_or(60_000).into(),
         ));
         self.client = Some(Client::new(o, Instant::now()));
-        if self.opts.security == "stls" {
+        if self.opts.security == Security::Stls {
             // No greeting comes after the bridge's STLS; the core waits for CAPA itself.
             self.start_login();
         }
@@ -241,7 +236,7 @@ impl Inner {
         if self.phase == Phase::Bridge {
             return self.fail(
                 Pop3Error::new(
-                    "bridge_unreachable",
+                    Code::BridgeUnreachable,
                     "The bridge could not be reached, or it refused this page \
                      (check the bridge address and its allowed origins).",
                 )
@@ -295,8 +290,8 @@ impl Inner {
         let r = match self.client.as_mut().and_then(Client::authorization) {
             Some(a) => a
                 .login(login)
-                .map_err(|e| Pop3Error::new("bad_options", e.to_string())),
-            None => Err(Pop3Error::new("protocol", "Cannot log in now.")),
+                .map_err(|e| Pop3Error::new(Code::BadOptions, e.to_string())),
+            None => Err(Pop3Error::new(Code::Protocol, "Cannot log in now.")),
         };
         match r {
             Ok(h) => self.login_handle = Some(h),
@@ -563,7 +558,7 @@ impl Inner {
                 // Answers to commands already sent still arrive; they find no batch and are
                 // dropped.
                 if let Some(b) = self.batches.remove(&id) {
-                    self.reject(b.d, &Pop3Error::new("cancelled", "Cancelled."));
+                    self.reject(b.d, &Pop3Error::new(Code::Cancelled, "Cancelled."));
                 }
                 progressed = true;
                 continue;
@@ -652,10 +647,7 @@ pub struct Session {
 #[wasm_bindgen]
 pub async fn connect(options: JsValue) -> Result<Session, JsValue> {
     let opts: ConnectOptions = serde_wasm_bindgen::from_value(options)
-        .map_err(|e| Pop3Error::new("bad_options", e.to_string()).to_js())?;
-    if !matches!(opts.security.as_str(), "tls" | "stls" | "plain") {
-        return Err(Pop3Error::new("bad_options", "security must be tls, stls or plain").to_js());
-    }
+        .map_err(|e| Pop3Error::new(Code::BadOptions, e.to_string()).to_js())?;
     let url = opts.bridge_url.clone();
     let timeout = f64::from(opts.timeout_ms.unwrap_or(30_000));
     let inner = Rc::new_cyclic(|me| {
@@ -690,7 +682,7 @@ pub async fn connect(options: JsValue) -> Result<Session, JsValue> {
     })
     .map_err(|e| {
         Pop3Error::new(
-            "bad_options",
+            Code::BadOptions,
             "The bridge address is not a valid WebSocket URL.",
         )
         .detail(format!("{e:?}"))
@@ -704,7 +696,7 @@ pub async fn connect(options: JsValue) -> Result<Session, JsValue> {
             with_inner(&rc, |i| {
                 if i.phase == Phase::Bridge {
                     i.fail(Pop3Error::new(
-                        "timeout",
+                        Code::Timeout,
                         "The bridge did not answer in time.",
                     ));
                 }
@@ -794,7 +786,7 @@ impl Session {
                 }
                 None => i.reject(
                     d,
-                    &Pop3Error::new("not_logged_in", "The session is not open for commands."),
+                    &Pop3Error::new(Code::NotLoggedIn, "The session is not open for commands."),
                 ),
             }
         });
@@ -865,7 +857,7 @@ impl Session {
                 }
                 None => i.reject(
                     d,
-                    &Pop3Error::new("not_logged_in", "The session is not open."),
+                    &Pop3Error::new(Code::NotLoggedIn, "The session is not open."),
                 ),
             }
         });
@@ -937,7 +929,7 @@ impl Session {
                 .and_then(Client::capabilities)
                 .is_some_and(|c| c.uidl);
             let Some(mut t) = i.client.as_mut().and_then(Client::transaction) else {
-                let e = Pop3Error::new("not_logged_in", "The session is not open for commands.");
+                let e = Pop3Error::new(Code::NotLoggedIn, "The session is not open for commands.");
                 return i.reject(b.d, &e);
             };
             // Sizes (and uids for headers) first; then the list to fetch is fixed.
@@ -960,11 +952,74 @@ impl Session {
     /// Closes the connection without QUIT (nothing marked is deleted).
     pub fn close(&self) {
         with_inner(&self.inner, |i| {
-            i.fail(Pop3Error::new("closed", "The session was closed."));
+            i.fail(Pop3Error::new(Code::Closed, "The session was closed."));
         });
     }
 }
 
+/// The JS error for the bridge's refusal: its code (or `bridge_error` for one this version
+/// does not know), its sentence, and its detail.
+fn refusal(r: Refusal) -> Pop3Error {
+    let code = Code::from_answer(r.code);
+    let message = match code {
+        _ if !r.message.is_empty() => r.message,
+        Code::Bridge(c) => c.message().to_owned(),
+        _ => "The bridge refused the connection.".to_owned(),
+    };
+    let mut p = Pop3Error::new(code, message);
+    p.detail = match (code, r.detail) {
+        (Code::BridgeError, d) if !r.code_sent.is_empty() => Some(format!(
+            "bridge code {:?}{}",
+            r.code_sent,
+            d.map(|d| format!(": {d}")).unwrap_or_default()
+        )),
+        (_, d) => d,
+    };
+    p
+}
+
 fn bad_msg() -> Promise {
-    Promise::reject(&Pop3Error::new("bad_argument", "Message numbers start at 1.").to_js())
+    Promise::reject(&Pop3Error::new(Code::BadArgument, "Message numbers start at 1.").to_js())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pop3_bridge_protocol::ErrorCode;
+
+    fn refused(code: Option<ErrorCode>, sent: &str, message: &str) -> Pop3Error {
+        refusal(Refusal {
+            code,
+            code_sent: sent.into(),
+            message: message.into(),
+            detail: Some("d".into()),
+        })
+    }
+
+    #[test]
+    fn a_bridge_refusal_keeps_its_code_words_and_detail() {
+        let e = refused(Some(ErrorCode::CertExpired), "cert_expired", "Expired.");
+        assert_eq!(e.code, Code::Bridge(ErrorCode::CertExpired));
+        assert_eq!(e.code.as_str(), "cert_expired");
+        assert_eq!(
+            (e.message.as_str(), e.detail.as_deref()),
+            ("Expired.", Some("d"))
+        );
+        let e = refused(Some(ErrorCode::PortRefused), "port_refused", "");
+        assert_eq!(e.message, ErrorCode::PortRefused.message());
+    }
+
+    #[test]
+    fn an_unknown_bridge_code_is_bridge_error_with_the_code_in_detail() {
+        let e = refused(None, "quota_exceeded", "Over quota.");
+        assert_eq!(e.code, Code::BridgeError);
+        assert_eq!(e.message, "Over quota.");
+        assert_eq!(
+            e.detail.as_deref(),
+            Some("bridge code \"quota_exceeded\": d")
+        );
+        let e = refused(None, "", "");
+        assert_eq!(e.message, "The bridge refused the connection.");
+        assert_eq!(e.detail.as_deref(), Some("d"));
+    }
 }

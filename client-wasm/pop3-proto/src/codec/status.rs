@@ -37,6 +37,15 @@ pub(crate) fn parse_status(line: &[u8], in_auth: bool) -> Result<Status<'_>, Bad
     Err(BadStatus)
 }
 
+/// Whether one status line (without its line ending) is a positive answer, by the rule this
+/// client applies to every answer: `+OK` (any case) alone or followed by a space or tab, so
+/// `+OKAY` or `+OK-ish` is not. Public for code that reads a status line outside the engine:
+/// the bridge judges the greeting and the answer to its STLS by it, so bridge and client can
+/// never disagree about what `+OK` is.
+pub fn is_ok_line(line: &[u8]) -> bool {
+    matches!(parse_status(line, false), Ok(Status::Ok(_)))
+}
+
 /// The text after an indicator must be empty or start with a space (`+OKAY` is not `+OK`).
 fn text_after(rest: &[u8]) -> Result<&[u8], BadStatus> {
     match rest.first() {
@@ -169,17 +178,10 @@ impl fmt::Display for ServerReply {
     }
 }
 
-/// Server text as something safe to quote: lossy UTF-8 without control characters.
+/// Server text as something safe to quote: lossy UTF-8 without the characters
+/// [`crate::text::is_unsafe`] names (controls, bidi, invisibles).
 pub(crate) fn sanitize_text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes)
-        .chars()
-        .filter(|c| !c.is_control() && !is_bidi_control(*c))
-        .collect()
-}
-
-/// Bidirectional overrides let a server make its text display differently from what it says.
-fn is_bidi_control(c: char) -> bool {
-    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}')
+    crate::text::server_text(bytes)
 }
 
 #[cfg(test)]
