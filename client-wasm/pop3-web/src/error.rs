@@ -19,33 +19,10 @@ pub(crate) struct Pop3Error {
     pub detail: Option<String>,
 }
 
-/// What [`Pop3Error::new`] takes as a code: a [`Code`].
-///
-/// Transitional: `sync.rs` still names `"bad_options"` as a string; such a name is looked up in
-/// [`Code::ALL`] (the test `free_code_names_are_codes` checks every one in this crate's
-/// sources). Once it passes `Code::BadOptions`, delete the `&'static str` impl and this trait.
-pub(crate) trait IntoCode {
-    fn into_code(self) -> Code;
-}
-
-impl IntoCode for Code {
-    fn into_code(self) -> Code {
-        self
-    }
-}
-
-impl IntoCode for &'static str {
-    fn into_code(self) -> Code {
-        // Unreachable for the names in this crate (see the test); a name that is not a code
-        // is at worst a malformed call.
-        Code::from_name(self).unwrap_or(Code::BadOptions)
-    }
-}
-
 impl Pop3Error {
-    pub(crate) fn new(code: impl IntoCode, message: impl Into<String>) -> Pop3Error {
+    pub(crate) fn new(code: Code, message: impl Into<String>) -> Pop3Error {
         Pop3Error {
-            code: code.into_code(),
+            code,
             message: message.into(),
             server_text: None,
             detail: None,
@@ -192,31 +169,10 @@ impl From<&CommandError> for Pop3Error {
 mod tests {
     use super::*;
 
-    /// Every code name still passed as a string (see [`IntoCode`]) is one of the codes, so the
-    /// lookup's fallback is never taken.
-    #[test]
-    fn free_code_names_are_codes() {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src");
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            let text = std::fs::read_to_string(&path).unwrap();
-            for (i, _) in text.match_indices("Pop3Error::new(\"") {
-                let rest = &text[i + "Pop3Error::new(\"".len()..];
-                let name = &rest[..rest.find('"').unwrap()];
-                assert!(
-                    Code::from_name(name).is_some(),
-                    "{}: {name:?} is not an error code",
-                    path.display()
-                );
-            }
-        }
-    }
-
     #[test]
     fn codes_of_core_errors() {
         let e = Pop3Error::from(&ConnectionError::ClosedUnexpectedly);
         assert_eq!(e.code, Code::Closed);
-        assert_eq!("in_use".into_code(), Code::InUse);
-        assert_eq!(Code::BadArgument.into_code().as_str(), "bad_argument");
+        assert_eq!(Code::BadArgument.as_str(), "bad_argument");
     }
 }

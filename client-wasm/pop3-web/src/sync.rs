@@ -4,6 +4,7 @@
 //! identity, deletability or what fits.
 
 use crate::error::Pop3Error;
+use pop3_bridge_protocol::api::Code;
 use crate::interop::{get, to_js};
 use js_sys::{Array, Object, Reflect, Uint8Array};
 use pop3_sync::export::{self, ExportMessage, mbox, zip};
@@ -18,7 +19,7 @@ fn sync_err(e: &SyncError) -> JsValue {
 }
 
 fn bad_options(what: &str, e: impl std::fmt::Display) -> JsValue {
-    Pop3Error::new("bad_options", format!("{what}: {e}")).to_js()
+    Pop3Error::new(Code::BadOptions, format!("{what}: {e}")).to_js()
 }
 
 /// One sync of one account over one session (see docs/js-api.md).
@@ -248,7 +249,7 @@ fn archive_err(e: &pop3_sync::export::ArchiveError) -> JsValue {
 /// `[{uid?, raw: Uint8Array, dateMs?}]` into messages; malformed items are `bad_options`.
 fn export_items(items: &JsValue) -> Result<Vec<ExportMessage>, JsValue> {
     if !Array::is_array(items) {
-        return Err(Pop3Error::new("bad_options", "expected an array of {uid, raw}").to_js());
+        return Err(Pop3Error::new(Code::BadOptions, "expected an array of {uid, raw}").to_js());
     }
     Array::from(items)
         .iter()
@@ -257,7 +258,7 @@ fn export_items(items: &JsValue) -> Result<Vec<ExportMessage>, JsValue> {
             let raw = get(&item, "raw")
                 .and_then(|v| v.dyn_into::<Uint8Array>().ok())
                 .ok_or_else(|| {
-                    Pop3Error::new("bad_options", format!("item {i}: raw must be a Uint8Array"))
+                    Pop3Error::new(Code::BadOptions, format!("item {i}: raw must be a Uint8Array"))
                         .to_js()
                 })?;
             Ok(ExportMessage {
