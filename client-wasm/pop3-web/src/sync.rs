@@ -4,9 +4,9 @@
 //! identity, deletability or what fits.
 
 use crate::error::Pop3Error;
-use pop3_bridge_protocol::api::Code;
 use crate::interop::{get, to_js};
 use js_sys::{Array, Object, Reflect, Uint8Array};
+use pop3_bridge_protocol::api::Code;
 use pop3_sync::export::{self, ExportMessage, mbox, zip};
 use pop3_sync::{
     Committed, IdentifyIn, KnownRecord, ListingIn, ScanIn, Sha256, StorageEstimate, SyncError,
@@ -258,8 +258,11 @@ fn export_items(items: &JsValue) -> Result<Vec<ExportMessage>, JsValue> {
             let raw = get(&item, "raw")
                 .and_then(|v| v.dyn_into::<Uint8Array>().ok())
                 .ok_or_else(|| {
-                    Pop3Error::new(Code::BadOptions, format!("item {i}: raw must be a Uint8Array"))
-                        .to_js()
+                    Pop3Error::new(
+                        Code::BadOptions,
+                        format!("item {i}: raw must be a Uint8Array"),
+                    )
+                    .to_js()
                 })?;
             Ok(ExportMessage {
                 uid: get(&item, "uid").and_then(|v| v.as_string()),
