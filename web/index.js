@@ -2,6 +2,8 @@
 // e.g. index.html?api=mock&server=pop.example.org&security=stls&kiosk
 // Only these attributes are copied. Not `bridge`: a crafted link must not be able to send
 // the password to someone else's bridge (embedders set it in their own markup instead).
+// `api=mock` only takes effect where the mock module is served (tests, development: the
+// bridge's dev_pages); elsewhere <pop3-inbox> ignores it and uses the real client.
 const ALLOWED = ['server', 'port', 'security', 'user', 'kiosk', 'kiosk-idle', 'api'];
 const params = new URLSearchParams(location.search);
 const el = document.querySelector('pop3-inbox');

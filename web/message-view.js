@@ -12,6 +12,8 @@
 // Attachments are saved as application/octet-stream with <a download>: never opened as a
 // document in this origin (no blob: HTML/SVG/XML navigation).
 
+import { h as el, formatSize } from './inbox/dom.js';
+
 /** Sandbox tokens: popups so links can open (escaping the sandbox, so the new page works). */
 export const FRAME_SANDBOX = 'allow-popups allow-popups-to-escape-sandbox';
 
@@ -113,42 +115,23 @@ export function linkifyText(text) {
 
 // ---------------------------------------------------------------------------- attachments
 
-// Bidi overrides/isolates/marks and invisible joiners: they make "exe.pdf" look like "fdp.exe".
-const BIDI = /[\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]/g;
-// C0/C1 controls (NUL included) and characters Windows forbids in file names.
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
-
-/**
- * File name safe to show and to offer as a download name: no bidi controls, no control
- * characters, no path (only the last component of "../../x" or "C:\\x"), no leading dots.
- * The wasm cleaner does the same; this one also runs so the UI never depends on one layer.
- */
-export function cleanFilename(name) {
-  let n = String(name ?? '').replace(BIDI, '').replace(CONTROL, '');
-  n = n.split(/[\\/]/).pop() ?? '';
-  n = n.replace(/[<>:"|?*]/g, '_').replace(/^[\s.]+/, '').replace(/[\s.]+$/, '');
-  if (n.length > 200) {
-    const dot = n.lastIndexOf('.');
-    const ext = dot > 0 && n.length - dot <= 16 ? n.slice(dot) : '';
-    n = n.slice(0, 200 - ext.length) + ext;
-  }
-  if (!n) n = 'attachment';
-  const dot = n.lastIndexOf('.');
-  const extension = dot > 0 ? n.slice(dot + 1).toLowerCase() : '';
-  return { name: n, extension };
-}
+// File names: one cleaner, the wasm one (see file-name.js); the reading module registers itself
+// as the default when loadMime() loads it.
+import { cleanFilename, useFilenameCleaner } from './file-name.js';
+export { cleanFilename };
 
 /**
  * Saves bytes as a download. The blob is application/octet-stream and the anchor has a
  * `download` name, so the browser saves it instead of showing it: an HTML or SVG attachment
- * is never rendered as a page of this origin.
+ * is never rendered as a page of this origin. The name goes through the wasm cleaner of `mime`
+ * (default: the reading module loadMime() loaded; without one it is "attachment").
  */
-export function saveBytes(bytes, name) {
+export function saveBytes(bytes, name, mime) {
   const blob = new Blob([bytes], { type: 'application/octet-stream' });
   const url = URL.createObjectURL(blob);
   const a = document.createElement('a');
   a.href = url;
-  a.download = cleanFilename(name).name;
+  a.download = cleanFilename(name, mime).name;
   a.rel = 'noopener';
   a.hidden = true;
   // Connected for the click: older browsers ignore clicks on detached anchors.
@@ -158,26 +141,6 @@ export function saveBytes(bytes, name) {
   // Revoke later: the download may start asynchronously.
   setTimeout(() => URL.revokeObjectURL(url), 60_000);
   return { blob, anchor: a };
-}
-
-function formatSize(n) {
-  if (!Number.isFinite(n) || n < 0) return '';
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${Math.round(n / 1024)} KB`;
-  return `${(n / 1024 / 1024).toFixed(1)} MB`;
-}
-
-function el(tag, props = {}, ...children) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(props)) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k === 'class') e.className = v;
-    else if (k === 'text') e.textContent = v;
-    else if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
-    else e.setAttribute(k, v === true ? '' : String(v));
-  }
-  for (const c of children) if (c) e.append(c);
-  return e;
 }
 
 /** Display form of an address list [{name, address}] (always inserted as text). */
@@ -211,11 +174,14 @@ export function loadMime() {
       if (has(m)) {
         // The wrapper may need to instantiate the wasm module before the sync calls work.
         for (const f of ['mimeReady', 'ready', 'initMime']) if (typeof m[f] === 'function') await m[f]();
+        useFilenameCleaner(m);
         return m;
       }
       // Or the functions are plain exports of the initialised package (pop3.js `wasm()`).
       const pkg = typeof m.wasm === 'function' ? await m.wasm() : null;
-      return has(pkg) ? pkg : null;
+      if (!has(pkg)) return null;
+      useFilenameCleaner(pkg);
+      return pkg;
     },
     () => null,
   );
@@ -248,7 +214,7 @@ export function sanitizedRenderer(mime) {
  *   onSave      (bytes, name) => void; default saveBytes
  */
 export function showMessage({ body, attachments }, options) {
-  const { bytes, message = null, mime = null, onSave = saveBytes } = options;
+  const { bytes, message = null, mime = null, onSave = (data, name) => saveBytes(data, name, mime ?? undefined) } = options;
   const render = options.render ?? (mime ? sanitizedRenderer(mime) : null);
   const text = message ? message.text : options.text;
   const hasHtml = !!(message?.hasHtml && render);
@@ -318,12 +284,7 @@ export function showMessage({ body, attachments }, options) {
     } else {
       const list = el('ul', { class: 'attachment-list' });
       for (const p of parts) {
-        let cleaned = cleanFilename(p.filename);
-        try {
-          if (mime?.cleanFilename) cleaned = cleanFilename(mime.cleanFilename(p.filename ?? '').name);
-        } catch {
-          /* the JS cleaner's result stands */
-        }
+        const cleaned = cleanFilename(p.filename, mime ?? undefined);
         const ext = cleaned.extension || String(p.extension ?? '').toLowerCase();
         const meta = [ext ? `${ext.toUpperCase()} file` : 'File', formatSize(Number(p.size)), String(p.contentType ?? '')].filter(Boolean).join(' · ');
         const save = el('button', {

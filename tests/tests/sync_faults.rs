@@ -69,7 +69,8 @@ struct Stack {
 
 impl Stack {
     /// Dovecot with `mailbox` for USER, the fault proxy in front of its TLS port, the bridge
-    /// serving web/ and allowed to reach only the proxy, and headless Chromium.
+    /// serving web/ (with its dev pages) and allowed to reach only the proxy, and headless
+    /// Chromium.
     async fn start(mailbox: Mailbox) -> Stack {
         let web = root().join("web");
         assert!(
@@ -87,6 +88,8 @@ impl Stack {
             allow_hosts: vec!["localhost".into()],
             allow_ports: vec![proxy.local_addr().port()],
             extra_ca: vec![d.ca_pem_path().to_path_buf()],
+            // The harness page is web/dev/sync-harness.html: a test page, served only on request.
+            dev_pages: true,
             ..Config::default()
         };
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

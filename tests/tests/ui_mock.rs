@@ -1,7 +1,8 @@
 //! Browser UI tests of <pop3-inbox> against the mock API (web/dev/mock-api.js), in headless
-//! Chromium and Firefox over WebDriver. No bridge or mail server: these test the UI itself
-//! (10 000-message virtual list, reader, keyboard, delete/undo/quit, warnings, errors, and
-//! that server text is never interpreted as markup).
+//! Chromium and Firefox over WebDriver. No mail server: these test the UI itself (10 000-message
+//! virtual list, reader, keyboard, delete/undo/quit, warnings, errors, and that server text is
+//! never interpreted as markup). The bridge serves the pages, with its dev pages turned on
+//! (the mock is not served otherwise).
 //!
 //! Screenshots of the main screens go to target/screenshots/<browser>-<screen>.png.
 //! A missing browser or driver fails the test with the reason (see e2e::browser).
@@ -13,6 +14,9 @@ use std::time::Duration;
 use e2e::browser::{Browser, BrowserKind, StaticServer, mime_type};
 use fantoccini::key::Key;
 use serde_json::{Value as Json, json};
+use web_bridge::WebBridge;
+
+mod web_bridge;
 
 type R<T = ()> = Result<T, Box<dyn Error + Send + Sync>>;
 
@@ -39,7 +43,7 @@ fn ensure(cond: bool, what: impl Into<String>) -> R {
 
 struct Ui<'a> {
     b: &'a Browser,
-    server: &'a StaticServer,
+    server: &'a WebBridge,
 }
 
 impl Ui<'_> {
@@ -678,7 +682,7 @@ async fn quit_failure(ui: &Ui<'_>) -> R {
 }
 
 async fn run_all(kind: BrowserKind) {
-    let server = StaticServer::start(web_dir()).await.expect("static server");
+    let server = WebBridge::with_dev_pages(web_dir()).await;
     let b = Browser::start(kind)
         .await
         .unwrap_or_else(|e| panic!("{} UI tests could not start: {e}", kind.name()));

@@ -23,17 +23,21 @@
 //!   `index.html` the reader uses the same frame, offers the plain text and forgets the view
 //!   (and its opt-in) when it closes.
 //!
-//! One browser per kind serves all cases. Screenshots go to target/screenshots/.
+//! One browser per kind serves all cases; the bridge serves the pages, with its dev pages on.
+//! Screenshots go to target/screenshots/.
 
 use std::error::Error;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use e2e::browser::{Browser, BrowserKind, StaticServer};
+use e2e::browser::{Browser, BrowserKind};
 use e2e::counting_server::{CountingServer, is_script_path};
 use fantoccini::key::Key;
 use serde_json::{Value as Json, json};
+use web_bridge::WebBridge;
+
+mod web_bridge;
 
 type R<T = ()> = Result<T, Box<dyn Error + Send + Sync>>;
 
@@ -588,7 +592,7 @@ async fn html_message_screenshot(cx: &Ctx<'_>) -> R {
 
 /// The inbox's reader (index.html, mock API) shows HTML through the same sandboxed frame,
 /// offers the plain text, and forgets the message view when the reader closes.
-async fn inbox_reader_uses_the_sandboxed_frame(cx: &Ctx<'_>, server: &StaticServer) -> R {
+async fn inbox_reader_uses_the_sandboxed_frame(cx: &Ctx<'_>, server: &WebBridge) -> R {
     const R: &str = "const r = document.querySelector('pop3-inbox').shadowRoot;";
     let b = cx.b;
     let wait = |what: &'static str, expr: &'static str| async move {
@@ -660,7 +664,7 @@ async fn inbox_reader_uses_the_sandboxed_frame(cx: &Ctx<'_>, server: &StaticServ
 /// `hostile`, on a page without CSP) runs no script and makes no request.
 async fn inbox_reader_opens_the_corpus_without_script_or_request(
     cx: &Ctx<'_>,
-    server: &StaticServer,
+    server: &WebBridge,
 ) -> R {
     const R: &str = "const r = document.querySelector('pop3-inbox').shadowRoot;";
     let b = cx.b;
@@ -763,9 +767,8 @@ async fn inbox_reader_opens_the_corpus_without_script_or_request(
 
 async fn run_all(kind: BrowserKind) {
     let started = Instant::now();
-    let server = StaticServer::start(root().join("web"))
-        .await
-        .expect("static server");
+    // The bridge serves the test pages (web/dev/) only with its dev pages on.
+    let server = WebBridge::with_dev_pages(root().join("web")).await;
     let probe = CountingServer::start().await.expect("counting server");
     let b = Browser::start(kind)
         .await

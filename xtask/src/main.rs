@@ -420,6 +420,9 @@ fn ensure_mail_user() -> Result {
 // ---------------------------------------------------------------------------------------------
 // test
 
+/// One step of `test`: its name, the cargo arguments, and extra environment.
+type Step<'a> = (&'a str, Vec<&'a str>, Vec<(&'a str, &'a str)>);
+
 fn test() -> Result {
     let total = Instant::now();
     let mut results: Vec<(String, bool, f64)> = Vec::new();
@@ -451,8 +454,7 @@ fn test() -> Result {
         wasm_clippy.extend(["-p", krate]);
     }
     wasm_clippy.extend(["--", "-D", "warnings"]);
-    // (name, cargo arguments, environment)
-    let steps: Vec<(&str, Vec<&str>, Vec<(&str, &str)>)> = vec![
+    let steps: Vec<Step> = vec![
         ("fmt", vec!["fmt", "--all", "--", "--check"], vec![]),
         (
             "clippy",
@@ -474,7 +476,11 @@ fn test() -> Result {
             vec!["doc", "--workspace", "--no-deps"],
             vec![("RUSTDOCFLAGS", "-D warnings")],
         ),
-        ("deny", vec!["deny", "check", "licenses", "bans", "sources"], vec![]),
+        (
+            "deny",
+            vec!["deny", "check", "licenses", "bans", "sources"],
+            vec![],
+        ),
         ("test", vec!["test", "--workspace"], vec![]),
     ];
     let msrv_t = Instant::now();
@@ -657,6 +663,11 @@ fn run(root: &Path) -> Result {
     }
 
     header("start bridge");
+    // Like a deployment: no --dev-pages, so web/dev/ (the mock API, the test pages) answers 404
+    // and ?api=mock is ignored. A developer who wants the mock sets POP3_BRIDGE_DEV_PAGES=true
+    // (the bridge reads it from the environment it inherits).
+    let dev_pages = std::env::var("POP3_BRIDGE_DEV_PAGES")
+        .is_ok_and(|v| !matches!(v.trim(), "" | "0" | "n" | "no" | "f" | "false" | "off"));
     let mut bridge_cmd = Command::new(bin.join("pop3-bridge"));
     bridge_cmd
         .args(["--listen", "127.0.0.1:8080", "--web-root", "web"])
@@ -686,6 +697,15 @@ fn run(root: &Path) -> Result {
     println!("  Open http://127.0.0.1:8080/ (or http://localhost:8080/)");
     println!("  Demo login: server localhost, port 1995, security TLS, user demo, password demo");
     println!("              (or port 1110 with STLS)");
+    if dev_pages {
+        println!(
+            "  Dev pages on (POP3_BRIDGE_DEV_PAGES): the mock UI at http://127.0.0.1:8080/?api=mock"
+        );
+    } else {
+        println!(
+            "  For the mock UI (?api=mock) and web/dev/: POP3_BRIDGE_DEV_PAGES=true cargo xtask run"
+        );
+    }
     println!(
         "  CA certificate of the demo server: {}",
         run_dir.join("ca.pem").display()

@@ -120,6 +120,9 @@ pub struct Config {
     /// left on the server, idle logout after `kiosk_idle_secs`. Embedders cannot turn it off.
     pub kiosk: bool,
     pub kiosk_idle_secs: u32,
+    /// Also serve `web_root/dev/`: the mock API (`?api=mock`) and the test pages. For tests
+    /// and development only; off, those paths answer 404 and the UI ignores `?api=mock`.
+    pub dev_pages: bool,
     pub limits: Limits,
 }
 
@@ -144,6 +147,7 @@ impl Default for Config {
             behind_proxy: false,
             kiosk: false,
             kiosk_idle_secs: 300,
+            dev_pages: false,
             limits: Limits::default(),
         }
     }
@@ -187,6 +191,7 @@ pub struct FileConfig {
     pub behind_proxy: Option<bool>,
     pub kiosk: Option<bool>,
     pub kiosk_idle_secs: Option<u32>,
+    pub dev_pages: Option<bool>,
     pub log: Option<String>,
     #[serde(default)]
     pub limits: FileLimits,
@@ -216,7 +221,7 @@ pub struct FileLimits {
 /// Serves the web UI, /healthz, /metrics and the WebSocket endpoint /pop3 (subprotocol
 /// pop3-bridge.v1). Targets are default-deny: ports 110/995 only, public addresses only, TLS
 /// or STLS only. Every flag can also be set in the TOML file (--config) or as an environment
-/// variable POP3_BRIDGE_<FLAG> (list flags take comma-separated values there).
+/// variable `POP3_BRIDGE_<FLAG>` (list flags take comma-separated values there).
 #[derive(Debug, Parser)]
 #[command(name = "pop3-bridge", version, about, long_about)]
 pub struct Cli {
@@ -288,7 +293,7 @@ pub struct CliOpts {
         value_name = "PEM"
     )]
     pub extra_ca: Vec<PathBuf>,
-    /// Extra allowed Origin (e.g. https://mail.example.org). The bridge's own origin is
+    /// Extra allowed Origin (e.g. `https://mail.example.org`). The bridge's own origin is
     /// always allowed. Repeatable.
     #[arg(
         long = "origin",
@@ -333,6 +338,10 @@ pub struct CliOpts {
     /// Seconds without activity before a kiosk session logs out (default 300).
     #[arg(long, env = "POP3_BRIDGE_KIOSK_IDLE_SECS", value_name = "SECS")]
     pub kiosk_idle_secs: Option<u32>,
+    /// Also serve the test and development pages under web/dev/ (the mock API behind
+    /// ?api=mock). Never in production; off, they answer 404.
+    #[arg(long, env = "POP3_BRIDGE_DEV_PAGES")]
+    pub dev_pages: bool,
     /// Maximum concurrent sessions (default 1024).
     #[arg(long, env = "POP3_BRIDGE_MAX_SESSIONS")]
     pub max_sessions: Option<usize>,
@@ -429,6 +438,7 @@ impl CliOpts {
         if let Some(s) = self.kiosk_idle_secs {
             c.kiosk_idle_secs = s;
         }
+        c.dev_pages |= self.dev_pages;
         if let Some(v) = self.max_sessions {
             c.limits.max_sessions = v;
         }
@@ -502,6 +512,7 @@ fn apply_file(c: &mut Config, f: FileConfig, log: &mut String) -> Result<(), Con
     c.behind_proxy = f.behind_proxy.unwrap_or(c.behind_proxy);
     c.kiosk = f.kiosk.unwrap_or(c.kiosk);
     c.kiosk_idle_secs = f.kiosk_idle_secs.unwrap_or(c.kiosk_idle_secs);
+    c.dev_pages = f.dev_pages.unwrap_or(c.dev_pages);
     if let Some(l) = f.log {
         *log = l;
     }
@@ -700,6 +711,26 @@ mod tests {
             ],
             [1.5, 2.0, 3.0, 4.0, 700.0, 5.0, 6.0, 7.0]
         );
+    }
+
+    #[test]
+    fn dev_pages_are_off_unless_asked_for() {
+        let (c, _) = Cli::try_parse_from(["pop3-bridge"])
+            .unwrap()
+            .opts
+            .into_config()
+            .unwrap();
+        assert!(!c.dev_pages);
+        let (c, _) = Cli::try_parse_from(["pop3-bridge", "--dev-pages"])
+            .unwrap()
+            .opts
+            .into_config()
+            .unwrap();
+        assert!(c.dev_pages);
+        let f: FileConfig = toml::from_str("dev_pages = true").unwrap();
+        let mut c = Config::default();
+        apply_file(&mut c, f, &mut String::new()).unwrap();
+        assert!(c.dev_pages);
     }
 
     #[test]

@@ -2,6 +2,9 @@
 //!
 //! Paths are checked segment by segment (no `..`, no hidden files, no backslashes, no
 //! percent-escapes) and the final file must still be inside the root after resolving symlinks.
+//!
+//! `web_root/dev/` holds test and development pages (the mock API, the safety and sync test
+//! pages). They are not part of the product: they answer 404 unless `dev_pages` is on.
 
 use std::path::{Path, PathBuf};
 
@@ -10,10 +13,14 @@ use bytes::Bytes;
 /// Files larger than this are not served (the UI and wasm are a few MiB at most).
 const MAX_FILE: u64 = 64 << 20;
 
+/// The folder of `web_root` with the test and development pages.
+const DEV_DIR: &str = "dev";
+
 #[derive(Debug, Clone, Default)]
 pub struct StaticFiles {
     web_root: Option<PathBuf>,
     pkg_root: Option<PathBuf>,
+    dev_pages: bool,
 }
 
 pub struct StaticFile {
@@ -56,22 +63,46 @@ fn segments(path: &str) -> Option<Vec<&str>> {
 }
 
 impl StaticFiles {
+    /// Serves `web_root` at `/` and `pkg_root` at `/pkg/`; `web_root/dev/` stays hidden.
     pub fn new(web_root: Option<PathBuf>, pkg_root: Option<PathBuf>) -> Self {
-        StaticFiles { web_root, pkg_root }
+        StaticFiles {
+            web_root,
+            pkg_root,
+            dev_pages: false,
+        }
+    }
+
+    /// Also serve `web_root/dev/` (tests and development only; see [`crate::Config::dev_pages`]).
+    pub fn with_dev_pages(mut self, on: bool) -> Self {
+        self.dev_pages = on;
+        self
     }
 
     /// Look up a file for a GET/HEAD path. None means 404.
     pub async fn get(&self, path: &str) -> Option<StaticFile> {
-        let (root, rest) = match path.strip_prefix("/pkg/") {
-            Some(rest) if self.pkg_root.is_some() => (self.pkg_root.as_ref()?, rest),
-            _ => (self.web_root.as_ref()?, path),
+        let (root, rest, web) = match path.strip_prefix("/pkg/") {
+            Some(rest) if self.pkg_root.is_some() => (self.pkg_root.as_ref()?, rest, false),
+            _ => (self.web_root.as_ref()?, path, true),
         };
         let segs = segments(rest)?;
+        // Any spelling of the folder (a case-insensitive file system would find /DEV/ too).
+        let hide_dev = web && !self.dev_pages;
+        if hide_dev
+            && segs
+                .first()
+                .is_some_and(|s| s.eq_ignore_ascii_case(DEV_DIR))
+        {
+            return None;
+        }
         let mut p = root.clone();
         p.extend(&segs);
         let root_real = tokio::fs::canonicalize(root).await.ok()?;
         let mut real = tokio::fs::canonicalize(&p).await.ok()?;
         if !real.starts_with(&root_real) {
+            return None;
+        }
+        // And whatever leads there (a symlink elsewhere in the web root, say).
+        if hide_dev && real.starts_with(root_real.join(DEV_DIR)) {
             return None;
         }
         let mut meta = tokio::fs::metadata(&real).await.ok()?;

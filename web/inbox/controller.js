@@ -1,0 +1,660 @@
+// The inbox without a page: the POP3 session, the list of messages, the offline store and the
+// background sync. No `document`, no elements: it holds the state and says what changed
+// through `on(type, fn)`, so the views (and tests without a page) only listen.
+//
+// Events:
+//   items    { now }  the list changed; `now` false: a render on the next frame is enough
+//   listed            the server's list replaced the items (the view picks the active row)
+//   marks             deletion marks changed (marked bar, logout label, reader)
+//   syncnote text     the line under the status ('' hides it)
+//   store             the offline store opened or closed (`store` is it, or null)
+//
+// The option getters read the element's attributes at the moment they are needed, because
+// attributes may be set after the element upgraded (index.js copies them from the URL).
+
+import { summarizeHeaders } from '../mime.js';
+import { openStore, requestPersistence } from '../store.js';
+import { syncAccount, finishSync, undoSyncDeletions, summaryOf } from '../sync.js';
+import { formatSize, nf, plural } from './dom.js';
+
+export const CERT_CODES = new Set(['cert_expired', 'cert_unknown_issuer', 'cert_name_mismatch', 'cert_invalid', 'cert_revoked', 'cert_not_yet_valid']);
+
+const HEADER_BATCH = 200; // messages per fetchHeaders call: small enough for steady progress
+const TOP_CACHE_MAX = 5000; // header answers kept for the sync (about 1-2 KB each)
+
+export class InboxController {
+  #opt; // { attr(name) → string | null, kiosk() → boolean }
+  #listeners = new Map();
+  #api = null;
+  #mockProbe = null; // promise: the mock module, or null where it is not served
+  #session = null;
+  #creds = null; // kept only while a session is open, for Refresh (= reconnect)
+  #items = []; // newest first: { msg, size, loaded, from, subject, date, marked }
+  #index = new Map(); // msg -> position in #items
+  #loader = null; // AbortController of the running header load
+  #store = null; // this account's offline store (IndexedDB, or memory in kiosk mode); null: off
+  #account = null; // "user@server:port": the store's name for the account
+  #sync = null; // this session's background sync: { ctrl, promise, report }
+  #offline = false; // showing the store without a session
+  #topCache = new Map(); // msg -> TOP n 0 bytes read by the list, handed to the sync once
+
+  /**
+   * `attr(name)`: the element's attribute now; `kiosk()`: whether kiosk mode is on now;
+   * `api`: a module with the shape of pop3.js to use instead of loading one (tests in node).
+   */
+  constructor({ attr, kiosk, api = null }) {
+    this.#opt = { attr, kiosk };
+    this.#api = api;
+  }
+
+  on(type, fn) {
+    if (!this.#listeners.has(type)) this.#listeners.set(type, new Set());
+    this.#listeners.get(type).add(fn);
+    return () => this.#listeners.get(type)?.delete(fn);
+  }
+
+  #emit(type, detail) {
+    for (const fn of this.#listeners.get(type) ?? []) fn(detail);
+  }
+
+  #emitItems(now) {
+    this.#emit('items', { now });
+  }
+
+  #syncNote(text) {
+    this.#emit('syncnote', text || '');
+  }
+
+  get kiosk() {
+    return this.#opt.kiosk();
+  }
+
+  get session() {
+    return this.#session;
+  }
+
+  get creds() {
+    return this.#creds;
+  }
+
+  get offline() {
+    return this.#offline;
+  }
+
+  get store() {
+    return this.#store;
+  }
+
+  get account() {
+    return this.#account;
+  }
+
+  get items() {
+    return this.#items;
+  }
+
+  /** The running header load was aborted (undefined when none runs). */
+  get loadAborted() {
+    return this.#loader?.signal.aborted;
+  }
+
+  itemAt(i) {
+    return this.#items[i];
+  }
+
+  indexOf(msg) {
+    return this.#index.get(msg);
+  }
+
+  #itemOf(msg) {
+    const i = this.#index.get(msg);
+    return i === undefined ? null : this.#items[i];
+  }
+
+  itemOf(msg) {
+    return this.#itemOf(msg);
+  }
+
+  keptCount() {
+    return this.#items.filter((x) => x.kept === 'full').length;
+  }
+
+  // ------------------------------------------------------------------ the API and the session
+
+  /**
+   * `api="mock"` asks for ./dev/mock-api.js. That module is served only where tests or a
+   * developer turned dev pages on (the bridge's `dev_pages`); elsewhere it 404s and the
+   * attribute is ignored, so a crafted link cannot put the page on the mock.
+   */
+  #mockModule() {
+    if (this.#opt.attr('api') !== 'mock') return Promise.resolve(null);
+    this.#mockProbe ??= import(new URL('../dev/mock-api.js', import.meta.url).href).catch(() => null);
+    return this.#mockProbe;
+  }
+
+  /** True when the mock API is (or would be) in use. */
+  async usesMock() {
+    return !!(await this.#mockModule());
+  }
+
+  async loadApi() {
+    if (this.#api) return this.#api;
+    const mock = await this.#mockModule();
+    if (mock) {
+      this.#api = mock;
+      return this.#api;
+    }
+    try {
+      this.#api = await import(new URL('../pop3.js', import.meta.url).href);
+    } catch (err) {
+      throw Object.assign(new Error('The mail client could not be loaded. Reload the page; if it keeps happening, the site is not set up completely.'), {
+        code: 'load_failed',
+        detail: String(err?.message || err),
+      });
+    }
+    return this.#api;
+  }
+
+  async wasm() {
+    const api = await this.loadApi();
+    return typeof api.wasm === 'function' ? api.wasm() : null;
+  }
+
+  /** Connects with `values` and opens the account's store. Throws Pop3Error on failure. */
+  async open(values, bridgeUrl) {
+    const api = await this.loadApi();
+    const session = await api.connect({
+      bridgeUrl,
+      host: values.server,
+      port: values.port,
+      security: values.security,
+      user: values.user,
+      password: values.password,
+      allowInsecure: values.allowInsecure,
+    });
+    this.#session = session;
+    this.#creds = values;
+    this.#offline = false;
+    await this.#openStore(values);
+    return session;
+  }
+
+  /** A new session's list starts empty. */
+  resetMailbox() {
+    this.#items = [];
+    this.#index.clear();
+    this.#topCache.clear();
+  }
+
+  /**
+   * Reads the list, fills what the store knows, then the headers newest first in batches.
+   * `priority(max)`: the messages on screen without headers (fetched first); `progress`:
+   * { update(done, total, text) }. Throws what the server said, except cancellation.
+   */
+  async loadMailbox({ priority, progress }) {
+    const session = this.#session;
+    this.#loader?.abort();
+    const ctrl = new AbortController();
+    this.#loader = ctrl;
+    try {
+      const list = await session.list();
+      if (ctrl.signal.aborted) return;
+      list.sort((a, b) => b.msg - a.msg);
+      this.#items = list.map((m) => ({ msg: m.msg, size: m.size, loaded: false, from: '', subject: '', date: null, marked: false }));
+      this.#index = new Map(this.#items.map((it, i) => [it.msg, i]));
+      // Mail already kept here shows at once, without asking the server for its headers again.
+      await this.#prefillFromStore(session);
+      if (ctrl.signal.aborted) return;
+      this.#emit('listed');
+
+      // Headers newest first, in batches; rows fill in as batches arrive. Whatever is on
+      // screen is fetched first, so scrolling far down never waits for everything above.
+      const total = this.#items.length;
+      let loaded = 0;
+      let next = 0;
+      while (!ctrl.signal.aborted) {
+        const batch = priority(HEADER_BATCH);
+        if (!batch.length) {
+          while (next < total && this.#items[next].loaded) next++;
+          for (let i = next; i < total && batch.length < HEADER_BATCH; i++) if (!this.#items[i].loaded) batch.push(this.#items[i].msg);
+        }
+        if (!batch.length) break;
+        const base = loaded;
+        progress.update(base, total, `Loading message headers: ${nf.format(base)} of ${nf.format(total)}`);
+        const got = await session.fetchHeaders({
+          msgs: batch,
+          signal: ctrl.signal,
+          onProgress: ({ done }) => progress.update(base + done, total, `Loading message headers: ${nf.format(base + done)} of ${nf.format(total)}`),
+        });
+        if (ctrl.signal.aborted) return;
+        for (const r of got) {
+          const i = this.#index.get(r.msg);
+          if (i === undefined) continue;
+          // The sync needs these same headers; bounded, the rest it asks for itself.
+          if (this.#store && this.#topCache.size < TOP_CACHE_MAX) this.#topCache.set(r.msg, r.headers);
+          const it = this.#items[i];
+          const sum = summarizeHeaders(r.headers);
+          Object.assign(it, { loaded: true, from: sum.from, subject: sum.subject, date: sum.date });
+          if (r.size) it.size = r.size;
+        }
+        // A message that vanished server-side must not stall the loop: mark it as loaded.
+        for (const m of batch) {
+          const i = this.#index.get(m);
+          if (i !== undefined && !this.#items[i].loaded) Object.assign(this.#items[i], { loaded: true, from: '', subject: '(headers unavailable)' });
+        }
+        loaded += batch.length;
+        this.#emitItems(true);
+      }
+      // Headers are in: keep the mail on this device in the background (policy permitting).
+      if (!ctrl.signal.aborted && this.#session === session) this.#startSync();
+    } catch (err) {
+      if (err?.code === 'cancelled' || ctrl.signal.aborted) return;
+      throw err;
+    } finally {
+      if (this.#loader === ctrl) this.#loader = null;
+    }
+  }
+
+  abortLoad() {
+    this.#loader?.abort();
+  }
+
+  /** Leaving the page without QUIT: POP3 then discards deletion marks (nothing is deleted). */
+  disconnect() {
+    this.#loader?.abort();
+    this.#sync?.ctrl.abort();
+    this.#session?.close();
+  }
+
+  /** Ends the session without QUIT (kiosk idle logout): POP3 then deletes nothing. */
+  drop() {
+    this.#loader?.abort();
+    this.#sync?.ctrl.abort();
+    try {
+      this.#session?.close();
+    } catch {
+      /* already closed */
+    }
+    this.#session = null;
+    this.#creds = null;
+  }
+
+  forgetCreds() {
+    this.#creds = null;
+  }
+
+  /** Back to the sign-in form: no list, no store (kiosk mode wipes first, see wipe()). */
+  leave() {
+    this.#loader?.abort();
+    this.#offline = false;
+  }
+
+  clearItems() {
+    this.#items = [];
+    this.#index.clear();
+  }
+
+  // ------------------------------------------------------------------ deletion and QUIT
+
+  markedCount() {
+    let n = 0;
+    for (const it of this.#items) if (it.marked) n++;
+    return n;
+  }
+
+  /** DELE: the item stays marked until QUIT (or RSET). */
+  async mark(it) {
+    await this.#session.dele(it.msg);
+    it.marked = true;
+  }
+
+  /** Un-marks one message. POP3 only has RSET (un-mark all), so re-mark the others. */
+  async undo(msg) {
+    // Marks made by the sync policy are not made again: Undo keeps them on the server this time.
+    const others = this.#items.filter((x) => x.marked && !x.byPolicy && x.msg !== msg).map((x) => x.msg);
+    await this.#session.rset();
+    await this.#afterRset();
+    for (const it of this.#items) it.marked = false;
+    for (const m of others) {
+      await this.#session.dele(m);
+      this.#items[this.#index.get(m)].marked = true;
+    }
+  }
+
+  async undoAll() {
+    await this.#session.rset();
+    await this.#afterRset();
+    for (const it of this.#items) it.marked = false;
+  }
+
+  /**
+   * QUIT (which commits deletions) and the truth about it: { committed, deleted, error,
+   * marked }. `marked`: how many were marked when the user confirmed.
+   */
+  async quit(marked) {
+    this.#loader?.abort();
+    const session = this.#session;
+    let result;
+    try {
+      const r = await session.quit();
+      result = { committed: !!r?.committed, deleted: r?.committed ? marked : 0, error: null };
+    } catch (err) {
+      result = { committed: false, deleted: 0, error: err };
+    } finally {
+      await this.#finishSync(result?.committed === true);
+      try {
+        session.close();
+      } catch {
+        /* already closed */
+      }
+      this.#session = null;
+    }
+    return { ...result, marked };
+  }
+
+  // ------------------------------------------------------------------ offline store
+
+  /** Where mail is kept: 'indexeddb' | 'memory' | 'off'. Kiosk mode never writes to disk. */
+  async storeMode() {
+    const a = this.#opt.attr('store');
+    if (a === 'off') return 'off';
+    if (this.kiosk || a === 'memory') return 'memory';
+    if (a === 'on') return 'indexeddb';
+    // The mock's 10 000 generated messages are for UI work, not for filling a real store.
+    return (await this.usesMock()) ? 'off' : 'indexeddb';
+  }
+
+  async #openStore(values) {
+    this.closeStore();
+    this.#account = `${values.user}@${values.server}:${values.port}`;
+    const mode = await this.storeMode();
+    if (mode === 'off') return;
+    try {
+      const w = await this.wasm();
+      if (!w) return;
+      this.#store = await openStore({ memory: mode === 'memory', hash: async (b) => w.sha256Hex(b) });
+      this.#emit('store');
+    } catch (err) {
+      this.#store = null;
+      this.#syncNote(`Mail is not kept on this device: ${err?.message || err}`);
+    }
+  }
+
+  closeStore() {
+    try {
+      this.#store?.close();
+    } catch {
+      /* already closed */
+    }
+    this.#store = null;
+    this.#emit('store');
+  }
+
+  /** How many messages the store keeps for a remembered account (0: none, or no store). */
+  async keptFor(r) {
+    if (this.kiosk || (await this.storeMode()) !== 'indexeddb' || !globalThis.indexedDB) return 0;
+    try {
+      const store = await openStore();
+      const rows = await store.summaries(`${r.user}@${r.server}:${r.port}`);
+      store.close();
+      return rows.length;
+    } catch {
+      return 0; /* no store: nothing to offer */
+    }
+  }
+
+  /**
+   * The mail kept for the account of `values` becomes the list, without a session (reading
+   * works; new mail needs a connection). Resolves false when nothing is kept (or no store).
+   */
+  async loadKept(values) {
+    if (this.kiosk || (await this.storeMode()) !== 'indexeddb' || !globalThis.indexedDB) return false;
+    await this.#openStore(values);
+    if (!this.#store) return false;
+    const rows = await this.#store.summaries(this.#account);
+    if (!rows.length) return false;
+    this.#offline = true;
+    this.#session = null;
+    this.#creds = null;
+    this.#items = rows.map((x, i) => ({ msg: -(i + 1), key: x.key, kept: x.full ? 'full' : 'headers', size: x.size, loaded: true, from: x.from, subject: x.subject, date: x.dateMs == null ? null : new Date(x.dateMs), marked: false }));
+    this.#index = new Map(this.#items.map((it, i) => [it.msg, i]));
+    return true;
+  }
+
+  /** Deletes a kept message from this device (offline), then from the list. */
+  async deleteLocal(it) {
+    await this.#store.deleteLocal(this.#account, it.key);
+  }
+
+  removeItem(it) {
+    this.#items = this.#items.filter((x) => x !== it);
+    this.#index = new Map(this.#items.map((x, i) => [x.msg, i]));
+  }
+
+  /** Kiosk logout or tab close: every trace of the user this controller holds goes. */
+  wipe() {
+    this.#sync?.ctrl.abort();
+    this.#sync = null;
+    this.closeStore(); // the memory store forgets everything on close
+    this.#account = null;
+    this.#items = [];
+    this.#index.clear();
+  }
+
+  async settings() {
+    const saved = this.#store ? await this.#store.account(this.#account).catch(() => null) : null;
+    return { policy: { mode: 'leave' }, riskAccepted: false, ...saved?.settings };
+  }
+
+  async saveSettings(settings) {
+    const prev = (await this.#store.account(this.#account)) ?? {};
+    await this.#store.saveAccount(this.#account, { ...prev, settings });
+  }
+
+  /** Every full message kept for this account, with its UIDL, for export. */
+  async #keptMessages() {
+    const [msgs, known, rows] = await Promise.all([this.#store.allMessages(this.#account), this.#store.known(this.#account), this.#store.summaries(this.#account)]);
+    const uid = new Map(known.map((k) => [k.key, k.uid ?? null]));
+    const date = new Map(rows.map((r) => [r.key, r.dateMs]));
+    // dateMs dates the mbox "From " line; without it the archive says 1970.
+    return msgs.filter((m) => m.full).map((m) => ({ uid: uid.get(m.key) ?? null, raw: m.bytes, ...(date.get(m.key) != null && { dateMs: date.get(m.key) }) }));
+  }
+
+  /** The kept mail as an mboxrd or `.eml` zip: { bytes, name, count }. */
+  async exportArchive(kind) {
+    const w = await this.wasm();
+    const msgs = await this.#keptMessages();
+    const bytes = kind === 'zip' ? w.exportEmlZip(msgs) : w.exportMboxrd(msgs);
+    const name = `${this.#account.replace(/[^A-Za-z0-9@._-]+/g, '_')}.${kind === 'zip' ? 'zip' : 'mbox'}`;
+    return { bytes, name, count: msgs.length };
+  }
+
+  /** Keeps the messages of an archive that this account does not have yet. */
+  async importArchive(bytes) {
+    const w = await this.wasm();
+    const known = await this.#store.known(this.#account);
+    // The engine drops what this account already has (same UIDL or the same bytes).
+    const got = w.importArchive(bytes, { known, nowMs: Date.now() });
+    for (const m of got.messages) {
+      const key = m.record?.key || m.uid || `sha256:${m.sha256}`;
+      const summary = summaryOf(m.raw, m.raw.length);
+      await this.#store.commitMessage(this.#account, { key, bytes: m.raw, full: true, summary, known: { ...m.record, key } });
+    }
+    return { count: got.messages.length, format: got.format, skipped: got.skipped };
+  }
+
+  // ------------------------------------------------------------------ store and sync decisions
+  // (being moved into Rust; kept here as they were)
+
+  /** Stored summaries fill the list at once; only unknown messages need TOP from the server. */
+  async #prefillFromStore(session) {
+    if (!this.#store) return;
+    try {
+      const [uidl, rows] = await Promise.all([session.uidl(), this.#store.summaries(this.#account)]);
+      const byKey = new Map(rows.map((r) => [r.key, r]));
+      for (const { msg, uid } of uidl) {
+        const i = this.#index.get(msg);
+        const r = byKey.get(uid);
+        // A different size means the server reused the UIDL for other mail: ask the server.
+        if (i === undefined || !r || r.size !== this.#items[i].size) continue;
+        const date = r.dateMs == null ? null : new Date(r.dateMs);
+        Object.assign(this.#items[i], { loaded: true, key: r.key, uid, kept: r.full ? 'full' : 'headers', from: r.from, subject: r.subject, date });
+      }
+    } catch {
+      /* no UIDL or no store: the headers simply come from the server */
+    }
+  }
+
+  /** The message's bytes: from this device when kept (checksum verified), else RETR. */
+  async messageBytes(it) {
+    if (this.#store && it.key && it.kept === 'full') {
+      try {
+        return await this.#store.readMessage(this.#account, it.key);
+      } catch (err) {
+        // Damaged or missing copy: fetch it again when the server still has it.
+        if (!this.#session || !(it.msg > 0)) throw err;
+        it.kept = null;
+      }
+    }
+    if (!this.#session || !(it.msg > 0)) {
+      throw Object.assign(new Error('Only the headers of this message are kept on this device. Connect to read it.'), { code: 'offline' });
+    }
+    const bytes = await this.#session.retr(it.msg);
+    this.#keepOnDemand(it, bytes);
+    return bytes;
+  }
+
+  /** A message read before the sync kept it (or over the size limit): keep it now. */
+  async #keepOnDemand(it, bytes) {
+    const run = this.#sync?.run;
+    if (!this.#store || !run || !it.key || run.msgOf(it.key) !== it.msg || it.kept === 'full') return;
+    try {
+      const summary = summaryOf(bytes, it.size);
+      // The store merges this into the record the sync wrote, keeping its first-seen time.
+      const known = { key: it.key, uid: it.uid ?? null, size: it.size, stored: 'full' };
+      const { sha256 } = await this.#store.commitMessage(this.#account, { key: it.key, bytes, full: true, summary, known });
+      run.stored(it.msg, { sha256, full: true });
+      it.kept = 'full';
+      this.#emitItems(false);
+    } catch {
+      /* best effort: the next sync keeps it */
+    }
+  }
+
+  async #startSync() {
+    if (!this.#store || !this.#session || this.#sync) return;
+    const session = this.#session;
+    let w;
+    try {
+      w = await this.wasm();
+    } catch {
+      return;
+    }
+    if (!w || this.#session !== session || this.#sync) return;
+    const settings = await this.settings();
+    const policy = this.kiosk ? { mode: 'leave' } : settings.policy;
+    const notes = [];
+    // Deleting on the server needs a copy here that the browser promised not to evict.
+    let allowDelete = !this.kiosk;
+    if (allowDelete && policy.mode !== 'leave' && this.#store.kind === 'indexeddb' && !settings.riskAccepted && !(await requestPersistence())) {
+      allowDelete = false;
+      notes.push('Nothing was deleted on the server: this browser did not promise to keep the mail stored here. Allow it in “This device…”.');
+    }
+    const ctrl = new AbortController();
+    const s = { ctrl, run: null, report: null, promise: null };
+    this.#sync = s;
+    this.#syncNote('Keeping your mail on this device…');
+    s.promise = syncAccount({
+      session,
+      store: this.#store,
+      account: this.#account,
+      policy,
+      SyncRun: w.SyncRun,
+      sha256Hex: w.sha256Hex,
+      signal: ctrl.signal,
+      allowDelete,
+      headersOf: (msg) => this.#topCache.get(msg),
+      onRun: (run) => (s.run = run),
+      onProgress: (p) => {
+        if (p.phase === 'bodies' && this.#sync === s) {
+          this.#syncNote(`Keeping your mail on this device: ${nf.format(p.done)} of ${plural(p.total, 'message', 'messages')}${p.totalBytes ? ` (${formatSize(p.bytes)} of ${formatSize(p.totalBytes)})` : ''}…`);
+        }
+      },
+      onStored: ({ msg, key, full }) => {
+        const it = this.#itemOf(msg);
+        if (!it) return;
+        Object.assign(it, { key, kept: full ? 'full' : it.kept === 'full' ? 'full' : 'headers' });
+        this.#emitItems(false);
+      },
+    });
+    s.promise = s.promise.finally(() => this.#topCache.clear()).then(
+      (report) => {
+        s.report = report;
+        if (this.#sync === s) this.#afterSync(report, notes);
+        return report;
+      },
+      (err) => {
+        if (this.#sync === s && err?.code !== 'cancelled' && !ctrl.signal.aborted) {
+          this.#syncNote(`Keeping mail on this device stopped: ${err?.message || err}. Nothing was deleted on the server; the next sync continues.`);
+        }
+        return null;
+      },
+    );
+  }
+
+  #afterSync(report, notes) {
+    for (const en of report.plan?.entries ?? []) {
+      const it = this.#itemOf(en.msg);
+      if (it && en.key) Object.assign(it, { key: en.key, uid: en.uid ?? null });
+    }
+    // What the policy deletes shows like the user's own marks: listed, and undoable (RSET).
+    for (const d of report.deletions) {
+      const it = this.#itemOf(d.msg);
+      if (it) Object.assign(it, { marked: true, byPolicy: true });
+    }
+    const lines = [];
+    if (report.blocked) lines.push(report.blocked.message);
+    if (report.error) lines.push(`${report.error.message} Nothing was deleted on the server.`);
+    for (const w of report.warnings) lines.push(w.message);
+    lines.push(...notes);
+    const kept = this.#items.filter((x) => x.kept === 'full').length;
+    const del = report.deletions.length;
+    const where = this.#store?.kind === 'memory' ? "in this page's memory only (erased when you log out)" : 'on this device';
+    const summary = `${plural(kept, 'message is', 'messages are')} kept ${where}${del ? `; ${plural(del, 'message', 'messages')} will be deleted from the server when you finish the session (Undo keeps ${del === 1 ? 'it' : 'them'} there)` : ''}.`;
+    this.#syncNote([summary, ...lines].join(' '));
+    this.#emit('marks');
+    this.#emitItems(true);
+  }
+
+  /** Stops the background sync and waits for it, so no DELE follows what the user saw. */
+  async stopSync() {
+    const s = this.#sync;
+    if (!s) return;
+    if (!s.report) s.ctrl.abort();
+    await s.promise;
+    if (s.report) this.#afterSync(s.report, []);
+  }
+
+  /** After QUIT (or a failed one): the run records what the server really deleted. */
+  async #finishSync(committed) {
+    const s = this.#sync;
+    this.#sync = null;
+    if (!s?.run || !this.#store) return;
+    try {
+      await finishSync(this.#store, this.#account, s.run, committed);
+      if (committed) {
+        // The user's own deletions: gone from the server, so gone from here too.
+        for (const it of this.#items) if (it.marked && !it.byPolicy && it.key) await this.#store.deleteLocal(this.#account, it.key);
+      }
+    } catch {
+      /* the next sync sees the server's truth and repairs the records */
+    }
+  }
+
+  /** RSET answered +OK: the policy's deletions of this session are undone too. */
+  async #afterRset() {
+    const run = this.#sync?.run;
+    if (run && this.#store) await undoSyncDeletions(this.#store, this.#account, run).catch(() => {});
+    for (const it of this.#items) it.byPolicy = false;
+  }
+}

@@ -1,0 +1,138 @@
+// "This device…": the account's policy (leave on server, delete once kept, after N days,
+// mirror local deletions), the size limit, storage use, Export (mboxrd or .eml zip) and
+// Import. Deleting policies need persistent storage, or the user's explicit consent.
+
+import { requestPersistence, storageEstimate } from '../store.js';
+import { h, formatSize, plural } from './dom.js';
+
+export class DeviceDialog {
+  els = {};
+  #root; // the shadow root (the download link is put there for its click)
+  #c; // the controller
+  #a; // { showError(slot, err, title), syncNote(text) }
+
+  constructor(root, controller, actions) {
+    this.#root = root;
+    this.#c = controller;
+    this.#a = actions;
+    const e = this.els;
+    const id = (s) => `p3-dev-${s}`;
+    e.devMode = h(
+      'select',
+      { id: id('mode'), name: 'mode' },
+      h('option', { value: 'leave', text: 'Leave mail on the server (safest)' }),
+      h('option', { value: 'delete-after-download', text: 'Delete from the server once kept here' }),
+      h('option', { value: 'keep-days', text: 'Delete from the server after some days' }),
+      h('option', { value: 'mirror-local-deletes', text: 'Delete from the server what I delete here' }),
+    );
+    e.devDays = h('input', { id: id('days'), name: 'days', type: 'number', min: 1, max: 3650, value: 14 });
+    e.devLimit = h('input', { id: id('limit'), name: 'limit', type: 'number', min: 0, step: 1, placeholder: 'no limit' });
+    e.devRisk = h('input', { type: 'checkbox', id: id('risk'), name: 'risk' });
+    e.devRiskBox = h(
+      'div',
+      { class: 'warning', hidden: true },
+      h('p', { text: 'This browser has not promised to keep the mail stored here: it may erase it when space runs low. Mail deleted from the server would then be lost.' }),
+      h('label', { class: 'check', for: id('risk') }, e.devRisk, h('span', { text: 'Delete on the server anyway' })),
+    );
+    e.devInfo = h('p', { class: 'hint' });
+    e.devMessages = h('div', { class: 'form-messages' });
+    e.devImport = h('input', { type: 'file', id: id('import'), name: 'import', accept: '.mbox,.zip,.eml,application/mbox,application/zip', hidden: true, onchange: () => this.#importArchive() });
+    e.deviceDialog = h(
+      'dialog',
+      { class: 'device-dialog', 'aria-labelledby': id('title') },
+      h(
+        'form',
+        { method: 'dialog', onsubmit: (ev) => this.#save(ev) },
+        h('h2', { id: id('title'), text: 'Mail kept on this device' }),
+        e.devInfo,
+        e.devMessages,
+        h('label', { class: 'field', for: id('mode') }, h('span', { text: 'After mail is kept here' }), e.devMode),
+        h('label', { class: 'field', for: id('days') }, h('span', { text: 'Days to leave it on the server' }), e.devDays),
+        h('label', { class: 'field', for: id('limit') }, h('span', { text: 'Keep only the headers of messages larger than (MB)' }), e.devLimit),
+        e.devRiskBox,
+        h(
+          'div',
+          { class: 'dialog-actions' },
+          h('button', { type: 'button', class: 'export-mbox', text: 'Export (mbox)', onclick: () => this.#exportArchive('mbox') }),
+          h('button', { type: 'button', class: 'export-zip', text: 'Export (.eml zip)', onclick: () => this.#exportArchive('zip') }),
+          h('button', { type: 'button', class: 'import', text: 'Import…', onclick: () => e.devImport.click() }),
+          h('label', { class: 'visually-hidden', for: id('import') }, 'Archive to import', e.devImport),
+        ),
+        h('div', { class: 'dialog-actions' }, h('button', { type: 'submit', value: 'cancel', class: 'cancel', text: 'Close', formnovalidate: true }), h('button', { type: 'submit', value: 'save', class: 'primary save', text: 'Save' })),
+      ),
+    );
+    e.devMode.addEventListener('change', () => this.#riskUi());
+  }
+
+  async #riskUi() {
+    const e = this.els;
+    const deletes = e.devMode.value !== 'leave';
+    const persisted = deletes && this.#c.store?.kind === 'indexeddb' ? await requestPersistence() : true;
+    e.devRiskBox.hidden = !deletes || persisted;
+    e.devRisk.required = deletes && !persisted;
+    e.devDays.disabled = e.devMode.value !== 'keep-days';
+  }
+
+  async open() {
+    const e = this.els;
+    if (!this.#c.store) return;
+    const st = await this.#c.settings();
+    e.devMode.value = st.policy.mode;
+    e.devDays.value = st.policy.keepDays ?? 14;
+    e.devLimit.value = st.policy.sizeLimit ? Math.round(st.policy.sizeLimit / 1048576) : '';
+    e.devRisk.checked = !!st.riskAccepted;
+    e.devMessages.replaceChildren();
+    const est = await storageEstimate();
+    const kept = this.#c.keptCount();
+    e.devInfo.textContent = `${plural(kept, 'message', 'messages')} of this account kept here.${est ? ` This site uses ${formatSize(est.usage)} of ${formatSize(est.quota)} available.` : ''}`;
+    await this.#riskUi();
+    e.deviceDialog.showModal();
+  }
+
+  async #save(ev) {
+    const e = this.els;
+    if (ev.submitter?.value !== 'save') return;
+    const mode = e.devMode.value;
+    const policy = { mode };
+    if (mode === 'keep-days') policy.keepDays = Math.max(1, Number(e.devDays.value) || 14);
+    const mb = Number(e.devLimit.value);
+    if (mb > 0) policy.sizeLimit = Math.round(mb * 1048576);
+    try {
+      await this.#c.saveSettings({ policy, riskAccepted: mode !== 'leave' && e.devRisk.checked });
+      this.#a.syncNote(`Saved. ${mode === 'leave' ? 'Mail stays on the server.' : 'It applies from the next sync (Refresh).'}`);
+    } catch (err) {
+      ev.preventDefault();
+      this.#a.showError(e.devMessages, err, 'Could not save');
+    }
+  }
+
+  async #exportArchive(kind) {
+    const e = this.els;
+    try {
+      const { bytes, name, count } = await this.#c.exportArchive(kind);
+      // Octet-stream + download attribute: saved as a file, never opened by the browser.
+      const url = URL.createObjectURL(new Blob([bytes], { type: 'application/octet-stream' }));
+      const a = h('a', { href: url, download: name, hidden: true });
+      this.#root.append(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 60000);
+      e.devMessages.replaceChildren(h('p', { class: 'notice', role: 'status', text: `Exported ${plural(count, 'message', 'messages')} to ${name}.` }));
+    } catch (err) {
+      this.#a.showError(e.devMessages, err, 'Could not export');
+    }
+  }
+
+  async #importArchive() {
+    const e = this.els;
+    const file = e.devImport.files?.[0];
+    e.devImport.value = '';
+    if (!file) return;
+    try {
+      const got = await this.#c.importArchive(new Uint8Array(await file.arrayBuffer()));
+      e.devMessages.replaceChildren(h('p', { class: 'notice', role: 'status', text: `Imported ${plural(got.count, 'message', 'messages')} from ${got.format}; ${plural(got.skipped, 'was', 'were')} already here.` }));
+    } catch (err) {
+      this.#a.showError(e.devMessages, err, 'Could not import');
+    }
+  }
+}

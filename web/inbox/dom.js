@@ -1,0 +1,79 @@
+// The one module of small helpers the UI shares (the inbox's parts and message-view.js):
+// the DOM builder, the size / count / date formats, the delayed progress bar and the default
+// bridge URL. Nothing touches `document` or `location` at import time, so the DOM-free
+// controller may import the text formats from here as well.
+
+/** Tiny DOM builder. Text children become text nodes, so data can never become markup. */
+export function h(tag, props = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(props)) {
+    if (v === false || v === null || v === undefined) continue;
+    if (k === 'class') el.className = v;
+    else if (k === 'text') el.textContent = v;
+    else if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
+    else if (k === 'dataset') Object.assign(el.dataset, v);
+    else el.setAttribute(k, v === true ? '' : String(v));
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined || c === false) continue;
+    el.append(typeof c === 'string' ? document.createTextNode(c) : c);
+  }
+  return el;
+}
+
+export const nf = new Intl.NumberFormat();
+
+export function plural(n, one, many) {
+  return `${nf.format(n)} ${n === 1 ? one : many}`;
+}
+
+export function formatSize(n) {
+  if (!Number.isFinite(n) || n < 0) return '';
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${Math.round(n / 1024)} KB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MB`;
+}
+
+const timeFmt = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
+const dayFmt = new Intl.DateTimeFormat(undefined, { day: 'numeric', month: 'short' });
+const fullDayFmt = new Intl.DateTimeFormat(undefined, { day: 'numeric', month: 'short', year: 'numeric' });
+export const longFmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'full', timeStyle: 'short' });
+
+/** The list's date column: the time today, day and month this year, else with the year. */
+export function formatListDate(d) {
+  if (!d) return '';
+  const now = new Date();
+  if (d.toDateString() === now.toDateString()) return timeFmt.format(d);
+  if (d.getFullYear() === now.getFullYear()) return dayFmt.format(d);
+  return fullDayFmt.format(d);
+}
+
+/** The bridge of the page's own origin (the page is served by the bridge itself). */
+export function defaultBridgeUrl() {
+  return `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/pop3`;
+}
+
+const PROGRESS_DELAY_MS = 300; // "longer than a moment": shorter work shows no progress bar
+
+/** A <progress> with text in `slot`, shown only if the work lasts longer than a moment. */
+export function delayedProgress(slot, label) {
+  const bar = h('progress', { 'aria-label': label });
+  const text = h('span', { text: label });
+  const wrap = h('div', { class: 'progress' }, bar, text);
+  let shown = false;
+  const timer = setTimeout(() => {
+    shown = true;
+    slot.replaceChildren(wrap);
+  }, PROGRESS_DELAY_MS);
+  return {
+    update(done, total, t) {
+      bar.max = Math.max(1, total);
+      bar.value = Math.min(done, total);
+      if (t) text.textContent = t;
+    },
+    done() {
+      clearTimeout(timer);
+      if (shown && wrap.parentNode === slot) slot.replaceChildren();
+    },
+  };
+}

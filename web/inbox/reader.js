@@ -1,0 +1,206 @@
+// The reading pane: headers as text, the body and attachments through message-view.js (the
+// only code that renders message bodies), the Delete / Undo buttons, and a small cache of
+// parsed messages for quick re-opening.
+
+import { parseMessage } from '../mime.js';
+import { showMessage, loadMime, formatAddresses } from '../message-view.js';
+import { h, formatSize, longFmt, delayedProgress } from './dom.js';
+
+export class Reader {
+  els = {};
+  #c; // the controller
+  #actions; // { askDelete(msg), undo(msg), backToList(), showError(slot, err, title) }
+  #openMsg = null;
+  #readToken = 0;
+  #parsed = new Map(); // small cache of parsed messages for quick re-opening
+  #view = null; // the open message's body view (message-view.js); holds its remote opt-in
+
+  constructor(controller, actions) {
+    this.#c = controller;
+    this.#actions = actions;
+    const e = this.els;
+    const id = (s) => `p3-${s}`;
+    e.rSubject = h('h2', { id: id('reader-subject'), tabindex: -1 });
+    e.rFrom = h('dd');
+    e.rTo = h('dd');
+    e.rCcTerm = h('dt', { text: 'Cc', hidden: true });
+    e.rCc = h('dd', { hidden: true });
+    e.rDate = h('dd');
+    e.rDeleteBtn = h('button', { type: 'button', class: 'delete danger', text: 'Delete', onclick: () => actions.askDelete(this.#openMsg) });
+    e.rUndoBtn = h('button', { type: 'button', class: 'undo', text: 'Undo delete', hidden: true, onclick: () => actions.undo(this.#openMsg) });
+    e.rMarkedNote = h('p', { class: 'marked-note', hidden: true, text: 'Marked for deletion. It will be deleted from the server when you finish the session.' });
+    e.rMessages = h('div', { class: 'reader-messages' });
+    e.rProgress = h('div', { class: 'progress-slot' });
+    e.rNote = h('p', { class: 'message-note', hidden: true });
+    // The body (sanitized HTML in a sandboxed frame, or plain text) and the attachments are
+    // rendered by message-view.js, the only code that touches message bodies.
+    e.rHtml = h('div', { class: 'message-html', hidden: true });
+    e.rAttachments = h('div', { class: 'message-attachments', hidden: true });
+    // Whether this message is kept on this device (the offline store).
+    e.rOffline = h('p', { class: 'message-offline hint', hidden: true });
+    e.reader = h(
+      'article',
+      { class: 'reader', hidden: true, 'aria-labelledby': id('reader-subject') },
+      h(
+        'header',
+        { class: 'reader-head' },
+        h(
+          'div',
+          { class: 'reader-bar' },
+          h('button', { type: 'button', class: 'back', text: 'Back to list', 'aria-keyshortcuts': 'Escape', onclick: () => this.close() }),
+          h('span', { class: 'spacer' }),
+          e.rUndoBtn,
+          e.rDeleteBtn,
+        ),
+        e.rSubject,
+        h('dl', {}, h('dt', { text: 'From' }), e.rFrom, h('dt', { text: 'To' }), e.rTo, e.rCcTerm, e.rCc, h('dt', { text: 'Date' }), e.rDate),
+        e.rMarkedNote,
+      ),
+      h('div', { class: 'reader-main' }, e.rMessages, e.rProgress, e.rNote, e.rAttachments, e.rHtml, e.rOffline),
+    );
+    e.reader.addEventListener('keydown', (ev) => {
+      if (ev.key === 'Escape') {
+        ev.preventDefault();
+        this.close();
+      }
+    });
+  }
+
+  get openMsg() {
+    return this.#openMsg;
+  }
+
+  get isOpen() {
+    return !this.els.reader.hidden;
+  }
+
+  /** Forgets a parsed message (it was marked for deletion). */
+  forget(msg) {
+    this.#parsed.delete(msg);
+  }
+
+  clearCache() {
+    this.#parsed.clear();
+  }
+
+  async open(msg, { focus }) {
+    const e = this.els;
+    const i = this.#c.indexOf(msg);
+    if (i === undefined) return;
+    const it = this.#c.itemAt(i);
+    const token = ++this.#readToken;
+    this.#openMsg = msg;
+    e.reader.hidden = false;
+    e.rMessages.replaceChildren();
+    // Show what we already know from the list while the full message downloads.
+    e.rSubject.textContent = it.subject || '(no subject)';
+    e.rFrom.textContent = it.from;
+    e.rTo.textContent = '';
+    e.rDate.textContent = it.date ? longFmt.format(it.date) : '';
+    e.rCc.hidden = e.rCcTerm.hidden = true;
+    this.#view?.destroy();
+    this.#view = null;
+    // An empty body while the message downloads (the view replaces it).
+    e.rHtml.replaceChildren(h('pre', { class: 'message-body' }));
+    e.rHtml.hidden = false;
+    e.rNote.hidden = true;
+    this.updateMarked();
+    if (focus) e.rSubject.focus();
+    let parsed = this.#parsed.get(msg);
+    if (!parsed) {
+      const progress = delayedProgress(e.rProgress, `Downloading message (${formatSize(it.size)})…`);
+      try {
+        parsed = await this.#parse(await this.#c.messageBytes(it));
+        if (this.#parsed.size > 20) this.#parsed.clear();
+        this.#parsed.set(msg, parsed);
+      } catch (err) {
+        if (token === this.#readToken) this.#actions.showError(e.rMessages, err, 'Could not open this message');
+        return;
+      } finally {
+        progress.done();
+      }
+    }
+    if (token !== this.#readToken) return; // the user opened another message meanwhile
+    const head = parsed.head;
+    e.rSubject.textContent = head.subject || '(no subject)';
+    e.rFrom.textContent = head.from;
+    e.rTo.textContent = head.to;
+    e.rCc.textContent = head.cc;
+    e.rCc.hidden = e.rCcTerm.hidden = !head.cc;
+    const d = Date.parse(head.date);
+    e.rDate.textContent = Number.isNaN(d) ? head.date : longFmt.format(new Date(d));
+    this.#view = showMessage(
+      { body: e.rHtml, attachments: e.rAttachments },
+      { bytes: parsed.bytes, message: parsed.message, text: parsed.js?.text, mime: parsed.mime, emptyNote: parsed.js?.kind === 'no-plain' ? '' : undefined },
+    );
+    if (parsed.js && parsed.js.kind === 'no-plain') {
+      // Only without the wasm MIME parser (a build without it): the JS parser finds text only.
+      e.rNote.hidden = false;
+      e.rNote.textContent = 'This message has no plain-text version, and this build cannot show formatted (HTML) messages.';
+    }
+    e.rOffline.hidden = !this.#c.store;
+    e.rOffline.textContent = it.kept === 'full' ? 'Kept on this device: readable offline.' : 'Not kept on this device yet.';
+  }
+
+  /**
+   * Parses a downloaded message: with the wasm MIME parser when this build has it (HTML,
+   * attachments), else with the small JS parser (text only). Header values come out as plain
+   * strings, inserted with textContent.
+   */
+  async #parse(bytes) {
+    const mime = await loadMime();
+    if (mime) {
+      try {
+        const m = await mime.parseMessage(bytes);
+        const str = (v) => (v == null ? '' : String(v));
+        return {
+          bytes,
+          mime,
+          message: m,
+          js: null,
+          head: { subject: str(m.subject), from: formatAddresses(m.from), to: formatAddresses(m.to), cc: formatAddresses(m.cc), date: str(m.date) },
+        };
+      } catch {
+        /* a message the wasm parser rejects is still shown as text by the JS parser */
+      }
+    }
+    const js = parseMessage(bytes);
+    return { bytes, mime: null, message: null, js, head: { subject: js.subject, from: js.from, to: js.to, cc: js.cc, date: js.date } };
+  }
+
+  close(focusList = true) {
+    const e = this.els;
+    this.#readToken++;
+    this.#openMsg = null;
+    // Forget the view, and with it any "Load remote content" given to this message.
+    this.#view?.destroy();
+    this.#view = null;
+    e.reader.hidden = true;
+    if (focusList) this.#actions.backToList();
+  }
+
+  /** Hidden without forgetting the open message (the list is shown again by the caller). */
+  hide() {
+    this.els.reader.hidden = true;
+  }
+
+  updateMarked() {
+    const e = this.els;
+    const it = this.#c.itemOf(this.#openMsg);
+    const marked = !!it?.marked;
+    e.rDeleteBtn.hidden = marked;
+    e.rUndoBtn.hidden = !marked;
+    e.rMarkedNote.hidden = !marked;
+  }
+
+  /** Kiosk wipe: nothing of the message stays in the pane. */
+  wipe() {
+    const e = this.els;
+    this.#parsed.clear();
+    this.#view?.destroy();
+    this.#view = null;
+    e.rHtml.replaceChildren();
+    e.rAttachments.replaceChildren();
+    for (const el of [e.rSubject, e.rFrom, e.rTo, e.rCc, e.rDate]) el.textContent = '';
+  }
+}
