@@ -26,7 +26,8 @@
 // inserted with textContent (or as an attribute value), never as markup.
 
 import { CSS } from './pop3-inbox.css.js';
-import { InboxController, CERT_CODES } from './inbox/controller.js';
+import { InboxController } from './inbox/controller.js';
+import { errorCodes } from './pop3.js';
 import { AccountForm } from './inbox/account-form.js';
 import { MessageList } from './inbox/message-list.js';
 import { Reader } from './inbox/reader.js';
@@ -34,6 +35,19 @@ import { Deletion } from './inbox/deletion.js';
 import { DeviceDialog } from './inbox/device-dialog.js';
 import { KioskIdle } from './inbox/kiosk-idle.js';
 import { h, plural, defaultBridgeUrl, delayedProgress } from './inbox/dom.js';
+
+/**
+ * Whether `code` is a certificate problem, from the client's own list of codes
+ * (`errorCodes()`, the one definition). Before the client's wasm has loaded there is no
+ * certificate error to show, so the answer is simply no.
+ */
+function isCertificateError(code) {
+  try {
+    return errorCodes().some((c) => c.code === code && c.group === 'certificate');
+  } catch {
+    return false;
+  }
+}
 
 let sheet = null;
 function adoptStyles(root) {
@@ -441,7 +455,7 @@ export class Pop3Inbox extends HTMLElement {
   /** Plain-language error, then the server's own words quoted, then technical details. */
   #showError(slot, err, title) {
     const message = err?.message || String(err);
-    const isCert = CERT_CODES.has(err?.code);
+    const isCert = isCertificateError(err?.code);
     const box = h(
       'div',
       { class: 'error', role: 'alert' },

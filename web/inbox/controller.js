@@ -14,10 +14,9 @@
 
 import { summarizeHeaders } from '../mime.js';
 import { openStore, requestPersistence } from '../store.js';
-import { syncAccount, finishSync, undoSyncDeletions, summaryOf } from '../sync.js';
+import { syncAccount, finishSync, undoSyncDeletions, summaryOf, keepOnDemand, identifyKept } from '../sync.js';
 import { formatSize, nf, plural } from './dom.js';
 
-export const CERT_CODES = new Set(['cert_expired', 'cert_unknown_issuer', 'cert_name_mismatch', 'cert_invalid', 'cert_revoked', 'cert_not_yet_valid']);
 
 const HEADER_BATCH = 200; // messages per fetchHeaders call: small enough for steady progress
 const TOP_CACHE_MAX = 5000; // header answers kept for the sync (about 1-2 KB each)
@@ -476,29 +475,39 @@ export class InboxController {
     // The engine drops what this account already has (same UIDL or the same bytes).
     const got = w.importArchive(bytes, { known, nowMs: Date.now() });
     for (const m of got.messages) {
-      const key = m.record?.key || m.uid || `sha256:${m.sha256}`;
+      // The engine's record (its key included): no key is made up here.
       const summary = summaryOf(m.raw, m.raw.length);
-      await this.#store.commitMessage(this.#account, { key, bytes: m.raw, full: true, summary, known: { ...m.record, key } });
+      await this.#store.commitMessage(this.#account, { key: m.record.key, bytes: m.raw, full: true, summary, known: m.record });
     }
     return { count: got.messages.length, format: got.format, skipped: got.skipped };
   }
 
-  // ------------------------------------------------------------------ store and sync decisions
-  // (being moved into Rust; kept here as they were)
+  // ------------------------------------------------------------------ store and sync
+  // Every decision (identity, records, what fits, what is deleted, here or on the server) is
+  // the sync engine's (pop3-sync, through web/sync.js); this part only applies its answers.
 
-  /** Stored summaries fill the list at once; only unknown messages need TOP from the server. */
+  /**
+   * Stored summaries fill the list at once; only unknown messages need TOP from the server.
+   * Which stored record a listed message is, is the sync engine's answer (reused UIDLs and
+   * fingerprints honoured), never a lookup here.
+   */
   async #prefillFromStore(session) {
     if (!this.#store) return;
     try {
-      const [uidl, rows] = await Promise.all([session.uidl(), this.#store.summaries(this.#account)]);
-      const byKey = new Map(rows.map((r) => [r.key, r]));
-      for (const { msg, uid } of uidl) {
-        const i = this.#index.get(msg);
-        const r = byKey.get(uid);
-        // A different size means the server reused the UIDL for other mail: ask the server.
-        if (i === undefined || !r || r.size !== this.#items[i].size) continue;
-        const date = r.dateMs == null ? null : new Date(r.dateMs);
-        Object.assign(this.#items[i], { loaded: true, key: r.key, uid, kept: r.full ? 'full' : 'headers', from: r.from, subject: r.subject, date });
+      const w = await this.wasm();
+      if (!w) return;
+      const kept = await identifyKept({
+        store: this.#store,
+        account: this.#account,
+        SyncRun: w.SyncRun,
+        list: this.#items.map(({ msg, size }) => ({ msg, size })),
+        uidl: await session.uidl(),
+      });
+      for (const k of kept) {
+        const i = this.#index.get(k.msg);
+        if (i === undefined) continue;
+        const date = k.summary.dateMs == null ? null : new Date(k.summary.dateMs);
+        Object.assign(this.#items[i], { loaded: true, key: k.key, uid: k.uid, kept: k.kept, from: k.summary.from, subject: k.summary.subject, date });
       }
     } catch {
       /* no UIDL or no store: the headers simply come from the server */
@@ -524,16 +533,13 @@ export class InboxController {
     return bytes;
   }
 
-  /** A message read before the sync kept it (or over the size limit): keep it now. */
+  /** A message read before the sync kept it (or over the size limit): keep it now, under the record the sync engine gives (it says when nothing may be written). */
   async #keepOnDemand(it, bytes) {
-    const run = this.#sync?.run;
-    if (!this.#store || !run || !it.key || run.msgOf(it.key) !== it.msg || it.kept === 'full') return;
+    if (!this.#store || it.kept === 'full') return;
     try {
-      const summary = summaryOf(bytes, it.size);
-      // The store merges this into the record the sync wrote, keeping its first-seen time.
-      const known = { key: it.key, uid: it.uid ?? null, size: it.size, stored: 'full' };
-      const { sha256 } = await this.#store.commitMessage(this.#account, { key: it.key, bytes, full: true, summary, known });
-      run.stored(it.msg, { sha256, full: true });
+      const r = await keepOnDemand({ store: this.#store, account: this.#account, run: this.#sync?.run, msg: it.msg, bytes });
+      if (!r) return;
+      it.key = r.key;
       it.kept = 'full';
       this.#emitItems(false);
     } catch {
@@ -570,7 +576,6 @@ export class InboxController {
       account: this.#account,
       policy,
       SyncRun: w.SyncRun,
-      sha256Hex: w.sha256Hex,
       signal: ctrl.signal,
       allowDelete,
       headersOf: (msg) => this.#topCache.get(msg),
@@ -641,11 +646,10 @@ export class InboxController {
     this.#sync = null;
     if (!s?.run || !this.#store) return;
     try {
-      await finishSync(this.#store, this.#account, s.run, committed);
-      if (committed) {
-        // The user's own deletions: gone from the server, so gone from here too.
-        for (const it of this.#items) if (it.marked && !it.byPolicy && it.key) await this.#store.deleteLocal(this.#account, it.key);
-      }
+      // The user's own deletions: once QUIT made them real, the sync engine names the local
+      // copies that go too (only those whose identity it is sure of).
+      const userDeleted = this.#items.filter((it) => it.marked && !it.byPolicy).map((it) => it.msg);
+      await finishSync(this.#store, this.#account, s.run, committed, { userDeleted });
     } catch {
       /* the next sync sees the server's truth and repairs the records */
     }
