@@ -2,6 +2,8 @@
 //! and a hostile one tries to disguise the real type (`invoice\u{202E}fdp.exe` shows as
 //! `invoiceexe.pdf`), to escape the download folder (`../../`), or to name a device (`CON`).
 
+use pop3_proto::text;
+
 /// A cleaned file name and the extension the file really has (what the OS will act on), which
 /// the UI shows on its own so that a name cannot hide it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,19 +18,6 @@ pub struct CleanName {
 pub const MAX_FILENAME_CHARS: usize = 120;
 const MAX_EXTENSION_CHARS: usize = 16;
 
-/// Characters that reorder or hide text: bidi embeddings, overrides, isolates, marks.
-pub fn is_bidi_control(c: char) -> bool {
-    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
-}
-
-/// Invisible characters that make two names look alike or hide part of one.
-fn is_invisible(c: char) -> bool {
-    matches!(
-        c,
-        '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}' | '\u{00AD}' | '\u{180E}'
-    )
-}
-
 const RESERVED: &[&str] = &[
     "CON", "PRN", "AUX", "NUL", "COM0", "COM1", "COM2", "COM3", "COM4", "COM5", "COM6", "COM7",
     "COM8", "COM9", "LPT0", "LPT1", "LPT2", "LPT3", "LPT4", "LPT5", "LPT6", "LPT7", "LPT8", "LPT9",
@@ -40,16 +29,19 @@ const RESERVED: &[&str] = &[
 pub fn clean_filename(raw: &str) -> CleanName {
     // Only the last path component counts: a name is never a path.
     let base = raw.rsplit(['/', '\\']).next().unwrap_or("");
+    // The one rule of unsafe characters (pop3_proto::text): controls become `_` (a visible
+    // trace of them), bidi and invisible characters go, so the name reads as it will be saved.
     let mut s: String = base
         .chars()
-        .filter(|&c| !is_bidi_control(c) && !is_invisible(c))
-        .map(|c| {
-            if c.is_control() || matches!(c, ':' | '*' | '?' | '"' | '<' | '>' | '|') {
-                '_'
+        .filter_map(|c| {
+            if text::is_control(c) || matches!(c, ':' | '*' | '?' | '"' | '<' | '>' | '|') {
+                Some('_')
+            } else if text::is_unsafe(c) {
+                None
             } else if c.is_whitespace() {
-                ' '
+                Some(' ')
             } else {
-                c
+                Some(c)
             }
         })
         .collect();
@@ -60,7 +52,9 @@ pub fn clean_filename(raw: &str) -> CleanName {
         .trim_end_matches(['.', ' '])
         .to_owned();
     let (stem, ext) = split_extension(&s);
+    // Cut to length, then trimmed again: a cut can end in a space, which Windows would drop.
     let ext: String = ext.chars().take(MAX_EXTENSION_CHARS).collect();
+    let ext = ext.trim_end_matches(['.', ' ']);
     let mut stem = stem.trim_end_matches(['.', ' ']).to_owned();
     let stem_upper = stem.to_ascii_uppercase();
     let device = stem_upper.split('.').next().unwrap_or("");

@@ -5,12 +5,14 @@
 //! Pure Rust with no browser knowledge; `pop3-web` binds it to JavaScript. Nothing here panics
 //! on input, and every step is bounded by [`Limits`].
 
+pub mod charsets;
 pub mod filename;
 pub mod fuzzing;
 mod message;
 pub mod sanitize;
 pub mod text;
 
+pub use charsets::EncodingRs;
 pub use filename::{CleanName, clean_filename};
 pub use message::{
     Disposition, Mailbox, MessageView, PartInfo, Rendered, Warning, parse_message, part_bytes,

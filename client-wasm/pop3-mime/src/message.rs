@@ -6,19 +6,19 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::Arc;
 
-use mail_parser::{Address, Encoding, Message, MessageParser, MessagePart, MimeHeaders, PartType};
+use mail_parser::{Encoding, Message, MessageParser, MessagePart, MimeHeaders, PartType};
+use pop3_headers::Headers;
+use pop3_proto::text::display_line;
 
-use crate::filename::{clean_filename, is_bidi_control};
+use crate::charsets::EncodingRs;
+use crate::filename::clean_filename;
 use crate::sanitize::{INLINE_IMAGE_TYPES, InlineImages, SanitizeOptions, sanitize_with_images};
 use crate::text::{text_to_html, unflow};
 use crate::{Limits, MimeError};
 
-/// A name and address from From/To/Cc/Reply-To, as plain text.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Mailbox {
-    pub name: Option<String>,
-    pub address: Option<String>,
-}
+/// A name and address from From/To/Cc/Reply-To, as plain text (parsed by `pop3_headers`, as
+/// the message list parses them).
+pub use pop3_headers::Mailbox;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Disposition {
@@ -338,25 +338,10 @@ fn content_type(part: &MessagePart<'_>) -> String {
     }
 }
 
-/// Header text for display: no line breaks or other controls, no bidi overrides (which would
-/// let a sender reorder what the reader sees around it).
+/// Header text for display: the one rule of pop3_proto::text (controls become spaces, bidi and
+/// invisible characters go), so a sender cannot reorder or hide what the reader sees around it.
 fn header_text(s: &str) -> String {
-    s.chars()
-        .filter(|&c| !is_bidi_control(c))
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect::<String>()
-        .trim()
-        .to_owned()
-}
-
-fn mailboxes(a: Option<&Address<'_>>) -> Vec<Mailbox> {
-    let Some(a) = a else { return Vec::new() };
-    a.iter()
-        .map(|m| Mailbox {
-            name: m.name().map(header_text).filter(|s| !s.is_empty()),
-            address: m.address().map(header_text).filter(|s| !s.is_empty()),
-        })
-        .collect()
+    display_line(s)
 }
 
 fn decoded_len(owner: &Message<'_>, part: &MessagePart<'_>) -> usize {
@@ -476,14 +461,18 @@ pub fn parse_message(raw: &[u8], limits: &Limits) -> Result<MessageView, MimeErr
             _ => None,
         })
         .collect();
+    // The fields shown come from pop3_headers, the parser the message list uses, with every
+    // charset encoding_rs knows.
+    let head = Headers::parse(raw);
+    let cs = &EncodingRs;
     let view = MessageView {
-        subject: msg.subject().map(header_text),
-        from: mailboxes(msg.from()),
-        to: mailboxes(msg.to()),
-        cc: mailboxes(msg.cc()),
-        reply_to: mailboxes(msg.reply_to()),
-        date: msg.date().filter(|d| d.is_valid()).map(|d| d.to_rfc3339()),
-        message_id: msg.message_id().map(header_text),
+        subject: head.text("subject", cs),
+        from: head.mailboxes("from", cs),
+        to: head.mailboxes("to", cs),
+        cc: head.mailboxes("cc", cs),
+        reply_to: head.mailboxes("reply-to", cs),
+        date: head.date().map(|d| d.to_rfc3339()),
+        message_id: head.message_id(),
         text_parts: a
             .text_parts
             .iter()

@@ -535,9 +535,17 @@ pub(crate) fn filter_css(css: &str, blocked: Option<&AtomicUsize>) -> String {
             continue;
         };
         let name = name.trim().to_ascii_lowercase();
+        // Unsafe characters (pop3_proto::text) could hide a forbidden word from the checks
+        // below; as spaces they split it instead.
         let value: String = value
             .chars()
-            .map(|c| if c.is_control() { ' ' } else { c })
+            .map(|c| {
+                if pop3_proto::text::is_unsafe(c) {
+                    ' '
+                } else {
+                    c
+                }
+            })
             .collect::<String>()
             .trim()
             .to_owned();

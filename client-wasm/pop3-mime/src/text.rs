@@ -2,6 +2,8 @@
 //! `white-space: pre-wrap`), and links made only for http, https and mailto, with the link
 //! text being exactly the URL it opens.
 
+use pop3_proto::text;
+
 /// Undoes RFC 3676 `format=flowed`: soft line breaks (a line ending in a space) are joined,
 /// space-stuffing is removed, and quote depth is kept as `> ` prefixes.
 pub fn unflow(text: &str, delsp: bool) -> String {
@@ -62,8 +64,9 @@ pub fn escape_html(s: &str, out: &mut String) {
             // CRLF line ends become LF; a lone CR is no line break in HTML either.
             '\r' => {}
             // Controls other than line breaks and tabs have no business in a mail body and
-            // some (NUL) are mangled differently by different HTML parsers.
-            c if c.is_control() && c != '\n' && c != '\t' => out.push('\u{FFFD}'),
+            // some (NUL) are mangled differently by different HTML parsers. Only this class of
+            // pop3_proto::text applies to a body: its bidi marks and joiners are the language's.
+            c if text::is_control(c) && c != '\n' && c != '\t' => out.push('\u{FFFD}'),
             c => out.push(c),
         }
     }
@@ -129,8 +132,10 @@ fn link_end(s: &str) -> usize {
     let mut end = s
         .char_indices()
         .find(|&(_, c)| {
+            // A link's text is exactly its URL: no character of it may reorder or hide
+            // (pop3_proto::text), so an unsafe one ends the URL.
             c.is_whitespace()
-                || c.is_control()
+                || text::is_unsafe(c)
                 || matches!(
                     c,
                     '<' | '>' | '"' | '\'' | '`' | '{' | '}' | '|' | '\\' | '^'

@@ -218,6 +218,39 @@ fn non_messages_and_oversized_input_are_typed_errors() {
 }
 
 #[test]
+fn reader_headers_are_parsed_by_the_same_code_as_the_list() {
+    // One parser for display (pop3-headers): the reader shows what the list shows.
+    // Raw 8-bit windows-1252 and a character split between two encoded words: where
+    // parsers differ, the reader and the list agree.
+    let raw = b"Subject: caf\xe9 \x80 =?UTF-8?B?ww==?= =?utf-8?B?vA==?=\r\nDate: 2 Jan 06 15:04 -0700\r\nMessage-ID: <1@x>\r\n\r\nbody\r\n";
+    let v = parse_message(raw, &Limits::default()).unwrap();
+    let s = pop3_headers::summarize(raw, &pop3_mime::EncodingRs);
+    assert_eq!(v.subject.as_deref(), Some("café € ü"));
+    assert_eq!(v.subject.as_deref(), Some(s.subject.as_str()));
+    assert_eq!(v.date.as_deref(), Some("2006-01-02T15:04:00-07:00"));
+    assert_eq!(v.date, s.date.map(|d| d.to_rfc3339()));
+    assert_eq!(v.message_id, s.message_id);
+}
+
+#[test]
+fn encoded_word_in_iso_2022_jp_goes_through_encoding_rs_in_names_too() {
+    let raw =
+        b"From: =?ISO-2022-JP?B?GyRCJUYlOSVIGyhC?= <t@example.jp>\r\nSubject: x\r\n\r\nbody\r\n";
+    let v = parse_message(raw, &Limits::default()).unwrap();
+    assert_eq!(v.from[0].name.as_deref(), Some("テスト"));
+    assert_eq!(v.from[0].address.as_deref(), Some("t@example.jp"));
+}
+
+#[test]
+fn invisible_characters_are_removed_from_reader_headers() {
+    let raw = "Subject: pay\u{200B}pal \u{2060}now\r\nFrom: \"A\u{FEFF}nn\" <a\u{200D}@x>\r\n\r\nbody\r\n";
+    let v = parse_message(raw.as_bytes(), &Limits::default()).unwrap();
+    assert_eq!(v.subject.as_deref(), Some("paypal now"));
+    assert_eq!(v.from[0].name.as_deref(), Some("Ann"));
+    assert_eq!(v.from[0].address.as_deref(), Some("a@x"));
+}
+
+#[test]
 fn multi_byte_charsets_are_decoded() {
     let raw = b"Subject: =?ISO-2022-JP?B?GyRCJUYlOSVIGyhC?=\r\nContent-Type: text/plain; charset=Shift_JIS\r\n\r\n\x83\x65\x83\x58\x83\x67\r\n";
     let v = parse_message(raw, &Limits::default()).unwrap();

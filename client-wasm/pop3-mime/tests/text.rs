@@ -64,3 +64,26 @@ fn flowed_lines_are_joined_and_quotes_kept() {
     assert_eq!(unflow(" From stuffed\r\n", false), "From stuffed\n");
     assert_eq!(unflow("-- \r\nsig\r\n", false), "-- \nsig\n");
 }
+
+#[test]
+fn a_bidi_or_invisible_character_ends_a_link() {
+    // The link text must be exactly what it opens: nothing in it may reorder or hide.
+    for c in ['\u{202E}', '\u{2066}', '\u{200B}', '\u{FEFF}'] {
+        let h = text_to_html(&format!("https://good.example/{c}exe.txt"));
+        assert!(
+            h.contains(r#"href="https://good.example/""#) && h.contains(&format!("</a>{c}exe.txt")),
+            "U+{:04X}: {h}",
+            c as u32
+        );
+    }
+}
+
+#[test]
+fn body_text_keeps_its_bidi_marks_and_joiners() {
+    // Right-to-left languages and emoji need them; only controls are replaced in a body.
+    let s = "\u{05E9}\u{200F}1 \u{1F468}\u{200D}\u{1F469}\u{0007}";
+    assert_eq!(
+        text_to_html(s),
+        "\u{05E9}\u{200F}1 \u{1F468}\u{200D}\u{1F469}\u{FFFD}"
+    );
+}

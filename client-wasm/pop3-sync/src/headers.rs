@@ -4,14 +4,12 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-/// Header bytes looked at: a header section bigger than this is malformed or hostile, and the
-/// fields a sync needs come first in practice.
-const MAX_HEADER_BYTES: usize = 256 * 1024;
 /// Longest value kept in a summary (characters).
 const MAX_VALUE_CHARS: usize = 998;
 
-/// Raw header values for the message list: unfolded, trimmed, decoded as UTF-8 (lossy).
-/// RFC 2047 encoded words are left as they are (the MIME module decodes them).
+/// Raw header values: unfolded, trimmed, decoded as UTF-8 (lossy). RFC 2047 encoded words are
+/// left as they are: these values identify a message ([`fingerprint`]) and must stay what they
+/// were when earlier fingerprints were made; display text comes from `pop3_headers`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Summary {
@@ -40,48 +38,18 @@ fn hex(bytes: &[u8]) -> String {
     s
 }
 
-/// Unfolded header fields of the header section at the start of `raw` (stops at the first empty
-/// line, or at [`MAX_HEADER_BYTES`]).
-fn fields(raw: &[u8]) -> Vec<(String, String)> {
-    let raw = &raw[..raw.len().min(MAX_HEADER_BYTES)];
-    let mut out: Vec<(String, String)> = Vec::new();
-    for line in raw.split(|&b| b == b'\n') {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if line.is_empty() {
-            break;
-        }
-        if line[0] == b' ' || line[0] == b'\t' {
-            // A continuation line belongs to the field before it (RFC 5322 §2.2.3).
-            if let Some((_, v)) = out.last_mut() {
-                v.push(' ');
-                v.push_str(String::from_utf8_lossy(line).trim());
-            }
-            continue;
-        }
-        if let Some(colon) = line.iter().position(|&b| b == b':') {
-            let name = String::from_utf8_lossy(&line[..colon])
-                .trim()
-                .to_ascii_lowercase();
-            let value = String::from_utf8_lossy(&line[colon + 1..])
-                .trim()
-                .to_owned();
-            out.push((name, value));
-        }
-    }
-    out
-}
-
 fn clip(s: &str) -> String {
     s.chars().take(MAX_VALUE_CHARS).collect()
 }
 
-/// The summary fields of a message's header section (the first occurrence of each).
+/// The summary fields of a message's header section (the first occurrence of each), as
+/// [`pop3_headers::Headers`] unfolds them (up to the first empty line, at most
+/// [`pop3_headers::MAX_HEADER_BYTES`]).
 pub fn parse_summary(raw: &[u8]) -> Summary {
-    let f = fields(raw);
+    let h = pop3_headers::Headers::parse(raw);
     let get = |name: &str| {
-        f.iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| clip(v))
+        h.raw(name)
+            .map(|v| clip(String::from_utf8_lossy(v).trim()))
             .filter(|v| !v.is_empty())
     };
     Summary {
@@ -142,6 +110,30 @@ mod tests {
         assert_eq!(Some(a.clone()), fingerprint(&s, 10));
         assert_ne!(Some(a), fingerprint(&s, 11));
         assert_eq!(fingerprint(&parse_summary(b"Date: x\n\n"), 10), None);
+    }
+
+    #[test]
+    fn fingerprint_of_a_folded_header_is_the_one_stored_before() {
+        // Records in users' stores carry fingerprints made by the earlier parser: the same
+        // headers must give the same value (sha256 of "<1@x>\nMon, 1 Jan 2024 00:00:00 +0000\n10").
+        let s = parse_summary(
+            b"X-Other: a\r\nmessage-id:  <1@x> \r\nDate: Mon,\r\n  1 Jan 2024\r\n\t00:00:00 +0000\r\n\r\nMessage-ID: <2@x>\r\n",
+        );
+        assert_eq!(s.message_id.as_deref(), Some("<1@x>"));
+        assert_eq!(s.date.as_deref(), Some("Mon, 1 Jan 2024 00:00:00 +0000"));
+        assert_eq!(
+            fingerprint(&s, 10).as_deref(),
+            Some("v1:5cebdc22c212b0879e06ac6a5052e8ad18ba7d14fb036cffc88e2d842a1102ec")
+        );
+    }
+
+    #[test]
+    fn summary_values_stay_raw_for_identity() {
+        // Encoded words are not decoded and nothing is removed: identity, not display.
+        let s =
+            parse_summary(b"Subject: =?utf-8?q?a?= \xe2\x80\xae\r\nMessage-ID: <\xff@x>\r\n\r\n");
+        assert_eq!(s.subject.as_deref(), Some("=?utf-8?q?a?= \u{202E}"));
+        assert_eq!(s.message_id.as_deref(), Some("<\u{FFFD}@x>"));
     }
 
     #[test]

@@ -1,12 +1,13 @@
 //! The server greeting and the APOP timestamp inside it (RFC 1939 §7).
 
-use crate::codec::status::sanitize_text;
 use crate::secret::Secret;
+use crate::text::server_text;
 
 /// The greeting's banner, and the APOP timestamp if it had one in strict msg-id form.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Greeting {
-    /// The banner text (sanitized: control and bidi characters removed).
+    /// The banner text, with the unsafe characters of [`crate::text`] (control, bidi, invisible)
+    /// removed.
     pub text: String,
     /// The `<local@domain>` challenge for APOP, brackets included. Only ever set from a greeting
     /// received over the connection's current security layer: it is forgotten after STLS.
@@ -16,7 +17,7 @@ pub struct Greeting {
 impl Greeting {
     pub(crate) fn parse(text: &[u8]) -> Greeting {
         Greeting {
-            text: sanitize_text(text),
+            text: server_text(text),
             timestamp: apop_timestamp(text).map(|t| String::from_utf8_lossy(t).into_owned()),
         }
     }
