@@ -1,21 +1,23 @@
+// @ts-check
 // A minimal use of the API: connect, fetch the newest headers, read one message, quit.
 import { connect, defaultBridgeUrl } from './pop3.js';
+/** @import { Pop3Error, Security } from './types.js' */
 
-const out = document.getElementById('out');
-const log = (line) => { out.textContent += line + '\n'; };
+const out = /** @type {HTMLPreElement} */ (document.getElementById('out'));
+const log = (/** @type {string} */ line) => { out.textContent += line + '\n'; };
 
-document.getElementById('f').addEventListener('submit', async (ev) => {
+/** @type {HTMLFormElement} */ (document.getElementById('f')).addEventListener('submit', async (ev) => {
   ev.preventDefault();
   out.textContent = '';
-  const f = new FormData(ev.target);
+  const f = new FormData(/** @type {HTMLFormElement} */ (ev.target));
   try {
     const s = await connect({
       bridgeUrl: defaultBridgeUrl(),
-      host: f.get('host'),
+      host: /** @type {string} */ (f.get('host')),
       port: Number(f.get('port')),
-      security: f.get('security'),
-      user: f.get('user'),
-      password: f.get('password'),
+      security: /** @type {Security} */ (f.get('security')),
+      user: /** @type {string} */ (f.get('user')),
+      password: /** @type {string} */ (f.get('password')),
     });
     log(`logged in with ${s.loginMethod}; TLS: ${s.tls ? s.tls.version + ' ' + s.tls.cipher : 'none'}`);
     const { count, size } = await s.stat();
@@ -32,7 +34,8 @@ document.getElementById('f').addEventListener('submit', async (ev) => {
     }
     const q = await s.quit();
     log(`quit: committed=${q.committed}`);
-  } catch (e) {
+  } catch (err) {
+    const e = /** @type {Pop3Error} */ (err);
     // Pop3Error: a stable code, a sentence for people, and the server's words apart.
     log(`error ${e.code}: ${e.message}${e.serverText ? ` (server said: "${e.serverText}")` : ''}`);
   }

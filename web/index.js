@@ -1,3 +1,4 @@
+// @ts-check
 // Lets the stand-alone page be configured from its URL (handy for kiosks and for tests),
 // e.g. index.html?api=mock&server=pop.example.org&security=stls&kiosk
 // Only these attributes are copied. Not `bridge`: a crafted link must not be able to send
@@ -6,7 +7,7 @@
 // bridge's dev_pages); elsewhere <pop3-inbox> ignores it and uses the real client.
 const ALLOWED = ['server', 'port', 'security', 'user', 'kiosk', 'kiosk-idle', 'api'];
 const params = new URLSearchParams(location.search);
-const el = document.querySelector('pop3-inbox');
+const el = /** @type {HTMLElement} */ (document.querySelector('pop3-inbox'));
 for (const name of ALLOWED) {
-  if (params.has(name)) el.setAttribute(name, params.get(name));
+  if (params.has(name)) el.setAttribute(name, /** @type {string} */ (params.get(name)));
 }

@@ -1,3 +1,4 @@
+// @ts-check
 // Kiosk mode's idle logout: on a shared device the session must not outlive its user.
 //
 // After `idleSeconds` without a key press, click, touch, wheel or scroll inside the element,
@@ -13,13 +14,16 @@ export class IdleLogout {
   #onTimeout;
   #onTick;
   #deadline = 0;
-  #timer = null;
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  #timer = undefined;
   #running = false;
   #reset = () => this.touch();
 
   /**
    * target: where activity is watched (the element; events from its shadow DOM reach it).
    * onTick(secondsLeft | null): show the countdown (null hides it).
+   * @param {EventTarget} target
+   * @param {{ idleSeconds?: number, warnSeconds?: number, onTimeout?: () => void, onTick?: (secondsLeft: number | null) => void }} options
    */
   constructor(target, { idleSeconds = 300, warnSeconds = 30, onTimeout, onTick }) {
     this.#target = target;
@@ -40,7 +44,7 @@ export class IdleLogout {
     this.#running = false;
     for (const t of ACTIVITY) this.#target.removeEventListener(t, this.#reset, { capture: true });
     clearTimeout(this.#timer);
-    this.#timer = null;
+    this.#timer = undefined;
     this.#onTick?.(null);
   }
 

@@ -1,3 +1,4 @@
+// @ts-check
 // Styles of <pop3-inbox>, kept in a JS module so they can be adopted as a constructable
 // stylesheet: that works under a strict Content-Security-Policy (no 'unsafe-inline' needed)
 // and never leaks into, or is affected by, the embedding page.

@@ -1,3 +1,4 @@
+// @ts-check
 // <pop3-inbox>: a POP3 mail client as a custom element (no framework, no build step).
 //
 // Attributes (all optional):

@@ -1,3 +1,4 @@
+// @ts-check
 // The offline store: every message the client keeps, per account, in IndexedDB (or, in kiosk
 // mode, only in memory).
 //
@@ -15,12 +16,71 @@
 // durability "strict" (flushed to disk before `complete` fires). Only then may the sync engine
 // send DELE for it. commitMessage() resolves exactly at that point and not before.
 
+/** @import { KnownRecord, SyncPolicy, StorageEstimate } from './types.js' */
+
+/**
+ * What the list shows for a message (`summaryOf` in sync.js): from the headers, as text.
+ * @typedef {object} Summary
+ * @property {string} from
+ * @property {string} subject
+ * @property {string} to
+ * @property {number | null} dateMs
+ * @property {number} size
+ */
+
+/**
+ * A list row of `summaries()`: the summary, its key and whether the full message is kept.
+ * @typedef {Summary & { key: string, full: boolean, storedMs: number, serverGone: boolean }} SummaryRow
+ */
+
+/**
+ * A kept message of `allMessages()`.
+ * @typedef {object} StoredMessage
+ * @property {string} key
+ * @property {Uint8Array} bytes
+ * @property {boolean} full the whole message (else its headers only)
+ * @property {string} sha256 of `bytes`
+ */
+
+/**
+ * The settings of an account ("This device…").
+ * @typedef {object} AccountSettings
+ * @property {SyncPolicy} policy
+ * @property {boolean} riskAccepted delete on the server without persistent storage
+ */
+
+/**
+ * The `accounts` record of one account.
+ * @typedef {{ account: string, settings?: AccountSettings, [field: string]: unknown }} AccountData
+ */
+
+/**
+ * One message to commit: `commitMessage(account, message)`.
+ * @typedef {object} CommitInput
+ * @property {string} key the sync engine's key (its record's `key`)
+ * @property {Uint8Array} bytes the whole message, or its headers
+ * @property {boolean} full
+ * @property {Summary} summary
+ * @property {KnownRecord | null} [known] the engine's record to write beside the bytes
+ */
+
+/** @typedef {(bytes: Uint8Array) => Promise<string>} Hasher lower-case hex SHA-256 */
+
+/** @typedef {'quota' | 'corrupt' | 'unavailable' | 'not_found' | 'blocked' | 'locked'} StoreErrorCode */
+
+/** The offline store of `openStore()`: IndexedDB, or this page's memory (kiosk mode). @typedef {IdbStore | MemoryStore} Store */
+
 const DB_NAME = 'pop3-mail';
 const DB_VERSION = 1;
 const STORES = ['messages', 'summaries', 'uidl', 'accounts'];
 
 /** A store failure, with a `code` the UI can act on. */
 export class StoreError extends Error {
+  /**
+   * @param {StoreErrorCode} code
+   * @param {string} message
+   * @param {unknown} [cause]
+   */
   constructor(code, message, cause) {
     super(message);
     this.name = 'StoreError';
@@ -35,6 +95,10 @@ const MESSAGES = {
   blocked: 'Another tab is still using an older version of the mail store. Close the other tabs of this page and try again.',
 };
 
+/**
+ * @param {any} err whatever IndexedDB or the browser threw
+ * @returns {StoreError}
+ */
 function storeError(err) {
   if (err instanceof StoreError) return err;
   const name = err?.name || '';
@@ -42,22 +106,35 @@ function storeError(err) {
   return new StoreError('unavailable', `${MESSAGES.unavailable} (${name || 'error'}: ${err?.message || err})`, err);
 }
 
-/** SHA-256 of `bytes` as lower-case hex (WebCrypto; needs a secure context such as https or localhost). */
+/**
+ * SHA-256 of `bytes` as lower-case hex (WebCrypto; needs a secure context such as https or localhost).
+ * @param {Uint8Array} bytes
+ * @returns {Promise<string>}
+ */
 export async function sha256Hex(bytes) {
   if (!globalThis.crypto?.subtle) throw new StoreError('unavailable', 'Checksums need a secure page (https or localhost).');
-  const d = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+  const d = new Uint8Array(await crypto.subtle.digest('SHA-256', /** @type {Uint8Array<ArrayBuffer>} */ (bytes)));
   let s = '';
   for (const b of d) s += b.toString(16).padStart(2, '0');
   return s;
 }
 
+/**
+ * @template T
+ * @param {IDBRequest<T>} r
+ * @returns {Promise<T>}
+ */
 const req = (r) =>
   new Promise((resolve, reject) => {
     r.onsuccess = () => resolve(r.result);
     r.onerror = () => reject(r.error);
   });
 
-/** Resolves when the transaction has committed (durably, for a strict one), rejects on abort. */
+/**
+ * Resolves when the transaction has committed (durably, for a strict one), rejects on abort.
+ * @param {IDBTransaction} tx
+ * @returns {Promise<void>}
+ */
 const done = (tx) =>
   new Promise((resolve, reject) => {
     tx.oncomplete = () => resolve();
@@ -65,8 +142,10 @@ const done = (tx) =>
     tx.onerror = () => {}; // the abort handler reports it, once
   });
 
+/** @returns {Promise<IDBDatabase>} */
 function openDb() {
   return new Promise((resolve, reject) => {
+    /** @type {IDBOpenDBRequest} */
     let r;
     try {
       r = indexedDB.open(DB_NAME, DB_VERSION);
@@ -93,11 +172,13 @@ function openDb() {
 }
 
 /** Keys of one account: [account, key] pairs sort by account first, so a key range selects it. */
-const accountRange = (account) => IDBKeyRange.bound([account, ''], [account, []]);
+const accountRange = (/** @type {string} */ account) => IDBKeyRange.bound([account, ''], [account, []]);
 
 /**
  * Opens the store. `{ memory: true }` keeps everything in this page's memory only (kiosk mode):
  * nothing reaches IndexedDB, and closing the tab forgets it all.
+ * @param {{ memory?: boolean, hash?: Hasher }} [options] `hash`: the checksum (default WebCrypto)
+ * @returns {Promise<Store>}
  */
 export async function openStore({ memory = false, hash = sha256Hex } = {}) {
   if (memory) return new MemoryStore(hash);
@@ -108,13 +189,23 @@ export async function openStore({ memory = false, hash = sha256Hex } = {}) {
 class IdbStore {
   #db;
   #hash;
+  /** @type {'indexeddb'} */
   kind = 'indexeddb';
 
+  /**
+   * @param {IDBDatabase} db
+   * @param {Hasher} hash
+   */
   constructor(db, hash) {
     this.#db = db;
     this.#hash = hash;
   }
 
+  /**
+   * @param {string[]} stores
+   * @param {IDBTransactionMode} mode
+   * @param {boolean} [strict] durability "strict": committed only once on disk
+   */
   #tx(stores, mode, strict = false) {
     try {
       return this.#db.transaction(stores, mode, strict ? { durability: 'strict' } : undefined);
@@ -123,25 +214,42 @@ class IdbStore {
     }
   }
 
+  /**
+   * @param {string} account
+   * @returns {Promise<AccountData | null>}
+   */
   async account(account) {
     const tx = this.#tx(['accounts'], 'readonly');
     return (await req(tx.objectStore('accounts').get(account))) ?? null;
   }
 
+  /**
+   * @param {string} account
+   * @param {Omit<AccountData, 'account'>} data
+   */
   async saveAccount(account, data) {
     const tx = this.#tx(['accounts'], 'readwrite', true);
     tx.objectStore('accounts').put({ ...data, account });
     await done(tx).catch((e) => Promise.reject(storeError(e)));
   }
 
-  /** The sync engine's records for `account` (without the `account` field). */
+  /**
+   * The sync engine's records for `account` (without the `account` field).
+   * @param {string} account
+   * @returns {Promise<KnownRecord[]>}
+   */
   async known(account) {
     const tx = this.#tx(['uidl'], 'readonly');
     const rows = await req(tx.objectStore('uidl').getAll(accountRange(account)));
     return rows.map(({ account: _, ...r }) => r);
   }
 
-  /** Replaces the UIDL records given (others are kept). One durable transaction. */
+  /**
+   * Replaces the UIDL records given (others are kept). One durable transaction.
+   * @param {string} account
+   * @param {KnownRecord[]} records
+   * @param {{ remove?: string[] }} [options] `remove`: keys whose records and messages go
+   */
   async putKnown(account, records, { remove = [] } = {}) {
     const tx = this.#tx(['uidl', 'messages', 'summaries'], 'readwrite', true);
     const s = tx.objectStore('uidl');
@@ -155,6 +263,9 @@ class IdbStore {
   /**
    * Stores one message: bytes + summary + UIDL record in one strict transaction. Resolves with
    * the checksum once durable; rejects with StoreError('quota') when the disk is full.
+   * @param {string} account
+   * @param {CommitInput} message
+   * @returns {Promise<{ sha256: string }>}
    */
   async commitMessage(account, { key, bytes, full, summary, known }) {
     const sha256 = await this.#hash(bytes);
@@ -170,7 +281,11 @@ class IdbStore {
     return { sha256 };
   }
 
-  /** List rows for `account`, newest first. */
+  /**
+   * List rows for `account`, newest first.
+   * @param {string} account
+   * @returns {Promise<SummaryRow[]>}
+   */
   async summaries(account) {
     const tx = this.#tx(['summaries', 'uidl'], 'readonly');
     const [rows, uidl] = await Promise.all([req(tx.objectStore('summaries').getAll(accountRange(account))), req(tx.objectStore('uidl').getAll(accountRange(account)))]);
@@ -184,6 +299,9 @@ class IdbStore {
   /**
    * The stored bytes of one message, checked against their checksum. A mismatch is
    * StoreError('corrupt'): the caller re-downloads it if it is still on the server.
+   * @param {string} account
+   * @param {string} key
+   * @returns {Promise<Uint8Array>}
    */
   async readMessage(account, key) {
     const tx = this.#tx(['messages'], 'readonly');
@@ -192,7 +310,11 @@ class IdbStore {
     return verify(rec, await this.#hash(rec.bytes));
   }
 
-  /** Every stored message of `account` (for export and for the invariant checks of the tests). */
+  /**
+   * Every stored message of `account` (for export and for the invariant checks of the tests).
+   * @param {string} account
+   * @returns {Promise<StoredMessage[]>}
+   */
   async allMessages(account) {
     const tx = this.#tx(['messages'], 'readonly');
     const rows = await req(tx.objectStore('messages').getAll(accountRange(account)));
@@ -203,6 +325,8 @@ class IdbStore {
    * The user deleted a message here: its bytes and summary go, its UIDL record stays (marked),
    * so the next sync neither downloads it again nor forgets to delete it on the server when the
    * policy says so.
+   * @param {string} account
+   * @param {string} key
    */
   async deleteLocal(account, key) {
     const tx = this.#tx(['messages', 'summaries', 'uidl'], 'readwrite', true);
@@ -214,7 +338,10 @@ class IdbStore {
     await done(tx).catch((e) => Promise.reject(storeError(e)));
   }
 
-  /** Removes one account's data (all four stores). */
+  /**
+   * Removes one account's data (all four stores).
+   * @param {string} account
+   */
   async wipeAccount(account) {
     const tx = this.#tx(STORES, 'readwrite', true);
     for (const n of ['messages', 'summaries', 'uidl']) tx.objectStore(n).delete(accountRange(account));
@@ -227,6 +354,10 @@ class IdbStore {
   }
 }
 
+/**
+ * @param {{ bytes: Uint8Array, sha256: string }} rec a `messages` record
+ * @param {string} actual the checksum of its bytes now
+ */
 function verify(rec, actual) {
   if (rec.sha256 && actual !== rec.sha256) {
     throw new StoreError('corrupt', 'The copy of this message on this device is damaged. It will be downloaded again if it is still on the server.');
@@ -234,36 +365,66 @@ function verify(rec, actual) {
   return rec.bytes;
 }
 
+/**
+ * One message of the memory store: what the three IndexedDB stores hold under its key.
+ * @typedef {object} MemoryRow
+ * @property {StoredMessage & { size: number }} [message]
+ * @property {Summary & { key: string, full: boolean, storedMs: number }} [summary]
+ * @property {KnownRecord} [uidl]
+ */
+
 /** Kiosk mode: the same interface, in memory only. */
 class MemoryStore {
   #hash;
+  /** @type {Map<string, AccountData>} */
   #accounts = new Map();
+  /** @type {Map<string, MemoryRow>} */
   #rows = new Map(); // `${account}\n${uid}` -> { message, summary, uidl }
+  /** @type {'memory'} */
   kind = 'memory';
 
+  /** @param {Hasher} hash */
   constructor(hash) {
     this.#hash = hash;
   }
 
+  /** @param {string} account */
   #all(account) {
     const pre = `${account}\n`;
     return [...this.#rows].filter(([k]) => k.startsWith(pre)).map(([, v]) => v);
   }
 
+  /**
+   * @param {string} account
+   * @returns {Promise<AccountData | null>}
+   */
   async account(account) {
     return this.#accounts.get(account) ?? null;
   }
 
+  /**
+   * @param {string} account
+   * @param {Omit<AccountData, 'account'>} data
+   */
   async saveAccount(account, data) {
     this.#accounts.set(account, { ...data, account });
   }
 
+  /**
+   * @param {string} account
+   * @returns {Promise<KnownRecord[]>}
+   */
   async known(account) {
     return this.#all(account)
       .filter((r) => r.uidl)
-      .map((r) => ({ ...r.uidl }));
+      .map((r) => ({ .../** @type {KnownRecord} */ (r.uidl) }));
   }
 
+  /**
+   * @param {string} account
+   * @param {KnownRecord[]} records
+   * @param {{ remove?: string[] }} [options]
+   */
   async putKnown(account, records, { remove = [] } = {}) {
     for (const r of records) {
       const k = `${account}\n${r.key}`;
@@ -273,41 +434,65 @@ class MemoryStore {
     for (const key of remove) this.#rows.delete(`${account}\n${key}`);
   }
 
+  /**
+   * @param {string} account
+   * @param {CommitInput} message
+   * @returns {Promise<{ sha256: string }>}
+   */
   async commitMessage(account, { key, bytes, full, summary, known }) {
     const sha256 = await this.#hash(bytes);
     this.#rows.set(`${account}\n${key}`, {
       message: { key, bytes, full, sha256, size: bytes.length },
       summary: { ...summary, key, full, storedMs: Date.now() },
-      uidl: { ...this.#rows.get(`${account}\n${key}`)?.uidl, ...known, key, stored: full ? 'full' : 'headers', sha256: full ? sha256 : (known?.sha256 ?? null) },
+      // (`known` is the engine's whole record: the merged record is one too.)
+      uidl: /** @type {KnownRecord} */ ({ ...this.#rows.get(`${account}\n${key}`)?.uidl, ...known, key, stored: full ? 'full' : 'headers', sha256: full ? sha256 : (known?.sha256 ?? null) }),
     });
     return { sha256 };
   }
 
+  /**
+   * @param {string} account
+   * @returns {Promise<SummaryRow[]>}
+   */
   async summaries(account) {
     return this.#all(account)
       .filter((r) => r.summary && !r.uidl?.localDeleted)
-      .map((r) => ({ ...r.summary, serverGone: !!r.uidl?.serverGone }))
+      .map((r) => ({ .../** @type {NonNullable<MemoryRow['summary']>} */ (r.summary), serverGone: !!r.uidl?.serverGone }))
       .sort((a, b) => (b.dateMs || 0) - (a.dateMs || 0));
   }
 
+  /**
+   * @param {string} account
+   * @param {string} key
+   * @returns {Promise<Uint8Array>}
+   */
   async readMessage(account, key) {
     const rec = this.#rows.get(`${account}\n${key}`)?.message;
     if (!rec) throw new StoreError('not_found', 'This message is not kept on this device.');
     return verify(rec, await this.#hash(rec.bytes));
   }
 
+  /**
+   * @param {string} account
+   * @returns {Promise<StoredMessage[]>}
+   */
   async allMessages(account) {
     return this.#all(account)
       .filter((r) => r.message)
-      .map((r) => ({ ...r.message }));
+      .map((r) => ({ .../** @type {NonNullable<MemoryRow['message']>} */ (r.message) }));
   }
 
+  /**
+   * @param {string} account
+   * @param {string} key
+   */
   async deleteLocal(account, key) {
     const k = `${account}\n${key}`;
     const row = this.#rows.get(k);
     if (row) this.#rows.set(k, { uidl: row.uidl ? { ...row.uidl, localDeleted: true } : undefined });
   }
 
+  /** @param {string} account */
   async wipeAccount(account) {
     for (const k of [...this.#rows.keys()]) if (k.startsWith(`${account}\n`)) this.#rows.delete(k);
     this.#accounts.delete(account);
@@ -319,7 +504,10 @@ class MemoryStore {
   }
 }
 
-/** Deletes the whole database (every account). Used by "forget this device" and by tests. */
+/**
+ * Deletes the whole database (every account). Used by "forget this device" and by tests.
+ * @returns {Promise<void>}
+ */
 export function deleteDatabase() {
   return new Promise((resolve, reject) => {
     const r = indexedDB.deleteDatabase(DB_NAME);
@@ -343,7 +531,10 @@ export async function requestPersistence() {
   }
 }
 
-/** { usage, quota } in bytes, or null when the browser does not say. */
+/**
+ * { usage, quota } in bytes, or null when the browser does not say.
+ * @returns {Promise<StorageEstimate | null>}
+ */
 export async function storageEstimate() {
   try {
     const e = await navigator.storage?.estimate?.();
@@ -353,7 +544,13 @@ export async function storageEstimate() {
   }
 }
 
-/** Runs `fn` holding the account's sync lock, shared by every tab of this origin (Web Locks). */
+/**
+ * Runs `fn` holding the account's sync lock, shared by every tab of this origin (Web Locks).
+ * @template T
+ * @param {string} account
+ * @param {() => Promise<T>} fn
+ * @returns {Promise<T>}
+ */
 export async function withSyncLock(account, fn) {
   if (!navigator.locks?.request) return fn(); // very old browser: one tab is the usual case
   return navigator.locks.request(`pop3-sync:${account}`, { ifAvailable: true }, async (lock) => {

@@ -1,3 +1,4 @@
+// @ts-check
 // Sync of one account over one POP3 session.
 //
 // JavaScript never decides identity, deletability or what fits. Every decision (what is new,
@@ -20,9 +21,18 @@
 // QUIT), and the pending deletions are retried by the next sync.
 
 import { withSyncLock, storageEstimate } from './store.js';
-import { summarizeHeaders } from './mime.js';
+import { summarizeHeaders } from './pop3.js';
 
-/** The header section of a message (up to the first empty line), for the list's summary. */
+/**
+ * @import { Session, SyncRun, SyncRunConstructor, SyncPolicy, SyncPlan, SyncBlocked, SyncWarning, SyncDeletion, SyncQuitResult, Progress, ListEntry, UidlEntry, StoredKind, ErrorLike } from './types.js'
+ * @import { Store, Summary, SummaryRow } from './store.js'
+ */
+
+/**
+ * The header section of a message (up to the first empty line), for the list's summary.
+ * @param {Uint8Array} bytes
+ * @returns {Uint8Array}
+ */
 export function headerSection(bytes) {
   for (let i = 0; i + 1 < bytes.length; i++) {
     if (bytes[i] === 10 && (bytes[i + 1] === 10 || (bytes[i + 1] === 13 && bytes[i + 2] === 10))) return bytes.subarray(0, i + 1);
@@ -30,15 +40,66 @@ export function headerSection(bytes) {
   return bytes;
 }
 
-/** What the list shows for a message: from the headers, never interpreted as markup. */
+/**
+ * What the list shows for a message: from the headers, never interpreted as markup.
+ * @param {Uint8Array} bytes the message, or its headers
+ * @param {number} size
+ * @returns {Summary}
+ */
 export function summaryOf(bytes, size) {
   const s = summarizeHeaders(headerSection(bytes));
   return { from: s.from || '', subject: s.subject || '', to: s.to || '', dateMs: s.date ? s.date.getTime() : null, size };
 }
 
+/** @param {ErrorLike | null | undefined} err */
 function codeOf(err) {
   return err?.code || err?.name || 'error';
 }
+
+/**
+ * What `onProgress` of `syncAccount` receives: the session's progress, and which phase.
+ * @typedef {Progress & { phase: 'headers' | 'bodies' }} SyncProgress
+ */
+
+/**
+ * What `onStored` of `syncAccount` receives: one message is durably kept.
+ * @typedef {object} StoredEvent
+ * @property {number} msg
+ * @property {string} key
+ * @property {Summary} summary
+ * @property {boolean} full the whole message (else its headers)
+ */
+
+/**
+ * The options of `syncAccount`.
+ * @typedef {object} SyncOptions
+ * @property {Session} session
+ * @property {Store} store
+ * @property {string} account
+ * @property {SyncPolicy | null} [policy] default: leave on server
+ * @property {SyncRunConstructor} SyncRun the wasm package's
+ * @property {() => number} [now] default Date.now
+ * @property {AbortSignal} [signal]
+ * @property {(run: SyncRun) => void} [onRun]
+ * @property {(progress: SyncProgress) => void} [onProgress]
+ * @property {(stored: StoredEvent) => void} [onStored]
+ * @property {(msg: number) => Uint8Array | undefined} [headersOf] TOP n 0 answers this session already has
+ * @property {boolean} [allowDelete] default true
+ * @property {boolean} [downloadAndDeleteWithoutUidl]
+ */
+
+/**
+ * The report of `syncAccount`.
+ * @typedef {object} SyncReport
+ * @property {SyncRun | null} run
+ * @property {SyncPlan | null} plan
+ * @property {SyncBlocked | null} blocked
+ * @property {SyncWarning[]} warnings
+ * @property {number} stored bodies kept
+ * @property {number} bytes their size
+ * @property {SyncDeletion[]} deletions what QUIT will delete
+ * @property {{ code: string, message: string } | null} error the sync stopped there, nothing was deleted
+ */
 
 /**
  * Runs one sync. Resolves with a report; the session stays open so the caller can show
@@ -52,11 +113,20 @@ function codeOf(err) {
  * report:  { run, plan, blocked, warnings, stored, bytes, deletions, error }
  *   error is null or { code, message } — the sync stopped there, nothing was deleted.
  */
+/**
+ * @param {SyncOptions} options
+ * @returns {Promise<SyncReport>}
+ */
 export function syncAccount(options) {
   return withSyncLock(options.account, () => syncLocked(options));
 }
 
+/**
+ * @param {SyncOptions} options
+ * @returns {Promise<SyncReport>}
+ */
 async function syncLocked({ session, store, account, policy, SyncRun, now = Date.now, signal, onRun, onProgress, onStored, headersOf, allowDelete = true, downloadAndDeleteWithoutUidl = false }) {
+  /** @type {SyncReport} */
   const report = { run: null, plan: null, blocked: null, warnings: [], stored: 0, bytes: 0, deletions: [], error: null };
   const known = await store.known(account);
   const run = new SyncRun({ account, policy: policy ?? {}, known, nowMs: now(), downloadAndDeleteWithoutUidl });
@@ -82,12 +152,15 @@ async function syncLocked({ session, store, account, policy, SyncRun, now = Date
   if (plan.blocked) return report;
 
   // The header bytes of this session, by message: the body commit's summary is made from them.
+  /** @type {Map<number, Uint8Array>} */
   const headerBytes = new Map();
 
   // Headers first: new messages appear in the list before any body is downloaded.
   if (plan.headers.length) {
     // Headers the caller already read in this session (the inbox's list) are not asked again.
+    /** @type {Map<number, { msg: number, headers: Uint8Array }>} */
     const byMsg = new Map();
+    /** @type {number[]} */
     const missing = [];
     for (const msg of plan.headers) {
       const headers = headersOf?.(msg);
@@ -106,9 +179,10 @@ async function syncLocked({ session, store, account, policy, SyncRun, now = Date
       // stored message under a new UIDL, never over a stored full body.
       const rec = h.record;
       if (!rec) continue;
-      const summary = summaryOf(r.headers, rec.size);
+      const bytes = /** @type {NonNullable<typeof r>} */ (r).headers; // a record comes only with header bytes
+      const summary = summaryOf(bytes, rec.size);
       // The list shows it now; the body (if it is to come) replaces these bytes later.
-      await store.commitMessage(account, { key: rec.key, bytes: r.headers, full: false, summary, known: rec });
+      await store.commitMessage(account, { key: rec.key, bytes, full: false, summary, known: rec });
       run.stored(msg, { full: false });
       onStored?.({ msg, key: rec.key, summary, full: false });
     }
@@ -122,12 +196,16 @@ async function syncLocked({ session, store, account, policy, SyncRun, now = Date
   const ctrl = new AbortController();
   const stop = () => ctrl.abort();
   signal?.addEventListener('abort', stop, { once: true });
+  /** @type {Promise<void>[]} */
   const commits = [];
-  let commitError = null;
+  /** @type {ErrorLike | null} */
+  let commitError = null; // what the store threw first
+  /** @type {(msg: number, bytes: Uint8Array) => Promise<void>} */
   const commit = async (msg, bytes) => {
     // The run's record: its key (a reused UIDL's new key, the checksum without UIDL) and fields.
     const rec = run.recordFor(msg, bytes);
-    const summary = headerBytes.has(msg) ? summaryOf(headerBytes.get(msg), rec.size) : summaryOf(bytes, bytes.length);
+    const hb = headerBytes.get(msg);
+    const summary = hb ? summaryOf(hb, rec.size) : summaryOf(bytes, bytes.length);
     const { sha256 } = await store.commitMessage(account, { key: rec.key, bytes, full: true, summary, known: rec });
     // Durable now: only from here on may the run count it as stored (and so deletable).
     run.stored(msg, { sha256, full: true });
@@ -163,7 +241,9 @@ async function syncLocked({ session, store, account, policy, SyncRun, now = Date
   }
   await Promise.allSettled(commits);
   if (commitError) {
-    report.error = { code: codeOf(commitError), message: commitError.message || String(commitError) };
+    // (Set by the commits' callbacks, which the type checker does not follow.)
+    const failure = /** @type {ErrorLike} */ (commitError);
+    report.error = { code: codeOf(failure), message: failure.message || String(failure) };
     await persist().catch(() => {});
     return report;
   }
@@ -193,6 +273,14 @@ async function syncLocked({ session, store, account, policy, SyncRun, now = Date
  * in this session (`userDeleted`: their message numbers, DELE acknowledged), once QUIT made it
  * real. Resolves with the run's `{ committed, deleted, pending, deleteLocal }`.
  */
+/**
+ * @param {Store} store
+ * @param {string} account
+ * @param {SyncRun} run
+ * @param {boolean} committed
+ * @param {{ userDeleted?: number[] }} [options]
+ * @returns {Promise<SyncQuitResult>}
+ */
 export async function finishSync(store, account, run, committed, { userDeleted = [] } = {}) {
   const r = run.quit(committed, userDeleted);
   await persistRun(store, account, run);
@@ -200,7 +288,13 @@ export async function finishSync(store, account, run, committed, { userDeleted =
   return r;
 }
 
-/** RSET was answered +OK: this session deletes nothing after all. */
+/**
+ * RSET was answered +OK: this session deletes nothing after all.
+ * @param {Store} store
+ * @param {string} account
+ * @param {SyncRun} run
+ * @returns {Promise<SyncDeletion[]>} what was undone
+ */
 export async function undoSyncDeletions(store, account, run) {
   const undone = run.undoDeletions();
   await persistRun(store, account, run);
@@ -214,8 +308,13 @@ export async function undoSyncDeletions(store, account, run) {
  * (no run, the session has ended, its identity is not established yet, deleted here).
  * Rejects only when the store fails.
  */
+/**
+ * @param {{ store: Store | null, account: string, run: SyncRun | null | undefined, msg: number, bytes: Uint8Array }} options
+ * @returns {Promise<{ key: string, summary: Summary } | null>}
+ */
 export async function keepOnDemand({ store, account, run, msg, bytes }) {
   if (!store || !run) return null;
+  /** @type {import('./types.js').KnownRecord} */
   let rec;
   try {
     rec = run.recordFor(msg, bytes);
@@ -237,6 +336,20 @@ export async function keepOnDemand({ store, account, run, msg, bytes }) {
  * Resolves with [{ msg, key, uid, kept: 'full' | 'headers', summary }]; messages without a
  * stored summary are left out.
  */
+/**
+ * One message of `identifyKept`.
+ * @typedef {object} KeptMessage
+ * @property {number} msg
+ * @property {string} key
+ * @property {string | null} uid
+ * @property {'headers' | 'full'} kept
+ * @property {SummaryRow} summary
+ */
+
+/**
+ * @param {{ store: Store, account: string, SyncRun: SyncRunConstructor, list: ListEntry[], uidl: UidlEntry[], headers?: { msg: number, headers: Uint8Array }[] }} options
+ * @returns {Promise<KeptMessage[]>}
+ */
 export async function identifyKept({ store, account, SyncRun, list, uidl, headers }) {
   const [known, rows] = await Promise.all([store.known(account), store.summaries(account)]);
   const found = SyncRun.identify({
@@ -246,6 +359,7 @@ export async function identifyKept({ store, account, SyncRun, list, uidl, header
     ...(headers && { headers: headers.map(({ msg, headers: h }) => ({ msg, headers: h })) }),
   });
   const byKey = new Map(rows.map((r) => [r.key, r]));
+  /** @type {KeptMessage[]} */
   const out = [];
   for (const f of found) {
     const summary = byKey.get(f.key);
@@ -254,6 +368,11 @@ export async function identifyKept({ store, account, SyncRun, list, uidl, header
   return out;
 }
 
+/**
+ * @param {Store} store
+ * @param {string} account
+ * @param {SyncRun} run
+ */
 function persistRun(store, account, run) {
   return store.putKnown(account, run.known(), { remove: run.dropped() });
 }

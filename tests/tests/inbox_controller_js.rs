@@ -11,7 +11,15 @@ use std::process::Command;
 const SCRIPT: &str = r#"
 import { pathToFileURL } from 'node:url';
 const root = process.env.POP3_ROOT;
+import { readFileSync } from 'node:fs';
 const { InboxController } = await import(pathToFileURL(`${root}/web/inbox/controller.js`).href);
+// The list's header display is the client's wasm (pop3-headers): node cannot fetch it, so the
+// fake API's wasm() initialises the same module instance the controller imports.
+const pkg = await import(pathToFileURL(`${root}/web/pkg/pop3_web.js`).href);
+const wasm = async () => {
+  pkg.initSync({ module: readFileSync(`${root}/web/pkg/pop3_web_bg.wasm`) });
+  return pkg;
+};
 
 const failures = [];
 let checked = 0;
@@ -57,6 +65,7 @@ function fakeSession(n, { quitFails = false } = {}) {
 
 function controller(session, attrs = { store: 'off' }, kiosk = false) {
   const api = {
+    wasm,
     async connect(options) {
       api.options = options;
       return session;

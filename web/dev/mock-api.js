@@ -1,3 +1,4 @@
+// @ts-check
 // Mock of web/pop3.js with the same shape, for UI development and browser tests without a
 // bridge or mail server. Select it with <pop3-inbox api="mock">.
 //

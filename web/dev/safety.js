@@ -1,3 +1,4 @@
+// @ts-check
 // Driver of web/dev/safety.html for tests/tests/ui_safety.rs (not part of the app).
 //
 // window.__safety.open(base64, { sanitizer }) shows one message the way the reader does, with
@@ -9,7 +10,7 @@
 // Saving is observed, not performed: URL.createObjectURL and <a>.click are wrapped so the test
 // can read the blob type and the download name (window.__saves), and no file is written.
 import { showMessage, loadMime, formatAddresses } from '../message-view.js';
-import { parseHeaderBlock, parseContentType, decodeBase64, decodeQuotedPrintable, decodeCharset, parseMessage as jsParse } from '../mime.js';
+import { parseHeaderBlock, parseContentType, decodeBase64, decodeQuotedPrintable, decodeCharset } from './raw-mime.js';
 
 window.__saves = [];
 const blobTypes = new Map();
@@ -112,28 +113,18 @@ window.__safety = {
     view?.destroy();
     const bytes = b64ToBytes(b64);
     const mime = await loadMime();
-    let message = null;
-    let text;
-    if (mime) {
-      message = await mime.parseMessage(bytes);
-      $('subject').textContent = message.subject ?? '';
-      $('from').textContent = formatAddresses(message.from);
-      $('to').textContent = formatAddresses(message.to);
-    } else {
-      const p = jsParse(bytes);
-      text = p.text;
-      $('subject').textContent = p.subject;
-      $('from').textContent = p.from;
-      $('to').textContent = p.to;
-    }
+    // The reading module is part of every build: a page without it is a broken build.
+    if (!mime) throw new Error('the reading module (pop3_mime_web) did not load');
+    let message = await mime.parseMessage(bytes);
+    $('subject').textContent = message.subject ?? '';
+    $('from').textContent = formatAddresses(message.from);
+    $('to').textContent = formatAddresses(message.to);
     let render;
     if (!sanitizer) {
       render = async (b) => rawRender(b);
-      // Without the wasm parser, still show the raw HTML in the frame.
-      message ??= { text, hasHtml: true, parts: [] };
       message = { ...message, hasHtml: true };
     }
-    view = showMessage({ body: $('body'), attachments: $('attachments') }, { bytes, message, text, mime, render, preferPlain });
+    view = showMessage({ body: $('body'), attachments: $('attachments') }, { bytes, message, mime, render, preferPlain });
     const loaded = await frameLoaded();
     return { loaded, mime: !!mime, hasHtml: !!message?.hasHtml, warnings: message?.warnings ?? [] };
   },

@@ -1,3 +1,4 @@
+// @ts-check
 // Test harness for tests/tests/sync_faults.rs: runs the real sync (wasm session + SyncRun +
 // IndexedDB store) against the real bridge and Dovecot, and reports what the store holds so the
 // test can check that no mail was lost. Not used by the app.

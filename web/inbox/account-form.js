@@ -1,3 +1,4 @@
+// @ts-check
 // The sign-in form: server, security and port, the no-encryption consent, user, password,
 // "remember" (server and user only, in localStorage, never in kiosk mode) and the offline
 // button. It knows nothing of sessions: submitting hands the values to `onSubmit`.

@@ -1,3 +1,4 @@
+// @ts-check
 // The inbox without a page: the POP3 session, the list of messages, the offline store and the
 // background sync. No `document`, no elements: it holds the state and says what changed
 // through `on(type, fn)`, so the views (and tests without a page) only listen.
@@ -12,54 +13,139 @@
 // The option getters read the element's attributes at the moment they are needed, because
 // attributes may be set after the element upgraded (index.js copies them from the URL).
 
-import { summarizeHeaders } from '../mime.js';
+import { summarizeHeaders } from '../pop3.js';
 import { openStore, requestPersistence } from '../store.js';
 import { syncAccount, finishSync, undoSyncDeletions, summaryOf, keepOnDemand, identifyKept } from '../sync.js';
 import { formatSize, nf, plural } from './dom.js';
 
 
+/**
+ * @import { InboxApi, Pop3Wasm, Session, ErrorLike, ArchiveItem } from '../types.js'
+ * @import { Store, AccountSettings } from '../store.js'
+ * @import { SyncReport } from '../sync.js'
+ * @import { AccountValues } from './account-form.js'
+ * @import { DelayedProgress } from './dom.js'
+ */
+
+/**
+ * One message of the list.
+ * @typedef {object} InboxItem
+ * @property {number} msg this session's message number (negative: kept mail shown offline)
+ * @property {number} size
+ * @property {boolean} loaded its headers are in
+ * @property {string} from
+ * @property {string} subject
+ * @property {Date | null} date
+ * @property {boolean} marked for deletion (DELE) in this session
+ * @property {string} [key] the store's key, once the sync engine named it
+ * @property {string | null} [uid]
+ * @property {'full' | 'headers' | null} [kept] what this device keeps of it
+ * @property {boolean} [byPolicy] marked by the sync policy, not by the user
+ */
+
+/**
+ * The events of `on(type, fn)`, with what `fn` receives.
+ * @typedef {object} InboxEvents
+ * @property {{ now: boolean }} items the list changed; `now` false: a render on the next frame is enough
+ * @property {undefined} listed the server's list replaced the items
+ * @property {undefined} marks deletion marks changed
+ * @property {string} syncnote the line under the status ('' hides it)
+ * @property {undefined} store the offline store opened or closed
+ */
+
+/**
+ * The account of a store: what its name is made of (`port` may come remembered, as text).
+ * @typedef {{ server: string, port: number | string, user: string }} AccountRef
+ */
+
+/**
+ * What `quit()` resolves with: the truth about QUIT.
+ * @typedef {object} QuitOutcome
+ * @property {boolean} committed the server confirmed the deletions
+ * @property {number} deleted messages deleted on the server
+ * @property {ErrorLike | null} error
+ * @property {number} marked how many were marked when the user confirmed
+ */
+
+/**
+ * This session's background sync.
+ * @typedef {object} SyncState
+ * @property {AbortController} ctrl
+ * @property {import('../types.js').SyncRun | null} run
+ * @property {SyncReport | null} report
+ * @property {Promise<SyncReport | null> | null} promise
+ */
+
 const HEADER_BATCH = 200; // messages per fetchHeaders call: small enough for steady progress
 const TOP_CACHE_MAX = 5000; // header answers kept for the sync (about 1-2 KB each)
 
 export class InboxController {
-  #opt; // { attr(name) → string | null, kiosk() → boolean }
+  /** @type {{ attr: (name: string) => string | null, kiosk: () => boolean }} */
+  #opt;
+  /** @type {Map<string, Set<(detail: any) => void>>} */
   #listeners = new Map();
+  /** @type {InboxApi | null} */
   #api = null;
+  /** @type {Promise<InboxApi | null> | null} */
   #mockProbe = null; // promise: the mock module, or null where it is not served
+  /** @type {Session | null} */
   #session = null;
+  /** @type {AccountValues | null} */
   #creds = null; // kept only while a session is open, for Refresh (= reconnect)
-  #items = []; // newest first: { msg, size, loaded, from, subject, date, marked }
+  /** @type {InboxItem[]} */
+  #items = []; // newest first
+  /** @type {Map<number, number>} */
   #index = new Map(); // msg -> position in #items
+  /** @type {AbortController | null} */
   #loader = null; // AbortController of the running header load
+  /** @type {Store | null} */
   #store = null; // this account's offline store (IndexedDB, or memory in kiosk mode); null: off
+  /** @type {string | null} */
   #account = null; // "user@server:port": the store's name for the account
+  /** @type {SyncState | null} */
   #sync = null; // this session's background sync: { ctrl, promise, report }
   #offline = false; // showing the store without a session
+  /** @type {Map<number, Uint8Array>} */
   #topCache = new Map(); // msg -> TOP n 0 bytes read by the list, handed to the sync once
 
   /**
    * `attr(name)`: the element's attribute now; `kiosk()`: whether kiosk mode is on now;
    * `api`: a module with the shape of pop3.js to use instead of loading one (tests in node).
+   * @param {{ attr: (name: string) => string | null, kiosk: () => boolean, api?: InboxApi | null }} options
    */
   constructor({ attr, kiosk, api = null }) {
     this.#opt = { attr, kiosk };
     this.#api = api;
   }
 
+  /**
+   * Listens to `type`; returns the function that stops listening.
+   * @template {keyof InboxEvents} K
+   * @param {K} type
+   * @param {(detail: InboxEvents[K]) => void} fn
+   * @returns {() => void}
+   */
   on(type, fn) {
     if (!this.#listeners.has(type)) this.#listeners.set(type, new Set());
-    this.#listeners.get(type).add(fn);
+    /** @type {Set<(detail: any) => void>} */ (this.#listeners.get(type)).add(fn);
     return () => this.#listeners.get(type)?.delete(fn);
   }
 
+  /**
+   * @template {keyof InboxEvents} K
+   * @param {K} type
+   * @param {InboxEvents[K]} [detail]
+   */
   #emit(type, detail) {
     for (const fn of this.#listeners.get(type) ?? []) fn(detail);
   }
 
+  /** @param {boolean} now */
   #emitItems(now) {
     this.#emit('items', { now });
   }
 
+  /** @param {string} text */
   #syncNote(text) {
     this.#emit('syncnote', text || '');
   }
@@ -97,19 +183,26 @@ export class InboxController {
     return this.#loader?.signal.aborted;
   }
 
+  /** @param {number} i */
   itemAt(i) {
     return this.#items[i];
   }
 
+  /** @param {number} msg */
   indexOf(msg) {
     return this.#index.get(msg);
   }
 
+  /**
+   * @param {number | null} msg
+   * @returns {InboxItem | null}
+   */
   #itemOf(msg) {
-    const i = this.#index.get(msg);
+    const i = this.#index.get(/** @type {number} */ (msg));
     return i === undefined ? null : this.#items[i];
   }
 
+  /** @param {number | null} msg */
   itemOf(msg) {
     return this.#itemOf(msg);
   }
@@ -136,6 +229,7 @@ export class InboxController {
     return !!(await this.#mockModule());
   }
 
+  /** @returns {Promise<InboxApi>} */
   async loadApi() {
     if (this.#api) return this.#api;
     const mock = await this.#mockModule();
@@ -148,20 +242,34 @@ export class InboxController {
     } catch (err) {
       throw Object.assign(new Error('The mail client could not be loaded. Reload the page; if it keeps happening, the site is not set up completely.'), {
         code: 'load_failed',
-        detail: String(err?.message || err),
+        detail: String(/** @type {ErrorLike} */ (err)?.message || err),
       });
     }
     return this.#api;
   }
 
+  /**
+   * The initialised client package (the sync engine, checksums, archives), or null when the
+   * API in use has none.
+   * @returns {Promise<Pop3Wasm | null>}
+   */
   async wasm() {
     const api = await this.loadApi();
     return typeof api.wasm === 'function' ? api.wasm() : null;
   }
 
-  /** Connects with `values` and opens the account's store. Throws Pop3Error on failure. */
+  /**
+   * Connects with `values` and opens the account's store. Throws Pop3Error on failure.
+   * @param {AccountValues} values
+   * @param {string} bridgeUrl
+   * @returns {Promise<Session>}
+   */
   async open(values, bridgeUrl) {
     const api = await this.loadApi();
+    // The client's wasm first: the list's header display (summarizeHeaders, displayName) and
+    // the error codes the UI shows (errorCodes) come from it. A real connect() loads it anyway;
+    // an API that does not need it (the mock) still gets it here.
+    await this.wasm().catch(() => null);
     const session = await api.connect({
       bridgeUrl,
       host: values.server,
@@ -189,9 +297,10 @@ export class InboxController {
    * Reads the list, fills what the store knows, then the headers newest first in batches.
    * `priority(max)`: the messages on screen without headers (fetched first); `progress`:
    * { update(done, total, text) }. Throws what the server said, except cancellation.
+   * @param {{ priority: (max: number) => number[], progress: Pick<DelayedProgress, 'update'> }} options
    */
   async loadMailbox({ priority, progress }) {
-    const session = this.#session;
+    const session = /** @type {Session} */ (this.#session);
     this.#loader?.abort();
     const ctrl = new AbortController();
     this.#loader = ctrl;
@@ -247,7 +356,7 @@ export class InboxController {
       // Headers are in: keep the mail on this device in the background (policy permitting).
       if (!ctrl.signal.aborted && this.#session === session) this.#startSync();
     } catch (err) {
-      if (err?.code === 'cancelled' || ctrl.signal.aborted) return;
+      if (/** @type {ErrorLike} */ (err)?.code === 'cancelled' || ctrl.signal.aborted) return;
       throw err;
     } finally {
       if (this.#loader === ctrl) this.#loader = null;
@@ -301,27 +410,33 @@ export class InboxController {
     return n;
   }
 
-  /** DELE: the item stays marked until QUIT (or RSET). */
+  /**
+   * DELE: the item stays marked until QUIT (or RSET).
+   * @param {InboxItem} it
+   */
   async mark(it) {
-    await this.#session.dele(it.msg);
+    await /** @type {Session} */ (this.#session).dele(it.msg);
     it.marked = true;
   }
 
-  /** Un-marks one message. POP3 only has RSET (un-mark all), so re-mark the others. */
+  /**
+   * Un-marks one message. POP3 only has RSET (un-mark all), so re-mark the others.
+   * @param {number} msg
+   */
   async undo(msg) {
     // Marks made by the sync policy are not made again: Undo keeps them on the server this time.
     const others = this.#items.filter((x) => x.marked && !x.byPolicy && x.msg !== msg).map((x) => x.msg);
-    await this.#session.rset();
+    await /** @type {Session} */ (this.#session).rset();
     await this.#afterRset();
     for (const it of this.#items) it.marked = false;
     for (const m of others) {
-      await this.#session.dele(m);
-      this.#items[this.#index.get(m)].marked = true;
+      await /** @type {Session} */ (this.#session).dele(m);
+      this.#items[/** @type {number} */ (this.#index.get(m))].marked = true;
     }
   }
 
   async undoAll() {
-    await this.#session.rset();
+    await /** @type {Session} */ (this.#session).rset();
     await this.#afterRset();
     for (const it of this.#items) it.marked = false;
   }

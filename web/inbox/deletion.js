@@ -1,3 +1,4 @@
+// @ts-check
 // Deleting and ending the session. POP3 deletes only at QUIT: a message is marked (DELE),
 // struck through with an Undo (RSET, then the other marks again), listed in the marked bar,
 // and deleted when the user confirms "Finish session" / "Log out". The result of QUIT is

@@ -1,3 +1,4 @@
+// @ts-check
 // "This device…": the account's policy (leave on server, delete once kept, after N days,
 // mirror local deletions), the size limit, storage use, Export (mboxrd or .eml zip) and
 // Import. Deleting policies need persistent storage, or the user's explicit consent.

@@ -1,16 +1,26 @@
+// @ts-check
 // The one module of small helpers the UI shares (the inbox's parts and message-view.js):
 // the DOM builder, the size / count / date formats, the delayed progress bar and the default
 // bridge URL. Nothing touches `document` or `location` at import time, so the DOM-free
 // controller may import the text formats from here as well.
 
-/** Tiny DOM builder. Text children become text nodes, so data can never become markup. */
+/** @import { ElementProps, ElementChild } from '../types.js' */
+
+/**
+ * Tiny DOM builder. Text children become text nodes, so data can never become markup.
+ * @template {keyof HTMLElementTagNameMap} K
+ * @param {K} tag
+ * @param {ElementProps} [props]
+ * @param {...(ElementChild | ElementChild[])} children
+ * @returns {HTMLElementTagNameMap[K]}
+ */
 export function h(tag, props = {}, ...children) {
   const el = document.createElement(tag);
   for (const [k, v] of Object.entries(props)) {
     if (v === false || v === null || v === undefined) continue;
-    if (k === 'class') el.className = v;
-    else if (k === 'text') el.textContent = v;
-    else if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
+    if (k === 'class') el.className = /** @type {string} */ (v);
+    else if (k === 'text') el.textContent = /** @type {string} */ (v);
+    else if (k.startsWith('on')) el.addEventListener(k.slice(2), /** @type {EventListener} */ (v));
     else if (k === 'dataset') Object.assign(el.dataset, v);
     else el.setAttribute(k, v === true ? '' : String(v));
   }
@@ -23,10 +33,17 @@ export function h(tag, props = {}, ...children) {
 
 export const nf = new Intl.NumberFormat();
 
+/**
+ * "1 message", "2 messages" (the number formatted for the reader's locale).
+ * @param {number} n
+ * @param {string} one
+ * @param {string} many
+ */
 export function plural(n, one, many) {
   return `${nf.format(n)} ${n === 1 ? one : many}`;
 }
 
+/** @param {number} n bytes; '' when not a size */
 export function formatSize(n) {
   if (!Number.isFinite(n) || n < 0) return '';
   if (n < 1024) return `${n} B`;
@@ -39,7 +56,10 @@ const dayFmt = new Intl.DateTimeFormat(undefined, { day: 'numeric', month: 'shor
 const fullDayFmt = new Intl.DateTimeFormat(undefined, { day: 'numeric', month: 'short', year: 'numeric' });
 export const longFmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'full', timeStyle: 'short' });
 
-/** The list's date column: the time today, day and month this year, else with the year. */
+/**
+ * The list's date column: the time today, day and month this year, else with the year.
+ * @param {Date | null | undefined} d
+ */
 export function formatListDate(d) {
   if (!d) return '';
   const now = new Date();
@@ -55,7 +75,18 @@ export function defaultBridgeUrl() {
 
 const PROGRESS_DELAY_MS = 300; // "longer than a moment": shorter work shows no progress bar
 
-/** A <progress> with text in `slot`, shown only if the work lasts longer than a moment. */
+/**
+ * @typedef {object} DelayedProgress
+ * @property {(done: number, total: number, text?: string) => void} update
+ * @property {() => void} done the work is over: the bar goes (or never shows)
+ */
+
+/**
+ * A <progress> with text in `slot`, shown only if the work lasts longer than a moment.
+ * @param {Element} slot
+ * @param {string} label
+ * @returns {DelayedProgress}
+ */
 export function delayedProgress(slot, label) {
   const bar = h('progress', { 'aria-label': label });
   const text = h('span', { text: label });

@@ -1,3 +1,4 @@
+// @ts-check
 // Kiosk mode's idle logout as the inbox shows it: the visible countdown with "Stay signed in"
 // (the timing itself is kiosk.js). On a shared device a session must not outlive its user.
 
@@ -5,11 +6,17 @@ import { IdleLogout } from '../kiosk.js';
 import { h } from './dom.js';
 
 export class KioskIdle {
-  els = {};
+  /** @type {{ kioskCountdown: HTMLDivElement }} */
+  els = /** @type {{ kioskCountdown: HTMLDivElement }} */ ({});
   #host; // the element: activity inside it counts, `kiosk-idle` sets the seconds
   #onTimeout;
+  /** @type {IdleLogout | null} */
   #idle = null;
 
+  /**
+   * @param {HTMLElement} host
+   * @param {{ onTimeout: () => void }} actions
+   */
   constructor(host, { onTimeout }) {
     this.#host = host;
     this.#onTimeout = onTimeout;

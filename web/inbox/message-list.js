@@ -1,8 +1,9 @@
+// @ts-check
 // The message list: an ARIA grid with virtual scrolling (only the rows in and just around
 // the viewport exist), the active row, and the keyboard. It reads the items from the
 // controller and reports what the user asks for (open, delete, undo, close the reader).
 
-import { displayName } from '../mime.js';
+import { displayName } from '../pop3.js';
 import { h, formatListDate, formatSize } from './dom.js';
 
 const OVERSCAN = 6; // rows rendered above/below the viewport so fast scrolling shows no gaps

@@ -1,10 +1,15 @@
+// @ts-check
 // The reading pane: headers as text, the body and attachments through message-view.js (the
 // only code that renders message bodies), the Delete / Undo buttons, and a small cache of
 // parsed messages for quick re-opening.
 
-import { parseMessage } from '../mime.js';
+import { summarizeHeaders } from '../pop3.js';
+import { headerSection } from '../sync.js';
 import { showMessage, loadMime, formatAddresses } from '../message-view.js';
 import { h, formatSize, longFmt, delayedProgress } from './dom.js';
+
+/** The most of a refused message's raw text the fallback view shows (characters). */
+const RAW_TEXT_MAX = 1024 * 1024;
 
 export class Reader {
   els = {};
@@ -143,9 +148,10 @@ export class Reader {
   }
 
   /**
-   * Parses a downloaded message: with the wasm MIME parser when this build has it (HTML,
-   * attachments), else with the small JS parser (text only). Header values come out as plain
-   * strings, inserted with textContent.
+   * Parses a downloaded message with the wasm MIME parser (HTML, attachments). A message it
+   * refuses (over its limits, say), or a reading module that did not load, is still shown: the
+   * raw body as text, with the headers from the client's own parser (pop3-headers). Header
+   * values come out as plain strings, inserted with textContent.
    */
   async #parse(bytes) {
     const mime = await loadMime();
@@ -161,11 +167,16 @@ export class Reader {
           head: { subject: str(m.subject), from: formatAddresses(m.from), to: formatAddresses(m.to), cc: formatAddresses(m.cc), date: str(m.date) },
         };
       } catch {
-        /* a message the wasm parser rejects is still shown as text by the JS parser */
+        /* a message the wasm parser rejects is still shown, as its raw text */
       }
     }
-    const js = parseMessage(bytes);
-    return { bytes, mime: null, message: null, js, head: { subject: js.subject, from: js.from, to: js.to, cc: js.cc, date: js.date } };
+    const head = headerSection(bytes);
+    const s = summarizeHeaders(head);
+    const body = bytes.subarray(head.length);
+    // Text only, inserted as text; capped so a huge refused message cannot stall the page.
+    const text = new TextDecoder('utf-8').decode(body.subarray(0, RAW_TEXT_MAX)) + (body.length > RAW_TEXT_MAX ? '\n[…]' : '');
+    const js = { text, kind: text.trim() ? 'plain' : 'empty' };
+    return { bytes, mime: null, message: null, js, head: { subject: s.subject || '', from: s.from || '', to: s.to || '', cc: s.cc || '', date: s.dateText || '' } };
   }
 
   close(focusList = true) {

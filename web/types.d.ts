@@ -1,0 +1,477 @@
+// The shapes of the JavaScript API (docs/js-api.md), for the type check of web/ (`tsc` in
+// xtask/js, run by `cargo xtask test`). Browsers never load this file: the modules refer to it
+// only in JSDoc (`@import … from './types.js'`). The declarations wasm-bindgen generates
+// (pkg/*.d.ts) type every options object and most results as `any`; these are the shapes the
+// Rust side (client-wasm/pop3-web, pop3-mime-web, pop3-sync) accepts and returns.
+
+// ------------------------------------------------------------------------------ errors
+
+/** Every rejection of the API: an `Error` named "Pop3Error" (docs/js-api.md, "Errors"). */
+export interface Pop3Error extends Error {
+  /** Stable, for programs (`errorCodes()` lists them). */
+  code: string;
+  /** The server's own words, when it said something (show it as a quotation). */
+  serverText?: string;
+  /** Technical detail (e.g. the certificate problem as TLS reported it). */
+  detail?: string;
+}
+
+/** One entry of `errorCodes()`. */
+export interface ErrorCode {
+  code: string;
+  group: string;
+}
+
+/** What an error handler may find on anything thrown (a Pop3Error, a StoreError, an Error). */
+export interface ErrorLike {
+  name?: string;
+  message?: string;
+  code?: string;
+  serverText?: string;
+  detail?: string;
+}
+
+// ------------------------------------------------------------------------------ connect
+
+export type Security = 'tls' | 'stls' | 'plain';
+
+/** `connect(options)`. */
+export interface ConnectOptions {
+  /** WebSocket URL of the bridge's `/pop3` endpoint. */
+  bridgeUrl: string;
+  host: string;
+  port: number;
+  /** Default `'tls'`. */
+  security?: Security;
+  user: string;
+  password?: string;
+  oauthToken?: string;
+  /** SASL names, `"USER"`, `"APOP"`. */
+  mechanisms?: string[];
+  allowInsecure?: boolean;
+  allowApop?: boolean;
+  noInitialResponse?: boolean;
+  /** Bridge access token. */
+  token?: string;
+  timeoutMs?: number;
+  keepaliveMs?: number;
+}
+
+/** `session.capabilities`. */
+export interface Capabilities {
+  top: boolean;
+  uidl: boolean;
+  user: boolean;
+  pipelining: boolean;
+  respCodes: boolean;
+  utf8: boolean;
+  lang: boolean;
+  sasl: string[];
+  implementation: string | null;
+  /** Days the server keeps downloaded mail; null when unknown, -1 for "never". */
+  expireDays: number | null;
+  /** Minimum seconds between logins. */
+  loginDelay: number | null;
+}
+
+/** `session.tls`: the bridge's TLS connection to the server. */
+export interface TlsInfo {
+  version: string;
+  cipher: string;
+  serverName: string;
+  subject: string;
+  issuer: string;
+  notAfter: string;
+  verified: boolean;
+  pinMatched?: boolean;
+}
+
+// ------------------------------------------------------------------------------ the session
+
+export interface StatResult {
+  count: number;
+  size: number;
+}
+
+/** One line of LIST. */
+export interface ListEntry {
+  msg: number;
+  size: number;
+}
+
+/** One line of UIDL. */
+export interface UidlEntry {
+  msg: number;
+  uid: string;
+}
+
+export interface QuitResult {
+  committed: boolean;
+}
+
+/** What `onProgress` receives (`totalBytes` from LIST, for downloads). */
+export interface Progress {
+  done: number;
+  total: number;
+  bytes: number;
+  totalBytes?: number;
+}
+
+export interface FetchHeadersOptions {
+  /** The newest `newest` messages … */
+  newest?: number;
+  /** … or these. */
+  msgs?: number[];
+  onProgress?: (progress: Progress) => void;
+  signal?: AbortSignal;
+}
+
+/** One answer of `fetchHeaders`: `TOP msg 0`. */
+export interface FetchedHeaders {
+  msg: number;
+  uid?: string;
+  size?: number;
+  headers: Uint8Array;
+}
+
+export interface DownloadOptions {
+  onMessage?: (msg: number, bytes: Uint8Array) => void;
+  onProgress?: (progress: Progress) => void;
+  signal?: AbortSignal;
+}
+
+export interface DownloadResult {
+  count: number;
+  bytes: number;
+}
+
+/** A logged-in session (`connect()`); the mock (dev/mock-api.js) has the same shape. */
+export interface Session {
+  readonly capabilities: Capabilities;
+  readonly tls: TlsInfo | null;
+  readonly insecure: boolean;
+  readonly loginMethod: string | undefined;
+  readonly markedForDeletion: ArrayLike<number>;
+  readonly open?: boolean;
+  stat(): Promise<StatResult>;
+  list(): Promise<ListEntry[]>;
+  uidl(): Promise<UidlEntry[]>;
+  top(msg: number, lines: number): Promise<Uint8Array>;
+  retr(msg: number): Promise<Uint8Array>;
+  dele(msg: number): Promise<unknown>;
+  rset(): Promise<unknown>;
+  noop(): Promise<unknown>;
+  quit(): Promise<QuitResult>;
+  fetchHeaders(options: FetchHeadersOptions): Promise<FetchedHeaders[]>;
+  download(msgs: number[], options: DownloadOptions): Promise<DownloadResult | void>;
+  close(): void;
+}
+
+// ------------------------------------------------------------------------------ header display
+
+/** `summarizeHeaders(bytes)` of the client package (crate pop3-headers). */
+export interface HeaderSummary {
+  from: string;
+  to: string;
+  cc: string;
+  subject: string;
+  dateText: string;
+  date: Date | null;
+  dateMs: number | null;
+  messageId: string | null;
+}
+
+// ------------------------------------------------------------------------------ reading messages
+
+/** One address of a parsed header (either may be null). */
+export interface Address {
+  name: string | null;
+  address: string | null;
+}
+
+/** One part of `parseMessage(bytes).parts`. */
+export interface MessagePart {
+  id: string;
+  contentType: string;
+  disposition: 'inline' | 'attachment';
+  filename: string | null;
+  extension: string;
+  size: number;
+  contentId: string | null;
+  isAttachment: boolean;
+  depth: number;
+}
+
+/** `parseMessage(bytes)`. */
+export interface ParsedMessage {
+  subject: string | null;
+  from: Address[];
+  to: Address[];
+  cc: Address[];
+  replyTo: Address[];
+  date: string | null;
+  messageId: string | null;
+  parts: MessagePart[];
+  textParts: string[];
+  htmlParts: string[];
+  text: string | null;
+  textHtml: string | null;
+  hasHtml: boolean;
+  warnings: string[];
+}
+
+export interface RenderOptions {
+  allowRemote?: boolean;
+}
+
+/** `renderHtml` / `sanitizeHtml`. */
+export interface RenderResult {
+  html: string;
+  remoteBlocked: number;
+  truncated: boolean;
+}
+
+/** `cleanFilename(name)`. */
+export interface CleanedName {
+  name: string;
+  extension: string;
+}
+
+/** The reading functions, as `pop3.js` exports them once `ready()` resolved. */
+export interface MimeApi {
+  parseMessage(bytes: Uint8Array): ParsedMessage;
+  renderHtml(bytes: Uint8Array, options?: RenderOptions): RenderResult;
+  partBytes(bytes: Uint8Array, partId: string): Uint8Array;
+  sanitizeHtml?(html: string, options?: RenderOptions): RenderResult;
+  cleanFilename(name: string): CleanedName;
+}
+
+// ------------------------------------------------------------------------------ sync
+
+/** How a record's message is kept here. */
+export type StoredKind = 'none' | 'headers' | 'full';
+
+/** The sync engine's record of one message (docs/js-api.md, "Records"). */
+export interface KnownRecord {
+  /** Stable store key; missing/'' on input means "= uid". */
+  key: string;
+  uid: string | null;
+  size: number;
+  fingerprint: string | null;
+  firstSeenMs: number;
+  stored: StoredKind;
+  sha256: string | null;
+  localDeleted?: boolean;
+  deletePending?: boolean;
+  serverGone?: boolean;
+}
+
+export type PolicyMode = 'leave' | 'delete-after-download' | 'keep-days' | 'mirror-local-deletes';
+
+/** An account's sync policy (other fields are ignored by the engine). */
+export interface SyncPolicy {
+  mode: PolicyMode;
+  keepDays?: number;
+  /** Octets: bigger messages get headers only. */
+  sizeLimit?: number;
+}
+
+/** `new SyncRun(options)`. */
+export interface SyncRunOptions {
+  account: string;
+  policy: SyncPolicy | Record<string, never>;
+  known: KnownRecord[];
+  nowMs: number;
+  downloadAndDeleteWithoutUidl?: boolean;
+}
+
+/** A warning of the plan, of `bodiesWithin`, or of the sync (`dele_failed`). */
+export interface SyncWarning {
+  code: string;
+  message: string;
+  count?: number;
+}
+
+/** Why a run downloads and deletes nothing (`uidl_failed`, `no_uidl`). */
+export interface SyncBlocked {
+  code: string;
+  message: string;
+}
+
+export type EntryStatus = 'new' | 'known' | 'verify' | 'no-uidl' | 'ignored';
+
+export interface PlanEntry {
+  msg: number;
+  uid: string | null;
+  /** The key at listing time: null for `verify` entries and mail without UIDL. */
+  key: string | null;
+  size: number;
+  status: EntryStatus;
+  stored: StoredKind;
+}
+
+/** `run.listing(…)` and `run.plan()`. */
+export interface SyncPlan {
+  headers: number[];
+  bodies: number[];
+  totalBytes: number;
+  warnings: SyncWarning[];
+  blocked: SyncBlocked | null;
+  vanished: string[];
+  massVanish: boolean;
+  entries: PlanEntry[];
+}
+
+/** `run.listing(input)`. */
+export interface ListingInput {
+  uidlAdvertised: boolean;
+  uidl: UidlEntry[] | null;
+  uidlError: string | null;
+  list: ListEntry[];
+}
+
+/** `run.headers(msg, bytes)`. */
+export interface HeadersResult {
+  uid: string | null;
+  key: string | null;
+  fingerprint: string | null;
+  summary: { from: string; subject: string; date: string; messageId: string };
+  reusedUid: boolean;
+  matchedKey: string | null;
+  needsBody: boolean;
+  /** The record to write with these header bytes, or null when they are not to be written. */
+  record: KnownRecord | null;
+}
+
+/** `navigator.storage.estimate()` as `bodiesWithin` takes it. */
+export interface StorageEstimate {
+  usage: number;
+  quota: number;
+}
+
+/** `run.bodiesWithin(estimate)`. */
+export interface BodiesWithin {
+  bodies: number[];
+  totalBytes: number;
+  warning: SyncWarning | null;
+}
+
+/** A deletion of `deletions()`, `pendingDeletes()`, `undoDeletions()`. */
+export interface SyncDeletion {
+  msg: number;
+  uid: string | null;
+  key: string;
+  reason: 'pending' | 'after-download' | 'expired' | 'local-delete' | 'download-and-delete';
+  sha256: string | null;
+}
+
+/** `run.stored(msg, info)`. */
+export interface StoredInfo {
+  sha256?: string;
+  full?: boolean;
+}
+
+/** `run.quit(committed, userDeleted)`. */
+export interface SyncQuitResult {
+  committed: boolean;
+  deleted: string[];
+  pending: string[];
+  deleteLocal: string[];
+}
+
+/** `SyncRun.identify(input)`. */
+export interface IdentifyInput {
+  uidl: UidlEntry[];
+  list: ListEntry[];
+  known: KnownRecord[];
+  headers?: { msg: number; headers: Uint8Array }[];
+}
+
+export interface Identified {
+  msg: number;
+  key: string;
+  uid: string | null;
+  stored: 'headers' | 'full';
+}
+
+/** One sync of one account over one session (the wasm `SyncRun`). */
+export interface SyncRun {
+  listing(input: ListingInput): SyncPlan;
+  headers(msg: number, headerBytes: Uint8Array | null): HeadersResult;
+  bodies(): number[];
+  bodiesWithin(estimate: StorageEstimate | null): BodiesWithin;
+  recordFor(msg: number, bytes: Uint8Array): KnownRecord;
+  stored(msg: number, info: StoredInfo): { key: string; duplicate: boolean };
+  deletions(): SyncDeletion[];
+  deleteAcked(msg: number): void;
+  pendingDeletes(): SyncDeletion[];
+  undoDeletions(): SyncDeletion[];
+  quit(committed: boolean, userDeleted?: number[] | null): SyncQuitResult;
+  known(): KnownRecord[];
+  dropped(): string[];
+  plan(): SyncPlan;
+  msgOf(key: string): number | undefined;
+}
+
+export interface SyncRunConstructor {
+  new (options: SyncRunOptions): SyncRun;
+  identify(input: IdentifyInput): Identified[];
+}
+
+// ------------------------------------------------------------------------------ export and import
+
+/** One message of `exportMboxrd` / `exportEmlZip`. */
+export interface ArchiveItem {
+  uid: string | null;
+  raw: Uint8Array;
+  dateMs?: number;
+}
+
+/** `importArchive(bytes, options)`. */
+export interface ImportResult {
+  format: 'mbox' | 'zip';
+  skipped: number;
+  messages: { uid: string | null; raw: Uint8Array; sha256: string; record: KnownRecord }[];
+}
+
+// ------------------------------------------------------------------------------ the packages
+
+/** The initialised client package, as `wasm()` of pop3.js resolves it. */
+export interface Pop3Wasm {
+  SyncRun: SyncRunConstructor;
+  sha256Hex(bytes: Uint8Array): string;
+  exportMboxrd(items: ArchiveItem[]): Uint8Array;
+  exportEmlZip(items: ArchiveItem[]): Uint8Array;
+  importArchive(bytes: Uint8Array, options: { known?: KnownRecord[]; nowMs?: number }): ImportResult;
+  errorCodes(): ErrorCode[];
+  summarizeHeaders(bytes: Uint8Array): HeaderSummary;
+  displayName(from: string): string;
+}
+
+/** What the inbox needs of an API module: pop3.js, or dev/mock-api.js (which has no `wasm` of its own but re-exports it). */
+export interface InboxApi {
+  connect(options: ConnectOptions): Promise<Session>;
+  wasm?: () => Promise<Pop3Wasm>;
+}
+
+// ------------------------------------------------------------------------------ the DOM builder
+
+/** An `on…` property of `h()`: a listener for that event, typed by its name. */
+export type ElementHandlers = {
+  [K in keyof HTMLElementEventMap as `on${K}`]?: (ev: HTMLElementEventMap[K]) => unknown;
+};
+
+/**
+ * The properties of `h(tag, props, …children)` (inbox/dom.js): `class`, `text`, `dataset`,
+ * `on…` listeners, else attributes (`true` is an empty attribute; false, null and undefined
+ * leave it out).
+ */
+export type ElementProps = ElementHandlers & {
+  class?: string;
+  text?: string;
+  dataset?: Record<string, string>;
+  [attribute: string]: string | number | boolean | null | undefined | Record<string, string> | ((ev: never) => unknown);
+};
+
+/** A child of `h()`: text becomes a text node; null, undefined and false are left out. */
+export type ElementChild = Node | string | null | undefined | false;
