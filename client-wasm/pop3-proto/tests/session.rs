@@ -388,6 +388,54 @@ fn pipelining_window_is_bounded_by_bytes_too() {
 }
 
 #[test]
+fn top_with_lines_asks_for_that_many_and_delivers_them_dot_unstuffed() {
+    // TOP n 0 and TOP n k (k > 0), pipelined; the server (this script) cuts the body after k
+    // lines as RFC 1939 says, with every line that begins with a dot stuffed.
+    let mut s = Script::logged_in("TOP\r\nPIPELINING\r\n");
+    let mut t = s.client.transaction().unwrap();
+    let head = t.top(msg(2), 0);
+    let three = t.top(msg(2), 3);
+    let all = t.top(msg(7), 4_000_000);
+    s.c("TOP 2 0\r\nTOP 2 3\r\nTOP 7 4000000\r\n");
+    s.s("+OK\r\nSubject: dots\r\n\r\n.\r\n");
+    s.s("+OK top of message follows\r\nSubject: dots\r\n\r\n..hidden\r\n...two\r\n..\r\n.\r\n");
+    // A body shorter than asked for: all of it.
+    s.s("+OK\r\nSubject: short\r\n\r\n.. lone\r\n.\r\n");
+    let ev = s.take_events();
+    let body = |h: Handle| -> Vec<u8> {
+        ev.iter()
+            .filter_map(|e| match e {
+                Event::MessageData { handle, data } if *handle == h => Some(data.clone()),
+                _ => None,
+            })
+            .flatten()
+            .collect()
+    };
+    let end = |h: Handle| {
+        ev.iter().find_map(|e| match e {
+            Event::MessageEnd { handle, size } if *handle == h => Some(*size),
+            _ => None,
+        })
+    };
+    assert_eq!(
+        String::from_utf8_lossy(&body(head)),
+        "Subject: dots\r\n\r\n"
+    );
+    let cut = b"Subject: dots\r\n\r\n.hidden\r\n..two\r\n.\r\n";
+    assert_eq!(
+        String::from_utf8_lossy(&body(three)),
+        String::from_utf8_lossy(cut)
+    );
+    assert_eq!(end(three), Some(cut.len() as u64));
+    assert_eq!(
+        String::from_utf8_lossy(&body(all)),
+        "Subject: short\r\n\r\n. lone\r\n"
+    );
+    assert_eq!(end(head), Some(17));
+    assert_eq!(end(all), Some(26));
+}
+
+#[test]
 fn without_pipelining_capability_commands_go_one_at_a_time() {
     let mut s = Script::logged_in("TOP\r\n");
     let mut t = s.client.transaction().unwrap();
@@ -406,7 +454,7 @@ fn status_line_longer_than_the_cap_is_refused_but_long_body_lines_are_not() {
     let mut body = vec![b'a'; 2 << 20];
     body.extend_from_slice(b"\r\n");
     let mut wire = b"+OK\r\n".to_vec();
-    wire.extend_from_slice(&codec::multiline::stuff(&body));
+    wire.extend_from_slice(&stuff(&body));
     s.server(&wire).unwrap();
     assert!(s.take_events().contains(&Event::MessageEnd {
         handle: h,

@@ -8,6 +8,7 @@ use crate::error::SyncError;
 use crate::headers::{Summary, fingerprint, parse_summary};
 use crate::record::{CommitRecord, Committed, KnownRecord, Mode, Policy, Sha256, Stored};
 use serde::{Deserialize, Serialize};
+use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// More listing entries than any real maildrop has: a bigger listing is refused rather than
@@ -343,6 +344,9 @@ pub struct SyncRun {
     candidates: BTreeMap<String, BTreeSet<String>>,
     /// Keys the store should delete (empty records merged into a fingerprint match).
     dropped: Vec<String>,
+    /// See `SyncRun::work`. Every walk over `records` or `entries` adds its length, every
+    /// per-message call one: a new walk must do so too.
+    work: Cell<u64>,
 }
 
 fn warn(list: &mut Vec<Warning>, code: &'static str, message: &str, count: usize) {
@@ -434,7 +438,23 @@ impl SyncRun {
             claimed: BTreeSet::new(),
             candidates: BTreeMap::new(),
             dropped: Vec::new(),
+            work: Cell::new(0),
         })
+    }
+
+    fn tick(&self, n: usize) {
+        self.work.set(
+            self.work
+                .get()
+                .saturating_add(n.try_into().unwrap_or(u64::MAX)),
+        );
+    }
+
+    /// Records and entries looked at so far: a measure of work without a clock, for the
+    /// tests that bound how it grows with the mailbox.
+    #[doc(hidden)]
+    pub fn work(&self) -> u64 {
+        self.work.get()
     }
 
     fn within_limit(&self, size: u64) -> bool {
@@ -467,6 +487,7 @@ impl SyncRun {
         }
         (1u64..)
             .map(|n| format!("{uid}#{n}"))
+            .inspect(|_| self.tick(1))
             .find(|k| !self.records.contains_key(k))
             .unwrap_or_else(|| format!("{uid}#"))
     }
@@ -502,6 +523,7 @@ impl SyncRun {
             return Err(SyncError::BadListing("too many entries".into()));
         }
         let mut sizes: BTreeMap<u32, u64> = BTreeMap::new();
+        self.tick(input.list.len());
         for s in &input.list {
             if s.msg == 0 {
                 return Err(SyncError::BadListing("message number 0".into()));
@@ -525,6 +547,9 @@ impl SyncRun {
         // msg -> uid from this session's UIDL answer only.
         let mut uid_of: BTreeMap<u32, Option<String>> = BTreeMap::new();
         let (mut unlisted, mut invalid, mut msg_twice) = (0, 0, 0);
+        // The UIDL answer, twice; the records, twice (sorted into active and gone, and as
+        // candidates); the listing, twice (completeness, entries).
+        self.tick(2 * uidl.len() + 2 * self.records.len() + 2 * sizes.len());
         for e in uidl {
             if !sizes.contains_key(&e.msg) {
                 unlisted += 1;
@@ -733,6 +758,7 @@ impl SyncRun {
     }
 
     fn listing_without_uidl(&mut self, advertised: bool, sizes: &BTreeMap<u32, u64>) -> Plan {
+        self.tick(sizes.len());
         let anonymous = !advertised && self.no_uidl_delete;
         for (&msg, &size) in sizes {
             self.entries.insert(
@@ -800,6 +826,7 @@ impl SyncRun {
     }
 
     fn add_candidate(&mut self, key: &str) {
+        self.tick(1);
         if let Some(r) = self.records.get(key)
             && r.server_gone
             && let Some(f) = &r.fingerprint
@@ -813,6 +840,7 @@ impl SyncRun {
     }
 
     fn take_candidate(&mut self, fingerprint: &str) -> Option<String> {
+        self.tick(1);
         let set = self.candidates.get_mut(fingerprint)?;
         let key = set.pop_first();
         if set.is_empty() {
@@ -860,6 +888,7 @@ impl SyncRun {
             return Vec::new();
         }
         let m = self.may_match();
+        self.tick(self.entries.len());
         self.entries
             .values()
             .rev()
@@ -875,6 +904,7 @@ impl SyncRun {
     /// fetched, and a full disk stops the sync at the failing commit instead.
     pub fn bodies_within(&self, estimate: Option<StorageEstimate>) -> BodiesToFetch {
         let all = self.bodies();
+        self.tick(all.len());
         let size = |m: &u32| self.entries.get(m).map_or(0, |e| e.size);
         let mut bodies = Vec::with_capacity(all.len());
         let mut free =
@@ -911,6 +941,7 @@ impl SyncRun {
     pub fn plan(&self) -> Plan {
         let listed = self.phase == Phase::Listed;
         let may_match = self.may_match();
+        self.tick(2 * self.entries.len());
         let headers: Vec<u32> = if listed {
             self.entries
                 .values()
@@ -966,6 +997,7 @@ impl SyncRun {
     }
 
     fn entry(&self, msg: u32) -> Result<&Entry, SyncError> {
+        self.tick(1);
         match self.phase {
             Phase::Created => Err(SyncError::Order("listing() must come first")),
             Phase::Blocked => Err(SyncError::Order("this run is blocked: nothing may be done")),
@@ -1247,6 +1279,7 @@ impl SyncRun {
         if self.phase == Phase::Created {
             return Err(SyncError::Order("listing() must come first"));
         }
+        self.tick(self.entries.len());
         Ok(self
             .entries
             .values()
@@ -1274,6 +1307,7 @@ impl SyncRun {
 
     /// What this session will delete at QUIT: the DELEs the server acknowledged.
     pub fn pending_deletes(&self) -> Vec<Deletion> {
+        self.tick(self.entries.len());
         self.entries
             .values()
             .filter_map(|e| e.acked.clone())
@@ -1287,6 +1321,7 @@ impl SyncRun {
             return Err(SyncError::Order("listing() must come first"));
         }
         let undone = self.pending_deletes();
+        self.tick(2 * self.entries.len());
         // Pending marks of earlier sessions are forgotten too, sent again or not: the user
         // said no.
         let keys: Vec<String> = self
@@ -1318,6 +1353,7 @@ impl SyncRun {
     pub fn quit(&mut self, committed: bool, user_deleted: &[u32]) -> QuitResult {
         let acked: Vec<String> = self.pending_deletes().into_iter().map(|d| d.key).collect();
         let mut delete_local = Vec::new();
+        self.tick(self.entries.len() + user_deleted.len());
         if committed {
             for k in &acked {
                 if let Some(r) = self.records.get_mut(k) {
@@ -1362,12 +1398,14 @@ impl SyncRun {
 
     /// Every record to persist (also after a failure), by key.
     pub fn known(&self) -> Vec<KnownRecord> {
+        self.tick(self.records.len());
         self.records.values().cloned().collect()
     }
 
     /// Keys of records the store should delete: empty records (nothing committed) that turned
     /// out to be a stored message under a new UIDL.
     pub fn dropped(&self) -> Vec<String> {
+        self.tick(self.dropped.len());
         self.dropped.clone()
     }
 
@@ -1375,6 +1413,7 @@ impl SyncRun {
     /// their UIDL and that record. A UIDL listed twice ties neither message to the record:
     /// which one is the stored mail is unknowable. For [`crate::identify`].
     pub(crate) fn established(&self) -> impl Iterator<Item = (u32, Option<&str>, &KnownRecord)> {
+        self.tick(self.entries.len());
         self.entries.values().filter_map(|e| match &e.ident {
             Ident::Known(k) if !e.dup_uid => {
                 self.records.get(k).map(|r| (e.msg, e.uid.as_deref(), r))
@@ -1393,6 +1432,7 @@ impl SyncRun {
 
     /// The message number of a record's message in this session, for on-demand downloads.
     pub fn msg_of(&self, key: &str) -> Option<u32> {
+        self.tick(self.entries.len());
         self.entries
             .values()
             .find(|e| self.key_of(e).as_deref() == Some(key))

@@ -18,6 +18,10 @@ struct Server {
     advertise_uidl: bool,
     uidl_works: bool,
     quit_fails: bool,
+    /// QUIT is carried out (the server enters UPDATE and removes the marked messages), but the
+    /// connection breaks before its `+OK` reaches the client (RFC 1939 §6 leaves the client
+    /// unable to tell this from a QUIT that did nothing).
+    lose_quit_reply: bool,
     /// Called with each command line; `true` cuts the connection instead of answering.
     cut: Box<dyn FnMut(&str) -> bool>,
     log: Vec<String>,
@@ -41,6 +45,7 @@ impl Server {
             advertise_uidl: true,
             uidl_works: true,
             quit_fails: false,
+            lose_quit_reply: false,
             cut: Box::new(|_| false),
             log: Vec::new(),
             marks: BTreeSet::new(),
@@ -105,16 +110,22 @@ impl Server {
             "LIST" => listing(&|n, (_, raw)| format!("{n} {}", raw.len())),
             "UIDL" if !self.uidl_works => b"-ERR [SYS/TEMP] unique ids unavailable\r\n".to_vec(),
             "UIDL" => listing(&|n, (uid, _)| format!("{n} {uid}")),
-            "TOP" => match self.msg(arg) {
-                Some(i) => {
+            // RFC 1939: the header, the empty line, then `lines` lines of the body.
+            "TOP" => match (self.msg(arg), words.next().map(str::parse::<usize>)) {
+                (Some(i), Some(Ok(lines))) => {
                     let raw = &self.mailbox[i].1;
-                    let end = raw
+                    let head = raw
                         .windows(4)
                         .position(|w| w == b"\r\n\r\n")
                         .map_or(raw.len(), |p| p + 4);
-                    Server::multiline(&raw[..end])
+                    let body: usize = raw[head..]
+                        .split_inclusive(|&b| b == b'\n')
+                        .take(lines)
+                        .map(<[u8]>::len)
+                        .sum();
+                    Server::multiline(&raw[..head + body])
                 }
-                None => b"-ERR no such message\r\n".to_vec(),
+                _ => b"-ERR no such message\r\n".to_vec(),
             },
             "RETR" => match self.msg(arg) {
                 Some(i) => Server::multiline(&self.mailbox[i].1.clone()),
@@ -158,6 +169,10 @@ impl Server {
                 return Err(Cut);
             }
             out.extend(self.answer(&line));
+            if self.lose_quit_reply && line.eq_ignore_ascii_case("QUIT") {
+                // Carried out; the answer is lost with the connection.
+                return Err(Cut);
+            }
         }
         Ok(out)
     }
@@ -543,23 +558,24 @@ fn delete_after_download_stores_everything_then_empties_the_server() {
         NOW,
     );
     assert!(!out.cut);
-    assert_eq!(out.quit.unwrap().deleted.len(), 3);
+    assert_eq!(out.quit.unwrap().deleted, ["a", "b", "c"]);
     assert!(server.mailbox.is_empty());
     assert_eq!(store.bytes.len(), 3);
-    // Headers came first, one TOP per new message, then one RETR each.
-    assert_eq!(server.count("TOP"), 3);
-    assert_eq!(server.count("RETR"), 3);
-    let first_retr = server
+    // Headers first, newest first (one TOP per new message), then the bodies newest first,
+    // then a DELE for exactly each stored message.
+    let after_listing: Vec<&str> = server
         .log
         .iter()
-        .position(|l| l.starts_with("RETR"))
-        .unwrap();
-    let last_top = server
-        .log
-        .iter()
-        .rposition(|l| l.starts_with("TOP"))
-        .unwrap();
-    assert!(last_top < first_retr);
+        .map(String::as_str)
+        .skip_while(|l| *l != "UIDL")
+        .collect();
+    assert_eq!(
+        after_listing,
+        [
+            "UIDL", "TOP 3 0", "TOP 2 0", "TOP 1 0", "RETR 3", "RETR 2", "RETR 1", "DELE 1",
+            "DELE 2", "DELE 3", "QUIT"
+        ]
+    );
     assert_nothing_lost(&originals(&mb), &server, &store);
 }
 
@@ -613,7 +629,11 @@ fn no_uidl_offers_only_explicit_download_and_delete() {
     // ...and the next time the same bytes are recognised by checksum, and deleted.
     server.quit_fails = false;
     let out = sync(&mut server, &mut store, &explicit, NOW);
-    assert_eq!(out.quit.unwrap().deleted.len(), 2);
+    let keys: Vec<String> = mb
+        .iter()
+        .map(|(_, raw)| format!("sha256:{}", sha256_hex(raw)))
+        .collect();
+    assert_eq!(out.quit.unwrap().deleted, keys);
     assert!(server.mailbox.is_empty());
     assert_eq!(store.bytes.len(), 2);
     assert_eq!(store.known.len(), 2);
@@ -673,7 +693,20 @@ fn mass_vanish_matches_by_fingerprint_and_deletes_nothing() {
     );
     assert!(!out.plan.unwrap().mass_vanish);
     assert_eq!(server.count("RETR"), 0);
-    assert_eq!(server.count("DELE"), 13);
+    let deles: Vec<String> = server
+        .log
+        .iter()
+        .filter(|l| l.starts_with("DELE"))
+        .cloned()
+        .collect();
+    assert_eq!(
+        deles,
+        (1..=13).map(|m| format!("DELE {m}")).collect::<Vec<_>>()
+    );
+    // Under the keys they were first stored with: the twelve old ones, then the new one.
+    let mut keys = ids.clone();
+    keys.push("fresh".into());
+    assert_eq!(out.quit.unwrap().deleted, keys);
     assert!(server.mailbox.is_empty());
     let mut all = originals(&mb);
     all.push(mail("fresh", "new"));
@@ -730,7 +763,14 @@ fn connection_cut_after_dele_before_quit_keeps_mail_and_retries_the_deletion() {
         NOW,
     );
     assert!(out.cut);
-    assert_eq!(server.count("DELE"), 2);
+    assert_eq!(
+        server
+            .log
+            .iter()
+            .filter(|l| l.starts_with("DELE"))
+            .collect::<Vec<_>>(),
+        ["DELE 1", "DELE 2"]
+    );
     // RFC 1939: without QUIT nothing is deleted.
     assert_eq!(server.mailbox.len(), 2);
     assert!(
@@ -744,7 +784,7 @@ fn connection_cut_after_dele_before_quit_keeps_mail_and_retries_the_deletion() {
     server.log.clear();
     let out = sync(&mut server, &mut store, &policy(Mode::Leave), NOW);
     assert_eq!(server.count("RETR"), 0);
-    assert_eq!(out.quit.unwrap().deleted.len(), 2);
+    assert_eq!(out.quit.unwrap().deleted, ["a", "b"]);
     assert!(server.mailbox.is_empty());
     assert!(
         store
@@ -782,6 +822,133 @@ fn quit_err_leaves_deletions_pending() {
     assert_eq!(out.quit.unwrap().deleted, vec!["a".to_owned()]);
     assert!(server.mailbox.is_empty());
     assert_nothing_lost(&originals(&mb), &server, &store);
+}
+
+#[test]
+fn quit_carried_out_but_its_reply_lost_is_not_committed_and_the_next_session_sees_the_mail_gone() {
+    // RFC 1939 §6: the server enters UPDATE on QUIT and removes the marked messages; the
+    // connection breaks before its +OK arrives. The client cannot know the deletions happened.
+    let mb = mailbox(&["a", "b", "c"]);
+    let mut server = server_of(&mb);
+    server.lose_quit_reply = true;
+    let mut store = Store::default();
+    let out = sync(
+        &mut server,
+        &mut store,
+        &policy(Mode::DeleteAfterDownload),
+        NOW,
+    );
+    assert!(out.cut && out.quit.is_none());
+    assert_eq!(
+        server
+            .log
+            .iter()
+            .filter(|l| l.starts_with("DELE") || *l == "QUIT")
+            .collect::<Vec<_>>(),
+        ["DELE 1", "DELE 2", "DELE 3", "QUIT"]
+    );
+    // The server did delete them; the client treats them as not committed: still pending.
+    assert!(server.mailbox.is_empty());
+    let state = |store: &Store| -> Vec<(String, bool, bool)> {
+        store
+            .known
+            .iter()
+            .map(|r| (r.key.clone(), r.delete_pending, r.server_gone))
+            .collect()
+    };
+    assert_eq!(
+        state(&store),
+        [
+            ("a".to_owned(), true, false),
+            ("b".to_owned(), true, false),
+            ("c".to_owned(), true, false)
+        ]
+    );
+    assert_nothing_lost(&originals(&mb), &server, &store);
+
+    // New mail arrives and takes message number 1, which was "a" last session. The next
+    // session (leave on server: the only DELE would be a pending one) finds a, b and c gone.
+    server.lose_quit_reply = false;
+    server.log.clear();
+    let d = mail("d", "new");
+    server.mailbox.push(("d".into(), d.clone()));
+    let out = sync(&mut server, &mut store, &policy(Mode::Leave), NOW);
+    assert!(!out.cut);
+    assert_eq!(out.plan.unwrap().vanished, ["a", "b", "c"]);
+    let q = out.quit.unwrap();
+    assert!(q.committed && q.deleted.is_empty() && q.pending.is_empty());
+    // Nothing was deleted in its place, only the new mail was downloaded, and once.
+    assert_eq!(server.count("DELE"), 0);
+    assert_eq!(server.uids(), ["d"]);
+    assert_eq!(
+        server
+            .log
+            .iter()
+            .filter(|l| l.starts_with("RETR"))
+            .collect::<Vec<_>>(),
+        ["RETR 1"]
+    );
+    assert_eq!(
+        state(&store),
+        [
+            ("a".to_owned(), false, true),
+            ("b".to_owned(), false, true),
+            ("c".to_owned(), false, true),
+            ("d".to_owned(), false, false)
+        ]
+    );
+    // Each message once in the store, byte for byte.
+    let mut want: BTreeMap<String, Vec<u8>> = mb.iter().cloned().collect();
+    want.insert("d".into(), d.clone());
+    assert_eq!(store.bytes, want);
+    let mut all = originals(&mb);
+    all.push(d);
+    assert_nothing_lost(&all, &server, &store);
+}
+
+#[test]
+fn top_with_lines_gives_the_header_and_that_many_body_lines_dot_unstuffed() {
+    // Body lines that begin with dots, one of them a lone "." (the terminator, unstuffed).
+    let raw =
+        b"From: a@example.org\r\nSubject: dots\r\n\r\n.hidden\r\n..two\r\n.\r\nfour\r\nfive\r\n";
+    let head = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let mut server = Server::new(&[("d", raw.to_vec())]);
+    let mut c = Conn::open(&mut server).expect("no cut");
+    let lines: [&[u8]; 5] = [
+        b".hidden\r\n",
+        b"..two\r\n",
+        b".\r\n",
+        b"four\r\n",
+        b"five\r\n",
+    ];
+    for k in [0u32, 1, 2, 3, 4, 5, 9] {
+        let got = c
+            .body(|t| t.top(n(1), k))
+            .expect("no cut")
+            .expect("TOP answered");
+        let mut want = raw[..head].to_vec();
+        for l in lines.iter().take(k as usize) {
+            want.extend_from_slice(l);
+        }
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            String::from_utf8_lossy(&want),
+            "TOP 1 {k}"
+        );
+    }
+    assert!(c.quit().expect("no cut"));
+    let tops: Vec<&str> = server
+        .log
+        .iter()
+        .map(String::as_str)
+        .filter(|l| l.starts_with("TOP"))
+        .collect();
+    assert_eq!(
+        tops,
+        [
+            "TOP 1 0", "TOP 1 1", "TOP 1 2", "TOP 1 3", "TOP 1 4", "TOP 1 5", "TOP 1 9"
+        ]
+    );
 }
 
 #[test]
@@ -1075,7 +1242,7 @@ fn undo_before_quit_sends_rset_and_deletes_nothing() {
         &policy(Mode::DeleteAfterDownload),
         NOW,
     );
-    assert_eq!(out.quit.unwrap().deleted.len(), 2);
+    assert_eq!(out.quit.unwrap().deleted, ["a", "b"]);
     assert_nothing_lost(&originals(&mb), &server, &store);
 }
 
@@ -1143,7 +1310,11 @@ fn message_without_uidl_is_keyed_by_its_checksum() {
     let mut explicit = policy(Mode::Leave);
     explicit.no_uidl_delete = true;
     let out = sync(&mut server, &mut store, &explicit, NOW);
-    assert_eq!(out.quit.unwrap().deleted.len(), 2);
+    let deleted: Vec<String> = mb
+        .iter()
+        .map(|(_, raw)| format!("sha256:{}", sha256_hex(raw)))
+        .collect();
+    assert_eq!(out.quit.unwrap().deleted, deleted);
     // Every byte written went under `sha256:<hex of those bytes>`, with the record the run
     // gave: no UIDL, the LIST size, the checksum.
     let mut keys: Vec<String> = mb

@@ -110,7 +110,7 @@ async fn logs_in_over_tls_and_downloads_every_message_byte_exact() {
     let summary = wait(s.download(msgs, opts)).await.unwrap();
     assert_eq!(prop(&summary, "count").as_f64(), Some(f64::from(e.count)));
     assert_eq!(progress.get(), e.count);
-    let got = got.borrow();
+    let got = got.take();
     let numbers: Vec<u32> = got.iter().map(|(m, _)| *m).collect();
     assert_eq!(numbers, (1..=e.count).collect::<Vec<_>>(), "in order");
     let mut h = 0xcbf29ce484222325u64;
@@ -141,14 +141,21 @@ async fn headers_of_the_newest_messages_come_newest_first() {
         .unwrap();
     let h = Array::from(&h);
     assert_eq!(h.length(), 5);
-    let first = h.get(0);
-    assert_eq!(prop(&first, "msg").as_f64(), Some(f64::from(e.count)));
-    assert!(prop(&first, "uid").is_string());
-    let headers = Uint8Array::new(&prop(&first, "headers")).to_vec();
-    assert!(
-        headers.ends_with(b"\r\n\r\n"),
-        "TOP n 0 ends after the header"
-    );
+    // The whole order, not just the first: count, count-1, ..., count-4.
+    let msgs: Vec<f64> = h
+        .iter()
+        .map(|r| prop(&r, "msg").as_f64().unwrap())
+        .collect();
+    let want: Vec<f64> = (0..5).map(|i| f64::from(e.count - i)).collect();
+    assert_eq!(msgs, want, "newest first");
+    for r in h.iter() {
+        assert!(prop(&r, "uid").is_string());
+        let headers = Uint8Array::new(&prop(&r, "headers")).to_vec();
+        assert!(
+            headers.ends_with(b"\r\n\r\n"),
+            "TOP n 0 ends after the header"
+        );
+    }
     s.close();
 }
 
