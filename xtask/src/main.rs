@@ -23,6 +23,8 @@ const PACKAGES: &[&str] = &[
     "dovecot-pop3d",
     "mpop",
     "websockify",
+    // Independent readers in tests (zipfile, mailbox) and the bridge benchmark's client.
+    "python3",
     "chromium",
     "chromium-driver",
     "nginx",

@@ -4,6 +4,7 @@
 /// UTC offset (to show the time as it was written).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Date {
+    /// Milliseconds since 1970-01-01T00:00:00Z.
     pub epoch_ms: i64,
     /// Minutes east of UTC.
     pub offset_minutes: i32,

@@ -13,6 +13,8 @@
 //! Every string meant for display has been through [`pop3_proto::text::display_line`]: no
 //! control, bidi or invisible characters. Nothing here panics on input.
 
+#![warn(missing_docs, missing_debug_implementations)]
+
 mod address;
 pub mod charsets;
 mod date;
@@ -32,6 +34,7 @@ pub const MAX_HEADER_BYTES: usize = 256 * 1024;
 /// One header field: its name, lower-cased, and its value unfolded but otherwise as sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Field {
+    /// The field name, lower-cased (`subject`).
     pub name: String,
     /// Continuation lines are joined with one space; both ends of each line are trimmed of
     /// ASCII whitespace. Raw bytes: 8-bit text and encoded words are not decoded yet.
@@ -41,13 +44,16 @@ pub struct Field {
 /// A name and address from From/To/Cc/Reply-To, as display text.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Mailbox {
+    /// The display name (`Ann Example`), decoded; `None` when the sender gave none.
     pub name: Option<String>,
+    /// The address (`ann@example.org`); `None` for a bare name or a group's name.
     pub address: Option<String>,
 }
 
 /// The fields of a header section.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Headers {
+    /// The fields in the order they were sent.
     pub fields: Vec<Field>,
 }
 
@@ -145,13 +151,17 @@ pub fn message_id(value: &[u8]) -> Option<String> {
 pub struct Summary {
     /// The From value, decoded (`Name <addr>`); [`display_name`] gives its short form.
     pub from: String,
+    /// The To value, decoded.
     pub to: String,
+    /// The Cc value, decoded.
     pub cc: String,
+    /// The Subject, decoded.
     pub subject: String,
     /// The Date field as written (display text).
     pub date_text: String,
     /// The Date field, when it is a real date.
     pub date: Option<Date>,
+    /// The Message-ID without angle brackets.
     pub message_id: Option<String>,
 }
 

@@ -8,6 +8,7 @@ use pop3_proto::text;
 /// the UI shows on its own so that a name cannot hide it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CleanName {
+    /// The name to show and to save under (no paths, controls, bidi or reserved names).
     pub name: String,
     /// Lower-case, without the dot; empty when the name has none.
     pub extension: String,

@@ -5,15 +5,18 @@
 //! Pure Rust with no browser knowledge; `pop3-web` binds it to JavaScript. Nothing here panics
 //! on input, and every step is bounded by [`Limits`].
 
-pub mod charsets;
-pub mod filename;
+#![warn(missing_docs, missing_debug_implementations)]
+
+mod charsets;
+mod filename;
+#[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 mod message;
-pub mod sanitize;
-pub mod text;
+mod sanitize;
+mod text;
 
 pub use charsets::EncodingRs;
-pub use filename::{CleanName, clean_filename};
+pub use filename::{CleanName, MAX_FILENAME_CHARS, clean_filename};
 pub use message::{
     Disposition, Mailbox, MessageView, PartInfo, Rendered, Warning, parse_message, part_bytes,
     render_html,
@@ -48,10 +51,18 @@ impl Default for Limits {
 /// Why a message or part cannot be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MimeError {
+    /// Larger than [`Limits::max_input_bytes`]: refused before parsing.
     #[error("the message is {size} bytes, more than the {limit}-byte limit")]
-    TooLarge { size: usize, limit: usize },
+    TooLarge {
+        /// The message's size in bytes.
+        size: usize,
+        /// The limit it exceeded.
+        limit: usize,
+    },
+    /// Not mail at all: no header line to start with.
     #[error("this is not a mail message (no header lines)")]
     NotAMessage,
+    /// No part with this id (or it was left out because of a limit).
     #[error("the message has no part {0:?} (or it was left out because of a limit)")]
     PartNotFound(String),
 }

@@ -20,13 +20,17 @@ use crate::{Limits, MimeError};
 /// the message list parses them).
 pub use pop3_headers::Mailbox;
 
+/// How a part is meant to be shown (RFC 2183), as the reader decided it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Disposition {
+    /// Part of the displayed body (text, an inline image).
     Inline,
+    /// A file offered for download.
     Attachment,
 }
 
 impl Disposition {
+    /// The RFC 2183 name: `inline` or `attachment`.
     pub fn as_str(self) -> &'static str {
         match self {
             Disposition::Inline => "inline",
@@ -43,6 +47,7 @@ pub struct PartInfo {
     pub id: String,
     /// Lower-case `type/subtype`.
     pub content_type: String,
+    /// Inline or attachment.
     pub disposition: Disposition,
     /// The cleaned file name, if the sender gave one.
     pub filename: Option<String>,
@@ -61,11 +66,33 @@ pub struct PartInfo {
 /// Something was left out or shown approximately.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Warning {
-    TooDeep { limit: usize },
-    TooManyParts { limit: usize },
-    DecodedTooLarge { limit: usize },
-    UnknownCharset { part: String, charset: String },
-    DamagedPart { part: String },
+    /// Parts nested deeper than `limit` ([`crate::Limits::max_depth`]) are left out.
+    TooDeep {
+        /// The nesting limit.
+        limit: usize,
+    },
+    /// Parts after the first `limit` ([`crate::Limits::max_parts`]) are left out.
+    TooManyParts {
+        /// The part limit.
+        limit: usize,
+    },
+    /// Parts beyond `limit` decoded bytes ([`crate::Limits::max_decoded_bytes`]) are left out.
+    DecodedTooLarge {
+        /// The decoded-size limit in bytes.
+        limit: usize,
+    },
+    /// A part named a charset nobody knows; it is shown as UTF-8.
+    UnknownCharset {
+        /// The part's id.
+        part: String,
+        /// The label it gave.
+        charset: String,
+    },
+    /// A part could not be decoded as declared; it is shown as it is.
+    DamagedPart {
+        /// The part's id.
+        part: String,
+    },
 }
 
 impl fmt::Display for Warning {
@@ -92,14 +119,21 @@ impl fmt::Display for Warning {
 /// What a UI needs to show a message. Every string is plain text.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct MessageView {
+    /// The Subject, decoded, as display text.
     pub subject: Option<String>,
+    /// The From addresses.
     pub from: Vec<Mailbox>,
+    /// The To addresses.
     pub to: Vec<Mailbox>,
+    /// The Cc addresses.
     pub cc: Vec<Mailbox>,
+    /// The Reply-To addresses.
     pub reply_to: Vec<Mailbox>,
     /// ISO 8601 / RFC 3339, when the Date header is valid.
     pub date: Option<String>,
+    /// The Message-ID without angle brackets.
     pub message_id: Option<String>,
+    /// Every listed part, in document order.
     pub parts: Vec<PartInfo>,
     /// Ids of the text/plain parts that make up the body, in order.
     pub text_parts: Vec<String>,
@@ -110,13 +144,16 @@ pub struct MessageView {
     pub text: Option<String>,
     /// Whether any text/html part is part of the body.
     pub has_html: bool,
+    /// What was left out or shown approximately.
     pub warnings: Vec<Warning>,
 }
 
 /// The body as sanitized HTML.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Rendered {
+    /// The body's HTML, sanitized part by part and joined.
     pub html: String,
+    /// Remote references removed (see [`crate::Sanitized::remote_blocked`]).
     pub remote_blocked: usize,
     /// Some HTML part nested too deep or had too many tags and was cut (see
     /// [`crate::sanitize::MAX_HTML_DEPTH`]).

@@ -24,6 +24,7 @@ pub struct SanitizeOptions {
 /// Sanitized HTML and how many remote references were removed from it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Sanitized {
+    /// The sanitized HTML.
     pub html: String,
     /// Remote references removed (image sources, `srcset`, `background`, CSS `url()`), so the
     /// UI can offer to load remote content. With `allow_remote` only `<img src>` comes back,

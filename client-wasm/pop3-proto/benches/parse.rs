@@ -4,8 +4,8 @@
 //! `cargo bench -p pop3-proto --bench parse` (or `cargo xtask bench parse`). Prints the best of
 //! several runs; the goal is at least 1 GB/s.
 
-use pop3_proto::codec::multiline::{Unstuffer, stuff};
 use pop3_proto::{Event, Instant};
+use pop3_proto::{Unstuffer, stuff};
 use std::hint::black_box;
 
 const SIZE: usize = 100 * 1024 * 1024;

@@ -30,7 +30,11 @@
 //! [`export`] writes and reads mboxrd files and zips of `.eml` files, keeping the UIDL in an
 //! `X-POP3-UIDL:` header.
 
+#![warn(missing_docs, missing_debug_implementations)]
+
 mod error;
+/// Archives (a namespace of its own: `export::mbox`, `export::zip`, and the import that reads
+/// either).
 pub mod export;
 mod headers;
 mod identify;

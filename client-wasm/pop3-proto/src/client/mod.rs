@@ -114,6 +114,20 @@ pub struct Client {
     failure: Option<ConnectionError>,
 }
 
+/// Shows the session's state, never its buffers (they hold message bytes) nor anything of a
+/// login in progress (credentials).
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("state", &self.state)
+            .field("secure", &self.secure)
+            .field("utf8_enabled", &self.utf8_enabled)
+            .field("queued", &self.queue.len())
+            .field("in_flight", &self.in_flight.len())
+            .finish_non_exhaustive()
+    }
+}
+
 impl Client {
     /// A client for a connection that was just opened at `now`.
     pub fn new(opts: Options, now: Instant) -> Client {

@@ -9,6 +9,7 @@ use crate::error::UsageError;
 use crate::types::{Handle, MsgNum};
 
 /// The AUTHORIZATION state's commands. Obtained from [`Client::authorization`].
+#[derive(Debug)]
 pub struct Authorization<'a> {
     pub(super) c: &'a mut Client,
 }
@@ -57,6 +58,7 @@ impl Authorization<'_> {
 
 /// The TRANSACTION state's commands. Obtained from [`Client::transaction`]. Commands are
 /// pipelined when the server allows it; answers arrive in order.
+#[derive(Debug)]
 pub struct Transaction<'a> {
     pub(super) c: &'a mut Client,
 }
