@@ -44,6 +44,8 @@ const WASM_TARGET: &str = "wasm32-unknown-unknown";
 /// `wasm32-unknown-unknown` as well.
 const WASM_CRATES: &[&str] = &[
     "pop3-proto",
+    "pop3-headers",
+    "pop3-bridge-protocol",
     "pop3-sync",
     "pop3-mime",
     "pop3-web",

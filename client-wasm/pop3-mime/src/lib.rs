@@ -21,7 +21,9 @@ pub use message::{
     Disposition, Mailbox, MessageView, PartInfo, Rendered, Warning, parse_message, part_bytes,
     render_html,
 };
-pub use sanitize::{InlineImages, SanitizeOptions, Sanitized, sanitize_html};
+pub use sanitize::{
+    InlineImages, MAX_HTML_DEPTH, MAX_HTML_TAGS, SanitizeOptions, Sanitized, sanitize_html,
+};
 pub use text::{text_to_html, unflow};
 
 /// Bounds on the work and memory one message may cost.

@@ -156,7 +156,7 @@ pub struct Rendered {
     /// Remote references removed (see [`crate::Sanitized::remote_blocked`]).
     pub remote_blocked: usize,
     /// Some HTML part nested too deep or had too many tags and was cut (see
-    /// [`crate::sanitize::MAX_HTML_DEPTH`]).
+    /// [`crate::MAX_HTML_DEPTH`]).
     pub truncated: bool,
 }
 

@@ -44,8 +44,8 @@ pub mod fuzzing;
 mod options;
 mod sasl;
 mod secret;
-/// The one rule for text we show but did not write (a namespace of its own: its functions
-/// are used by every crate that displays untrusted text).
+// A namespace of its own: the one rule for text we show but did not write, used by every
+// crate that displays untrusted text.
 pub mod text;
 mod types;
 

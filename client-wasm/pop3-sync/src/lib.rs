@@ -33,8 +33,7 @@
 #![warn(missing_docs, missing_debug_implementations)]
 
 mod error;
-/// Archives (a namespace of its own: `export::mbox`, `export::zip`, and the import that reads
-/// either).
+// A namespace of its own: `export::mbox`, `export::zip`, and the import that reads either.
 pub mod export;
 mod headers;
 mod identify;
