@@ -8,9 +8,6 @@ pub enum SyncError {
     /// The policy is malformed (e.g. keep-days without a number of days).
     #[error("invalid policy: {0}")]
     BadPolicy(String),
-    /// A known record is malformed or duplicates another one.
-    #[error("invalid known record: {0}")]
-    BadRecord(String),
     /// The listing is malformed (message number 0, a number listed twice, too many entries).
     #[error("invalid listing: {0}")]
     BadListing(String),
@@ -34,11 +31,9 @@ pub enum SyncError {
 
 impl SyncError {
     /// The stable code JS sees as `error.code` (the JS API's one list of codes, group `sync`).
-    /// A malformed known record is a malformed option of the run (`bad_options`).
     pub fn code(&self) -> Code {
         match self {
             SyncError::BadPolicy(_) => Code::BadPolicy,
-            SyncError::BadRecord(_) => Code::BadOptions,
             SyncError::BadListing(_) => Code::BadListing,
             SyncError::Order(_) => Code::SyncOrder,
             SyncError::UnknownMessage(_) => Code::UnknownMessage,
