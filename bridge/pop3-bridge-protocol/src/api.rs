@@ -79,38 +79,71 @@ pub enum Code {
     BridgeUnreachable,
     /// The bridge refused without a code this client knows.
     BridgeError,
+    /// Wrong user name, password or token (also `-ERR [AUTH]`).
     AuthFailed,
+    /// The mailbox is locked by another session (RFC 2449 `[IN-USE]`).
     InUse,
+    /// Logged in too soon after the last time (`[LOGIN-DELAY]`).
     LoginDelay,
+    /// The server has a temporary problem (RFC 3206 `[SYS/TEMP]`).
     SysTemp,
+    /// The server has a permanent problem (RFC 3206 `[SYS/PERM]`).
     SysPerm,
+    /// Every login method offered would reveal the secret on an unencrypted connection,
+    /// and the caller did not allow that (`allowInsecure`).
     CleartextRefused,
+    /// The server offers no login method the caller's settings allow.
     NoAcceptableMethod,
+    /// The server claimed success without proving it knows the password (SCRAM).
     ServerImpostor,
     /// The greeting was `-ERR`.
     ServerRefused,
+    /// A command got `-ERR`.
     ServerError,
+    /// A message exceeded the size limit.
     TooLarge,
+    /// QUIT got `-ERR`: nothing was deleted.
     QuitFailed,
+    /// The connection to the server timed out.
     Timeout,
+    /// The connection closed unexpectedly, or the session was closed.
     Closed,
+    /// The server broke the protocol.
     Protocol,
+    /// The caller's `signal` was aborted.
     Cancelled,
+    /// A command on a session that is not (or no longer) open.
     NotLoggedIn,
+    /// The message is larger than the reader's limit.
     MimeLimit,
+    /// The bytes are not a mail message (no header lines).
     MimeInvalid,
+    /// `partBytes` was given an id that is not (or, over a limit, no longer) listed.
     MimePartNotFound,
+    /// The sync policy is malformed.
     BadPolicy,
+    /// The listing is malformed (message 0, a number listed twice, too many entries).
     BadListing,
+    /// A `SyncRun` method was called in the wrong phase, or on a blocked run.
     SyncOrder,
+    /// The message number is not in this session's listing.
     UnknownMessage,
+    /// A checksum is not 64 hexadecimal digits.
     BadSha256,
+    /// The message may not be deleted (not confirmed stored, not wanted by the policy, or
+    /// deletions are off for this run).
     NotDeletable,
+    /// The call does not fit the message in its current state.
     SyncState,
+    /// A UIDL that cannot go into a header line (spaces or control characters).
     BadUid,
+    /// An import that is neither a zip nor an mbox file.
     ArchiveUnknown,
+    /// The archive is damaged (truncated, bad offsets, CRC mismatch).
     ArchiveCorrupt,
+    /// A zip feature the reader does not have (compression, encryption, zip64).
     ArchiveUnsupported,
+    /// Too many messages, or too big for a zip without zip64.
     ArchiveTooLarge,
 }
 

@@ -12,6 +12,12 @@
 //!
 //! Versions of both contracts are recorded in CHANGELOG.md.
 
+#![warn(missing_docs, missing_debug_implementations)]
+
+// `api` stays a public module: its `Code` and `Group` are the JS API's codes, a different list
+// from the wire's `ErrorCode`, and `api::Code` says which contract a code belongs to where a bare
+// `Code` at the root next to `ErrorCode` would not. The wire types are the crate's main
+// contract, so they are re-exported at the root and `wire` is private.
 pub mod api;
 mod wire;
 

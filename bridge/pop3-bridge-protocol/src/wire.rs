@@ -1,6 +1,8 @@
 //! The `pop3-bridge.v1` wire protocol (docs/bridge-protocol.md): one JSON request from the
 //! client, one JSON answer from the bridge, then binary frames carrying POP3 bytes.
 
+use std::fmt;
+
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize};
 
@@ -34,16 +36,31 @@ impl Security {
 }
 
 /// The client's first (and only) text frame (§2).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// `Debug` shows whether a token is present, never the token.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConnectRequest {
     /// The mail server as the user typed it (also the TLS server name).
     pub host: String,
+    /// The mail server's port (110 or 995 unless the operator allowed others).
     pub port: u16,
+    /// How the bridge secures the connection to the mail server.
     pub security: Security,
-    /// Access token, when it was not in the query string.
+    /// Access token, when it was not in the query string. A secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
+}
+
+impl fmt::Debug for ConnectRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConnectRequest")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("security", &self.security)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 /// TLS details of the bridge's connection to the mail server (§3), as on the wire
@@ -52,10 +69,13 @@ pub struct ConnectRequest {
 pub struct TlsInfo {
     /// "TLSv1.3" or "TLSv1.2".
     pub version: String,
+    /// The negotiated cipher suite, e.g. "TLS13_AES_256_GCM_SHA384".
     pub cipher: String,
     /// The name the certificate was checked against (what the user typed).
     pub server_name: String,
+    /// The end-entity certificate's subject (distinguished name).
     pub subject: String,
+    /// The end-entity certificate's issuer (distinguished name).
     pub issuer: String,
     /// RFC 3339 UTC, e.g. "2030-01-01T00:00:00Z".
     pub not_after: String,
@@ -71,9 +91,11 @@ pub struct TlsInfo {
 pub struct ConnectOk {
     /// Always true.
     pub ok: bool,
+    /// The security the client asked for, now in place.
     pub security: Security,
     /// The address the bridge connected to (after the policy check).
     pub peer: String,
+    /// TLS details; absent for `plain`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<TlsInfo>,
     /// With `stls`: the server greeting received *before* TLS. Untrusted: a network attacker
@@ -89,6 +111,7 @@ pub struct ConnectOk {
 pub struct ConnectErr {
     /// Always false.
     pub ok: bool,
+    /// What went wrong.
     pub error: ErrorBody,
 }
 
@@ -106,8 +129,10 @@ impl ConnectErr {
     }
 }
 
+/// The `error` object of a failure answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ErrorBody {
+    /// The machine-readable code the UI switches on.
     pub code: ErrorCode,
     /// A plain-language sentence the UI may show as is.
     pub message: String,
@@ -122,7 +147,9 @@ pub struct ErrorBody {
 /// error body) is still a refusal, with [`Refusal::code`] `None`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Answer {
+    /// The bridge is connected to the mail server; POP3 bytes follow.
     Ok(ConnectOk),
+    /// The bridge refused; it closes the WebSocket next.
     Refused(Refusal),
 }
 
@@ -135,6 +162,7 @@ pub struct Refusal {
     pub code_sent: String,
     /// The bridge's plain-language sentence (empty when it sent none).
     pub message: String,
+    /// Technical detail, when the bridge sent some (may quote sanitised server text).
     pub detail: Option<String>,
 }
 
@@ -202,34 +230,59 @@ impl<'de> Deserialize<'de> for Answer {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
+    /// The connect request is malformed or missing (a bug in the client).
     BadRequest,
+    /// No connect request arrived within the handshake timeout.
     HandshakeTimeout,
+    /// The token is missing, malformed, wrongly signed, or for another host or port.
     TokenInvalid,
+    /// The token is past its `exp` (or before its `nbf`).
     TokenExpired,
+    /// The policy refuses the host: a local, private or reserved address, a numeric trick,
+    /// a local name, or not on the operator's list.
     TargetRefused,
+    /// The policy refuses the port (not 110 or 995, and not allowed by the operator).
     PortRefused,
+    /// `plain` was requested but the operator does not allow it.
     PlaintextRefused,
+    /// The host name did not resolve.
     ResolveFailed,
+    /// The TCP connection was refused or reset.
     ConnectFailed,
+    /// No TCP answer within the connect timeout.
     ConnectTimeout,
+    /// The TLS handshake failed for a reason other than the certificate.
     TlsHandshake,
+    /// No TLS handshake within the TLS timeout.
     TlsTimeout,
+    /// Any other certificate problem.
     CertInvalid,
+    /// The certificate has expired or is not valid yet.
     CertExpired,
+    /// The certificate is not valid for the name the user typed.
     CertNameMismatch,
+    /// The chain does not lead to a trusted root or configured CA, and no pin matched.
     CertUnknownIssuer,
+    /// The greeting was not `+OK`, `STLS` was answered with anything but `+OK`, or the
+    /// server closed. Never continues in plaintext.
     StlsRefused,
+    /// Bytes arrived after the greeting before `STLS` was sent, or after the `+OK` to `STLS`
+    /// before the handshake (response injection).
     StlsInjection,
+    /// Greeting, `STLS` and `+OK` took longer than the STLS timeout.
     StlsTimeout,
+    /// The client sent binary data before the answer (the STLS command-injection guard).
     ProtocolViolation,
     /// Only a close reason and a metric kind (§4), never in an answer.
     IdleTimeout,
     /// Only a close reason and a metric kind (§4), never in an answer.
     UpstreamError,
+    /// The bridge is shutting down.
     ShuttingDown,
 }
 
 impl ErrorCode {
+    /// Every code, in declaration order (for tables, metrics and tests).
     pub const ALL: [ErrorCode; 23] = [
         ErrorCode::BadRequest,
         ErrorCode::HandshakeTimeout,
@@ -256,6 +309,7 @@ impl ErrorCode {
         ErrorCode::ShuttingDown,
     ];
 
+    /// The name on the wire (snake_case, as serde writes it), e.g. `"cert_expired"`.
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorCode::BadRequest => "bad_request",
@@ -381,5 +435,21 @@ mod tests {
             assert_eq!(json, format!("\"{}\"", c.as_str()));
         }
         assert_eq!(ErrorCode::from_name("internal"), None);
+    }
+
+    #[test]
+    fn debug_of_a_request_hides_the_token() {
+        let req = ConnectRequest {
+            host: "pop.example.com".into(),
+            port: 995,
+            security: Security::Tls,
+            token: Some("v1.secret-token".into()),
+        };
+        let shown = format!("{req:?}");
+        assert!(!shown.contains("secret-token"), "{shown}");
+        assert!(
+            shown.contains("pop.example.com") && shown.contains("<redacted>"),
+            "{shown}"
+        );
     }
 }

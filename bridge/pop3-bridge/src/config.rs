@@ -46,6 +46,7 @@ pub struct Limits {
     pub max_connections_per_ip: usize,
     /// Time for the HTTP request headers, and then for the client's target message.
     pub handshake_timeout: Duration,
+    /// TCP connect to the mail server.
     pub connect_timeout: Duration,
     /// TLS handshake to the mail server (also bounds the listener's TLS handshake).
     pub tls_timeout: Duration,
@@ -85,8 +86,11 @@ impl Default for Limits {
 }
 
 /// Everything the bridge runs on.
-#[derive(Debug, Clone)]
+///
+/// `Debug` shows whether a token secret is set, never the secret (see `redact.rs`).
+#[derive(Clone)]
 pub struct Config {
+    /// Address the binary binds (tests and embedders bind their own listener).
     pub listen: SocketAddr,
     /// Directory of the web UI, served at `/`.
     pub web_root: Option<PathBuf>,
@@ -107,11 +111,15 @@ pub struct Config {
     pub allow_plaintext: bool,
     /// Extra CA PEM files trusted for all servers.
     pub extra_ca: Vec<PathBuf>,
+    /// Servers the operator knows: allow-listed, with their own CA, pins or plaintext.
     pub servers: Vec<ServerConfig>,
+    /// When set, every session needs an access token checked with this secret.
     pub token_secret: Option<String>,
+    /// How tokens are checked (HMAC-signed claims by default).
     pub token_mode: TokenMode,
     /// TLS for the listener (required for a non-loopback bind unless behind a proxy).
     pub tls_cert: Option<PathBuf>,
+    /// The private key (PEM) belonging to `tls_cert`.
     pub tls_key: Option<PathBuf>,
     /// A TLS-terminating reverse proxy is in front: allow a public bind without listener TLS,
     /// take the client IP from `X-Forwarded-For`, and treat the origin as https.
@@ -119,10 +127,12 @@ pub struct Config {
     /// Kiosk mode for the UI this bridge serves (`/client-config.json`): nothing stored, mail
     /// left on the server, idle logout after `kiosk_idle_secs`. Embedders cannot turn it off.
     pub kiosk: bool,
+    /// Seconds without activity before a kiosk session logs out.
     pub kiosk_idle_secs: u32,
     /// Also serve `web_root/dev/`: the mock API (`?api=mock`) and the test pages. For tests
     /// and development only; off, those paths answer 404 and the UI ignores `?api=mock`.
     pub dev_pages: bool,
+    /// Resource limits and timeouts.
     pub limits: Limits,
 }
 
@@ -153,18 +163,22 @@ impl Default for Config {
     }
 }
 
+/// Why a configuration could not be loaded or is refused.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// The TOML file could not be read.
     #[error("cannot read config file {0}: {1}")]
     Read(PathBuf, std::io::Error),
+    /// The TOML file is not valid TOML, or has an unknown key or a wrong type.
     #[error("config file {0} is not valid: {1}")]
     Parse(PathBuf, String),
+    /// A setting is out of range or conflicts with another (the message says which).
     #[error("{0}")]
     Invalid(String),
 }
 
 /// The TOML file. Every key is optional; see bridge/pop3-bridge/bridge.sample.toml.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     pub listen: Option<SocketAddr>,
@@ -225,12 +239,15 @@ pub struct FileLimits {
 #[derive(Debug, Parser)]
 #[command(name = "pop3-bridge", version, about, long_about)]
 pub struct Cli {
+    /// A subcommand instead of running the bridge.
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// The settings.
     #[command(flatten)]
     pub opts: CliOpts,
 }
 
+/// The binary's subcommands; without one it runs the bridge.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Print an HMAC access token bound to one server (uses --token-secret).
@@ -247,7 +264,9 @@ pub enum Command {
     },
 }
 
-#[derive(Debug, Args)]
+/// The bridge's settings as flags and environment variables (the `Config` fields, with
+/// durations in seconds); `into_config` merges them over the TOML file.
+#[derive(Args)]
 pub struct CliOpts {
     /// TOML configuration file (flags and environment override it).
     #[arg(long, env = "POP3_BRIDGE_CONFIG", value_name = "FILE")]

@@ -8,26 +8,35 @@
 //! Tests and embedders call [`run`] (or [`Bridge::run`]) with an already bound listener, so
 //! they can bind `127.0.0.1:0`; `main.rs` only parses the configuration.
 //!
-//! Module map: `config` (settings), `policy` (pure target classifier), `resolve` (DNS and
-//! connect behind traits), `token`, `upgrade` (HTTP and pre-101 checks), `session` (one
-//! WebSocket session), `upstream` (TCP/TLS/STLS), `server_text` (quoting what the server said),
-//! `relay` (the two pumps), `tls`, `metrics`, `static_files`, `shutdown`. `protocol` re-exports
-//! the wire types of the `pop3-bridge-protocol` crate, shared with the browser client.
+//! Module map (all private; the public items are re-exported here at the root): `config`
+//! (settings), `redact` (their `Debug`, without the token secret), `policy` (pure target
+//! classifier), `resolve` (DNS and connect behind traits), `token`, `upgrade` (HTTP and pre-101
+//! checks), `session` (one WebSocket session), `upstream` (TCP/TLS/STLS), `server_text`
+//! (quoting what the server said), `relay` (the two pumps), `tls`, `metrics`, `static_files`,
+//! `shutdown`. `protocol` re-exports the wire types of the `pop3-bridge-protocol` crate, shared
+//! with the browser client.
 
-pub mod config;
-pub mod metrics;
-pub mod policy;
-pub mod protocol;
-pub mod relay;
-pub mod resolve;
-pub mod server_text;
-pub mod session;
-pub mod shutdown;
-pub mod static_files;
-pub mod tls;
-pub mod token;
-pub mod upgrade;
-pub mod upstream;
+#![warn(missing_docs, missing_debug_implementations)]
+
+// Every module is private and the public API is the crate root (the `pub use` lines below):
+// it is small (a bridge, its settings, tokens, and the resolver/connector seams for tests), and
+// no sub-namespace would read more clearly than the root. Private modules also let the
+// compiler report items that nothing uses.
+mod config;
+mod metrics;
+mod policy;
+mod protocol;
+mod redact;
+mod relay;
+mod resolve;
+mod server_text;
+mod session;
+mod shutdown;
+mod static_files;
+mod tls;
+mod token;
+mod upgrade;
+mod upstream;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -44,26 +53,35 @@ use tokio_rustls::TlsAcceptor;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tracing::{debug, info, warn};
 
-pub use config::Config;
 use metrics::{HttpRefusal, Metrics};
 use policy::Policy;
-use resolve::{Connector, DirectConnector, Resolver, SystemResolver};
+use resolve::{DirectConnector, SystemResolver};
 use shutdown::{ShutdownSignal, TaskGuard, Tracker};
 use static_files::StaticFiles;
 use tls::ClientTls;
-use token::TokenAuth;
+
+// The public API: what `main.rs`, the tests and the e2e crate use.
+pub use config::{Cli, CliOpts, Command, Config, ConfigError, Limits, ServerConfig};
+pub use relay::MAX_READ;
+pub use resolve::{BoxFuture, Connector, FakeResolver, Resolver};
+pub use tls::TlsSetupError;
+pub use token::{TokenAuth, TokenClaims, TokenError, TokenMode, now_unix};
 
 /// Largest request head (request line + headers) accepted. Hyper answers 431 beyond it, so a
 /// megabyte-long header costs us at most this much buffering (CVE-2023-43669 class).
 const MAX_REQUEST_HEAD: usize = 16 * 1024;
 const MAX_HEADERS: usize = 64;
 
+/// Why [`Bridge::run`] could not start (or its listener failed).
 #[derive(Debug, thiserror::Error)]
 pub enum BridgeError {
+    /// The configuration is inconsistent, or unsafe for the address bound.
     #[error("configuration: {0}")]
     Config(#[from] config::ConfigError),
+    /// A certificate, key, CA file or pin could not be loaded.
     #[error("TLS setup: {0}")]
     Tls(#[from] tls::TlsSetupError),
+    /// The listener's address could not be read.
     #[error("listener: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -102,7 +120,17 @@ pub struct Bridge {
     connector: Arc<dyn Connector>,
 }
 
+impl std::fmt::Debug for Bridge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The resolver and connector are trait objects without `Debug`.
+        f.debug_struct("Bridge")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Bridge {
+    /// A bridge on `config` with the system resolver and plain TCP connects.
     pub fn new(config: Config) -> Self {
         Bridge {
             config,
@@ -111,7 +139,7 @@ impl Bridge {
         }
     }
 
-    /// Replace the DNS resolver (tests use [`resolve::FakeResolver`]).
+    /// Replace the DNS resolver (tests use [`FakeResolver`]).
     pub fn with_resolver(mut self, r: Arc<dyn Resolver>) -> Self {
         self.resolver = r;
         self

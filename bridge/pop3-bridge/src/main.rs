@@ -4,8 +4,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use pop3_bridge::config::{Cli, Command};
-use pop3_bridge::token::{TokenAuth, TokenClaims, now_unix};
+use pop3_bridge::{Cli, Command, TokenAuth, TokenClaims, TokenMode, now_unix};
 
 async fn wait_for_signal() {
     #[cfg(unix)]
@@ -43,7 +42,7 @@ fn main() -> ExitCode {
             eprintln!("pop3-bridge: mint-token needs --token-secret (or POP3_BRIDGE_TOKEN_SECRET)");
             return ExitCode::from(2);
         };
-        let auth = TokenAuth::new(pop3_bridge::token::TokenMode::Hmac, secret.as_bytes());
+        let auth = TokenAuth::new(TokenMode::Hmac, secret.as_bytes());
         println!(
             "{}",
             auth.mint(&TokenClaims {

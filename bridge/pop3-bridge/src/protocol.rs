@@ -5,6 +5,5 @@
 //! (`pop3-web`) reads them with too; this module only re-exports them.
 
 pub use pop3_bridge_protocol::{
-    ConnectErr, ConnectOk, ConnectRequest, ErrorBody, ErrorCode, SUBPROTOCOL, Security, TlsInfo,
-    WS_PATH,
+    ConnectErr, ConnectOk, ConnectRequest, ErrorCode, SUBPROTOCOL, Security, TlsInfo, WS_PATH,
 };

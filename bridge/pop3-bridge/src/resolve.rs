@@ -19,15 +19,19 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tokio::net::TcpStream;
 
+/// The future a [`Resolver`] or [`Connector`] returns (boxed, so the traits stay object-safe).
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Turns a host name into addresses. Called once per session.
 pub trait Resolver: Send + Sync + 'static {
+    /// Every address of `host`; an error (or no address) fails the session with
+    /// `resolve_failed`.
     fn resolve<'a>(&'a self, host: &'a str) -> BoxFuture<'a, io::Result<Vec<IpAddr>>>;
 }
 
 /// Opens a TCP connection to an address the policy has already approved.
 pub trait Connector: Send + Sync + 'static {
+    /// A TCP connection to exactly `addr`.
     fn connect(&self, addr: SocketAddr) -> BoxFuture<'_, io::Result<TcpStream>>;
 }
 
@@ -73,6 +77,7 @@ pub struct FakeResolver {
 }
 
 impl FakeResolver {
+    /// A resolver that knows no names yet.
     pub fn new() -> Self {
         Self::default()
     }

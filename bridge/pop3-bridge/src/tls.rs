@@ -152,17 +152,22 @@ impl TargetTls {
 pub struct ClientTls {
     default: TargetTls,
     per_server: HashMap<String, TargetTls>,
-    global_plaintext: bool,
 }
 
+/// Why the TLS settings (listener certificate and key, extra CAs, pins) could not be built.
+/// Each variant names the file or setting first.
 #[derive(Debug, thiserror::Error)]
 pub enum TlsSetupError {
+    /// A PEM file could not be read.
     #[error("cannot read {0}: {1}")]
     Read(String, io::Error),
+    /// A certificate file holds no certificate.
     #[error("{0}: no certificate found in the PEM file")]
     NoCerts(String),
+    /// The listener's key file holds no private key.
     #[error("{0}: no private key found in the PEM file")]
     NoKey(String),
+    /// A certificate, key or pin was refused, with the reason.
     #[error("{0}: {1}")]
     Bad(String, String),
 }
@@ -260,16 +265,11 @@ impl ClientTls {
         Ok(ClientTls {
             default,
             per_server,
-            global_plaintext: c.allow_plaintext,
         })
     }
 
     pub fn for_host(&self, host: &str) -> &TargetTls {
         self.per_server.get(host).unwrap_or(&self.default)
-    }
-
-    pub fn global_plaintext(&self) -> bool {
-        self.global_plaintext
     }
 }
 

@@ -21,10 +21,13 @@ type HmacSha256 = Hmac<Sha256>;
 /// Longest token accepted (a hostname of 253 bytes fits easily).
 const MAX_TOKEN_LEN: usize = 1024;
 
+/// How tokens are checked (see the module docs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TokenMode {
+    /// The token is the secret itself: not bound to a target, never expiring.
     Shared,
+    /// The token is HMAC-signed claims: bound to one host and port, with an expiry.
     Hmac,
 }
 
@@ -47,7 +50,9 @@ impl std::fmt::Debug for TokenAuth {
 /// What an HMAC token grants.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenClaims {
+    /// The mail server the token is for (compared case-insensitively).
     pub host: String,
+    /// The mail server port the token is for.
     pub port: u16,
     /// Expiry, seconds since the Unix epoch.
     pub exp: u64,
@@ -56,16 +61,22 @@ pub struct TokenClaims {
     pub nbf: Option<u64>,
 }
 
+/// Why a token was refused. Never carries the token itself.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TokenError {
+    /// No token was given, or it was empty.
     #[error("a token is required")]
     Missing,
+    /// Malformed, too long, wrongly signed, or (shared mode) not the secret.
     #[error("the token is malformed or its signature is wrong")]
     Invalid,
+    /// Past its `exp`.
     #[error("the token has expired")]
     Expired,
+    /// Before its `nbf`.
     #[error("the token is not valid yet")]
     NotYetValid,
+    /// Valid, but for another host or port.
     #[error("the token was issued for a different server")]
     WrongTarget,
 }
@@ -81,6 +92,7 @@ fn ct_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 impl TokenAuth {
+    /// Check (and mint) tokens in `mode` with `secret`.
     pub fn new(mode: TokenMode, secret: impl Into<Vec<u8>>) -> Self {
         TokenAuth {
             mode,
@@ -88,6 +100,7 @@ impl TokenAuth {
         }
     }
 
+    /// The mode tokens are checked in.
     pub fn mode(&self) -> TokenMode {
         self.mode
     }
@@ -162,6 +175,8 @@ impl TokenClaims {
     }
 }
 
+/// The current time in seconds since the Unix epoch: the clock token expiry is checked
+/// against (0 if the system clock is before 1970).
 pub fn now_unix() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

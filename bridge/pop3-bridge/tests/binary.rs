@@ -4,7 +4,7 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use pop3_bridge::token::{TokenAuth, TokenMode, now_unix};
+use pop3_bridge::{TokenAuth, TokenMode, now_unix};
 
 const BIN: &str = env!("CARGO_BIN_EXE_pop3-bridge");
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use common::*;
 use futures_util::{SinkExt, StreamExt};
-use pop3_bridge::resolve::FakeResolver;
+use pop3_bridge::FakeResolver;
 use serde_json::json;
 use tokio::sync::Barrier;
 use tokio_tungstenite::tungstenite::Message;

@@ -8,8 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use common::*;
 use futures_util::SinkExt;
-use pop3_bridge::resolve::FakeResolver;
-use pop3_bridge::token::{TokenAuth, TokenClaims, TokenMode, now_unix};
+use pop3_bridge::{FakeResolver, TokenAuth, TokenClaims, TokenMode, now_unix};
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 

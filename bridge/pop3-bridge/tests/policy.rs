@@ -7,7 +7,7 @@ mod common;
 use std::sync::Arc;
 
 use common::*;
-use pop3_bridge::resolve::FakeResolver;
+use pop3_bridge::FakeResolver;
 use serde_json::json;
 
 /// A bridge whose connector records and redirects to an echo server, with the given resolver.
@@ -245,11 +245,11 @@ async fn malformed_requests_are_bad_request() {
 /// A connector whose connect never completes (a blackholed address).
 struct Blackhole;
 
-impl pop3_bridge::resolve::Connector for Blackhole {
+impl pop3_bridge::Connector for Blackhole {
     fn connect(
         &self,
         _addr: std::net::SocketAddr,
-    ) -> pop3_bridge::resolve::BoxFuture<'_, std::io::Result<tokio::net::TcpStream>> {
+    ) -> pop3_bridge::BoxFuture<'_, std::io::Result<tokio::net::TcpStream>> {
         Box::pin(std::future::pending())
     }
 }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use futures_util::{SinkExt, StreamExt};
-use pop3_bridge::resolve::FakeResolver;
+use pop3_bridge::FakeResolver;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
@@ -122,7 +122,7 @@ async fn backpressure_keeps_buffered_bytes_bounded_while_the_browser_does_not_re
     // Only kernel socket buffers hold data; the bridge itself holds at most one read.
     assert!(stalled_at < 32 << 20, "{stalled_at} bytes left the server");
     let in_flight = b.metric("pop3_bridge_bytes_in_flight").await;
-    let max_read = pop3_bridge::relay::MAX_READ as f64;
+    let max_read = pop3_bridge::MAX_READ as f64;
     assert!(
         in_flight <= max_read,
         "{in_flight} bytes buffered in the bridge"

@@ -5,6 +5,8 @@
 //! everything, and signing in and listing mail need none of it. `web/pop3.js` loads this
 //! module only when the first message is opened, so the client itself stays small.
 
+#![warn(missing_docs, missing_debug_implementations)]
+
 mod bindings;
 mod error;
 mod interop;

@@ -6,7 +6,10 @@ use serde::{Deserialize, Serialize};
 use wasm_bindgen::JsValue;
 
 /// `connect()` options, as documented in docs/js-api.md.
-#[derive(Debug, Deserialize)]
+///
+/// `Debug` redacts the secrets: the password, the OAuth token, the bridge token, and the query
+/// string of the bridge URL (a bridge token may be passed there).
+#[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(crate) struct ConnectOptions {
     pub bridge_url: String,
@@ -39,6 +42,49 @@ pub(crate) struct ConnectOptions {
 
 fn default_security() -> Security {
     Security::Tls
+}
+
+impl std::fmt::Debug for ConnectOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Destructured without `..`: a new field must be placed here, as shown or as redacted.
+        let ConnectOptions {
+            bridge_url,
+            host,
+            port,
+            security,
+            user,
+            password,
+            oauth_token,
+            mechanisms,
+            allow_insecure,
+            allow_apop,
+            no_initial_response,
+            token,
+            timeout_ms,
+            keepalive_ms,
+        } = self;
+        let redacted = |o: &Option<String>| o.as_ref().map(|_| "<redacted>");
+        let url = match bridge_url.split_once('?') {
+            Some((base, _)) => format!("{base}?<redacted>"),
+            None => bridge_url.clone(),
+        };
+        f.debug_struct("ConnectOptions")
+            .field("bridge_url", &url)
+            .field("host", host)
+            .field("port", port)
+            .field("security", security)
+            .field("user", user)
+            .field("password", &redacted(password))
+            .field("oauth_token", &redacted(oauth_token))
+            .field("mechanisms", mechanisms)
+            .field("allow_insecure", allow_insecure)
+            .field("allow_apop", allow_apop)
+            .field("no_initial_response", no_initial_response)
+            .field("token", &redacted(token))
+            .field("timeout_ms", timeout_ms)
+            .field("keepalive_ms", keepalive_ms)
+            .finish()
+    }
 }
 
 /// `session.tls`: the bridge's TLS details (`pop3_bridge_protocol::TlsInfo`, snake_case on the
@@ -156,4 +202,36 @@ pub(crate) fn get(obj: &JsValue, key: &str) -> Option<JsValue> {
     js_sys::Reflect::get(obj, &JsValue::from_str(key))
         .ok()
         .filter(|v| !v.is_undefined() && !v.is_null())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_of_connect_options_hides_secrets() {
+        let o = ConnectOptions {
+            bridge_url: "wss://bridge.example/pop3?token=url-secret".into(),
+            host: "pop.example.com".into(),
+            port: 995,
+            security: Security::Tls,
+            user: "ann".into(),
+            password: Some("pw-secret".into()),
+            oauth_token: Some("oauth-secret".into()),
+            mechanisms: None,
+            allow_insecure: false,
+            allow_apop: false,
+            no_initial_response: false,
+            token: Some("bridge-secret".into()),
+            timeout_ms: None,
+            keepalive_ms: None,
+        };
+        let shown = format!("{o:?}");
+        assert!(!shown.contains("secret"), "{shown}");
+        assert!(
+            shown.contains("wss://bridge.example/pop3?<redacted>"),
+            "{shown}"
+        );
+        assert!(shown.contains("pop.example.com"), "{shown}");
+    }
 }

@@ -6,6 +6,8 @@
 //! (the driver). The bridge's wire types and the error codes come from `pop3-bridge-protocol`,
 //! shared with the bridge.
 
+#![warn(missing_docs, missing_debug_implementations)]
+
 mod error;
 mod headers;
 mod interop;

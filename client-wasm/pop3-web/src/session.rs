@@ -94,7 +94,7 @@ impl Op {
     }
 }
 
-#[derive(PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 enum Phase {
     /// Waiting for the bridge's answer.
     Bridge,
@@ -640,6 +640,23 @@ fn random_bytes(n: usize) -> Vec<u8> {
 #[wasm_bindgen]
 pub struct Session {
     inner: Rc<RefCell<Inner>>,
+}
+
+/// Shows where the session is, never its credentials or tokens.
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut d = f.debug_struct("Session");
+        match self.inner.try_borrow() {
+            Ok(i) => d
+                .field("host", &i.opts.host)
+                .field("port", &i.opts.port)
+                .field("phase", &i.phase)
+                .field("logged_in", &i.logged_in),
+            // Only while the session itself is running (e.g. from a callback inside it).
+            Err(_) => d.field("state", &"<busy>"),
+        };
+        d.finish_non_exhaustive()
+    }
 }
 
 /// Opens a session: WebSocket to the bridge, target request, greeting, login. Resolves when

@@ -24,6 +24,7 @@ fn bad_options(what: &str, e: impl std::fmt::Display) -> JsValue {
 
 /// One sync of one account over one session (see docs/js-api.md).
 #[wasm_bindgen]
+#[derive(Debug)]
 pub struct SyncRun {
     inner: pop3_sync::SyncRun,
 }

@@ -11,8 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use pop3_bridge::resolve::{BoxFuture, Connector, Resolver};
-use pop3_bridge::{Bridge, BridgeError, Config};
+use pop3_bridge::{BoxFuture, Bridge, BridgeError, Config, Connector, Resolver};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
