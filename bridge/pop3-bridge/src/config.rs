@@ -10,20 +10,23 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use serde::Deserialize;
 
+use crate::policy::{Policy, parse_host};
 use crate::token::TokenMode;
 
 /// Per-server settings for servers the operator knows (e.g. a self-signed home server).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerConfig {
-    /// Host name exactly as users will type it. Listing a server also allow-lists it (its
-    /// addresses may then be private, e.g. on the LAN).
+    /// Host name exactly as users will type it. An entry only gives the server its TLS and
+    /// plaintext settings: it does not allow-list the host (put it in `allow_hosts` for a
+    /// server on the LAN or with `servers_only`).
     pub host: String,
     /// PEM file with extra CA certificates trusted for this server only.
     #[serde(default)]
     pub extra_ca: Option<PathBuf>,
     /// SHA-256 fingerprints (hex, colons optional) of the server's end-entity certificate.
-    /// A matching pin accepts the certificate even if the chain does not verify.
+    /// With pins, the certificate must match one, even if its chain verifies; a matching pin
+    /// also accepts a certificate whose chain does not verify.
     #[serde(default)]
     pub pin_sha256: Vec<String>,
     /// Allow `security: "plain"` to this server even when plaintext is off globally.
@@ -105,13 +108,13 @@ pub struct Config {
     pub allow_hosts: Vec<String>,
     /// Extra target ports besides 110 and 995.
     pub allow_ports: Vec<u16>,
-    /// Only the allow-listed hosts and configured servers may be reached.
+    /// Only the allow-listed hosts (`allow_hosts`) may be reached.
     pub servers_only: bool,
     /// Allow `security: "plain"` to any allowed target.
     pub allow_plaintext: bool,
     /// Extra CA PEM files trusted for all servers.
     pub extra_ca: Vec<PathBuf>,
-    /// Servers the operator knows: allow-listed, with their own CA, pins or plaintext.
+    /// Servers the operator knows, with their own CA, pins or plaintext (not an allow-list).
     pub servers: Vec<ServerConfig>,
     /// When set, every session needs an access token checked with this secret.
     pub token_secret: Option<String>,
@@ -129,6 +132,9 @@ pub struct Config {
     pub kiosk: bool,
     /// Seconds without activity before a kiosk session logs out.
     pub kiosk_idle_secs: u32,
+    /// Run on a non-loopback address without tokens and without `servers_only`: anyone who
+    /// can reach the bridge may use it to reach any public POP3 server. Refused unless set.
+    pub open_relay: bool,
     /// Also serve `web_root/dev/`: the mock API (`?api=mock`) and the test pages. For tests
     /// and development only; off, those paths answer 404 and the UI ignores `?api=mock`.
     pub dev_pages: bool,
@@ -157,6 +163,7 @@ impl Default for Config {
             behind_proxy: false,
             kiosk: false,
             kiosk_idle_secs: 300,
+            open_relay: false,
             dev_pages: false,
             limits: Limits::default(),
         }
@@ -205,6 +212,7 @@ pub struct FileConfig {
     pub behind_proxy: Option<bool>,
     pub kiosk: Option<bool>,
     pub kiosk_idle_secs: Option<u32>,
+    pub open_relay: Option<bool>,
     pub dev_pages: Option<bool>,
     pub log: Option<String>,
     #[serde(default)]
@@ -281,8 +289,9 @@ pub struct CliOpts {
     /// Directory with the built wasm package, served at /pkg/.
     #[arg(long, env = "POP3_BRIDGE_PKG_ROOT", value_name = "DIR")]
     pub pkg_root: Option<PathBuf>,
-    /// Allow a target: host name, IP address or CIDR network. Overrides the refusal of
-    /// private/loopback addresses for exactly these (e.g. a home server). Repeatable.
+    /// Allow a target: host name, IP address or CIDR network (e.g. a home server). A name
+    /// opens private, unique-local and CGNAT addresses for that name; loopback and link-local
+    /// need an IP or CIDR entry (`localhost` opens loopback). Repeatable.
     #[arg(
         long = "allow-host",
         env = "POP3_BRIDGE_ALLOW_HOST",
@@ -298,7 +307,7 @@ pub struct CliOpts {
         value_name = "PORT"
     )]
     pub allow_ports: Vec<u16>,
-    /// Only allow-listed hosts and configured servers may be reached.
+    /// Only allow-listed hosts (--allow-host) may be reached.
     #[arg(long, env = "POP3_BRIDGE_SERVERS_ONLY")]
     pub servers_only: bool,
     /// Allow unencrypted POP3 (security "plain"). The UI marks such sessions insecure.
@@ -357,6 +366,10 @@ pub struct CliOpts {
     /// Seconds without activity before a kiosk session logs out (default 300).
     #[arg(long, env = "POP3_BRIDGE_KIOSK_IDLE_SECS", value_name = "SECS")]
     pub kiosk_idle_secs: Option<u32>,
+    /// Allow a non-loopback listener without --token-secret and without --servers-only: an
+    /// open relay that anyone who reaches it can use to connect to any public POP3 server.
+    #[arg(long, env = "POP3_BRIDGE_OPEN_RELAY")]
+    pub open_relay: bool,
     /// Also serve the test and development pages under web/dev/ (the mock API behind
     /// ?api=mock). Never in production; off, they answer 404.
     #[arg(long, env = "POP3_BRIDGE_DEV_PAGES")]
@@ -458,6 +471,7 @@ impl CliOpts {
             c.kiosk_idle_secs = s;
         }
         c.dev_pages |= self.dev_pages;
+        c.open_relay |= self.open_relay;
         if let Some(v) = self.max_sessions {
             c.limits.max_sessions = v;
         }
@@ -532,6 +546,7 @@ fn apply_file(c: &mut Config, f: FileConfig, log: &mut String) -> Result<(), Con
     c.kiosk = f.kiosk.unwrap_or(c.kiosk);
     c.kiosk_idle_secs = f.kiosk_idle_secs.unwrap_or(c.kiosk_idle_secs);
     c.dev_pages = f.dev_pages.unwrap_or(c.dev_pages);
+    c.open_relay = f.open_relay.unwrap_or(c.open_relay);
     if let Some(l) = f.log {
         *log = l;
     }
@@ -608,15 +623,57 @@ impl Config {
                 "token secret must be at least 16 characters".into(),
             ));
         }
+        let policy = self.policy()?;
+        if self.servers_only {
+            // A [[server]] entry is not an allow-list entry: with servers_only, one that no
+            // allow_hosts entry covers could never be reached.
+            for s in &self.servers {
+                let host = parse_host(s.host.trim()).map_err(|e| {
+                    ConfigError::Invalid(format!("[[server]] host '{}': {e}", s.host))
+                })?;
+                if policy.check_name(&host).is_err() {
+                    return Err(ConfigError::Invalid(format!(
+                        "[[server]] host '{}' is not in allow_hosts: with servers_only it can never be reached (a [[server]] entry only sets TLS and plaintext options)",
+                        s.host
+                    )));
+                }
+            }
+        }
         Ok(())
+    }
+
+    /// The target policy these settings describe: `allow_hosts` and `allow_ports` over the
+    /// defaults, and `servers_only`. `[[server]]` entries do not widen it.
+    pub(crate) fn policy(&self) -> Result<Policy, ConfigError> {
+        let mut policy = Policy::default();
+        for h in &self.allow_hosts {
+            policy.allow_host(h).map_err(ConfigError::Invalid)?;
+        }
+        for p in &self.allow_ports {
+            policy.allow_port(*p);
+        }
+        policy.set_servers_only(self.servers_only);
+        Ok(policy)
     }
 
     /// A public bind exposes a credential-carrying relay: it must have TLS on the listener
     /// or sit behind a TLS-terminating proxy.
+    ///
+    /// It must also not be an open relay by accident: without tokens and without
+    /// `servers_only`, anyone who reaches it can use it (and its address) to connect to any
+    /// public POP3 server, which the operator has to ask for with `open_relay`.
     pub fn validate_bind(&self, addr: SocketAddr) -> Result<(), ConfigError> {
-        if !addr.ip().is_loopback() && self.tls_cert.is_none() && !self.behind_proxy {
+        if addr.ip().is_loopback() {
+            return Ok(());
+        }
+        if self.tls_cert.is_none() && !self.behind_proxy {
             return Err(ConfigError::Invalid(format!(
                 "listening on {addr} (not loopback) requires --tls-cert/--tls-key or --behind-proxy"
+            )));
+        }
+        if self.token_secret.is_none() && !self.servers_only && !self.open_relay {
+            return Err(ConfigError::Invalid(format!(
+                "listening on {addr} (not loopback) without --token-secret or --servers-only makes this bridge an open relay: anyone who can reach it can use it to connect to any public POP3 server. Set --token-secret, or --servers-only with the servers in --allow-host, or pass --open-relay (POP3_BRIDGE_OPEN_RELAY=true, open_relay = true) if that is what you want"
             )));
         }
         Ok(())
@@ -636,9 +693,113 @@ mod tests {
         assert!(c.validate().is_err());
         let c = Config {
             behind_proxy: true,
+            token_secret: Some("0123456789abcdef".into()),
             ..c
         };
         assert!(c.validate().is_ok());
+    }
+
+    #[test]
+    fn public_bind_without_tokens_or_servers_only_is_an_open_relay_and_refused() {
+        let c = Config {
+            listen: "0.0.0.0:8443".parse().unwrap(),
+            behind_proxy: true,
+            ..Config::default()
+        };
+        let e = c.validate().unwrap_err().to_string();
+        assert!(
+            e.contains("open relay") && e.contains("--open-relay"),
+            "{e}"
+        );
+        let e = c
+            .validate_bind("192.0.2.7:443".parse().unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--open-relay"), "{e}");
+        // Loopback is not public: no tokens needed (what `cargo xtask run` and the tests do).
+        assert!(c.validate_bind("127.0.0.1:8080".parse().unwrap()).is_ok());
+        assert!(c.validate_bind("[::1]:8080".parse().unwrap()).is_ok());
+        // Tokens, servers_only or the explicit flag each lift the refusal.
+        for c in [
+            Config {
+                token_secret: Some("0123456789abcdef".into()),
+                ..c.clone()
+            },
+            Config {
+                servers_only: true,
+                ..c.clone()
+            },
+            Config {
+                open_relay: true,
+                ..c.clone()
+            },
+        ] {
+            assert!(c.validate().is_ok(), "{c:?}");
+        }
+    }
+
+    #[test]
+    fn open_relay_is_set_by_flag_and_by_toml() {
+        let args = ["pop3-bridge", "--listen", "0.0.0.0:8443", "--behind-proxy"];
+        assert!(
+            Cli::try_parse_from(args)
+                .unwrap()
+                .opts
+                .into_config()
+                .is_err()
+        );
+        let with_flag = args.iter().copied().chain(["--open-relay"]);
+        let (c, _) = Cli::try_parse_from(with_flag)
+            .unwrap()
+            .opts
+            .into_config()
+            .unwrap();
+        assert!(c.open_relay);
+        let f: FileConfig = toml::from_str("open_relay = true").unwrap();
+        let mut c = Config::default();
+        apply_file(&mut c, f, &mut String::new()).unwrap();
+        assert!(c.open_relay);
+    }
+
+    #[test]
+    fn a_server_entry_is_not_an_allow_list_entry() {
+        let server = ServerConfig {
+            host: "mail.home.example".into(),
+            pin_sha256: vec!["ab".repeat(32)],
+            ..ServerConfig::default()
+        };
+        let c = Config {
+            servers: vec![server],
+            ..Config::default()
+        };
+        assert!(c.validate().is_ok());
+        let p = c.policy().unwrap();
+        let h = parse_host("mail.home.example").unwrap();
+        assert!(
+            p.check_addrs(&h, &["192.168.1.10".parse().unwrap()])
+                .is_err()
+        );
+        // With servers_only, an entry that no allow_hosts entry covers is a mistake.
+        let c = Config {
+            servers_only: true,
+            ..c
+        };
+        let e = c.validate().unwrap_err().to_string();
+        assert!(
+            e.contains("mail.home.example") && e.contains("allow_hosts"),
+            "{e}"
+        );
+        let c = Config {
+            allow_hosts: vec!["mail.home.example".into()],
+            ..c
+        };
+        assert!(c.validate().is_ok());
+        let p = c.policy().unwrap();
+        assert!(p.check_name(&h).is_ok());
+        assert!(
+            p.check_addrs(&h, &["192.168.1.10".parse().unwrap()])
+                .is_ok()
+        );
     }
 
     #[test]

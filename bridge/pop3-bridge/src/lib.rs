@@ -23,6 +23,8 @@
 // no sub-namespace would read more clearly than the root. Private modules also let the
 // compiler report items that nothing uses.
 mod config;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod metrics;
 mod policy;
 mod protocol;
@@ -166,18 +168,11 @@ impl Bridge {
         let local = listener.local_addr()?;
         config.validate()?;
         config.validate_bind(local)?;
-        let mut policy = Policy::default();
-        for h in config
-            .allow_hosts
-            .iter()
-            .chain(config.servers.iter().map(|s| &s.host))
-        {
-            policy.allow_host(h).map_err(config::ConfigError::Invalid)?;
+        let mut policy = config.policy()?;
+        // The bridge's own address (loopback is refused by class already).
+        if !local.ip().is_unspecified() && !local.ip().is_loopback() {
+            policy.refuse_own(local.ip());
         }
-        for p in &config.allow_ports {
-            policy.allow_port(*p);
-        }
-        policy.set_servers_only(config.servers_only);
         let tls = ClientTls::from_config(&config)?;
         let acceptor = match (&config.tls_cert, &config.tls_key) {
             (Some(c), Some(k)) => Some(TlsAcceptor::from(tls::server_config(c, k)?)),

@@ -8,6 +8,14 @@
 //! Default-deny: ports 110 and 995 only; addresses must be globally routable unicast. The
 //! operator may allow extra ports, host names, single IPs or whole networks (a home server on
 //! the LAN is a real use), or restrict the bridge to the listed servers only.
+//!
+//! What an entry opens depends on its kind. A host name entry opens only the private,
+//! unique-local and shared (CGNAT) classes for that name: a DNS answer must never be enough to
+//! reach the bridge host (loopback) or a link-local service such as the cloud metadata
+//! address, so those need an address or network entry of their own (the special-use name
+//! `localhost`, loopback by definition, is the one name entry that opens loopback). No entry
+//! opens unspecified, multicast or broadcast addresses, and the bridge host's own addresses
+//! (see [`Policy::refuse_own`]) open only with an entry for exactly that address.
 
 use std::collections::{BTreeSet, HashSet};
 use std::fmt;
@@ -120,6 +128,21 @@ impl AddrClass {
             AddrClass::Unspecified | AddrClass::Multicast | AddrClass::Broadcast
         )
     }
+
+    /// Classes a host name entry opens for that name: networks that hold other people's
+    /// servers (a LAN, a VPN, a carrier's NAT). Loopback, link-local and the rest need an
+    /// address or network entry.
+    fn opened_by_name(&self) -> bool {
+        matches!(
+            self,
+            AddrClass::Private | AddrClass::UniqueLocal | AddrClass::SharedCgnat
+        )
+    }
+}
+
+/// The special-use names that always mean this host (RFC 6761 §6.3).
+fn is_localhost_name(n: &str) -> bool {
+    n == "localhost" || n.ends_with(".localhost")
 }
 
 /// Classify one address. Embedded IPv4 forms are unwrapped first so the verdict names the
@@ -307,6 +330,12 @@ pub struct IpNet {
 }
 
 impl IpNet {
+    /// Whether this entry names exactly `ip` (a single address, no wider network).
+    fn is_exactly(&self, ip: IpAddr) -> bool {
+        let max = if self.addr.is_ipv4() { 32 } else { 128 };
+        self.addr == ip && self.prefix == max
+    }
+
     pub fn contains(&self, ip: IpAddr) -> bool {
         match (self.addr, ip) {
             (IpAddr::V4(net), IpAddr::V4(ip)) => in_v4(ip, net.octets(), u32::from(self.prefix)),
@@ -369,6 +398,7 @@ pub struct Policy {
     ports: BTreeSet<u16>,
     names: HashSet<String>,
     nets: Vec<IpNet>,
+    own: Vec<IpAddr>,
     servers_only: bool,
 }
 
@@ -378,6 +408,7 @@ impl Default for Policy {
             ports: [110, 995].into_iter().collect(),
             names: HashSet::new(),
             nets: Vec::new(),
+            own: Vec::new(),
             servers_only: false,
         }
     }
@@ -411,6 +442,14 @@ impl Policy {
     /// Only hosts on the allow-list may be reached at all (no public internet).
     pub fn set_servers_only(&mut self, on: bool) {
         self.servers_only = on;
+    }
+
+    /// Refuse `ip`, an address of the bridge host itself, even when it is public or inside an
+    /// allowed network; only an entry for exactly this address opens it.
+    pub fn refuse_own(&mut self, ip: IpAddr) {
+        if !self.own.contains(&ip) {
+            self.own.push(ip);
+        }
     }
 
     pub fn check_port(&self, port: u16) -> Result<(), Refusal> {
@@ -453,20 +492,33 @@ impl Policy {
     /// resolves to both a public and a private address is a rebinding attempt or a
     /// misconfiguration, and either way not something to connect to.
     pub fn check_addrs(&self, host: &TargetHost, addrs: &[IpAddr]) -> Result<(), Refusal> {
-        let name_ok = matches!(host, TargetHost::Name(_)) && self.name_allowed(host);
+        let listed_name = match host {
+            TargetHost::Name(n) if self.names.contains(n) => Some(n.as_str()),
+            _ => None,
+        };
         for &addr in addrs {
             let class = classify(addr);
-            let net_ok = self.nets.iter().any(|n| n.contains(addr));
+            let by_name = listed_name.is_some_and(|n| {
+                class.opened_by_name() || (class == AddrClass::Loopback && is_localhost_name(n))
+            });
+            let by_net = self.nets.iter().any(|n| n.contains(addr));
             let allowed = if class.never_allowed() {
                 false
+            } else if self.own.contains(&addr) {
+                self.nets.iter().any(|n| n.is_exactly(addr))
             } else {
-                class == AddrClass::Public || name_ok || net_ok
+                class == AddrClass::Public || by_name || by_net
             };
             if !allowed {
+                let class = if self.own.contains(&addr) && !class.never_allowed() {
+                    "bridge host's own"
+                } else {
+                    class.label()
+                };
                 return Err(Refusal::Address {
                     host: host.to_string(),
                     addr,
-                    class: class.label(),
+                    class,
                 });
             }
         }
@@ -669,6 +721,21 @@ mod tests {
     }
 
     #[test]
+    fn the_localhost_entry_opens_loopback_for_localhost_only() {
+        let mut p = Policy::default();
+        p.allow_host("localhost").unwrap();
+        p.allow_host("mail.example.net").unwrap();
+        let lo = parse_host("localhost").unwrap();
+        assert!(p.check_addrs(&lo, &[ip("127.0.0.1"), ip("::1")]).is_ok());
+        // Beyond what any name entry opens, only loopback: never link-local.
+        assert!(p.check_addrs(&lo, &[ip("169.254.169.254")]).is_err());
+        assert!(p.check_addrs(&lo, &[ip("fe80::1")]).is_err());
+        let other = parse_host("mail.example.net").unwrap();
+        assert!(p.check_addrs(&other, &[ip("127.0.0.1")]).is_err());
+        assert!(p.check_addrs(&other, &[ip("192.168.0.2")]).is_ok());
+    }
+
+    #[test]
     fn resolved_private_address_refused() {
         let p = Policy::default();
         let h = parse_host("mail.example.com").unwrap();
@@ -753,5 +820,129 @@ mod tests {
                 Err(_) => {}
             }
         }
+
+        /// A name on the operator's list opens exactly the private, unique-local and shared
+        /// (CGNAT) classes beyond the public default; never loopback, link-local or anything
+        /// else a DNS answer could point at.
+        #[test]
+        fn an_allow_listed_name_lifts_only_private_unique_local_and_shared(addr in any_addr()) {
+            let mut p = Policy::default();
+            p.allow_host("mail.home.example").unwrap();
+            let h = parse_host("mail.home.example").unwrap();
+            let class = classify(addr);
+            let want = matches!(
+                class,
+                AddrClass::Public | AddrClass::Private | AddrClass::UniqueLocal | AddrClass::SharedCgnat
+            );
+            proptest::prop_assert_eq!(p.check_addrs(&h, &[addr]).is_ok(), want, "{} ({:?})", addr, class);
+        }
+
+        /// Loopback and link-local need an explicit address or network entry; with one, they
+        /// open for a name and for the literal alike.
+        #[test]
+        fn loopback_and_link_local_open_only_by_address_entry(addr in loopback_or_link_local(), prefix in 0u8..=8) {
+            let h = parse_host("mail.home.example").unwrap();
+            let mut by_name = Policy::default();
+            by_name.allow_host("mail.home.example").unwrap();
+            proptest::prop_assert!(by_name.check_addrs(&h, &[addr]).is_err(), "{}", addr);
+            let max = if addr.is_ipv4() { 32 } else { 128 };
+            let net = IpNet::from_str(&format!("{addr}/{}", max - prefix)).unwrap();
+            let mut by_addr = Policy::default();
+            by_addr.allow_host(&format!("{addr}/{}", max - prefix)).unwrap();
+            proptest::prop_assert!(net.contains(addr));
+            proptest::prop_assert!(by_addr.check_addrs(&h, &[addr]).is_ok(), "{}", addr);
+            let lit = TargetHost::Ip(addr);
+            proptest::prop_assert!(by_addr.check_name(&lit).is_ok());
+            proptest::prop_assert!(by_addr.check_addrs(&lit, &[addr]).is_ok());
+        }
+
+        /// The bridge host's own addresses are refused whatever their class, even inside an
+        /// allowed network or behind an allowed name; an entry for exactly the address opens
+        /// it.
+        #[test]
+        fn own_addresses_open_only_by_their_exact_entry(addr in any_addr()) {
+            proptest::prop_assume!(!classify(addr).never_allowed());
+            let h = parse_host("mail.home.example").unwrap();
+            let wide = if addr.is_ipv4() { "0.0.0.0/0" } else { "::/0" };
+            let mut p = Policy::default();
+            p.allow_host("mail.home.example").unwrap();
+            p.allow_host(wide).unwrap();
+            proptest::prop_assert!(p.check_addrs(&h, &[addr]).is_ok());
+            p.refuse_own(addr);
+            proptest::prop_assert!(p.check_addrs(&h, &[addr]).is_err(), "{}", addr);
+            proptest::prop_assert!(p.check_addrs(&TargetHost::Ip(addr), &[addr]).is_err());
+            p.allow_host(&addr.to_string()).unwrap();
+            proptest::prop_assert!(p.check_addrs(&h, &[addr]).is_ok(), "{}", addr);
+        }
+
+        /// One refused address refuses the whole answer, whatever the allow-list holds.
+        #[test]
+        fn one_refused_address_refuses_the_answer(addrs in proptest::collection::vec(any_addr(), 1..6)) {
+            let mut p = Policy::default();
+            p.allow_host("mail.home.example").unwrap();
+            let h = parse_host("mail.home.example").unwrap();
+            let all_ok = addrs.iter().all(|a| p.check_addrs(&h, &[*a]).is_ok());
+            proptest::prop_assert_eq!(p.check_addrs(&h, &addrs).is_ok(), all_ok);
+        }
+    }
+
+    /// Any IPv4 or IPv6 address, biased towards the special ranges so every class is hit.
+    fn any_addr() -> impl proptest::strategy::Strategy<Value = IpAddr> {
+        use proptest::prelude::*;
+        let v4_prefixes: Vec<(u32, u32)> = vec![
+            (0x0000_0000, 8),
+            (0x7f00_0000, 8),
+            (0x0a00_0000, 8),
+            (0xac10_0000, 12),
+            (0xc0a8_0000, 16),
+            (0xa9fe_0000, 16),
+            (0x6440_0000, 10),
+            (0xe000_0000, 4),
+            (0xf000_0000, 4),
+            (0xc000_0200, 24),
+            (0xc612_0000, 15),
+            (0x0800_0000, 8),
+        ];
+        let v6_prefixes: Vec<(u128, u32)> = vec![
+            (0, 120),
+            (0xffff_0000_0000, 96),
+            (0xfc00 << 112, 7),
+            (0xfe80 << 112, 10),
+            (0xfec0 << 112, 10),
+            (0xff00 << 112, 8),
+            (0x2001_0db8 << 96, 32),
+            (0x2002 << 112, 16),
+            (0x0064_ff9b << 96, 96),
+            (0x2a00 << 112, 16),
+        ];
+        prop_oneof![
+            any::<u32>().prop_map(|v| IpAddr::V4(Ipv4Addr::from(v))),
+            (proptest::sample::select(v4_prefixes), any::<u32>()).prop_map(|((net, len), r)| {
+                let host = if len == 32 { 0 } else { r & (u32::MAX >> len) };
+                IpAddr::V4(Ipv4Addr::from(net | host))
+            }),
+            any::<u128>().prop_map(|v| IpAddr::V6(Ipv6Addr::from(v))),
+            (proptest::sample::select(v6_prefixes), any::<u128>()).prop_map(|((net, len), r)| {
+                let host = if len == 128 {
+                    0
+                } else {
+                    r & (u128::MAX >> len)
+                };
+                IpAddr::V6(Ipv6Addr::from(net | host))
+            }),
+        ]
+    }
+
+    /// Loopback (127/8, ::1) and link-local (169.254/16, fe80::/10) addresses.
+    fn loopback_or_link_local() -> impl proptest::strategy::Strategy<Value = IpAddr> {
+        use proptest::prelude::*;
+        prop_oneof![
+            any::<u32>().prop_map(|r| IpAddr::V4(Ipv4Addr::from(0x7f00_0000 | (r & 0x00ff_ffff)))),
+            any::<u32>().prop_map(|r| IpAddr::V4(Ipv4Addr::from(0xa9fe_0000 | (r & 0xffff)))),
+            Just(IpAddr::V6(Ipv6Addr::LOCALHOST)),
+            any::<u128>().prop_map(|r| IpAddr::V6(Ipv6Addr::from(
+                (0xfe80u128 << 112) | (r & (u128::MAX >> 10))
+            ))),
+        ]
     }
 }

@@ -28,19 +28,19 @@ macro_rules! debug_redacted {
 debug_redacted!(Config {
     listen, web_root, pkg_root, public_hosts, origins, allow_hosts, allow_ports, servers_only,
     allow_plaintext, extra_ca, servers, token_mode, tls_cert, tls_key, behind_proxy, kiosk,
-    kiosk_idle_secs, dev_pages, limits,
+    kiosk_idle_secs, open_relay, dev_pages, limits,
 } secrets { token_secret });
 
 debug_redacted!(FileConfig {
     listen, web_root, pkg_root, public_hosts, origins, allow_hosts, allow_ports, servers_only,
     allow_plaintext, extra_ca, servers, token_mode, tls_cert, tls_key, behind_proxy, kiosk,
-    kiosk_idle_secs, dev_pages, log, limits,
+    kiosk_idle_secs, open_relay, dev_pages, log, limits,
 } secrets { token_secret });
 
 debug_redacted!(CliOpts {
     config, listen, web_root, pkg_root, allow_hosts, allow_ports, servers_only, allow_plaintext,
     extra_ca, origins, public_hosts, token_mode, tls_cert, tls_key, behind_proxy, kiosk,
-    kiosk_idle_secs, dev_pages, max_sessions, max_sessions_per_ip, max_connections_per_ip,
+    kiosk_idle_secs, open_relay, dev_pages, max_sessions, max_sessions_per_ip, max_connections_per_ip,
     idle_timeout, connect_timeout, max_connections, handshake_timeout, tls_timeout, stls_timeout,
     ping_interval, write_timeout, max_message_size, shutdown_grace, log,
 } secrets { token_secret });

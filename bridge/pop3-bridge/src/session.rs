@@ -16,7 +16,7 @@ use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role};
 use tracing::{Instrument, debug, info};
 
 use crate::Shared;
-use crate::policy::{TargetHost, parse_host};
+use crate::policy::{Refusal, TargetHost, parse_host};
 use crate::protocol::{ConnectErr, ConnectOk, ConnectRequest, ErrorCode, Security};
 use crate::relay::{RelayEnd, RelayParams, relay};
 use crate::shutdown::ShutdownSignal;
@@ -93,7 +93,7 @@ where
 }
 
 /// Token, plaintext and target policy, then resolve once and check every address.
-async fn authorize(
+pub(crate) async fn authorize(
     shared: &Shared,
     req: &ConnectRequest,
     query: &QueryToken,
@@ -109,8 +109,7 @@ async fn authorize(
     if let Some(c) = &claims {
         c.permits(&req.host, req.port)?;
     }
-    let refused =
-        |e: crate::policy::Refusal| SessionError::new(ErrorCode::TargetRefused, e.to_string());
+    let refused = |e: Refusal| SessionError::new(ErrorCode::TargetRefused, e.to_string());
     shared
         .policy
         .check_port(req.port)
@@ -135,23 +134,34 @@ async fn authorize(
             .await
             {
                 Ok(Ok(a)) if !a.is_empty() => a,
-                Ok(Ok(_)) => {
-                    return Err(SessionError::new(ErrorCode::ResolveFailed, "no addresses"));
-                }
-                Ok(Err(e)) => {
-                    return Err(SessionError::new(ErrorCode::ResolveFailed, e.to_string()));
-                }
-                Err(_) => {
-                    return Err(SessionError::new(
-                        ErrorCode::ResolveFailed,
-                        "lookup timed out",
-                    ));
-                }
+                Ok(Ok(_)) => return Err(unresolvable(n, &"no addresses")),
+                Ok(Err(e)) => return Err(unresolvable(n, &e)),
+                Err(_) => return Err(unresolvable(n, &"lookup timed out")),
             }
         }
     };
-    shared.policy.check_addrs(&host, &addrs).map_err(refused)?;
-    Ok((host, addrs))
+    match (&host, shared.policy.check_addrs(&host, &addrs)) {
+        (_, Ok(())) => Ok((host, addrs)),
+        (TargetHost::Name(n), Err(e)) => Err(unresolvable(n, &e)),
+        // The user typed the address: its class tells them nothing new.
+        (TargetHost::Ip(_), Err(Refusal::Address { host, class, .. })) => Err(SessionError::new(
+            ErrorCode::TargetRefused,
+            format!("{host} is a {class} address, which this bridge does not connect to"),
+        )),
+        (TargetHost::Ip(_), Err(e)) => Err(refused(e)),
+    }
+}
+
+/// What the browser learns about a name the bridge will not connect to: the same answer
+/// whether the name did not resolve or resolved to an address the policy refuses, so the
+/// bridge cannot be used to find out which internal names exist or where they point. The
+/// reason (the lookup error, or the address and its class) is logged for the operator only.
+fn unresolvable(name: &str, why: &dyn std::fmt::Display) -> SessionError {
+    info!(host = name, reason = %why, "name refused: no address this bridge connects to");
+    SessionError::new(
+        ErrorCode::ResolveFailed,
+        "the name did not resolve to an address this bridge connects to",
+    )
 }
 
 /// Connect while watching the browser: a binary frame before the success answer would be a

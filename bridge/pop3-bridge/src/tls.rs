@@ -27,8 +27,11 @@ fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-/// Verifies with webpki first; if that fails, a configured pin of the end-entity certificate
-/// still accepts it (the operator vouched for exactly this certificate).
+/// Verifies with webpki and, when the server has pins, against them. Pins restrict: with pins
+/// configured, the end-entity certificate must match one even if its chain verifies (a
+/// certificate mis-issued by a trusted CA is what a pin guards against). A matching pin also
+/// accepts a certificate whose chain does not verify (the operator vouched for exactly this
+/// certificate, e.g. a self-signed home server).
 #[derive(Debug)]
 struct PinningVerifier {
     inner: Arc<WebPkiServerVerifier>,
@@ -44,22 +47,23 @@ impl ServerCertVerifier for PinningVerifier {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        match self.inner.verify_server_cert(
+        let chain = self.inner.verify_server_cert(
             end_entity,
             intermediates,
             server_name,
             ocsp_response,
             now,
-        ) {
-            Ok(v) => Ok(v),
-            Err(e) => {
-                let fp: [u8; 32] = Sha256::digest(end_entity.as_ref()).into();
-                if self.pins.contains(&fp) {
-                    Ok(ServerCertVerified::assertion())
-                } else {
-                    Err(e)
-                }
-            }
+        );
+        if self.pins.is_empty() {
+            return chain;
+        }
+        let fp: [u8; 32] = Sha256::digest(end_entity.as_ref()).into();
+        match chain {
+            _ if self.pins.contains(&fp) => Ok(ServerCertVerified::assertion()),
+            Ok(_) => Err(rustls::Error::InvalidCertificate(CertificateError::Other(
+                rustls::OtherError(Arc::new(PinMismatch)),
+            ))),
+            Err(e) => Err(e),
         }
     }
 
@@ -85,6 +89,25 @@ impl ServerCertVerifier for PinningVerifier {
         self.inner.supported_verify_schemes()
     }
 }
+
+/// The certificate chains to a trusted root but matches none of the server's pins
+/// (`cert_invalid`).
+struct PinMismatch;
+
+impl std::fmt::Debug for PinMismatch {
+    // rustls shows a certificate error's cause with `Debug`: make it the sentence.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the certificate matches none of the pins configured for this server")
+    }
+}
+
+impl std::fmt::Display for PinMismatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self, f)
+    }
+}
+
+impl std::error::Error for PinMismatch {}
 
 /// The TLS settings for one target.
 #[derive(Debug, Clone)]

@@ -50,6 +50,42 @@ fn public_bind_without_tls_exits_with_an_explanation() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--tls-cert"));
 }
 
+/// A public bind without tokens and without `--servers-only` is an open relay: the binary
+/// refuses to start unless told so. 192.0.2.1 (TEST-NET-1) is not an address of this machine,
+/// so when the checks pass the bind itself fails (exit 1): nothing ever listens publicly.
+#[test]
+fn public_bind_without_tokens_is_refused_as_an_open_relay() {
+    let run = |extra: &[&str], env: &[(&str, &str)]| {
+        let out = Command::new(BIN)
+            .args(["--listen", "192.0.2.1:1", "--behind-proxy"])
+            .args(extra)
+            .envs(env.iter().copied())
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (code, err) = run(&[], &[]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("open relay") && err.contains("--open-relay"),
+        "{err}"
+    );
+    // Each of these lifts the refusal (the bind to the foreign address then fails instead).
+    for (extra, env) in [
+        (&["--open-relay"][..], &[][..]),
+        (&[], &[("POP3_BRIDGE_OPEN_RELAY", "true")][..]),
+        (&["--token-secret", "0123456789abcdef-relay"], &[]),
+        (&["--servers-only", "--allow-host", "pop.example.com"], &[]),
+    ] {
+        let (code, err) = run(extra, env);
+        assert_eq!(code, Some(1), "{extra:?} {env:?}: {err}");
+        assert!(!err.contains("open relay"), "{extra:?} {env:?}: {err}");
+    }
+}
+
 #[test]
 fn sigterm_stops_the_bridge_gracefully() {
     let port = free_port();

@@ -93,6 +93,8 @@ async fn numeric_tricks_and_local_names_are_refused() {
     );
 }
 
+/// A name whose addresses the policy refuses is answered like a name that does not resolve
+/// (see tests/refusal_answers.rs): the browser must not learn where internal names point.
 #[tokio::test]
 async fn names_resolving_to_private_addresses_are_refused() {
     let r = FakeResolver::new()
@@ -113,7 +115,9 @@ async fn names_resolving_to_private_addresses_are_refused() {
         "mapped.example.com",
         "mixed.example.com",
     ] {
-        assert_refused(&b, host, 995, "target_refused").await;
+        let (mut ws, ans) =
+            session(&b, json!({"host": host, "port": 995, "security": "plain"})).await;
+        expect_error(&mut ws, &ans, "resolve_failed", 4004).await;
     }
     assert!(conn.seen().is_empty());
 }
@@ -164,8 +168,14 @@ async fn dns_rebinding_cannot_redirect_the_connection() {
     assert_eq!(ans["ok"], true, "{ans}");
     assert_eq!(resolver.calls(), 1);
     assert_eq!(conn.seen(), vec![format!("{PUBLIC}:110").parse().unwrap()]);
-    // The next session sees the private answer and is refused.
-    assert_refused(&b, "rebind.example.com", 110, "target_refused").await;
+    // The next session sees the private answer and is refused (like a name that does not
+    // resolve).
+    let (mut ws, ans) = session(
+        &b,
+        json!({"host": "rebind.example.com", "port": 110, "security": "plain"}),
+    )
+    .await;
+    expect_error(&mut ws, &ans, "resolve_failed", 4004).await;
     assert_eq!(conn.seen().len(), 1);
 }
 
@@ -190,7 +200,12 @@ async fn operator_allow_list_opens_exactly_the_listed_lan_server() {
     )
     .await;
     assert_eq!(ans["ok"], true, "{ans}");
-    assert_refused(&b, "nas.home.lan", 110, "target_refused").await;
+    let (mut ws, ans) = session(
+        &b,
+        json!({"host": "nas.home.lan", "port": 110, "security": "plain"}),
+    )
+    .await;
+    expect_error(&mut ws, &ans, "resolve_failed", 4004).await;
     assert_refused(&b, "10.8.0.1", 110, "target_refused").await;
     assert_eq!(conn.seen().len(), 2);
 }
@@ -266,4 +281,94 @@ async fn blackholed_server_reports_connect_timeout() {
     )
     .await;
     expect_error(&mut ws, &ans, "connect_timeout", 4005).await;
+}
+
+#[tokio::test]
+async fn an_allow_listed_name_opens_only_private_unique_local_and_shared_addresses() {
+    // The name is on the operator's list, but loopback and link-local need an address or
+    // network entry of their own: a DNS answer alone must never reach the bridge host or the
+    // cloud metadata service.
+    let r = FakeResolver::new()
+        .answer("lan.home.example", &[ip("192.168.1.10")])
+        .answer("ula.home.example", &[ip("fd00:1::10")])
+        .answer("cgnat.home.example", &[ip("100.64.3.4")])
+        .answer("lo.home.example", &[ip("127.0.0.1")])
+        .answer("lo6.home.example", &[ip("::1")])
+        .answer("meta.home.example", &[ip("169.254.169.254")])
+        .answer("ll6.home.example", &[ip("fe80::1")]);
+    let mut c = plain_ok();
+    c.allow_hosts = [
+        "lan.home.example",
+        "ula.home.example",
+        "cgnat.home.example",
+        "lo.home.example",
+        "lo6.home.example",
+        "meta.home.example",
+        "ll6.home.example",
+    ]
+    .map(String::from)
+    .to_vec();
+    let (b, conn, _) = bridge(c, r).await;
+    for host in ["lan.home.example", "ula.home.example", "cgnat.home.example"] {
+        let (_ws, ans) = session(&b, json!({"host": host, "port": 110, "security": "plain"})).await;
+        assert_eq!(ans["ok"], true, "{host}: {ans}");
+    }
+    for host in [
+        "lo.home.example",
+        "lo6.home.example",
+        "meta.home.example",
+        "ll6.home.example",
+    ] {
+        let (mut ws, ans) =
+            session(&b, json!({"host": host, "port": 110, "security": "plain"})).await;
+        assert_ne!(ans["ok"], true, "{host} was allowed: {ans}");
+        let (_, close) = read_until_close(&mut ws).await;
+        assert!(close.is_some(), "{host}");
+    }
+    assert_eq!(conn.seen().len(), 3, "{:?}", conn.seen());
+}
+
+#[tokio::test]
+async fn loopback_and_link_local_open_with_an_explicit_address_entry() {
+    let r = FakeResolver::new()
+        .answer("lo.home.example", &[ip("127.0.0.1")])
+        .answer("ll.home.example", &[ip("169.254.10.20")]);
+    let mut c = plain_ok();
+    c.allow_hosts = [
+        "lo.home.example",
+        "127.0.0.1",
+        "ll.home.example",
+        "169.254.10.0/24",
+    ]
+    .map(String::from)
+    .to_vec();
+    let (b, conn, _) = bridge(c, r).await;
+    for host in ["lo.home.example", "ll.home.example", "127.0.0.1"] {
+        let (_ws, ans) = session(&b, json!({"host": host, "port": 110, "security": "plain"})).await;
+        assert_eq!(ans["ok"], true, "{host}: {ans}");
+    }
+    assert_eq!(conn.seen().len(), 3);
+}
+
+#[tokio::test]
+async fn a_server_entry_with_only_tls_settings_does_not_widen_the_policy() {
+    // [[server]] gives a server its CA, pins or plaintext permission; it is not an allow-list
+    // entry, so its name still may not resolve to a private address.
+    let r = FakeResolver::new().answer("mail.home.example", &[ip("192.168.1.10")]);
+    let mut c = plain_ok();
+    c.servers = vec![pop3_bridge::ServerConfig {
+        host: "mail.home.example".into(),
+        pin_sha256: vec!["ab".repeat(32)],
+        ..pop3_bridge::ServerConfig::default()
+    }];
+    let (b, conn, _) = bridge(c, r).await;
+    let (mut ws, ans) = session(
+        &b,
+        json!({"host": "mail.home.example", "port": 110, "security": "plain"}),
+    )
+    .await;
+    assert_ne!(ans["ok"], true, "{ans}");
+    let (_, close) = read_until_close(&mut ws).await;
+    assert!(close.is_some());
+    assert!(conn.seen().is_empty(), "connected to {:?}", conn.seen());
 }
