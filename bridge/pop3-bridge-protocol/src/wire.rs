@@ -245,7 +245,8 @@ pub enum ErrorCode {
     PortRefused,
     /// `plain` was requested but the operator does not allow it.
     PlaintextRefused,
-    /// The host name did not resolve.
+    /// The host name did not resolve, or resolved only to addresses the policy refuses: the
+    /// same answer for both, so a page cannot learn which internal names exist.
     ResolveFailed,
     /// The TCP connection was refused or reset.
     ConnectFailed,
