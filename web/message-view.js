@@ -1,3 +1,4 @@
+// @ts-check
 // The one place that renders message bodies and attachments (issue "Read mail safely").
 //
 // Untrusted mail gets two independent layers:
@@ -13,6 +14,15 @@
 // document in this origin (no blob: HTML/SVG/XML navigation).
 
 import { h as el, formatSize } from './inbox/dom.js';
+/**
+ * @import { Address, ErrorLike, MimeApi, ParsedMessage, RenderOptions } from './types.js'
+ * @import { FilenameCleaner } from './file-name.js'
+ */
+
+/**
+ * The HTML of a message for the frame: `renderHtml` of the reading module, or a test's.
+ * @typedef {(bytes: Uint8Array, options: RenderOptions) => Promise<{ html: string, remoteBlocked: number }>} Renderer
+ */
 
 /** Sandbox tokens: popups so links can open (escaping the sandbox, so the new page works). */
 export const FRAME_SANDBOX = 'allow-popups allow-popups-to-escape-sandbox';
@@ -21,6 +31,7 @@ export const FRAME_SANDBOX = 'allow-popups allow-popups-to-escape-sandbox';
  * The frame's policy. `default-src 'none'` covers scripts, fetches, frames, fonts, media,
  * prefetch and ping; base-uri and form-action do not fall back to default-src, so they are
  * named. With `allowRemote` only images may come from the network; scripts never.
+ * @param {boolean} [allowRemote]
  */
 export function framePolicy(allowRemote = false) {
   const img = allowRemote ? "img-src data: cid: http: https:" : 'img-src data: cid:';
@@ -34,7 +45,11 @@ export const FRAME_CSS =
   'color:#1b1e24;background:#fff;overflow-wrap:anywhere}' +
   'img,video{max-width:100%;height:auto}table{max-width:100%}pre{white-space:pre-wrap}a{color:#2457d6}';
 
-/** The complete srcdoc: our head (policy first, so it covers everything after it), then the body. */
+/**
+ * The complete srcdoc: our head (policy first, so it covers everything after it), then the body.
+ * @param {string} bodyHtml
+ * @param {{ allowRemote?: boolean }} [options]
+ */
 export function frameDocument(bodyHtml, { allowRemote = false } = {}) {
   const policy = framePolicy(allowRemote).replace(/"/g, '&quot;');
   return (
@@ -49,6 +64,9 @@ export function frameDocument(bodyHtml, { allowRemote = false } = {}) {
 /**
  * Creates the sandboxed frame for already-rendered HTML. The frame is the second layer: it
  * must hold even if `bodyHtml` were hostile.
+ * @param {string} bodyHtml
+ * @param {{ allowRemote?: boolean, title?: string }} [options]
+ * @returns {HTMLIFrameElement}
  */
 export function createMessageFrame(bodyHtml, { allowRemote = false, title = 'Message' } = {}) {
   const frame = document.createElement('iframe');
@@ -70,11 +88,13 @@ export function createMessageFrame(bodyHtml, { allowRemote = false, title = 'Mes
  * Adds the real URL as a tooltip to every link of sanitized HTML (the text of a link can
  * claim anything) and makes links open without opener or referrer. DOMParser documents are
  * inert: no scripts run and nothing is fetched while we look.
+ * @param {string} html
+ * @returns {string}
  */
 export function decorateLinks(html) {
   const doc = new DOMParser().parseFromString(`<!doctype html><body>${html}`, 'text/html');
   for (const a of doc.querySelectorAll('a[href], area[href]')) {
-    a.setAttribute('title', a.getAttribute('href'));
+    a.setAttribute('title', /** @type {string} */ (a.getAttribute('href')));
     a.setAttribute('rel', 'noopener noreferrer');
     a.setAttribute('target', '_blank');
   }
@@ -83,12 +103,15 @@ export function decorateLinks(html) {
 
 // ---------------------------------------------------------------------------- plain text
 
+// eslint-disable-next-line no-control-regex -- a URL ends at a control character
 const LINK = /\b(?:https?:\/\/|mailto:)[^\s<>"'\u0000-\u001f\u007f]+/gi;
 const TRAILING = /[.,;:!?)\]}'"]+$/;
 
 /**
  * Plain text as a fragment of text nodes and links. Only http, https and mailto become
  * links; everything else (javascript:, data:, ...) stays text. Never parsed as markup.
+ * @param {string} text
+ * @returns {DocumentFragment}
  */
 export function linkifyText(text) {
   const frag = document.createDocumentFragment();
@@ -125,9 +148,12 @@ export { cleanFilename };
  * `download` name, so the browser saves it instead of showing it: an HTML or SVG attachment
  * is never rendered as a page of this origin. The name goes through the wasm cleaner of `mime`
  * (default: the reading module loadMime() loaded; without one it is "attachment").
+ * @param {Uint8Array} bytes
+ * @param {string | null | undefined} name the sender's
+ * @param {FilenameCleaner} [mime]
  */
 export function saveBytes(bytes, name, mime) {
-  const blob = new Blob([bytes], { type: 'application/octet-stream' });
+  const blob = new Blob([/** @type {Uint8Array<ArrayBuffer>} */ (bytes)], { type: 'application/octet-stream' });
   const url = URL.createObjectURL(blob);
   const a = document.createElement('a');
   a.href = url;
@@ -143,7 +169,11 @@ export function saveBytes(bytes, name, mime) {
   return { blob, anchor: a };
 }
 
-/** Display form of an address list [{name, address}] (always inserted as text). */
+/**
+ * Display form of an address list [{name, address}] (always inserted as text).
+ * @param {Address[] | string | null | undefined} list
+ * @returns {string}
+ */
 export function formatAddresses(list) {
   if (typeof list === 'string') return list;
   if (!Array.isArray(list)) return '';
@@ -160,17 +190,19 @@ export function formatAddresses(list) {
 
 // ---------------------------------------------------------------------------- the wasm API
 
+/** @type {Promise<MimeApi | null> | null} */
 let mimePromise = null;
 
 /**
  * Loads the MIME functions of the wasm package (parseMessage, renderHtml, partBytes,
  * cleanFilename) from ./pop3.js. Resolves to null when this build has none, so the caller
  * can fall back to plain text.
+ * @returns {Promise<MimeApi | null>}
  */
 export function loadMime() {
   mimePromise ??= import(new URL('./pop3.js', import.meta.url).href).then(
     async (m) => {
-      const has = (x) => x && typeof x.parseMessage === 'function' && typeof x.renderHtml === 'function';
+      const has = (/** @type {Partial<MimeApi> | null | undefined} */ x) => x && typeof x.parseMessage === 'function' && typeof x.renderHtml === 'function';
       if (has(m)) {
         // The wrapper may need to instantiate the wasm module before the sync calls work.
         for (const f of ['mimeReady', 'ready', 'initMime']) if (typeof m[f] === 'function') await m[f]();
@@ -188,7 +220,11 @@ export function loadMime() {
   return mimePromise;
 }
 
-/** The default renderer: the wasm sanitizer, then the real URL as each link's tooltip. */
+/**
+ * The default renderer: the wasm sanitizer, then the real URL as each link's tooltip.
+ * @param {Pick<MimeApi, 'renderHtml'>} mime
+ * @returns {Renderer}
+ */
 export function sanitizedRenderer(mime) {
   return async (bytes, opts) => {
     const r = await mime.renderHtml(bytes, opts);
@@ -197,6 +233,27 @@ export function sanitizedRenderer(mime) {
 }
 
 // ---------------------------------------------------------------------------- the view
+
+/**
+ * The options of `showMessage` (see there).
+ * @typedef {object} ShowMessageOptions
+ * @property {Uint8Array} bytes
+ * @property {ParsedMessage | null | undefined} [message]
+ * @property {string | null | undefined} [text]
+ * @property {MimeApi | null | undefined} [mime]
+ * @property {Renderer | null | undefined} [render]
+ * @property {boolean | undefined} [preferPlain]
+ * @property {string | undefined} [emptyNote]
+ * @property {((bytes: Uint8Array, name: string) => void) | undefined} [onSave]
+ */
+
+/**
+ * The handle of a shown message; the remote-content opt-in lives (and dies) with it.
+ * @typedef {object} MessageView
+ * @property {boolean} allowRemote
+ * @property {boolean} plain
+ * @property {() => void} destroy
+ */
 
 /**
  * Shows a message in `body` (and its attachments in `attachments`). Returns a handle with
@@ -212,6 +269,9 @@ export function sanitizedRenderer(mime) {
  *   preferPlain start with the plain-text view even when there is HTML
  *   emptyNote   what to say when there is no text to show ('' for nothing)
  *   onSave      (bytes, name) => void; default saveBytes
+ * @param {{ body: HTMLElement, attachments?: HTMLElement | null }} slots
+ * @param {ShowMessageOptions} options
+ * @returns {MessageView}
  */
 export function showMessage({ body, attachments }, options) {
   const { bytes, message = null, mime = null, onSave = (data, name) => saveBytes(data, name, mime ?? undefined) } = options;
@@ -262,10 +322,10 @@ export function showMessage({ body, attachments }, options) {
     }
     let r;
     try {
-      r = await render(bytes, { allowRemote });
+      r = await /** @type {Renderer} */ (render)(bytes, { allowRemote }); // (not plain: there is HTML, so a renderer)
     } catch (err) {
       if (my !== token || destroyed) return;
-      frameSlot.replaceChildren(el('p', { class: 'message-note', text: `This message could not be shown: ${err?.message || err}` }));
+      frameSlot.replaceChildren(el('p', { class: 'message-note', text: `This message could not be shown: ${/** @type {ErrorLike} */ (err)?.message || err}` }));
       return;
     }
     if (my !== token || destroyed) return;
@@ -294,10 +354,10 @@ export function showMessage({ body, attachments }, options) {
           'aria-label': `Save ${cleaned.name}`,
           onclick: async () => {
             try {
-              const data = await mime.partBytes(bytes, p.id);
+              const data = await /** @type {MimeApi} */ (mime).partBytes(bytes, p.id); // (the button exists only with mime.partBytes)
               onSave(data, cleaned.name);
             } catch (err) {
-              save.replaceWith(el('span', { class: 'message-note', text: `Could not save: ${err?.message || err}` }));
+              save.replaceWith(el('span', { class: 'message-note', text: `Could not save: ${/** @type {ErrorLike} */ (err)?.message || err}` }));
             }
           },
         });

@@ -38,9 +38,39 @@ import { KioskIdle } from './inbox/kiosk-idle.js';
 import { h, plural, defaultBridgeUrl, delayedProgress } from './inbox/dom.js';
 
 /**
+ * @import { ErrorLike, TlsInfo } from './types.js'
+ * @import { AccountValues } from './inbox/account-form.js'
+ * @import { AccountRef } from './inbox/controller.js'
+ */
+
+/**
+ * The element's events (bubbling, composed) and their `detail`; never a password.
+ * @typedef {object} Pop3InboxEvents
+ * @property {{ server: string, port: number, security: string, user: string, tls: TlsInfo | null }} pop3-connected
+ * @property {{ committed: boolean, deleted: number, idle?: boolean }} pop3-logout `deleted`: messages deleted on the server
+ * @property {{ code: string, message: string }} pop3-error
+ */
+
+/**
+ * The inbox screen's own elements (toolbar, status lines).
+ * @typedef {object} InboxEls
+ * @property {HTMLSpanElement} count
+ * @property {HTMLButtonElement} refreshBtn
+ * @property {HTMLButtonElement} logoutBtn
+ * @property {HTMLButtonElement} deviceBtn
+ * @property {HTMLParagraphElement} syncLine
+ * @property {HTMLParagraphElement} status
+ * @property {HTMLDivElement} inboxMessages
+ * @property {HTMLDivElement} inboxProgress
+ * @property {HTMLDivElement} inboxTop
+ * @property {HTMLElement} inboxScreen
+ */
+
+/**
  * Whether `code` is a certificate problem, from the client's own list of codes
  * (`errorCodes()`, the one definition). Before the client's wasm has loaded there is no
  * certificate error to show, so the answer is simply no.
+ * @param {string | undefined} code
  */
 function isCertificateError(code) {
   try {
@@ -50,7 +80,9 @@ function isCertificateError(code) {
   }
 }
 
+/** @type {CSSStyleSheet | null} */
 let sheet = null;
+/** @param {ShadowRoot} root */
 function adoptStyles(root) {
   // Constructable stylesheet: CSP-friendly (no inline <style>) and shared by all instances.
   if ('adoptedStyleSheets' in root && typeof CSSStyleSheet === 'function' && 'replaceSync' in CSSStyleSheet.prototype) {
@@ -71,14 +103,21 @@ export class Pop3Inbox extends HTMLElement {
 
   #root;
   #c; // the controller: session, list, store, sync
+  /** @type {AccountForm} */
   #form; // the sign-in form
+  /** @type {MessageList} */
   #list; // the virtual message list
+  /** @type {Reader} */
   #reader; // the reading pane
+  /** @type {Deletion} */
   #deletion; // marks, undo, QUIT, the confirmation dialog
+  /** @type {DeviceDialog} */
   #device; // "This device…"
+  /** @type {KioskIdle} */
   #idle; // kiosk mode's idle logout
+  /** @type {Promise<void> | null} */
   #bridgeConfig = null; // promise: the serving bridge's /client-config.json applied
-  #els = {}; // the inbox screen's own elements (toolbar, status lines)
+  #els = /** @type {InboxEls} */ ({}); // the inbox screen's own elements (toolbar, status lines)
 
   constructor() {
     super();
@@ -125,7 +164,7 @@ export class Pop3Inbox extends HTMLElement {
 
   // Closing the tab with marked messages ends the session without QUIT, so nothing is
   // deleted; ask first instead of letting the user believe they were.
-  #onBeforeUnload = (ev) => {
+  #onBeforeUnload = (/** @type {BeforeUnloadEvent} */ ev) => {
     if (this.#c.session && this.#c.markedCount() > 0) {
       ev.preventDefault();
       ev.returnValue = '';
@@ -153,6 +192,7 @@ export class Pop3Inbox extends HTMLElement {
 
   #build() {
     const e = this.#els;
+    /** @type {import('./types.js').ShowError} */
     const showError = (slot, err, title) => this.#showError(slot, err, title);
 
     this.#form = new AccountForm(this, { onSubmit: (ev) => this.#onSubmit(ev), onOffline: () => this.#openOffline() });
@@ -229,6 +269,7 @@ export class Pop3Inbox extends HTMLElement {
 
   // ------------------------------------------------------------------ signing in
 
+  /** @param {SubmitEvent} ev */
   async #onSubmit(ev) {
     ev.preventDefault();
     const form = this.#form;
@@ -253,7 +294,7 @@ export class Pop3Inbox extends HTMLElement {
       }
       this.#showError(f.formMessages, err, 'Could not sign in');
       // Return the user to where they can fix it.
-      form.focusFor(err?.code);
+      form.focusFor(/** @type {ErrorLike} */ (err)?.code);
     } finally {
       progress.done();
       form.busy(false);
@@ -261,7 +302,10 @@ export class Pop3Inbox extends HTMLElement {
     }
   }
 
-  /** Connects with `values` and opens the store. Throws Pop3Error on failure. */
+  /**
+   * Connects with `values` and opens the store. Throws Pop3Error on failure.
+   * @param {AccountValues} values
+   */
   async #open(values) {
     const session = await this.#c.open(values, this.getAttribute('bridge') || defaultBridgeUrl());
     this.#emit('pop3-connected', { server: values.server, port: values.port, security: values.security, user: values.user, tls: session.tls ?? null });
@@ -294,8 +338,8 @@ export class Pop3Inbox extends HTMLElement {
   }
 
   #renderStatus() {
-    const s = this.#c.session;
-    const c = this.#c.creds;
+    const s = /** @type {import('./types.js').Session} */ (this.#c.session);
+    const c = /** @type {AccountValues} */ (this.#c.creds);
     const e = this.#els;
     const parts = [];
     if (s.tls && !s.insecure) {
@@ -407,13 +451,13 @@ export class Pop3Inbox extends HTMLElement {
     await this.#bridgeConfig;
     const r = this.#form.loadRemembered();
     if (!r?.server || !r?.user) return;
-    btn.hidden = (await this.#c.keptFor(r)) === 0;
+    btn.hidden = (await this.#c.keptFor(/** @type {AccountRef} */ (r))) === 0;
   }
 
   async #openOffline() {
     const r = this.#form.loadRemembered();
     if (!r) return;
-    const shown = await this.#showKept({ server: r.server, port: r.port, user: r.user }, `Mail kept on this device for ${r.user} on ${r.server}. Sign in to get new mail.`);
+    const shown = await this.#showKept(/** @type {AccountRef} */ ({ server: r.server, port: r.port, user: r.user }), `Mail kept on this device for ${r.user} on ${r.server}. Sign in to get new mail.`);
     if (shown) this.#list.focus();
     else this.#showError(this.#form.els.formMessages, new Error('No mail is kept on this device for this account.'), 'Nothing to show offline');
   }
@@ -421,6 +465,8 @@ export class Pop3Inbox extends HTMLElement {
   /**
    * Shows the mail kept for the account of `values`, without a session (reading works; new
    * mail needs a connection). Resolves false when nothing is kept (or there is no store).
+   * @param {AccountRef} values
+   * @param {string} statusText
    */
   async #showKept(values, statusText) {
     const e = this.#els;
@@ -447,14 +493,21 @@ export class Pop3Inbox extends HTMLElement {
 
   // ------------------------------------------------------------------ errors and notes
 
+  /** @param {string} text */
   #syncNote(text) {
     const e = this.#els;
     e.syncLine.textContent = text || '';
     e.syncLine.hidden = !text;
   }
 
-  /** Plain-language error, then the server's own words quoted, then technical details. */
-  #showError(slot, err, title) {
+  /**
+   * Plain-language error, then the server's own words quoted, then technical details.
+   * @param {Element} slot
+   * @param {unknown} error
+   * @param {string} title
+   */
+  #showError(slot, error, title) {
+    const err = /** @type {ErrorLike | null | undefined} */ (error);
     const message = err?.message || String(err);
     const isCert = isCertificateError(err?.code);
     const box = h(
@@ -473,6 +526,11 @@ export class Pop3Inbox extends HTMLElement {
     this.#emit('pop3-error', { code: err?.code ?? 'unknown', message });
   }
 
+  /**
+   * @template {keyof Pop3InboxEvents} K
+   * @param {K} type
+   * @param {Pop3InboxEvents[K]} detail
+   */
   #emit(type, detail) {
     this.dispatchEvent(new CustomEvent(type, { detail, bubbles: true, composed: true }));
   }

@@ -1,17 +1,24 @@
+// @ts-check
 // The POP3 client's JavaScript API: a thin wrapper that loads the wasm package once.
 // Everything else (the protocol, the bridge link, errors) lives in Rust: see docs/js-api.md.
 import init, * as pkg from './pkg/pop3_web.js';
 // The reading functions are a wasm module of their own (the sanitizer and charset tables are
 // most of the size): importing this glue is cheap, its wasm is fetched only by ready().
 import initMime, * as mime from './pkg/pop3_mime_web.js';
+// The shapes of options and results (the generated declarations say `any`): web/types.d.ts.
+/**
+ * @import { ConnectOptions, Session, Pop3Wasm, ErrorCode, ParsedMessage, RenderOptions, RenderResult, CleanedName } from './types.js'
+ */
 
+/** @type {Promise<import('./pkg/pop3_web.js').InitOutput> | undefined} */
 let loaded; // the client's one init() promise
 let initialised = false; // set once it has resolved: errorCodes() is synchronous
+/** @type {Promise<import('./pkg/pop3_mime_web.js').InitOutput> | undefined} */
 let mimeLoaded; // the reading module's
 
 /**
  * Opens a POP3 session through the bridge and logs in.
- * @param {object} options { bridgeUrl, host, port, security, user, password | oauthToken, ... }
+ * @param {ConnectOptions} options { bridgeUrl, host, port, security, user, password | oauthToken, ... }
  * @returns {Promise<Session>} a logged-in session
  * @throws {Pop3Error} with a stable `code`, a plain-language `message`, and `serverText`
  */
@@ -29,10 +36,11 @@ export function defaultBridgeUrl() {
 /**
  * The initialised wasm package (SyncRun, sha256Hex, the archive functions, …), for the
  * offline store and sync (web/sync.js). One shared initialisation for every caller.
+ * @returns {Promise<Pop3Wasm>}
  */
 export async function wasm() {
   await clientReady();
-  return pkg;
+  return /** @type {Pop3Wasm} */ (pkg);
 }
 
 /**
@@ -40,7 +48,7 @@ export async function wasm() {
  * (docs/js-api.md, "Errors"). Derive lists from it instead of copying codes, e.g.
  * `errorCodes().filter(c => c.group === 'certificate')`. Synchronous: the client's wasm
  * package must be loaded (by `connect()` or `wasm()`); before that it throws.
- * @returns {{code: string, group: string}[]}
+ * @returns {ErrorCode[]}
  */
 export function errorCodes() {
   if (!initialised) throw new Error('errorCodes(): the wasm package is not loaded yet (await wasm() first)');
@@ -66,13 +74,28 @@ export function ready() {
   return mimeLoaded;
 }
 
-/** `parseMessage(bytes)` → { subject, from, to, cc, replyTo, date, messageId, parts, textParts, htmlParts, text, textHtml, hasHtml, warnings } */
+/**
+ * `parseMessage(bytes)` → { subject, from, to, cc, replyTo, date, messageId, parts, textParts, htmlParts, text, textHtml, hasHtml, warnings }
+ * @type {(bytes: Uint8Array) => ParsedMessage}
+ */
 export const parseMessage = (bytes) => mime.parseMessage(bytes);
-/** `renderHtml(bytes, { allowRemote })` → { html, remoteBlocked, truncated }: sanitized, each part on its own. */
+/**
+ * `renderHtml(bytes, { allowRemote })` → { html, remoteBlocked, truncated }: sanitized, each part on its own.
+ * @type {(bytes: Uint8Array, options?: RenderOptions) => RenderResult}
+ */
 export const renderHtml = (bytes, options = {}) => mime.renderHtml(bytes, options);
-/** `partBytes(bytes, partId)` → Uint8Array: the decoded content of one part. */
+/**
+ * `partBytes(bytes, partId)` → Uint8Array: the decoded content of one part.
+ * @type {(bytes: Uint8Array, partId: string) => Uint8Array}
+ */
 export const partBytes = (bytes, partId) => mime.partBytes(bytes, partId);
-/** `sanitizeHtml(html, { allowRemote })` → { html, remoteBlocked, truncated } */
+/**
+ * `sanitizeHtml(html, { allowRemote })` → { html, remoteBlocked, truncated }
+ * @type {(html: string, options?: RenderOptions) => RenderResult}
+ */
 export const sanitizeHtml = (html, options = {}) => mime.sanitizeHtml(html, options);
-/** `cleanFilename(name)` → { name, extension } */
+/**
+ * `cleanFilename(name)` → { name, extension }
+ * @type {(name: string) => CleanedName}
+ */
 export const cleanFilename = (name) => mime.cleanFilename(name);

@@ -61,7 +61,7 @@
  * @property {Uint8Array} bytes the whole message, or its headers
  * @property {boolean} full
  * @property {Summary} summary
- * @property {KnownRecord | null} [known] the engine's record to write beside the bytes
+ * @property {KnownRecord | null | undefined} [known] the engine's record to write beside the bytes
  */
 
 /** @typedef {(bytes: Uint8Array) => Promise<string>} Hasher lower-case hex SHA-256 */
@@ -368,9 +368,9 @@ function verify(rec, actual) {
 /**
  * One message of the memory store: what the three IndexedDB stores hold under its key.
  * @typedef {object} MemoryRow
- * @property {StoredMessage & { size: number }} [message]
- * @property {Summary & { key: string, full: boolean, storedMs: number }} [summary]
- * @property {KnownRecord} [uidl]
+ * @property {StoredMessage & { size: number } | undefined} [message]
+ * @property {Summary & { key: string, full: boolean, storedMs: number } | undefined} [summary]
+ * @property {KnownRecord | undefined} [uidl]
  */
 
 /** Kiosk mode: the same interface, in memory only. */

@@ -24,7 +24,7 @@ import { withSyncLock, storageEstimate } from './store.js';
 import { summarizeHeaders } from './pop3.js';
 
 /**
- * @import { Session, SyncRun, SyncRunConstructor, SyncPolicy, SyncPlan, SyncBlocked, SyncWarning, SyncDeletion, SyncQuitResult, Progress, ListEntry, UidlEntry, StoredKind, ErrorLike } from './types.js'
+ * @import { HeaderSummary, Session, SyncRun, SyncRunConstructor, SyncPolicy, SyncPlan, SyncBlocked, SyncWarning, SyncDeletion, SyncQuitResult, Progress, ListEntry, UidlEntry, StoredKind, ErrorLike } from './types.js'
  * @import { Store, Summary, SummaryRow } from './store.js'
  */
 
@@ -47,7 +47,7 @@ export function headerSection(bytes) {
  * @returns {Summary}
  */
 export function summaryOf(bytes, size) {
-  const s = summarizeHeaders(headerSection(bytes));
+  const s = /** @type {HeaderSummary} */ (summarizeHeaders(headerSection(bytes))); // (pkg's .d.ts says `object`)
   return { from: s.from || '', subject: s.subject || '', to: s.to || '', dateMs: s.date ? s.date.getTime() : null, size };
 }
 
@@ -76,16 +76,16 @@ function codeOf(err) {
  * @property {Session} session
  * @property {Store} store
  * @property {string} account
- * @property {SyncPolicy | null} [policy] default: leave on server
+ * @property {SyncPolicy | null | undefined} [policy] default: leave on server
  * @property {SyncRunConstructor} SyncRun the wasm package's
- * @property {() => number} [now] default Date.now
- * @property {AbortSignal} [signal]
- * @property {(run: SyncRun) => void} [onRun]
- * @property {(progress: SyncProgress) => void} [onProgress]
- * @property {(stored: StoredEvent) => void} [onStored]
- * @property {(msg: number) => Uint8Array | undefined} [headersOf] TOP n 0 answers this session already has
- * @property {boolean} [allowDelete] default true
- * @property {boolean} [downloadAndDeleteWithoutUidl]
+ * @property {(() => number) | undefined} [now] default Date.now
+ * @property {AbortSignal | undefined} [signal]
+ * @property {((run: SyncRun) => void) | undefined} [onRun]
+ * @property {((progress: SyncProgress) => void) | undefined} [onProgress]
+ * @property {((stored: StoredEvent) => void) | undefined} [onStored]
+ * @property {((msg: number) => Uint8Array | undefined) | undefined} [headersOf] TOP n 0 answers this session already has
+ * @property {boolean | undefined} [allowDelete] default true
+ * @property {boolean | undefined} [downloadAndDeleteWithoutUidl]
  */
 
 /**

@@ -11,9 +11,9 @@ export interface Pop3Error extends Error {
   /** Stable, for programs (`errorCodes()` lists them). */
   code: string;
   /** The server's own words, when it said something (show it as a quotation). */
-  serverText?: string;
+  serverText?: string | undefined;
   /** Technical detail (e.g. the certificate problem as TLS reported it). */
-  detail?: string;
+  detail?: string | undefined;
 }
 
 /** One entry of `errorCodes()`. */
@@ -24,11 +24,11 @@ export interface ErrorCode {
 
 /** What an error handler may find on anything thrown (a Pop3Error, a StoreError, an Error). */
 export interface ErrorLike {
-  name?: string;
-  message?: string;
-  code?: string;
-  serverText?: string;
-  detail?: string;
+  name?: string | undefined;
+  message?: string | undefined;
+  code?: string | undefined;
+  serverText?: string | undefined;
+  detail?: string | undefined;
 }
 
 // ------------------------------------------------------------------------------ connect
@@ -42,19 +42,19 @@ export interface ConnectOptions {
   host: string;
   port: number;
   /** Default `'tls'`. */
-  security?: Security;
+  security?: Security | undefined;
   user: string;
-  password?: string;
-  oauthToken?: string;
+  password?: string | undefined;
+  oauthToken?: string | undefined;
   /** SASL names, `"USER"`, `"APOP"`. */
-  mechanisms?: string[];
-  allowInsecure?: boolean;
-  allowApop?: boolean;
-  noInitialResponse?: boolean;
+  mechanisms?: string[] | undefined;
+  allowInsecure?: boolean | undefined;
+  allowApop?: boolean | undefined;
+  noInitialResponse?: boolean | undefined;
   /** Bridge access token. */
-  token?: string;
-  timeoutMs?: number;
-  keepaliveMs?: number;
+  token?: string | undefined;
+  timeoutMs?: number | undefined;
+  keepaliveMs?: number | undefined;
 }
 
 /** `session.capabilities`. */
@@ -83,7 +83,7 @@ export interface TlsInfo {
   issuer: string;
   notAfter: string;
   verified: boolean;
-  pinMatched?: boolean;
+  pinMatched?: boolean | undefined;
 }
 
 // ------------------------------------------------------------------------------ the session
@@ -114,30 +114,32 @@ export interface Progress {
   done: number;
   total: number;
   bytes: number;
-  totalBytes?: number;
+  /** (The mock leaves it out for headers.) */
+  totalBytes?: number | undefined;
 }
 
 export interface FetchHeadersOptions {
   /** The newest `newest` messages … */
-  newest?: number;
+  newest?: number | undefined;
   /** … or these. */
-  msgs?: number[];
-  onProgress?: (progress: Progress) => void;
-  signal?: AbortSignal;
+  msgs?: number[] | undefined;
+  onProgress?: ((progress: Progress) => void) | undefined;
+  signal?: AbortSignal | undefined;
 }
 
 /** One answer of `fetchHeaders`: `TOP msg 0`. */
 export interface FetchedHeaders {
   msg: number;
-  uid?: string;
-  size?: number;
+  /** null when the session has no UIDL answer for it. */
+  uid: string | null;
+  size: number;
   headers: Uint8Array;
 }
 
 export interface DownloadOptions {
-  onMessage?: (msg: number, bytes: Uint8Array) => void;
-  onProgress?: (progress: Progress) => void;
-  signal?: AbortSignal;
+  onMessage?: ((msg: number, bytes: Uint8Array) => void) | undefined;
+  onProgress?: ((progress: Progress) => void) | undefined;
+  signal?: AbortSignal | undefined;
 }
 
 export interface DownloadResult {
@@ -145,14 +147,15 @@ export interface DownloadResult {
   bytes: number;
 }
 
-/** A logged-in session (`connect()`); the mock (dev/mock-api.js) has the same shape. */
+/** A logged-in session (`connect()`); the mock (dev/mock-api.js) has most of its shape. */
 export interface Session {
   readonly capabilities: Capabilities;
   readonly tls: TlsInfo | null;
   readonly insecure: boolean;
   readonly loginMethod: string | undefined;
   readonly markedForDeletion: ArrayLike<number>;
-  readonly open?: boolean;
+  /** True while the session can take commands. */
+  readonly open: boolean;
   stat(): Promise<StatResult>;
   list(): Promise<ListEntry[]>;
   uidl(): Promise<UidlEntry[]>;
@@ -163,7 +166,7 @@ export interface Session {
   noop(): Promise<unknown>;
   quit(): Promise<QuitResult>;
   fetchHeaders(options: FetchHeadersOptions): Promise<FetchedHeaders[]>;
-  download(msgs: number[], options: DownloadOptions): Promise<DownloadResult | void>;
+  download(msgs: number[], options: DownloadOptions): Promise<DownloadResult>;
   close(): void;
 }
 
@@ -221,7 +224,7 @@ export interface ParsedMessage {
 }
 
 export interface RenderOptions {
-  allowRemote?: boolean;
+  allowRemote?: boolean | undefined;
 }
 
 /** `renderHtml` / `sanitizeHtml`. */
@@ -261,9 +264,9 @@ export interface KnownRecord {
   firstSeenMs: number;
   stored: StoredKind;
   sha256: string | null;
-  localDeleted?: boolean;
-  deletePending?: boolean;
-  serverGone?: boolean;
+  localDeleted?: boolean | undefined;
+  deletePending?: boolean | undefined;
+  serverGone?: boolean | undefined;
 }
 
 export type PolicyMode = 'leave' | 'delete-after-download' | 'keep-days' | 'mirror-local-deletes';
@@ -271,9 +274,9 @@ export type PolicyMode = 'leave' | 'delete-after-download' | 'keep-days' | 'mirr
 /** An account's sync policy (other fields are ignored by the engine). */
 export interface SyncPolicy {
   mode: PolicyMode;
-  keepDays?: number;
+  keepDays?: number | undefined;
   /** Octets: bigger messages get headers only. */
-  sizeLimit?: number;
+  sizeLimit?: number | undefined;
 }
 
 /** `new SyncRun(options)`. */
@@ -282,14 +285,15 @@ export interface SyncRunOptions {
   policy: SyncPolicy | Record<string, never>;
   known: KnownRecord[];
   nowMs: number;
-  downloadAndDeleteWithoutUidl?: boolean;
+  downloadAndDeleteWithoutUidl?: boolean | undefined;
 }
 
 /** A warning of the plan, of `bodiesWithin`, or of the sync (`dele_failed`). */
 export interface SyncWarning {
   code: string;
   message: string;
-  count?: number;
+  /** How many messages it concerns. */
+  count: number;
 }
 
 /** Why a run downloads and deletes nothing (`uidl_failed`, `no_uidl`). */
@@ -335,7 +339,8 @@ export interface HeadersResult {
   uid: string | null;
   key: string | null;
   fingerprint: string | null;
-  summary: { from: string; subject: string; date: string; messageId: string };
+  /** Raw values (unfolded, encoded words not decoded); null when missing. */
+  summary: { from: string | null; subject: string | null; date: string | null; messageId: string | null };
   reusedUid: boolean;
   matchedKey: string | null;
   needsBody: boolean;
@@ -362,13 +367,14 @@ export interface SyncDeletion {
   uid: string | null;
   key: string;
   reason: 'pending' | 'after-download' | 'expired' | 'local-delete' | 'download-and-delete';
-  sha256: string | null;
+  /** The checksum that proves the copy kept here. */
+  sha256: string;
 }
 
 /** `run.stored(msg, info)`. */
 export interface StoredInfo {
-  sha256?: string;
-  full?: boolean;
+  sha256?: string | undefined;
+  full?: boolean | undefined;
 }
 
 /** `run.quit(committed, userDeleted)`. */
@@ -384,7 +390,7 @@ export interface IdentifyInput {
   uidl: UidlEntry[];
   list: ListEntry[];
   known: KnownRecord[];
-  headers?: { msg: number; headers: Uint8Array }[];
+  headers?: { msg: number; headers: Uint8Array }[] | undefined;
 }
 
 export interface Identified {
@@ -424,7 +430,7 @@ export interface SyncRunConstructor {
 export interface ArchiveItem {
   uid: string | null;
   raw: Uint8Array;
-  dateMs?: number;
+  dateMs?: number | undefined;
 }
 
 /** `importArchive(bytes, options)`. */
@@ -440,9 +446,10 @@ export interface ImportResult {
 export interface Pop3Wasm {
   SyncRun: SyncRunConstructor;
   sha256Hex(bytes: Uint8Array): string;
-  exportMboxrd(items: ArchiveItem[]): Uint8Array;
-  exportEmlZip(items: ArchiveItem[]): Uint8Array;
-  importArchive(bytes: Uint8Array, options: { known?: KnownRecord[]; nowMs?: number }): ImportResult;
+  /** (A fresh buffer, as a Blob takes it.) */
+  exportMboxrd(items: ArchiveItem[]): Uint8Array<ArrayBuffer>;
+  exportEmlZip(items: ArchiveItem[]): Uint8Array<ArrayBuffer>;
+  importArchive(bytes: Uint8Array, options: { known?: KnownRecord[] | undefined; nowMs?: number | undefined }): ImportResult;
   errorCodes(): ErrorCode[];
   summarizeHeaders(bytes: Uint8Array): HeaderSummary;
   displayName(from: string): string;
@@ -451,7 +458,7 @@ export interface Pop3Wasm {
 /** What the inbox needs of an API module: pop3.js, or dev/mock-api.js (which has no `wasm` of its own but re-exports it). */
 export interface InboxApi {
   connect(options: ConnectOptions): Promise<Session>;
-  wasm?: () => Promise<Pop3Wasm>;
+  wasm?: (() => Promise<Pop3Wasm>) | undefined;
 }
 
 // ------------------------------------------------------------------------------ the DOM builder
@@ -467,11 +474,14 @@ export type ElementHandlers = {
  * leave it out).
  */
 export type ElementProps = ElementHandlers & {
-  class?: string;
-  text?: string;
-  dataset?: Record<string, string>;
+  class?: string | undefined;
+  text?: string | undefined;
+  dataset?: Record<string, string> | undefined;
   [attribute: string]: string | number | boolean | null | undefined | Record<string, string> | ((ev: never) => unknown);
 };
 
 /** A child of `h()`: text becomes a text node; null, undefined and false are left out. */
 export type ElementChild = Node | string | null | undefined | false;
+
+/** The element's error box: a plain-language `title`, the error's message, the server's words. */
+export type ShowError = (slot: Element, err: unknown, title: string) => void;

@@ -22,7 +22,16 @@
 //
 // window.__pop3Mock exposes the last session's state (deleted, committed, calls) to tests.
 
+/**
+ * @import { ConnectOptions, Capabilities, TlsInfo, StatResult, ListEntry, UidlEntry, QuitResult, FetchHeadersOptions, FetchedHeaders, DownloadOptions } from '../types.js'
+ */
+
 export class Pop3Error extends Error {
+  /**
+   * @param {string} code
+   * @param {string} message
+   * @param {{ serverText?: string, detail?: string }} [extra]
+   */
   constructor(code, message, { serverText, detail } = {}) {
     super(message);
     this.name = 'Pop3Error';
@@ -33,7 +42,7 @@ export class Pop3Error extends Error {
 }
 
 const enc = new TextEncoder();
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const sleep = (/** @type {number} */ ms) => new Promise((r) => setTimeout(r, ms));
 
 const NAMES = [
   ['Ann Example', 'ann@example.org'],
@@ -53,6 +62,7 @@ const TOPICS = [
 ];
 
 /** RFC 2047 B-encoding of a UTF-8 string, as real mailers produce for non-ASCII subjects. */
+/** @param {string} text */
 function bWord(text) {
   const bytes = enc.encode(text);
   let bin = '';
@@ -60,6 +70,7 @@ function bWord(text) {
   return `=?UTF-8?B?${btoa(bin)}?=`;
 }
 
+/** @param {string} text */
 function qWord(text) {
   let out = '';
   for (const b of enc.encode(text)) {
@@ -74,15 +85,22 @@ function qWord(text) {
 // Hostile content for the "server text is never markup" tests.
 export const HOSTILE_SUBJECT = '<img src=x onerror="window.__pwned=1">';
 
-/** Builds message `msg` of a mailbox with `count` messages. Deterministic. */
+/**
+ * Builds message `msg` of a mailbox with `count` messages. Deterministic.
+ * @param {number} msg
+ * @param {number} count
+ * @returns {Uint8Array}
+ */
 function buildMessage(msg, count) {
   const [name, addr] = NAMES[msg % NAMES.length];
   const base = Date.UTC(2026, 10, 26, 18, 0, 0);
   const date = new Date(base - (count - msg) * 37 * 60 * 1000);
   let subject;
   let from = msg % 2 ? `${bWord(name)} <${addr}>` : `"${name}" <${addr}>`;
+  /** @type {string[]} */
   let body;
-  let head = [];
+  /** @type {string[]} */
+  let head;
   if (msg === count) {
     subject = HOSTILE_SUBJECT;
     from = `"<b>Mallory</b>" <mallory@example.com>`;
@@ -140,6 +158,7 @@ function buildMessage(msg, count) {
   return enc.encode(text);
 }
 
+/** @param {Uint8Array} bytes */
 function headerPart(bytes) {
   for (let i = 0; i + 3 < bytes.length; i++) {
     if (bytes[i] === 13 && bytes[i + 1] === 10 && bytes[i + 2] === 13 && bytes[i + 3] === 10) return bytes.slice(0, i + 4);
@@ -147,19 +166,34 @@ function headerPart(bytes) {
   return bytes;
 }
 
+/** @param {AbortSignal | undefined} signal */
 function checkAbort(signal) {
   if (signal?.aborted) throw new Pop3Error('cancelled', 'The operation was cancelled.');
 }
 
+/**
+ * How a mock mailbox behaves (from the magic user name).
+ * @typedef {{ mailbox?: Uint8Array[], quitfail?: boolean, slow?: boolean }} MockFlags
+ */
+
+/** A session with the shape of the real one (capabilities and TLS details in part). */
 class MockSession {
+  /**
+   * @param {ConnectOptions} options
+   * @param {number} count
+   * @param {MockFlags} flags
+   */
   constructor(options, count, flags) {
     this._count = count;
     this._flags = flags;
+    /** @type {Set<number>} */
     this._deleted = new Set();
     this._open = true;
+    /** @type {Map<number, Uint8Array>} */
     this._cache = new Map();
     this.insecure = options.security === 'plain';
     this.loginMethod = 'SCRAM-SHA-256';
+    /** @type {Partial<Capabilities>} */
     this.capabilities = {
       top: true,
       uidl: true,
@@ -169,6 +203,7 @@ class MockSession {
       expireDays: null,
       loginDelay: null,
     };
+    /** @type {Partial<TlsInfo> | null} */
     this.tls = this.insecure
       ? null
       : {
@@ -179,10 +214,15 @@ class MockSession {
           notAfter: '2027-03-01T12:00:00Z',
           verified: true,
         };
+    /** @type {{ deleted: Set<number>, committed: boolean | null, calls: (string | number)[][] }} */
     this.state = { deleted: this._deleted, committed: null, calls: [] };
     globalThis.__pop3Mock = this.state;
   }
 
+  /**
+   * @param {number} msg
+   * @returns {Uint8Array}
+   */
   _msg(msg) {
     if (this._flags.mailbox) return this._flags.mailbox[msg - 1];
     let b = this._cache.get(msg);
@@ -194,6 +234,7 @@ class MockSession {
     return b;
   }
 
+  /** @param {number} [msg] */
   _check(msg) {
     if (!this._open) throw new Pop3Error('closed', 'The connection to the mail server is closed.');
     if (msg !== undefined) {
@@ -206,10 +247,12 @@ class MockSession {
     }
   }
 
+  /** @param {number} ms */
   async _latency(ms) {
     await sleep(this._flags.slow ? ms * 40 : ms);
   }
 
+  /** @returns {Promise<StatResult>} */
   async stat() {
     this._check();
     await this._latency(2);
@@ -218,6 +261,7 @@ class MockSession {
     return { count: this._count - this._deleted.size, size };
   }
 
+  /** @returns {Promise<ListEntry[]>} */
   async list() {
     this._check();
     await this._latency(5);
@@ -226,6 +270,7 @@ class MockSession {
     return out;
   }
 
+  /** @returns {Promise<UidlEntry[]>} */
   async uidl() {
     this._check();
     await this._latency(5);
@@ -234,12 +279,17 @@ class MockSession {
     return out;
   }
 
+  /**
+   * @param {number} msg
+   * @param {number} lines
+   */
   async top(msg, lines) {
     this._check(msg);
     await this._latency(3);
     return lines === 0 ? headerPart(this._msg(msg)) : this._msg(msg);
   }
 
+  /** @param {number} msg */
   async retr(msg) {
     this._check(msg);
     this.state.calls.push(['retr', msg]);
@@ -247,6 +297,7 @@ class MockSession {
     return this._msg(msg);
   }
 
+  /** @param {number} msg */
   async dele(msg) {
     this._check(msg);
     this.state.calls.push(['dele', msg]);
@@ -266,6 +317,7 @@ class MockSession {
     await this._latency(1);
   }
 
+  /** @returns {Promise<QuitResult>} */
   async quit() {
     this._check();
     this.state.calls.push(['quit']);
@@ -281,6 +333,10 @@ class MockSession {
     return { committed: true };
   }
 
+  /**
+   * @param {FetchHeadersOptions} [options]
+   * @returns {Promise<FetchedHeaders[]>}
+   */
   async fetchHeaders({ newest, msgs, onProgress, signal } = {}) {
     this._check();
     let list = msgs ? [...msgs] : [];
@@ -288,6 +344,7 @@ class MockSession {
       for (let i = this._count; i >= 1 && list.length < (newest ?? this._count); i--) if (!this._deleted.has(i)) list.push(i);
     }
     list.sort((a, b) => b - a);
+    /** @type {FetchedHeaders[]} */
     const out = [];
     let bytes = 0;
     // Mimic pipelining: results arrive in small bursts, with progress after each.
@@ -306,6 +363,10 @@ class MockSession {
     return out;
   }
 
+  /**
+   * @param {number[]} msgs
+   * @param {DownloadOptions} [options]
+   */
   async download(msgs, { onMessage, onProgress, signal } = {}) {
     this._check();
     const totalBytes = msgs.reduce((s, m) => s + this._msg(m).length, 0);
@@ -327,6 +388,10 @@ class MockSession {
   }
 }
 
+/**
+ * @param {ConnectOptions} options
+ * @returns {Promise<MockSession>}
+ */
 export async function connect(options) {
   const user = String(options.user || '');
   await sleep(user === 'slow' ? 600 : 60);

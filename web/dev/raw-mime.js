@@ -7,7 +7,11 @@
 
 const utf8 = new TextDecoder('utf-8');
 
-/** Decodes bytes in `charset`, falling back to UTF-8 (and then Latin-1) for unknown labels. */
+/**
+ * Decodes bytes in `charset`, falling back to UTF-8 (and then Latin-1) for unknown labels.
+ * @param {Uint8Array} bytes
+ * @param {string | undefined} charset
+ */
 export function decodeCharset(bytes, charset) {
   const label = (charset || 'utf-8').trim().toLowerCase();
   try {
@@ -19,6 +23,7 @@ export function decodeCharset(bytes, charset) {
 }
 
 /** Bytes of a binary string (one char per byte, as produced by our own decoders). */
+/** @param {string} str */
 function latin1Bytes(str) {
   const out = new Uint8Array(str.length);
   for (let i = 0; i < str.length; i++) out[i] = str.charCodeAt(i) & 0xff;
@@ -26,6 +31,7 @@ function latin1Bytes(str) {
 }
 
 /** Base64 (tolerates whitespace and missing padding) -> bytes. Invalid input -> empty. */
+/** @param {string} text */
 export function decodeBase64(text) {
   let clean = text.replace(/[^A-Za-z0-9+/]/g, '');
   // A lone trailing sextet carries no whole byte; drop it, then restore the padding.
@@ -39,7 +45,9 @@ export function decodeBase64(text) {
 }
 
 /** Quoted-printable body (RFC 2045 §6.7) -> bytes. Soft line breaks are removed. */
+/** @param {string} text */
 export function decodeQuotedPrintable(text) {
+  /** @type {number[]} */
   const bytes = [];
   const s = text.replace(/=\r?\n/g, '');
   for (let i = 0; i < s.length; i++) {
@@ -60,8 +68,11 @@ export function decodeQuotedPrintable(text) {
 /**
  * Splits a header block into [{name, value}] (names lower-cased, folding removed, values raw).
  * Stops at the first empty line.
+ * @param {string} text
+ * @returns {{ name: string, value: string }[]}
  */
 export function parseHeaderBlock(text) {
+  /** @type {{ name: string, value: string }[]} */
   const headers = [];
   const lines = text.split(/\r?\n/);
   for (const line of lines) {
@@ -78,9 +89,14 @@ export function parseHeaderBlock(text) {
   return headers;
 }
 
-/** Parses `type/subtype; a=b; c="d"` into { type, params }. */
+/**
+ * Parses `type/subtype; a=b; c="d"` into { type, params }.
+ * @param {string | undefined} value
+ * @returns {{ type: string, params: Record<string, string> }}
+ */
 export function parseContentType(value) {
   const [type, ...rest] = (value || 'text/plain').split(';');
+  /** @type {Record<string, string>} */
   const params = {};
   for (const p of rest) {
     const eq = p.indexOf('=');

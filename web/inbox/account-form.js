@@ -5,19 +5,64 @@
 
 import { h } from './dom.js';
 
+/** @import { Security } from '../types.js' */
+
+/**
+ * What the user typed (`values()`): the account and the password for one sign-in.
+ * @typedef {object} AccountValues
+ * @property {string} server
+ * @property {number} port
+ * @property {Security} security
+ * @property {string} user
+ * @property {string} password
+ * @property {boolean} allowInsecure consent to send the password without encryption
+ */
+
+/**
+ * What "remember" keeps in localStorage (never the password).
+ * @typedef {{ server?: string, port?: string, security?: string, user?: string }} RememberedAccount
+ */
+
+/**
+ * The form's elements.
+ * @typedef {object} AccountFormEls
+ * @property {HTMLInputElement} server
+ * @property {HTMLSelectElement} security
+ * @property {HTMLInputElement} port
+ * @property {HTMLInputElement} acceptInsecure
+ * @property {HTMLDivElement} insecureWarning
+ * @property {HTMLInputElement} user
+ * @property {HTMLInputElement} password
+ * @property {HTMLInputElement} remember
+ * @property {HTMLLabelElement} rememberLabel
+ * @property {HTMLParagraphElement} kioskHint
+ * @property {HTMLButtonElement} connectBtn
+ * @property {HTMLButtonElement} offlineBtn
+ * @property {HTMLDivElement} formMessages
+ * @property {HTMLDivElement} formProgress
+ * @property {HTMLFieldSetElement} fieldset
+ * @property {HTMLFormElement} form
+ * @property {HTMLElement} loginScreen
+ */
+
 const STORAGE_KEY = 'pop3-inbox:account';
+/** @type {Readonly<Record<string, number>>} */
 export const DEFAULT_PORTS = { tls: 995, stls: 110, plain: 110 };
 
 export class AccountForm {
-  els = {};
+  els = /** @type {AccountFormEls} */ ({});
   #host; // the element: its attributes and kiosk mode
   #lastSecurity = 'tls';
 
-  /** `host`: the <pop3-inbox> element; `onSubmit(ev)`, `onOffline()`: the element's handlers. */
+  /**
+   * `host`: the <pop3-inbox> element; `onSubmit(ev)`, `onOffline()`: the element's handlers.
+   * @param {HTMLElement} host
+   * @param {{ onSubmit: (ev: SubmitEvent) => void, onOffline: () => void }} actions
+   */
   constructor(host, { onSubmit, onOffline }) {
     this.#host = host;
     const e = this.els;
-    const id = (s) => `p3-${s}`;
+    const id = (/** @type {string} */ s) => `p3-${s}`;
     e.server = h('input', { id: id('server'), name: 'server', required: true, autocomplete: 'off', autocapitalize: 'none', spellcheck: 'false', inputmode: 'url', placeholder: 'pop.example.org' });
     e.security = h(
       'select',
@@ -81,13 +126,13 @@ export class AccountForm {
   applyDefaults() {
     const e = this.els;
     const stored = this.loadRemembered();
-    const pick = (name) => stored?.[name] ?? this.#host.getAttribute(name);
+    const pick = (/** @type {keyof RememberedAccount} */ name) => stored?.[name] ?? this.#host.getAttribute(name);
     // Recomputed from scratch each time: attributes may be set after the element upgraded
     // (e.g. `kiosk` added by script), and stale remembered values must not survive that.
     const sec = pick('security');
     e.security.value = sec && DEFAULT_PORTS[sec] ? sec : 'tls';
     e.server.value = pick('server') ?? '';
-    e.port.value = pick('port') ?? DEFAULT_PORTS[e.security.value];
+    e.port.value = String(pick('port') ?? DEFAULT_PORTS[e.security.value]);
     e.user.value = pick('user') ?? '';
     e.remember.checked = !!stored;
     e.remember.disabled = this.#kiosk;
@@ -97,6 +142,7 @@ export class AccountForm {
     this.#setSecurityUi();
   }
 
+  /** @returns {RememberedAccount | null} */
   loadRemembered() {
     if (this.#kiosk) return null; // shared device: never read another user's details
     try {
@@ -107,6 +153,7 @@ export class AccountForm {
     }
   }
 
+  /** @param {AccountValues} values */
   saveRemembered(values) {
     if (this.#kiosk) return;
     try {
@@ -122,13 +169,16 @@ export class AccountForm {
     }
   }
 
-  /** What the user typed; the password only lives here until the session opens. */
+  /**
+   * What the user typed; the password only lives here until the session opens.
+   * @returns {AccountValues}
+   */
   values() {
     const e = this.els;
     return {
       server: e.server.value.trim(),
       port: Number(e.port.value),
-      security: e.security.value,
+      security: /** @type {Security} */ (e.security.value),
       user: e.user.value,
       password: e.password.value,
       allowInsecure: e.security.value === 'plain' && e.acceptInsecure.checked,
@@ -136,6 +186,7 @@ export class AccountForm {
   }
 
   /** While connecting: the fields are disabled and the form is busy. */
+  /** @param {boolean} on */
   busy(on) {
     const e = this.els;
     e.fieldset.disabled = on;
@@ -143,7 +194,10 @@ export class AccountForm {
     else e.form.removeAttribute('aria-busy');
   }
 
-  /** Return the user to where they can fix the error `code`. */
+  /**
+   * Return the user to where they can fix the error `code`.
+   * @param {string | undefined} code
+   */
   focusFor(code) {
     const e = this.els;
     const field = code === 'auth_failed' ? e.password : code?.startsWith?.('cert_') || code === 'target_refused' ? e.server : null;
@@ -163,7 +217,7 @@ export class AccountForm {
     const next = e.security.value;
     // Follow the security choice only if the port is still the previous default, so a
     // custom port the user typed is never overwritten.
-    if (!e.port.value || Number(e.port.value) === DEFAULT_PORTS[prev]) e.port.value = DEFAULT_PORTS[next];
+    if (!e.port.value || Number(e.port.value) === DEFAULT_PORTS[prev]) e.port.value = String(DEFAULT_PORTS[next]);
     this.#setSecurityUi();
   }
 

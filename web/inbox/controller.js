@@ -20,8 +20,9 @@ import { formatSize, nf, plural } from './dom.js';
 
 
 /**
- * @import { InboxApi, Pop3Wasm, Session, ErrorLike, ArchiveItem } from '../types.js'
+ * @import { HeaderSummary, InboxApi, Pop3Wasm, Session, ErrorLike, ArchiveItem } from '../types.js'
  * @import { Store, AccountSettings } from '../store.js'
+ * @import { SyncPolicy } from '../types.js'
  * @import { SyncReport } from '../sync.js'
  * @import { AccountValues } from './account-form.js'
  * @import { DelayedProgress } from './dom.js'
@@ -37,10 +38,10 @@ import { formatSize, nf, plural } from './dom.js';
  * @property {string} subject
  * @property {Date | null} date
  * @property {boolean} marked for deletion (DELE) in this session
- * @property {string} [key] the store's key, once the sync engine named it
- * @property {string | null} [uid]
- * @property {'full' | 'headers' | null} [kept] what this device keeps of it
- * @property {boolean} [byPolicy] marked by the sync policy, not by the user
+ * @property {string | undefined} [key] the store's key, once the sync engine named it
+ * @property {string | null | undefined} [uid]
+ * @property {'full' | 'headers' | null | undefined} [kept] what this device keeps of it
+ * @property {boolean | undefined} [byPolicy] marked by the sync policy, not by the user
  */
 
 /**
@@ -55,7 +56,7 @@ import { formatSize, nf, plural } from './dom.js';
 
 /**
  * The account of a store: what its name is made of (`port` may come remembered, as text).
- * @typedef {{ server: string, port: number | string, user: string }} AccountRef
+ * @typedef {{ server: string, port?: number | string, user: string }} AccountRef
  */
 
 /**
@@ -82,7 +83,7 @@ const TOP_CACHE_MAX = 5000; // header answers kept for the sync (about 1-2 KB ea
 export class InboxController {
   /** @type {{ attr: (name: string) => string | null, kiosk: () => boolean }} */
   #opt;
-  /** @type {Map<string, Set<(detail: any) => void>>} */
+  /** @type {Map<string, Set<(detail: any) => void>>} listeners by event (on() types each one) */
   #listeners = new Map();
   /** @type {InboxApi | null} */
   #api = null;
@@ -245,7 +246,7 @@ export class InboxController {
         detail: String(/** @type {ErrorLike} */ (err)?.message || err),
       });
     }
-    return this.#api;
+    return /** @type {InboxApi} */ (this.#api);
   }
 
   /**
@@ -341,7 +342,7 @@ export class InboxController {
           // The sync needs these same headers; bounded, the rest it asks for itself.
           if (this.#store && this.#topCache.size < TOP_CACHE_MAX) this.#topCache.set(r.msg, r.headers);
           const it = this.#items[i];
-          const sum = summarizeHeaders(r.headers);
+          const sum = /** @type {HeaderSummary} */ (summarizeHeaders(r.headers)); // (pkg's .d.ts says `object`)
           Object.assign(it, { loaded: true, from: sum.from, subject: sum.subject, date: sum.date });
           if (r.size) it.size = r.size;
         }
@@ -444,16 +445,19 @@ export class InboxController {
   /**
    * QUIT (which commits deletions) and the truth about it: { committed, deleted, error,
    * marked }. `marked`: how many were marked when the user confirmed.
+   * @param {number} marked
+   * @returns {Promise<QuitOutcome>}
    */
   async quit(marked) {
     this.#loader?.abort();
-    const session = this.#session;
+    const session = /** @type {Session} */ (this.#session);
+    /** @type {Omit<QuitOutcome, 'marked'> | undefined} */
     let result;
     try {
       const r = await session.quit();
       result = { committed: !!r?.committed, deleted: r?.committed ? marked : 0, error: null };
     } catch (err) {
-      result = { committed: false, deleted: 0, error: err };
+      result = { committed: false, deleted: 0, error: /** @type {ErrorLike} */ (err) };
     } finally {
       await this.#finishSync(result?.committed === true);
       try {
@@ -463,12 +467,13 @@ export class InboxController {
       }
       this.#session = null;
     }
-    return { ...result, marked };
+    return { .../** @type {Omit<QuitOutcome, 'marked'>} */ (result), marked };
   }
 
   // ------------------------------------------------------------------ offline store
 
   /** Where mail is kept: 'indexeddb' | 'memory' | 'off'. Kiosk mode never writes to disk. */
+  /** @returns {Promise<'indexeddb' | 'memory' | 'off'>} */
   async storeMode() {
     const a = this.#opt.attr('store');
     if (a === 'off') return 'off';
@@ -478,6 +483,7 @@ export class InboxController {
     return (await this.usesMock()) ? 'off' : 'indexeddb';
   }
 
+  /** @param {AccountRef} values */
   async #openStore(values) {
     this.closeStore();
     this.#account = `${values.user}@${values.server}:${values.port}`;
@@ -490,7 +496,7 @@ export class InboxController {
       this.#emit('store');
     } catch (err) {
       this.#store = null;
-      this.#syncNote(`Mail is not kept on this device: ${err?.message || err}`);
+      this.#syncNote(`Mail is not kept on this device: ${/** @type {ErrorLike} */ (err)?.message || err}`);
     }
   }
 
@@ -504,7 +510,10 @@ export class InboxController {
     this.#emit('store');
   }
 
-  /** How many messages the store keeps for a remembered account (0: none, or no store). */
+  /**
+   * How many messages the store keeps for a remembered account (0: none, or no store).
+   * @param {AccountRef} r
+   */
   async keptFor(r) {
     if (this.kiosk || (await this.storeMode()) !== 'indexeddb' || !globalThis.indexedDB) return 0;
     try {
@@ -520,12 +529,13 @@ export class InboxController {
   /**
    * The mail kept for the account of `values` becomes the list, without a session (reading
    * works; new mail needs a connection). Resolves false when nothing is kept (or no store).
+   * @param {AccountRef} values
    */
   async loadKept(values) {
     if (this.kiosk || (await this.storeMode()) !== 'indexeddb' || !globalThis.indexedDB) return false;
     await this.#openStore(values);
     if (!this.#store) return false;
-    const rows = await this.#store.summaries(this.#account);
+    const rows = await this.#store.summaries(/** @type {string} */ (this.#account));
     if (!rows.length) return false;
     this.#offline = true;
     this.#session = null;
@@ -535,11 +545,15 @@ export class InboxController {
     return true;
   }
 
-  /** Deletes a kept message from this device (offline), then from the list. */
+  /**
+   * Deletes a kept message from this device (offline), then from the list.
+   * @param {InboxItem} it
+   */
   async deleteLocal(it) {
-    await this.#store.deleteLocal(this.#account, it.key);
+    await /** @type {Store} */ (this.#store).deleteLocal(/** @type {string} */ (this.#account), /** @type {string} */ (it.key));
   }
 
+  /** @param {InboxItem} it */
   removeItem(it) {
     this.#items = this.#items.filter((x) => x !== it);
     this.#index = new Map(this.#items.map((x, i) => [x.msg, i]));
@@ -555,44 +569,59 @@ export class InboxController {
     this.#index.clear();
   }
 
+  /** @returns {Promise<AccountSettings>} */
   async settings() {
-    const saved = this.#store ? await this.#store.account(this.#account).catch(() => null) : null;
+    const saved = this.#store ? await this.#store.account(/** @type {string} */ (this.#account)).catch(() => null) : null;
     return { policy: { mode: 'leave' }, riskAccepted: false, ...saved?.settings };
   }
 
+  /** @param {AccountSettings} settings */
   async saveSettings(settings) {
-    const prev = (await this.#store.account(this.#account)) ?? {};
-    await this.#store.saveAccount(this.#account, { ...prev, settings });
+    const prev = (await /** @type {Store} */ (this.#store).account(/** @type {string} */ (this.#account))) ?? {};
+    await /** @type {Store} */ (this.#store).saveAccount(/** @type {string} */ (this.#account), { ...prev, settings });
   }
 
-  /** Every full message kept for this account, with its UIDL, for export. */
+  /**
+   * Every full message kept for this account, with its UIDL, for export.
+   * @returns {Promise<ArchiveItem[]>}
+   */
   async #keptMessages() {
-    const [msgs, known, rows] = await Promise.all([this.#store.allMessages(this.#account), this.#store.known(this.#account), this.#store.summaries(this.#account)]);
+    const store = /** @type {Store} */ (this.#store);
+    const account = /** @type {string} */ (this.#account);
+    const [msgs, known, rows] = await Promise.all([store.allMessages(account), store.known(account), store.summaries(account)]);
     const uid = new Map(known.map((k) => [k.key, k.uid ?? null]));
     const date = new Map(rows.map((r) => [r.key, r.dateMs]));
     // dateMs dates the mbox "From " line; without it the archive says 1970.
-    return msgs.filter((m) => m.full).map((m) => ({ uid: uid.get(m.key) ?? null, raw: m.bytes, ...(date.get(m.key) != null && { dateMs: date.get(m.key) }) }));
+    return msgs.filter((m) => m.full).map((m) => ({ uid: uid.get(m.key) ?? null, raw: m.bytes, ...(date.get(m.key) != null && { dateMs: /** @type {number} */ (date.get(m.key)) }) }));
   }
 
-  /** The kept mail as an mboxrd or `.eml` zip: { bytes, name, count }. */
+  /**
+   * The kept mail as an mboxrd or `.eml` zip: { bytes, name, count }.
+   * @param {'mbox' | 'zip'} kind
+   * @returns {Promise<{ bytes: Uint8Array<ArrayBuffer>, name: string, count: number }>}
+   */
   async exportArchive(kind) {
-    const w = await this.wasm();
+    const w = /** @type {Pop3Wasm} */ (await this.wasm());
     const msgs = await this.#keptMessages();
     const bytes = kind === 'zip' ? w.exportEmlZip(msgs) : w.exportMboxrd(msgs);
-    const name = `${this.#account.replace(/[^A-Za-z0-9@._-]+/g, '_')}.${kind === 'zip' ? 'zip' : 'mbox'}`;
+    const name = `${/** @type {string} */ (this.#account).replace(/[^A-Za-z0-9@._-]+/g, '_')}.${kind === 'zip' ? 'zip' : 'mbox'}`;
     return { bytes, name, count: msgs.length };
   }
 
-  /** Keeps the messages of an archive that this account does not have yet. */
+  /**
+   * Keeps the messages of an archive that this account does not have yet.
+   * @param {Uint8Array} bytes
+   * @returns {Promise<{ count: number, format: 'mbox' | 'zip', skipped: number }>}
+   */
   async importArchive(bytes) {
-    const w = await this.wasm();
-    const known = await this.#store.known(this.#account);
+    const w = /** @type {Pop3Wasm} */ (await this.wasm());
+    const known = await /** @type {Store} */ (this.#store).known(/** @type {string} */ (this.#account));
     // The engine drops what this account already has (same UIDL or the same bytes).
     const got = w.importArchive(bytes, { known, nowMs: Date.now() });
     for (const m of got.messages) {
       // The engine's record (its key included): no key is made up here.
       const summary = summaryOf(m.raw, m.raw.length);
-      await this.#store.commitMessage(this.#account, { key: m.record.key, bytes: m.raw, full: true, summary, known: m.record });
+      await /** @type {Store} */ (this.#store).commitMessage(/** @type {string} */ (this.#account), { key: m.record.key, bytes: m.raw, full: true, summary, known: m.record });
     }
     return { count: got.messages.length, format: got.format, skipped: got.skipped };
   }
@@ -605,6 +634,7 @@ export class InboxController {
    * Stored summaries fill the list at once; only unknown messages need TOP from the server.
    * Which stored record a listed message is, is the sync engine's answer (reused UIDLs and
    * fingerprints honoured), never a lookup here.
+   * @param {Session} session
    */
   async #prefillFromStore(session) {
     if (!this.#store) return;
@@ -613,7 +643,7 @@ export class InboxController {
       if (!w) return;
       const kept = await identifyKept({
         store: this.#store,
-        account: this.#account,
+        account: /** @type {string} */ (this.#account),
         SyncRun: w.SyncRun,
         list: this.#items.map(({ msg, size }) => ({ msg, size })),
         uidl: await session.uidl(),
@@ -629,11 +659,15 @@ export class InboxController {
     }
   }
 
-  /** The message's bytes: from this device when kept (checksum verified), else RETR. */
+  /**
+   * The message's bytes: from this device when kept (checksum verified), else RETR.
+   * @param {InboxItem} it
+   * @returns {Promise<Uint8Array>}
+   */
   async messageBytes(it) {
     if (this.#store && it.key && it.kept === 'full') {
       try {
-        return await this.#store.readMessage(this.#account, it.key);
+        return await this.#store.readMessage(/** @type {string} */ (this.#account), it.key);
       } catch (err) {
         // Damaged or missing copy: fetch it again when the server still has it.
         if (!this.#session || !(it.msg > 0)) throw err;
@@ -649,10 +683,14 @@ export class InboxController {
   }
 
   /** A message read before the sync kept it (or over the size limit): keep it now, under the record the sync engine gives (it says when nothing may be written). */
+  /**
+   * @param {InboxItem} it
+   * @param {Uint8Array} bytes
+   */
   async #keepOnDemand(it, bytes) {
     if (!this.#store || it.kept === 'full') return;
     try {
-      const r = await keepOnDemand({ store: this.#store, account: this.#account, run: this.#sync?.run, msg: it.msg, bytes });
+      const r = await keepOnDemand({ store: this.#store, account: /** @type {string} */ (this.#account), run: this.#sync?.run, msg: it.msg, bytes });
       if (!r) return;
       it.key = r.key;
       it.kept = 'full';
@@ -673,7 +711,8 @@ export class InboxController {
     }
     if (!w || this.#session !== session || this.#sync) return;
     const settings = await this.settings();
-    const policy = this.kiosk ? { mode: 'leave' } : settings.policy;
+    const policy = this.kiosk ? /** @type {SyncPolicy} */ ({ mode: 'leave' }) : settings.policy;
+    /** @type {string[]} */
     const notes = [];
     // Deleting on the server needs a copy here that the browser promised not to evict.
     let allowDelete = !this.kiosk;
@@ -682,13 +721,14 @@ export class InboxController {
       notes.push('Nothing was deleted on the server: this browser did not promise to keep the mail stored here. Allow it in “This device…”.');
     }
     const ctrl = new AbortController();
+    /** @type {SyncState} */
     const s = { ctrl, run: null, report: null, promise: null };
     this.#sync = s;
     this.#syncNote('Keeping your mail on this device…');
     s.promise = syncAccount({
       session,
       store: this.#store,
-      account: this.#account,
+      account: /** @type {string} */ (this.#account),
       policy,
       SyncRun: w.SyncRun,
       signal: ctrl.signal,
@@ -707,13 +747,13 @@ export class InboxController {
         this.#emitItems(false);
       },
     });
-    s.promise = s.promise.finally(() => this.#topCache.clear()).then(
+    s.promise = /** @type {Promise<SyncReport>} */ (s.promise).finally(() => this.#topCache.clear()).then(
       (report) => {
         s.report = report;
         if (this.#sync === s) this.#afterSync(report, notes);
         return report;
       },
-      (err) => {
+      (/** @type {ErrorLike | null} */ err) => {
         if (this.#sync === s && err?.code !== 'cancelled' && !ctrl.signal.aborted) {
           this.#syncNote(`Keeping mail on this device stopped: ${err?.message || err}. Nothing was deleted on the server; the next sync continues.`);
         }
@@ -722,6 +762,10 @@ export class InboxController {
     );
   }
 
+  /**
+   * @param {SyncReport} report
+   * @param {string[]} notes
+   */
   #afterSync(report, notes) {
     for (const en of report.plan?.entries ?? []) {
       const it = this.#itemOf(en.msg);
@@ -732,6 +776,7 @@ export class InboxController {
       const it = this.#itemOf(d.msg);
       if (it) Object.assign(it, { marked: true, byPolicy: true });
     }
+    /** @type {string[]} */
     const lines = [];
     if (report.blocked) lines.push(report.blocked.message);
     if (report.error) lines.push(`${report.error.message} Nothing was deleted on the server.`);
@@ -755,7 +800,10 @@ export class InboxController {
     if (s.report) this.#afterSync(s.report, []);
   }
 
-  /** After QUIT (or a failed one): the run records what the server really deleted. */
+  /**
+   * After QUIT (or a failed one): the run records what the server really deleted.
+   * @param {boolean} committed
+   */
   async #finishSync(committed) {
     const s = this.#sync;
     this.#sync = null;
@@ -764,7 +812,7 @@ export class InboxController {
       // The user's own deletions: once QUIT made them real, the sync engine names the local
       // copies that go too (only those whose identity it is sure of).
       const userDeleted = this.#items.filter((it) => it.marked && !it.byPolicy).map((it) => it.msg);
-      await finishSync(this.#store, this.#account, s.run, committed, { userDeleted });
+      await finishSync(this.#store, /** @type {string} */ (this.#account), s.run, committed, { userDeleted });
     } catch {
       /* the next sync sees the server's truth and repairs the records */
     }
@@ -773,7 +821,7 @@ export class InboxController {
   /** RSET answered +OK: the policy's deletions of this session are undone too. */
   async #afterRset() {
     const run = this.#sync?.run;
-    if (run && this.#store) await undoSyncDeletions(this.#store, this.#account, run).catch(() => {});
+    if (run && this.#store) await undoSyncDeletions(this.#store, /** @type {string} */ (this.#account), run).catch(() => {});
     for (const it of this.#items) it.byPolicy = false;
   }
 }

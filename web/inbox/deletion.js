@@ -7,18 +7,63 @@
 
 import { h, nf, plural, delayedProgress } from './dom.js';
 
+/**
+ * @import { ShowError } from '../types.js'
+ * @import { InboxController, QuitOutcome } from './controller.js'
+ * @import { MessageList } from './message-list.js'
+ * @import { Reader } from './reader.js'
+ */
+
+/**
+ * What deleting needs of the element and its other parts.
+ * @typedef {object} DeletionActions
+ * @property {MessageList} list
+ * @property {Reader} reader
+ * @property {HTMLElement} inboxMessages where errors show
+ * @property {HTMLElement} inboxProgress where progress shows
+ * @property {ShowError} showError
+ * @property {() => void} logout
+ * @property {() => void} showCount
+ * @property {(text: string) => void} logoutLabel
+ */
+
+/**
+ * @typedef {object} DeletionEls
+ * @property {HTMLParagraphElement} markedText
+ * @property {HTMLDivElement} markedBar
+ * @property {HTMLHeadingElement} dTitle
+ * @property {HTMLDivElement} dText
+ * @property {HTMLButtonElement} dConfirm
+ * @property {HTMLButtonElement} dCancel
+ * @property {HTMLDialogElement} dialog
+ */
+
+/**
+ * A question of the confirmation dialog: each `text` entry is a paragraph (a list: its pieces).
+ * @typedef {object} ConfirmQuestion
+ * @property {string} title
+ * @property {(string | Node | (string | Node)[])[]} text
+ * @property {string} confirmLabel
+ * @property {boolean | undefined} [danger] default true
+ */
+
 export class Deletion {
-  els = {};
+  els = /** @type {DeletionEls} */ ({});
   #root; // the shadow root (where focus is)
   #c; // the controller
   #a; // { list, reader, inboxMessages, inboxProgress, showError, logout(), showCount(), logoutLabel(text) }
 
+  /**
+   * @param {ShadowRoot} root
+   * @param {InboxController} controller
+   * @param {DeletionActions} actions
+   */
   constructor(root, controller, actions) {
     this.#root = root;
     this.#c = controller;
     this.#a = actions;
     const e = this.els;
-    const id = (s) => `p3-${s}`;
+    const id = (/** @type {string} */ s) => `p3-${s}`;
     e.markedText = h('p');
     e.markedBar = h(
       'div',
@@ -38,6 +83,11 @@ export class Deletion {
     );
   }
 
+  /**
+   * Asks; resolves true when the user confirmed.
+   * @param {ConfirmQuestion} question
+   * @returns {Promise<boolean>}
+   */
   confirm({ title, text, confirmLabel, danger = true }) {
     const e = this.els;
     e.dTitle.textContent = title;
@@ -45,7 +95,7 @@ export class Deletion {
     e.dConfirm.textContent = confirmLabel;
     e.dConfirm.className = `confirm ${danger ? 'danger' : 'primary'}`;
     e.dialog.returnValue = '';
-    const opener = this.#root.activeElement;
+    const opener = /** @type {HTMLElement | null} */ (this.#root.activeElement);
     return new Promise((resolve) => {
       e.dialog.addEventListener(
         'close',
@@ -61,6 +111,7 @@ export class Deletion {
     });
   }
 
+  /** @param {number} msg */
   async askDelete(msg) {
     const c = this.#c;
     const i = c.indexOf(msg);
@@ -88,6 +139,7 @@ export class Deletion {
     }
   }
 
+  /** @param {import('./controller.js').InboxItem} it */
   async #askDeleteLocal(it) {
     const c = this.#c;
     const ok = await this.confirm({
@@ -109,7 +161,10 @@ export class Deletion {
     }
   }
 
-  /** Un-marks one message (RSET, then the others are marked again). */
+  /**
+   * Un-marks one message (RSET, then the others are marked again).
+   * @param {number} msg
+   */
   async undo(msg) {
     const progress = delayedProgress(this.#a.inboxProgress, 'Undoing…');
     try {
@@ -147,6 +202,8 @@ export class Deletion {
   /**
    * Ends the session with QUIT (which commits deletions) after the user confirmed what it
    * deletes. Resolves null when the user cancelled, else { committed, deleted, error, marked }.
+   * @param {{ reason: 'logout' | 'refresh' }} options
+   * @returns {Promise<QuitOutcome | null>}
    */
   async endSession({ reason }) {
     // The background sync stops first, so the list below holds every deletion it made.
@@ -171,7 +228,11 @@ export class Deletion {
     }
   }
 
-  /** What QUIT did, truthfully: deleted, or NOT deleted with the reason. */
+  /**
+   * What QUIT did, truthfully: deleted, or NOT deleted with the reason.
+   * @param {HTMLElement} slot
+   * @param {QuitOutcome} r
+   */
   resultMessages(slot, r) {
     slot.replaceChildren();
     if (r.committed) {

@@ -6,18 +6,41 @@
 import { requestPersistence, storageEstimate } from '../store.js';
 import { h, formatSize, plural } from './dom.js';
 
+/**
+ * @import { ShowError, SyncPolicy, PolicyMode } from '../types.js'
+ * @import { InboxController } from './controller.js'
+ */
+
+/**
+ * @typedef {object} DeviceEls
+ * @property {HTMLSelectElement} devMode
+ * @property {HTMLInputElement} devDays
+ * @property {HTMLInputElement} devLimit
+ * @property {HTMLInputElement} devRisk
+ * @property {HTMLDivElement} devRiskBox
+ * @property {HTMLParagraphElement} devInfo
+ * @property {HTMLDivElement} devMessages
+ * @property {HTMLInputElement} devImport
+ * @property {HTMLDialogElement} deviceDialog
+ */
+
 export class DeviceDialog {
-  els = {};
+  els = /** @type {DeviceEls} */ ({});
   #root; // the shadow root (the download link is put there for its click)
   #c; // the controller
   #a; // { showError(slot, err, title), syncNote(text) }
 
+  /**
+   * @param {ShadowRoot} root
+   * @param {InboxController} controller
+   * @param {{ showError: ShowError, syncNote: (text: string) => void }} actions
+   */
   constructor(root, controller, actions) {
     this.#root = root;
     this.#c = controller;
     this.#a = actions;
     const e = this.els;
-    const id = (s) => `p3-dev-${s}`;
+    const id = (/** @type {string} */ s) => `p3-dev-${s}`;
     e.devMode = h(
       'select',
       { id: id('mode'), name: 'mode' },
@@ -79,8 +102,8 @@ export class DeviceDialog {
     if (!this.#c.store) return;
     const st = await this.#c.settings();
     e.devMode.value = st.policy.mode;
-    e.devDays.value = st.policy.keepDays ?? 14;
-    e.devLimit.value = st.policy.sizeLimit ? Math.round(st.policy.sizeLimit / 1048576) : '';
+    e.devDays.value = String(st.policy.keepDays ?? 14);
+    e.devLimit.value = String(st.policy.sizeLimit ? Math.round(st.policy.sizeLimit / 1048576) : '');
     e.devRisk.checked = !!st.riskAccepted;
     e.devMessages.replaceChildren();
     const est = await storageEstimate();
@@ -90,10 +113,12 @@ export class DeviceDialog {
     e.deviceDialog.showModal();
   }
 
+  /** @param {SubmitEvent} ev */
   async #save(ev) {
     const e = this.els;
-    if (ev.submitter?.value !== 'save') return;
-    const mode = e.devMode.value;
+    if (/** @type {HTMLButtonElement | null} */ (ev.submitter)?.value !== 'save') return;
+    const mode = /** @type {PolicyMode} */ (e.devMode.value);
+    /** @type {SyncPolicy} */
     const policy = { mode };
     if (mode === 'keep-days') policy.keepDays = Math.max(1, Number(e.devDays.value) || 14);
     const mb = Number(e.devLimit.value);
@@ -107,6 +132,7 @@ export class DeviceDialog {
     }
   }
 
+  /** @param {'mbox' | 'zip'} kind */
   async #exportArchive(kind) {
     const e = this.els;
     try {

@@ -6,18 +6,39 @@
 import { displayName } from '../pop3.js';
 import { h, formatListDate, formatSize } from './dom.js';
 
+/** @import { InboxController } from './controller.js' */
+
+/**
+ * What the list asks of the element.
+ * @typedef {object} ListActions
+ * @property {(msg: number, options: { focus: boolean }) => void} open
+ * @property {(msg: number) => void} askDelete
+ * @property {(msg: number) => void} undo
+ * @property {() => void} closeReader
+ * @property {() => boolean} readerOpen
+ * @property {() => boolean} countShown
+ */
+
+/** @typedef {{ body: HTMLDivElement, empty: HTMLParagraphElement, grid: HTMLDivElement }} ListEls */
+
 const OVERSCAN = 6; // rows rendered above/below the viewport so fast scrolling shows no gaps
 
 export class MessageList {
-  els = {};
+  els = /** @type {ListEls} */ ({});
   active = -1;
   #c; // the controller
   #host; // the element (its CSS gives the row height)
   #actions; // { open(msg, {focus}), askDelete(msg), undo(msg), closeReader(), readerOpen(), countShown() }
+  /** @type {HTMLDivElement[]} */
   #rowPool = [];
   #renderQueued = false;
   #rowH = 0;
 
+  /**
+   * @param {HTMLElement} host
+   * @param {InboxController} controller
+   * @param {ListActions} actions
+   */
   constructor(host, controller, actions) {
     this.#host = host;
     this.#c = controller;
@@ -53,6 +74,10 @@ export class MessageList {
   }
 
   /** The messages on screen (and just around it) whose headers are not loaded yet. */
+  /**
+   * @param {number} max
+   * @returns {number[]}
+   */
   visibleUnloaded(max) {
     const items = this.#c.items;
     const [first, last] = this.#visibleRange();
@@ -122,7 +147,7 @@ export class MessageList {
       row.classList.toggle('loading', !it.loaded);
       row.classList.toggle('kept', it.kept === 'full');
       row.style.transform = `translateY(${i * rh}px)`;
-      const [cFrom, cSubject, cDate, cSize] = row.children;
+      const [cFrom, cSubject, cDate, cSize] = /** @type {HTMLCollectionOf<HTMLSpanElement>} */ (row.children);
       cFrom.textContent = it.loaded ? displayName(it.from) || '(no sender)' : 'Loading…';
       cFrom.title = it.from;
       cSubject.textContent = it.loaded ? it.subject || '(no subject)' : '';
@@ -146,6 +171,10 @@ export class MessageList {
     else e.grid.removeAttribute('aria-activedescendant');
   }
 
+  /**
+   * @param {number} i
+   * @param {{ scroll?: boolean }} [options]
+   */
   setActive(i, { scroll = true } = {}) {
     const n = this.#c.items.length;
     if (!n) return;
@@ -166,12 +195,14 @@ export class MessageList {
     this.els.grid.focus();
   }
 
+  /** @param {KeyboardEvent} ev */
   #onKey(ev) {
     const items = this.#c.items;
     const n = items.length;
     if (!n || ev.altKey || ev.ctrlKey || ev.metaKey) return;
     const page = Math.max(1, Math.floor(this.els.grid.clientHeight / this.#rowHeight()) - 1);
     const a = this.active < 0 ? 0 : this.active;
+    /** @type {Record<string, number>} */
     const moves = { ArrowDown: a + 1, ArrowUp: a - 1, PageDown: a + page, PageUp: a - page, Home: 0, End: n - 1 };
     if (ev.key in moves) {
       ev.preventDefault();
@@ -190,14 +221,16 @@ export class MessageList {
     }
   }
 
+  /** @param {MouseEvent} ev */
   #onClick(ev) {
-    const undo = ev.target.closest('[data-undo]');
+    const target = /** @type {Element} */ (ev.target);
+    const undo = /** @type {HTMLElement | null} */ (target.closest('[data-undo]'));
     if (undo) {
       ev.stopPropagation();
       this.#actions.undo(Number(undo.dataset.undo));
       return;
     }
-    const row = ev.target.closest('.row');
+    const row = /** @type {HTMLElement | null} */ (target.closest('.row'));
     if (!row) return;
     this.setActive(Number(row.dataset.index), { scroll: false });
     this.#actions.open(Number(row.dataset.msg), { focus: false });

@@ -11,28 +11,79 @@ import { h, formatSize, longFmt, delayedProgress } from './dom.js';
 /** The most of a refused message's raw text the fallback view shows (characters). */
 const RAW_TEXT_MAX = 1024 * 1024;
 
+/**
+ * @import { HeaderSummary, ShowError, ParsedMessage, MimeApi } from '../types.js'
+ * @import { InboxController } from './controller.js'
+ */
+
+/**
+ * What the reader asks of the element (for the open message).
+ * @typedef {object} ReaderActions
+ * @property {(msg: number) => void} askDelete
+ * @property {(msg: number) => void} undo
+ * @property {() => void} backToList
+ * @property {ShowError} showError
+ */
+
+/**
+ * A downloaded message, parsed for the pane (and cached).
+ * @typedef {object} ParsedView
+ * @property {Uint8Array} bytes
+ * @property {MimeApi | null} mime the reading module, when it parsed the message
+ * @property {ParsedMessage | null} message its answer
+ * @property {{ text: string, kind: 'plain' | 'empty' | 'no-plain' } | null} js the fallback: the raw text
+ * @property {{ subject: string, from: string, to: string, cc: string, date: string }} head as text
+ */
+
+/**
+ * @typedef {object} ReaderEls
+ * @property {HTMLHeadingElement} rSubject
+ * @property {HTMLElement} rFrom
+ * @property {HTMLElement} rTo
+ * @property {HTMLElement} rCcTerm
+ * @property {HTMLElement} rCc
+ * @property {HTMLElement} rDate
+ * @property {HTMLButtonElement} rDeleteBtn
+ * @property {HTMLButtonElement} rUndoBtn
+ * @property {HTMLParagraphElement} rMarkedNote
+ * @property {HTMLDivElement} rMessages
+ * @property {HTMLDivElement} rProgress
+ * @property {HTMLParagraphElement} rNote
+ * @property {HTMLDivElement} rHtml
+ * @property {HTMLDivElement} rAttachments
+ * @property {HTMLParagraphElement} rOffline
+ * @property {HTMLElement} reader
+ */
+
 export class Reader {
-  els = {};
+  els = /** @type {ReaderEls} */ ({});
   #c; // the controller
   #actions; // { askDelete(msg), undo(msg), backToList(), showError(slot, err, title) }
+  /** @type {number | null} */
   #openMsg = null;
   #readToken = 0;
+  /** @type {Map<number, ParsedView>} */
   #parsed = new Map(); // small cache of parsed messages for quick re-opening
+  /** @type {ReturnType<typeof showMessage> | null} */
   #view = null; // the open message's body view (message-view.js); holds its remote opt-in
 
+  /**
+   * @param {InboxController} controller
+   * @param {ReaderActions} actions
+   */
   constructor(controller, actions) {
     this.#c = controller;
     this.#actions = actions;
     const e = this.els;
-    const id = (s) => `p3-${s}`;
+    const id = (/** @type {string} */ s) => `p3-${s}`;
     e.rSubject = h('h2', { id: id('reader-subject'), tabindex: -1 });
     e.rFrom = h('dd');
     e.rTo = h('dd');
     e.rCcTerm = h('dt', { text: 'Cc', hidden: true });
     e.rCc = h('dd', { hidden: true });
     e.rDate = h('dd');
-    e.rDeleteBtn = h('button', { type: 'button', class: 'delete danger', text: 'Delete', onclick: () => actions.askDelete(this.#openMsg) });
-    e.rUndoBtn = h('button', { type: 'button', class: 'undo', text: 'Undo delete', hidden: true, onclick: () => actions.undo(this.#openMsg) });
+    e.rDeleteBtn = h('button', { type: 'button', class: 'delete danger', text: 'Delete', onclick: () => actions.askDelete(/** @type {number} */ (this.#openMsg)) });
+    e.rUndoBtn = h('button', { type: 'button', class: 'undo', text: 'Undo delete', hidden: true, onclick: () => actions.undo(/** @type {number} */ (this.#openMsg)) });
     e.rMarkedNote = h('p', { class: 'marked-note', hidden: true, text: 'Marked for deletion. It will be deleted from the server when you finish the session.' });
     e.rMessages = h('div', { class: 'reader-messages' });
     e.rProgress = h('div', { class: 'progress-slot' });
@@ -79,7 +130,10 @@ export class Reader {
     return !this.els.reader.hidden;
   }
 
-  /** Forgets a parsed message (it was marked for deletion). */
+  /**
+   * Forgets a parsed message (it was marked for deletion).
+   * @param {number} msg
+   */
   forget(msg) {
     this.#parsed.delete(msg);
   }
@@ -88,6 +142,10 @@ export class Reader {
     this.#parsed.clear();
   }
 
+  /**
+   * @param {number} msg
+   * @param {{ focus: boolean }} options
+   */
   async open(msg, { focus }) {
     const e = this.els;
     const i = this.#c.indexOf(msg);
@@ -153,12 +211,16 @@ export class Reader {
    * raw body as text, with the headers from the client's own parser (pop3-headers). Header
    * values come out as plain strings, inserted with textContent.
    */
+  /**
+   * @param {Uint8Array} bytes
+   * @returns {Promise<ParsedView>}
+   */
   async #parse(bytes) {
     const mime = await loadMime();
     if (mime) {
       try {
         const m = await mime.parseMessage(bytes);
-        const str = (v) => (v == null ? '' : String(v));
+        const str = (/** @type {unknown} */ v) => (v == null ? '' : String(v));
         return {
           bytes,
           mime,
@@ -171,11 +233,11 @@ export class Reader {
       }
     }
     const head = headerSection(bytes);
-    const s = summarizeHeaders(head);
+    const s = /** @type {HeaderSummary} */ (summarizeHeaders(head)); // (pkg's .d.ts says `object`)
     const body = bytes.subarray(head.length);
     // Text only, inserted as text; capped so a huge refused message cannot stall the page.
     const text = new TextDecoder('utf-8').decode(body.subarray(0, RAW_TEXT_MAX)) + (body.length > RAW_TEXT_MAX ? '\n[…]' : '');
-    const js = { text, kind: text.trim() ? 'plain' : 'empty' };
+    const js = /** @type {NonNullable<ParsedView['js']>} */ ({ text, kind: text.trim() ? 'plain' : 'empty' });
     return { bytes, mime: null, message: null, js, head: { subject: s.subject || '', from: s.from || '', to: s.to || '', cc: s.cc || '', date: s.dateText || '' } };
   }
 

@@ -7,6 +7,7 @@
 //! * `bench parse`: the core's parser benchmark.
 //! * `bench browser`: the wasm client in headless Chromium through the bridge vs. mpop (25 ms
 //!   delay each way) and vs. Python poplib (loopback).
+//! * `fuzz [SECONDS]`: every `cargo fuzz` target for SECONDS each, then a summary table.
 
 use std::env;
 use std::ffi::OsStr;
@@ -68,6 +69,7 @@ fn main() -> ExitCode {
         Some("run") => run(&root),
         Some("build-web") => build_web(&root),
         Some("soak") => soak(&root, &rest),
+        Some("fuzz") => fuzz(&root, &rest),
         Some("bench") => match rest.first().map(String::as_str) {
             Some("pipelining") => bench_pipelining(&root, &rest[1..]),
             Some("parse") => bench_parse(&rest[1..]),
@@ -107,7 +109,8 @@ fn print_help() {
            bench bridge ...   bridge-bench: relay throughput (throughput [--mb N] [--runs N] [--client rust|python]) or idle memory (idle [--sessions N])\n  \
            bench browser      the wasm client in headless Chromium via the bridge vs. mpop (25 ms delay each way) and vs. Python poplib (loopback)\n  \
            build-web          the wasm packages (size profile + wasm-bindgen, no wasm-opt) into web/pkg\n  \
-           soak [RUNS] [SEED] the sync fault test (cut/reset/stall/reload, invariant checked) for RUNS runs (default 2000)"
+           soak [RUNS] [SEED] the sync fault test (cut/reset/stall/reload, invariant checked) for RUNS runs (default 2000)\n  \
+           fuzz [SECONDS]     every cargo-fuzz target (pop3-proto, pop3-mime, pop3-bridge) for SECONDS each (default 600), stable toolchain; fails on a finding"
     );
 }
 
@@ -498,6 +501,24 @@ fn test() -> Result {
     };
     results.push(("msrv".into(), msrv_ok, msrv_t.elapsed().as_secs_f64()));
     for (name, args, envs) in steps {
+        // The JavaScript type check and lint, before the tests (it needs web/pkg, built above).
+        if name == "test" {
+            header("js check");
+            let t = Instant::now();
+            let ok = match js_check(&workspace_root()) {
+                Ok(()) => true,
+                Err(e) => {
+                    eprintln!("{e}");
+                    false
+                }
+            };
+            let secs = t.elapsed().as_secs_f64();
+            println!(
+                "---- js check: {} in {secs:.1} s",
+                if ok { "ok" } else { "FAILED" }
+            );
+            results.push(("js check".into(), ok, secs));
+        }
         header(name);
         let t = Instant::now();
         let ok = match run_cmd(Command::new(&cargo).args(&args).envs(envs)) {
@@ -585,6 +606,65 @@ fn msrv_check() -> Result {
         "--workspace",
         "--all-targets",
     ]))
+}
+
+/// The JavaScript of web/: TypeScript's `tsc --noEmit` (strict, every module, typed against
+/// the wasm-bindgen declarations in web/pkg and web/types.d.ts) and eslint. The tools are npm
+/// packages pinned in xtask/js/package-lock.json, installed with `npm ci` into
+/// xtask/js/node_modules (never under web/, which the bridge serves); the install is skipped
+/// while the lock file is byte for byte the one of the last install (a copy kept as a stamp).
+fn js_check(root: &Path) -> Result {
+    let dir = root.join("xtask").join("js");
+    let bin = dir.join("node_modules").join(".bin");
+    let lock = std::fs::read(dir.join("package-lock.json"))
+        .map_err(|e| format!("reading xtask/js/package-lock.json: {e}"))?;
+    let stamp = dir.join("node_modules").join(".xtask-package-lock.json");
+    let installed = std::fs::read(&stamp).is_ok_and(|s| s == lock)
+        && bin.join("tsc").is_file()
+        && bin.join("eslint").is_file();
+    if installed {
+        println!("xtask/js/node_modules: current (package-lock.json unchanged)");
+    } else {
+        if !have("npm") {
+            return Err("npm not found (Debian: apt-get install nodejs npm)".into());
+        }
+        run_cmd(
+            Command::new("npm")
+                .args(["ci", "--no-audit", "--no-fund"])
+                .current_dir(&dir),
+        )?;
+        std::fs::write(&stamp, &lock).map_err(|e| format!("writing {}: {e}", stamp.display()))?;
+    }
+    // The modules are typed against the generated declarations: `build-web` must have run.
+    for (_, name) in WEB_PACKAGES {
+        let dts = root.join("web").join("pkg").join(format!("{name}.d.ts"));
+        if !dts.is_file() {
+            return Err(format!(
+                "{} is missing: run `cargo xtask build-web` first",
+                dts.display()
+            ));
+        }
+    }
+    // Both run, so that one failure does not hide the other's findings.
+    let types = run_cmd(
+        Command::new(bin.join("tsc"))
+            .args(["--noEmit", "-p"])
+            .arg(dir.join("tsconfig.json"))
+            .current_dir(root),
+    );
+    // From the repository root: the config's file patterns (web/**) are relative to it.
+    let lint = run_cmd(
+        Command::new(bin.join("eslint"))
+            .arg("--config")
+            .arg(dir.join("eslint.config.js"))
+            .args(["--max-warnings", "0", "web"])
+            .current_dir(root),
+    );
+    match (types, lint) {
+        (Ok(()), Ok(())) => Ok(()),
+        (Err(e), Ok(())) | (Ok(()), Err(e)) => Err(e),
+        (Err(t), Err(l)) => Err(format!("{t}; {l}")),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -867,4 +947,246 @@ fn bench_parse(extra: &[String]) -> Result {
         cmd.arg("--").args(extra);
     }
     run_cmd(&mut cmd)
+}
+
+// ---------------------------------------------------------------------------------------------
+// fuzz
+
+/// The `cargo fuzz` crates (outside the workspace, each with its own Cargo.lock and target
+/// dir), relative to the workspace root.
+const FUZZ_CRATES: &[&str] = &[
+    "client-wasm/pop3-proto/fuzz",
+    "client-wasm/pop3-mime/fuzz",
+    "bridge/pop3-bridge/fuzz",
+];
+
+/// What one fuzz target did.
+struct FuzzRun {
+    krate: String,
+    target: String,
+    secs: f64,
+    execs: Option<u64>,
+    cov: Option<u64>,
+    /// Inputs the fuzzer saved as failing (crash, timeout, out of memory), with their paths.
+    findings: Vec<String>,
+    /// Why the target did not run to the end without a finding (build failure and the like).
+    error: Option<String>,
+}
+
+/// `cargo xtask fuzz [SECONDS]`: every target of every fuzz crate in turn for SECONDS each
+/// (default 600), on the stable toolchain (`RUSTC_BOOTSTRAP=1` lets cargo-fuzz pass its
+/// unstable flags; `--sanitizer none` needs no nightly-only sanitizer runtime), with the
+/// target's dictionary if it has one. New coverage goes to `fuzz/target/xtask-corpus/<target>`
+/// (reused by the next run, never committed); the seed corpus `fuzz/corpus/<target>` is only
+/// read. A failing input is saved under `fuzz/artifacts/<target>/`; once fixed it belongs in
+/// the seed corpus, where `cargo test` replays it.
+fn fuzz(root: &Path, args: &[String]) -> Result {
+    let secs = match args.first() {
+        None => 600,
+        Some(s) => s
+            .parse::<u64>()
+            .ok()
+            .filter(|s| *s > 0)
+            .ok_or_else(|| format!("fuzz: SECONDS must be a positive number, not {s:?}"))?,
+    };
+    header("fuzz: cargo-fuzz");
+    if have("cargo-fuzz") {
+        println!("cargo-fuzz: present");
+    } else {
+        run_cmd(Command::new(cargo()).args(["install", "cargo-fuzz"]))?;
+    }
+    let mut runs = Vec::new();
+    for krate in FUZZ_CRATES {
+        let dir = root.join(krate);
+        let (ok, list) = fuzz_cmd(&dir).arg("list").output().map_or_else(
+            |e| (false, e.to_string()),
+            |o| {
+                (
+                    o.status.success(),
+                    String::from_utf8_lossy(&o.stdout).into_owned(),
+                )
+            },
+        );
+        let targets: Vec<String> = list
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect();
+        if !ok || targets.is_empty() {
+            return Err(format!("fuzz: cannot list the targets of {krate}: {list}"));
+        }
+        for target in targets {
+            runs.push(fuzz_target(krate, &dir, &target, secs));
+        }
+    }
+
+    header("fuzz summary");
+    println!(
+        "{:<28} {:<18} {:>6} {:>12} {:>9} {:>6}  findings",
+        "crate", "target", "secs", "executions", "exec/s", "cov"
+    );
+    let num = |n: Option<u64>| n.map_or_else(|| "?".to_owned(), |n| n.to_string());
+    for r in &runs {
+        let rate = r
+            .execs
+            .map_or_else(|| "?".to_owned(), |e| format!("{:.0}", e as f64 / r.secs));
+        let outcome = match (&r.error, r.findings.len()) {
+            (Some(e), 0) => format!("ERROR: {e}"),
+            (_, 0) => "0".to_owned(),
+            (_, n) => format!("{n}: {}", r.findings.join(", ")),
+        };
+        println!(
+            "{:<28} {:<18} {:>6.0} {:>12} {:>9} {:>6}  {outcome}",
+            r.krate,
+            r.target,
+            r.secs,
+            num(r.execs),
+            rate,
+            num(r.cov)
+        );
+    }
+    let found: Vec<&String> = runs.iter().flat_map(|r| &r.findings).collect();
+    let failed: Vec<String> = runs
+        .iter()
+        .filter(|r| r.error.is_some() && r.findings.is_empty())
+        .map(|r| format!("{}/{}", r.krate, r.target))
+        .collect();
+    if !found.is_empty() {
+        return Err(format!(
+            "{} finding(s), inputs saved at: {}\nReproduce with `cargo fuzz run --sanitizer none \
+             TARGET PATH` (RUSTC_BOOTSTRAP=1) in the fuzz crate; once fixed, copy each input into \
+             that crate's fuzz/corpus/TARGET/ so `cargo test` replays it",
+            found.len(),
+            found
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    if !failed.is_empty() {
+        return Err(format!("fuzz: could not run {}", failed.join(", ")));
+    }
+    Ok(())
+}
+
+/// `cargo fuzz` in the fuzz crate `dir`, on the stable toolchain, in the crate's own target
+/// dir (never the workspace's: other flags would rebuild it).
+fn fuzz_cmd(dir: &Path) -> Command {
+    let mut cmd = Command::new("cargo");
+    if have("rustup") {
+        cmd.env("RUSTUP_TOOLCHAIN", "stable");
+    }
+    cmd.arg("fuzz")
+        .current_dir(dir)
+        .env("RUSTC_BOOTSTRAP", "1")
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("CARGO");
+    cmd
+}
+
+/// Runs one target for `secs` seconds, echoing the fuzzer's output (without its per-input
+/// lines) and reading its final statistics and any saved failing input.
+fn fuzz_target(krate: &str, dir: &Path, target: &str, secs: u64) -> FuzzRun {
+    use std::io::BufRead;
+    header(&format!("fuzz {krate} {target} ({secs} s)"));
+    let mut run = FuzzRun {
+        krate: krate.to_owned(),
+        target: target.to_owned(),
+        secs: 0.0,
+        execs: None,
+        cov: None,
+        findings: Vec::new(),
+        error: None,
+    };
+    let work = dir.join("target").join("xtask-corpus").join(target);
+    let seeds = dir.join("corpus").join(target);
+    if let Err(e) = std::fs::create_dir_all(&work) {
+        run.error = Some(format!("cannot create {}: {e}", work.display()));
+        return run;
+    }
+    let mut cmd = fuzz_cmd(dir);
+    cmd.args(["run", "--sanitizer", "none", target])
+        .arg(&work)
+        .arg(&seeds)
+        .arg("--")
+        .arg(format!("-max_total_time={secs}"))
+        .arg("-print_final_stats=1")
+        .arg("-timeout=30");
+    // The target's own dictionary, else the crate's only one.
+    let own = dir.join(format!("{target}.dict"));
+    let dicts: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "dict"))
+                .collect()
+        })
+        .unwrap_or_default();
+    let dict = if own.is_file() {
+        Some(own)
+    } else if dicts.len() == 1 {
+        dicts.into_iter().next()
+    } else {
+        None
+    };
+    if let Some(d) = &dict {
+        cmd.arg(format!("-dict={}", d.display()));
+    }
+    cmd.stdin(Stdio::null()).stderr(Stdio::piped());
+    println!("$ {}", show(&cmd));
+    let t = Instant::now();
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            run.error = Some(format!("cannot run cargo fuzz: {e}"));
+            return run;
+        }
+    };
+    let mut started = None;
+    let mut last = String::new();
+    if let Some(err) = child.stderr.take() {
+        let mut r = std::io::BufReader::new(err);
+        let mut buf = Vec::new();
+        while r.read_until(b'\n', &mut buf).unwrap_or(0) > 0 {
+            let line = String::from_utf8_lossy(&buf).trim_end().to_owned();
+            buf.clear();
+            // "#1234\tNEW cov: ..." and the like: one per interesting input; the functions
+            // it reached; the dictionary libFuzzer recommends at the end.
+            let per_input = (line.starts_with('#') && !line.contains("INITED"))
+                || line.trim_start().starts_with("NEW_FUNC")
+                || (line.starts_with('"') && line.contains("# Uses:"));
+            if !per_input || line.contains("DONE") {
+                eprintln!("{line}");
+            }
+            if started.is_none() && line.starts_with("INFO: Running with entropic") {
+                started = Some(Instant::now());
+            }
+            if let Some(n) = line.strip_prefix("stat::number_of_executed_units:") {
+                run.execs = n.trim().parse().ok();
+            }
+            if line.starts_with('#')
+                && let Some(c) = line.split("cov: ").nth(1)
+            {
+                run.cov = c.split_whitespace().next().and_then(|c| c.parse().ok());
+            }
+            if let Some((_, path)) = line.split_once("Test unit written to ") {
+                run.findings.push(path.trim().to_owned());
+            }
+            if !line.is_empty() {
+                last = line;
+            }
+        }
+    }
+    let status = child.wait();
+    run.secs = started.unwrap_or(t).elapsed().as_secs_f64();
+    match status {
+        Ok(s) if s.success() => {}
+        Ok(s) if run.findings.is_empty() => {
+            run.error = Some(format!("cargo fuzz exited with {s}: {last}"));
+        }
+        Ok(_) => {}
+        Err(e) => run.error = Some(format!("cargo fuzz: {e}")),
+    }
+    run
 }
