@@ -10,9 +10,10 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use futures_util::{SinkExt, StreamExt};
-use pop3_bridge::FakeResolver;
+use pop3_bridge::{BoxFuture, Connector, FakeResolver};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -86,55 +87,111 @@ async fn every_byte_arrives_before_the_close_200_times_10_mb() {
     assert_eq!(done, runs);
 }
 
+/// Bytes the kernel holds for the established TCP connections from or to any of `ends`: the
+/// send queue (not yet sent or not yet acknowledged) and the receive queue (not yet read) of
+/// both sockets of each connection, from /proc/net/tcp.
+fn kernel_queued(ends: &[std::net::SocketAddr]) -> u64 {
+    let parse = |a: &str| -> Option<std::net::SocketAddr> {
+        let (ip, port) = a.split_once(':')?;
+        // The kernel prints the address's bytes, in network order, as a host-order integer.
+        let ip = u32::from_str_radix(ip, 16).ok()?.to_ne_bytes();
+        Some((ip, u16::from_str_radix(port, 16).ok()?).into())
+    };
+    let table = std::fs::read_to_string("/proc/net/tcp").expect("/proc/net/tcp");
+    let mut total = 0;
+    for line in table.lines().skip(1) {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let (Some(local), Some(remote)) = (parse(f[1]), parse(f[2])) else {
+            continue;
+        };
+        // 01: established.
+        if f[3] != "01" || !ends.iter().any(|e| *e == local || *e == remote) {
+            continue;
+        }
+        let (tx, rx) = f[4].split_once(':').unwrap();
+        total += u64::from_str_radix(tx, 16).unwrap() + u64::from_str_radix(rx, 16).unwrap();
+    }
+    total
+}
+
+/// Samples `f` every 100 ms until it gives the same value three times in a row (nothing moves
+/// any more) and returns that value; panics if that takes more than a minute.
+async fn when_still<T: PartialEq + Copy>(f: impl Fn() -> T) -> T {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut last = f();
+    let mut still = 0;
+    while still < 3 {
+        assert!(Instant::now() < deadline, "the stream never stalled");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let now = f();
+        still = if now == last { still + 1 } else { 0 };
+        last = now;
+    }
+    last
+}
+
 #[tokio::test]
-async fn backpressure_keeps_buffered_bytes_bounded_while_the_browser_does_not_read() {
-    // The server tries to stream 1 GiB; the browser reads nothing for a while.
+async fn backpressure_stops_reading_the_server_while_the_browser_does_not_read() {
+    // The server streams up to 1 GiB once told to; the browser then reads nothing for a while.
+    const TOTAL: u64 = 1 << 30;
     let written = Arc::new(AtomicU64::new(0));
     let w = written.clone();
     let up = fake_server(move |mut s| {
         let w = w.clone();
         async move {
+            let mut go = [0u8; 4];
+            if s.read_exact(&mut go).await.is_err() {
+                return;
+            }
             let chunk = pattern(64 * 1024, 1);
-            for _ in 0..(1u64 << 30) / chunk.len() as u64 {
-                if s.write_all(&chunk).await.is_err() {
-                    return;
+            let mut off = 0;
+            while w.load(Ordering::SeqCst) < TOTAL {
+                match s.write(&chunk[off..]).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => {
+                        w.fetch_add(n as u64, Ordering::SeqCst);
+                        off = (off + n) % chunk.len();
+                    }
                 }
-                w.fetch_add(chunk.len() as u64, Ordering::SeqCst);
             }
         }
     })
     .await;
     let mut c = cfg();
-    c.limits.write_timeout = Duration::from_secs(30);
-    c.limits.ping_interval = Duration::from_secs(30);
+    c.limits.write_timeout = Duration::from_secs(60);
+    c.limits.ping_interval = Duration::from_secs(60);
+    c.limits.idle_timeout = Duration::from_secs(120);
     let b = bridge(c, &up).await;
     let (mut ws, ans) = session(&b, target()).await;
     assert_eq!(ans["ok"], true);
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let stalled_at = written.load(Ordering::SeqCst);
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    // The server is blocked: the bridge stopped reading once the browser's socket was full.
-    assert_eq!(
-        written.load(Ordering::SeqCst),
-        stalled_at,
-        "server still writing"
-    );
-    // Only kernel socket buffers hold data; the bridge itself holds at most one read.
-    assert!(stalled_at < 32 << 20, "{stalled_at} bytes left the server");
-    let in_flight = b.metric("pop3_bridge_bytes_in_flight").await;
-    let max_read = pop3_bridge::MAX_READ as f64;
+    // The stream starts only now, so the client has nothing of it buffered yet: from here on
+    // every byte that left the server is in a kernel buffer or in the bridge.
+    ws.send(Message::binary(b"GO\r\n".to_vec())).await.unwrap();
+    // Wait until nothing moves any more: the server blocked, every queue standing still. The
+    // count first: anything the server writes after it only adds to the queues.
+    let ends = [up.addr, b.addr];
+    let (stalled_at, queued) =
+        when_still(|| (written.load(Ordering::SeqCst), kernel_queued(&ends))).await;
     assert!(
-        in_flight <= max_read,
-        "{in_flight} bytes buffered in the bridge"
+        stalled_at < TOTAL,
+        "the server wrote everything: nothing held it back"
     );
-    // Reading resumes the stream, intact, and the server is unblocked.
-    let got = read_n(&mut ws, 1 << 20).await;
-    assert_eq!(&got[..64 * 1024], &pattern(64 * 1024, 1)[..]);
-    let mut read = got.len();
-    while written.load(Ordering::SeqCst) == stalled_at && read < 256 << 20 {
-        read += read_n(&mut ws, 1 << 20).await.len();
+    // What left the server and is in no kernel buffer is in the bridge: one read at most.
+    let in_bridge = stalled_at.saturating_sub(queued);
+    assert!(
+        in_bridge <= pop3_bridge::MAX_READ as u64,
+        "{in_bridge} bytes held in the bridge ({stalled_at} written, {queued} in kernel buffers)"
+    );
+    // Reading resumes the stream, intact, and unblocks the server.
+    let mut read = 0usize;
+    while written.load(Ordering::SeqCst) == stalled_at || read < stalled_at as usize {
+        let got = read_n(&mut ws, 1 << 20).await;
+        for (i, byte) in got.iter().enumerate() {
+            let want = ((read + i) as u8).wrapping_mul(31).wrapping_add(1);
+            assert_eq!(*byte, want, "byte {} of the stream", read + i);
+        }
+        read += got.len();
     }
-    assert!(written.load(Ordering::SeqCst) > stalled_at);
 }
 
 #[tokio::test]
@@ -267,20 +324,86 @@ async fn pop3_dialogue_is_relayed_byte_exact_both_ways() {
         ws.send(Message::binary(chunk.to_vec())).await.unwrap();
     }
     assert_eq!(read_n(&mut ws, payload.len()).await, payload);
-    // Frames to the browser never exceed 64 KiB.
-    ws.send(Message::binary(vec![0u8; 60_000])).await.unwrap();
-    ws.send(Message::binary(vec![0u8; 60_000])).await.unwrap();
-    let mut total = 0;
-    while total < 120_000 {
-        match ws.next().await {
-            Some(Ok(Message::Binary(b))) => {
-                assert!(b.len() <= 64 * 1024);
-                total += b.len();
+}
+
+/// Dials `to` with a 4 MiB receive buffer (instead of the address the bridge asked for), so
+/// the bridge's socket can hold a whole burst from the server.
+struct BigReceiveBuffer {
+    to: std::net::SocketAddr,
+}
+
+impl Connector for BigReceiveBuffer {
+    fn connect(&self, _: std::net::SocketAddr) -> BoxFuture<'_, std::io::Result<TcpStream>> {
+        let to = self.to;
+        Box::pin(async move {
+            let s = tokio::net::TcpSocket::new_v4()?;
+            s.set_recv_buffer_size(4 << 20)?;
+            let s = s.connect(to).await?;
+            s.set_nodelay(true)?;
+            Ok(s)
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_burst_bigger_than_a_frame_reaches_the_browser_in_frames_of_at_most_64_kib() {
+    // The largest frame the bridge sends (`MAX_FRAME_TO_CLIENT` in src/relay.rs).
+    const MAX_FRAME: usize = 64 * 1024;
+    const BURST: usize = 2 << 20;
+    let data = Arc::new(pattern(BURST, 5));
+    let written = Arc::new(AtomicU64::new(0));
+    let (d, w) = (data.clone(), written.clone());
+    let up = fake_server(move |mut s| {
+        let (d, w) = (d.clone(), w.clone());
+        async move {
+            let mut off = 0;
+            while off < d.len() {
+                match s.write(&d[off..]).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => off += n,
+                }
+                w.store(off as u64, Ordering::SeqCst);
             }
-            Some(Ok(_)) => {}
-            other => panic!("{other:?}"),
+            let _ = s.shutdown().await;
+            let _ = s.read(&mut [0u8; 16]).await;
+        }
+    })
+    .await;
+    let r = Arc::new(FakeResolver::new().answer(HOST, &[ip(PUBLIC)]));
+    let b = TestBridge::start_with(
+        cfg(),
+        Some(r),
+        Some(Arc::new(BigReceiveBuffer { to: up.addr })),
+    )
+    .await;
+    let (mut ws, ans) = session(&b, target()).await;
+    assert_eq!(ans["ok"], true);
+    // Read nothing until the burst has left the server (or as much of it as the buffers take):
+    // the bridge then finds far more than a frame waiting on every read, its reads grow to
+    // `MAX_READ` (256 KiB), and each must be split.
+    when_still(|| written.load(Ordering::SeqCst)).await;
+    let mut got = Vec::new();
+    let mut largest = 0;
+    loop {
+        match tokio::time::timeout(Duration::from_secs(20), ws.next()).await {
+            Ok(Some(Ok(Message::Binary(f)))) => {
+                assert!(f.len() <= MAX_FRAME, "a frame of {} bytes", f.len());
+                largest = largest.max(f.len());
+                got.extend_from_slice(&f);
+            }
+            Ok(Some(Ok(Message::Close(c)))) => {
+                assert_eq!(u16::from(c.expect("close frame").code), 1000);
+                break;
+            }
+            Ok(Some(Ok(_))) => {}
+            other => panic!("{other:?} after {} bytes", got.len()),
         }
     }
+    assert!(got == *data, "{} bytes, not the burst", got.len());
+    assert_eq!(
+        largest, MAX_FRAME,
+        "no read filled a frame: nothing needed splitting"
+    );
 }
 
 #[tokio::test]

@@ -73,8 +73,6 @@ enum Stls {
     Silent,
     /// Data pipelined right after the greeting, before STLS was sent.
     ChattyGreeting,
-    /// Takes its time before answering STLS (for the command-injection test).
-    Slow,
 }
 
 /// A POP3 server on "port 110" that offers STLS. `pre_tls` records every byte it received
@@ -94,10 +92,6 @@ async fn stls_server(leaf: &Leaf, mode: Stls, pre_tls: Arc<Mutex<Vec<u8>>>) -> F
             pre_tls.lock().unwrap().extend_from_slice(&line);
             match mode {
                 Stls::Honest | Stls::ChattyGreeting => {
-                    let _ = s.write_all(b"+OK begin TLS\r\n").await;
-                }
-                Stls::Slow => {
-                    tokio::time::sleep(Duration::from_millis(400)).await;
                     let _ = s.write_all(b"+OK begin TLS\r\n").await;
                 }
                 Stls::Okay => {
@@ -372,27 +366,168 @@ async fn silent_stls_answer_times_out() {
     stls_failure(Stls::Silent, &["stls_timeout"]).await;
 }
 
+/// A TCP stream that keeps a copy of every byte read from it, plaintext or TLS records.
+struct Recorded {
+    tcp: TcpStream,
+    seen: Arc<Mutex<Vec<u8>>>,
+}
+
+impl tokio::io::AsyncRead for Recorded {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let r = std::pin::Pin::new(&mut self.tcp).poll_read(cx, buf);
+        if let std::task::Poll::Ready(Ok(())) = r {
+            let new = buf.filled()[before..].to_vec();
+            self.seen.lock().unwrap().extend_from_slice(&new);
+        }
+        r
+    }
+}
+
+impl tokio::io::AsyncWrite for Recorded {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.tcp).poll_write(cx, buf)
+    }
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.tcp).poll_flush(cx)
+    }
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.tcp).poll_shutdown(cx)
+    }
+}
+
+/// Everything one connection to [`recording_stls_server`] received.
+#[derive(Debug)]
+struct Received {
+    /// Every byte off the wire, from the connect to the end: plaintext, then TLS records.
+    wire: Vec<u8>,
+    /// Every byte received inside TLS, if a handshake happened.
+    inside_tls: Vec<u8>,
+}
+
+/// Offers STLS but answers it only `delay` after the command arrived (and tells `stls_seen`
+/// it did), reading and recording everything that comes in meanwhile; then, if the bridge is
+/// still there, does the TLS handshake and records everything that arrives inside TLS. When
+/// the bridge closes the connection, sends what it received.
+async fn recording_stls_server(
+    leaf: &Leaf,
+    delay: Duration,
+    stls_seen: Arc<tokio::sync::Notify>,
+) -> (FakeServer, tokio::sync::mpsc::UnboundedReceiver<Received>) {
+    let acc = TlsAcceptor::from(leaf.server_config());
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let up = fake_server(move |tcp| {
+        let (acc, tx, stls_seen) = (acc.clone(), tx.clone(), stls_seen.clone());
+        async move {
+            let wire = Arc::new(Mutex::new(Vec::new()));
+            let mut s = Recorded {
+                tcp,
+                seen: wire.clone(),
+            };
+            let mut inside_tls = Vec::new();
+            let _ = s.write_all(b"+OK ready <1.2@x>\r\n").await;
+            let mut buf = [0u8; 4096];
+            let mut answer_at = None;
+            let still_open = loop {
+                let stls = wire.lock().unwrap().windows(6).any(|w| w == b"STLS\r\n");
+                if answer_at.is_none() && stls {
+                    answer_at = Some(tokio::time::Instant::now() + delay);
+                    stls_seen.notify_one();
+                }
+                let n = match answer_at {
+                    None => s.read(&mut buf).await,
+                    Some(at) => match tokio::time::timeout_at(at, s.read(&mut buf)).await {
+                        Ok(r) => r,
+                        Err(_) => break true,
+                    },
+                };
+                if !matches!(n, Ok(n) if n > 0) {
+                    break false;
+                }
+            };
+            if still_open
+                && s.write_all(b"+OK begin TLS\r\n").await.is_ok()
+                && let Ok(mut tls) = acc.accept(s).await
+            {
+                while let Ok(n) = tls.read(&mut buf).await {
+                    if n == 0 {
+                        break;
+                    }
+                    inside_tls.extend_from_slice(&buf[..n]);
+                }
+            }
+            let wire = wire.lock().unwrap().clone();
+            let _ = tx.send(Received { wire, inside_tls });
+        }
+    })
+    .await;
+    (up, rx)
+}
+
 #[tokio::test]
 async fn client_data_before_the_session_is_ready_aborts_and_is_never_forwarded() {
-    // STLS command injection: the browser pipelines a command before TLS is up.
+    // STLS command injection: the browser sends a command before TLS is up, either pipelined
+    // with the connect request or while the server takes its time to answer STLS.
     let ca = Ca::new("CA");
-    let pre = Arc::new(Mutex::new(Vec::new()));
-    let up = stls_server(&ca.leaf(&[HOST], false), Stls::Slow, pre.clone()).await;
-    let b = bridge_to(&up, Some(&ca), "cmdinj").await;
-    let mut ws = ws_connect(&b).await.unwrap();
-    ws.send(Message::text(
-        json!({"host": HOST, "port": 110, "security": "stls"}).to_string(),
-    ))
-    .await
-    .unwrap();
-    ws.send(Message::binary(b"USER alice\r\n".to_vec()))
+    for during_stls_wait in [false, true] {
+        let stls_seen = Arc::new(tokio::sync::Notify::new());
+        let (up, mut received) = recording_stls_server(
+            &ca.leaf(&[HOST], false),
+            Duration::from_secs(1),
+            stls_seen.clone(),
+        )
+        .await;
+        let conn = RedirectConnector::new(up.addr);
+        let mut c = test_config();
+        c.extra_ca = vec![ca.write_pem("cmdinj")];
+        let b = TestBridge::start_with(c, Some(resolver()), Some(conn.clone())).await;
+        let mut ws = ws_connect(&b).await.unwrap();
+        ws.send(Message::text(
+            json!({"host": HOST, "port": 110, "security": "stls"}).to_string(),
+        ))
         .await
         .unwrap();
-    let ans = request_answer(&mut ws).await;
-    expect_error(&mut ws, &ans, "protocol_violation", 4000).await;
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    let pre = pre.lock().unwrap().clone();
-    assert!(!pre.windows(4).any(|w| w == b"USER"), "forwarded: {pre:?}");
+        if during_stls_wait {
+            tokio::time::timeout(Duration::from_secs(10), stls_seen.notified())
+                .await
+                .expect("the bridge never sent STLS");
+        }
+        ws.send(Message::binary(b"USER alice\r\n".to_vec()))
+            .await
+            .unwrap();
+        let ans = request_answer(&mut ws).await;
+        expect_error(&mut ws, &ans, "protocol_violation", 4000).await;
+        if conn.seen().is_empty() {
+            // Pipelined: the bridge saw the command before it even dialled the server.
+            assert!(!during_stls_wait);
+            continue;
+        }
+        // The server's record is complete once the bridge has closed that connection.
+        let got = tokio::time::timeout(Duration::from_secs(10), received.recv())
+            .await
+            .expect("the server connection outlived the session")
+            .unwrap();
+        if during_stls_wait {
+            assert!(got.wire.starts_with(b"STLS\r\n"), "{got:?}");
+        }
+        let forwarded = |b: &[u8]| b.windows(10).any(|w| w == b"USER alice");
+        assert!(!forwarded(&got.wire), "forwarded on the wire: {got:?}");
+        assert!(!forwarded(&got.inside_tls), "forwarded inside TLS: {got:?}");
+    }
 }
 
 async fn request_answer(ws: &mut Ws) -> serde_json::Value {

@@ -64,3 +64,198 @@ pub fn tags(html: &str) -> Vec<Tag> {
     }
     out
 }
+
+/// The only elements a sanitized body may contain.
+pub const ALLOWED_TAGS: &[&str] = &[
+    "a",
+    "abbr",
+    "acronym",
+    "address",
+    "b",
+    "bdi",
+    "bdo",
+    "big",
+    "blockquote",
+    "br",
+    "caption",
+    "center",
+    "cite",
+    "code",
+    "col",
+    "colgroup",
+    "dd",
+    "del",
+    "details",
+    "dfn",
+    "div",
+    "dl",
+    "dt",
+    "em",
+    "figcaption",
+    "figure",
+    "font",
+    "footer",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "header",
+    "hgroup",
+    "hr",
+    "i",
+    "img",
+    "ins",
+    "kbd",
+    "li",
+    "mark",
+    "nav",
+    "ol",
+    "p",
+    "pre",
+    "q",
+    "rp",
+    "rt",
+    "rtc",
+    "ruby",
+    "s",
+    "samp",
+    "small",
+    "span",
+    "strike",
+    "strong",
+    "sub",
+    "summary",
+    "sup",
+    "table",
+    "tbody",
+    "td",
+    "tfoot",
+    "th",
+    "thead",
+    "time",
+    "tr",
+    "tt",
+    "u",
+    "ul",
+    "var",
+    "wbr",
+];
+
+/// Attributes any allowed element may carry.
+const GENERIC_ATTRS: &[&str] = &["lang", "title", "dir", "align", "style"];
+
+/// The only attributes an element may carry besides [`GENERIC_ATTRS`]. Nothing here loads
+/// anything except `a href` (a link the user must click) and `img src` (checked below).
+fn element_attrs(tag: &str) -> &'static [&'static str] {
+    const CELL: &[&str] = &[
+        "width", "height", "bgcolor", "valign", "colspan", "rowspan", "nowrap", "scope",
+    ];
+    match tag {
+        "a" => &["href", "hreflang", "target", "rel"],
+        "img" => &[
+            "src",
+            "alt",
+            "width",
+            "height",
+            "border",
+            "hspace",
+            "vspace",
+            "referrerpolicy",
+        ],
+        "table" => &[
+            "width",
+            "height",
+            "border",
+            "cellpadding",
+            "cellspacing",
+            "bgcolor",
+            "summary",
+        ],
+        "td" | "th" => CELL,
+        "tr" => &["height", "bgcolor", "valign"],
+        "tbody" | "thead" | "tfoot" => &["valign"],
+        "col" | "colgroup" => &["span", "width", "valign"],
+        "font" => &["color", "face", "size"],
+        "hr" => &["size", "width", "noshade", "color"],
+        "ol" => &["start", "type", "reversed"],
+        "ul" => &["type"],
+        "li" => &["value", "type"],
+        "time" | "del" | "ins" => &["datetime"],
+        _ => &[],
+    }
+}
+
+/// A URL attribute as a browser's URL parser reads it: leading and trailing C0 controls and
+/// spaces stripped, tabs and newlines removed anywhere (so `java\tscript:` is `javascript:`),
+/// lower-cased.
+pub fn url_as_browser_reads(value: &str) -> String {
+    value
+        .trim_matches(|c: char| c <= ' ')
+        .chars()
+        .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
+        .collect::<String>()
+        .to_ascii_lowercase()
+}
+
+/// The safety oracle for sanitized HTML, an allow-list: only [`ALLOWED_TAGS`], only the
+/// attributes listed for each, `a href` only http/https/mailto, `img src` only a base64
+/// raster `data:` image (or, with `allow_remote`, http/https), and nothing remote, scripted or
+/// CSS-loading in any other attribute. `what` names the input in failure messages.
+pub fn assert_safe(what: &str, html: &str, allow_remote: bool) {
+    for t in tags(html) {
+        assert!(
+            ALLOWED_TAGS.contains(&t.name.as_str()),
+            "{what}: element <{}> in {html}",
+            t.name
+        );
+        for (name, value) in &t.attrs {
+            assert!(
+                GENERIC_ATTRS.contains(&name.as_str())
+                    || element_attrs(&t.name).contains(&name.as_str()),
+                "{what}: attribute {name} on <{}> in {html}",
+                t.name
+            );
+            // Inert text: shown as a tooltip or instead of an image, never loaded or run.
+            if matches!(name.as_str(), "title" | "alt") {
+                continue;
+            }
+            let v = value.to_ascii_lowercase();
+            let url = url_as_browser_reads(value);
+            for bad in [
+                "javascript:",
+                "vbscript:",
+                "expression(",
+                "url(",
+                "@import",
+                "binding",
+            ] {
+                assert!(
+                    !v.contains(bad) && !url.contains(bad),
+                    "{what}: {bad} in {name}={value}"
+                );
+            }
+            match name.as_str() {
+                "href" => assert!(
+                    url.starts_with("http://")
+                        || url.starts_with("https://")
+                        || url.starts_with("mailto:"),
+                    "{what}: href {value:?}"
+                ),
+                "src" => {
+                    let data_image = ["png", "jpeg", "gif", "webp"]
+                        .iter()
+                        .any(|t| url.starts_with(&format!("data:image/{t};base64,")));
+                    let remote =
+                        allow_remote && (url.starts_with("http://") || url.starts_with("https://"));
+                    assert!(data_image || remote, "{what}: img src {value:?}");
+                }
+                _ => assert!(
+                    !v.contains("probe.invalid") && !v.contains("//"),
+                    "{what}: remote reference in {name}={value}"
+                ),
+            }
+        }
+    }
+}
