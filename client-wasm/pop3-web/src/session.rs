@@ -163,7 +163,8 @@ impl Inner {
                     host: self.opts.host.clone(),
                     port: self.opts.port,
                     security: self.opts.security,
-                    token: self.opts.token.clone(),
+                    // Sent once; not kept in this session afterwards.
+                    token: self.opts.token.take(),
                 };
                 let json = js_sys::JSON::stringify(&to_js(&req))
                     .ok()
@@ -258,18 +259,21 @@ impl Inner {
     }
 
     fn start_login(&mut self) {
-        let o = &self.opts;
         let nonce = random_bytes(32);
-        let creds = match (&o.oauth_token, &o.password) {
+        // The secrets move into the core's redacting `Secret`s for the login and are no longer
+        // held by this session's options (a session lives on after login; its secrets need not).
+        let (oauth_token, password) = (self.opts.oauth_token.take(), self.opts.password.take());
+        let o = &self.opts;
+        let creds = match (oauth_token, password) {
             (Some(token), _) => Credentials::OAuth2 {
                 username: o.user.clone(),
-                token: Secret::new(token.clone()),
+                token: Secret::new(token),
                 host: Some(o.host.clone()),
                 port: Some(o.port),
             },
             (None, pw) => Credentials::Password {
                 username: o.user.clone(),
-                password: Secret::new(pw.clone().unwrap_or_default()),
+                password: Secret::new(pw.unwrap_or_default()),
                 authzid: None,
             },
         };
