@@ -215,8 +215,12 @@ export function loadMime() {
       useFilenameCleaner(pkg);
       return pkg;
     },
-    () => null,
-  );
+  ).catch(() => {
+    // The module or its wasm could not be fetched (offline, the bridge stopped): the reader
+    // shows its text fallback now, and the next message tries again.
+    mimePromise = null;
+    return null;
+  });
   return mimePromise;
 }
 

@@ -39,9 +39,9 @@ pub struct CountingServer {
 
 /// 1x1 transparent GIF.
 const GIF: &[u8] = b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;";
-/// What a script request gets: proof of execution wherever it runs.
-const SCRIPT: &[u8] =
-    b"try{window.__xss=1}catch(e){};try{parent.__xss=1}catch(e){};try{top.__xss=1}catch(e){}";
+/// What a script request gets: proof of execution wherever it runs, also from a frame without
+/// same-origin (where only the message gets through; the UI tests record it in the page).
+const SCRIPT: &[u8] = b"try{top.postMessage('xss-served-script','*')}catch(e){};try{window.__xss=1}catch(e){};try{parent.__xss=1}catch(e){};try{top.__xss=1}catch(e){}";
 
 /// Whether a request path names a script (or a script-like beacon) rather than an image.
 pub fn is_script_path(path: &str) -> bool {

@@ -229,9 +229,17 @@ async fn remember_device(ui: &Ui<'_>) -> R {
         stored.contains("mail.example.org") && stored.contains("small") && stored.contains("stls"),
         format!("stored: {stored}"),
     )?;
+    // Never stored anywhere: every localStorage and sessionStorage entry, cookies, every
+    // IndexedDB record and Cache Storage, not only the one key "remember" writes.
+    let all = ui.b.storage_dump().await?;
+    let text = all["text"].as_str().unwrap_or_default();
     ensure(
-        !stored.contains("secret"),
-        format!("password never stored: {stored}"),
+        all["error"].is_null() && text.contains("pop3-inbox:account"),
+        format!("the storage scan sees the remembered account: {all}"),
+    )?;
+    ensure(
+        !text.contains("secret"),
+        format!("password never stored: {text}"),
     )?;
     ui.b.click_in_shadow(HOST, "button.logout").await?;
     ui.wait("the account form", "!r.querySelector('.login').hidden")
@@ -682,7 +690,7 @@ async fn quit_failure(ui: &Ui<'_>) -> R {
 }
 
 async fn run_all(kind: BrowserKind) {
-    let server = WebBridge::with_dev_pages(web_dir()).await;
+    let server = WebBridge::with_dev_pages(e2e::browser::web_root()).await;
     let b = Browser::start(kind)
         .await
         .unwrap_or_else(|e| panic!("{} UI tests could not start: {e}", kind.name()));

@@ -1,17 +1,20 @@
 //! The whole stack as a user sees it: the bridge serving web/ (with the built wasm package),
 //! a real Dovecot behind it, and real headless Chromium and Firefox driving `<pop3-inbox>`.
+//! The bridge dials through a connector that reaches only the test's own Dovecots on loopback
+//! (`LoopbackOnly`): the refused-target check names a private address, and nothing may leave
+//! the machine even if the policy let it through.
 //! Needs `web/pkg` (`cargo xtask build-web`, which `cargo xtask test` runs first).
 
 use e2e::browser::{Browser, BrowserKind};
 use e2e::{Dovecot, DovecotOptions, Mailbox, TestCa, Validity};
 use fantoccini::key::Key;
-use pop3_bridge::{Bridge, Config};
+use pop3_bridge::{BoxFuture, Bridge, Config, Connector};
 use serde_json::{Value as Json, json};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 
 type R<T = ()> = Result<T, String>;
 const HOST: &str = "pop3-inbox";
@@ -81,7 +84,7 @@ fn ensure(c: bool, what: impl Into<String>) -> R {
     if c { Ok(()) } else { Err(what.into()) }
 }
 
-async fn scenario(ui: &Ui, d: &Dovecot, bad: &Dovecot, user: &str) -> R {
+async fn scenario(ui: &Ui, d: &Dovecot, bad: &Dovecot, user: &str, dialer: &LoopbackOnly) -> R {
     // Log in, list, open.
     ui.login("localhost", d.tls_port(), user, &format!("pw-{user}"))
         .await?;
@@ -178,21 +181,67 @@ async fn scenario(ui: &Ui, d: &Dovecot, bad: &Dovecot, user: &str) -> R {
     )?;
     ui.shot("cert-error").await?;
 
-    // A target the bridge refuses.
-    ui.login("10.0.0.1", 995, user, "x").await?;
+    // A target the bridge's policy refuses: a private address. The bridge runs with
+    // `LoopbackOnly`, so even a policy that let it through could not dial it from here; it
+    // would record the attempt, and the UI would show `connect_failed` instead.
+    ui.login(REFUSED_TARGET, 995, user, "x").await?;
     ui.wait("the refusal", "r.querySelector('.error')").await?;
-    let msg = ui.eval("r.querySelector('.error').textContent").await?;
+    let v = ui
+        .eval("({ text: r.querySelector('.error').textContent, code: r.querySelector('.error .error-code') && r.querySelector('.error .error-code').textContent })")
+        .await?;
     ensure(
-        msg.as_str()
-            .is_some_and(|m| m.contains("refused") || m.contains("not allowed")),
-        format!("refused target: {msg}"),
+        v["code"] == "Error code: target_refused",
+        format!("refused target: the policy's code, not a failed connect: {v}"),
+    )?;
+    let dials = dialer.dialled();
+    ensure(
+        dials.iter().all(|a| a.ip().is_loopback()),
+        format!("the bridge tried to dial {dials:?}"),
     )?;
     ui.shot("refused").await?;
     Ok(())
 }
 
+/// The private address the policy must refuse. It is never dialled: see [`LoopbackOnly`].
+const REFUSED_TARGET: &str = "10.0.0.1";
+
+/// The bridge's connector in this test: it records every address the bridge asks it to dial
+/// and connects only to the test's own Dovecots on loopback; anything else is refused here,
+/// without a packet sent. A policy regression then shows as a recorded dial (and a
+/// `connect_failed` in the UI), never as traffic leaving the machine.
+struct LoopbackOnly {
+    ports: Vec<u16>,
+    dials: Mutex<Vec<SocketAddr>>,
+}
+
+impl LoopbackOnly {
+    fn dialled(&self) -> Vec<SocketAddr> {
+        self.dials.lock().map(|d| d.clone()).unwrap_or_default()
+    }
+}
+
+impl Connector for LoopbackOnly {
+    fn connect(&self, addr: SocketAddr) -> BoxFuture<'_, std::io::Result<TcpStream>> {
+        if let Ok(mut d) = self.dials.lock() {
+            d.push(addr);
+        }
+        let ok = addr.ip().is_loopback() && self.ports.contains(&addr.port());
+        Box::pin(async move {
+            if !ok {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionRefused,
+                    format!("the test connector dials only its own loopback servers, not {addr}"),
+                ));
+            }
+            let s = TcpStream::connect(addr).await?;
+            s.set_nodelay(true)?;
+            Ok(s)
+        })
+    }
+}
+
 async fn run(kind: BrowserKind) {
-    let web = root().join("web");
+    let web = e2e::browser::web_root();
     assert!(
         web.join("pkg/pop3_web_bg.wasm").exists(),
         "web/pkg is missing: run `cargo xtask build-web`"
@@ -224,16 +273,23 @@ async fn run(kind: BrowserKind) {
         ..Config::default()
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let bridge = tokio::spawn(Bridge::new(config).run(listener, async {
-        let _ = stopped.await;
-    }));
+    let dialer = Arc::new(LoopbackOnly {
+        ports: vec![d.tls_port(), bad.tls_port()],
+        dials: Mutex::new(Vec::new()),
+    });
+    let bridge = tokio::spawn(Bridge::new(config).with_connector(dialer.clone()).run(
+        listener,
+        async {
+            let _ = stopped.await;
+        },
+    ));
     let b = Browser::start(kind).await.expect("browser starts");
     let ui = Ui {
         b,
         base: format!("http://{addr}"),
         kind,
     };
-    let result = scenario(&ui, &d, &bad, user).await;
+    let result = scenario(&ui, &d, &bad, user, &dialer).await;
     let _ = ui.b.close().await;
     let _ = stop.send(());
     let _ = bridge.await;

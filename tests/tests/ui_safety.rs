@@ -1,25 +1,37 @@
 //! Reading hostile mail safely, proven in headless Chromium and Firefox (issue #6).
 //!
-//! Every message of the hostile corpus (`client-wasm/pop3-mime/tests/corpus/hostile/*.eml`, plus
-//! a few built-in ones below) is opened in `web/dev/safety.html`, which shows it exactly as
-//! the reader does, through `web/message-view.js`. The token `__PROBE__` in a message is
-//! replaced by the URL of a local counting HTTP server (with a per-message, per-mode path
-//! prefix, so every request is attributable), and a payload that runs sets `__xss`.
+//! Every message of the hostile corpus (`client-wasm/pop3-mime/tests/corpus/hostile/*.eml`,
+//! at least [`MIN_FILE_CORPUS`] of them, plus a few built-in ones below) is opened in
+//! `web/dev/safety.html`, which shows it exactly as the reader does, through
+//! `web/message-view.js`. The token `__PROBE__` in a message is replaced by the URL of a local
+//! counting HTTP server (with a per-message, per-mode path prefix, so every request is
+//! attributable).
+//!
+//! How a script that ran is seen: the payloads announce themselves with `top.__xss=1`, which
+//! throws inside a frame without same-origin before anything after it runs. The test rewrites
+//! each of them to `top.postMessage('xss-…','*')`, which any frame may send, and the page
+//! records every message it receives ([`DETECTOR_JS`]). A control run shows the same messages
+//! in a frame that may run scripts and has no CSP: the detector must trip there (at least
+//! [`MIN_CONTROL_TRIPS`] messages, [`MUST_TRIP`] among them), or its silence elsewhere would
+//! prove nothing.
 //!
 //! Proven, per browser:
-//! - sanitized view (wasm sanitizer + sandboxed frame): no script runs, and the counting
-//!   server gets no request of any kind until the user clicks "Load remote content"; after
-//!   it, that message's remote images load, still without any script path; the next message
-//!   again makes none;
+//! - sanitized view (wasm sanitizer + sandboxed frame): every message with HTML reaches a
+//!   frame, no script runs, and the counting server gets no request of any kind until the
+//!   user clicks "Load remote content"; after it, that message's remote images load, still
+//!   without any script path; the next message again makes none;
 //! - sanitizer switched off (an unsanitizing `render` is injected; see web/dev/safety.js):
-//!   the iframe layer alone (sandbox without scripts + CSP `default-src 'none'`) still stops
-//!   every script and every request;
+//!   every message is shown in a frame, and the iframe layer alone (sandbox without scripts +
+//!   CSP `default-src 'none'`) stops every script and every request, except in Firefox the
+//!   images named in `srcset` attributes (see that case for why; the name says so);
 //! - the frame's sandbox never contains allow-scripts or allow-same-origin;
 //! - attachments: saved as application/octet-stream with a `download` name; hostile file
 //!   names (RTLO, `../`, NUL) are shown cleaned;
 //! - plain text: only http, https and mailto become links; HTML links carry their real URL;
 //! - the real reader: the whole corpus opened in `<pop3-inbox>` (mock user `hostile`, page
-//!   `web/dev/safety-inbox.html` without CSP) runs no script and makes no request; on
+//!   `web/dev/safety-inbox.html` without CSP) runs no script and makes no request, shows the
+//!   HTML messages in its frame, and shows hostile header text as text (its own header
+//!   fields; the test page's are written by the test page and prove nothing); on
 //!   `index.html` the reader uses the same frame, offers the plain text and forgets the view
 //!   (and its opt-in) when it closes.
 //!
@@ -40,6 +52,22 @@ use web_bridge::WebBridge;
 mod web_bridge;
 
 type R<T = ()> = Result<T, Box<dyn Error + Send + Sync>>;
+
+/// Messages of the corpus (built-in and files) that have HTML the sanitized view must show in
+/// a frame; fewer means the corpus or the parser lost them, and the frame was never tested.
+const MIN_HTML_MESSAGES: usize = 25;
+
+/// Messages whose payloads must signal in the control run (a frame that runs scripts, no
+/// CSP): if one of these stays silent there, the detector is blind, not the frame safe.
+const MUST_TRIP: &[&str] = &[
+    "builtin/classic-xss",
+    "corpus/xss-script.eml",
+    "corpus/xss-event-handlers.eml",
+    "corpus/mxss-svg.eml",
+];
+
+/// Messages whose payloads must signal in the control run, at least.
+const MIN_CONTROL_TRIPS: usize = 12;
 
 /// Time for anything lazy (CSS images after layout, prefetch) after the frame's load event.
 const SETTLE: Duration = Duration::from_millis(150);
@@ -151,23 +179,33 @@ Content-Type: text/html; charset=utf-8
     ]
 }
 
-/// The shared corpus written with the MIME crate (absent until it lands: then only built-ins).
+/// The shared corpus has 26 messages; fewer than this means the folder moved or emptied, and
+/// a loader that silently found nothing would turn every case below into a test of the four
+/// built-in messages.
+const MIN_FILE_CORPUS: usize = 20;
+
+/// The shared corpus written with the MIME crate. Panics when it is missing or small.
 fn file_corpus() -> Vec<Mail> {
     let dir = root().join("client-wasm/pop3-mime/tests/corpus/hostile");
-    let mut out: Vec<Mail> = std::fs::read_dir(&dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path())
+    let entries = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("the hostile corpus {} cannot be read: {e}", dir.display()));
+    let mut out: Vec<Mail> = entries
+        .map(|e| e.expect("corpus entry").path())
         .filter(|p| p.extension().is_some_and(|x| x == "eml"))
-        .filter_map(|p| {
-            let raw = std::fs::read(&p).ok()?;
-            Some(Mail {
-                name: format!("corpus/{}", p.file_name()?.to_string_lossy()),
-                raw,
-            })
+        .map(|p| Mail {
+            name: format!(
+                "corpus/{}",
+                p.file_name().unwrap_or_default().to_string_lossy()
+            ),
+            raw: std::fs::read(&p).unwrap_or_else(|e| panic!("corpus file {}: {e}", p.display())),
         })
         .collect();
+    assert!(
+        out.len() >= MIN_FILE_CORPUS,
+        "the hostile corpus {} has {} .eml files, fewer than {MIN_FILE_CORPUS}: moved or emptied?",
+        dir.display(),
+        out.len()
+    );
     out.sort_by(|a, b| a.name.cmp(&b.name));
     out
 }
@@ -189,9 +227,99 @@ fn with_probe(raw: &[u8], base: &str) -> Vec<u8> {
     out
 }
 
+/// The payloads announce themselves with `window.top.__xss=1` (and `top.`, `parent.`,
+/// `window.` variants; `=3D1` in quoted-printable). Inside a frame without same-origin that
+/// assignment throws before anything after it runs, so a frame that regressed to running
+/// scripts would leave no trace. Each is rewritten to `top.postMessage('xss-TAG','*')`,
+/// which a script may do from any frame, sandboxed or not; the page records every message
+/// it receives (see [`DETECTOR_JS`]). The replacement has no space, `=` or `"`, so it
+/// survives unquoted attributes, quoted-printable and double-quoted handlers alike.
+fn with_signal(raw: &[u8], tag: &str) -> Vec<u8> {
+    let call = format!("top.postMessage('xss-{tag}','*')");
+    let needle = b"__xss=";
+    let mut out = Vec::with_capacity(raw.len() + 256);
+    let mut i = 0;
+    while i < raw.len() {
+        if raw[i..].starts_with(needle) {
+            let rest = &raw[i + needle.len()..];
+            let value = if rest.starts_with(b"1") {
+                Some(1)
+            } else if rest.starts_with(b"3D1") {
+                Some(3)
+            } else {
+                None
+            };
+            if let Some(n) = value {
+                // Take back the `window.` / `top.` / `parent.` prefix already copied.
+                loop {
+                    let cut = [&b"window."[..], b"top.", b"parent."]
+                        .iter()
+                        .find(|p| out.ends_with(p))
+                        .map(|p| p.len());
+                    match cut {
+                        Some(c) => out.truncate(out.len() - c),
+                        None => break,
+                    }
+                }
+                out.extend_from_slice(call.as_bytes());
+                i += needle.len() + n;
+                continue;
+            }
+        }
+        out.push(raw[i]);
+        i += 1;
+    }
+    out
+}
+
+/// A message as the cases open it: probe URLs with `base`, payloads signalling with `tag`.
+fn prepared(mail: &Mail, base: &str, tag: &str) -> Vec<u8> {
+    with_signal(&with_probe(&mail.raw, base), tag)
+}
+
+/// Records in the page every `postMessage` it receives (`window.__signals`). Installed by
+/// the test after each navigation, before any message is shown.
+const DETECTOR_JS: &str = "if (!window.__signals) {
+  window.__signals = [];
+  window.addEventListener('message', (e) => {
+    window.__signals.push({ data: String(e.data).slice(0, 200), origin: String(e.origin) });
+  });
+}
+return true;";
+
+async fn install_detector(b: &Browser) -> R {
+    b.js(DETECTOR_JS, vec![]).await?;
+    Ok(())
+}
+
+/// How many messages the page has received so far.
+async fn signal_count(b: &Browser) -> R<usize> {
+    let v = b.js("return window.__signals.length;", vec![]).await?;
+    v.as_u64()
+        .map(|n| n as usize)
+        .ok_or_else(|| format!("the detector is not installed: {v}").into())
+}
+
+/// The messages received after the first `from`.
+async fn signals_since(b: &Browser, from: usize) -> R<Vec<String>> {
+    let v = b
+        .js(
+            "return window.__signals.slice(arguments[0]).map((s) => s.data + ' from ' + s.origin);",
+            vec![json!(from)],
+        )
+        .await?;
+    Ok(v.as_array()
+        .into_iter()
+        .flatten()
+        .map(|x| x.as_str().unwrap_or_default().to_owned())
+        .collect())
+}
+
 struct Ctx<'a> {
     b: &'a Browser,
     probe: &'a CountingServer,
+    /// The control run's own probe: its requests must not count against the real cases.
+    control_probe: &'a CountingServer,
     corpus: Vec<Mail>,
 }
 
@@ -210,21 +338,32 @@ async fn js_async(b: &Browser, script: &str, args: Vec<Json>) -> R<Json> {
     Ok(b.client.execute_async(script, args).await?)
 }
 
-/// State of the page after a message was shown: the flag, the frame's attributes, texts.
+/// State of the page after a message was shown: the flag, the frame's attributes and whether
+/// it really shows something (loaded, with a non-empty body). The page's own header fields
+/// are not looked at: safety.js writes them with `textContent` itself, so they prove nothing
+/// about the product (the inbox case checks the reader's headers instead).
 async fn page_state(b: &Browser) -> R<Json> {
     Ok(b
         .js(
             "const f = document.querySelector('#body iframe');
+             const doc = f ? (f.srcdoc || '') : '';
+             const at = doc.indexOf('<body>');
              return {
                xss: window.__xss === undefined ? null : String(window.__xss),
                frame: f ? { sandbox: f.getAttribute('sandbox'), referrer: f.getAttribute('referrerpolicy'),
-                            csp: f.getAttribute('csp'), srcdocHead: (f.srcdoc || '').slice(0, 400) } : null,
+                            csp: f.getAttribute('csp'), srcdocHead: doc.slice(0, 400),
+                            loaded: !!f.dataset.loaded,
+                            bodyLength: at < 0 ? 0 : doc.slice(at + 6).replace(/<\\/body><\\/html>$/, '').trim().length } : null,
                remoteBar: !!document.querySelector('#body .remote-bar:not([hidden])'),
-               headerElements: document.querySelectorAll('header h1 *, header dd *').length,
              };",
             vec![],
         )
         .await?)
+}
+
+/// Whether the state shows a loaded frame with something in its body.
+fn shown_in_frame(state: &Json) -> bool {
+    state["frame"]["loaded"] == true && state["frame"]["bodyLength"].as_u64().unwrap_or(0) > 0
 }
 
 /// The frame's sandbox and policy are the ones message-view.js promises.
@@ -312,14 +451,32 @@ impl Ctx<'_> {
 async fn sanitized_view_blocks_scripts_and_remote_content_until_opt_in(cx: &Ctx<'_>) -> R {
     let mut failures = Vec::new();
     let mut loaded_after_opt_in = Vec::new();
+    let (mut has_html, mut framed) = (0, 0);
     for (i, mail) in cx.corpus.iter().enumerate() {
         let prefix = format!("/s{i}/");
-        let raw = with_probe(&mail.raw, &format!("{}/s{i}", cx.probe.base_url()));
+        let raw = prepared(
+            mail,
+            &format!("{}/s{i}", cx.probe.base_url()),
+            &format!("s{i}"),
+        );
         let before = cx.probe.hits();
-        cx.open_mail(&raw, true).await?;
+        let signals = signal_count(cx.b).await?;
+        let opened = cx.open_mail(&raw, true).await?;
         let st = page_state(cx.b).await?;
         if let Err(e) = check_frame(&st, &mail.name, false) {
             failures.push(e.to_string());
+        }
+        // Every message with HTML must reach a frame (the sanitizer may leave its body empty).
+        if opened["hasHtml"] == true {
+            has_html += 1;
+            if st["frame"]["loaded"] == true {
+                framed += usize::from(shown_in_frame(&st));
+            } else {
+                failures.push(format!(
+                    "{}: has HTML but no frame shows it: {st}",
+                    mail.name
+                ));
+            }
         }
         let new: Vec<_> = cx
             .probe
@@ -331,11 +488,8 @@ async fn sanitized_view_blocks_scripts_and_remote_content_until_opt_in(cx: &Ctx<
         if !new.is_empty() {
             failures.push(format!("{}: requests before opt-in: {new:?}", mail.name));
         }
-        if !st["xss"].is_null() || st["headerElements"] != 0 {
-            failures.push(format!(
-                "{}: script ran or header became markup: {st}",
-                mail.name
-            ));
+        if !st["xss"].is_null() {
+            failures.push(format!("{}: a script ran in the page: {st}", mail.name));
         }
         if st["remoteBar"] == true {
             ensure(
@@ -362,7 +516,21 @@ async fn sanitized_view_blocks_scripts_and_remote_content_until_opt_in(cx: &Ctx<
             ));
             cx.probe.clear();
         }
+        // Before and after the opt-in: no script anywhere (a sandboxed one included) signalled.
+        let ran = signals_since(cx.b, signals).await?;
+        if !ran.is_empty() {
+            failures.push(format!("{}: scripts ran: {ran:?}", mail.name));
+        }
     }
+    eprintln!(
+        "{}: sanitized view: {has_html} of {} messages with HTML in a frame, {framed} of them with something left after sanitizing",
+        cx.b.kind.name(),
+        cx.corpus.len()
+    );
+    ensure(
+        has_html >= MIN_HTML_MESSAGES,
+        format!("only {has_html} messages had HTML to show (at least {MIN_HTML_MESSAGES})"),
+    )?;
     ensure(
         loaded_after_opt_in
             .iter()
@@ -376,7 +544,7 @@ async fn sanitized_view_blocks_scripts_and_remote_content_until_opt_in(cx: &Ctx<
         .enumerate()
         .find(|(_, m)| m.name == "builtin/remote-probes")
         .ok_or("remote-probes message missing")?;
-    let raw = with_probe(&mail.raw, &format!("{}/again{i}", cx.probe.base_url()));
+    let raw = prepared(mail, &format!("{}/again{i}", cx.probe.base_url()), "again");
     cx.open_mail(&raw, true).await?;
     let st = page_state(cx.b).await?;
     let hits = cx.probe.hits_under("/again");
@@ -431,29 +599,90 @@ async fn plain_text_links_only_http_https_mailto(cx: &Ctx<'_>) -> R {
     Ok(())
 }
 
-/// The sanitizer switched off: the frame layer alone stops every script and every request.
-async fn frame_alone_stops_every_script_and_request(cx: &Ctx<'_>) -> R {
+/// URLs the message names in `srcset` attributes (of `<img>` and `<picture><source>`), after
+/// the probe was put in: the one kind of request Firefox lets past a srcdoc frame's `<meta>`
+/// policy (see [`frame_alone_stops_every_script_and_every_request_but_firefox_srcset`]).
+fn srcset_urls(raw: &[u8]) -> Vec<String> {
+    let text = String::from_utf8_lossy(raw);
+    let lower = text.to_ascii_lowercase();
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(at) = lower[from..].find("srcset=") {
+        let start = from + at + "srcset=".len();
+        let rest = &text[start..];
+        let (value, used) = match rest.chars().next() {
+            Some(q @ ('"' | '\'')) => {
+                let body = &rest[1..];
+                let end = body.find(q).unwrap_or(body.len());
+                (&body[..end], end + 1)
+            }
+            _ => {
+                let end = rest
+                    .find(|c: char| c.is_whitespace() || c == '>')
+                    .unwrap_or(rest.len());
+                (&rest[..end], end)
+            }
+        };
+        for candidate in value.split(',') {
+            if let Some(url) = candidate.split_whitespace().next() {
+                out.push(url.to_owned());
+            }
+        }
+        from = start + used;
+    }
+    out
+}
+
+/// The sanitizer switched off: the frame layer alone stops every script and every request,
+/// except, in Firefox only, the images named in `srcset` attributes. Firefox (153 ESR here)
+/// fetches `srcset` and `<picture><source srcset>` images in a srcdoc frame despite the
+/// frame's `<meta>` CSP (plain `src` images are blocked); the frame cannot be made to stop
+/// them without a policy that exists before the document is parsed, which only the embedding
+/// page's own CSP (inherited by the frame, as in index.html, where Firefox blocks them) or a
+/// `csp` attribute (refused by Chromium, see message-view.js) could give. This test page has
+/// no CSP on purpose, so the exception is stated in the name and kept exact: only those
+/// URLs of that message, only as image fetches, only in Firefox. With the sanitizer on,
+/// `srcset` never reaches the frame and no request at all is allowed (the other case).
+async fn frame_alone_stops_every_script_and_every_request_but_firefox_srcset(cx: &Ctx<'_>) -> R {
     let mut failures = Vec::new();
+    let mut framed = 0;
     for (i, mail) in cx.corpus.iter().enumerate() {
-        let raw = with_probe(&mail.raw, &format!("{}/r{i}", cx.probe.base_url()));
+        let raw = prepared(
+            mail,
+            &format!("{}/r{i}", cx.probe.base_url()),
+            &format!("r{i}"),
+        );
+        let srcset: Vec<String> = srcset_urls(&raw)
+            .into_iter()
+            .filter_map(|u| u.strip_prefix(&cx.probe.base_url()).map(str::to_owned))
+            .collect();
         let before = cx.probe.hits().len();
+        let signals = signal_count(cx.b).await?;
         cx.open_mail(&raw, false).await?;
         let st = page_state(cx.b).await?;
         if let Err(e) = check_frame(&st, &mail.name, false) {
             failures.push(e.to_string());
         }
+        // Every message goes to the frame here (rawRender gives each one HTML): one that did
+        // not reach it tested nothing.
+        if shown_in_frame(&st) {
+            framed += 1;
+        } else {
+            failures.push(format!("{}: not shown in a frame: {st}", mail.name));
+        }
         if !st["xss"].is_null() {
             failures.push(format!("{}: a script ran in the page: {st}", mail.name));
         }
+        let ran = signals_since(cx.b, signals).await?;
+        if !ran.is_empty() {
+            failures.push(format!("{}: scripts ran in the frame: {ran:?}", mail.name));
+        }
         let new: Vec<_> = cx.probe.hits().into_iter().skip(before).collect();
-        // Chromium: none at all. Firefox (153 ESR here) fetches `srcset` and `<picture><source>`
-        // images in a srcdoc frame despite its <meta> CSP (plain `src` images are blocked), so
-        // there only image fetches are tolerated; never a script, style, frame or beacon.
-        // With the sanitizer on, those attributes never reach the frame (see the other case),
-        // and under a page CSP such as index.html's (inherited by the frame) Firefox blocks them
-        // too; this test page deliberately has no CSP.
         let tolerated = |h: &e2e::counting_server::Hit| {
-            cx.b.kind == BrowserKind::Firefox && h.is_image() && !is_script_path(&h.path)
+            cx.b.kind == BrowserKind::Firefox
+                && h.is_image()
+                && !is_script_path(&h.path)
+                && srcset.contains(&h.path)
         };
         let bad: Vec<_> = new.iter().filter(|h| !tolerated(h)).collect();
         if !bad.is_empty() {
@@ -469,13 +698,76 @@ async fn frame_alone_stops_every_script_and_request(cx: &Ctx<'_>) -> R {
             .collect();
         if !images.is_empty() {
             eprintln!(
-                "{}: {}: image fetches past the frame's CSP (Firefox srcset): {images:?}",
+                "{}: {}: srcset image fetches past the frame's <meta> CSP: {images:?}",
                 cx.b.kind.name(),
                 mail.name
             );
         }
     }
+    eprintln!(
+        "{}: frame alone: {framed} of {} messages shown in a frame",
+        cx.b.kind.name(),
+        cx.corpus.len()
+    );
     ensure(failures.is_empty(), failures.join("\n"))
+}
+
+/// The control of the script detector: the same messages, unsanitized, in a frame that may
+/// run scripts and has no CSP (built by the test page, never by message-view.js). Their
+/// payloads must signal here, or "no script ran" in the other cases proves nothing.
+async fn detector_trips_on_a_frame_that_runs_scripts(cx: &Ctx<'_>) -> R {
+    let mut tripped = Vec::new();
+    let mut silent = Vec::new();
+    for (i, mail) in cx.corpus.iter().enumerate() {
+        let raw = prepared(
+            mail,
+            &format!("{}/c{i}", cx.control_probe.base_url()),
+            &format!("c{i}"),
+        );
+        let signals = signal_count(cx.b).await?;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(&raw);
+        let v = js_async(
+            cx.b,
+            "const [b64, done] = arguments;
+             window.__safety.openControl(b64).then(done, (e) => done({ error: String(e && e.stack || e) }));",
+            vec![json!(b64)],
+        )
+        .await?;
+        ensure(
+            v["loaded"] == true,
+            format!("{}: control frame: {v}", mail.name),
+        )?;
+        tokio::time::sleep(SETTLE * 2).await;
+        let ran = signals_since(cx.b, signals).await?;
+        let own = format!("xss-c{i} ");
+        if ran.iter().any(|s| s.starts_with(&own)) {
+            tripped.push(mail.name.clone());
+        } else {
+            silent.push(mail.name.clone());
+        }
+    }
+    js_async(cx.b, "window.__safety.close(); arguments[0](1);", vec![]).await?;
+    eprintln!(
+        "{}: control: {} of {} messages ran a script; silent: {silent:?}",
+        cx.b.kind.name(),
+        tripped.len(),
+        cx.corpus.len()
+    );
+    let missing: Vec<_> = MUST_TRIP
+        .iter()
+        .filter(|n| !tripped.iter().any(|t| t == *n))
+        .collect();
+    ensure(
+        missing.is_empty() && tripped.len() >= MIN_CONTROL_TRIPS,
+        format!(
+            "the detector missed scripts in a frame that runs them: {} tripped (at least {MIN_CONTROL_TRIPS}), missing {missing:?}",
+            tripped.len()
+        ),
+    )?;
+    ensure(
+        !cx.control_probe.hits().is_empty(),
+        "the control's payloads made no request either",
+    )
 }
 
 /// Attachments: cleaned names, real extension, octet-stream downloads with a name.
@@ -485,7 +777,8 @@ async fn attachments_save_as_octet_stream_with_clean_names(cx: &Ctx<'_>) -> R {
         .iter()
         .find(|m| m.name == "builtin/attachments")
         .ok_or("attachments message missing")?;
-    let raw = with_probe(&mail.raw, &format!("{}/att", cx.probe.base_url()));
+    let raw = prepared(mail, &format!("{}/att", cx.probe.base_url()), "att");
+    let signals = signal_count(cx.b).await?;
     cx.open_mail(&raw, true).await?;
     let v =
         cx.b.js(
@@ -547,6 +840,11 @@ async fn attachments_save_as_octet_stream_with_clean_names(cx: &Ctx<'_>) -> R {
             .await?
             == true,
         "no script ran while saving",
+    )?;
+    let ran = signals_since(cx.b, signals).await?;
+    ensure(
+        ran.is_empty(),
+        format!("no script ran while saving: {ran:?}"),
     )?;
     let hits = cx.probe.hits_under("/att");
     ensure(
@@ -675,13 +973,18 @@ async fn inbox_reader_opens_the_corpus_without_script_or_request(
         Duration::from_secs(15),
     )
     .await?;
+    install_detector(b).await?;
     let n = cx.corpus.len();
     let mailbox: Vec<String> = cx
         .corpus
         .iter()
         .enumerate()
         .map(|(i, m)| {
-            let raw = with_probe(&m.raw, &format!("{}/i{}", cx.probe.base_url(), i + 1));
+            let raw = prepared(
+                m,
+                &format!("{}/i{}", cx.probe.base_url(), i + 1),
+                &format!("i{}", i + 1),
+            );
             base64::engine::general_purpose::STANDARD.encode(raw)
         })
         .collect();
@@ -715,10 +1018,13 @@ async fn inbox_reader_opens_the_corpus_without_script_or_request(
     .await?;
     b.press(&[Key::Home]).await?;
     let mut failures = Vec::new();
+    let mut framed = 0;
+    let mut hostile_headers_seen = false;
     for k in 0..n {
         let msg = n - k; // newest first
         let name = &cx.corpus[msg - 1].name;
         let before = cx.probe.hits().len();
+        let signals = signal_count(b).await?;
         if k > 0 {
             b.press(&[Key::Escape, Key::Down]).await?;
         }
@@ -743,8 +1049,11 @@ async fn inbox_reader_opens_the_corpus_without_script_or_request(
             .js(
                 &format!(
                     "{R} const f = r.querySelector('.message-html iframe');
+                     const doc = f ? f.srcdoc : '';
                      return {{ xss: window.__xss ?? null, sandbox: f ? f.getAttribute('sandbox') : 'none',
-                              subjectElements: r.querySelectorAll('.reader h2 *, .reader dd *').length }};"
+                              framed: !!(f && f.dataset.loaded && doc.includes('<body>')),
+                              subjectElements: r.querySelectorAll('.reader h2 *, .reader dd *').length,
+                              headers: [...r.querySelectorAll('.reader h2, .reader dd')].map((e) => e.textContent).join('\\n') }};"
                 ),
                 vec![],
             )
@@ -761,15 +1070,48 @@ async fn inbox_reader_opens_the_corpus_without_script_or_request(
         if !hits.is_empty() || !v["xss"].is_null() || !sandbox_ok || v["subjectElements"] != 0 {
             failures.push(format!("{name} in the inbox: requests {hits:?}, state {v}"));
         }
+        if v["framed"] == true {
+            framed += 1;
+        }
+        let ran = signals_since(b, signals).await?;
+        if !ran.is_empty() {
+            failures.push(format!("{name} in the inbox: scripts ran: {ran:?}"));
+        }
+        // The reader's own header fields (not a test page's): the hostile From name is shown,
+        // as text, with no element made of it.
+        if name == "corpus/headers-hostile.eml" {
+            let headers = v["headers"].as_str().unwrap_or_default();
+            hostile_headers_seen = true;
+            if !headers.contains("<img src=x onerror=") {
+                failures.push(format!(
+                    "{name}: the reader does not show the hostile From name as text: {headers:?}"
+                ));
+            }
+        }
     }
+    eprintln!(
+        "{}: inbox: {framed} of {n} messages shown in a frame",
+        b.kind.name()
+    );
+    ensure(
+        hostile_headers_seen,
+        "corpus/headers-hostile.eml was not opened in the inbox",
+    )?;
+    ensure(
+        framed >= MIN_HTML_MESSAGES,
+        format!(
+            "only {framed} messages were shown in a frame by the reader (at least {MIN_HTML_MESSAGES})"
+        ),
+    )?;
     ensure(failures.is_empty(), failures.join("\n"))
 }
 
 async fn run_all(kind: BrowserKind) {
     let started = Instant::now();
     // The bridge serves the test pages (web/dev/) only with its dev pages on.
-    let server = WebBridge::with_dev_pages(root().join("web")).await;
+    let server = WebBridge::with_dev_pages(e2e::browser::web_root()).await;
     let probe = CountingServer::start().await.expect("counting server");
+    let control_probe = CountingServer::start().await.expect("counting server");
     let b = Browser::start(kind)
         .await
         .unwrap_or_else(|e| panic!("{} could not start: {e}", kind.name()));
@@ -779,6 +1121,7 @@ async fn run_all(kind: BrowserKind) {
     b.wait_js("the test page", "window.__safety", Duration::from_secs(15))
         .await
         .expect("test page ready");
+    install_detector(&b).await.expect("the script detector");
     let mime = js_async(
         &b,
         "window.__safety.mimeAvailable().then(arguments[0])",
@@ -791,6 +1134,7 @@ async fn run_all(kind: BrowserKind) {
     let cx = Ctx {
         b: &b,
         probe: &probe,
+        control_probe: &control_probe,
         corpus,
     };
     let mut failures = Vec::new();
@@ -802,7 +1146,8 @@ async fn run_all(kind: BrowserKind) {
             }
         };
     }
-    case!(frame_alone_stops_every_script_and_request);
+    case!(detector_trips_on_a_frame_that_runs_scripts);
+    case!(frame_alone_stops_every_script_and_every_request_but_firefox_srcset);
     if mime == true {
         case!(sanitized_view_blocks_scripts_and_remote_content_until_opt_in);
         case!(attachments_save_as_octet_stream_with_clean_names);
@@ -860,6 +1205,28 @@ async fn hostile_mail_is_safe_in_chromium() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_mail_is_safe_in_firefox() {
     run_all(BrowserKind::Firefox).await;
+}
+
+#[test]
+fn payload_markers_become_signals() {
+    let raw = b"<script>window.__xss=1;top.__xss=1;parent.__xss=1</script><img onerror=window.top.__xss=3D1;x>";
+    let out = String::from_utf8(with_signal(raw, "t1")).unwrap();
+    let s = "top.postMessage('xss-t1','*')";
+    assert_eq!(
+        out,
+        format!("<script>{s};{s};{s}</script><img onerror={s};x>")
+    );
+    assert_eq!(with_signal(b"__xss=2 a.__xss", "t"), b"__xss=2 a.__xss");
+}
+
+#[test]
+fn srcset_urls_are_found() {
+    assert_eq!(
+        srcset_urls(
+            br#"<img SRCSET="http://h/a.gif 1x, http://h/b.gif 2x"><source srcset=http://h/c>"#
+        ),
+        ["http://h/a.gif", "http://h/b.gif", "http://h/c"]
+    );
 }
 
 #[test]

@@ -13,17 +13,19 @@ import { showMessage, loadMime, formatAddresses } from '../message-view.js';
 import { parseHeaderBlock, parseContentType, decodeBase64, decodeQuotedPrintable, decodeCharset } from './raw-mime.js';
 
 window.__saves = [];
+/** @type {Map<string, { type: string, size: number }>} */
 const blobTypes = new Map();
 const createObjectURL = URL.createObjectURL.bind(URL);
 URL.createObjectURL = (obj) => {
   const url = createObjectURL(obj);
-  blobTypes.set(url, { type: obj.type, size: obj.size });
+  blobTypes.set(url, { type: /** @type {Blob} */ (obj).type, size: /** @type {Blob} */ (obj).size });
   return url;
 };
 HTMLAnchorElement.prototype.click = function click() {
   window.__saves.push({ download: this.getAttribute('download'), href: this.href, rel: this.rel, blob: blobTypes.get(this.href) ?? null });
 };
 
+/** @param {string} b64 */
 function b64ToBytes(b64) {
   const bin = atob(b64);
   const out = new Uint8Array(bin.length);
@@ -31,13 +33,20 @@ function b64ToBytes(b64) {
   return out;
 }
 
+/** @param {Uint8Array} bytes */
 function latin1(bytes) {
   let s = '';
-  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
+  // (apply takes any array-like, a typed array too.)
+  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode.apply(null, /** @type {number[]} */ (/** @type {unknown} */ (bytes.subarray(i, i + 0x8000))));
   return s;
 }
 
-/** Every text/html leaf of a MIME tree, decoded but NOT sanitized (test use only). */
+/**
+ * Every text/html leaf of a MIME tree, decoded but NOT sanitized (test use only).
+ * @param {string} raw
+ * @param {number} depth
+ * @param {string[]} out
+ */
 function htmlParts(raw, depth, out) {
   if (depth > 20) return;
   const m = /\r?\n\r?\n/.exec(raw);
@@ -48,6 +57,7 @@ function htmlParts(raw, depth, out) {
   const cte = (headers.find((h) => h.name === 'content-transfer-encoding')?.value || '').trim().toLowerCase();
   if (ct.type.startsWith('multipart/') && ct.params.boundary) {
     const delim = '--' + ct.params.boundary;
+    /** @type {string[] | null} */
     let cur = null;
     for (const line of body.split(/\r?\n/)) {
       if (line.startsWith(delim)) {
@@ -64,9 +74,14 @@ function htmlParts(raw, depth, out) {
   }
 }
 
-/** The sanitizer switched off: raw HTML of the message (or its raw body if it has none). */
+/**
+ * The sanitizer switched off: raw HTML of the message (or its raw body if it has none).
+ * @param {Uint8Array} bytes
+ * @returns {{ html: string, remoteBlocked: number }}
+ */
 export function rawRender(bytes) {
   const raw = latin1(bytes);
+  /** @type {string[]} */
   const out = [];
   htmlParts(raw, 0, out);
   if (!out.length) {
@@ -76,13 +91,14 @@ export function rawRender(bytes) {
   return { html: out.join('\n'), remoteBlocked: 0 };
 }
 
+/** @type {import('../message-view.js').MessageView | null} */
 let view = null;
-const $ = (id) => document.getElementById(id);
+const $ = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.getElementById(id));
 
 // Every frame gets its load listener when it is inserted: observer callbacks run as
 // microtasks, before the frame's load task, so no load event can be missed.
 new MutationObserver(() => {
-  for (const f of document.querySelectorAll('#body iframe:not([data-watched])')) {
+  for (const f of /** @type {NodeListOf<HTMLIFrameElement>} */ (document.querySelectorAll('#body iframe:not([data-watched])'))) {
     f.dataset.watched = '1';
     f.addEventListener('load', () => {
       f.dataset.loaded = '1';
@@ -90,6 +106,10 @@ new MutationObserver(() => {
   }
 }).observe(document.body, { subtree: true, childList: true });
 
+/**
+ * @param {number} [timeoutMs]
+ * @param {HTMLIFrameElement | null} [previous] the frame to see replaced
+ */
 async function frameLoaded(timeoutMs = 8000, previous = null) {
   // The view renders asynchronously; wait for its frame (if any) to finish loading, which
   // includes every subresource the frame was allowed to fetch.
@@ -109,6 +129,10 @@ window.__safety = {
     return !!(await loadMime());
   },
   /** Opens a message; resolves once its frame has loaded. */
+  /**
+   * @param {string} b64 the raw message, base64
+   * @param {{ sanitizer?: boolean, preferPlain?: boolean }} [options]
+   */
   async open(b64, { sanitizer = true, preferPlain = false } = {}) {
     view?.destroy();
     const bytes = b64ToBytes(b64);
@@ -121,7 +145,7 @@ window.__safety = {
     $('to').textContent = formatAddresses(message.to);
     let render;
     if (!sanitizer) {
-      render = async (b) => rawRender(b);
+      render = async (/** @type {Uint8Array} */ b) => rawRender(b);
       message = { ...message, hasHtml: true };
     }
     view = showMessage({ body: $('body'), attachments: $('attachments') }, { bytes, message, mime, render, preferPlain });
@@ -130,14 +154,30 @@ window.__safety = {
   },
   /** Clicks "Load remote content" and waits for the new frame to load. */
   async loadRemote() {
-    const btn = $('body').querySelector('.load-remote');
+    const btn = /** @type {HTMLButtonElement | null} */ ($('body').querySelector('.load-remote'));
     if (!btn || btn.closest('[hidden]')) return false;
     const previous = $('body').querySelector('iframe');
     btn.click();
     return frameLoaded(8000, previous);
   },
+  /**
+   * The control of the test's script detector, never the product: the unsanitized HTML in a
+   * frame that MAY run scripts and has no CSP. The payloads must signal from here.
+   * @param {string} b64 the raw message, base64
+   */
+  async openControl(b64) {
+    view?.destroy();
+    view = null;
+    const frame = document.createElement('iframe');
+    frame.setAttribute('sandbox', 'allow-scripts');
+    frame.srcdoc = rawRender(b64ToBytes(b64)).html;
+    $('body').replaceChildren(frame);
+    $('body').hidden = false;
+    return { loaded: await frameLoaded() };
+  },
   close() {
     view?.destroy();
     view = null;
+    $('body').replaceChildren();
   },
 };
