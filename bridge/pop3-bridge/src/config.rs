@@ -10,7 +10,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use serde::Deserialize;
 
-use crate::policy::{Policy, parse_host};
+use crate::policy::{IpNet, Policy, parse_host};
 use crate::token::TokenMode;
 
 /// Per-server settings for servers the operator knows (e.g. a self-signed home server).
@@ -44,9 +44,12 @@ pub struct Limits {
     /// Concurrent TCP connections to the listener (sessions plus pending HTTP requests).
     pub max_connections: usize,
     /// Concurrent not-yet-upgraded HTTP connections per client IP, so one address cannot
-    /// hold the whole listener with idle sockets (ignored behind a proxy, where every
-    /// connection comes from the proxy).
+    /// hold the whole listener with idle sockets. Connections from a trusted proxy are counted
+    /// per forwarded client while a request of that client is being answered.
     pub max_connections_per_ip: usize,
+    /// IPv6 clients are counted per prefix of this many bits in every per-client cap (one
+    /// customer usually has a whole /64). IPv4 clients are counted per address.
+    pub ipv6_prefix: u8,
     /// Time for the HTTP request headers, and then for the client's target message.
     pub handshake_timeout: Duration,
     /// TCP connect to the mail server.
@@ -62,6 +65,10 @@ pub struct Limits {
     pub ping_interval: Duration,
     /// Longest time one frame may wait for the browser to accept it (backpressure).
     pub write_timeout: Duration,
+    /// Longest time writing one HTTP response (a static file, a refusal, metrics) may take; a
+    /// client that has not taken it all by then is disconnected, so slow readers cannot hold
+    /// connection slots.
+    pub http_write_timeout: Duration,
     /// Largest WebSocket message and frame accepted from the browser.
     pub max_message_size: usize,
     /// How long shutdown waits for sessions to close.
@@ -75,6 +82,7 @@ impl Default for Limits {
             max_sessions_per_ip: 32,
             max_connections: 4096,
             max_connections_per_ip: 64,
+            ipv6_prefix: 64,
             handshake_timeout: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(10),
             tls_timeout: Duration::from_secs(15),
@@ -82,6 +90,7 @@ impl Default for Limits {
             idle_timeout: Duration::from_secs(15 * 60),
             ping_interval: Duration::from_secs(30),
             write_timeout: Duration::from_secs(120),
+            http_write_timeout: Duration::from_secs(60),
             max_message_size: 64 * 1024,
             shutdown_grace: Duration::from_secs(10),
         }
@@ -125,8 +134,25 @@ pub struct Config {
     /// The private key (PEM) belonging to `tls_cert`.
     pub tls_key: Option<PathBuf>,
     /// A TLS-terminating reverse proxy is in front: allow a public bind without listener TLS,
-    /// take the client IP from `X-Forwarded-For`, and treat the origin as https.
+    /// and take the client IP from `X-Forwarded-For` on connections from `trusted_proxies`.
     pub behind_proxy: bool,
+    /// The reverse proxies (IPs or CIDR networks) whose `X-Forwarded-For` is believed (with
+    /// `behind_proxy`). A public bind behind a proxy needs at least one; on a loopback bind
+    /// the default is the loopback addresses (a proxy on the same host).
+    pub trusted_proxies: Vec<String>,
+    /// Who may show the served UI in a frame: CSP `frame-ancestors` sources such as `'self'`
+    /// or `https://portal.example.org`. Empty (the default) means `'none'`: nobody.
+    pub frame_ancestors: Vec<String>,
+    /// A separate listener for `/metrics` (off by default). The main listener answers 404 for
+    /// `/metrics` unless `metrics_token` is set.
+    pub metrics_listen: Option<SocketAddr>,
+    /// A bearer token for `/metrics` (`Authorization: Bearer TOKEN`, at least 16 characters).
+    /// With it, the main listener serves `/metrics` to requests that carry it, and the metrics
+    /// listener requires it too.
+    pub metrics_token: Option<String>,
+    /// Read the UI's files from disk on every request instead of once at start-up: for working
+    /// on `web/` only (edits show without a restart).
+    pub web_reload: bool,
     /// Kiosk mode for the UI this bridge serves (`/client-config.json`): nothing stored, mail
     /// left on the server, idle logout after `kiosk_idle_secs`. Embedders cannot turn it off.
     pub kiosk: bool,
@@ -161,6 +187,11 @@ impl Default for Config {
             tls_cert: None,
             tls_key: None,
             behind_proxy: false,
+            trusted_proxies: Vec::new(),
+            frame_ancestors: Vec::new(),
+            metrics_listen: None,
+            metrics_token: None,
+            web_reload: false,
             kiosk: false,
             kiosk_idle_secs: 300,
             open_relay: false,
@@ -210,6 +241,13 @@ pub struct FileConfig {
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     pub behind_proxy: Option<bool>,
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
+    #[serde(default)]
+    pub frame_ancestors: Vec<String>,
+    pub metrics_listen: Option<SocketAddr>,
+    pub metrics_token: Option<String>,
+    pub web_reload: Option<bool>,
     pub kiosk: Option<bool>,
     pub kiosk_idle_secs: Option<u32>,
     pub open_relay: Option<bool>,
@@ -227,6 +265,7 @@ pub struct FileLimits {
     pub max_sessions_per_ip: Option<usize>,
     pub max_connections: Option<usize>,
     pub max_connections_per_ip: Option<usize>,
+    pub ipv6_prefix: Option<u8>,
     pub handshake_timeout: Option<f64>,
     pub connect_timeout: Option<f64>,
     pub tls_timeout: Option<f64>,
@@ -234,6 +273,7 @@ pub struct FileLimits {
     pub idle_timeout: Option<f64>,
     pub ping_interval: Option<f64>,
     pub write_timeout: Option<f64>,
+    pub http_write_timeout: Option<f64>,
     pub max_message_size: Option<usize>,
     pub shutdown_grace: Option<f64>,
 }
@@ -357,9 +397,45 @@ pub struct CliOpts {
     #[arg(long, env = "POP3_BRIDGE_TLS_KEY", value_name = "PEM")]
     pub tls_key: Option<PathBuf>,
     /// A TLS-terminating reverse proxy is in front (allows a public bind without --tls-cert;
-    /// the client IP is taken from X-Forwarded-For).
+    /// the client IP is taken from X-Forwarded-For on connections from --trusted-proxy).
     #[arg(long, env = "POP3_BRIDGE_BEHIND_PROXY")]
     pub behind_proxy: bool,
+    /// A reverse proxy (IP or CIDR) whose X-Forwarded-For is believed, with --behind-proxy.
+    /// Needed for a public bind behind a proxy; on a loopback bind loopback is the default.
+    /// Repeatable.
+    #[arg(
+        long = "trusted-proxy",
+        env = "POP3_BRIDGE_TRUSTED_PROXY",
+        value_delimiter = ',',
+        value_name = "IP|CIDR"
+    )]
+    pub trusted_proxies: Vec<String>,
+    /// Who may frame the served UI: a CSP frame-ancestors source (`'self'`,
+    /// `https://portal.example.org`). Default: nobody (`'none'`). Repeatable.
+    #[arg(
+        long = "frame-ancestor",
+        env = "POP3_BRIDGE_FRAME_ANCESTOR",
+        value_delimiter = ',',
+        value_name = "SOURCE"
+    )]
+    pub frame_ancestors: Vec<String>,
+    /// Serve /metrics on this separate address (off by default; the main listener answers
+    /// 404 for /metrics unless --metrics-token is set).
+    #[arg(long, env = "POP3_BRIDGE_METRICS_LISTEN", value_name = "ADDR:PORT")]
+    pub metrics_listen: Option<SocketAddr>,
+    /// Require `Authorization: Bearer TOKEN` for /metrics (at least 16 characters); with it
+    /// the main listener serves /metrics too.
+    #[arg(
+        long,
+        env = "POP3_BRIDGE_METRICS_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    pub metrics_token: Option<String>,
+    /// Read the UI's files on every request instead of once at start-up (for working on
+    /// web/; not for production).
+    #[arg(long, env = "POP3_BRIDGE_WEB_RELOAD")]
+    pub web_reload: bool,
     /// Kiosk mode for the served UI: mail only in memory, left on the server, idle logout.
     #[arg(long, env = "POP3_BRIDGE_KIOSK")]
     pub kiosk: bool,
@@ -383,6 +459,9 @@ pub struct CliOpts {
     /// Maximum pending (not yet upgraded) HTTP connections per client IP (default 64).
     #[arg(long, env = "POP3_BRIDGE_MAX_CONNECTIONS_PER_IP")]
     pub max_connections_per_ip: Option<usize>,
+    /// IPv6 clients are counted per prefix of this length in the per-client caps (default 64).
+    #[arg(long, env = "POP3_BRIDGE_IPV6_PREFIX", value_name = "BITS")]
+    pub ipv6_prefix: Option<u8>,
     /// Idle timeout in seconds (default 900; RFC 1939 servers allow at least 600).
     #[arg(long, env = "POP3_BRIDGE_IDLE_TIMEOUT")]
     pub idle_timeout: Option<f64>,
@@ -408,6 +487,10 @@ pub struct CliOpts {
     /// Seconds one frame may wait for the browser to accept it (default 120).
     #[arg(long, env = "POP3_BRIDGE_WRITE_TIMEOUT")]
     pub write_timeout: Option<f64>,
+    /// Seconds to write one HTTP response (a file, metrics, a refusal); a client that has not
+    /// read it by then is disconnected (default 60).
+    #[arg(long, env = "POP3_BRIDGE_HTTP_WRITE_TIMEOUT")]
+    pub http_write_timeout: Option<f64>,
     /// Largest WebSocket message from the browser in bytes (default 65536, at most 1048576).
     #[arg(long, env = "POP3_BRIDGE_MAX_MESSAGE_SIZE")]
     pub max_message_size: Option<usize>,
@@ -466,6 +549,15 @@ impl CliOpts {
             c.tls_key = self.tls_key;
         }
         c.behind_proxy |= self.behind_proxy;
+        c.trusted_proxies.extend(self.trusted_proxies);
+        c.frame_ancestors.extend(self.frame_ancestors);
+        if self.metrics_listen.is_some() {
+            c.metrics_listen = self.metrics_listen;
+        }
+        if self.metrics_token.is_some() {
+            c.metrics_token = self.metrics_token;
+        }
+        c.web_reload |= self.web_reload;
         c.kiosk |= self.kiosk;
         if let Some(s) = self.kiosk_idle_secs {
             c.kiosk_idle_secs = s;
@@ -480,6 +572,9 @@ impl CliOpts {
         }
         if let Some(v) = self.max_connections_per_ip {
             c.limits.max_connections_per_ip = v;
+        }
+        if let Some(v) = self.ipv6_prefix {
+            c.limits.ipv6_prefix = v;
         }
         if let Some(v) = self.idle_timeout {
             c.limits.idle_timeout = secs(v, "idle-timeout")?;
@@ -504,6 +599,11 @@ impl CliOpts {
             (self.stls_timeout, &mut l.stls_timeout, "stls-timeout"),
             (self.ping_interval, &mut l.ping_interval, "ping-interval"),
             (self.write_timeout, &mut l.write_timeout, "write-timeout"),
+            (
+                self.http_write_timeout,
+                &mut l.http_write_timeout,
+                "http-write-timeout",
+            ),
             (self.shutdown_grace, &mut l.shutdown_grace, "shutdown-grace"),
         ] {
             if let Some(v) = val {
@@ -543,6 +643,11 @@ fn apply_file(c: &mut Config, f: FileConfig, log: &mut String) -> Result<(), Con
     c.tls_cert = f.tls_cert.or(c.tls_cert.take());
     c.tls_key = f.tls_key.or(c.tls_key.take());
     c.behind_proxy = f.behind_proxy.unwrap_or(c.behind_proxy);
+    c.trusted_proxies.extend(f.trusted_proxies);
+    c.frame_ancestors.extend(f.frame_ancestors);
+    c.metrics_listen = f.metrics_listen.or(c.metrics_listen.take());
+    c.metrics_token = f.metrics_token.or(c.metrics_token.take());
+    c.web_reload = f.web_reload.unwrap_or(c.web_reload);
     c.kiosk = f.kiosk.unwrap_or(c.kiosk);
     c.kiosk_idle_secs = f.kiosk_idle_secs.unwrap_or(c.kiosk_idle_secs);
     c.dev_pages = f.dev_pages.unwrap_or(c.dev_pages);
@@ -564,6 +669,9 @@ fn apply_file(c: &mut Config, f: FileConfig, log: &mut String) -> Result<(), Con
     if let Some(v) = fl.max_connections_per_ip {
         l.max_connections_per_ip = v;
     }
+    if let Some(v) = fl.ipv6_prefix {
+        l.ipv6_prefix = v;
+    }
     if let Some(v) = fl.max_message_size {
         l.max_message_size = v;
     }
@@ -583,6 +691,11 @@ fn apply_file(c: &mut Config, f: FileConfig, log: &mut String) -> Result<(), Con
         (fl.idle_timeout, &mut l.idle_timeout, "idle_timeout"),
         (fl.ping_interval, &mut l.ping_interval, "ping_interval"),
         (fl.write_timeout, &mut l.write_timeout, "write_timeout"),
+        (
+            fl.http_write_timeout,
+            &mut l.http_write_timeout,
+            "http_write_timeout",
+        ),
         (fl.shutdown_grace, &mut l.shutdown_grace, "shutdown_grace"),
     ] {
         if let Some(v) = val {
@@ -590,6 +703,33 @@ fn apply_file(c: &mut Config, f: FileConfig, log: &mut String) -> Result<(), Con
         }
     }
     Ok(())
+}
+
+/// The sources of the CSP `frame-ancestors` directive: `'none'` when `list` is empty, else the
+/// entries, each one source (`'self'`, a scheme like `https:`, or a host source such as
+/// `https://portal.example.org`), without spaces, quotes other than around `self`/`none`,
+/// `;` or `,` (which would end the directive or the policy).
+fn frame_ancestors_source(list: &[String]) -> Result<String, ConfigError> {
+    if list.is_empty() {
+        return Ok("'none'".into());
+    }
+    for e in list {
+        let ok = match e.as_str() {
+            "'self'" => true,
+            "'none'" => list.len() == 1,
+            s => {
+                !s.is_empty()
+                    && s.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b".-:/*[]_".contains(&b))
+            }
+        };
+        if !ok {
+            return Err(ConfigError::Invalid(format!(
+                "frame_ancestors entry '{e}' is not a CSP source ('self', 'none' alone, a scheme or an origin such as https://portal.example.org)"
+            )));
+        }
+    }
+    Ok(list.join(" "))
 }
 
 impl Config {
@@ -623,6 +763,30 @@ impl Config {
                 "token secret must be at least 16 characters".into(),
             ));
         }
+        if let Some(s) = &self.metrics_token
+            && (s.len() < 16 || !s.bytes().all(|b| b.is_ascii_graphic()))
+        {
+            return Err(ConfigError::Invalid(
+                "metrics token must be at least 16 printable characters without spaces".into(),
+            ));
+        }
+        if self.limits.http_write_timeout.is_zero() {
+            return Err(ConfigError::Invalid(
+                "http_write_timeout must be positive".into(),
+            ));
+        }
+        if !(16..=128).contains(&self.limits.ipv6_prefix) {
+            return Err(ConfigError::Invalid(
+                "limits.ipv6_prefix must be between 16 and 128".into(),
+            ));
+        }
+        self.trusted_proxy_nets()?;
+        if !self.trusted_proxies.is_empty() && !self.behind_proxy {
+            return Err(ConfigError::Invalid(
+                "trusted_proxies is set but behind_proxy is not: X-Forwarded-For is only read behind a proxy (set --behind-proxy)".into(),
+            ));
+        }
+        frame_ancestors_source(&self.frame_ancestors)?;
         let policy = self.policy()?;
         if self.servers_only {
             // A [[server]] entry is not an allow-list entry: with servers_only, one that no
@@ -640,6 +804,40 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// `trusted_proxies` parsed.
+    fn trusted_proxy_nets(&self) -> Result<Vec<IpNet>, ConfigError> {
+        self.trusted_proxies
+            .iter()
+            .map(|s| {
+                s.trim()
+                    .parse::<IpNet>()
+                    .map_err(|e| ConfigError::Invalid(format!("trusted proxy: {e}")))
+            })
+            .collect()
+    }
+
+    /// The proxies whose `X-Forwarded-For` is believed on a listener bound to `local`: none
+    /// unless `behind_proxy`; `trusted_proxies`, or on a loopback bind without any, loopback
+    /// (a proxy on the same host).
+    pub(crate) fn trusted_proxies_for(&self, local: SocketAddr) -> Result<Vec<IpNet>, ConfigError> {
+        if !self.behind_proxy {
+            return Ok(Vec::new());
+        }
+        let nets = self.trusted_proxy_nets()?;
+        if nets.is_empty() && local.ip().is_loopback() {
+            return Ok(["127.0.0.0/8", "::1"]
+                .iter()
+                .filter_map(|s| s.parse().ok())
+                .collect());
+        }
+        Ok(nets)
+    }
+
+    /// The CSP `frame-ancestors` directive's sources for the UI.
+    pub(crate) fn frame_ancestors_source(&self) -> Result<String, ConfigError> {
+        frame_ancestors_source(&self.frame_ancestors)
     }
 
     /// The target policy these settings describe: `allow_hosts` and `allow_ports` over the
@@ -676,6 +874,11 @@ impl Config {
                 "listening on {addr} (not loopback) without --token-secret or --servers-only makes this bridge an open relay: anyone who can reach it can use it to connect to any public POP3 server. Set --token-secret, or --servers-only with the servers in --allow-host, or pass --open-relay (POP3_BRIDGE_OPEN_RELAY=true, open_relay = true) if that is what you want"
             )));
         }
+        if self.behind_proxy && self.trusted_proxies.is_empty() {
+            return Err(ConfigError::Invalid(format!(
+                "listening on {addr} (not loopback) behind a proxy requires --trusted-proxy (the proxy's address or network, TOML trusted_proxies): without it, X-Forwarded-For is never believed and every client behind the proxy shares one per-client quota"
+            )));
+        }
         Ok(())
     }
 }
@@ -694,6 +897,7 @@ mod tests {
         let c = Config {
             behind_proxy: true,
             token_secret: Some("0123456789abcdef".into()),
+            trusted_proxies: vec!["10.0.0.1".into()],
             ..c
         };
         assert!(c.validate().is_ok());
@@ -704,6 +908,7 @@ mod tests {
         let c = Config {
             listen: "0.0.0.0:8443".parse().unwrap(),
             behind_proxy: true,
+            trusted_proxies: vec!["10.0.0.0/8".into()],
             ..Config::default()
         };
         let e = c.validate().unwrap_err().to_string();
@@ -740,7 +945,14 @@ mod tests {
 
     #[test]
     fn open_relay_is_set_by_flag_and_by_toml() {
-        let args = ["pop3-bridge", "--listen", "0.0.0.0:8443", "--behind-proxy"];
+        let args = [
+            "pop3-bridge",
+            "--listen",
+            "0.0.0.0:8443",
+            "--behind-proxy",
+            "--trusted-proxy",
+            "10.0.0.1",
+        ];
         assert!(
             Cli::try_parse_from(args)
                 .unwrap()

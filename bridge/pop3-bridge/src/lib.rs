@@ -13,8 +13,9 @@
 //! classifier), `resolve` (DNS and connect behind traits), `token`, `upgrade` (HTTP and pre-101
 //! checks), `session` (one WebSocket session), `upstream` (TCP/TLS/STLS), `server_text`
 //! (quoting what the server said), `relay` (the two pumps), `tls`, `metrics`, `static_files`,
-//! `shutdown`. `protocol` re-exports the wire types of the `pop3-bridge-protocol` crate, shared
-//! with the browser client.
+//! `shutdown`, `forwarded` (who the client is behind proxies: a pure function). `protocol`
+//! re-exports the wire types of the `pop3-bridge-protocol` crate, shared with the browser
+//! client.
 
 #![warn(missing_docs, missing_debug_implementations)]
 
@@ -23,6 +24,7 @@
 // no sub-namespace would read more clearly than the root. Private modules also let the
 // compiler report items that nothing uses.
 mod config;
+mod forwarded;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 mod metrics;
@@ -41,14 +43,16 @@ mod upgrade;
 mod upstream;
 
 use std::future::Future;
-use std::net::SocketAddr;
+use std::io;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_rustls::TlsAcceptor;
@@ -59,8 +63,9 @@ use metrics::{HttpRefusal, Metrics};
 use policy::Policy;
 use resolve::{DirectConnector, SystemResolver};
 use shutdown::{ShutdownSignal, TaskGuard, Tracker};
-use static_files::StaticFiles;
+use static_files::{PageHeaders, StaticFiles};
 use tls::ClientTls;
+use upgrade::Conn;
 
 // The public API: what `main.rs`, the tests and the e2e crate use.
 pub use config::{Cli, CliOpts, Command, Config, ConfigError, Limits, ServerConfig};
@@ -120,6 +125,7 @@ pub struct Bridge {
     config: Config,
     resolver: Arc<dyn Resolver>,
     connector: Arc<dyn Connector>,
+    metrics_listener: Option<TcpListener>,
 }
 
 impl std::fmt::Debug for Bridge {
@@ -138,7 +144,15 @@ impl Bridge {
             config,
             resolver: Arc::new(SystemResolver),
             connector: Arc::new(DirectConnector),
+            metrics_listener: None,
         }
+    }
+
+    /// Serve `/metrics` on this already bound listener (instead of binding
+    /// `config.metrics_listen`); tests bind `127.0.0.1:0`.
+    pub fn with_metrics_listener(mut self, l: TcpListener) -> Self {
+        self.metrics_listener = Some(l);
+        self
     }
 
     /// Replace the DNS resolver (tests use [`FakeResolver`]).
@@ -164,10 +178,12 @@ impl Bridge {
             config,
             resolver,
             connector,
+            metrics_listener,
         } = self;
         let local = listener.local_addr()?;
         config.validate()?;
         config.validate_bind(local)?;
+        let trusted: Arc<[policy::IpNet]> = config.trusted_proxies_for(local)?.into();
         let mut policy = config.policy()?;
         // The bridge's own address (loopback is refused by class already).
         if !local.ip().is_unspecified() && !local.ip().is_loopback() {
@@ -177,6 +193,20 @@ impl Bridge {
         let acceptor = match (&config.tls_cert, &config.tls_key) {
             (Some(c), Some(k)) => Some(TlsAcceptor::from(tls::server_config(c, k)?)),
             _ => None,
+        };
+        let page_headers = PageHeaders::new(&config.frame_ancestors_source()?);
+        let files = StaticFiles::new(config.web_root.clone(), config.pkg_root.clone())
+            .with_dev_pages(config.dev_pages)
+            .with_reload(config.web_reload)
+            .with_page_headers(page_headers);
+        // Read once, here (blocking file IO off the runtime's threads).
+        let files = tokio::task::spawn_blocking(move || files.load())
+            .await
+            .map_err(io::Error::other)??;
+        let metrics_listener = match (metrics_listener, config.metrics_listen) {
+            (Some(l), _) => Some(l),
+            (None, Some(addr)) => Some(TcpListener::bind(addr).await?),
+            (None, None) => None,
         };
         let mut host_names: Vec<String> = ["localhost", "127.0.0.1", "[::1]"]
             .iter()
@@ -224,16 +254,31 @@ impl Bridge {
             per_ip: Arc::default(),
             host_names,
             origins,
-            files: StaticFiles::new(config.web_root.clone(), config.pkg_root.clone())
-                .with_dev_pages(config.dev_pages),
+            files,
             ws_config,
             shutdown: tracker.signal(),
             tracker: tracker.clone(),
             config,
         });
         info!(addr = %local, tls = acceptor.is_some(), "pop3-bridge listening");
+        if let Some(ml) = metrics_listener {
+            info!(addr = %ml.local_addr()?, "metrics listening");
+            let m = MetricsServer {
+                metrics: metrics.clone(),
+                token: shared.config.metrics_token.as_deref().map(Arc::from),
+                limits: shared.config.limits.clone(),
+                shutdown: tracker.signal(),
+            };
+            let guard = tracker.guard();
+            let tracker = tracker.clone();
+            tokio::spawn(async move {
+                let _guard = guard;
+                m.run(ml, tracker).await;
+            });
+        }
         let connections = Arc::new(Semaphore::new(shared.config.limits.max_connections));
         let conns_per_ip: Arc<upgrade::PerIp> = Arc::default();
+        let v6_prefix = shared.config.limits.ipv6_prefix;
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
@@ -245,10 +290,14 @@ impl Bridge {
                             metrics.refused(HttpRefusal::ConnectionLimit);
                             continue;
                         };
-                        let ip_slot = if shared.config.behind_proxy {
+                        let conn = Arc::new(Conn::new(peer, acceptor.is_some(), trusted.clone(), conns_per_ip.clone()));
+                        // A trusted proxy carries many clients: they are counted per request,
+                        // by the client it forwards (upgrade.rs). Anyone else, here.
+                        let ip_slot = if conn.from_proxy {
                             None
                         } else {
-                            match conns_per_ip.try_take(peer.ip(), shared.config.limits.max_connections_per_ip) {
+                            let key = forwarded::client_key(peer.ip(), v6_prefix);
+                            match conns_per_ip.try_take(key, shared.config.limits.max_connections_per_ip) {
                                 Some(g) => Some(g),
                                 None => {
                                     metrics.refused(HttpRefusal::ConnectionLimit);
@@ -264,11 +313,11 @@ impl Bridge {
                             let _guard = guard;
                             let _ip_slot = ip_slot;
                             match acceptor {
-                                None => serve_http(shared, tcp, peer, permit).await,
+                                None => serve_http(shared, tcp, conn, permit).await,
                                 Some(acc) => {
                                     let hs = shared.config.limits.handshake_timeout;
                                     match tokio::time::timeout(hs, acc.accept(tcp)).await {
-                                        Ok(Ok(tls)) => serve_http(shared, tls, peer, permit).await,
+                                        Ok(Ok(tls)) => serve_http(shared, tls, conn, permit).await,
                                         Ok(Err(e)) => debug!(%peer, error = %e, "listener TLS handshake failed"),
                                         Err(_) => debug!(%peer, "listener TLS handshake timed out"),
                                     }
@@ -298,14 +347,17 @@ impl Bridge {
 }
 
 /// One HTTP/1.1 connection (keep-alive) that may upgrade to a WebSocket session.
-async fn serve_http<I>(shared: Arc<Shared>, io: I, peer: SocketAddr, permit: OwnedSemaphorePermit)
+async fn serve_http<I>(shared: Arc<Shared>, io: I, conn: Arc<Conn>, permit: OwnedSemaphorePermit)
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let _permit = permit;
+    let peer = conn.peer;
     let mut shutdown = shared.shutdown.clone();
     let svc_shared = shared.clone();
-    let svc = service_fn(move |req| upgrade::handle(svc_shared.clone(), req, peer));
+    let io = WriteDeadline::new(io, conn.clone(), shared.config.limits.http_write_timeout);
+    let svc_conn = conn.clone();
+    let svc = service_fn(move |req| upgrade::handle(svc_shared.clone(), req, svc_conn.clone()));
     let conn = http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(shared.config.limits.handshake_timeout)
@@ -323,6 +375,179 @@ where
         _ = shutdown.recv() => {
             conn.as_mut().graceful_shutdown();
             let _ = tokio::time::timeout(Duration::from_secs(1), conn).await;
+        }
+    }
+}
+
+/// The IO of one HTTP connection, with a deadline for every response: from the first byte of
+/// a response written until its last is flushed, at most `limit` may pass, else the writes
+/// fail and hyper drops the connection (and its slots). A client that sends a request and
+/// never reads the answer, or reads it a byte a minute, holds a connection for `limit` at most
+/// however large the answer or small its socket buffers. Hyper flushes the IO when its write
+/// buffer is empty, i.e. once per response for the in-memory bodies the bridge sends. After a
+/// WebSocket upgrade the relay's own write timeouts apply and this passes through.
+struct WriteDeadline<I> {
+    inner: I,
+    conn: Arc<Conn>,
+    limit: Duration,
+    /// Set while a response is being written.
+    armed: bool,
+    sleep: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl<I> WriteDeadline<I> {
+    fn new(inner: I, conn: Arc<Conn>, limit: Duration) -> Self {
+        WriteDeadline {
+            inner,
+            conn,
+            limit,
+            armed: false,
+            sleep: Box::pin(tokio::time::sleep(limit)),
+        }
+    }
+
+    /// Arms the deadline at the first write of a response; an error once it has passed.
+    fn check(&mut self, cx: &mut Context<'_>, arm: bool) -> io::Result<()> {
+        if self.conn.upgraded() {
+            self.armed = false;
+            return Ok(());
+        }
+        if !self.armed {
+            if !arm {
+                return Ok(());
+            }
+            self.armed = true;
+            self.sleep
+                .as_mut()
+                .reset(tokio::time::Instant::now() + self.limit);
+        }
+        if self.sleep.as_mut().poll(cx).is_ready() {
+            debug!(peer = %self.conn.peer, "response not taken within the HTTP write timeout");
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the client did not take the response within http_write_timeout",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl<I: AsyncRead + Unpin> AsyncRead for WriteDeadline<I> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_read(cx, buf)
+    }
+}
+
+impl<I: AsyncWrite + Unpin> AsyncWrite for WriteDeadline<I> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        this.check(cx, true)?;
+        Pin::new(&mut this.inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        this.check(cx, true)?;
+        Pin::new(&mut this.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        this.check(cx, false)?;
+        let r = Pin::new(&mut this.inner).poll_flush(cx);
+        if this.armed && matches!(r, Poll::Ready(Ok(()))) {
+            this.armed = false;
+            this.conn.response_done();
+        }
+        r
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        this.check(cx, false)?;
+        Pin::new(&mut this.inner).poll_shutdown(cx)
+    }
+}
+
+/// The separate `/metrics` listener (`metrics_listen`): a few connections at a time, the same
+/// head limits and deadlines as the main listener, no WebSocket, no files.
+struct MetricsServer {
+    metrics: Arc<Metrics>,
+    token: Option<Arc<str>>,
+    limits: Limits,
+    shutdown: ShutdownSignal,
+}
+
+/// Connections the metrics listener serves at once (a scraper needs one).
+const METRICS_CONNECTIONS: usize = 16;
+
+impl MetricsServer {
+    async fn run(self, listener: TcpListener, tracker: Tracker) {
+        let slots = Arc::new(Semaphore::new(METRICS_CONNECTIONS));
+        let mut stop = self.shutdown.clone();
+        let this = Arc::new(self);
+        loop {
+            let (tcp, peer) = tokio::select! {
+                _ = stop.recv() => return,
+                r = listener.accept() => match r {
+                    Ok(a) => a,
+                    Err(e) => {
+                        warn!(error = %e, "metrics accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+            };
+            let Ok(permit) = slots.clone().try_acquire_owned() else {
+                continue;
+            };
+            let guard = tracker.guard();
+            let this = this.clone();
+            tokio::spawn(async move {
+                let _guard = guard;
+                let _permit = permit;
+                this.serve(tcp, peer).await;
+            });
+        }
+    }
+
+    async fn serve(&self, tcp: tokio::net::TcpStream, peer: std::net::SocketAddr) {
+        let conn = Arc::new(Conn::new(peer, false, Arc::from([]), Arc::default()));
+        let io = WriteDeadline::new(tcp, conn, self.limits.http_write_timeout);
+        let (metrics, token) = (self.metrics.clone(), self.token.clone());
+        let svc =
+            service_fn(move |req| upgrade::handle_metrics(metrics.clone(), token.clone(), req));
+        let c = http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(self.limits.handshake_timeout)
+            .max_buf_size(MAX_REQUEST_HEAD)
+            .max_headers(MAX_HEADERS)
+            .serve_connection(TokioIo::new(io), svc);
+        tokio::pin!(c);
+        let mut stop = self.shutdown.clone();
+        tokio::select! {
+            r = c.as_mut() => {
+                if let Err(e) = r {
+                    debug!(%peer, error = %e, "metrics connection ended with error");
+                }
+            }
+            _ = stop.recv() => {}
         }
     }
 }

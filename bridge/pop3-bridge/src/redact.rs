@@ -27,23 +27,27 @@ macro_rules! debug_redacted {
 
 debug_redacted!(Config {
     listen, web_root, pkg_root, public_hosts, origins, allow_hosts, allow_ports, servers_only,
-    allow_plaintext, extra_ca, servers, token_mode, tls_cert, tls_key, behind_proxy, kiosk,
-    kiosk_idle_secs, open_relay, dev_pages, limits,
-} secrets { token_secret });
+    allow_plaintext, extra_ca, servers, token_mode, tls_cert, tls_key, behind_proxy,
+    trusted_proxies, frame_ancestors, metrics_listen, web_reload, kiosk, kiosk_idle_secs,
+    open_relay, dev_pages, limits,
+} secrets { token_secret, metrics_token });
 
 debug_redacted!(FileConfig {
     listen, web_root, pkg_root, public_hosts, origins, allow_hosts, allow_ports, servers_only,
-    allow_plaintext, extra_ca, servers, token_mode, tls_cert, tls_key, behind_proxy, kiosk,
-    kiosk_idle_secs, open_relay, dev_pages, log, limits,
-} secrets { token_secret });
+    allow_plaintext, extra_ca, servers, token_mode, tls_cert, tls_key, behind_proxy,
+    trusted_proxies, frame_ancestors, metrics_listen, web_reload, kiosk, kiosk_idle_secs,
+    open_relay, dev_pages, log, limits,
+} secrets { token_secret, metrics_token });
 
 debug_redacted!(CliOpts {
     config, listen, web_root, pkg_root, allow_hosts, allow_ports, servers_only, allow_plaintext,
-    extra_ca, origins, public_hosts, token_mode, tls_cert, tls_key, behind_proxy, kiosk,
-    kiosk_idle_secs, open_relay, dev_pages, max_sessions, max_sessions_per_ip, max_connections_per_ip,
-    idle_timeout, connect_timeout, max_connections, handshake_timeout, tls_timeout, stls_timeout,
-    ping_interval, write_timeout, max_message_size, shutdown_grace, log,
-} secrets { token_secret });
+    extra_ca, origins, public_hosts, token_mode, tls_cert, tls_key, behind_proxy,
+    trusted_proxies, frame_ancestors, metrics_listen, web_reload, kiosk, kiosk_idle_secs,
+    open_relay, dev_pages, max_sessions, max_sessions_per_ip, max_connections_per_ip,
+    ipv6_prefix, idle_timeout, connect_timeout, max_connections, handshake_timeout, tls_timeout,
+    stls_timeout, ping_interval, write_timeout, http_write_timeout, max_message_size,
+    shutdown_grace, log,
+} secrets { token_secret, metrics_token });
 
 #[cfg(test)]
 mod tests {
@@ -54,8 +58,14 @@ mod tests {
 
     #[test]
     fn debug_never_shows_the_token_secret() {
-        let cli =
-            crate::config::Cli::try_parse_from(["pop3-bridge", "--token-secret", SECRET]).unwrap();
+        let cli = crate::config::Cli::try_parse_from([
+            "pop3-bridge",
+            "--token-secret",
+            SECRET,
+            "--metrics-token",
+            SECRET,
+        ])
+        .unwrap();
         let shown = format!("{cli:?}");
         assert!(!shown.contains(SECRET), "{shown}");
         assert!(

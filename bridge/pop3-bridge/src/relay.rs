@@ -105,17 +105,17 @@ enum Down {
 
 /// A frame header from the browser.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Header {
-    fin: bool,
-    opcode: u8,
-    mask: [u8; 4],
+pub(crate) struct Header {
+    pub(crate) fin: bool,
+    pub(crate) opcode: u8,
+    pub(crate) mask: [u8; 4],
     /// Header length in bytes (2-14).
-    head: usize,
-    len: usize,
+    pub(crate) head: usize,
+    pub(crate) len: usize,
 }
 
 /// Parses a client-to-server frame header. `Ok(None)`: more bytes are needed.
-fn parse_header(b: &[u8]) -> Result<Option<Header>, (u16, &'static str)> {
+pub(crate) fn parse_header(b: &[u8]) -> Result<Option<Header>, (u16, &'static str)> {
     if b.len() < 2 {
         return Ok(None);
     }

@@ -9,10 +9,15 @@
 //! | token in the query invalid or expired | 401 |
 //! | per-IP session cap reached | 429 |
 //! | global session cap reached | 503 |
+//!
+//! The client of a request is the socket peer, or behind a trusted proxy the client it names
+//! in `X-Forwarded-For` (see `forwarded.rs`); per-client caps count it under its key (an IPv4
+//! address or an IPv6 prefix).
 
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -26,7 +31,9 @@ use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tracing::debug;
 
 use crate::Shared;
-use crate::metrics::HttpRefusal;
+use crate::forwarded::{client_addr, client_key};
+use crate::metrics::{HttpRefusal, Metrics};
+use crate::policy::IpNet;
 use crate::protocol::{SUBPROTOCOL, WS_PATH};
 use crate::session::{self, QueryToken};
 use crate::token::{TokenError, now_unix};
@@ -85,12 +92,66 @@ fn query_token(query: Option<&str>) -> Option<&str> {
     query?.split('&').find_map(|kv| kv.strip_prefix("token="))
 }
 
+/// `Strict-Transport-Security` on every answer of a TLS listener: a year, this name only.
+const HSTS: &str = "max-age=31536000";
+
+/// What the HTTP side knows about one connection.
+#[derive(Debug)]
+pub struct Conn {
+    /// The socket peer.
+    pub peer: SocketAddr,
+    /// The listener terminates TLS (answers carry `Strict-Transport-Security`).
+    pub tls: bool,
+    /// The proxies whose `X-Forwarded-For` is believed.
+    pub trusted: Arc<[IpNet]>,
+    /// The peer is one of them: per-client connection caps are taken per request, keyed on
+    /// the forwarded client.
+    pub from_proxy: bool,
+    /// The per-client connection table (shared with the accept loop).
+    pub conns: Arc<PerIp>,
+    /// Set once the connection is a WebSocket session: HTTP write deadlines end there (the
+    /// relay has its own).
+    upgraded: AtomicBool,
+    /// The forwarded client's connection slot while its request is answered.
+    client_slot: Mutex<Option<PerIpGuard>>,
+}
+
+impl Conn {
+    pub fn new(peer: SocketAddr, tls: bool, trusted: Arc<[IpNet]>, conns: Arc<PerIp>) -> Self {
+        let from_proxy = trusted.iter().any(|n| n.contains(peer.ip().to_canonical()));
+        Conn {
+            peer,
+            tls,
+            trusted,
+            from_proxy,
+            conns,
+            upgraded: AtomicBool::new(false),
+            client_slot: Mutex::new(None),
+        }
+    }
+
+    pub fn upgraded(&self) -> bool {
+        self.upgraded.load(Ordering::Acquire)
+    }
+
+    /// A response has been written out: the forwarded client's slot is free again.
+    pub fn response_done(&self) {
+        let slot = self
+            .client_slot
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        drop(slot);
+    }
+}
+
 /// Counts sessions per client IP; the guard gives the slot back.
 #[derive(Debug, Default)]
 pub struct PerIp {
     counts: Mutex<HashMap<IpAddr, usize>>,
 }
 
+#[derive(Debug)]
 pub struct PerIpGuard {
     table: Arc<PerIp>,
     ip: IpAddr,
@@ -123,45 +184,137 @@ impl Drop for PerIpGuard {
     }
 }
 
-/// The client address used for per-IP limits: the socket peer, or behind a trusted proxy the
-/// last `X-Forwarded-For` entry (the one the proxy itself appended).
-fn client_ip(shared: &Shared, headers: &HeaderMap, peer: SocketAddr) -> IpAddr {
-    if shared.config.behind_proxy
-        && let Some(ip) = header_str(headers, header::HeaderName::from_static("x-forwarded-for"))
-            .and_then(|v| v.rsplit(',').next())
-            .and_then(|s| s.trim().parse().ok())
-    {
-        return ip;
+/// The client of a request: the socket peer, or from a trusted proxy the client named in
+/// `X-Forwarded-For` (every line of it; see `forwarded.rs`).
+fn client_ip(conn: &Conn, headers: &HeaderMap) -> IpAddr {
+    let lines = headers
+        .get_all(header::HeaderName::from_static("x-forwarded-for"))
+        .iter()
+        .map(|v| v.to_str().unwrap_or("garbage"));
+    client_addr(conn.peer.ip(), lines, &conn.trusted)
+}
+
+/// Compare in time independent of where the inputs differ (through digests).
+fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    use sha2::Digest;
+    let (da, db) = (sha2::Sha256::digest(a), sha2::Sha256::digest(b));
+    da.iter()
+        .zip(db.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
+}
+
+/// `/metrics`: with a token, only for `Authorization: Bearer TOKEN` (401 otherwise); without
+/// one, on the metrics listener for anyone and on the main listener (`main`) not at all (404).
+pub(crate) fn metrics_answer(
+    metrics: &Metrics,
+    token: Option<&str>,
+    headers: &HeaderMap,
+    main: bool,
+) -> Response<Body> {
+    match token {
+        None if main => return plain(StatusCode::NOT_FOUND, "not found"),
+        None => {}
+        Some(t) => {
+            let given = header_str(headers, header::AUTHORIZATION)
+                .and_then(|v| v.trim().split_once(' '))
+                .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+                .map(|(_, v)| v.trim());
+            if !given.is_some_and(|g| same_secret(g.as_bytes(), t.as_bytes())) {
+                let mut r = plain(StatusCode::UNAUTHORIZED, "metrics need a bearer token");
+                r.headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                return r;
+            }
+        }
     }
-    peer.ip()
+    let mut r = plain(StatusCode::OK, "");
+    *r.body_mut() = Full::new(Bytes::from(metrics.render()));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    r
+}
+
+/// The separate metrics listener: `/metrics` and `/healthz`, nothing else.
+pub(crate) async fn handle_metrics(
+    metrics: Arc<Metrics>,
+    token: Option<Arc<str>>,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, Infallible> {
+    Ok(match req.uri().path() {
+        "/metrics" if req.method() == Method::GET || req.method() == Method::HEAD => {
+            metrics_answer(&metrics, token.as_deref(), req.headers(), false)
+        }
+        "/healthz" => plain(StatusCode::OK, "ok"),
+        _ => plain(StatusCode::NOT_FOUND, "not found"),
+    })
 }
 
 pub(crate) async fn handle(
     shared: Arc<Shared>,
     req: Request<Incoming>,
-    peer: SocketAddr,
+    conn: Arc<Conn>,
 ) -> Result<Response<Body>, Infallible> {
+    let mut r = route(shared, req, &conn).await;
+    if conn.tls {
+        r.headers_mut().insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static(HSTS),
+        );
+    }
+    Ok(r)
+}
+
+/// From a trusted proxy, the forwarded client takes one of its connection slots while its
+/// request is answered (the slot is given back when the answer is written). None when it has
+/// none left.
+fn take_forwarded_slot(shared: &Shared, conn: &Conn, headers: &HeaderMap) -> Option<()> {
+    if !conn.from_proxy {
+        return Some(());
+    }
+    let key = client_key(client_ip(conn, headers), shared.config.limits.ipv6_prefix);
+    let mut slot = conn.client_slot.lock().unwrap_or_else(|e| e.into_inner());
+    // The previous request's slot (keep-alive) is given back first.
+    *slot = None;
+    *slot = Some(
+        conn.conns
+            .try_take(key, shared.config.limits.max_connections_per_ip)?,
+    );
+    Some(())
+}
+
+async fn route(shared: Arc<Shared>, req: Request<Incoming>, conn: &Arc<Conn>) -> Response<Body> {
     let path = req.uri().path().to_string();
     if path == "/healthz" {
-        return Ok(plain(StatusCode::OK, "ok"));
+        return plain(StatusCode::OK, "ok");
+    }
+    if take_forwarded_slot(&shared, conn, req.headers()).is_none() {
+        return refuse(
+            &shared,
+            HttpRefusal::ConnectionLimit,
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many connections from your address",
+        );
     }
     // Every other route is only for the bridge's own names (DNS rebinding defence).
     let host_ok = header_str(req.headers(), header::HOST)
         .map(host_name)
         .is_some_and(|h| shared.host_names.contains(&h));
     if !host_ok {
-        return Ok(refuse(
+        return refuse(
             &shared,
             HttpRefusal::Host,
             StatusCode::BAD_REQUEST,
             "Host header not allowed: this bridge answers only to its configured names (--public-host)",
-        ));
+        );
     }
     if path == WS_PATH {
-        return Ok(upgrade(shared, req, peer));
+        return upgrade(shared, req, conn);
     }
     if req.method() != Method::GET && req.method() != Method::HEAD {
-        return Ok(plain(StatusCode::METHOD_NOT_ALLOWED, "method not allowed"));
+        return plain(StatusCode::METHOD_NOT_ALLOWED, "method not allowed");
     }
     if path == "/client-config.json" {
         // What the served UI must obey (kiosk mode); the UI reads it before anyone signs in.
@@ -177,19 +330,18 @@ pub(crate) async fn handle(
         );
         r.headers_mut()
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        return Ok(r);
+        return r;
     }
     if path == "/metrics" {
-        let mut r = plain(StatusCode::OK, "");
-        *r.body_mut() = Full::new(Bytes::from(shared.metrics.render()));
-        r.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        return metrics_answer(
+            &shared.metrics,
+            shared.config.metrics_token.as_deref(),
+            req.headers(),
+            true,
         );
-        return Ok(r);
     }
     let Some(file) = shared.files.get(&path).await else {
-        return Ok(plain(StatusCode::NOT_FOUND, "not found"));
+        return plain(StatusCode::NOT_FOUND, "not found");
     };
     let head = req.method() == Method::HEAD;
     let len = file.body.len();
@@ -210,15 +362,22 @@ pub(crate) async fn handle(
         HeaderValue::from_static("nosniff"),
     );
     h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
-    h.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    h.insert("x-dns-prefetch-control", HeaderValue::from_static("off"));
+    let page = shared.files.page_headers();
+    if let Some(v) = &page.frame_options {
+        h.insert("x-frame-options", v.clone());
+    }
+    if file.product {
+        h.insert(header::CONTENT_SECURITY_POLICY, page.csp.clone());
+    }
     h.insert(
         "cross-origin-opener-policy",
         HeaderValue::from_static("same-origin"),
     );
-    Ok(r)
+    r
 }
 
-fn upgrade(shared: Arc<Shared>, mut req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+fn upgrade(shared: Arc<Shared>, mut req: Request<Incoming>, conn: &Arc<Conn>) -> Response<Body> {
     let h = req.headers();
     let key = h.get(header::SEC_WEBSOCKET_KEY).cloned();
     let valid = req.method() == Method::GET
@@ -275,10 +434,11 @@ fn upgrade(shared: Arc<Shared>, mut req: Request<Incoming>, peer: SocketAddr) ->
         },
     };
     // Caps: refused, never queued, so a flood cannot build an unbounded backlog.
-    let ip = client_ip(&shared, h, peer);
+    let ip = client_ip(conn, h);
+    let client = client_key(ip, shared.config.limits.ipv6_prefix);
     let Some(ip_guard) = shared
         .per_ip
-        .try_take(ip, shared.config.limits.max_sessions_per_ip)
+        .try_take(client, shared.config.limits.max_sessions_per_ip)
     else {
         return refuse(
             &shared,
@@ -304,12 +464,15 @@ fn upgrade(shared: Arc<Shared>, mut req: Request<Incoming>, peer: SocketAddr) ->
         .sessions_total
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let task_shared = shared.clone();
+    let task_conn = conn.clone();
     tokio::spawn(async move {
         let _guard = guard;
         let _permit: OwnedSemaphorePermit = permit;
         let _ip_guard = ip_guard;
         match on_upgrade.await {
             Ok(upgraded) => {
+                // The 101 is written; from here the relay bounds its own writes.
+                task_conn.upgraded.store(true, Ordering::Release);
                 session::run(task_shared, TokioIo::new(upgraded), ip, query, shutdown).await;
             }
             Err(e) => debug!(error = %e, "upgrade failed"),

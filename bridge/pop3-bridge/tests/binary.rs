@@ -58,6 +58,7 @@ fn public_bind_without_tokens_is_refused_as_an_open_relay() {
     let run = |extra: &[&str], env: &[(&str, &str)]| {
         let out = Command::new(BIN)
             .args(["--listen", "192.0.2.1:1", "--behind-proxy"])
+            .args(["--trusted-proxy", "192.0.2.0/24"])
             .args(extra)
             .envs(env.iter().copied())
             .output()

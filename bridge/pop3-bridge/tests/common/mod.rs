@@ -48,6 +48,8 @@ pub fn listen_local() -> TcpListener {
 
 pub struct TestBridge {
     pub addr: SocketAddr,
+    /// The bridge's separate metrics listener (the main one answers 404 for /metrics).
+    pub metrics_addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<Result<(), BridgeError>>>,
 }
@@ -64,8 +66,10 @@ impl TestBridge {
     ) -> TestBridge {
         let listener = listen_local();
         let addr = listener.local_addr().unwrap();
+        let metrics = listen_local();
+        let metrics_addr = metrics.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();
-        let mut b = Bridge::new(config);
+        let mut b = Bridge::new(config).with_metrics_listener(metrics);
         if let Some(r) = resolver {
             b = b.with_resolver(r);
         }
@@ -77,6 +81,7 @@ impl TestBridge {
         }));
         TestBridge {
             addr,
+            metrics_addr,
             stop: Some(tx),
             handle: Some(handle),
         }
@@ -103,8 +108,18 @@ impl TestBridge {
         http_get(self.addr, path, &format!("{}", self.addr)).await
     }
 
+    /// `/metrics` from the metrics listener: (status, body).
+    pub async fn get_metrics(&self) -> (u16, String) {
+        http_get(
+            self.metrics_addr,
+            "/metrics",
+            &self.metrics_addr.to_string(),
+        )
+        .await
+    }
+
     pub async fn metric(&self, line_prefix: &str) -> f64 {
-        let (_, body) = self.get("/metrics").await;
+        let (_, body) = self.get_metrics().await;
         body.lines()
             .find(|l| l.starts_with(line_prefix) && l[line_prefix.len()..].starts_with(' '))
             .and_then(|l| l.rsplit(' ').next())
