@@ -313,6 +313,53 @@ impl Browser {
         }
     }
 
+    /// Everything this page's origin keeps on the device, as text a test can search: every
+    /// localStorage and sessionStorage key and value, `document.cookie`, the name of every
+    /// IndexedDB database with every record of every object store (binary data as Latin-1
+    /// text, so a secret inside bytes is found too), and Cache Storage names with every URL
+    /// and response body. `{dbs, local, session, cookie, caches, text}`: `text` is all of it
+    /// joined. A test proving that a secret is "never stored" searches `text`, not one key.
+    pub async fn storage_dump(&self) -> Result<Json> {
+        self.client
+            .execute_async(STORAGE_DUMP_JS, vec![])
+            .await
+            .map_err(Into::into)
+    }
+
+    /// Captures downloads instead of performing them: from now on (this page only),
+    /// `URL.createObjectURL` remembers each Blob and `HTMLAnchorElement.prototype.click` on an
+    /// anchor with a `download` attribute records `{download, href, type, b64}` (the Blob's
+    /// bytes, base64) in `window.__downloads` without saving a file. Read them with
+    /// [`Browser::downloads`].
+    pub async fn capture_downloads(&self) -> Result<()> {
+        self.js(CAPTURE_DOWNLOADS_JS, vec![]).await?;
+        Ok(())
+    }
+
+    /// The downloads captured since [`Browser::capture_downloads`], once their bytes are read.
+    pub async fn downloads(&self) -> Result<Vec<Download>> {
+        let v = self
+            .client
+            .execute_async(
+                "const done = arguments[0];
+                 Promise.all(window.__downloads || []).then(done, (e) => done({ error: String(e) }));",
+                vec![],
+            )
+            .await?;
+        let list = v.as_array().cloned().unwrap_or_default();
+        Ok(list
+            .iter()
+            .map(|d| Download {
+                name: d["download"].as_str().unwrap_or_default().to_owned(),
+                mime_type: d["type"].as_str().unwrap_or_default().to_owned(),
+                bytes: d["b64"]
+                    .as_str()
+                    .and_then(|s| decode_base64(s.as_bytes()))
+                    .unwrap_or_default(),
+            })
+            .collect())
+    }
+
     /// Saves a PNG of the viewport to `path` (parent directories are created).
     pub async fn screenshot(&self, path: &Path) -> Result<()> {
         let png = self.client.screenshot().await?;
@@ -324,6 +371,103 @@ impl Browser {
     }
 }
 
+/// A download captured in the page (see [`Browser::capture_downloads`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Download {
+    /// The anchor's `download` attribute (the file name offered).
+    pub name: String,
+    /// The Blob's type.
+    pub mime_type: String,
+    /// The Blob's bytes.
+    pub bytes: Vec<u8>,
+}
+
+/// Standard base64 (the page's `btoa`), without a dependency for it.
+fn decode_base64(s: &[u8]) -> Option<Vec<u8>> {
+    let val = |c: u8| -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        } as u32)
+    };
+    let s: Vec<u8> = s.iter().copied().filter(|&c| c != b'=').collect();
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    for chunk in s.chunks(4) {
+        let mut n = 0u32;
+        for (i, &c) in chunk.iter().enumerate() {
+            n |= val(c)? << (18 - 6 * i);
+        }
+        let bytes = n.to_be_bytes();
+        out.extend_from_slice(&bytes[1..chunk.len().max(1)]);
+    }
+    Some(out)
+}
+
+const STORAGE_DUMP_JS: &str = r#"
+const done = arguments[arguments.length - 1];
+(async () => {
+  const latin1 = (u8) => { let s = ''; for (let i = 0; i < u8.length; i += 0x8000) s += String.fromCharCode.apply(null, u8.subarray(i, i + 0x8000)); return s; };
+  const flat = async (v, depth = 0) => {
+    if (depth > 12) return '';
+    if (v == null) return String(v);
+    if (typeof v !== 'object') return String(v);
+    if (v instanceof ArrayBuffer) return latin1(new Uint8Array(v));
+    if (ArrayBuffer.isView(v)) return latin1(new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
+    if (typeof Blob !== 'undefined' && v instanceof Blob) return latin1(new Uint8Array(await v.arrayBuffer()));
+    const parts = [];
+    for (const [k, x] of (v instanceof Map ? v.entries() : Object.entries(v))) parts.push(k + '=' + await flat(x, depth + 1));
+    if (v instanceof Set) for (const x of v) parts.push(await flat(x, depth + 1));
+    return '{' + parts.join(';') + '}';
+  };
+  const kv = (st) => { const o = {}; for (let i = 0; i < st.length; i++) { const k = st.key(i); o[k] = st.getItem(k); } return o; };
+  const local = kv(localStorage), session = kv(sessionStorage);
+  const dbs = {};
+  const names = indexedDB.databases ? (await indexedDB.databases()).map((d) => d.name) : ['(indexedDB.databases() missing)'];
+  for (const name of names) {
+    const db = await new Promise((res, rej) => { const r = indexedDB.open(name); r.onsuccess = () => res(r.result); r.onerror = () => rej(r.error); });
+    const stores = {};
+    for (const s of db.objectStoreNames) {
+      const all = await new Promise((res, rej) => { const g = db.transaction(s).objectStore(s).getAll(); g.onsuccess = () => res(g.result); g.onerror = () => rej(g.error); });
+      stores[s] = await Promise.all(all.map((x) => flat(x)));
+    }
+    db.close();
+    dbs[name] = stores;
+  }
+  const caches_ = {};
+  if (globalThis.caches) for (const k of await caches.keys()) {
+    const c = await caches.open(k);
+    caches_[k] = await Promise.all((await c.keys()).map(async (req) => req.url + ' ' + await (await c.match(req)).text()));
+  }
+  const text = JSON.stringify({ local, session, cookie: document.cookie, dbs, caches: caches_ });
+  return { dbs: Object.keys(dbs), records: dbs, local, session, cookie: document.cookie, caches: Object.keys(caches_), text };
+})().then(done, (e) => done({ error: String(e && e.stack || e) }));
+"#;
+
+const CAPTURE_DOWNLOADS_JS: &str = r#"
+if (!window.__downloads) {
+  window.__downloads = [];
+  const blobs = new Map();
+  const create = URL.createObjectURL.bind(URL);
+  URL.createObjectURL = (obj) => { const url = create(obj); blobs.set(url, obj); return url; };
+  const click = HTMLAnchorElement.prototype.click;
+  HTMLAnchorElement.prototype.click = function () {
+    if (!this.hasAttribute('download')) return click.call(this);
+    const blob = blobs.get(this.href);
+    const download = this.getAttribute('download'), href = this.href;
+    window.__downloads.push((async () => {
+      const u8 = blob ? new Uint8Array(await blob.arrayBuffer()) : new Uint8Array(0);
+      let s = ''; for (let i = 0; i < u8.length; i += 0x8000) s += String.fromCharCode.apply(null, u8.subarray(i, i + 0x8000));
+      return { download, href, type: blob ? blob.type : null, b64: btoa(s) };
+    })());
+  };
+}
+return true;
+"#;
+
 impl Drop for Browser {
     fn drop(&mut self) {
         // Killing the driver also ends the browser it started (same process group lifetime
@@ -331,6 +475,124 @@ impl Drop for Browser {
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
+}
+
+/// The web UI the browser tests serve: this workspace's `web/`, or the folder named by
+/// `E2E_WEB_ROOT`. The override exists to show that a test can fail: copy `web/`, break the
+/// code a test guards in the copy (never in the tree others work in), and run the test on it.
+pub fn web_root() -> PathBuf {
+    match std::env::var_os("E2E_WEB_ROOT") {
+        Some(p) if !p.is_empty() => PathBuf::from(p),
+        _ => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../web"),
+    }
+}
+
+impl Browser {
+    /// Runs one Chrome DevTools Protocol command in this session's browser (Chromium only)
+    /// through chromedriver's `goog/cdp/execute` endpoint, e.g.
+    /// `Storage.overrideQuotaForOrigin` to give an origin a real, small storage quota. Returns
+    /// the command's result. fantoccini has no call for vendor endpoints, so this is one plain
+    /// HTTP request to the driver on loopback.
+    pub async fn cdp(&self, method: &str, params: Json) -> Result<Json> {
+        let fail = |what: String| BrowserError::Io(std::io::Error::other(what));
+        if self.kind != BrowserKind::Chromium {
+            return Err(fail(format!("CDP {method}: only Chromium speaks CDP")));
+        }
+        let session = self
+            .client
+            .session_id()
+            .await?
+            .ok_or_else(|| fail("CDP: no WebDriver session".into()))?;
+        let port = self.driver_port()?;
+        let body = json!({ "cmd": method, "params": params }).to_string();
+        let mut s = tokio::net::TcpStream::connect((Ipv4Addr::LOCALHOST, port)).await?;
+        let head = format!(
+            "POST /session/{session}/goog/cdp/execute HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\
+             Content-Type: application/json; charset=utf-8\r\nContent-Length: {}\r\n\
+             Connection: close\r\n\r\n",
+            body.len()
+        );
+        s.write_all(head.as_bytes()).await?;
+        s.write_all(body.as_bytes()).await?;
+        // The driver may keep the connection open: read the head, then exactly the body.
+        let raw = tokio::time::timeout(Duration::from_secs(30), read_http_answer(&mut s))
+            .await
+            .map_err(|_| fail(format!("CDP {method}: no answer within 30 s")))??;
+        let text = String::from_utf8_lossy(&raw);
+        let (head, body) = text
+            .split_once("\r\n\r\n")
+            .ok_or_else(|| fail(format!("CDP {method}: no HTTP answer: {text}")))?;
+        let body = if head
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked")
+        {
+            dechunk(body)
+        } else {
+            body.to_owned()
+        };
+        let v: Json =
+            serde_json::from_str(&body).map_err(|e| fail(format!("CDP {method}: {e}: {body}")))?;
+        if !head.starts_with("HTTP/1.1 200") || v["value"].get("error").is_some() {
+            return Err(fail(format!("CDP {method} failed: {body}")));
+        }
+        Ok(v["value"].clone())
+    }
+
+    /// The loopback port of this session's driver (the `--port=` it was started with).
+    fn driver_port(&self) -> Result<u16> {
+        let cmdline = std::fs::read(format!("/proc/{}/cmdline", self.driver.id()))?;
+        cmdline
+            .split(|&b| b == 0)
+            .filter_map(|a| std::str::from_utf8(a).ok())
+            .find_map(|a| a.strip_prefix("--port=")?.parse().ok())
+            .ok_or_else(|| {
+                BrowserError::Io(std::io::Error::other("the driver's --port= is unknown"))
+            })
+    }
+}
+
+/// One HTTP/1.1 answer: up to the end of its body (`Content-Length`, or the last chunk, or
+/// the end of the stream).
+async fn read_http_answer(s: &mut tokio::net::TcpStream) -> std::io::Result<Vec<u8>> {
+    let mut raw = Vec::new();
+    let mut chunk = [0u8; 8192];
+    loop {
+        if let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
+            let length = head.lines().find_map(|l| {
+                l.strip_prefix("content-length:")
+                    .and_then(|v| v.trim().parse::<usize>().ok())
+            });
+            let done = match length {
+                Some(n) => raw.len() >= end + 4 + n,
+                None => raw.ends_with(b"\r\n0\r\n\r\n"),
+            };
+            if done {
+                return Ok(raw);
+            }
+        }
+        let n = s.read(&mut chunk).await?;
+        if n == 0 {
+            return Ok(raw);
+        }
+        raw.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// The body of a chunked HTTP/1.1 answer.
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = s.split_once("\r\n") {
+        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
+        if n == 0 || rest.len() < n {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        s = rest[n..].trim_start_matches("\r\n");
+    }
+    out
 }
 
 /// A tiny static file server on 127.0.0.1 (port chosen by the OS) for the web UI.
@@ -431,4 +693,17 @@ async fn serve_one(mut stream: tokio::net::TcpStream, root: &Path) -> std::io::R
         stream.write_all(&body).await?;
     }
     stream.shutdown().await
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn base64_decodes_like_btoa_encodes() {
+        assert_eq!(super::decode_base64(b"").unwrap(), b"");
+        assert_eq!(super::decode_base64(b"Zg==").unwrap(), b"f");
+        assert_eq!(super::decode_base64(b"Zm8=").unwrap(), b"fo");
+        assert_eq!(super::decode_base64(b"Zm9v").unwrap(), b"foo");
+        assert_eq!(super::decode_base64(b"AP8A/w==").unwrap(), [0, 255, 0, 255]);
+        assert!(super::decode_base64(b"Z!==").is_none());
+    }
 }
