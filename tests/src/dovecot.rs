@@ -507,6 +507,20 @@ impl Dovecot {
         s
     }
 
+    /// What Dovecot logged each time a POP3 session of user `name` ended, oldest first: the
+    /// text from `Disconnected` on, e.g. `Disconnected: Logged out top=0/0, retr=6/24576,
+    /// del=0/6, size=24576` after QUIT (`del=` counts the messages QUIT deleted, of those
+    /// there were), `Disconnected: Connection closed …` without QUIT.
+    pub fn pop3_disconnects(&self, name: &str) -> Vec<String> {
+        let tag = format!("pop3({name})");
+        fs::read_to_string(&self.log_path)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains(&tag))
+            .filter_map(|l| l.find("Disconnected").map(|i| l[i..].to_owned()))
+            .collect()
+    }
+
     /// The messages currently in the user's Maildir (`new/` + `cur/`), e.g. to check DELE.
     pub fn stored_message_count(&self, name: &str) -> io::Result<usize> {
         let md = self.maildir(name);

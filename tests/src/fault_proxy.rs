@@ -50,11 +50,33 @@ pub struct FaultPlan {
     pub fault: Fault,
 }
 
+/// What one connection carried, recorded when it ends: the sync tests draw their fault offsets
+/// from the traffic of a clean sync, and check afterwards that a planned fault fired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Traffic {
+    /// The connection's number: the value of [`FaultProxy::connections`] before it was
+    /// accepted.
+    pub id: u64,
+    /// Bytes relayed client → server.
+    pub to_server: u64,
+    /// Bytes relayed server → client.
+    pub to_client: u64,
+    /// The size of the last read in each direction (client → server, server → client): at the
+    /// end of a TLS connection usually its `close_notify` alert.
+    pub last_read: (u64, u64),
+    /// The connection had a plan.
+    pub planned: bool,
+    /// Its plan's offset was reached and the fault happened.
+    pub fired: bool,
+}
+
 #[derive(Debug, Default)]
 struct Shared {
     plans: Mutex<VecDeque<Option<FaultPlan>>>,
     connections: AtomicU64,
     fired: AtomicU64,
+    finished: Mutex<Vec<Traffic>>,
+    fired_on: Mutex<Vec<u64>>,
 }
 
 /// Handle of a running proxy. Dropping it stops the proxy.
@@ -105,6 +127,30 @@ impl FaultProxy {
     pub fn fired(&self) -> u64 {
         self.shared.fired.load(Ordering::Relaxed)
     }
+
+    /// Whether the plan of connection `id` (see [`Traffic::id`]) has fired, at once (a stalled
+    /// connection has not ended yet).
+    pub fn fired_on(&self, id: u64) -> bool {
+        self.shared.fired_on.lock().is_ok_and(|f| f.contains(&id))
+    }
+
+    /// The traffic of connection `id` once it has ended; `None` if it is still open after
+    /// `timeout`.
+    pub async fn traffic_of(&self, id: u64, timeout: Duration) -> Option<Traffic> {
+        let start = std::time::Instant::now();
+        loop {
+            let found = self
+                .shared
+                .finished
+                .lock()
+                .ok()
+                .and_then(|f| f.iter().find(|t| t.id == id).copied());
+            if found.is_some() || start.elapsed() > timeout {
+                return found;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
 }
 
 async fn accept_loop(listener: TcpListener, upstream: SocketAddr, shared: Arc<Shared>) {
@@ -113,7 +159,7 @@ async fn accept_loop(listener: TcpListener, upstream: SocketAddr, shared: Arc<Sh
             tokio::time::sleep(Duration::from_millis(5)).await;
             continue;
         };
-        shared.connections.fetch_add(1, Ordering::Relaxed);
+        let id = shared.connections.fetch_add(1, Ordering::Relaxed);
         let plan = shared
             .plans
             .lock()
@@ -122,7 +168,15 @@ async fn accept_loop(listener: TcpListener, upstream: SocketAddr, shared: Arc<Sh
             .flatten();
         let shared = shared.clone();
         tokio::spawn(async move {
-            let _ = relay(client, upstream, plan, &shared).await;
+            let mut traffic = Traffic {
+                id,
+                planned: plan.is_some(),
+                ..Traffic::default()
+            };
+            let _ = relay(client, upstream, plan, &shared, &mut traffic).await;
+            if let Ok(mut f) = shared.finished.lock() {
+                f.push(traffic);
+            }
         });
     }
 }
@@ -133,6 +187,7 @@ async fn relay(
     upstream: SocketAddr,
     plan: Option<FaultPlan>,
     shared: &Shared,
+    traffic: &mut Traffic,
 ) -> io::Result<()> {
     let server = TcpStream::connect(upstream).await?;
     client.set_nodelay(true)?;
@@ -141,18 +196,31 @@ async fn relay(
     let (mut sr, mut sw) = server.into_split();
     let mut up_buf = vec![0u8; 16 * 1024];
     let mut down_buf = vec![0u8; 16 * 1024];
-    let (mut up_total, mut down_total) = (0u64, 0u64);
     let (mut up_open, mut down_open) = (true, true);
     let mut plan = plan;
+    let Traffic {
+        id,
+        to_server,
+        to_client,
+        last_read,
+        fired,
+        ..
+    } = traffic;
     while up_open || down_open {
         let (dir, n) = tokio::select! {
             r = cr.read(&mut up_buf), if up_open => (Direction::ToServer, r?),
             r = sr.read(&mut down_buf), if down_open => (Direction::ToClient, r?),
         };
         let (buf, total, out) = match dir {
-            Direction::ToServer => (&up_buf, &mut up_total, &mut sw),
-            Direction::ToClient => (&down_buf, &mut down_total, &mut cw),
+            Direction::ToServer => (&up_buf, &mut *to_server, &mut sw),
+            Direction::ToClient => (&down_buf, &mut *to_client, &mut cw),
         };
+        if n > 0 {
+            match dir {
+                Direction::ToServer => last_read.0 = n as u64,
+                Direction::ToClient => last_read.1 = n as u64,
+            }
+        }
         if n == 0 {
             // Half-close travels on, like a real network.
             let _ = out.shutdown().await;
@@ -173,6 +241,10 @@ async fn relay(
         out.write_all(&buf[..before]).await?;
         *total += before as u64;
         shared.fired.fetch_add(1, Ordering::Relaxed);
+        *fired = true;
+        if let Ok(mut f) = shared.fired_on.lock() {
+            f.push(*id);
+        }
         plan = None;
         match p.fault {
             Fault::Stall(d) => {

@@ -2,23 +2,42 @@
 //!
 //! The real stack: headless Chromium running the wasm client, the sync engine and the
 //! IndexedDB store (web/dev/sync-harness.html), the real bridge, and Dovecot behind a fault
-//! proxy that cuts, resets or stalls the bridge's connection at a random byte offset. Some runs
+//! proxy that cuts, resets or stalls the bridge's connection at a chosen byte offset. Some runs
 //! reload the page in the middle of the sync instead.
 //!
-//! Each run starts from a fresh random mailbox and an empty store, syncs once with a fault,
-//! checks the invariant, syncs again without one (the "next session") and checks the invariant
-//! and that the sync completed. The invariant, from the issue: every original message is on the
-//! server, or byte-identical (sha256 of the stored bytes, computed in the browser) in the store.
+//! Each run starts from a fresh random mailbox and a random policy (most of them delete on the
+//! server), and first syncs it once without faults and under leave-on-server to measure the
+//! session: its bytes in each direction (and when it was logged in and ended). With the store
+//! emptied again, the run syncs under its policy with a fault at an offset drawn from that
+//! traffic, or with a page reload at a drawn point of the sync (logged in, after the n-th
+//! header or body is kept, between DELE and QUIT, or after QUIT's answer). It checks that the
+//! fault happened and did what it claims (a cut, a reset or a stall past the client's timeout
+//! fails the sync; a brief stall does not), checks the invariant, syncs again without a fault
+//! (the "next session"), and checks the invariant, that the sync completed and what the policy
+//! left on the server. The invariant, from the issue: every original message is on the server,
+//! or byte-identical (sha256 of the stored bytes, computed in the browser) in the store.
+//!
+//! At the end the suite asserts that at least 90 % of the planned faults fired and of the
+//! reloads landed where they were aimed (where the sync was is recorded as the page goes away),
+//! and prints its figures.
 //!
 //! `POP3_SYNC_RUNS` sets the number of runs (default 200; `cargo xtask soak` runs more) and
-//! `POP3_SYNC_SEED` the first seed (printed, so a failure can be replayed).
+//! `POP3_SYNC_SEED` the first seed (decimal or `0x…`; run `i` uses seed + i). Without it the
+//! seed comes from the clock, so every test run tries other cases; it is printed, and every
+//! failure names its run's seed so it can be replayed alone. `POP3_SYNC_VERBOSE` prints every
+//! run.
+//!
+//! The second test fills the disk for real (a storage quota for the page's origin, set over the
+//! DevTools protocol), checks Dovecot's own logout line for what QUIT deleted, and runs two
+//! syncs of one account from two browser windows.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use e2e::browser::{Browser, BrowserKind};
+use e2e::fault_proxy::Traffic;
 use e2e::maildir::SplitMix64;
 use e2e::{Direction, Dovecot, DovecotOptions, Fault, FaultPlan, FaultProxy, Mailbox};
 use pop3_bridge::{Bridge, Config};
@@ -28,12 +47,18 @@ use tokio::net::TcpListener;
 
 const USER: &str = "sync";
 const PASSWORD: &str = "pw-sync";
+/// The client's timeout in every sync but those whose stall must break it.
+const TIMEOUT_MS: u64 = 15_000;
+/// The client's timeout when a stall must break the sync: short, so the suite does not wait
+/// long for it (the stall itself lasts 1.5–3 s).
+const STALL_TIMEOUT_MS: u64 = 1_000;
+/// A TLS 1.3 `close_notify` record (5 header + 2 alert + 1 type + 16 tag bytes). It ends both
+/// directions of a session after QUIT; breaking the connection there loses nothing the sync
+/// needs, so no fault is planned in it.
+const CLOSE_NOTIFY: u64 = 24;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace root")
-        .to_path_buf()
+fn web_root() -> PathBuf {
+    e2e::browser::web_root()
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -43,24 +68,103 @@ fn hex(bytes: &[u8]) -> String {
         .collect()
 }
 
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
+fn env_u64(name: &str) -> Option<u64> {
+    let v = std::env::var(name).ok()?;
+    let v = v.trim();
+    if v.is_empty() {
+        return None;
+    }
+    let parsed = match v.strip_prefix("0x").or_else(|| v.strip_prefix("0X")) {
+        Some(h) => u64::from_str_radix(&h.replace('_', ""), 16),
+        None => v.replace('_', "").parse(),
+    };
+    Some(parsed.unwrap_or_else(|_| panic!("{name}={v:?} is not a number (decimal or 0x…)")))
+}
+
+/// `POP3_SYNC_SEED`, or one from the clock and the process id.
+fn first_seed() -> u64 {
+    env_u64("POP3_SYNC_SEED").unwrap_or_else(|| {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        SplitMix64::new(nanos ^ (u64::from(std::process::id()) << 40)).next()
+    })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Policy {
+    Leave,
+    DeleteAfterDownload,
+    /// keep-days with 0 days: every stored message is due at once.
+    KeepDays0,
+}
+
+impl Policy {
+    fn json(self) -> Json {
+        match self {
+            Policy::Leave => json!({ "mode": "leave" }),
+            Policy::DeleteAfterDownload => json!({ "mode": "delete-after-download" }),
+            Policy::KeepDays0 => json!({ "mode": "keep-days", "keepDays": 0 }),
+        }
+    }
+
+    fn deletes(self) -> bool {
+        self != Policy::Leave
+    }
+}
+
+/// What breaks the first sync of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Kind {
+    Cut,
+    Reset,
+    /// A stall longer than the client's timeout: the sync must fail.
+    Stall,
+    /// A stall well within the client's timeout: the sync must succeed.
+    BriefStall,
+    Reload,
 }
 
 #[derive(Debug, Clone, Copy)]
 enum Mishap {
-    None,
     Fault(FaultPlan),
-    Reload { after_ms: u64 },
+    /// Reload the page once the session is logged in (0), once the n-th message (headers or
+    /// body) is kept, between DELE and QUIT (2 × messages + 1), or between QUIT's answer and
+    /// the store's bookkeeping (2 × messages + 2): a point of the sync, not a time, so the
+    /// reload lands in the open session and the run can be replayed.
+    Reload {
+        at_kept: u64,
+    },
+}
+
+impl Mishap {
+    fn kind(&self) -> Kind {
+        match self {
+            Mishap::Reload { .. } => Kind::Reload,
+            Mishap::Fault(p) => match p.fault {
+                Fault::Cut => Kind::Cut,
+                Fault::Reset => Kind::Reset,
+                Fault::Stall(d) if d.as_millis() > u128::from(STALL_TIMEOUT_MS) => Kind::Stall,
+                Fault::Stall(_) => Kind::BriefStall,
+            },
+        }
+    }
+}
+
+/// A clean sync of the run's mailbox: its traffic, and when (ms after it began) it was logged
+/// in and ended.
+#[derive(Debug, Clone, Copy)]
+struct Measured {
+    traffic: Traffic,
+    connected_ms: u64,
+    closed_ms: u64,
 }
 
 struct Stack {
     d: Dovecot,
     proxy: FaultProxy,
     b: Browser,
+    origin: String,
     page: String,
     bridge_url: String,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
@@ -72,7 +176,7 @@ impl Stack {
     /// serving web/ (with its dev pages) and allowed to reach only the proxy, and headless
     /// Chromium.
     async fn start(mailbox: Mailbox) -> Stack {
-        let web = root().join("web");
+        let web = web_root();
         assert!(
             web.join("pkg/pop3_web_bg.wasm").exists(),
             "web/pkg is missing: run `cargo xtask build-web`"
@@ -107,6 +211,7 @@ impl Stack {
             d,
             proxy,
             b,
+            origin: format!("http://{addr}"),
             page: format!("http://{addr}/dev/sync-harness.html"),
             bridge_url: format!("ws://{addr}/pop3"),
             stop: Some(stop),
@@ -128,15 +233,15 @@ impl Stack {
         }
     }
 
-    fn opts(&self, policy: &str) -> Json {
+    fn opts(&self, policy: Policy) -> Json {
         json!({
             "bridgeUrl": self.bridge_url,
             "host": "localhost",
             "port": self.proxy.local_addr().port(),
             "user": USER,
             "password": PASSWORD,
-            "policy": { "mode": policy },
-            "timeoutMs": 15000,
+            "policy": policy.json(),
+            "timeoutMs": TIMEOUT_MS,
         })
     }
 
@@ -157,12 +262,73 @@ impl Stack {
         Ok(())
     }
 
+    /// Waits for the page to come back after the reload its sync asked for; returns where the sync
+    /// was when the old page went away (`{phase, atMs}`).
+    async fn reloaded(&self) -> Result<Json, String> {
+        let start = Instant::now();
+        loop {
+            // While the navigation runs, a script may fail: ask again.
+            let r = self
+                .b
+                .js(
+                    "return window.harnessReady === true ? window.harness.unloadPhase() : null",
+                    vec![],
+                )
+                .await;
+            if let Ok(v) = r
+                && !v.is_null()
+            {
+                return Ok(v);
+            }
+            if start.elapsed() > Duration::from_secs(30) {
+                return Err("the page did not come back after its reload".into());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     async fn sync(&self, opts: &Json) -> Result<Json, String> {
         self.js(
             "return window.harness.sync(arguments[0])",
             vec![opts.clone()],
         )
         .await
+    }
+
+    async fn wipe(&self) -> Result<(), String> {
+        self.js("return window.harness.wipe()", vec![]).await?;
+        Ok(())
+    }
+
+    /// Starts a sync in the current window without waiting for it.
+    async fn start_sync(&self, opts: &Json) -> Result<(), String> {
+        self.js(
+            "return window.harness.start(arguments[0])",
+            vec![opts.clone()],
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// The result of the sync `start_sync` began in the current window.
+    async fn sync_result(&self, timeout: Duration) -> Result<Json, String> {
+        self.b
+            .wait_js("the sync's result", "window.harness.result()", timeout)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    /// A Chromium storage quota for the harness page's origin (`None`: the browser's own).
+    async fn set_quota(&self, bytes: Option<u64>) -> Result<(), String> {
+        let mut params = json!({ "origin": self.origin });
+        if let Some(b) = bytes {
+            params["quotaSize"] = json!(b);
+        }
+        self.b
+            .cdp("Storage.overrideQuotaForOrigin", params)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(())
     }
 
     /// Checks the invariant; returns the set of checksums held in the store.
@@ -213,46 +379,114 @@ impl Stack {
         }
         Ok(stored)
     }
+
+    /// A sync of `opts` with nothing in the way, from an empty store: what it carried.
+    async fn measure(&self, opts: &Json) -> Result<Measured, String> {
+        self.wipe().await?;
+        self.proxy.clear();
+        let id = self.proxy.connections();
+        let r = self.sync(opts).await?;
+        if r["ok"] != Json::Bool(true) {
+            return Err(format!("a sync without faults failed: {r}"));
+        }
+        let traffic = self
+            .proxy
+            .traffic_of(id, Duration::from_secs(10))
+            .await
+            .ok_or("the clean sync's connection did not end")?;
+        let ms = |k: &str| r[k].as_u64().unwrap_or(0);
+        Ok(Measured {
+            traffic,
+            connected_ms: ms("connectedMs"),
+            closed_ms: ms("closedMs"),
+        })
+    }
+
+    /// Waits for Dovecot to log the end of a session of USER after the first `before` ones;
+    /// returns that line.
+    async fn next_disconnect(&self, before: usize) -> Result<String, String> {
+        let start = Instant::now();
+        loop {
+            let lines = self.d.pop3_disconnects(USER);
+            if let Some(l) = lines.get(before) {
+                return Ok(l.clone());
+            }
+            if start.elapsed() > Duration::from_secs(10) {
+                return Err(format!(
+                    "Dovecot logged no end of session {} of {USER} (it logged {lines:?})",
+                    before + 1
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
 }
 
-fn choose(rng: &mut SplitMix64, total_down: u64) -> Mishap {
-    let pick = rng.next() % 100;
-    let at = |rng: &mut SplitMix64, max: u64| rng.next() % max.max(1);
-    match pick {
-        0..=7 => Mishap::None,
-        8..=23 => Mishap::Reload {
-            after_ms: 20 + rng.next() % 700,
-        },
-        _ => {
-            // Server → client offsets cover the greeting, TLS, listing, headers and bodies;
-            // client → server offsets cover login, LIST/UIDL, TOP, RETR, DELE and QUIT.
-            let to_client = !rng.next().is_multiple_of(3);
-            let (direction, at_byte) = if to_client {
-                (Direction::ToClient, at(rng, total_down + 6000))
-            } else {
-                (Direction::ToServer, at(rng, 2500))
-            };
-            let fault = match rng.next() % 5 {
-                0 | 1 => Fault::Cut,
-                2 | 3 => Fault::Reset,
-                _ => Fault::Stall(Duration::from_millis(100 + rng.next() % 900)),
-            };
-            Mishap::Fault(FaultPlan {
-                direction,
-                at_byte,
-                fault,
-            })
-        }
+/// The run's mishap, drawn from the clean sync's measurements. A deleting policy's sync also
+/// carries DELE commands and answers (measured under leave, they are not in `m`): `deletes`
+/// (how many) adds the least they can take, so every offset is still inside the traffic.
+/// A reload comes at one of the sync's points: logged in, each of the `count` headers and
+/// `count` bodies kept (after the last one comes DELE), DELE done and QUIT not yet sent, QUIT
+/// answered and the store not yet told.
+fn choose(rng: &mut SplitMix64, m: &Measured, count: usize, deletes: bool) -> Mishap {
+    if rng.next() % 100 < 20 {
+        return Mishap::Reload {
+            at_kept: rng.next() % (2 * count as u64 + 3),
+        };
+    }
+    // "DELE n\r\n" and "+OK Marked to be deleted.\r\n" for each, "messages deleted" added to
+    // the QUIT answer, and at least one TLS record (22 bytes) each way.
+    let n = count as u64;
+    let (dele_up, dele_down) = if deletes {
+        (8 * n + 22, 27 * n + 18 + 22)
+    } else {
+        (0, 0)
+    };
+    // Offsets inside the measured traffic, up to its final close_notify: server → client
+    // covers the TLS handshake, greeting, listing, headers, bodies and the DELE and QUIT
+    // answers; client → server the handshake, login, LIST/UIDL, TOP, RETR, DELE and QUIT.
+    let (direction, total) = if rng.next().is_multiple_of(3) {
+        (Direction::ToServer, m.traffic.to_server + dele_up)
+    } else {
+        (Direction::ToClient, m.traffic.to_client + dele_down)
+    };
+    let at_byte = rng.next() % total.saturating_sub(CLOSE_NOTIFY).max(1);
+    let fault = match rng.next() % 20 {
+        0..=6 => Fault::Cut,
+        7..=13 => Fault::Reset,
+        14..=17 => Fault::Stall(Duration::from_millis(1500 + rng.next() % 1500)),
+        _ => Fault::Stall(Duration::from_millis(100 + rng.next() % 500)),
+    };
+    Mishap::Fault(FaultPlan {
+        direction,
+        at_byte,
+        fault,
+    })
+}
+
+fn pick_policy(rng: &mut SplitMix64) -> Policy {
+    match rng.next() % 100 {
+        0..=44 => Policy::DeleteAfterDownload,
+        45..=74 => Policy::KeepDays0,
+        _ => Policy::Leave,
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_mail_is_lost_when_syncs_are_cut_reset_stalled_or_reloaded() {
-    let runs = env_u64("POP3_SYNC_RUNS", 200);
-    let seed0 = env_u64("POP3_SYNC_SEED", 0x5EED_0001);
-    eprintln!("sync fault runs: {runs}, first seed {seed0:#x} (POP3_SYNC_SEED to replay)");
+    let runs = env_u64("POP3_SYNC_RUNS").unwrap_or(200);
+    let seed0 = first_seed();
+    eprintln!(
+        "sync fault runs: {runs}, first seed {seed0:#x} (replay: POP3_SYNC_SEED={seed0:#x} \
+         POP3_SYNC_RUNS={runs})"
+    );
+    let started = Instant::now();
     let mut stack = Stack::start(Mailbox::new(1)).await;
     let result = soak(&mut stack, runs, seed0).await;
+    eprintln!(
+        "sync fault runs: first seed {seed0:#x}, {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
     stack.finish(result).await;
 }
 
@@ -265,15 +499,70 @@ fn tail(s: &str) -> &str {
     &s[i..]
 }
 
+/// What the runs did, for the figures printed at the end.
+#[derive(Debug, Default)]
+struct Tally {
+    planned: BTreeMap<Kind, u64>,
+    fired: BTreeMap<Kind, u64>,
+    failed_first: BTreeMap<Kind, u64>,
+    /// The failed first syncs' error codes.
+    codes: BTreeMap<String, u64>,
+    /// Where the sync was when its page went away.
+    reloads: BTreeMap<String, u64>,
+    policies: BTreeMap<Policy, u64>,
+}
+
+impl Tally {
+    fn report(&self, runs: u64) -> String {
+        let kinds = [
+            Kind::Cut,
+            Kind::Reset,
+            Kind::Stall,
+            Kind::BriefStall,
+            Kind::Reload,
+        ];
+        let per_kind: Vec<String> = kinds
+            .iter()
+            .map(|k| {
+                let g = |m: &BTreeMap<Kind, u64>| m.get(k).copied().unwrap_or(0);
+                let fired = if *k == Kind::Reload {
+                    "landed where aimed"
+                } else {
+                    "fired"
+                };
+                format!(
+                    "{k:?} {} planned / {} {fired} / {} failed the first sync",
+                    g(&self.planned),
+                    g(&self.fired),
+                    g(&self.failed_first)
+                )
+            })
+            .collect();
+        format!(
+            "{runs} runs; {}; first-sync errors {:?}; reloads left the sync in {:?}; policies \
+             {:?}",
+            per_kind.join(", "),
+            self.codes,
+            self.reloads,
+            self.policies
+        )
+    }
+}
+
 async fn soak(stack: &mut Stack, runs: u64, seed0: u64) -> Result<(), String> {
     stack.open_page().await?;
-    let (mut faults, mut fired, mut reloads, mut failed_first) = (0u64, 0u64, 0u64, 0u64);
+    let mut t = Tally::default();
+    let verbose = std::env::var_os("POP3_SYNC_VERBOSE").is_some();
     for run in 0..runs {
         let seed = seed0.wrapping_add(run);
         let mut rng = SplitMix64::new(seed);
         let count = 1 + (rng.next() % 7) as usize;
         let size = 300 + (rng.next() % 40_000) as usize;
         let mailbox = Mailbox::new(count).seed(seed).size(size);
+        let policy = pick_policy(&mut rng);
+        *t.policies.entry(policy).or_default() += 1;
+        let opts = stack.opts(policy);
+
         let written = stack
             .d
             .refill(USER, &mailbox)
@@ -281,52 +570,92 @@ async fn soak(stack: &mut Stack, runs: u64, seed0: u64) -> Result<(), String> {
         let originals: Vec<Vec<u8>> = (0..written.len())
             .map(|i| written.expected_bytes(i))
             .collect();
-        let total_down = written.total_octets() as u64;
-        let policy = if rng.next().is_multiple_of(2) {
-            "leave"
-        } else {
-            "delete-after-download"
-        };
-        let opts = stack.opts(policy);
-        let mishap = choose(&mut rng, total_down);
-        let ctx =
-            format!("run {run} (seed {seed:#x}, {count} messages, policy {policy}, {mishap:?})");
-        stack.js("return window.harness.wipe()", vec![]).await?;
+        // The clean sync that measures this mailbox, leaving the mail on the server for the
+        // run itself, which starts from an empty store again.
+        let measured = stack
+            .measure(&stack.opts(Policy::Leave))
+            .await
+            .map_err(|e| format!("run {run} (seed {seed:#x}, {count} messages): measuring: {e}"))?;
+        stack.wipe().await?;
         stack.proxy.clear();
-        let fired_before = stack.proxy.fired();
-        match mishap {
-            Mishap::None => {
-                stack.proxy.push(None);
-            }
-            Mishap::Fault(plan) => {
-                faults += 1;
-                stack.proxy.push(Some(plan));
-            }
-            Mishap::Reload { .. } => {
-                stack.proxy.push(None);
-            }
-        }
+
+        let mishap = choose(&mut rng, &measured, count, policy.deletes());
+        let kind = mishap.kind();
+        let ctx = format!(
+            "run {run} (replay: POP3_SYNC_SEED={seed:#x} POP3_SYNC_RUNS=1; {count} messages, \
+             {policy:?}, {mishap:?}, clean sync carried {} bytes up, {} down, logged in at {} \
+             ms, ended at {} ms)",
+            measured.traffic.to_server,
+            measured.traffic.to_client,
+            measured.connected_ms,
+            measured.closed_ms
+        );
+        *t.planned.entry(kind).or_default() += 1;
+        let id = stack.proxy.connections();
         let first = match mishap {
-            Mishap::Reload { after_ms } => {
-                reloads += 1;
-                stack
-                    .js(
-                        "return window.harness.start(arguments[0])",
-                        vec![opts.clone()],
-                    )
-                    .await?;
-                tokio::time::sleep(Duration::from_millis(after_ms)).await;
-                stack.open_page().await?;
+            Mishap::Reload { at_kept } => {
+                let mut reload_opts = opts.clone();
+                reload_opts["reloadAt"] = json!(at_kept);
+                stack.start_sync(&reload_opts).await?;
+                let unload = stack.reloaded().await?;
+                let phase = unload["phase"].as_str().unwrap_or("unknown").to_owned();
+                if verbose {
+                    eprintln!("{ctx}: the page went away at {unload}");
+                }
+                // Where it was aimed: in the logged-in session, or after QUIT's answer.
+                let aimed = if at_kept == 2 * count as u64 + 2 {
+                    phase == "quit"
+                } else {
+                    matches!(phase.as_str(), "session" | "syncing")
+                };
+                if aimed {
+                    *t.fired.entry(kind).or_default() += 1;
+                }
+                *t.reloads.entry(phase).or_default() += 1;
                 Json::Null
             }
-            _ => stack.sync(&opts).await?,
+            Mishap::Fault(plan) => {
+                stack.proxy.push(Some(plan));
+                let mut first_opts = opts.clone();
+                if kind == Kind::Stall {
+                    first_opts["timeoutMs"] = json!(STALL_TIMEOUT_MS);
+                }
+                let first = stack.sync(&first_opts).await?;
+                // A stalled connection is still asleep: ask whether it fired rather than wait.
+                let fired = if kind == Kind::Stall {
+                    stack.proxy.fired_on(id)
+                } else {
+                    let traffic = stack
+                        .proxy
+                        .traffic_of(id, Duration::from_secs(10))
+                        .await
+                        .ok_or_else(|| format!("{ctx}: the connection did not end"))?;
+                    traffic.fired
+                };
+                let ok = first["ok"] == Json::Bool(true);
+                if fired {
+                    *t.fired.entry(kind).or_default() += 1;
+                    let must_fail = kind != Kind::BriefStall;
+                    if must_fail == ok {
+                        return Err(format!(
+                            "{ctx}: the {kind:?} fired, yet the first sync {}: {first}",
+                            if ok { "succeeded" } else { "failed" }
+                        ));
+                    }
+                }
+                first
+            }
         };
-        fired += stack.proxy.fired() - fired_before;
-        if first.get("ok") == Some(&Json::Bool(false)) {
-            failed_first += 1;
+        if verbose {
+            eprintln!(
+                "{ctx}: first sync {first}, last reads {:?}",
+                measured.traffic.last_read
+            );
         }
-        if matches!(mishap, Mishap::None) && first["ok"] != Json::Bool(true) {
-            return Err(format!("{ctx}: a sync without faults failed: {first}"));
+        if first["ok"] == Json::Bool(false) {
+            *t.failed_first.entry(kind).or_default() += 1;
+            let code = first["code"].as_str().unwrap_or("?").to_owned();
+            *t.codes.entry(code).or_default() += 1;
         }
         stack
             .check_invariant(&originals, &opts, &format!("{ctx}, after the broken sync"))
@@ -355,7 +684,7 @@ async fn soak(stack: &mut Stack, runs: u64, seed0: u64) -> Result<(), String> {
             .d
             .stored_message_count(USER)
             .map_err(|e| e.to_string())?;
-        let expect = if policy == "leave" { count } else { 0 };
+        let expect = if policy.deletes() { 0 } else { count };
         if on_server != expect {
             return Err(format!(
                 "{ctx}: after recovery the server has {on_server} messages, expected {expect} \
@@ -363,36 +692,98 @@ async fn soak(stack: &mut Stack, runs: u64, seed0: u64) -> Result<(), String> {
             ));
         }
     }
-    eprintln!(
-        "sync fault runs: {runs} runs, {faults} with a planned fault ({fired} fired), {reloads} \
-         page reloads, {failed_first} first syncs failed; invariant held after every one"
-    );
+    let report = t.report(runs);
+    eprintln!("sync fault runs: {report}; invariant held after every one");
+
+    // The faults did happen: drawn from measured traffic, nearly every one must fire, and
+    // nearly every reload must land where it was aimed.
+    let sum = |m: &BTreeMap<Kind, u64>, reload: bool| -> u64 {
+        m.iter()
+            .filter(|(k, _)| (**k == Kind::Reload) == reload)
+            .map(|(_, v)| v)
+            .sum()
+    };
+    let (planned, fired) = (sum(&t.planned, false), sum(&t.fired, false));
+    if planned >= 10 && fired * 10 < planned * 9 {
+        return Err(format!(
+            "only {fired} of {planned} planned faults fired (at least 90 % must): {report}"
+        ));
+    }
+    let (reloads, hit) = (sum(&t.planned, true), sum(&t.fired, true));
+    if reloads >= 10 && hit * 10 < reloads * 9 {
+        return Err(format!(
+            "only {hit} of {reloads} reloads landed where they were aimed (at least 90 % \
+             must): {report}"
+        ));
+    }
     Ok(())
 }
 
-/// A full disk in the middle of a sync (IndexedDB's quota error on the third message): the sync
-/// stops with `quota`, sends no DELE even under delete-after-download, and every message is
-/// still on the server; the next sync with room to spare finishes the job.
-/// And two syncs of one account at once (two tabs): Web Locks let only one run.
+/// A disk that fills up in the middle of a sync: a real storage quota with room for the headers
+/// and two or three of the six bodies. The sync stops with `quota` (IndexedDB's own
+/// QuotaExceededError, mapped by store.js), marks nothing for deletion under
+/// delete-after-download, and even when the session then ends with QUIT, Dovecot's own logout
+/// line says it deleted nothing; the next sync with room again finishes the job. And two syncs
+/// of one account at once from two browser windows: the Web Lock lets only one run.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_disk_stops_the_sync_before_any_deletion_and_one_sync_runs_per_account() {
-    let stack = Stack::start(Mailbox::new(6)).await;
+    let stack = Stack::start(Mailbox::new(6).size(60_000)).await;
     let result = full_disk_and_lock(&stack).await;
     stack.finish(result).await;
 }
 
+/// The ToClient offset in the middle of the `n`-th body from the end of a clean sync's
+/// traffic (bodies come newest first, so message 1 is the last one).
+fn offset_in_body(m: &Measured, originals: &[Vec<u8>], from_end: usize) -> u64 {
+    // Each body costs its bytes plus its status line and terminator, in TLS records of at most
+    // 16 KiB with 22 bytes of overhead each; after the last one come the QUIT answer and the
+    // close_notify.
+    let cost = |b: &Vec<u8>| {
+        let n = b.len() as u64 + 40;
+        n + n.div_ceil(16 * 1024) * 22
+    };
+    let after: u64 = originals[..from_end - 1].iter().map(cost).sum::<u64>()
+        + cost(&originals[from_end - 1]) / 2;
+    m.traffic.to_client.saturating_sub(100 + after)
+}
+
+/// The storage quota of the full-disk run: the empty store (about 4 KB), six header records
+/// and two or three of the 60 KB bodies (each is kept with its summary and record).
+const QUOTA: u64 = 200_000;
+
 async fn full_disk_and_lock(stack: &Stack) -> Result<(), String> {
+    // The quota is set before the page first touches IndexedDB: Chromium trusts a storage
+    // allowance it looked up for up to 30 s, so a quota lowered later would not bite at once.
+    // The storage estimate does not show it (Chromium tells pages usage + 10 GiB), so the sync
+    // plans every body and meets the full disk at a commit.
+    stack.set_quota(Some(QUOTA)).await?;
     stack.open_page().await?;
-    stack.js("return window.harness.wipe()", vec![]).await?;
     let originals: Vec<Vec<u8>> = (0..6).map(|i| stack.d.expected_bytes(USER, i)).collect();
-    let mut opts = stack.opts("delete-after-download");
-    opts["quotaAfter"] = json!(2);
+    let mut opts = stack.opts(Policy::DeleteAfterDownload);
+    opts["quitAfterError"] = json!(true);
+    let logouts = stack.d.pop3_disconnects(USER).len();
     let first = stack.sync(&opts).await?;
-    if first["ok"] != Json::Bool(false) || first["code"] != "quota" || first["marked"] != 0 {
+    // The server's own words first: the session ended with QUIT and deleted nothing.
+    let logout = stack.next_disconnect(logouts).await?;
+    if !logout.starts_with("Disconnected: Logged out") || !logout.contains("del=0/6,") {
         return Err(format!(
-            "a full disk must stop the sync with `quota` before any DELE: {first}"
+            "after the full disk and QUIT, Dovecot must say it deleted nothing: {logout:?} \
+             (the sync said {first})"
         ));
     }
+    let kept = first["stored"].as_u64().unwrap_or(99);
+    if first["ok"] != Json::Bool(false)
+        || first["code"] != "quota"
+        || first["marked"] != 0
+        || first["quit"] != "ok"
+        || !(1..6).contains(&kept)
+    {
+        return Err(format!(
+            "a disk full at {QUOTA} bytes must stop the sync with `quota` before any DELE \
+             (and the session must still QUIT): {first}"
+        ));
+    }
+    eprintln!("full disk: {kept} of 6 bodies kept, then `quota`; Dovecot: {logout}");
     if stack
         .d
         .stored_message_count(USER)
@@ -404,38 +795,99 @@ async fn full_disk_and_lock(stack: &Stack) -> Result<(), String> {
     stack
         .check_invariant(&originals, &opts, "after the full disk")
         .await?;
+    stack.set_quota(None).await?;
 
-    // Two tabs at once: one sync runs, the other is refused with `locked`.
-    let opts = stack.opts("leave");
-    let both = stack
-        .js(
-            "return window.harness.twice(arguments[0])",
-            vec![opts.clone()],
-        )
-        .await?;
-    let codes: Vec<String> = both
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|r| {
-            if r["ok"] == Json::Bool(true) {
-                "ok".to_owned()
-            } else {
-                r["code"].as_str().unwrap_or("?").to_owned()
-            }
-        })
-        .collect();
-    let mut sorted = codes.clone();
-    sorted.sort();
-    if sorted != ["locked", "ok"] {
-        return Err(format!("two syncs at once: {both}"));
+    // Two tabs at once: window A syncs (from an empty store, so its traffic is the measured
+    // one) and is held in the middle of its download; window B, same origin and profile,
+    // starts a sync of the same account and is refused with `locked`; A then finishes.
+    let leave = stack.opts(Policy::Leave);
+    let measured = stack.measure(&leave).await?;
+    stack.wipe().await?;
+    let a = stack.b.client.window().await.map_err(|e| e.to_string())?;
+    let b = stack
+        .b
+        .client
+        .new_window(false)
+        .await
+        .map_err(|e| e.to_string())?
+        .handle;
+    stack
+        .b
+        .client
+        .switch_to_window(b.clone())
+        .await
+        .map_err(|e| e.to_string())?;
+    stack.open_page().await?;
+    stack
+        .b
+        .client
+        .switch_to_window(a.clone())
+        .await
+        .map_err(|e| e.to_string())?;
+    stack.proxy.clear();
+    let id = stack.proxy.connections();
+    stack.proxy.push(Some(FaultPlan {
+        direction: Direction::ToClient,
+        at_byte: offset_in_body(&measured, &originals, 3),
+        fault: Fault::Stall(Duration::from_secs(3)),
+    }));
+    stack.start_sync(&leave).await?;
+    let start = Instant::now();
+    loop {
+        let phase = stack.js("return window.harness.phase()", vec![]).await?;
+        if phase == "syncing" && stack.proxy.fired_on(id) {
+            break;
+        }
+        if start.elapsed() > Duration::from_secs(20) {
+            return Err(format!(
+                "window A's sync did not reach its download (phase {phase})"
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
+    stack
+        .b
+        .client
+        .switch_to_window(b)
+        .await
+        .map_err(|e| e.to_string())?;
+    let in_b = stack.sync(&leave).await?;
+    stack
+        .b
+        .client
+        .close_window()
+        .await
+        .map_err(|e| e.to_string())?;
+    stack
+        .b
+        .client
+        .switch_to_window(a)
+        .await
+        .map_err(|e| e.to_string())?;
+    let in_a = stack.sync_result(Duration::from_secs(60)).await?;
+    if in_a["ok"] != Json::Bool(true) || in_b["code"] != "locked" {
+        return Err(format!(
+            "two windows syncing one account: the first must finish and the second be refused \
+             with `locked`: first {in_a}, second {in_b}"
+        ));
+    }
+    eprintln!(
+        "two windows: the first synced, the second got `{}`",
+        in_b["code"]
+    );
 
     // With room again, the next sync keeps everything and (delete-after-download) empties
-    // the server.
-    let last = stack.sync(&stack.opts("delete-after-download")).await?;
+    // the server; Dovecot's logout line says so, in the words checked above.
+    let logouts = stack.d.pop3_disconnects(USER).len();
+    let last = stack.sync(&stack.opts(Policy::DeleteAfterDownload)).await?;
     if last["ok"] != Json::Bool(true) {
         return Err(format!("the sync after the full disk failed: {last}"));
+    }
+    let logout = stack.next_disconnect(logouts).await?;
+    if !logout.starts_with("Disconnected: Logged out") || !logout.contains("del=6/6,") {
+        return Err(format!(
+            "the last sync deleted all six, and Dovecot must say so: {logout:?}"
+        ));
     }
     let stored = stack
         .check_invariant(&originals, &opts, "after the retry")
