@@ -7,6 +7,21 @@
 
 const ACTIVITY = ['pointerdown', 'keydown', 'wheel', 'touchstart', 'scroll', 'input'];
 
+/** The idle time is kept within these bounds (seconds): a timer never overflows. */
+export const MIN_IDLE_SECONDS = 10;
+export const MAX_IDLE_SECONDS = 24 * 3600;
+export const DEFAULT_IDLE_SECONDS = 300;
+
+/**
+ * A usable idle time: `seconds` when it is a positive finite number, else the default,
+ * within [MIN_IDLE_SECONDS, MAX_IDLE_SECONDS].
+ * @param {number} seconds
+ */
+export function clampIdleSeconds(seconds) {
+  const s = Number.isFinite(seconds) && seconds > 0 ? seconds : DEFAULT_IDLE_SECONDS;
+  return Math.min(MAX_IDLE_SECONDS, Math.max(MIN_IDLE_SECONDS, Math.floor(s)));
+}
+
 export class IdleLogout {
   #target;
   #idleMs;
@@ -25,10 +40,11 @@ export class IdleLogout {
    * @param {EventTarget} target
    * @param {{ idleSeconds?: number, warnSeconds?: number, onTimeout?: () => void, onTick?: (secondsLeft: number | null) => void }} options
    */
-  constructor(target, { idleSeconds = 300, warnSeconds = 30, onTimeout, onTick }) {
+  constructor(target, { idleSeconds = DEFAULT_IDLE_SECONDS, warnSeconds = 30, onTimeout, onTick }) {
     this.#target = target;
-    this.#idleMs = Math.max(10, idleSeconds) * 1000;
-    this.#warnMs = Math.min(Math.max(5, warnSeconds), Math.max(10, idleSeconds) - 1) * 1000;
+    const idle = clampIdleSeconds(idleSeconds);
+    this.#idleMs = idle * 1000;
+    this.#warnMs = Math.min(Math.max(5, Number.isFinite(warnSeconds) ? warnSeconds : 30), idle - 1) * 1000;
     this.#onTimeout = onTimeout;
     this.#onTick = onTick;
   }

@@ -5,8 +5,10 @@
 //   bridge    WebSocket URL of the bridge; default ws(s)://<location.host>/pop3
 //   server, port, security ("tls" | "stls" | "plain"), user   defaults for the account form
 //   kiosk     boolean; shared device: nothing is remembered or stored (mail is kept in memory
-//             only), mail stays on the server, and an idle session logs out by itself
-//   kiosk-idle seconds without activity before a kiosk session logs out (default 300)
+//             only), mail stays on the server, and an idle session logs out by itself; hiding
+//             the page or removing the element signs out (session and password forgotten)
+//   kiosk-idle seconds without activity before a kiosk session logs out (default 300; 10 s to
+//             24 h; never more than the serving bridge's kioskIdleSeconds)
 //   store     "on" (default; "off" with api="mock") | "memory" | "off": where mail is kept
 //             (IndexedDB; this page's memory; not at all) — see docs/js-api.md, "Sync and export"
 //   api       "mock" loads ./dev/mock-api.js instead of ./pop3.js (development and UI tests);
@@ -115,8 +117,10 @@ export class Pop3Inbox extends HTMLElement {
   #device; // "This device…"
   /** @type {KioskIdle} */
   #idle; // kiosk mode's idle logout
-  /** @type {Promise<void> | null} */
-  #bridgeConfig = null; // promise: the serving bridge's /client-config.json applied
+  /** @type {Promise<boolean> | null} */
+  #bridgeConfig = null; // promise: the serving bridge's /client-config.json applied (false: it could not be read)
+  /** @type {number | null} */
+  #operatorIdle = null; // the serving bridge's kiosk idle time: a ceiling for `kiosk-idle`
   #els = /** @type {InboxEls} */ ({}); // the inbox screen's own elements (toolbar, status lines)
 
   constructor() {
@@ -132,34 +136,51 @@ export class Pop3Inbox extends HTMLElement {
     this.#form.applyDefaults();
     window.addEventListener('beforeunload', this.#onBeforeUnload);
     window.addEventListener('pagehide', this.#onPageHide);
+    window.addEventListener('pageshow', this.#onPageShow);
     this.#bridgeConfig ??= this.#loadBridgeConfig();
     this.#offerOffline();
   }
 
   /**
    * The bridge that serves this page may impose kiosk mode (its operator's choice for shared
-   * devices). Only adds restrictions: it can turn kiosk mode on, never off.
+   * devices) and its idle time. Only adds restrictions: it can turn kiosk mode on, never off,
+   * and its idle time is a ceiling that attributes and the page URL may only lower.
+   *
+   * Resolves false when the page talks to its own origin's bridge (no `bridge` attribute) and
+   * that bridge's settings cannot be read: sign-in then fails closed, because mail must not be
+   * kept on a device the operator may have declared shared.
+   * @returns {Promise<boolean>}
    */
   async #loadBridgeConfig() {
     // Only a mock that really loaded skips it: where dev pages are not served, `api="mock"`
-    // must not be a way around the operator's kiosk mode.
-    if (this.getAttribute('bridge') || (await this.#c.usesMock())) return;
+    // must not be a way around the operator's kiosk mode. With a `bridge` attribute the
+    // embedding page (not a bridge) serves this element: its attributes decide.
+    if (this.getAttribute('bridge') || (await this.#c.usesMock())) return true;
     try {
       const r = await fetch(new URL('/client-config.json', location.href), { cache: 'no-store', credentials: 'same-origin' });
-      if (!r.ok) return;
+      if (!r.ok) return false;
+      /** @type {unknown} */
       const c = await r.json();
-      if (c?.kiosk !== true) return;
-      const idle = Number(c.kioskIdleSeconds);
-      if (!this.hasAttribute('kiosk-idle') && idle > 0) this.setAttribute('kiosk-idle', String(idle));
-      this.setAttribute('kiosk', '');
+      if (!c || typeof c !== 'object' || !('kiosk' in c) || typeof c.kiosk !== 'boolean') return false;
+      const idle = 'kioskIdleSeconds' in c ? Number(c.kioskIdleSeconds) : NaN;
+      this.#operatorIdle = Number.isFinite(idle) && idle > 0 ? idle : null;
+      if (c.kiosk) this.setAttribute('kiosk', '');
+      return true;
     } catch {
-      /* a page not served by the bridge: its attributes decide */
+      return false; // network error or not JSON: fail closed
     }
   }
 
-  // Kiosk: closing the tab ends everything; nothing of this user may outlive the page.
+  // Kiosk: hiding the page (closing the tab, navigating away, entering the back/forward
+  // cache) ends everything; nothing of this user may outlive it.
   #onPageHide = () => {
     if (this.kiosk) this.#wipe();
+  };
+
+  // A page restored from the back/forward cache shows the sign-in screen (pagehide wiped it;
+  // this also covers a browser that skipped pagehide).
+  #onPageShow = (/** @type {PageTransitionEvent} */ ev) => {
+    if (ev.persisted && this.kiosk) this.#wipe();
   };
 
   // Closing the tab with marked messages ends the session without QUIT, so nothing is
@@ -174,9 +195,11 @@ export class Pop3Inbox extends HTMLElement {
   disconnectedCallback() {
     window.removeEventListener('beforeunload', this.#onBeforeUnload);
     window.removeEventListener('pagehide', this.#onPageHide);
+    window.removeEventListener('pageshow', this.#onPageShow);
     // Leaving the page without QUIT: POP3 then discards deletion marks (nothing is deleted).
     this.#c.disconnect();
     this.#idle.stop();
+    // Kiosk: removed (even if inserted again later) is signed out: no session, no password.
     if (this.kiosk) this.#wipe();
   }
 
@@ -206,7 +229,7 @@ export class Pop3Inbox extends HTMLElement {
     e.status = h('p', { class: 'statusline', role: 'status' });
     e.inboxMessages = h('div', { class: 'inbox-messages' });
     e.inboxProgress = h('div', { class: 'progress-slot' });
-    this.#idle = new KioskIdle(this, { onTimeout: () => this.#idleLogout() });
+    this.#idle = new KioskIdle(this, { onTimeout: () => this.#idleLogout(), maxSeconds: () => this.#operatorIdle });
 
     // --- The list, the reader, deleting ---
     this.#list = new MessageList(this, this.#c, {
@@ -269,12 +292,24 @@ export class Pop3Inbox extends HTMLElement {
 
   // ------------------------------------------------------------------ signing in
 
-  /** @param {SubmitEvent} ev */
+  /** @param {Event | null} ev the form's submit (none in kiosk mode: see AccountForm) */
   async #onSubmit(ev) {
-    ev.preventDefault();
+    ev?.preventDefault();
     const form = this.#form;
     const f = form.els;
-    await this.#bridgeConfig; // kiosk mode, if the bridge imposes it, applies before sign-in
+    // Kiosk mode, if the bridge imposes it, applies before sign-in. Settings that could not be
+    // read are asked for once more; without them nobody signs in (fail closed).
+    if (!(await this.#bridgeConfig)) this.#bridgeConfig = this.#loadBridgeConfig();
+    if (!(await this.#bridgeConfig)) {
+      this.#showError(
+        f.formMessages,
+        Object.assign(new Error("This site's settings could not be loaded, so signing in is not possible right now (this device may be a shared one). Reload the page or try again later."), {
+          code: 'client_config_unavailable',
+        }),
+        'Could not sign in',
+      );
+      return;
+    }
     if (!f.form.reportValidity()) return;
     const values = form.values();
     f.formMessages.replaceChildren();
@@ -282,6 +317,8 @@ export class Pop3Inbox extends HTMLElement {
     const progress = delayedProgress(f.formProgress, `Connecting to ${values.server}…`);
     // Mail kept on this device shows at once; the server's list replaces it once connected.
     const early = await this.#showKept(values, `Connecting to ${values.server}… Meanwhile, this is the mail kept on this device.`);
+    // Kiosk mode: the password lives in `values` only, for this sign-in (a failed one asks again).
+    if (this.kiosk) f.password.value = '';
     try {
       await this.#open(values);
       form.saveRemembered(values);
@@ -404,11 +441,18 @@ export class Pop3Inbox extends HTMLElement {
 
   #toLogin() {
     const e = this.#els;
-    const f = this.#form.els;
     this.#c.leave();
     this.#idle.stop();
     e.syncLine.hidden = true;
     if (this.kiosk) this.#wipe();
+    this.#showLogin();
+    this.#form.focusFirst();
+  }
+
+  /** The sign-in screen instead of the inbox (what the inbox showed goes). */
+  #showLogin() {
+    const e = this.#els;
+    const f = this.#form.els;
     this.#c.closeStore();
     this.#offerOffline();
     this.#c.clearItems();
@@ -419,7 +463,6 @@ export class Pop3Inbox extends HTMLElement {
     this.#reader.hide();
     e.inboxMessages.replaceChildren();
     f.password.value = '';
-    this.#form.focusFirst();
   }
 
   async #idleLogout() {
@@ -431,16 +474,30 @@ export class Pop3Inbox extends HTMLElement {
     this.#emit('pop3-logout', { committed: false, deleted: 0, idle: true });
   }
 
-  /** Kiosk logout or tab close: every trace of the user this page holds goes. */
+  /**
+   * Kiosk mode, on every logout, page hide (tab close, navigation, back/forward cache) and
+   * removal of the element: every trace of the user this page holds goes. The session ends
+   * without QUIT (nothing is deleted), the password and the session are forgotten (so Refresh
+   * cannot sign anyone in again), the idle timer stops, dialogs close, the status line is
+   * cleared and the sign-in screen shows.
+   */
   #wipe() {
     const e = this.#els;
     const f = this.#form.els;
+    this.#c.drop(); // no QUIT; forgets the session and the credentials
+    this.#idle.stop();
     this.#c.wipe(); // the memory store forgets everything on close
     this.#reader.wipe();
+    for (const d of [this.#deletion.els.dialog, this.#device.els.deviceDialog]) if (d.open) d.close();
     f.password.value = '';
     f.user.value = this.getAttribute('user') ?? '';
+    f.formMessages.replaceChildren();
     this.#list.els.body.replaceChildren();
     for (const el of [e.count, e.syncLine]) el.textContent = '';
+    e.syncLine.hidden = true;
+    e.status.replaceChildren();
+    e.status.classList.remove('insecure');
+    this.#showLogin();
   }
 
   // ------------------------------------------------------------------ reading what is kept, without a connection

@@ -2,6 +2,14 @@
 // The sign-in form: server, security and port, the no-encryption consent, user, password,
 // "remember" (server and user only, in localStorage, never in kiosk mode) and the offline
 // button. It knows nothing of sessions: submitting hands the values to `onSubmit`.
+//
+// Kiosk mode (a shared device): no field invites the browser to save or fill in what was
+// typed (autocomplete off), and Connect is a plain button, not a form submission a password
+// manager treats as a login.
+//
+// A mail server taken from the page's URL (index.js copies `?server=`) may come from a
+// crafted link: it is shown prominently next to Connect, which names it ("Connect to …"),
+// so signing in is a confirmation of that server. Typing another server removes the note.
 
 import { h } from './dom.js';
 
@@ -36,6 +44,7 @@ import { h } from './dom.js';
  * @property {HTMLInputElement} remember
  * @property {HTMLLabelElement} rememberLabel
  * @property {HTMLParagraphElement} kioskHint
+ * @property {HTMLDivElement} urlServerNote the server came from the page URL: check it
  * @property {HTMLButtonElement} connectBtn
  * @property {HTMLButtonElement} offlineBtn
  * @property {HTMLDivElement} formMessages
@@ -46,6 +55,18 @@ import { h } from './dom.js';
  */
 
 const STORAGE_KEY = 'pop3-inbox:account';
+
+/**
+ * A parameter of the page's URL, or null (also without a page).
+ * @param {string} name
+ */
+function urlParam(name) {
+  try {
+    return new URLSearchParams(globalThis.location?.search ?? '').get(name);
+  } catch {
+    return null;
+  }
+}
 /** @type {Readonly<Record<string, number>>} */
 export const DEFAULT_PORTS = { tls: 995, stls: 110, plain: 110 };
 
@@ -53,17 +74,20 @@ export class AccountForm {
   els = /** @type {AccountFormEls} */ ({});
   #host; // the element: its attributes and kiosk mode
   #lastSecurity = 'tls';
+  /** @type {string | null} */
+  #urlServer = null; // the server as the page URL gave it (to be confirmed), or null
 
   /**
    * `host`: the <pop3-inbox> element; `onSubmit(ev)`, `onOffline()`: the element's handlers.
+   * `onSubmit` gets the form's submit event, or null in kiosk mode (no form submission).
    * @param {HTMLElement} host
-   * @param {{ onSubmit: (ev: SubmitEvent) => void, onOffline: () => void }} actions
+   * @param {{ onSubmit: (ev: Event | null) => void, onOffline: () => void }} actions
    */
   constructor(host, { onSubmit, onOffline }) {
     this.#host = host;
     const e = this.els;
     const id = (/** @type {string} */ s) => `p3-${s}`;
-    e.server = h('input', { id: id('server'), name: 'server', required: true, autocomplete: 'off', autocapitalize: 'none', spellcheck: 'false', inputmode: 'url', placeholder: 'pop.example.org' });
+    e.server = h('input', { id: id('server'), name: 'server', required: true, autocomplete: 'off', autocapitalize: 'none', spellcheck: 'false', inputmode: 'url', placeholder: 'pop.example.org', oninput: () => this.#showUrlServer() });
     e.security = h(
       'select',
       { id: id('security'), name: 'security', onchange: () => this.#onSecurityChange() },
@@ -84,7 +108,9 @@ export class AccountForm {
     e.remember = h('input', { type: 'checkbox', name: 'remember', id: id('remember') });
     e.rememberLabel = h('label', { class: 'check', for: id('remember') }, e.remember, h('span', { text: 'Remember server and user on this device (never the password)' }));
     e.kioskHint = h('p', { class: 'hint', hidden: true, text: 'Remembering is turned off on this shared device.' });
-    e.connectBtn = h('button', { type: 'submit', class: 'primary connect', text: 'Connect' });
+    e.urlServerNote = h('div', { class: 'warning url-server', id: id('url-server'), hidden: true });
+    // In kiosk mode a plain button (see applyDefaults); otherwise it submits the form.
+    e.connectBtn = h('button', { type: 'submit', class: 'primary connect', text: 'Connect', onclick: () => this.#kiosk && onSubmit(null) });
     e.offlineBtn = h('button', { type: 'button', class: 'offline', hidden: true, text: 'Read mail kept on this device (offline)', onclick: onOffline });
     e.formMessages = h('div', { class: 'form-messages' });
     e.formProgress = h('div', { class: 'progress-slot' });
@@ -103,12 +129,25 @@ export class AccountForm {
       h('label', { class: 'field', for: id('password') }, h('span', { text: 'Password' }), e.password),
       e.rememberLabel,
       e.kioskHint,
+      e.urlServerNote,
       e.connectBtn,
       e.offlineBtn,
     );
     e.form = h(
       'form',
-      { class: 'card', 'aria-labelledby': id('login-title'), onsubmit: onSubmit },
+      {
+        class: 'card',
+        'aria-labelledby': id('login-title'),
+        onsubmit: (/** @type {SubmitEvent} */ ev) => onSubmit(ev),
+        // Kiosk mode: Enter in a field signs in without a form submission.
+        onkeydown: (/** @type {KeyboardEvent} */ ev) => {
+          const t = /** @type {Element | null} */ (ev.target);
+          if (this.#kiosk && ev.key === 'Enter' && !ev.isComposing && t?.tagName === 'INPUT') {
+            ev.preventDefault();
+            onSubmit(null);
+          }
+        },
+      },
       h('h1', { id: id('login-title'), text: 'Sign in to your mail' }),
       h('p', { class: 'lead', text: 'Read your POP3 mailbox in the browser.' }),
       e.formMessages,
@@ -139,7 +178,39 @@ export class AccountForm {
     e.rememberLabel.classList.toggle('disabled', this.#kiosk);
     e.kioskHint.hidden = !this.#kiosk;
     if (this.#kiosk) e.remember.checked = false;
+    // Shared device: nothing typed here is offered for saving or filled in from a saved login.
+    const k = this.#kiosk;
+    e.user.autocomplete = k ? 'off' : 'username';
+    e.password.autocomplete = k ? 'off' : 'current-password';
+    e.form.autocomplete = k ? 'off' : 'on';
+    e.connectBtn.type = k ? 'button' : 'submit';
+    // A server the page URL gave (and the user did not remember themselves) is to be confirmed.
+    const fromUrl = urlParam('server');
+    this.#urlServer = !stored?.server && fromUrl && fromUrl === e.server.value ? fromUrl : null;
+    this.#showUrlServer();
     this.#setSecurityUi();
+  }
+
+  /** While the server is the one the page URL gave: the note, and Connect names the server. */
+  #showUrlServer() {
+    const e = this.els;
+    const server = e.server.value.trim();
+    const show = !!this.#urlServer && server === this.#urlServer.trim();
+    e.urlServerNote.hidden = !show;
+    e.connectBtn.textContent = show ? `Connect to ${server}` : 'Connect';
+    if (show) {
+      e.urlServerNote.replaceChildren(
+        h('p', {}, h('strong', { text: 'Check the mail server. ' }), 'The link you opened chose the server your password will be sent to:'),
+        h('p', { class: 'url-server-name' }, h('strong', { text: server })),
+        h('p', { text: 'Connect only if this is your own mail provider’s server. If it is not, type the right one above.' }),
+      );
+      // Larger than the text around it (CSSOM, allowed by a strict CSP: no style attribute).
+      /** @type {HTMLElement} */ (e.urlServerNote.querySelector('.url-server-name')).style.fontSize = '1.3em';
+      e.connectBtn.setAttribute('aria-describedby', e.urlServerNote.id);
+    } else {
+      e.urlServerNote.replaceChildren();
+      e.connectBtn.removeAttribute('aria-describedby');
+    }
   }
 
   /** @returns {RememberedAccount | null} */

@@ -2,7 +2,7 @@
 // Kiosk mode's idle logout as the inbox shows it: the visible countdown with "Stay signed in"
 // (the timing itself is kiosk.js). On a shared device a session must not outlive its user.
 
-import { IdleLogout } from '../kiosk.js';
+import { IdleLogout, clampIdleSeconds, DEFAULT_IDLE_SECONDS } from '../kiosk.js';
 import { h } from './dom.js';
 
 export class KioskIdle {
@@ -10,17 +10,32 @@ export class KioskIdle {
   els = /** @type {{ kioskCountdown: HTMLDivElement }} */ ({});
   #host; // the element: activity inside it counts, `kiosk-idle` sets the seconds
   #onTimeout;
+  #maxSeconds; // the operator's ceiling (the bridge's kiosk_idle_secs), or null
   /** @type {IdleLogout | null} */
   #idle = null;
 
   /**
+   * `maxSeconds()`: the idle time the operator set (the serving bridge's client config), or
+   * null; the element's `kiosk-idle` (which a page URL may set) can only shorten it.
    * @param {HTMLElement} host
-   * @param {{ onTimeout: () => void }} actions
+   * @param {{ onTimeout: () => void, maxSeconds: () => number | null }} actions
    */
-  constructor(host, { onTimeout }) {
+  constructor(host, { onTimeout, maxSeconds }) {
     this.#host = host;
     this.#onTimeout = onTimeout;
+    this.#maxSeconds = maxSeconds;
     this.els.kioskCountdown = h('div', { class: 'kiosk-countdown warning', role: 'alert', hidden: true });
+  }
+
+  /**
+   * The idle time in seconds: `kiosk-idle` (default 300), never above the operator's
+   * ceiling, within the sane range of kiosk.js (no timer overflow).
+   */
+  get seconds() {
+    const attr = this.#host.getAttribute('kiosk-idle');
+    const asked = attr === null || attr.trim() === '' ? DEFAULT_IDLE_SECONDS : clampIdleSeconds(Number(attr));
+    const max = this.#maxSeconds();
+    return clampIdleSeconds(max === null ? asked : Math.min(asked, clampIdleSeconds(max)));
   }
 
   /** Starts watching (kiosk mode only); a running watch starts over. */
@@ -28,7 +43,7 @@ export class KioskIdle {
     this.stop();
     if (!this.#host.hasAttribute('kiosk')) return;
     const el = this.els.kioskCountdown;
-    const secs = Number(this.#host.getAttribute('kiosk-idle')) || 300;
+    const secs = this.seconds;
     this.#idle = new IdleLogout(this.#host, {
       idleSeconds: secs,
       warnSeconds: Math.min(30, Math.max(5, Math.floor(secs / 4))),

@@ -5,7 +5,7 @@
 
 import { summarizeHeaders } from '../pop3.js';
 import { headerSection } from '../sync.js';
-import { showMessage, loadMime, formatAddresses } from '../message-view.js';
+import { showMessage, loadMime, formatAddresses, saveBytes } from '../message-view.js';
 import { h, formatSize, longFmt, delayedProgress } from './dom.js';
 
 /** The most of a refused message's raw text the fallback view shows (characters). */
@@ -52,6 +52,7 @@ const RAW_TEXT_MAX = 1024 * 1024;
  * @property {HTMLDivElement} rHtml
  * @property {HTMLDivElement} rAttachments
  * @property {HTMLParagraphElement} rOffline
+ * @property {HTMLDivElement} rSaveWarning kiosk mode: saving a file keeps it on this shared device
  * @property {HTMLElement} reader
  */
 
@@ -94,6 +95,9 @@ export class Reader {
     e.rAttachments = h('div', { class: 'message-attachments', hidden: true });
     // Whether this message is kept on this device (the offline store).
     e.rOffline = h('p', { class: 'message-offline hint', hidden: true });
+    // Kiosk mode: a saved file outlives the session (it is in the device's downloads, which
+    // no logout can erase), so saving asks first and says so.
+    e.rSaveWarning = h('div', { class: 'warning save-warning', role: 'alert', hidden: true });
     e.reader = h(
       'article',
       { class: 'reader', hidden: true, 'aria-labelledby': id('reader-subject') },
@@ -112,7 +116,7 @@ export class Reader {
         h('dl', {}, h('dt', { text: 'From' }), e.rFrom, h('dt', { text: 'To' }), e.rTo, e.rCcTerm, e.rCc, h('dt', { text: 'Date' }), e.rDate),
         e.rMarkedNote,
       ),
-      h('div', { class: 'reader-main' }, e.rMessages, e.rProgress, e.rNote, e.rAttachments, e.rHtml, e.rOffline),
+      h('div', { class: 'reader-main' }, e.rMessages, e.rProgress, e.rNote, e.rSaveWarning, e.rAttachments, e.rHtml, e.rOffline),
     );
     e.reader.addEventListener('keydown', (ev) => {
       if (ev.key === 'Escape') {
@@ -194,7 +198,14 @@ export class Reader {
     e.rDate.textContent = Number.isNaN(d) ? head.date : longFmt.format(new Date(d));
     this.#view = showMessage(
       { body: e.rHtml, attachments: e.rAttachments },
-      { bytes: parsed.bytes, message: parsed.message, text: parsed.js?.text, mime: parsed.mime, emptyNote: parsed.js?.kind === 'no-plain' ? '' : undefined },
+      {
+        bytes: parsed.bytes,
+        message: parsed.message,
+        text: parsed.js?.text,
+        mime: parsed.mime,
+        emptyNote: parsed.js?.kind === 'no-plain' ? '' : undefined,
+        onSave: (data, name) => this.#save(data, name, parsed.mime),
+      },
     );
     if (parsed.js && parsed.js.kind === 'no-plain') {
       // Only without the wasm MIME parser (a build without it): the JS parser finds text only.
@@ -241,9 +252,37 @@ export class Reader {
     return { bytes, mime: null, message: null, js, head: { subject: s.subject || '', from: s.from || '', to: s.to || '', cc: s.cc || '', date: s.dateText || '' } };
   }
 
+  /**
+   * Saves an attachment. In kiosk mode only after a warning: the file stays on this shared
+   * device (its downloads folder) after logout, where the next user can open it.
+   * @param {Uint8Array} data
+   * @param {string} name
+   * @param {MimeApi | null} mime
+   */
+  #save(data, name, mime) {
+    const w = this.els.rSaveWarning;
+    if (!this.#c.kiosk) {
+      saveBytes(data, name, mime ?? undefined);
+      return;
+    }
+    const close = () => {
+      w.hidden = true;
+      w.replaceChildren();
+    };
+    w.replaceChildren(
+      h('p', {}, h('strong', { text: 'This is a shared device. ' }), `If you save “${name}”, the file stays on this device after you log out, where the next person who uses it can open it. Logging out does not erase it; delete it yourself when you are done.`),
+      h('button', { type: 'button', class: 'save-anyway', text: 'Save anyway', onclick: () => (close(), saveBytes(data, name, mime ?? undefined)) }),
+      h('button', { type: 'button', class: 'save-cancel', text: 'Cancel', onclick: close }),
+    );
+    w.hidden = false;
+    w.scrollIntoView?.({ block: 'nearest' });
+  }
+
   close(focusList = true) {
     const e = this.els;
     this.#readToken++;
+    e.rSaveWarning.hidden = true;
+    e.rSaveWarning.replaceChildren();
     this.#openMsg = null;
     // Forget the view, and with it any "Load remote content" given to this message.
     this.#view?.destroy();
@@ -274,6 +313,8 @@ export class Reader {
     this.#view = null;
     e.rHtml.replaceChildren();
     e.rAttachments.replaceChildren();
+    e.rSaveWarning.replaceChildren();
+    e.rSaveWarning.hidden = true;
     for (const el of [e.rSubject, e.rFrom, e.rTo, e.rCc, e.rDate]) el.textContent = '';
   }
 }
