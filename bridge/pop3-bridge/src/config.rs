@@ -125,10 +125,16 @@ pub struct Config {
     pub extra_ca: Vec<PathBuf>,
     /// Servers the operator knows, with their own CA, pins or plaintext (not an allow-list).
     pub servers: Vec<ServerConfig>,
-    /// When set, every session needs an access token checked with this secret.
+    /// When set, every session needs an access token checked with this secret. The binary
+    /// reads it from `token_secret_file`, the environment or the TOML file, never from its
+    /// command line.
     pub token_secret: Option<String>,
     /// How tokens are checked (HMAC-signed claims by default).
     pub token_mode: TokenMode,
+    /// Also accept the token as `?token=` in the WebSocket URL (HMAC tokens only). Off by
+    /// default: URLs end up in proxy and access logs, so a token there is refused (400) and
+    /// belongs in the connect request. Refused at start-up with `token_mode` shared.
+    pub token_in_query: bool,
     /// TLS for the listener (required for a non-loopback bind unless behind a proxy).
     pub tls_cert: Option<PathBuf>,
     /// The private key (PEM) belonging to `tls_cert`.
@@ -184,6 +190,7 @@ impl Default for Config {
             servers: Vec::new(),
             token_secret: None,
             token_mode: TokenMode::Hmac,
+            token_in_query: false,
             tls_cert: None,
             tls_key: None,
             behind_proxy: false,
@@ -237,7 +244,9 @@ pub struct FileConfig {
     #[serde(default, rename = "server")]
     pub servers: Vec<ServerConfig>,
     pub token_secret: Option<String>,
+    pub token_secret_file: Option<PathBuf>,
     pub token_mode: Option<TokenMode>,
+    pub token_in_query: Option<bool>,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     pub behind_proxy: Option<bool>,
@@ -283,7 +292,9 @@ pub struct FileLimits {
 /// Serves the web UI, /healthz, /metrics and the WebSocket endpoint /pop3 (subprotocol
 /// pop3-bridge.v1). Targets are default-deny: ports 110/995 only, public addresses only, TLS
 /// or STLS only. Every flag can also be set in the TOML file (--config) or as an environment
-/// variable `POP3_BRIDGE_<FLAG>` (list flags take comma-separated values there).
+/// variable `POP3_BRIDGE_<FLAG>` (list flags take comma-separated values there). The token
+/// secret is read from a file (--token-secret-file) or the environment variable
+/// POP3_BRIDGE_TOKEN_SECRET, never from the command line, which every user can see (ps).
 #[derive(Debug, Parser)]
 #[command(name = "pop3-bridge", version, about, long_about)]
 pub struct Cli {
@@ -298,7 +309,8 @@ pub struct Cli {
 /// The binary's subcommands; without one it runs the bridge.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Print an HMAC access token bound to one server (uses --token-secret).
+    /// Print an HMAC access token bound to one server (uses the token secret: --token-secret-file
+    /// or POP3_BRIDGE_TOKEN_SECRET).
     MintToken {
         /// Mail server host name the token is valid for.
         #[arg(long)]
@@ -379,17 +391,35 @@ pub struct CliOpts {
         value_name = "NAME"
     )]
     pub public_hosts: Vec<String>,
-    /// Require access tokens signed with (hmac) or equal to (shared) this secret.
-    #[arg(
-        long,
-        env = "POP3_BRIDGE_TOKEN_SECRET",
-        value_name = "SECRET",
-        hide_env_values = true
-    )]
+    /// Require access tokens signed with (hmac) or equal to (shared) the secret in FILE (at
+    /// least 16 characters; one trailing newline is ignored; the file must not be accessible
+    /// to other users). Or put the secret itself in the environment variable
+    /// POP3_BRIDGE_TOKEN_SECRET. There is no flag taking the secret: every user can read a
+    /// process's arguments.
+    #[arg(long, env = "POP3_BRIDGE_TOKEN_SECRET_FILE", value_name = "FILE")]
+    pub token_secret_file: Option<PathBuf>,
+    /// The token secret from the environment (POP3_BRIDGE_TOKEN_SECRET): not a flag;
+    /// `into_config` reads the variable when this is not set.
+    #[arg(skip)]
     pub token_secret: Option<String>,
+    /// The removed `--token-secret` flag, hidden: given, `into_config` refuses to start and
+    /// says what to use instead.
+    #[arg(
+        long = "token-secret",
+        hide = true,
+        value_name = "SECRET",
+        num_args = 0..=1,
+        default_missing_value = ""
+    )]
+    pub token_secret_arg: Option<String>,
     /// Token mode: hmac (expiring, bound to a server; default) or shared.
     #[arg(long, env = "POP3_BRIDGE_TOKEN_MODE", value_parser = ["hmac", "shared"])]
     pub token_mode: Option<String>,
+    /// Also accept the access token as ?token= in the WebSocket URL (hmac tokens only, not
+    /// with --token-mode shared). Off by default: URLs end up in proxy and access logs, so a
+    /// token there is refused (400); it belongs in the connect request.
+    #[arg(long, env = "POP3_BRIDGE_TOKEN_IN_QUERY")]
+    pub token_in_query: bool,
     /// Certificate chain (PEM) for TLS on the listener (wss://).
     #[arg(long, env = "POP3_BRIDGE_TLS_CERT", value_name = "PEM")]
     pub tls_cert: Option<PathBuf>,
@@ -442,7 +472,7 @@ pub struct CliOpts {
     /// Seconds without activity before a kiosk session logs out (default 300).
     #[arg(long, env = "POP3_BRIDGE_KIOSK_IDLE_SECS", value_name = "SECS")]
     pub kiosk_idle_secs: Option<u32>,
-    /// Allow a non-loopback listener without --token-secret and without --servers-only: an
+    /// Allow a non-loopback listener without a token secret and without --servers-only: an
     /// open relay that anyone who reaches it can use to connect to any public POP3 server.
     #[arg(long, env = "POP3_BRIDGE_OPEN_RELAY")]
     pub open_relay: bool,
@@ -534,9 +564,34 @@ impl CliOpts {
         c.extra_ca.extend(self.extra_ca);
         c.origins.extend(self.origins);
         c.public_hosts.extend(self.public_hosts);
-        if self.token_secret.is_some() {
-            c.token_secret = self.token_secret;
+        if self.token_secret_arg.is_some() {
+            return Err(ConfigError::Invalid(
+                "--token-secret is no longer accepted: every user of the machine can read a process's arguments (ps, /proc). Put the secret in a file only the bridge can read and pass --token-secret-file FILE (POP3_BRIDGE_TOKEN_SECRET_FILE, TOML token_secret_file), or set the environment variable POP3_BRIDGE_TOKEN_SECRET".into(),
+            ));
         }
+        let env_secret = match self.token_secret {
+            Some(s) => Some(s),
+            None => match std::env::var(TOKEN_SECRET_ENV) {
+                Ok(s) => Some(s),
+                Err(std::env::VarError::NotPresent) => None,
+                Err(std::env::VarError::NotUnicode(_)) => {
+                    return Err(ConfigError::Invalid(format!(
+                        "{TOKEN_SECRET_ENV} is not valid UTF-8"
+                    )));
+                }
+            },
+        };
+        match (env_secret, &self.token_secret_file) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::Invalid(format!(
+                    "the token secret is given twice, in {TOKEN_SECRET_ENV} and as --token-secret-file (POP3_BRIDGE_TOKEN_SECRET_FILE): give one"
+                )));
+            }
+            (Some(s), None) => c.token_secret = Some(s),
+            (None, Some(p)) => c.token_secret = Some(read_secret_file(p)?),
+            (None, None) => {}
+        }
+        c.token_in_query |= self.token_in_query;
         match self.token_mode.as_deref() {
             Some("shared") => c.token_mode = TokenMode::Shared,
             Some(_) => c.token_mode = TokenMode::Hmac,
@@ -618,6 +673,48 @@ impl CliOpts {
     }
 }
 
+/// The environment variable holding the token secret itself (there is no flag for it).
+const TOKEN_SECRET_ENV: &str = "POP3_BRIDGE_TOKEN_SECRET";
+
+/// The token secret from `path`: its text without one trailing newline (`\n` or `\r\n`).
+///
+/// Refused when empty, or when other users may read or write the file (on Unix: any of the
+/// mode's "other" bits), as ssh does with private keys: a secret every user of the machine can
+/// read is none, and a refusal at start-up is seen where a warning in a log is easily missed
+/// (the fix is one `chmod o-rwx`). Group access is allowed: a file `root:pop3-bridge`, mode
+/// 0640, is the usual way to hand a secret to a service.
+pub(crate) fn read_secret_file(path: &Path) -> Result<String, ConfigError> {
+    use std::io::Read;
+    let shown = path.display();
+    let unreadable = |e: std::io::Error| {
+        ConfigError::Invalid(format!("cannot read the token secret file {shown}: {e}"))
+    };
+    let mut file = std::fs::File::open(path).map_err(unreadable)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = file.metadata().map_err(unreadable)?.permissions().mode();
+        if mode & 0o007 != 0 {
+            return Err(ConfigError::Invalid(format!(
+                "the token secret file {shown} is accessible to other users (mode {:03o}): make it readable by the bridge only (chmod o-rwx {shown})",
+                mode & 0o777
+            )));
+        }
+    }
+    let mut text = String::new();
+    file.read_to_string(&mut text).map_err(unreadable)?;
+    let secret = match text.strip_suffix('\n') {
+        Some(t) => t.strip_suffix('\r').unwrap_or(t),
+        None => &text,
+    };
+    if secret.is_empty() {
+        return Err(ConfigError::Invalid(format!(
+            "the token secret file {shown} is empty"
+        )));
+    }
+    Ok(secret.to_string())
+}
+
 pub fn load_file(path: &Path) -> Result<FileConfig, ConfigError> {
     let text =
         std::fs::read_to_string(path).map_err(|e| ConfigError::Read(path.to_path_buf(), e))?;
@@ -638,8 +735,18 @@ fn apply_file(c: &mut Config, f: FileConfig, log: &mut String) -> Result<(), Con
     c.allow_plaintext = f.allow_plaintext.unwrap_or(c.allow_plaintext);
     c.extra_ca.extend(f.extra_ca);
     c.servers.extend(f.servers);
-    c.token_secret = f.token_secret.or(c.token_secret.take());
+    c.token_secret = match (f.token_secret, f.token_secret_file) {
+        (Some(_), Some(_)) => {
+            return Err(ConfigError::Invalid(
+                "token_secret and token_secret_file are both set: keep one (token_secret_file keeps the secret out of the configuration file)".into(),
+            ));
+        }
+        (Some(s), None) => Some(s),
+        (None, Some(p)) => Some(read_secret_file(&p)?),
+        (None, None) => c.token_secret.take(),
+    };
     c.token_mode = f.token_mode.unwrap_or(c.token_mode);
+    c.token_in_query = f.token_in_query.unwrap_or(c.token_in_query);
     c.tls_cert = f.tls_cert.or(c.tls_cert.take());
     c.tls_key = f.tls_key.or(c.tls_key.take());
     c.behind_proxy = f.behind_proxy.unwrap_or(c.behind_proxy);
@@ -763,6 +870,11 @@ impl Config {
                 "token secret must be at least 16 characters".into(),
             ));
         }
+        if self.token_in_query && self.token_mode == TokenMode::Shared {
+            return Err(ConfigError::Invalid(
+                "token_in_query (--token-in-query) cannot be used with token_mode shared: the token would be the secret itself, written into every proxy and access log that records URLs. Send the token in the connect request".into(),
+            ));
+        }
         if let Some(s) = &self.metrics_token
             && (s.len() < 16 || !s.bytes().all(|b| b.is_ascii_graphic()))
         {
@@ -871,7 +983,7 @@ impl Config {
         }
         if self.token_secret.is_none() && !self.servers_only && !self.open_relay {
             return Err(ConfigError::Invalid(format!(
-                "listening on {addr} (not loopback) without --token-secret or --servers-only makes this bridge an open relay: anyone who can reach it can use it to connect to any public POP3 server. Set --token-secret, or --servers-only with the servers in --allow-host, or pass --open-relay (POP3_BRIDGE_OPEN_RELAY=true, open_relay = true) if that is what you want"
+                "listening on {addr} (not loopback) without a token secret or --servers-only makes this bridge an open relay: anyone who can reach it can use it to connect to any public POP3 server. Set a token secret (--token-secret-file or POP3_BRIDGE_TOKEN_SECRET), or --servers-only with the servers in --allow-host, or pass --open-relay (POP3_BRIDGE_OPEN_RELAY=true, open_relay = true) if that is what you want"
             )));
         }
         if self.behind_proxy && self.trusted_proxies.is_empty() {

@@ -39,7 +39,9 @@ fn main() -> ExitCode {
     };
     if let Some(Command::MintToken { host, port, ttl }) = cli.command {
         let Some(secret) = &config.token_secret else {
-            eprintln!("pop3-bridge: mint-token needs --token-secret (or POP3_BRIDGE_TOKEN_SECRET)");
+            eprintln!(
+                "pop3-bridge: mint-token needs the token secret: --token-secret-file FILE or POP3_BRIDGE_TOKEN_SECRET"
+            );
             return ExitCode::from(2);
         };
         let auth = TokenAuth::new(TokenMode::Hmac, secret.as_bytes());

@@ -27,27 +27,27 @@ macro_rules! debug_redacted {
 
 debug_redacted!(Config {
     listen, web_root, pkg_root, public_hosts, origins, allow_hosts, allow_ports, servers_only,
-    allow_plaintext, extra_ca, servers, token_mode, tls_cert, tls_key, behind_proxy,
-    trusted_proxies, frame_ancestors, metrics_listen, web_reload, kiosk, kiosk_idle_secs,
-    open_relay, dev_pages, limits,
+    allow_plaintext, extra_ca, servers, token_mode, token_in_query, tls_cert, tls_key,
+    behind_proxy, trusted_proxies, frame_ancestors, metrics_listen, web_reload, kiosk,
+    kiosk_idle_secs, open_relay, dev_pages, limits,
 } secrets { token_secret, metrics_token });
 
 debug_redacted!(FileConfig {
     listen, web_root, pkg_root, public_hosts, origins, allow_hosts, allow_ports, servers_only,
-    allow_plaintext, extra_ca, servers, token_mode, tls_cert, tls_key, behind_proxy,
-    trusted_proxies, frame_ancestors, metrics_listen, web_reload, kiosk, kiosk_idle_secs,
-    open_relay, dev_pages, log, limits,
+    allow_plaintext, extra_ca, servers, token_secret_file, token_mode, token_in_query, tls_cert,
+    tls_key, behind_proxy, trusted_proxies, frame_ancestors, metrics_listen, web_reload, kiosk,
+    kiosk_idle_secs, open_relay, dev_pages, log, limits,
 } secrets { token_secret, metrics_token });
 
 debug_redacted!(CliOpts {
     config, listen, web_root, pkg_root, allow_hosts, allow_ports, servers_only, allow_plaintext,
-    extra_ca, origins, public_hosts, token_mode, tls_cert, tls_key, behind_proxy,
-    trusted_proxies, frame_ancestors, metrics_listen, web_reload, kiosk, kiosk_idle_secs,
-    open_relay, dev_pages, max_sessions, max_sessions_per_ip, max_connections_per_ip,
-    ipv6_prefix, idle_timeout, connect_timeout, max_connections, handshake_timeout, tls_timeout,
-    stls_timeout, ping_interval, write_timeout, http_write_timeout, max_message_size,
-    shutdown_grace, log,
-} secrets { token_secret, metrics_token });
+    extra_ca, origins, public_hosts, token_secret_file, token_mode, token_in_query, tls_cert,
+    tls_key, behind_proxy, trusted_proxies, frame_ancestors, metrics_listen, web_reload, kiosk,
+    kiosk_idle_secs, open_relay, dev_pages, max_sessions, max_sessions_per_ip,
+    max_connections_per_ip, ipv6_prefix, idle_timeout, connect_timeout, max_connections,
+    handshake_timeout, tls_timeout, stls_timeout, ping_interval, write_timeout,
+    http_write_timeout, max_message_size, shutdown_grace, log,
+} secrets { token_secret, token_secret_arg, metrics_token });
 
 #[cfg(test)]
 mod tests {
@@ -58,14 +58,10 @@ mod tests {
 
     #[test]
     fn debug_never_shows_the_token_secret() {
-        let cli = crate::config::Cli::try_parse_from([
-            "pop3-bridge",
-            "--token-secret",
-            SECRET,
-            "--metrics-token",
-            SECRET,
-        ])
-        .unwrap();
+        let mut cli =
+            crate::config::Cli::try_parse_from(["pop3-bridge", "--metrics-token", SECRET]).unwrap();
+        // As if from POP3_BRIDGE_TOKEN_SECRET (there is no flag for it).
+        cli.opts.token_secret = Some(SECRET.into());
         let shown = format!("{cli:?}");
         assert!(!shown.contains(SECRET), "{shown}");
         assert!(

@@ -6,6 +6,7 @@
 //! | not a valid WebSocket upgrade / wrong subprotocol | 400 |
 //! | `Host` not one of the bridge's own names (DNS rebinding) | 400 |
 //! | `Origin` missing, `null`, or not the bridge's own origin / configured (CSWSH) | 403 |
+//! | `token=` in the query without `token_in_query`, or with a shared-secret token | 400 |
 //! | token in the query invalid or expired | 401 |
 //! | per-IP session cap reached | 429 |
 //! | global session cap reached | 503 |
@@ -36,7 +37,7 @@ use crate::metrics::{HttpRefusal, Metrics};
 use crate::policy::IpNet;
 use crate::protocol::{SUBPROTOCOL, WS_PATH};
 use crate::session::{self, QueryToken};
-use crate::token::{TokenError, now_unix};
+use crate::token::{TokenError, TokenMode, now_unix};
 
 pub type Body = Full<Bytes>;
 
@@ -419,7 +420,24 @@ fn upgrade(shared: Arc<Shared>, mut req: Request<Incoming>, conn: &Arc<Conn>) ->
             "Origin not allowed (open the app from the bridge itself, or ask the operator to add your origin with --origin)",
         );
     }
-    let query = match (&shared.tokens, query_token(req.uri().query())) {
+    // A token in the URL ends up in proxy and access logs: it belongs in the connect request.
+    // The query form is only for HMAC tokens (they expire and are bound to one server), and
+    // only when the operator asks for it; a shared secret there would be logged as is.
+    let in_query = query_token(req.uri().query());
+    let query_allowed = shared.config.token_in_query
+        && shared
+            .tokens
+            .as_ref()
+            .is_some_and(|a| a.mode() == TokenMode::Hmac);
+    if in_query.is_some() && !query_allowed {
+        return refuse(
+            &shared,
+            HttpRefusal::Token,
+            StatusCode::BAD_REQUEST,
+            "access tokens are not accepted in the URL (URLs end up in proxy and access logs): send the token in the connect request, the \"token\" field of the first message",
+        );
+    }
+    let query = match (&shared.tokens, in_query) {
         (None, _) => QueryToken::NotRequired,
         (Some(_), None) => QueryToken::Absent,
         (Some(auth), Some(t)) => match auth.verify(t, now_unix()) {

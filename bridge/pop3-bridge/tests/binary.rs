@@ -30,7 +30,8 @@ fn help_lists_the_main_flags() {
         "--allow-plaintext",
         "--origin",
         "--public-host",
-        "--token-secret",
+        "--token-secret-file",
+        "POP3_BRIDGE_TOKEN_SECRET",
         "--tls-cert",
         "--behind-proxy",
         "--config",
@@ -78,7 +79,10 @@ fn public_bind_without_tokens_is_refused_as_an_open_relay() {
     for (extra, env) in [
         (&["--open-relay"][..], &[][..]),
         (&[], &[("POP3_BRIDGE_OPEN_RELAY", "true")][..]),
-        (&["--token-secret", "0123456789abcdef-relay"], &[]),
+        (
+            &[],
+            &[("POP3_BRIDGE_TOKEN_SECRET", "0123456789abcdef-relay")][..],
+        ),
         (&["--servers-only", "--allow-host", "pop.example.com"], &[]),
     ] {
         let (code, err) = run(extra, env);
@@ -128,7 +132,8 @@ fn sigterm_stops_the_bridge_gracefully() {
 fn mint_token_prints_a_token_the_bridge_accepts() {
     let secret = "0123456789abcdef-mint";
     let out = Command::new(BIN)
-        .args(["--token-secret", secret, "mint-token"])
+        .env("POP3_BRIDGE_TOKEN_SECRET", secret)
+        .arg("mint-token")
         .args(["--host", "pop.example.com", "--port", "995", "--ttl", "60"])
         .output()
         .unwrap();

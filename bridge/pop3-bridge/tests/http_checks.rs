@@ -152,6 +152,13 @@ fn token_cfg(mode: TokenMode) -> pop3_bridge::Config {
     c
 }
 
+/// HMAC tokens, also accepted as `?token=` in the URL (off by default; see tests/tokens.rs).
+fn query_token_cfg() -> pop3_bridge::Config {
+    let mut c = token_cfg(TokenMode::Hmac);
+    c.token_in_query = true;
+    c
+}
+
 fn mint(host: &str, port: u16, exp: u64) -> String {
     TokenAuth::new(TokenMode::Hmac, SECRET).mint(&TokenClaims {
         host: host.into(),
@@ -163,7 +170,7 @@ fn mint(host: &str, port: u16, exp: u64) -> String {
 
 #[tokio::test]
 async fn invalid_or_expired_query_token_is_refused_with_401_before_upgrade() {
-    let (b, conn) = bridge(token_cfg(TokenMode::Hmac)).await;
+    let (b, conn) = bridge(query_token_cfg()).await;
     let wrong_key = TokenAuth::new(TokenMode::Hmac, "another-secret-of-16+").mint(&TokenClaims {
         host: "pop.example.com".into(),
         port: 110,
@@ -183,7 +190,7 @@ async fn invalid_or_expired_query_token_is_refused_with_401_before_upgrade() {
 
 #[tokio::test]
 async fn valid_query_token_bound_to_the_target_is_accepted() {
-    let (b, conn) = bridge(token_cfg(TokenMode::Hmac)).await;
+    let (b, conn) = bridge(query_token_cfg()).await;
     let t = mint("pop.example.com", 110, now_unix() + 60);
     let mut ws = ws_connect_q(&b, &format!("?token={t}")).await.unwrap();
     assert_eq!(request(&mut ws, target()).await["ok"], true);
@@ -192,7 +199,7 @@ async fn valid_query_token_bound_to_the_target_is_accepted() {
 
 #[tokio::test]
 async fn token_for_another_target_is_token_invalid() {
-    let (b, conn) = bridge(token_cfg(TokenMode::Hmac)).await;
+    let (b, conn) = bridge(query_token_cfg()).await;
     let t = mint("other.example.com", 110, now_unix() + 60);
     let mut ws = ws_connect_q(&b, &format!("?token={t}")).await.unwrap();
     let ans = request(&mut ws, target()).await;
@@ -232,11 +239,16 @@ async fn token_in_the_request_message_is_checked_before_connecting() {
 
 #[tokio::test]
 async fn shared_secret_token_mode() {
+    // The shared secret goes in the connect request only (never the URL: tests/tokens.rs).
     let (b, _) = bridge(token_cfg(TokenMode::Shared)).await;
-    let e = ws_connect_q(&b, "?token=wrong").await.unwrap_err();
-    assert_eq!(refused_status(&e), 401);
-    let mut ws = ws_connect_q(&b, &format!("?token={SECRET}")).await.unwrap();
-    assert_eq!(request(&mut ws, target()).await["ok"], true);
+    let mut req = target();
+    req["token"] = json!("wrong");
+    let (mut ws, ans) = session(&b, req).await;
+    expect_error(&mut ws, &ans, "token_invalid", 4001).await;
+    let mut req = target();
+    req["token"] = json!(SECRET);
+    let (_ws, ans) = session(&b, req).await;
+    assert_eq!(ans["ok"], true, "{ans}");
 }
 
 #[tokio::test]

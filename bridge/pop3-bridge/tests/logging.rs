@@ -38,6 +38,8 @@ async fn logs_contain_no_payload_password_or_token() {
     let mut c = test_config();
     c.allow_plaintext = true;
     c.token_secret = Some(SECRET.into());
+    // The query form too, so a token in the URL is shown not to be logged either.
+    c.token_in_query = true;
     let r = Arc::new(FakeResolver::new().answer("pop.example.com", &[ip(PUBLIC)]));
     let b = TestBridge::start_with(c, Some(r), Some(RedirectConnector::new(up.addr))).await;
     let token = TokenAuth::new(TokenMode::Hmac, SECRET).mint(&TokenClaims {
