@@ -488,7 +488,12 @@ fn test() -> Result {
             vec!["deny", "check", "licenses", "bans", "sources"],
             vec![],
         ),
-        ("test", vec!["test", "--workspace"], vec![]),
+        // Every test binary runs even when one fails, so one report shows every failure.
+        (
+            "test",
+            vec!["test", "--workspace", "--no-fail-fast"],
+            vec![],
+        ),
     ];
     let msrv_t = Instant::now();
     header("msrv");
