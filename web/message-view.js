@@ -56,6 +56,9 @@ export function frameDocument(bodyHtml, { allowRemote = false } = {}) {
     '<!doctype html><html><head><meta charset="utf-8">' +
     `<meta http-equiv="Content-Security-Policy" content="${policy}">` +
     '<meta name="referrer" content="no-referrer">' +
+    // No DNS prefetching of the message's link host names: a lookup would tell the sender's
+    // DNS server that the message was opened (the page's files carry the header form).
+    '<meta http-equiv="x-dns-prefetch-control" content="off">' +
     '<base target="_blank">' +
     `<style>${FRAME_CSS}</style></head><body>${bodyHtml}</body></html>`
   );

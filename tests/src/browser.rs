@@ -96,9 +96,43 @@ pub struct Browser {
     _profile: tempfile::TempDir,
 }
 
+/// Opt-ins for [`Browser::start_with`]; the default starts the browser [`Browser::start`] does.
+#[derive(Debug, Clone, Default)]
+pub struct StartOptions {
+    /// Extra command-line arguments for the browser, after the harness's own (for Chromium,
+    /// e.g. `--log-net-log=FILE`).
+    pub args: Vec<String>,
+    /// Chromium only: the profile's `Local State` file (browser-wide preferences), written
+    /// into the fresh profile before the browser starts, e.g. a DNS-over-HTTPS setting.
+    pub chromium_local_state: Option<Json>,
+    /// Firefox only: preferences added to the harness's own (`moz:firefoxOptions.prefs`).
+    pub firefox_prefs: Vec<(String, Json)>,
+    /// Firefox only: environment variables for the browser (`moz:firefoxOptions.env`), e.g.
+    /// `MOZ_LOG` and `MOZ_LOG_FILE`.
+    pub firefox_env: Vec<(String, String)>,
+}
+
 impl Browser {
     /// Starts the driver and a headless browser with a fresh profile and a 1280x800 window.
     pub async fn start(kind: BrowserKind) -> Result<Self> {
+        Self::start_with(kind, StartOptions::default()).await
+    }
+
+    /// [`Browser::start`] with extra browser arguments.
+    pub async fn start_with_args(kind: BrowserKind, args: &[&str]) -> Result<Self> {
+        let args = args.iter().map(|a| a.to_string()).collect();
+        Self::start_with(
+            kind,
+            StartOptions {
+                args,
+                ..StartOptions::default()
+            },
+        )
+        .await
+    }
+
+    /// [`Browser::start`] with the opt-ins of `opts`.
+    pub async fn start_with(kind: BrowserKind, opts: StartOptions) -> Result<Self> {
         let cargo_bin = std::env::var_os("CARGO_HOME")
             .map(PathBuf::from)
             .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
@@ -107,6 +141,11 @@ impl Browser {
         let profile = tempfile::Builder::new()
             .prefix(&format!("ui-{}-", kind.name()))
             .tempdir()?;
+        if let (BrowserKind::Chromium, Some(state)) = (kind, &opts.chromium_local_state) {
+            let dir = profile.path().join("chromium");
+            std::fs::create_dir_all(&dir)?;
+            std::fs::write(dir.join("Local State"), state.to_string())?;
+        }
         let port = free_loopback_port()?;
         let (driver_path, browser_path) = match kind {
             BrowserKind::Chromium => (
@@ -148,6 +187,8 @@ impl Browser {
                 cmd.args(["--host", "127.0.0.1", "--port", &port.to_string()]);
                 // geckodriver's own profile dir goes under TMPDIR; keep it in ours.
                 cmd.env("TMPDIR", profile.path());
+                // Firefox inherits the driver's environment.
+                cmd.envs(opts.firefox_env.iter().map(|(k, v)| (k, v)));
             }
         }
         // Driver chatter would drown the test output; errors surface as WebDriver errors.
@@ -181,7 +222,7 @@ impl Browser {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
 
-        let caps = match kind {
+        let mut caps = match kind {
             BrowserKind::Chromium => json!({
                 "browserName": "chrome",
                 "goog:chromeOptions": {
@@ -212,6 +253,27 @@ impl Browser {
                 },
             }),
         };
+        let args = match kind {
+            BrowserKind::Chromium => &mut caps["goog:chromeOptions"]["args"],
+            BrowserKind::Firefox => &mut caps["moz:firefoxOptions"]["args"],
+        };
+        if let Json::Array(list) = args {
+            list.extend(opts.args.iter().map(|a| json!(a)));
+        }
+        if kind == BrowserKind::Firefox {
+            let ff = &mut caps["moz:firefoxOptions"];
+            for (k, v) in &opts.firefox_prefs {
+                ff["prefs"][k] = v.clone();
+            }
+            if !opts.firefox_env.is_empty() {
+                ff["env"] = Json::Object(
+                    opts.firefox_env
+                        .iter()
+                        .map(|(k, v)| (k.clone(), json!(v)))
+                        .collect(),
+                );
+            }
+        }
         let caps = match caps {
             Json::Object(m) => m,
             _ => unreachable!(),

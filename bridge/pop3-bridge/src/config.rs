@@ -256,6 +256,7 @@ pub struct FileConfig {
     pub frame_ancestors: Vec<String>,
     pub metrics_listen: Option<SocketAddr>,
     pub metrics_token: Option<String>,
+    pub metrics_token_file: Option<PathBuf>,
     pub web_reload: Option<bool>,
     pub kiosk: Option<bool>,
     pub kiosk_idle_secs: Option<u32>,
@@ -450,18 +451,30 @@ pub struct CliOpts {
     )]
     pub frame_ancestors: Vec<String>,
     /// Serve /metrics on this separate address (off by default; the main listener answers
-    /// 404 for /metrics unless --metrics-token is set).
+    /// 404 for /metrics unless a metrics token is set).
     #[arg(long, env = "POP3_BRIDGE_METRICS_LISTEN", value_name = "ADDR:PORT")]
     pub metrics_listen: Option<SocketAddr>,
-    /// Require `Authorization: Bearer TOKEN` for /metrics (at least 16 characters); with it
-    /// the main listener serves /metrics too.
-    #[arg(
-        long,
-        env = "POP3_BRIDGE_METRICS_TOKEN",
-        value_name = "TOKEN",
-        hide_env_values = true
-    )]
+    /// Require `Authorization: Bearer TOKEN` for /metrics, the token read from FILE (at least
+    /// 16 printable characters; one trailing newline is ignored; the file must not be
+    /// accessible to other users); with it the main listener serves /metrics too. Or put the
+    /// token itself in the environment variable POP3_BRIDGE_METRICS_TOKEN. There is no flag
+    /// taking the token: every user can read a process's arguments.
+    #[arg(long, env = "POP3_BRIDGE_METRICS_TOKEN_FILE", value_name = "FILE")]
+    pub metrics_token_file: Option<PathBuf>,
+    /// The metrics token from the environment (POP3_BRIDGE_METRICS_TOKEN): not a flag;
+    /// `into_config` reads the variable when this is not set.
+    #[arg(skip)]
     pub metrics_token: Option<String>,
+    /// The removed `--metrics-token` flag, hidden: given, `into_config` refuses to start and
+    /// says what to use instead.
+    #[arg(
+        long = "metrics-token",
+        hide = true,
+        value_name = "TOKEN",
+        num_args = 0..=1,
+        default_missing_value = ""
+    )]
+    pub metrics_token_arg: Option<String>,
     /// Read the UI's files on every request instead of once at start-up (for working on
     /// web/; not for production).
     #[arg(long, env = "POP3_BRIDGE_WEB_RELOAD")]
@@ -609,8 +622,32 @@ impl CliOpts {
         if self.metrics_listen.is_some() {
             c.metrics_listen = self.metrics_listen;
         }
-        if self.metrics_token.is_some() {
-            c.metrics_token = self.metrics_token;
+        if self.metrics_token_arg.is_some() {
+            return Err(ConfigError::Invalid(
+                "--metrics-token is no longer accepted: every user of the machine can read a process's arguments (ps, /proc). Put the token in a file only the bridge can read and pass --metrics-token-file FILE (POP3_BRIDGE_METRICS_TOKEN_FILE, TOML metrics_token_file), or set the environment variable POP3_BRIDGE_METRICS_TOKEN".into(),
+            ));
+        }
+        let env_metrics_token = match self.metrics_token {
+            Some(s) => Some(s),
+            None => match std::env::var(METRICS_TOKEN_ENV) {
+                Ok(s) => Some(s),
+                Err(std::env::VarError::NotPresent) => None,
+                Err(std::env::VarError::NotUnicode(_)) => {
+                    return Err(ConfigError::Invalid(format!(
+                        "{METRICS_TOKEN_ENV} is not valid UTF-8"
+                    )));
+                }
+            },
+        };
+        match (env_metrics_token, &self.metrics_token_file) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::Invalid(format!(
+                    "the metrics token is given twice, in {METRICS_TOKEN_ENV} and as --metrics-token-file (POP3_BRIDGE_METRICS_TOKEN_FILE): give one"
+                )));
+            }
+            (Some(s), None) => c.metrics_token = Some(s),
+            (None, Some(p)) => c.metrics_token = Some(read_named_secret_file(p, "metrics token")?),
+            (None, None) => {}
         }
         c.web_reload |= self.web_reload;
         c.kiosk |= self.kiosk;
@@ -676,6 +713,9 @@ impl CliOpts {
 /// The environment variable holding the token secret itself (there is no flag for it).
 const TOKEN_SECRET_ENV: &str = "POP3_BRIDGE_TOKEN_SECRET";
 
+/// The environment variable holding the metrics token itself (there is no flag for it).
+const METRICS_TOKEN_ENV: &str = "POP3_BRIDGE_METRICS_TOKEN";
+
 /// The token secret from `path`: its text without one trailing newline (`\n` or `\r\n`).
 ///
 /// Refused when empty, or when other users may read or write the file (on Unix: any of the
@@ -684,10 +724,15 @@ const TOKEN_SECRET_ENV: &str = "POP3_BRIDGE_TOKEN_SECRET";
 /// (the fix is one `chmod o-rwx`). Group access is allowed: a file `root:pop3-bridge`, mode
 /// 0640, is the usual way to hand a secret to a service.
 pub(crate) fn read_secret_file(path: &Path) -> Result<String, ConfigError> {
+    read_named_secret_file(path, "token secret")
+}
+
+/// [`read_secret_file`] for any secret; `what` names it in the errors ("metrics token").
+pub(crate) fn read_named_secret_file(path: &Path, what: &str) -> Result<String, ConfigError> {
     use std::io::Read;
     let shown = path.display();
     let unreadable = |e: std::io::Error| {
-        ConfigError::Invalid(format!("cannot read the token secret file {shown}: {e}"))
+        ConfigError::Invalid(format!("cannot read the {what} file {shown}: {e}"))
     };
     let mut file = std::fs::File::open(path).map_err(unreadable)?;
     #[cfg(unix)]
@@ -696,7 +741,7 @@ pub(crate) fn read_secret_file(path: &Path) -> Result<String, ConfigError> {
         let mode = file.metadata().map_err(unreadable)?.permissions().mode();
         if mode & 0o007 != 0 {
             return Err(ConfigError::Invalid(format!(
-                "the token secret file {shown} is accessible to other users (mode {:03o}): make it readable by the bridge only (chmod o-rwx {shown})",
+                "the {what} file {shown} is accessible to other users (mode {:03o}): make it readable by the bridge only (chmod o-rwx {shown})",
                 mode & 0o777
             )));
         }
@@ -709,7 +754,7 @@ pub(crate) fn read_secret_file(path: &Path) -> Result<String, ConfigError> {
     };
     if secret.is_empty() {
         return Err(ConfigError::Invalid(format!(
-            "the token secret file {shown} is empty"
+            "the {what} file {shown} is empty"
         )));
     }
     Ok(secret.to_string())
@@ -753,7 +798,16 @@ fn apply_file(c: &mut Config, f: FileConfig, log: &mut String) -> Result<(), Con
     c.trusted_proxies.extend(f.trusted_proxies);
     c.frame_ancestors.extend(f.frame_ancestors);
     c.metrics_listen = f.metrics_listen.or(c.metrics_listen.take());
-    c.metrics_token = f.metrics_token.or(c.metrics_token.take());
+    c.metrics_token = match (f.metrics_token, f.metrics_token_file) {
+        (Some(_), Some(_)) => {
+            return Err(ConfigError::Invalid(
+                "metrics_token and metrics_token_file are both set: keep one (metrics_token_file keeps the token out of the configuration file)".into(),
+            ));
+        }
+        (Some(s), None) => Some(s),
+        (None, Some(p)) => Some(read_named_secret_file(&p, "metrics token")?),
+        (None, None) => c.metrics_token.take(),
+    };
     c.web_reload = f.web_reload.unwrap_or(c.web_reload);
     c.kiosk = f.kiosk.unwrap_or(c.kiosk);
     c.kiosk_idle_secs = f.kiosk_idle_secs.unwrap_or(c.kiosk_idle_secs);

@@ -35,19 +35,19 @@ debug_redacted!(Config {
 debug_redacted!(FileConfig {
     listen, web_root, pkg_root, public_hosts, origins, allow_hosts, allow_ports, servers_only,
     allow_plaintext, extra_ca, servers, token_secret_file, token_mode, token_in_query, tls_cert,
-    tls_key, behind_proxy, trusted_proxies, frame_ancestors, metrics_listen, web_reload, kiosk,
-    kiosk_idle_secs, open_relay, dev_pages, log, limits,
+    tls_key, behind_proxy, trusted_proxies, frame_ancestors, metrics_listen, metrics_token_file,
+    web_reload, kiosk, kiosk_idle_secs, open_relay, dev_pages, log, limits,
 } secrets { token_secret, metrics_token });
 
 debug_redacted!(CliOpts {
     config, listen, web_root, pkg_root, allow_hosts, allow_ports, servers_only, allow_plaintext,
     extra_ca, origins, public_hosts, token_secret_file, token_mode, token_in_query, tls_cert,
-    tls_key, behind_proxy, trusted_proxies, frame_ancestors, metrics_listen, web_reload, kiosk,
-    kiosk_idle_secs, open_relay, dev_pages, max_sessions, max_sessions_per_ip,
+    tls_key, behind_proxy, trusted_proxies, frame_ancestors, metrics_listen, metrics_token_file,
+    web_reload, kiosk, kiosk_idle_secs, open_relay, dev_pages, max_sessions, max_sessions_per_ip,
     max_connections_per_ip, ipv6_prefix, idle_timeout, connect_timeout, max_connections,
     handshake_timeout, tls_timeout, stls_timeout, ping_interval, write_timeout,
     http_write_timeout, max_message_size, shutdown_grace, log,
-} secrets { token_secret, token_secret_arg, metrics_token });
+} secrets { token_secret, token_secret_arg, metrics_token, metrics_token_arg });
 
 #[cfg(test)]
 mod tests {
@@ -58,10 +58,10 @@ mod tests {
 
     #[test]
     fn debug_never_shows_the_token_secret() {
-        let mut cli =
-            crate::config::Cli::try_parse_from(["pop3-bridge", "--metrics-token", SECRET]).unwrap();
-        // As if from POP3_BRIDGE_TOKEN_SECRET (there is no flag for it).
+        let mut cli = crate::config::Cli::try_parse_from(["pop3-bridge"]).unwrap();
+        // As if from POP3_BRIDGE_TOKEN_SECRET and POP3_BRIDGE_METRICS_TOKEN (no flags for them).
         cli.opts.token_secret = Some(SECRET.into());
+        cli.opts.metrics_token = Some(SECRET.into());
         let shown = format!("{cli:?}");
         assert!(!shown.contains(SECRET), "{shown}");
         assert!(
@@ -72,7 +72,14 @@ mod tests {
         let shown = format!("{config:?} {:?}", crate::Bridge::new(config.clone()));
         assert!(!shown.contains(SECRET), "{shown}");
         assert!(shown.contains("listen: 127.0.0.1:8080"), "{shown}");
-        let file: FileConfig = toml::from_str(&format!("token_secret = \"{SECRET}\"")).unwrap();
+        assert!(
+            shown.contains("metrics_token: Some(\"<redacted>\")"),
+            "{shown}"
+        );
+        let file: FileConfig = toml::from_str(&format!(
+            "token_secret = \"{SECRET}\"\nmetrics_token = \"{SECRET}\""
+        ))
+        .unwrap();
         let shown = format!("{file:?}");
         assert!(!shown.contains(SECRET), "{shown}");
         assert!(
