@@ -404,10 +404,14 @@ pub mod pki {
             }
         }
 
-        /// Write the CA certificate to a temp file and return its path.
+        /// Write the CA certificate to a temp file of its own and return its path. Every call
+        /// gets a new file: tests run in parallel, and two of them writing one path let a
+        /// bridge read the other's half-written certificate.
         pub fn write_pem(&self, tag: &str) -> std::path::PathBuf {
+            static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+            let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let p = std::env::temp_dir().join(format!(
-                "pop3-bridge-test-{}-{tag}-ca.pem",
+                "pop3-bridge-test-{}-{tag}-{n}-ca.pem",
                 std::process::id()
             ));
             std::fs::write(&p, &self.pem).unwrap();
