@@ -179,5 +179,8 @@ fn toml_takes_the_token_or_its_file_but_not_both() {
         0o600,
     );
     let err = token_from(&["--config", toml.to_str().unwrap()]).unwrap_err();
-    assert!(err.contains("metrics_token_file") && err.contains("both"), "{err}");
+    assert!(
+        err.contains("metrics_token_file") && err.contains("both"),
+        "{err}"
+    );
 }
