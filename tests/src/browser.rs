@@ -757,6 +757,66 @@ async fn serve_one(mut stream: tokio::net::TcpStream, root: &Path) -> std::io::R
     stream.shutdown().await
 }
 
+/// The element the UI tests drive, and a script prefix that binds its shadow root to `r`.
+pub const INBOX_HOST: &str = "pop3-inbox";
+/// See [`INBOX_HOST`].
+pub const INBOX_ROOT: &str = "const r = document.querySelector('pop3-inbox').shadowRoot;";
+
+/// A browser showing `<pop3-inbox>`: scripts run with its shadow root as `r`, errors name
+/// the browser, screenshots go to `target/screenshots/<prefix>-<browser>-<name>.png`. The UI
+/// tests build their own steps on top of it.
+pub struct InboxPage {
+    /// The browser.
+    pub b: Browser,
+    /// Which one (for messages and file names).
+    pub kind: BrowserKind,
+    /// The screenshot file-name prefix (the test's name).
+    pub shots: &'static str,
+}
+
+impl InboxPage {
+    /// Runs `expr` with `r` bound and returns its value.
+    pub async fn eval(&self, expr: &str) -> std::result::Result<Json, String> {
+        self.b
+            .js(&format!("{INBOX_ROOT} return ({expr});"), vec![])
+            .await
+            .map_err(|e| format!("{}: {e}", self.kind.name()))
+    }
+
+    /// Waits up to `secs` for `expr` (with `r` bound) to be truthy; returns its value.
+    pub async fn wait(
+        &self,
+        what: &str,
+        expr: &str,
+        secs: u64,
+    ) -> std::result::Result<Json, String> {
+        self.b
+            .wait_js(
+                what,
+                &format!("(() => {{ {INBOX_ROOT} return ({expr}); }})()"),
+                Duration::from_secs(secs),
+            )
+            .await
+            .map_err(|e| format!("{}: waiting for {what}: {e}", self.kind.name()))
+    }
+
+    /// A real (WebDriver) click on `css` inside the inbox's shadow root.
+    pub async fn click(&self, css: &str) -> std::result::Result<(), String> {
+        self.b
+            .click_in_shadow(INBOX_HOST, css)
+            .await
+            .map_err(|e| format!("{}: click {css}: {e}", self.kind.name()))
+    }
+
+    /// Saves a screenshot under `target/screenshots/`.
+    pub async fn shot(&self, name: &str) -> std::result::Result<(), String> {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../target/screenshots")
+            .join(format!("{}-{}-{name}.png", self.shots, self.kind.name()));
+        self.b.screenshot(&path).await.map_err(|e| e.to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -24,10 +24,9 @@
 //! web/ (see `e2e::browser::web_root`).
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use e2e::browser::{Browser, BrowserKind};
+use e2e::browser::{Browser, BrowserKind, INBOX_HOST as HOST, INBOX_ROOT as R_, InboxPage};
 use e2e::{Dovecot, DovecotOptions, Mailbox};
 use pop3_bridge::{Bridge, Config};
 use serde_json::{Value as Json, json};
@@ -35,16 +34,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 type R<T = ()> = Result<T, String>;
-const HOST: &str = "pop3-inbox";
-const R_: &str = "const r = document.querySelector('pop3-inbox').shadowRoot;";
 const USER: &str = "kiosk";
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace root")
-        .to_path_buf()
-}
 
 fn ensure(c: bool, what: impl Into<String>) -> R {
     if c { Ok(()) } else { Err(what.into()) }
@@ -60,44 +50,17 @@ Content-Disposition: attachment; filename=\"notes.txt\"\r\n\r\nsecret notes\r\n-
         .to_vec()
 }
 
-struct Ui {
-    b: Browser,
-    kind: BrowserKind,
+/// The inbox page (eval, wait, click, shot: `e2e::browser::InboxPage`) and this test's steps.
+struct Ui(InboxPage);
+
+impl std::ops::Deref for Ui {
+    type Target = InboxPage;
+    fn deref(&self) -> &InboxPage {
+        &self.0
+    }
 }
 
 impl Ui {
-    async fn eval(&self, expr: &str) -> R<Json> {
-        self.b
-            .js(&format!("{R_} return ({expr});"), vec![])
-            .await
-            .map_err(|e| format!("{}: {e}", self.kind.name()))
-    }
-
-    async fn wait(&self, what: &str, expr: &str, secs: u64) -> R<Json> {
-        self.b
-            .wait_js(
-                what,
-                &format!("(() => {{ {R_} return ({expr}); }})()"),
-                Duration::from_secs(secs),
-            )
-            .await
-            .map_err(|e| format!("{}: waiting for {what}: {e}", self.kind.name()))
-    }
-
-    async fn click(&self, css: &str) -> R {
-        self.b
-            .click_in_shadow(HOST, css)
-            .await
-            .map_err(|e| format!("{}: click {css}: {e}", self.kind.name()))
-    }
-
-    async fn shot(&self, name: &str) -> R {
-        let path = root()
-            .join("target/screenshots")
-            .join(format!("kiosk-{}-{name}.png", self.kind.name()));
-        self.b.screenshot(&path).await.map_err(|e| e.to_string())
-    }
-
     async fn open(&self, url: &str) -> R {
         self.b.goto(url).await.map_err(|e| e.to_string())?;
         self.wait_form().await
@@ -495,7 +458,11 @@ async fn server_from_url_is_confirmed(ui: &Ui, s: &Stack) -> R {
 async fn run(kind: BrowserKind) {
     let mut s = stack().await;
     let b = Browser::start(kind).await.expect("browser starts");
-    let ui = Ui { b, kind };
+    let ui = Ui(InboxPage {
+        b,
+        kind,
+        shots: "kiosk",
+    });
     let mut errors = Vec::new();
     type Scenario =
         for<'a> fn(
@@ -529,7 +496,7 @@ async fn run(kind: BrowserKind) {
             errors.push(format!("{name}: {e}"));
         }
     }
-    let _ = ui.b.close().await;
+    let _ = ui.0.b.close().await;
     s.shutdown().await;
     if !errors.is_empty() {
         panic!(

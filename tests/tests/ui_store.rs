@@ -15,69 +15,35 @@
 //! Needs web/pkg (`cargo xtask build-web`, which `cargo xtask test` runs first).
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use e2e::browser::{Browser, BrowserKind};
+use e2e::browser::{Browser, BrowserKind, INBOX_HOST as HOST, INBOX_ROOT as R_, InboxPage};
 use e2e::{Dovecot, DovecotOptions, Mailbox};
 use pop3_bridge::{Bridge, Config};
 use serde_json::{Value as Json, json};
 use tokio::net::TcpListener;
 
 type R<T = ()> = Result<T, String>;
-const HOST: &str = "pop3-inbox";
-const R_: &str = "const r = document.querySelector('pop3-inbox').shadowRoot;";
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace root")
-        .to_path_buf()
-}
 
 fn ensure(c: bool, what: impl Into<String>) -> R {
     if c { Ok(()) } else { Err(what.into()) }
 }
 
+/// The inbox page (eval, wait, click, shot: `e2e::browser::InboxPage`), where it is served,
+/// and this test's steps.
 struct Ui {
-    b: Browser,
+    page: InboxPage,
     base: String,
-    kind: BrowserKind,
+}
+
+impl std::ops::Deref for Ui {
+    type Target = InboxPage;
+    fn deref(&self) -> &InboxPage {
+        &self.page
+    }
 }
 
 impl Ui {
-    async fn eval(&self, expr: &str) -> R<Json> {
-        self.b
-            .js(&format!("{R_} return ({expr});"), vec![])
-            .await
-            .map_err(|e| format!("{}: {e}", self.kind.name()))
-    }
-
-    async fn wait(&self, what: &str, expr: &str, secs: u64) -> R<Json> {
-        self.b
-            .wait_js(
-                what,
-                &format!("(() => {{ {R_} return ({expr}); }})()"),
-                Duration::from_secs(secs),
-            )
-            .await
-            .map_err(|e| format!("{}: waiting for {what}: {e}", self.kind.name()))
-    }
-
-    async fn click(&self, css: &str) -> R {
-        self.b
-            .click_in_shadow(HOST, css)
-            .await
-            .map_err(|e| format!("{}: click {css}: {e}", self.kind.name()))
-    }
-
-    async fn shot(&self, name: &str) -> R {
-        let path = root()
-            .join("target/screenshots")
-            .join(format!("store-{}-{name}.png", self.kind.name()));
-        self.b.screenshot(&path).await.map_err(|e| e.to_string())
-    }
-
     async fn open(&self, query: &str) -> R {
         self.b
             .goto(&format!("{}/index.html?{query}", self.base))
@@ -837,9 +803,12 @@ async fn run(kind: BrowserKind, store_scenario: bool) {
     let mut s = stack(&[("keeper", 6), ("kiosk", 3)], !store_scenario).await;
     let b = Browser::start(kind).await.expect("browser starts");
     let ui = Ui {
-        b,
+        page: InboxPage {
+            b,
+            kind,
+            shots: "store",
+        },
         base: format!("http://{}", s.addr),
-        kind,
     };
     let query = if store_scenario {
         "kiosk&kiosk-idle=15"
@@ -859,7 +828,7 @@ async fn run(kind: BrowserKind, store_scenario: bool) {
             e.push_str(&format!("\npage: {state}"));
         }
     }
-    let _ = ui.b.close().await;
+    let _ = ui.page.b.close().await;
     s.shutdown().await;
     if let Err(e) = result {
         panic!("{}: {e}\n--- dovecot log ---\n{}", kind.name(), s.d.log());
