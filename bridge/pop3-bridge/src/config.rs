@@ -577,32 +577,12 @@ impl CliOpts {
         c.extra_ca.extend(self.extra_ca);
         c.origins.extend(self.origins);
         c.public_hosts.extend(self.public_hosts);
-        if self.token_secret_arg.is_some() {
-            return Err(ConfigError::Invalid(
-                "--token-secret is no longer accepted: every user of the machine can read a process's arguments (ps, /proc). Put the secret in a file only the bridge can read and pass --token-secret-file FILE (POP3_BRIDGE_TOKEN_SECRET_FILE, TOML token_secret_file), or set the environment variable POP3_BRIDGE_TOKEN_SECRET".into(),
-            ));
-        }
-        let env_secret = match self.token_secret {
-            Some(s) => Some(s),
-            None => match std::env::var(TOKEN_SECRET_ENV) {
-                Ok(s) => Some(s),
-                Err(std::env::VarError::NotPresent) => None,
-                Err(std::env::VarError::NotUnicode(_)) => {
-                    return Err(ConfigError::Invalid(format!(
-                        "{TOKEN_SECRET_ENV} is not valid UTF-8"
-                    )));
-                }
-            },
-        };
-        match (env_secret, &self.token_secret_file) {
-            (Some(_), Some(_)) => {
-                return Err(ConfigError::Invalid(format!(
-                    "the token secret is given twice, in {TOKEN_SECRET_ENV} and as --token-secret-file (POP3_BRIDGE_TOKEN_SECRET_FILE): give one"
-                )));
-            }
-            (Some(s), None) => c.token_secret = Some(s),
-            (None, Some(p)) => c.token_secret = Some(read_secret_file(p)?),
-            (None, None) => {}
+        if let Some(secret) = TOKEN_SECRET.read_cli(
+            self.token_secret_arg.is_some(),
+            self.token_secret,
+            self.token_secret_file.as_deref(),
+        )? {
+            c.token_secret = Some(secret);
         }
         c.token_in_query |= self.token_in_query;
         match self.token_mode.as_deref() {
@@ -622,32 +602,12 @@ impl CliOpts {
         if self.metrics_listen.is_some() {
             c.metrics_listen = self.metrics_listen;
         }
-        if self.metrics_token_arg.is_some() {
-            return Err(ConfigError::Invalid(
-                "--metrics-token is no longer accepted: every user of the machine can read a process's arguments (ps, /proc). Put the token in a file only the bridge can read and pass --metrics-token-file FILE (POP3_BRIDGE_METRICS_TOKEN_FILE, TOML metrics_token_file), or set the environment variable POP3_BRIDGE_METRICS_TOKEN".into(),
-            ));
-        }
-        let env_metrics_token = match self.metrics_token {
-            Some(s) => Some(s),
-            None => match std::env::var(METRICS_TOKEN_ENV) {
-                Ok(s) => Some(s),
-                Err(std::env::VarError::NotPresent) => None,
-                Err(std::env::VarError::NotUnicode(_)) => {
-                    return Err(ConfigError::Invalid(format!(
-                        "{METRICS_TOKEN_ENV} is not valid UTF-8"
-                    )));
-                }
-            },
-        };
-        match (env_metrics_token, &self.metrics_token_file) {
-            (Some(_), Some(_)) => {
-                return Err(ConfigError::Invalid(format!(
-                    "the metrics token is given twice, in {METRICS_TOKEN_ENV} and as --metrics-token-file (POP3_BRIDGE_METRICS_TOKEN_FILE): give one"
-                )));
-            }
-            (Some(s), None) => c.metrics_token = Some(s),
-            (None, Some(p)) => c.metrics_token = Some(read_named_secret_file(p, "metrics token")?),
-            (None, None) => {}
+        if let Some(token) = METRICS_TOKEN.read_cli(
+            self.metrics_token_arg.is_some(),
+            self.metrics_token,
+            self.metrics_token_file.as_deref(),
+        )? {
+            c.metrics_token = Some(token);
         }
         c.web_reload |= self.web_reload;
         c.kiosk |= self.kiosk;
@@ -710,25 +670,105 @@ impl CliOpts {
     }
 }
 
-/// The environment variable holding the token secret itself (there is no flag for it).
-const TOKEN_SECRET_ENV: &str = "POP3_BRIDGE_TOKEN_SECRET";
+/// A secret the bridge takes from a file or the environment, never from a flag (every user
+/// of the machine can read a process's arguments). Its flag, variable and TOML key names all
+/// derive from `flag` and `env`, so the two secrets cannot drift apart in how they are read.
+struct SecretSource {
+    /// What it is, in messages ("token secret").
+    what: &'static str,
+    /// What it is called in "put the … in a file" ("secret").
+    noun: &'static str,
+    /// The removed flag, without dashes ("token-secret"); `--{flag}-file` reads the file.
+    flag: &'static str,
+    /// The variable holding the secret itself; `{env}_FILE` names the file.
+    env: &'static str,
+}
 
-/// The environment variable holding the metrics token itself (there is no flag for it).
-const METRICS_TOKEN_ENV: &str = "POP3_BRIDGE_METRICS_TOKEN";
+/// The access-token secret (hmac key or shared token).
+const TOKEN_SECRET: SecretSource = SecretSource {
+    what: "token secret",
+    noun: "secret",
+    flag: "token-secret",
+    env: "POP3_BRIDGE_TOKEN_SECRET",
+};
 
-/// The token secret from `path`: its text without one trailing newline (`\n` or `\r\n`).
+/// The bearer token of /metrics.
+const METRICS_TOKEN: SecretSource = SecretSource {
+    what: "metrics token",
+    noun: "token",
+    flag: "metrics-token",
+    env: "POP3_BRIDGE_METRICS_TOKEN",
+};
+
+impl SecretSource {
+    /// The TOML key of the secret itself (`token_secret`); `{key}_file` names the file.
+    fn toml_key(&self) -> String {
+        self.flag.replace('-', "_")
+    }
+
+    /// From the command line's view: refuses the removed flag, then takes the secret from its
+    /// environment variable (`from_env`, when clap did not set it, read here) or from the
+    /// file, never both. `None` when neither is given.
+    fn read_cli(
+        &self,
+        removed_flag_given: bool,
+        from_env: Option<String>,
+        file: Option<&Path>,
+    ) -> Result<Option<String>, ConfigError> {
+        let (what, noun, flag, env) = (self.what, self.noun, self.flag, self.env);
+        let key = self.toml_key();
+        if removed_flag_given {
+            return Err(ConfigError::Invalid(format!(
+                "--{flag} is no longer accepted: every user of the machine can read a process's arguments (ps, /proc). Put the {noun} in a file only the bridge can read and pass --{flag}-file FILE ({env}_FILE, TOML {key}_file), or set the environment variable {env}"
+            )));
+        }
+        let from_env = match from_env {
+            Some(s) => Some(s),
+            None => match std::env::var(env) {
+                Ok(s) => Some(s),
+                Err(std::env::VarError::NotPresent) => None,
+                Err(std::env::VarError::NotUnicode(_)) => {
+                    return Err(ConfigError::Invalid(format!("{env} is not valid UTF-8")));
+                }
+            },
+        };
+        match (from_env, file) {
+            (Some(_), Some(_)) => Err(ConfigError::Invalid(format!(
+                "the {what} is given twice, in {env} and as --{flag}-file ({env}_FILE): give one"
+            ))),
+            (Some(s), None) => Ok(Some(s)),
+            (None, Some(p)) => read_secret_file(p, what).map(Some),
+            (None, None) => Ok(None),
+        }
+    }
+
+    /// From the TOML file: the secret itself or its file, never both. `None` when neither.
+    fn read_toml(
+        &self,
+        secret: Option<String>,
+        file: Option<PathBuf>,
+    ) -> Result<Option<String>, ConfigError> {
+        let (noun, key) = (self.noun, self.toml_key());
+        match (secret, file) {
+            (Some(_), Some(_)) => Err(ConfigError::Invalid(format!(
+                "{key} and {key}_file are both set: keep one ({key}_file keeps the {noun} out of the configuration file)"
+            ))),
+            (Some(s), None) => Ok(Some(s)),
+            (None, Some(p)) => read_secret_file(&p, self.what).map(Some),
+            (None, None) => Ok(None),
+        }
+    }
+}
+
+/// A secret from `path` (`what` names it in the errors: "token secret"): its text without one
+/// trailing newline (`\n` or `\r\n`).
 ///
 /// Refused when empty, or when other users may read or write the file (on Unix: any of the
 /// mode's "other" bits), as ssh does with private keys: a secret every user of the machine can
 /// read is none, and a refusal at start-up is seen where a warning in a log is easily missed
 /// (the fix is one `chmod o-rwx`). Group access is allowed: a file `root:pop3-bridge`, mode
 /// 0640, is the usual way to hand a secret to a service.
-pub(crate) fn read_secret_file(path: &Path) -> Result<String, ConfigError> {
-    read_named_secret_file(path, "token secret")
-}
-
-/// [`read_secret_file`] for any secret; `what` names it in the errors ("metrics token").
-pub(crate) fn read_named_secret_file(path: &Path, what: &str) -> Result<String, ConfigError> {
+fn read_secret_file(path: &Path, what: &str) -> Result<String, ConfigError> {
     use std::io::Read;
     let shown = path.display();
     let unreadable = |e: std::io::Error| {
@@ -780,16 +820,9 @@ fn apply_file(c: &mut Config, f: FileConfig, log: &mut String) -> Result<(), Con
     c.allow_plaintext = f.allow_plaintext.unwrap_or(c.allow_plaintext);
     c.extra_ca.extend(f.extra_ca);
     c.servers.extend(f.servers);
-    c.token_secret = match (f.token_secret, f.token_secret_file) {
-        (Some(_), Some(_)) => {
-            return Err(ConfigError::Invalid(
-                "token_secret and token_secret_file are both set: keep one (token_secret_file keeps the secret out of the configuration file)".into(),
-            ));
-        }
-        (Some(s), None) => Some(s),
-        (None, Some(p)) => Some(read_secret_file(&p)?),
-        (None, None) => c.token_secret.take(),
-    };
+    c.token_secret = TOKEN_SECRET
+        .read_toml(f.token_secret, f.token_secret_file)?
+        .or(c.token_secret.take());
     c.token_mode = f.token_mode.unwrap_or(c.token_mode);
     c.token_in_query = f.token_in_query.unwrap_or(c.token_in_query);
     c.tls_cert = f.tls_cert.or(c.tls_cert.take());
@@ -798,16 +831,9 @@ fn apply_file(c: &mut Config, f: FileConfig, log: &mut String) -> Result<(), Con
     c.trusted_proxies.extend(f.trusted_proxies);
     c.frame_ancestors.extend(f.frame_ancestors);
     c.metrics_listen = f.metrics_listen.or(c.metrics_listen.take());
-    c.metrics_token = match (f.metrics_token, f.metrics_token_file) {
-        (Some(_), Some(_)) => {
-            return Err(ConfigError::Invalid(
-                "metrics_token and metrics_token_file are both set: keep one (metrics_token_file keeps the token out of the configuration file)".into(),
-            ));
-        }
-        (Some(s), None) => Some(s),
-        (None, Some(p)) => Some(read_named_secret_file(&p, "metrics token")?),
-        (None, None) => c.metrics_token.take(),
-    };
+    c.metrics_token = METRICS_TOKEN
+        .read_toml(f.metrics_token, f.metrics_token_file)?
+        .or(c.metrics_token.take());
     c.web_reload = f.web_reload.unwrap_or(c.web_reload);
     c.kiosk = f.kiosk.unwrap_or(c.kiosk);
     c.kiosk_idle_secs = f.kiosk_idle_secs.unwrap_or(c.kiosk_idle_secs);
