@@ -11,6 +11,7 @@ mod charsets;
 mod filename;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
+mod html_limits;
 mod message;
 mod sanitize;
 mod text;

@@ -13,6 +13,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use ammonia::{Builder, UrlRelative};
 
+use crate::html_limits;
+
 /// What the caller chooses about remote content.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SanitizeOptions {
@@ -30,15 +32,16 @@ pub struct Sanitized {
     /// UI can offer to load remote content. With `allow_remote` only `<img src>` comes back,
     /// so the count may stay above zero.
     pub remote_blocked: usize,
-    /// The input nested deeper than [`MAX_HTML_DEPTH`] or had more than [`MAX_HTML_TAGS`]
-    /// tags, and was cut there.
+    /// The input, as parsed, nested deeper than [`MAX_HTML_DEPTH`] or had more than
+    /// [`MAX_HTML_TAGS`] elements, and was cut there.
     pub truncated: bool,
 }
 
 /// Deeper nesting is cut off, as browsers do (Blink stops nesting at 512): HTML tree building
-/// checks the stack of open elements for every tag, so depth times tags is the work.
+/// checks the stack of open elements for every tag, so depth times tags is the work. Measured
+/// on the tree as the parser builds it (elements inside elements), not on the tags written.
 pub const MAX_HTML_DEPTH: usize = 512;
-/// More tags than any real mail has; beyond it the rest of the part is not shown.
+/// More elements than any real mail has; beyond it the rest of the part is not shown.
 pub const MAX_HTML_TAGS: usize = 200_000;
 
 /// Inline images of a message: Content-ID (without angle brackets) to a `data:` URL.
@@ -233,121 +236,84 @@ pub fn sanitize_with_images(
     images: Arc<InlineImages>,
 ) -> Sanitized {
     let blocked = Arc::new(AtomicUsize::new(0));
-    let cut = cut_point(html);
-    let first = builder(opts, images, Some(blocked.clone()))
-        .clean(&html[..cut.unwrap_or(html.len())])
-        .to_string();
-    // ammonia removes rejected attributes with swap_remove, which reorders the survivors; a
-    // second pass, in which nothing is rejected any more, settles the order so that
-    // sanitizing the output again changes nothing.
-    let html = builder(opts, Arc::new(InlineImages::new()), None)
-        .clean(&first)
-        .to_string();
+    let cut = html_limits::cut_point(html, MAX_HTML_DEPTH, MAX_HTML_TAGS);
+    let first = keep_pre_newline(
+        builder(opts, images, Some(blocked.clone()))
+            .clean(&html[..cut.unwrap_or(html.len())])
+            .to_string(),
+    );
+    let (html, settled_cut) = settle(first, opts);
     Sanitized {
         html,
         remote_blocked: blocked.load(Ordering::Relaxed),
-        truncated: cut.is_some(),
+        truncated: cut.is_some() || settled_cut,
     }
 }
 
-/// Elements that never nest: void, or closed implicitly by their next sibling.
-const NO_NESTING: &[&str] = &[
-    "area", "base", "br", "col", "embed", "hr", "img", "input", "keygen", "link", "meta", "param",
-    "source", "track", "wbr", "p", "li", "dt", "dd", "td", "th", "tr", "option", "optgroup",
-    "thead", "tbody", "tfoot", "colgroup", "rp", "rt", "image", "isindex", "frame",
-];
-/// Elements whose content is text to the HTML tokenizer, so tags inside do not count.
-const RAW_TEXT: &[&str] = &[
-    "script", "style", "textarea", "title", "xmp", "iframe", "noembed", "noframes", "noscript",
-];
+/// Passes after the first before giving up on a fixed point. Two are the rule (ammonia
+/// removes rejected attributes with swap_remove, which reorders the survivors, and the next
+/// pass settles the order); more would mean the serialization parses into another tree.
+const MAX_SETTLE_PASSES: usize = 6;
 
-/// Where to cut `html` so that its nesting stays within [`MAX_HTML_DEPTH`] and its tags within
-/// [`MAX_HTML_TAGS`], by a tokenizer that approximates the HTML one (it only bounds work: the
-/// sanitizer proper parses with html5ever). `None`: nothing to cut.
-fn cut_point(html: &str) -> Option<usize> {
+/// Sanitizes `html` again, without the first pass's filtering effects, until the output is a
+/// fixed point: what a browser parses from it is the tree that was checked (no mutation
+/// XSS), sanitizing it again changes nothing, and it is within the limits as parsed. Whether
+/// a limit cut anything comes back with it.
+fn settle(mut html: String, opts: SanitizeOptions) -> (String, bool) {
+    let mut truncated = false;
+    for _ in 0..MAX_SETTLE_PASSES {
+        let cut = html_limits::cut_point(&html, MAX_HTML_DEPTH, MAX_HTML_TAGS);
+        truncated |= cut.is_some();
+        let next = keep_pre_newline(
+            builder(opts, Arc::new(InlineImages::new()), None)
+                .clean(&html[..cut.unwrap_or(html.len())])
+                .to_string(),
+        );
+        if next == html {
+            return (html, truncated);
+        }
+        html = next;
+    }
+    // No fixed point: show the markup as text rather than HTML whose parse was not checked.
+    // Escaped text is a fixed point of its own.
+    (ammonia::clean_text(&html), truncated)
+}
+
+/// The HTML parser drops a newline right after `<pre>`, and html5ever's serializer does not
+/// write one back, so a `<pre>` whose text starts with a newline would lose one per pass.
+/// Doubling it keeps what was checked what is shown. `html` is ammonia's serialization: text
+/// has every `<` escaped and every attribute value is double-quoted, so a `<` outside quotes
+/// starts a tag.
+fn keep_pre_newline(html: String) -> String {
+    if !html.contains("<pre") {
+        return html;
+    }
     let b = html.as_bytes();
-    let (mut depth, mut tags, mut i) = (0usize, 0usize, 0usize);
-    while let Some(off) = memchr_lt(&b[i..]) {
+    let mut out = String::with_capacity(html.len() + 16);
+    let (mut copied, mut i) = (0usize, 0usize);
+    while let Some(off) = b[i..].iter().position(|&c| c == b'<') {
         let start = i + off;
-        i = start + 1;
-        match b.get(i) {
-            Some(b'!') => {
-                let end = if b[i..].starts_with(b"!--") {
-                    find(b, i, b"-->")
-                } else {
-                    find(b, i, b">")
-                };
-                i = end;
+        let mut j = start + 1;
+        let mut quoted = false;
+        while j < b.len() && (quoted || b[j] != b'>') {
+            if b[j] == b'"' {
+                quoted = !quoted;
             }
-            Some(b'/') => {
-                depth = depth.saturating_sub(1);
-                i = find(b, i, b">");
-            }
-            Some(c) if c.is_ascii_alphabetic() => {
-                let name_end = b[i..]
-                    .iter()
-                    .position(|c| !c.is_ascii_alphanumeric() && *c != b'-')
-                    .map_or(b.len(), |p| i + p);
-                let name = html[i..name_end].to_ascii_lowercase();
-                let (end, self_closing) = tag_end(b, name_end);
-                tags += 1;
-                if tags > MAX_HTML_TAGS {
-                    return Some(start);
-                }
-                i = end;
-                if RAW_TEXT.contains(&name.as_str()) {
-                    i = find_ci(b, i, format!("</{name}").as_bytes());
-                } else if !self_closing && !NO_NESTING.contains(&name.as_str()) {
-                    depth += 1;
-                    if depth > MAX_HTML_DEPTH {
-                        return Some(start);
-                    }
-                }
-            }
-            _ => {}
+            j += 1;
         }
-    }
-    None
-}
-
-fn memchr_lt(b: &[u8]) -> Option<usize> {
-    b.iter().position(|&c| c == b'<')
-}
-
-/// Index just past `needle` at or after `from`, or the end.
-fn find(b: &[u8], from: usize, needle: &[u8]) -> usize {
-    b.get(from..)
-        .and_then(|s| s.windows(needle.len()).position(|w| w == needle))
-        .map_or(b.len(), |p| from + p + needle.len())
-}
-
-fn find_ci(b: &[u8], from: usize, needle: &[u8]) -> usize {
-    b.get(from..)
-        .and_then(|s| {
-            s.windows(needle.len())
-                .position(|w| w.eq_ignore_ascii_case(needle))
-        })
-        .map_or(b.len(), |p| from + p)
-}
-
-/// The end of a start tag (past its `>`), skipping quoted attribute values, and whether it
-/// was written self-closing.
-fn tag_end(b: &[u8], mut i: usize) -> (usize, bool) {
-    let mut prev = 0u8;
-    while i < b.len() {
-        match b[i] {
-            b'>' => return (i + 1, prev == b'/'),
-            q @ (b'"' | b'\'') if prev == b'=' => {
-                i = find(b, i + 1, &[q]);
-                prev = q;
-                continue;
-            }
-            c if c.is_ascii_whitespace() => {}
-            c => prev = c,
+        let name_end = b[start + 1..j.min(b.len())]
+            .iter()
+            .position(|&c| c == b' ' || c == b'>')
+            .map_or(j, |p| start + 1 + p);
+        if &b[start + 1..name_end] == b"pre" && b.get(j + 1) == Some(&b'\n') {
+            out.push_str(&html[copied..=j]);
+            out.push('\n');
+            copied = j + 1;
         }
-        i += 1;
+        i = (j + 1).min(b.len());
     }
-    (b.len(), false)
+    out.push_str(&html[copied..]);
+    out
 }
 
 fn builder(

@@ -258,3 +258,39 @@ fn many_tags_at_moderate_depth_stay_fast() {
     assert_eq!(s.html.matches("<span>").count(), 20_000);
     assert!(t.elapsed().as_secs() < 20, "{:?}", t.elapsed());
 }
+
+#[test]
+fn a_newline_opening_a_pre_survives_every_pass() {
+    // The parser drops one newline after <pre>; the output must carry it so that the text
+    // shown is the text checked, and sanitizing again changes nothing.
+    for input in [
+        "<pre></a>\n<td></a>\n",
+        "<pre>\n\nx</pre>",
+        "<pre title=\"<pre>\">\n\ny</pre>",
+    ] {
+        let once = sanitize_html(input, SanitizeOptions::default());
+        let twice = sanitize_html(&once.html, SanitizeOptions::default());
+        assert_eq!(twice.html, once.html, "{input:?}");
+    }
+    let out = sanitize_html("<pre>\n\nx</pre>", SanitizeOptions::default());
+    assert_eq!(out.html, "<pre>\n\nx</pre>");
+}
+
+#[test]
+fn nesting_hidden_from_a_tokenizer_is_still_cut() {
+    // `<x =">`: the quote is part of an attribute name, not a value, so the tag ends at its
+    // `>` and all 600 <div> nest; a stray end tag the parser ignores lowers nothing.
+    for input in [
+        "<x =\">".to_owned() + &"<div>".repeat(600),
+        "<x>".to_owned() + &"<div>".repeat(400) + "</x>" + &"<div>".repeat(400),
+        "<!--x--!>".to_owned() + &"<div>".repeat(600),
+    ] {
+        let once = sanitize_html(&input, SanitizeOptions::default());
+        assert!(once.truncated, "{}", &input[..20]);
+        assert!(once.html.matches("<div>").count() <= pop3_mime::MAX_HTML_DEPTH);
+        assert_eq!(
+            sanitize_html(&once.html, SanitizeOptions::default()).html,
+            once.html
+        );
+    }
+}
