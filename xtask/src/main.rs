@@ -986,14 +986,28 @@ struct FuzzRun {
 /// read. A failing input is saved under `fuzz/artifacts/<target>/`; once fixed it belongs in
 /// the seed corpus, where `cargo test` replays it.
 fn fuzz(root: &Path, args: &[String]) -> Result {
-    let secs = match args.first() {
-        None => 600,
-        Some(s) => s
-            .parse::<u64>()
-            .ok()
-            .filter(|s| *s > 0)
-            .ok_or_else(|| format!("fuzz: SECONDS must be a positive number, not {s:?}"))?,
+    let number = |what: &str, s: Option<&String>| {
+        s.and_then(|s| s.parse::<u64>().ok())
+            .filter(|n| *n > 0)
+            .ok_or_else(|| format!("fuzz: {what} must be a positive number, not {s:?}"))
     };
+    let (mut secs, mut runs_goal, mut only) = (600, None, None::<Vec<String>>);
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--runs" => runs_goal = Some(number("--runs", it.next())?),
+            "--only" => {
+                only = Some(
+                    it.next()
+                        .ok_or("fuzz: --only needs a comma-separated list of targets")?
+                        .split(',')
+                        .map(str::to_owned)
+                        .collect(),
+                )
+            }
+            _ => secs = number("SECONDS", Some(a))?,
+        }
+    }
     header("fuzz: cargo-fuzz");
     if have("cargo-fuzz") {
         println!("cargo-fuzz: present");
@@ -1022,7 +1036,9 @@ fn fuzz(root: &Path, args: &[String]) -> Result {
             return Err(format!("fuzz: cannot list the targets of {krate}: {list}"));
         }
         for target in targets {
-            runs.push(fuzz_target(krate, &dir, &target, secs));
+            if only.as_ref().is_none_or(|o| o.contains(&target)) {
+                runs.push(fuzz_target(krate, &dir, &target, secs, runs_goal));
+            }
         }
     }
 
@@ -1093,7 +1109,13 @@ fn fuzz_cmd(dir: &Path) -> Command {
 
 /// Runs one target for `secs` seconds, echoing the fuzzer's output (without its per-input
 /// lines) and reading its final statistics and any saved failing input.
-fn fuzz_target(krate: &str, dir: &Path, target: &str, secs: u64) -> FuzzRun {
+fn fuzz_target(
+    krate: &str,
+    dir: &Path,
+    target: &str,
+    secs: u64,
+    runs_goal: Option<u64>,
+) -> FuzzRun {
     use std::io::BufRead;
     header(&format!("fuzz {krate} {target} ({secs} s)"));
     let mut run = FuzzRun {
@@ -1112,13 +1134,19 @@ fn fuzz_target(krate: &str, dir: &Path, target: &str, secs: u64) -> FuzzRun {
         return run;
     }
     let mut cmd = fuzz_cmd(dir);
-    cmd.args(["run", "--sanitizer", "none", target])
+    // -O: the fuzz crate's own release profile decides debug assertions (on, except for
+    // mail-parser; see client-wasm/pop3-mime/fuzz/Cargo.toml), not a global RUSTFLAGS.
+    cmd.args(["run", "-O", "--sanitizer", "none", target])
         .arg(&work)
         .arg(&seeds)
         .arg("--")
         .arg(format!("-max_total_time={secs}"))
         .arg("-print_final_stats=1")
         .arg("-timeout=30");
+    if let Some(n) = runs_goal {
+        // Stops at whichever comes first: the time or the executions.
+        cmd.arg(format!("-runs={n}"));
+    }
     // The target's own dictionary, else the crate's only one.
     let own = dir.join(format!("{target}.dict"));
     let dicts: Vec<PathBuf> = std::fs::read_dir(dir)
