@@ -31,10 +31,13 @@ const PACKAGES: &[&str] = &[
     "nginx",
     "openssl",
     "firefox-esr",
+    // Self-hosting tests: the reverse-proxy recipes and a real Prometheus scraping the bridge.
+    "haproxy",
+    "prometheus",
 ];
 
 /// System services some of those packages start; we run our own instances instead.
-const SERVICES: &[&str] = &["dovecot", "nginx"];
+const SERVICES: &[&str] = &["dovecot", "nginx", "haproxy", "prometheus"];
 
 /// System user owning Dovecot test mail (must match `e2e::dovecot::MAIL_USER`).
 const MAIL_USER: &str = "pop3test";
