@@ -259,3 +259,38 @@ pub fn assert_safe(what: &str, html: &str, allow_remote: bool) {
         }
     }
 }
+
+/// The deepest nesting of elements in ammonia's serialized output: there every element but a
+/// void one has its end tag and every `<` outside an attribute value is a tag, so counting
+/// start and end tags is exact.
+pub fn serialized_depth(html: &str) -> usize {
+    const VOID: &[&str] = &["br", "col", "hr", "img", "wbr"];
+    let b = html.as_bytes();
+    let (mut depth, mut deepest, mut i) = (0usize, 0usize, 0usize);
+    while i < b.len() {
+        if b[i] != b'<' {
+            i += 1;
+            continue;
+        }
+        let end_tag = b.get(i + 1) == Some(&b'/');
+        let name_start = i + 1 + usize::from(end_tag);
+        let mut j = name_start;
+        while j < b.len() && !b" >".contains(&b[j]) {
+            j += 1;
+        }
+        let name = html[name_start..j].to_ascii_lowercase();
+        let mut quoted = false;
+        while j < b.len() && (quoted || b[j] != b'>') {
+            quoted ^= b[j] == b'"';
+            j += 1;
+        }
+        if end_tag {
+            depth = depth.saturating_sub(1);
+        } else if !VOID.contains(&name.as_str()) {
+            depth += 1;
+            deepest = deepest.max(depth);
+        }
+        i = j + 1;
+    }
+    deepest
+}
