@@ -15,6 +15,29 @@ let loaded; // the client's one init() promise
 let initialised = false; // set once it has resolved: errorCodes() is synchronous
 /** @type {Promise<import('./pkg/pop3_mime_web.js').InitOutput> | undefined} */
 let mimeLoaded; // the reading module's
+/** @typedef {() => BufferSource | WebAssembly.Module | Promise<BufferSource | WebAssembly.Module>} WasmSource */
+/** @type {{ client?: WasmSource, mime?: WasmSource }} */
+let sources = {}; // where the wasm comes from when it cannot be fetched next to this file
+
+/**
+ * Where the two wasm modules come from, for runtimes that cannot fetch them next to this
+ * file (Node reads them from disk; workerd imports them as modules). The npm package's
+ * runtime entries call it before anything loads; pages and bundlers never need it.
+ * @param {{ client?: WasmSource, mime?: WasmSource }} from
+ */
+export function useWasm(from) {
+  sources = { ...from };
+}
+
+/**
+ * @template T
+ * @param {(input?: { module_or_path: BufferSource | WebAssembly.Module }) => Promise<T>} initialise
+ * @param {WasmSource | undefined} source
+ * @returns {Promise<T>}
+ */
+async function load(initialise, source) {
+  return source ? initialise({ module_or_path: await source() }) : initialise();
+}
 
 /**
  * Opens a POP3 session through the bridge and logs in.
@@ -56,7 +79,7 @@ export function errorCodes() {
 }
 
 function clientReady() {
-  loaded ??= init().then((exports) => {
+  loaded ??= load(init, sources.client).then((exports) => {
     initialised = true;
     return exports;
   });
@@ -70,7 +93,7 @@ export { summarizeHeaders, displayName } from './pkg/pop3_web.js'; // header dis
 
 /** Loads the reading module (once; later calls return the same promise). */
 export function ready() {
-  mimeLoaded ??= initMime();
+  mimeLoaded ??= load(initMime, sources.mime);
   return mimeLoaded;
 }
 

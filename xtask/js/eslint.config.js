@@ -1,4 +1,4 @@
-// Lint of the ES modules in web/ (run by `cargo xtask test`, step "js check"): the
+// Lint of the ES modules in web/ and npm/ (the package's runtime entries) (run by `cargo xtask test`, step "js check"): the
 // recommended rules plus a few that catch real bugs; no style rules (no formatting, naming or
 // ordering opinions). The type check is tsconfig.json's. Run from the repository root
 // (`xtask/js/node_modules/.bin/eslint --config xtask/js/eslint.config.js web`): with --config
@@ -12,11 +12,11 @@ export default [
     ignores: ['web/pkg/**'],
   },
   {
-    files: ['web/**/*.js'],
+    files: ['web/**/*.js', 'npm/**/*.js'],
     ...js.configs.recommended,
   },
   {
-    files: ['web/**/*.js'],
+    files: ['web/**/*.js', 'npm/**/*.js'],
     languageOptions: {
       ecmaVersion: 'latest',
       sourceType: 'module',

@@ -9,6 +9,19 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use web_sys::{BinaryType, CloseEvent, Event, MessageEvent, WebSocket};
 
+// The socket comes from a factory a runtime may install under a registered symbol (the npm
+// package's Node, Deno and workerd entries do: Node 20 has no global WebSocket, and none of the
+// three sends an `Origin`, which the bridge requires); browsers use the global WebSocket. A
+// symbol, not a replaced global, so the host's own WebSocket stays untouched.
+#[wasm_bindgen(inline_js = "export function openSocket(url, protocol) {
+  const factory = globalThis[Symbol.for('pop3-web.WebSocket')];
+  return typeof factory === 'function' ? factory(url, protocol) : new WebSocket(url, protocol);
+}")]
+extern "C" {
+    #[wasm_bindgen(js_name = openSocket, catch)]
+    fn open_socket(url: &str, protocol: &str) -> Result<WebSocket, JsValue>;
+}
+
 /// What the socket reported.
 pub(crate) enum LinkEvent {
     Open,
@@ -27,7 +40,7 @@ pub(crate) struct Link {
 impl Link {
     /// Opens the socket; `sink` receives every event, in order.
     pub(crate) fn open(url: &str, sink: impl FnMut(LinkEvent) + 'static) -> Result<Link, JsValue> {
-        let ws = WebSocket::new_with_str(url, SUBPROTOCOL)?;
+        let ws = open_socket(url, SUBPROTOCOL)?;
         ws.set_binary_type(BinaryType::Arraybuffer);
         let sink = Rc::new(RefCell::new(sink));
         let s = sink.clone();

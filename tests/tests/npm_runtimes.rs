@@ -1,0 +1,387 @@
+//! The npm package, as `npm pack` made it (`cargo xtask npm`), installed into a scratch
+//! project outside the repository and run unchanged in Node, Deno and workerd against the real
+//! Dovecot through the real bridge (tests/npm/flow.js): sign in over TLS, list, UIDL, headers
+//! (`TOP n 0`), every message byte-exact, one deletion committed by QUIT, and the typed errors
+//! for a wrong password, a refused port and a certificate the bridge cannot verify.
+//!
+//! `cargo xtask test` packs the package and installs the runtimes (xtask/runtimes) first and
+//! names them in `POP3_NPM_PACKAGE` and `POP3_NPM_RUNTIMES`; a plain `cargo test` without them
+//! says so and checks nothing.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use base64::Engine as _;
+use e2e::dovecot::free_port;
+use e2e::{Dovecot, DovecotOptions, Mailbox};
+use pop3_bridge::{Bridge, Config};
+use serde_json::{Value as Json, json};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+const USER: &str = "edge";
+const PASSWORD: &str = "edge-password";
+const MESSAGES: usize = 6;
+/// The message the job deletes (1-based).
+const DELETED: usize = 2;
+
+/// Where `cargo xtask test` put the packed package and the runtimes, or None (and why).
+fn inputs() -> Option<(PathBuf, PathBuf)> {
+    let (Some(tgz), Some(rt)) = (
+        std::env::var_os("POP3_NPM_PACKAGE"),
+        std::env::var_os("POP3_NPM_RUNTIMES"),
+    ) else {
+        eprintln!(
+            "npm_runtimes: POP3_NPM_PACKAGE / POP3_NPM_RUNTIMES not set: run `cargo xtask test` (it packs the package and installs the runtimes); nothing checked"
+        );
+        return None;
+    };
+    Some((PathBuf::from(tgz), PathBuf::from(rt)))
+}
+
+/// A scratch project outside the repository with the packed package installed by npm, the
+/// job scripts, and (for Node 20) the `ws` package of the pinned runtimes.
+fn scratch_project(tgz: &Path, runtimes: &Path) -> tempfile::TempDir {
+    let dir = tempfile::Builder::new()
+        .prefix("pop3-npm-")
+        .tempdir()
+        .expect("scratch dir");
+    std::fs::write(
+        dir.path().join("package.json"),
+        r#"{ "name": "scratch", "private": true, "type": "module" }"#,
+    )
+    .unwrap();
+    let out = Command::new("npm")
+        .args(["install", "--offline", "--no-audit", "--no-fund"])
+        .arg(tgz)
+        .arg(runtimes.join("node_modules/ws"))
+        .current_dir(dir.path())
+        .output()
+        .expect("npm runs");
+    assert!(
+        out.status.success(),
+        "npm install of the packed package failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let jobs = Path::new(env!("CARGO_MANIFEST_DIR")).join("npm");
+    for f in ["flow.js", "node-job.mjs", "deno-job.mjs", "worker.js"] {
+        std::fs::copy(jobs.join(f), dir.path().join(f)).unwrap();
+    }
+    dir
+}
+
+struct Setup {
+    dovecot: Dovecot,
+    bridge: SocketAddr,
+    bad_bridge: SocketAddr,
+    _stop: Vec<oneshot::Sender<()>>,
+}
+
+/// Dovecot with the test user's mailbox, a bridge that trusts Dovecot's CA and one that does
+/// not (for the certificate error).
+async fn setup() -> Setup {
+    let dovecot = Dovecot::start_async(DovecotOptions::new().user(
+        USER,
+        PASSWORD,
+        Mailbox::new(MESSAGES).size(3000).seed(13),
+    ))
+    .await
+    .expect("dovecot starts");
+    let mut stop = Vec::new();
+    let mut start = |trust: bool| {
+        let mut c = Config {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            ..Config::default()
+        };
+        c.allow_hosts = vec!["localhost".into(), "127.0.0.1".into()];
+        c.allow_ports = vec![dovecot.plain_port(), dovecot.tls_port()];
+        if trust {
+            c.extra_ca = vec![dovecot.ca_pem_path().to_path_buf()];
+        }
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = oneshot::channel::<()>();
+        let listener = TcpListener::from_std(listener).unwrap();
+        tokio::spawn(Bridge::new(c).run(listener, async {
+            let _ = rx.await;
+        }));
+        stop.push(tx);
+        addr
+    };
+    let bridge = start(true);
+    let bad_bridge = start(false);
+    Setup {
+        dovecot,
+        bridge,
+        bad_bridge,
+        _stop: stop,
+    }
+}
+
+fn job(s: &Setup) -> Json {
+    json!({
+        "bridgeUrl": format!("ws://{}/pop3", s.bridge),
+        "badBridgeUrl": format!("ws://{}/pop3", s.bad_bridge),
+        "host": s.dovecot.host(),
+        "port": s.dovecot.tls_port(),
+        "user": USER,
+        "password": PASSWORD,
+        "deleteMsg": DELETED,
+    })
+}
+
+/// Everything the job reports, checked against Dovecot's own files.
+fn check(s: &Setup, runtime: &str, r: &Json) {
+    assert!(r.get("failed").is_none(), "{runtime}: the job failed: {r}");
+    assert_eq!(r["tlsVerified"], true, "{runtime}: {r}");
+    let list = r["list"].as_array().expect("list");
+    assert_eq!(list.len(), MESSAGES, "{runtime}");
+    assert_eq!(r["uidl"].as_array().map(Vec::len), Some(MESSAGES));
+    let b64 = base64::engine::general_purpose::STANDARD;
+    for i in 0..MESSAGES {
+        let expected = s.dovecot.expected_bytes(USER, i);
+        let got = b64
+            .decode(
+                r["messages"][(i + 1).to_string()]
+                    .as_str()
+                    .expect("message"),
+            )
+            .unwrap();
+        assert!(
+            got == expected,
+            "{runtime}: message {} differs ({} vs {} bytes)",
+            i + 1,
+            got.len(),
+            expected.len()
+        );
+        let header_len = expected
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .map(|p| p + 4)
+            .unwrap();
+        let h = r["headers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|h| h["msg"] == i + 1)
+            .expect("headers of every message");
+        assert_eq!(h["bytes"], header_len, "{runtime}: TOP {} 0", i + 1);
+    }
+    assert_eq!(r["committed"], true, "{runtime}");
+    let left: usize = ["cur", "new"]
+        .iter()
+        .map(|d| {
+            std::fs::read_dir(s.dovecot.maildir(USER).join(d))
+                .map(|rd| rd.count())
+                .unwrap_or(0)
+        })
+        .sum();
+    assert_eq!(left, MESSAGES - 1, "{runtime}: QUIT deleted the marked message");
+    let e = &r["errors"];
+    assert_eq!(e["wrongPassword"], "auth_failed", "{runtime}: {e}");
+    assert_eq!(e["refusedPort"], "port_refused", "{runtime}: {e}");
+    assert_eq!(e["unknownIssuer"], "cert_unknown_issuer", "{runtime}: {e}");
+}
+
+fn last_json_line(runtime: &str, out: std::process::Output) -> Json {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{runtime} failed: {}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(stdout.lines().last().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("{runtime} printed no result ({e}): {stdout}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_runs_the_packed_package_against_dovecot() {
+    let Some((tgz, runtimes)) = inputs() else {
+        return;
+    };
+    let s = setup().await;
+    let dir = scratch_project(&tgz, &runtimes);
+    let cfg = job(&s).to_string();
+    let d = dir.path().to_path_buf();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .arg("node-job.mjs")
+            .env("POP3_JOB", cfg)
+            .current_dir(d)
+            .output()
+            .expect("node runs")
+    })
+    .await
+    .unwrap();
+    check(&s, "node", &last_json_line("node", out));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deno_runs_the_packed_package_against_dovecot() {
+    let Some((tgz, runtimes)) = inputs() else {
+        return;
+    };
+    let s = setup().await;
+    let dir = scratch_project(&tgz, &runtimes);
+    let cfg = job(&s).to_string();
+    let d = dir.path().to_path_buf();
+    let deno = runtimes.join("node_modules/.bin/deno");
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(deno)
+            .args([
+                "run",
+                "--no-prompt",
+                "--allow-net=127.0.0.1,localhost",
+                "--allow-read",
+                "--allow-env=POP3_JOB",
+                "deno-job.mjs",
+            ])
+            .env("POP3_JOB", cfg)
+            .env("DENO_NO_UPDATE_CHECK", "1")
+            .env("DENO_DIR", d.join(".deno"))
+            .current_dir(d)
+            .output()
+            .expect("deno runs")
+    })
+    .await
+    .unwrap();
+    check(&s, "deno", &last_json_line("deno", out));
+}
+
+/// The workerd config: the worker, the job and every module of the installed package (the
+/// package's `workerd` entry under the bare name `pop3-web`, so the job imports it as a user
+/// would), and an outbound network that may reach loopback (workerd's default allows only
+/// public addresses).
+fn workerd_config(project: &Path, port: u16) -> String {
+    let pkg = project.join("node_modules/pop3-web");
+    let mut modules = vec![
+        r#"(name = "worker.js", esModule = embed "worker.js")"#.to_owned(),
+        r#"(name = "flow.js", esModule = embed "flow.js")"#.to_owned(),
+        r#"(name = "pop3-web", esModule = embed "node_modules/pop3-web/workerd.js")"#.to_owned(),
+    ];
+    let mut stack = vec![pkg.clone()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            let rel = p.strip_prefix(&pkg).unwrap().to_string_lossy().into_owned();
+            let kind = match p.extension().and_then(|x| x.to_str()) {
+                Some("js") => "esModule",
+                Some("wasm") => "wasm",
+                _ => continue,
+            };
+            modules.push(format!(
+                r#"(name = "{rel}", {kind} = embed "node_modules/pop3-web/{rel}")"#
+            ));
+        }
+    }
+    format!(
+        r#"using Workerd = import "/workerd/workerd.capnp";
+const config :Workerd.Config = (
+  services = [
+    (name = "main", worker = .job),
+    (name = "internet", network = (allow = ["public", "local"])),
+  ],
+  sockets = [ (name = "http", address = "127.0.0.1:{port}", http = (), service = "main") ],
+);
+const job :Workerd.Worker = (
+  modules = [
+    {}
+  ],
+  compatibilityDate = "2026-11-01",
+);
+"#,
+        modules.join(",\n    ")
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workerd_runs_the_packed_package_against_dovecot() {
+    let Some((tgz, runtimes)) = inputs() else {
+        return;
+    };
+    let s = setup().await;
+    let dir = scratch_project(&tgz, &runtimes);
+    let port = free_port().unwrap();
+    let config = dir.path().join("config.capnp");
+    std::fs::write(&config, workerd_config(dir.path(), port)).unwrap();
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut workerd = Kill(
+        Command::new(runtimes.join("node_modules/.bin/workerd"))
+            .arg("serve")
+            .arg(&config)
+            .current_dir(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("workerd starts"),
+    );
+    // Ready when it accepts connections (or it exited: its error is the failure).
+    for _ in 0..600 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        if let Ok(Some(status)) = workerd.0.try_wait() {
+            let mut err = String::new();
+            use std::io::Read as _;
+            let _ = workerd.0.stderr.take().unwrap().read_to_string(&mut err);
+            panic!("workerd exited ({status}): {err}");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let body = job(&s).to_string();
+    let answer = post_json(port, &body).await;
+    check(&s, "workerd", &answer);
+    drop(workerd);
+}
+
+/// POSTs `body` to the worker and reads its JSON answer (HTTP/1.1, closed by the server).
+async fn post_json(port: u16, body: &str) -> Json {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let req = format!(
+        "POST / HTTP/1.1\r\nHost: job\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    tcp.write_all(req.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    tcp.read_to_end(&mut raw).await.unwrap();
+    let text = String::from_utf8_lossy(&raw);
+    let (head, body) = text.split_once("\r\n\r\n").expect("an HTTP answer");
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(body)
+    } else {
+        body.to_owned()
+    };
+    serde_json::from_str(&body)
+        .unwrap_or_else(|e| panic!("the worker answered {head}\n{body} ({e})"))
+}
+
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = s.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 || rest.len() < n {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        s = rest[n..].trim_start_matches("\r\n");
+    }
+    out
+}
