@@ -6,7 +6,8 @@
 //   server, port, security ("tls" | "stls" | "plain"), user   defaults for the account form
 //   kiosk     boolean; shared device: nothing is remembered or stored (mail is kept in memory
 //             only), mail stays on the server, and an idle session logs out by itself; hiding
-//             the page or removing the element signs out (session and password forgotten)
+//             the page or removing the element signs out (session and password forgotten);
+//             the password is kept only for the login, so Refresh asks for it again
 //   kiosk-idle seconds without activity before a kiosk session logs out (default 300; 10 s to
 //             24 h; never more than the serving bridge's kioskIdleSeconds)
 //   store     "on" (default; "off" with api="mock") | "memory" | "off": where mail is kept
@@ -317,7 +318,8 @@ export class Pop3Inbox extends HTMLElement {
     const progress = delayedProgress(f.formProgress, `Connecting to ${values.server}…`);
     // Mail kept on this device shows at once; the server's list replaces it once connected.
     const early = await this.#showKept(values, `Connecting to ${values.server}… Meanwhile, this is the mail kept on this device.`);
-    // Kiosk mode: the password lives in `values` only, for this sign-in (a failed one asks again).
+    // Kiosk mode: the password lives in `values` only, for this sign-in (a failed one asks again);
+    // the controller clears it there once the login has succeeded or failed.
     if (this.kiosk) f.password.value = '';
     try {
       await this.#open(values);
@@ -427,6 +429,19 @@ export class Pop3Inbox extends HTMLElement {
     if (!r) return;
     const e = this.#els;
     const f = this.#form.els;
+    if (!this.#c.canReconnect) {
+      // Kiosk mode kept no password after sign-in: the new session needs it typed again. The
+      // form shows the same account (server, user), the password field has the focus.
+      const { server, port, security, user, allowInsecure } = creds;
+      this.#c.forgetCreds();
+      this.#toLogin();
+      this.#form.prefill({ server, port, security, user, allowInsecure });
+      this.#deletion.resultMessages(f.formMessages, r);
+      f.formMessages.append(h('p', { class: 'notice', role: 'status', text: 'To get new mail, enter your password again and connect.' }));
+      f.password.focus({ preventScroll: true });
+      this.#emit('pop3-logout', { committed: r.committed, deleted: r.deleted });
+      return;
+    }
     try {
       await this.#open(creds);
       this.#showInbox();

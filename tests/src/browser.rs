@@ -613,6 +613,111 @@ impl Browser {
     }
 }
 
+impl Browser {
+    /// Chromium only: the strings of the current page's JavaScript heap that contain `needle`
+    /// (each cut to 200 characters). Takes a heap snapshot (which collects garbage first) over
+    /// the browser's own DevTools endpoint: snapshot chunks arrive as events, which the driver's
+    /// `goog/cdp/execute` does not pass on. Only for tests that prove a secret is gone; the
+    /// script text the test itself ran stays in the heap, so `needle` must never be part of it.
+    pub async fn heap_strings_containing(&self, needle: &str) -> Result<Vec<String>> {
+        use futures_util::{SinkExt, StreamExt};
+        use tokio_tungstenite::tungstenite::Message;
+        let fail = |what: String| BrowserError::Io(std::io::Error::other(what));
+        if self.kind != BrowserKind::Chromium {
+            return Err(fail("heap snapshots: only Chromium speaks CDP".into()));
+        }
+        // Chromium (started by chromedriver with --remote-debugging-port=0) writes its port
+        // into the profile.
+        let active =
+            std::fs::read_to_string(self._profile.path().join("chromium/DevToolsActivePort"))?;
+        let port: u16 = active
+            .lines()
+            .next()
+            .and_then(|l| l.trim().parse().ok())
+            .ok_or_else(|| fail(format!("DevToolsActivePort: {active:?}")))?;
+        let mut s = tokio::net::TcpStream::connect((Ipv4Addr::LOCALHOST, port)).await?;
+        s.write_all(
+            format!(
+                "GET /json/list HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .await?;
+        let raw = tokio::time::timeout(Duration::from_secs(30), read_http_answer(&mut s))
+            .await
+            .map_err(|_| fail("DevTools /json/list: no answer within 30 s".into()))??;
+        let text = String::from_utf8_lossy(&raw);
+        let (head, body) = text
+            .split_once("\r\n\r\n")
+            .ok_or_else(|| fail(format!("DevTools /json/list: {text}")))?;
+        let body = if head
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked")
+        {
+            dechunk(body)
+        } else {
+            body.to_owned()
+        };
+        let targets: Json = serde_json::from_str(&body)
+            .map_err(|e| fail(format!("DevTools /json/list: {e}: {body}")))?;
+        let url = self.client.current_url().await?.to_string();
+        let ws_url = targets
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|t| t["type"] == "page" && t["url"] == url.as_str())
+            .and_then(|t| t["webSocketDebuggerUrl"].as_str())
+            .ok_or_else(|| fail(format!("DevTools: no page target for {url}: {targets}")))?
+            .to_owned();
+        let (mut ws, _) = tokio_tungstenite::connect_async(ws_url.as_str())
+            .await
+            .map_err(|e| fail(format!("DevTools WebSocket {ws_url}: {e}")))?;
+        let cmd = json!({
+            "id": 1,
+            "method": "HeapProfiler.takeHeapSnapshot",
+            "params": { "reportProgress": false },
+        });
+        ws.send(Message::text(cmd.to_string()))
+            .await
+            .map_err(|e| fail(format!("DevTools: {e}")))?;
+        let mut snapshot = String::new();
+        let read = async {
+            while let Some(m) = ws.next().await {
+                let m = m.map_err(|e| fail(format!("DevTools: {e}")))?;
+                let Message::Text(t) = m else { continue };
+                let v: Json =
+                    serde_json::from_str(&t).map_err(|e| fail(format!("DevTools: {e}")))?;
+                if v["method"] == "HeapProfiler.addHeapSnapshotChunk" {
+                    snapshot.push_str(v["params"]["chunk"].as_str().unwrap_or_default());
+                } else if v["id"] == 1 {
+                    return match v.get("error") {
+                        Some(e) => Err(fail(format!("HeapProfiler.takeHeapSnapshot: {e}"))),
+                        None => Ok(()),
+                    };
+                }
+            }
+            Err(fail(
+                "DevTools closed the connection during the heap snapshot".into(),
+            ))
+        };
+        tokio::time::timeout(Duration::from_secs(120), read)
+            .await
+            .map_err(|_| fail("heap snapshot: no answer within 120 s".into()))??;
+        let _ = ws.close(None).await;
+        let v: Json = serde_json::from_str(&snapshot)
+            .map_err(|e| fail(format!("heap snapshot is not JSON: {e}")))?;
+        let strings = v["strings"]
+            .as_array()
+            .ok_or_else(|| fail("heap snapshot without strings".into()))?;
+        Ok(strings
+            .iter()
+            .filter_map(Json::as_str)
+            .filter(|t| t.contains(needle))
+            .map(|t| t.chars().take(200).collect())
+            .collect())
+    }
+}
+
 /// One HTTP/1.1 answer: up to the end of its body (`Content-Length`, or the last chunk, or
 /// the end of the stream).
 async fn read_http_answer(s: &mut tokio::net::TcpStream) -> std::io::Result<Vec<u8>> {

@@ -709,6 +709,15 @@ async fn kiosk_leaves_nothing_behind(ui: &Ui, d: &Dovecot, query: &str) -> R {
     ui.eval("(r.querySelector('.syncline').textContent = '', 1)")
         .await?;
     ui.click("button.refresh").await?;
+    // Kiosk mode keeps the password only for the login: Refresh ends the session and asks for
+    // it again (the sign-in form, same account); the new session starts once it is typed.
+    ui.wait(
+        "the sign-in form asking for the password again",
+        "!r.querySelector('.login').hidden && r.querySelector('.login').textContent.includes('password again')",
+        30,
+    )
+    .await?;
+    ui.login(port, user, false).await?;
     let line = ui
         .wait(
             "the sync of the new session",

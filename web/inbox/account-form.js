@@ -256,6 +256,23 @@ export class AccountForm {
     };
   }
 
+  /**
+   * The form filled for `account` again, with an empty password (kiosk mode's Refresh: the
+   * password is not kept after sign-in, so a new session asks for it).
+   * @param {Omit<AccountValues, 'password'>} account
+   */
+  prefill({ server, port, security, user, allowInsecure }) {
+    const e = this.els;
+    e.security.value = DEFAULT_PORTS[security] ? security : 'tls';
+    this.#setSecurityUi();
+    e.server.value = server;
+    e.port.value = String(port);
+    e.user.value = user;
+    e.acceptInsecure.checked = e.security.value === 'plain' && allowInsecure;
+    e.password.value = '';
+    this.#showUrlServer();
+  }
+
   /** While connecting: the fields are disabled and the form is busy. */
   /** @param {boolean} on */
   busy(on) {

@@ -92,7 +92,8 @@ export class InboxController {
   /** @type {Session | null} */
   #session = null;
   /** @type {AccountValues | null} */
-  #creds = null; // kept only while a session is open, for Refresh (= reconnect)
+  #creds = null; // kept only while a session is open, for Refresh (= reconnect); kiosk mode: without the password
+  #passwordKept = false; // #creds holds the password (never in kiosk mode: Refresh asks for it again)
   /** @type {InboxItem[]} */
   #items = []; // newest first
   /** @type {Map<number, number>} */
@@ -161,6 +162,11 @@ export class InboxController {
 
   get creds() {
     return this.#creds;
+  }
+
+  /** Whether Refresh can sign in again by itself (false in kiosk mode: the password is gone). */
+  get canReconnect() {
+    return !!this.#creds && this.#passwordKept && !this.kiosk;
   }
 
   get offline() {
@@ -271,7 +277,7 @@ export class InboxController {
     // the error codes the UI shows (errorCodes) come from it. A real connect() loads it anyway;
     // an API that does not need it (the mock) still gets it here.
     await this.wasm().catch(() => null);
-    const session = await api.connect({
+    const options = {
       bridgeUrl,
       host: values.server,
       port: values.port,
@@ -279,9 +285,20 @@ export class InboxController {
       user: values.user,
       password: values.password,
       allowInsecure: values.allowInsecure,
-    });
+    };
+    // Kiosk mode keeps the password only as long as the login needs it: once it succeeded or
+    // failed, no object here holds it (the caller's `values` included); a new session asks
+    // for it again. Elsewhere it stays with the session, for Refresh.
+    const keep = !this.kiosk;
+    let session;
+    try {
+      session = await api.connect(options);
+    } finally {
+      if (!keep) options.password = values.password = '';
+    }
     this.#session = session;
     this.#creds = values;
+    this.#passwordKept = keep;
     this.#offline = false;
     await this.#openStore(values);
     return session;

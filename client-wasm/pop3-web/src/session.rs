@@ -259,38 +259,7 @@ impl Inner {
     }
 
     fn start_login(&mut self) {
-        let nonce = random_bytes(32);
-        // The secrets move into the core's redacting `Secret`s for the login and are no longer
-        // held by this session's options (a session lives on after login; its secrets need not).
-        let (oauth_token, password) = (self.opts.oauth_token.take(), self.opts.password.take());
-        let o = &self.opts;
-        let creds = match (oauth_token, password) {
-            (Some(token), _) => Credentials::OAuth2 {
-                username: o.user.clone(),
-                token: Secret::new(token),
-                host: Some(o.host.clone()),
-                port: Some(o.port),
-            },
-            (None, pw) => Credentials::Password {
-                username: o.user.clone(),
-                password: Secret::new(pw.unwrap_or_default()),
-                authzid: None,
-            },
-        };
-        let mut login = Login::with(creds, nonce);
-        login.allow_insecure = o.allow_insecure;
-        login.allow_apop = o.allow_apop;
-        login.sasl_initial_response = !o.no_initial_response;
-        login.methods = o.mechanisms.as_ref().map(|names| {
-            names
-                .iter()
-                .filter_map(|n| match n.to_ascii_uppercase().as_str() {
-                    "USER" => Some(AuthMethod::UserPass),
-                    "APOP" => Some(AuthMethod::Apop),
-                    other => Mechanism::from_name(other).map(AuthMethod::Sasl),
-                })
-                .collect()
-        });
+        let login = login_request(&mut self.opts, random_bytes(32));
         let r = match self.client.as_mut().and_then(Client::authorization) {
             Some(a) => a
                 .login(login)
@@ -638,6 +607,42 @@ fn random_bytes(n: usize) -> Vec<u8> {
         }
     }
     v
+}
+
+/// The login the core runs for `opts`. The secrets (password, OAuth token) move out of the
+/// options into the core's redacting `Secret`s: a session lives on after login, its secrets
+/// need not, and the core drops the login (credentials included) once it succeeded or failed.
+fn login_request(opts: &mut ConnectOptions, nonce: Vec<u8>) -> Login {
+    let (oauth_token, password) = (opts.oauth_token.take(), opts.password.take());
+    let o = &*opts;
+    let creds = match (oauth_token, password) {
+        (Some(token), _) => Credentials::OAuth2 {
+            username: o.user.clone(),
+            token: Secret::new(token),
+            host: Some(o.host.clone()),
+            port: Some(o.port),
+        },
+        (None, pw) => Credentials::Password {
+            username: o.user.clone(),
+            password: Secret::new(pw.unwrap_or_default()),
+            authzid: None,
+        },
+    };
+    let mut login = Login::with(creds, nonce);
+    login.allow_insecure = o.allow_insecure;
+    login.allow_apop = o.allow_apop;
+    login.sasl_initial_response = !o.no_initial_response;
+    login.methods = o.mechanisms.as_ref().map(|names| {
+        names
+            .iter()
+            .filter_map(|n| match n.to_ascii_uppercase().as_str() {
+                "USER" => Some(AuthMethod::UserPass),
+                "APOP" => Some(AuthMethod::Apop),
+                other => Mechanism::from_name(other).map(AuthMethod::Sasl),
+            })
+            .collect()
+    });
+    login
 }
 
 /// A logged-in POP3 session (see docs/js-api.md). Create it with `connect()`.
@@ -1015,6 +1020,144 @@ mod tests {
             message: message.into(),
             detail: Some("d".into()),
         })
+    }
+
+    const PASSWORD: &str = "pw-Sekr1t-value";
+    const TOKEN: &str = "oauth-Sekr1t-token";
+
+    fn options(password: Option<&str>, oauth_token: Option<&str>) -> ConnectOptions {
+        ConnectOptions {
+            bridge_url: "wss://bridge.example/pop3".into(),
+            host: "pop.example.com".into(),
+            port: 995,
+            security: Security::Tls,
+            user: "ann".into(),
+            password: password.map(Into::into),
+            oauth_token: oauth_token.map(Into::into),
+            mechanisms: None,
+            allow_insecure: false,
+            allow_apop: false,
+            no_initial_response: false,
+            token: None,
+            timeout_ms: None,
+            keepalive_ms: None,
+        }
+    }
+
+    /// The session's login, run the way `Inner` runs it (`login_request`, then the core) against
+    /// a scripted server: after every step nothing this session shows (`Debug` of the options,
+    /// the login, the core and its events) holds a secret, and once the login has succeeded or
+    /// failed the options hold no password and no token. Returns what went on the wire.
+    fn log_in(
+        mut opts: ConnectOptions,
+        capa: &str,
+        answers: &[(&str, &str)],
+    ) -> (String, Vec<Event>) {
+        let secrets = [PASSWORD, TOKEN];
+        let clean = |what: &str, shown: String| {
+            for s in secrets {
+                assert!(!shown.contains(s), "{what} shows a secret: {shown}");
+            }
+        };
+        let now = Instant::now();
+        let mut client = Client::new(Options::implicit_tls(), now);
+        let mut wire = String::new();
+        let mut events = Vec::new();
+        let mut step = |client: &mut Client, input: &str, wire: &mut String| {
+            client
+                .feed(input.as_bytes(), now)
+                .expect("server input accepted");
+            let mut sent = String::new();
+            while let Some(b) = client.poll_transmit(now) {
+                sent.push_str(&String::from_utf8_lossy(&b));
+            }
+            while let Some(e) = client.poll_event() {
+                clean("an event", format!("{e:?}"));
+                events.push(e);
+            }
+            clean("the core", format!("{client:?}"));
+            wire.push_str(&sent);
+            sent
+        };
+        let sent = step(&mut client, "+OK ready\r\n", &mut wire);
+        assert_eq!(sent, "CAPA\r\n");
+        step(&mut client, capa, &mut wire);
+
+        clean("the options", format!("{opts:?}"));
+        let login = login_request(&mut opts, vec![7; 32]);
+        clean("the login", format!("{login:?}"));
+        clean("the options", format!("{opts:?}"));
+        let handle = client
+            .authorization()
+            .expect("authorization state")
+            .login(login)
+            .expect("login starts");
+        let mut sent = String::new();
+        while let Some(b) = client.poll_transmit(now) {
+            sent.push_str(&String::from_utf8_lossy(&b));
+        }
+        wire.push_str(&sent);
+        for (expect, answer) in answers {
+            assert!(
+                sent.starts_with(expect),
+                "expected {expect:?}, the client sent {sent:?}"
+            );
+            sent = step(&mut client, answer, &mut wire);
+            clean("the options", format!("{opts:?}"));
+        }
+        let done = events.iter().any(|e| {
+            matches!(e, Event::LoggedIn { handle: h, .. } | Event::Failed { handle: h, .. } if *h == handle)
+        });
+        assert!(done, "the login did not finish: {events:?}");
+        assert!(
+            opts.password.is_none() && opts.oauth_token.is_none(),
+            "the session's options still hold a secret after the login: password {:?}, token {:?}",
+            opts.password.as_deref().map(str::len),
+            opts.oauth_token.as_deref().map(str::len),
+        );
+        (wire, events)
+    }
+
+    #[test]
+    fn the_password_leaves_the_options_at_login_and_is_never_shown() {
+        let (wire, events) = log_in(
+            options(Some(PASSWORD), None),
+            "+OK\r\nUSER\r\n.\r\n",
+            &[("USER ann\r\n", "+OK\r\n"), ("PASS ", "+OK logged in\r\n")],
+        );
+        // The login really used it (and only on the wire).
+        assert!(wire.contains(&format!("PASS {PASSWORD}\r\n")), "{wire}");
+        assert!(
+            matches!(events.last(), Some(Event::LoggedIn { .. })),
+            "{events:?}"
+        );
+    }
+
+    #[test]
+    fn a_failed_login_keeps_no_password_either() {
+        let (_, events) = log_in(
+            options(Some(PASSWORD), None),
+            "+OK\r\nUSER\r\n.\r\n",
+            &[("USER ann\r\n", "+OK\r\n"), ("PASS ", "-ERR [AUTH] no\r\n")],
+        );
+        assert!(
+            matches!(events.last(), Some(Event::Failed { .. })),
+            "{events:?}"
+        );
+    }
+
+    #[test]
+    fn the_token_and_an_unused_password_leave_the_options_at_login() {
+        let (wire, events) = log_in(
+            options(Some(PASSWORD), Some(TOKEN)),
+            "+OK\r\nSASL XOAUTH2\r\n.\r\n",
+            &[("AUTH XOAUTH2 ", "+OK\r\n")],
+        );
+        assert!(wire.starts_with("CAPA\r\nAUTH XOAUTH2 "), "{wire}");
+        assert!(
+            matches!(events.last(), Some(Event::LoggedIn { .. })),
+            "{events:?}"
+        );
     }
 
     #[test]
