@@ -10,6 +10,7 @@ pub mod dovecot;
 pub mod driver;
 pub mod fault_proxy;
 pub mod maildir;
+pub mod npm;
 mod proxy_thread;
 
 pub use certs::{IssuedCert, TestCa, Validity};

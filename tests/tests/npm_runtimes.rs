@@ -10,10 +10,11 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use base64::Engine as _;
 use e2e::dovecot::free_port;
+use e2e::npm;
 use e2e::{Dovecot, DovecotOptions, Mailbox};
 use pop3_bridge::{Bridge, Config};
 use serde_json::{Value as Json, json};
@@ -26,49 +27,15 @@ const MESSAGES: usize = 6;
 /// The message the job deletes (1-based).
 const DELETED: usize = 2;
 
-/// Where `cargo xtask test` put the packed package and the runtimes, or None (and why).
-fn inputs() -> Option<(PathBuf, PathBuf)> {
-    let (Some(tgz), Some(rt)) = (
-        std::env::var_os("POP3_NPM_PACKAGE"),
-        std::env::var_os("POP3_NPM_RUNTIMES"),
-    ) else {
-        eprintln!(
-            "npm_runtimes: POP3_NPM_PACKAGE / POP3_NPM_RUNTIMES not set: run `cargo xtask test` (it packs the package and installs the runtimes); nothing checked"
-        );
-        return None;
-    };
-    Some((PathBuf::from(tgz), PathBuf::from(rt)))
-}
-
-/// A scratch project outside the repository with the packed package installed by npm, the
-/// job scripts, and (for Node 20) the `ws` package of the pinned runtimes.
+/// The scratch project with the package and the job scripts of tests/npm/.
 fn scratch_project(tgz: &Path, runtimes: &Path) -> tempfile::TempDir {
-    let dir = tempfile::Builder::new()
-        .prefix("pop3-npm-")
-        .tempdir()
-        .expect("scratch dir");
-    std::fs::write(
-        dir.path().join("package.json"),
-        r#"{ "name": "scratch", "private": true, "type": "module" }"#,
-    )
-    .unwrap();
-    let out = Command::new("npm")
-        .args(["install", "--offline", "--no-audit", "--no-fund"])
-        .arg(tgz)
-        .arg(runtimes.join("node_modules/ws"))
-        .current_dir(dir.path())
-        .output()
-        .expect("npm runs");
-    assert!(
-        out.status.success(),
-        "npm install of the packed package failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let jobs = Path::new(env!("CARGO_MANIFEST_DIR")).join("npm");
-    for f in ["flow.js", "node-job.mjs", "deno-job.mjs", "worker.js"] {
-        std::fs::copy(jobs.join(f), dir.path().join(f)).unwrap();
-    }
-    dir
+    let files: Vec<PathBuf> = ["flow.js", "node-job.mjs", "deno-job.mjs", "worker.js"]
+        .iter()
+        .map(|f| jobs.join(f))
+        .collect();
+    let refs: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
+    npm::scratch_project(tgz, runtimes, &refs)
 }
 
 struct Setup {
@@ -178,7 +145,11 @@ fn check(s: &Setup, runtime: &str, r: &Json) {
                 .unwrap_or(0)
         })
         .sum();
-    assert_eq!(left, MESSAGES - 1, "{runtime}: QUIT deleted the marked message");
+    assert_eq!(
+        left,
+        MESSAGES - 1,
+        "{runtime}: QUIT deleted the marked message"
+    );
     let e = &r["errors"];
     assert_eq!(e["wrongPassword"], "auth_failed", "{runtime}: {e}");
     assert_eq!(e["refusedPort"], "port_refused", "{runtime}: {e}");
@@ -198,7 +169,7 @@ fn last_json_line(runtime: &str, out: std::process::Output) -> Json {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn node_runs_the_packed_package_against_dovecot() {
-    let Some((tgz, runtimes)) = inputs() else {
+    let Some((tgz, runtimes)) = npm::inputs("npm_runtimes") else {
         return;
     };
     let s = setup().await;
@@ -220,7 +191,7 @@ async fn node_runs_the_packed_package_against_dovecot() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deno_runs_the_packed_package_against_dovecot() {
-    let Some((tgz, runtimes)) = inputs() else {
+    let Some((tgz, runtimes)) = npm::inputs("npm_runtimes") else {
         return;
     };
     let s = setup().await;
@@ -250,36 +221,14 @@ async fn deno_runs_the_packed_package_against_dovecot() {
     check(&s, "deno", &last_json_line("deno", out));
 }
 
-/// The workerd config: the worker, the job and every module of the installed package (the
-/// package's `workerd` entry under the bare name `pop3-web`, so the job imports it as a user
-/// would), and an outbound network that may reach loopback (workerd's default allows only
-/// public addresses).
+/// The workerd config: the worker, the job and every module of the installed package, and an
+/// outbound network that may reach loopback (workerd's default allows only public addresses).
 fn workerd_config(project: &Path, port: u16) -> String {
-    let pkg = project.join("node_modules/pop3-web");
     let mut modules = vec![
         r#"(name = "worker.js", esModule = embed "worker.js")"#.to_owned(),
         r#"(name = "flow.js", esModule = embed "flow.js")"#.to_owned(),
-        r#"(name = "pop3-web", esModule = embed "node_modules/pop3-web/workerd.js")"#.to_owned(),
     ];
-    let mut stack = vec![pkg.clone()];
-    while let Some(dir) = stack.pop() {
-        for e in std::fs::read_dir(&dir).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-                continue;
-            }
-            let rel = p.strip_prefix(&pkg).unwrap().to_string_lossy().into_owned();
-            let kind = match p.extension().and_then(|x| x.to_str()) {
-                Some("js") => "esModule",
-                Some("wasm") => "wasm",
-                _ => continue,
-            };
-            modules.push(format!(
-                r#"(name = "{rel}", {kind} = embed "node_modules/pop3-web/{rel}")"#
-            ));
-        }
-    }
+    modules.extend(npm::package_modules(project));
     format!(
         r#"using Workerd = import "/workerd/workerd.capnp";
 const config :Workerd.Config = (
@@ -302,7 +251,7 @@ const job :Workerd.Worker = (
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn workerd_runs_the_packed_package_against_dovecot() {
-    let Some((tgz, runtimes)) = inputs() else {
+    let Some((tgz, runtimes)) = npm::inputs("npm_runtimes") else {
         return;
     };
     let s = setup().await;
@@ -310,78 +259,10 @@ async fn workerd_runs_the_packed_package_against_dovecot() {
     let port = free_port().unwrap();
     let config = dir.path().join("config.capnp");
     std::fs::write(&config, workerd_config(dir.path(), port)).unwrap();
-    struct Kill(std::process::Child);
-    impl Drop for Kill {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let mut workerd = Kill(
-        Command::new(runtimes.join("node_modules/.bin/workerd"))
-            .arg("serve")
-            .arg(&config)
-            .current_dir(dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("workerd starts"),
-    );
-    // Ready when it accepts connections (or it exited: its error is the failure).
-    for _ in 0..600 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            break;
-        }
-        if let Ok(Some(status)) = workerd.0.try_wait() {
-            let mut err = String::new();
-            use std::io::Read as _;
-            let _ = workerd.0.stderr.take().unwrap().read_to_string(&mut err);
-            panic!("workerd exited ({status}): {err}");
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    let body = job(&s).to_string();
-    let answer = post_json(port, &body).await;
+    let workerd = npm::Workerd::serve(&runtimes, dir.path(), &config, port);
+    let (status, body) = npm::post(port, &job(&s).to_string()).await;
+    let answer: Json = serde_json::from_str(&body)
+        .unwrap_or_else(|e| panic!("the worker answered {status}: {body} ({e})"));
     check(&s, "workerd", &answer);
     drop(workerd);
-}
-
-/// POSTs `body` to the worker and reads its JSON answer (HTTP/1.1, closed by the server).
-async fn post_json(port: u16, body: &str) -> Json {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .unwrap();
-    let req = format!(
-        "POST / HTTP/1.1\r\nHost: job\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    tcp.write_all(req.as_bytes()).await.unwrap();
-    let mut raw = Vec::new();
-    tcp.read_to_end(&mut raw).await.unwrap();
-    let text = String::from_utf8_lossy(&raw);
-    let (head, body) = text.split_once("\r\n\r\n").expect("an HTTP answer");
-    let body = if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        dechunk(body)
-    } else {
-        body.to_owned()
-    };
-    serde_json::from_str(&body)
-        .unwrap_or_else(|e| panic!("the worker answered {head}\n{body} ({e})"))
-}
-
-fn dechunk(mut s: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = s.split_once("\r\n") {
-        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-        if n == 0 || rest.len() < n {
-            break;
-        }
-        out.push_str(&rest[..n]);
-        s = rest[n..].trim_start_matches("\r\n");
-    }
-    out
 }

@@ -12,11 +12,11 @@ export default [
     ignores: ['web/pkg/**'],
   },
   {
-    files: ['web/**/*.js', 'npm/**/*.js'],
+    files: ['web/**/*.js', 'npm/**/*.js', 'examples/**/*.js', 'examples/**/*.mjs', 'tests/npm/*.js', 'tests/npm/*.mjs'],
     ...js.configs.recommended,
   },
   {
-    files: ['web/**/*.js', 'npm/**/*.js'],
+    files: ['web/**/*.js', 'npm/**/*.js', 'examples/**/*.js', 'examples/**/*.mjs', 'tests/npm/*.js', 'tests/npm/*.mjs'],
     languageOptions: {
       ecmaVersion: 'latest',
       sourceType: 'module',
@@ -48,5 +48,10 @@ export default [
       'no-shadow-restricted-names': 'error',
       radix: 'error',
     },
+  },
+  {
+    // Scripts run by Node and Deno (the edge job, the runtime tests' jobs).
+    files: ['examples/**/*.mjs', 'tests/npm/*.mjs'],
+    languageOptions: { globals: { ...globals.node, Deno: 'readonly' } },
   },
 ];
