@@ -203,20 +203,12 @@ let mimePromise = null;
  * @returns {Promise<MimeApi | null>}
  */
 export function loadMime() {
-  mimePromise ??= import(new URL('./pop3.js', import.meta.url).href).then(
+  // A static specifier, so that bundlers split the reading module off and still find it.
+  mimePromise ??= import('./pop3.js').then(
     async (m) => {
-      const has = (/** @type {Partial<MimeApi> | null | undefined} */ x) => x && typeof x.parseMessage === 'function' && typeof x.renderHtml === 'function';
-      if (has(m)) {
-        // The wrapper may need to instantiate the wasm module before the sync calls work.
-        for (const f of ['mimeReady', 'ready', 'initMime']) if (typeof m[f] === 'function') await m[f]();
-        useFilenameCleaner(m);
-        return m;
-      }
-      // Or the functions are plain exports of the initialised package (pop3.js `wasm()`).
-      const pkg = typeof m.wasm === 'function' ? await m.wasm() : null;
-      if (!has(pkg)) return null;
-      useFilenameCleaner(pkg);
-      return pkg;
+      await m.ready(); // the reading module's wasm, before its synchronous functions work
+      useFilenameCleaner(m);
+      return m;
     },
   ).catch(() => {
     // The module or its wasm could not be fetched (offline, the bridge stopped): the reader
