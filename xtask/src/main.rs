@@ -19,6 +19,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
+mod dist;
+
 /// Debian packages the project needs (tests, demo, browser tests, benchmarks).
 const PACKAGES: &[&str] = &[
     "dovecot-pop3d",
@@ -71,6 +73,7 @@ fn main() -> ExitCode {
         Some("test") => test(),
         Some("run") => run(&root),
         Some("build-web") => build_web(&root),
+        Some("dist") => dist::dist(&root),
         Some("soak") => soak(&root, &rest),
         Some("fuzz") => fuzz(&root, &rest),
         Some("bench") => match rest.first().map(String::as_str) {
@@ -238,6 +241,7 @@ fn setup() -> Result {
     }
 
     ensure_cargo_tools()?;
+    dist::ensure_cargo_deb()?;
     ensure_mail_user()?;
     println!("setup done in {:.1} s", t.elapsed().as_secs_f64());
     Ok(())
@@ -464,6 +468,9 @@ fn test() -> Result {
         wasm_clippy.extend(["-p", krate]);
     }
     wasm_clippy.extend(["--", "-D", "warnings"]);
+    // The packaging test (bridge/pop3-bridge/tests/packaging_deb.rs) installs the artifacts of
+    // the "dist" step; it runs only where this variable tells it where they are.
+    let dist_dir = dist::dist_dir(&workspace_root()).display().to_string();
     let steps: Vec<Step> = vec![
         ("fmt", vec!["fmt", "--all", "--", "--check"], vec![]),
         (
@@ -491,11 +498,13 @@ fn test() -> Result {
             vec!["deny", "check", "licenses", "bans", "sources"],
             vec![],
         ),
+        // The release tarball and .deb (slow: a release build), once, for the packaging test.
+        ("dist", vec!["xtask", "dist"], vec![]),
         // Every test binary runs even when one fails, so one report shows every failure.
         (
             "test",
             vec!["test", "--workspace", "--no-fail-fast"],
-            vec![],
+            vec![(dist::DIST_ENV, dist_dir.as_str())],
         ),
     ];
     let msrv_t = Instant::now();

@@ -288,16 +288,27 @@ pub struct FileLimits {
     pub shutdown_grace: Option<f64>,
 }
 
+/// `--version`: the crate version and the web UI built into the binary (a hash of its files,
+/// or "no web UI embedded"; see build.rs).
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("POP3_BRIDGE_UI_ID"),
+    ")"
+);
+
 /// pop3-bridge: a WebSocket-to-POP3 relay for the in-browser POP3 client.
 ///
 /// Serves the web UI, /healthz, /metrics and the WebSocket endpoint /pop3 (subprotocol
 /// pop3-bridge.v1). Targets are default-deny: ports 110/995 only, public addresses only, TLS
 /// or STLS only. Every flag can also be set in the TOML file (--config) or as an environment
 /// variable `POP3_BRIDGE_<FLAG>` (list flags take comma-separated values there). The token
-/// secret is read from a file (--token-secret-file) or the environment variable
-/// POP3_BRIDGE_TOKEN_SECRET, never from the command line, which every user can see (ps).
+/// secret is read from a file (--token-secret-file), a systemd credential (token-secret) or
+/// the environment variable POP3_BRIDGE_TOKEN_SECRET, never from the command line, which every
+/// user can see (ps). Started by socket activation (LISTEN_FDS, pop3-bridge.socket), it serves
+/// on the inherited socket instead of binding --listen.
 #[derive(Debug, Parser)]
-#[command(name = "pop3-bridge", version, about, long_about)]
+#[command(name = "pop3-bridge", version = VERSION, about, long_about)]
 pub struct Cli {
     /// A subcommand instead of running the bridge.
     #[command(subcommand)]
@@ -327,7 +338,7 @@ pub enum Command {
 
 /// The bridge's settings as flags and environment variables (the `Config` fields, with
 /// durations in seconds); `into_config` merges them over the TOML file.
-#[derive(Args)]
+#[derive(Args, Clone)]
 pub struct CliOpts {
     /// TOML configuration file (flags and environment override it).
     #[arg(long, env = "POP3_BRIDGE_CONFIG", value_name = "FILE")]
@@ -395,7 +406,9 @@ pub struct CliOpts {
     /// Require access tokens signed with (hmac) or equal to (shared) the secret in FILE (at
     /// least 16 characters; one trailing newline is ignored; the file must not be accessible
     /// to other users). Or put the secret itself in the environment variable
-    /// POP3_BRIDGE_TOKEN_SECRET. There is no flag taking the secret: every user can read a
+    /// POP3_BRIDGE_TOKEN_SECRET, or, under systemd, in the credential `token-secret`
+    /// (LoadCredential=token-secret:/etc/pop3-bridge/token-secret; read from
+    /// $CREDENTIALS_DIRECTORY). There is no flag taking the secret: every user can read a
     /// process's arguments.
     #[arg(long, env = "POP3_BRIDGE_TOKEN_SECRET_FILE", value_name = "FILE")]
     pub token_secret_file: Option<PathBuf>,
@@ -457,8 +470,9 @@ pub struct CliOpts {
     /// Require `Authorization: Bearer TOKEN` for /metrics, the token read from FILE (at least
     /// 16 printable characters; one trailing newline is ignored; the file must not be
     /// accessible to other users); with it the main listener serves /metrics too. Or put the
-    /// token itself in the environment variable POP3_BRIDGE_METRICS_TOKEN. There is no flag
-    /// taking the token: every user can read a process's arguments.
+    /// token itself in the environment variable POP3_BRIDGE_METRICS_TOKEN, or, under systemd,
+    /// in the credential `metrics-token` ($CREDENTIALS_DIRECTORY/metrics-token). There is no
+    /// flag taking the token: every user can read a process's arguments.
     #[arg(long, env = "POP3_BRIDGE_METRICS_TOKEN_FILE", value_name = "FILE")]
     pub metrics_token_file: Option<PathBuf>,
     /// The metrics token from the environment (POP3_BRIDGE_METRICS_TOKEN): not a flag;
@@ -552,6 +566,14 @@ fn secs(v: f64, what: &str) -> Result<Duration, ConfigError> {
 }
 
 impl CliOpts {
+    /// The configuration read again the way start-up read it, for a reload (SIGHUP): the TOML
+    /// file and the secret files read anew, merged under the same flags and environment.
+    /// The log filter is not reloaded. Pass the result to
+    /// [`Reloader::reload`](crate::Reloader::reload).
+    pub fn reload_config(&self) -> Result<Config, ConfigError> {
+        self.clone().into_config().map(|(c, _log)| c)
+    }
+
     /// Merge file and flags into a [`Config`]; returns it with the log filter.
     pub fn into_config(self) -> Result<(Config, String), ConfigError> {
         let file = match &self.config {
@@ -577,10 +599,13 @@ impl CliOpts {
         c.extra_ca.extend(self.extra_ca);
         c.origins.extend(self.origins);
         c.public_hosts.extend(self.public_hosts);
+        // systemd's credentials (LoadCredential=), for a service: see SecretSource::read_cli.
+        let credentials = std::env::var_os("CREDENTIALS_DIRECTORY").map(PathBuf::from);
         if let Some(secret) = TOKEN_SECRET.read_cli(
             self.token_secret_arg.is_some(),
             self.token_secret,
             self.token_secret_file.as_deref(),
+            credentials.as_deref(),
         )? {
             c.token_secret = Some(secret);
         }
@@ -606,6 +631,7 @@ impl CliOpts {
             self.metrics_token_arg.is_some(),
             self.metrics_token,
             self.metrics_token_file.as_deref(),
+            credentials.as_deref(),
         )? {
             c.metrics_token = Some(token);
         }
@@ -670,9 +696,10 @@ impl CliOpts {
     }
 }
 
-/// A secret the bridge takes from a file or the environment, never from a flag (every user
-/// of the machine can read a process's arguments). Its flag, variable and TOML key names all
-/// derive from `flag` and `env`, so the two secrets cannot drift apart in how they are read.
+/// A secret the bridge takes from a file, a systemd credential or the environment, never from
+/// a flag (every user of the machine can read a process's arguments). Its flag, variable,
+/// credential and TOML key names all derive from `flag` and `env`, so the two secrets cannot
+/// drift apart in how they are read.
 struct SecretSource {
     /// What it is, in messages ("token secret").
     what: &'static str,
@@ -707,13 +734,16 @@ impl SecretSource {
     }
 
     /// From the command line's view: refuses the removed flag, then takes the secret from its
-    /// environment variable (`from_env`, when clap did not set it, read here) or from the
-    /// file, never both. `None` when neither is given.
+    /// environment variable (`from_env`, when clap did not set it, read here), from the file,
+    /// or from the systemd credential named `flag` (`credentials` is `$CREDENTIALS_DIRECTORY`,
+    /// which systemd sets for a service with `LoadCredential=token-secret:/etc/…`), exactly
+    /// one of them. `None` when none is given.
     fn read_cli(
         &self,
         removed_flag_given: bool,
         from_env: Option<String>,
         file: Option<&Path>,
+        credentials: Option<&Path>,
     ) -> Result<Option<String>, ConfigError> {
         let (what, noun, flag, env) = (self.what, self.noun, self.flag, self.env);
         let key = self.toml_key();
@@ -732,13 +762,21 @@ impl SecretSource {
                 }
             },
         };
-        match (from_env, file) {
-            (Some(_), Some(_)) => Err(ConfigError::Invalid(format!(
+        let credential = credentials.map(|d| d.join(flag)).filter(|p| p.exists());
+        match (from_env, file, credential) {
+            (Some(_), Some(_), _) => Err(ConfigError::Invalid(format!(
                 "the {what} is given twice, in {env} and as --{flag}-file ({env}_FILE): give one"
             ))),
-            (Some(s), None) => Ok(Some(s)),
-            (None, Some(p)) => read_secret_file(p, what).map(Some),
-            (None, None) => Ok(None),
+            (Some(_), None, Some(c)) | (None, Some(_), Some(c)) => {
+                Err(ConfigError::Invalid(format!(
+                    "the {what} is given twice, as the systemd credential {} and in {env} or --{flag}-file ({env}_FILE): give one",
+                    c.display()
+                )))
+            }
+            (Some(s), None, None) => Ok(Some(s)),
+            (None, Some(p), None) => read_secret_file(p, what).map(Some),
+            (None, None, Some(p)) => read_secret_file(&p, what).map(Some),
+            (None, None, None) => Ok(None),
         }
     }
 
@@ -1315,6 +1353,42 @@ mod tests {
         let mut c = Config::default();
         apply_file(&mut c, f, &mut String::new()).unwrap();
         assert!(c.dev_pages);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_systemd_credential_is_one_source_of_a_secret() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("pop3-bridge-creds-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let cred = dir.join("token-secret");
+        std::fs::write(&cred, "credential-secret-0123\n").unwrap();
+        std::fs::set_permissions(&cred, std::fs::Permissions::from_mode(0o400)).unwrap();
+        let from_cred = TOKEN_SECRET
+            .read_cli(false, None, None, Some(&dir))
+            .unwrap();
+        assert_eq!(from_cred.as_deref(), Some("credential-secret-0123"));
+        // Only the credential named after the secret: none for the metrics token here.
+        assert_eq!(
+            METRICS_TOKEN
+                .read_cli(false, Some("x".repeat(16)), None, Some(&dir))
+                .unwrap()
+                .as_deref(),
+            Some("x".repeat(16).as_str())
+        );
+        // The credential and another source: refused, whichever the other is.
+        let e = TOKEN_SECRET
+            .read_cli(false, Some("y".repeat(16)), None, Some(&dir))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("given twice") && e.contains("credential"), "{e}");
+        assert!(
+            TOKEN_SECRET
+                .read_cli(false, None, Some(&cred), Some(&dir))
+                .is_err()
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -13,9 +13,10 @@
 //! classifier), `resolve` (DNS and connect behind traits), `token`, `upgrade` (HTTP and pre-101
 //! checks), `session` (one WebSocket session), `upstream` (TCP/TLS/STLS), `server_text`
 //! (quoting what the server said), `relay` (the two pumps), `tls`, `metrics`, `static_files`,
-//! `shutdown`, `forwarded` (who the client is behind proxies: a pure function). `protocol`
-//! re-exports the wire types of the `pop3-bridge-protocol` crate, shared with the browser
-//! client.
+//! `shutdown`, `forwarded` (who the client is behind proxies: a pure function), `reload` (the
+//! reloadable state and [`Reloader`]), `own_addresses` (the host's interface addresses, refused
+//! as targets). `protocol` re-exports the wire types of the `pop3-bridge-protocol` crate,
+//! shared with the browser client.
 
 #![warn(missing_docs, missing_debug_implementations)]
 
@@ -28,10 +29,12 @@ mod forwarded;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 mod metrics;
+mod own_addresses;
 mod policy;
 mod protocol;
 mod redact;
 mod relay;
+mod reload;
 mod resolve;
 mod server_text;
 mod session;
@@ -61,15 +64,17 @@ use tracing::{debug, info, warn};
 
 use metrics::{HttpRefusal, Metrics};
 use policy::Policy;
+use reload::{Live, Parts};
 use resolve::{DirectConnector, SystemResolver};
 use shutdown::{ShutdownSignal, TaskGuard, Tracker};
 use static_files::{PageHeaders, StaticFiles};
-use tls::ClientTls;
+use tls::{ClientTls, ListenerCert};
 use upgrade::Conn;
 
 // The public API: what `main.rs`, the tests and the e2e crate use.
 pub use config::{Cli, CliOpts, Command, Config, ConfigError, Limits, ServerConfig};
 pub use relay::MAX_READ;
+pub use reload::Reloader;
 pub use resolve::{BoxFuture, Connector, FakeResolver, Resolver};
 pub use tls::TlsSetupError;
 pub use token::{TokenAuth, TokenClaims, TokenError, TokenMode, now_unix};
@@ -91,6 +96,12 @@ pub enum BridgeError {
     /// The listener's address could not be read.
     #[error("listener: {0}")]
     Io(#[from] std::io::Error),
+    /// The host's own addresses (refused as targets) could not be listed.
+    #[error("cannot list this host's own addresses: {0}")]
+    OwnAddresses(std::io::Error),
+    /// A reload was asked of a bridge that is not running (not yet, or no longer).
+    #[error("the bridge is not running")]
+    NotRunning,
 }
 
 /// State shared by all connections.
@@ -118,6 +129,28 @@ impl Shared {
     pub(crate) fn session_guard(&self) -> TaskGuard {
         self.tracker.session_guard()
     }
+
+    /// The state after a reload: `config` with the new `parts`, the rest (counters, caps,
+    /// served files, shutdown) shared with this generation.
+    pub(crate) fn next_generation(&self, config: Config, parts: Parts) -> Shared {
+        Shared {
+            config,
+            policy: parts.policy,
+            tls: parts.tls,
+            tokens: parts.tokens,
+            resolver: self.resolver.clone(),
+            connector: self.connector.clone(),
+            metrics: self.metrics.clone(),
+            sessions: self.sessions.clone(),
+            per_ip: self.per_ip.clone(),
+            host_names: self.host_names.clone(),
+            origins: self.origins.clone(),
+            files: self.files.clone(),
+            ws_config: self.ws_config,
+            shutdown: self.shutdown.clone(),
+            tracker: self.tracker.clone(),
+        }
+    }
 }
 
 /// A configured bridge, ready to run on a listener.
@@ -126,6 +159,7 @@ pub struct Bridge {
     resolver: Arc<dyn Resolver>,
     connector: Arc<dyn Connector>,
     metrics_listener: Option<TcpListener>,
+    reloader: Reloader,
 }
 
 impl std::fmt::Debug for Bridge {
@@ -145,7 +179,15 @@ impl Bridge {
             resolver: Arc::new(SystemResolver),
             connector: Arc::new(DirectConnector),
             metrics_listener: None,
+            reloader: Reloader::new(),
         }
+    }
+
+    /// A handle that reloads the running bridge's configuration (policy, tokens, upstream TLS,
+    /// listener certificate) without dropping open sessions; see [`Reloader::reload`]. Take
+    /// it before [`Bridge::run`]; it works while `run` runs.
+    pub fn reloader(&self) -> Reloader {
+        self.reloader.clone()
     }
 
     /// Serve `/metrics` on this already bound listener (instead of binding
@@ -179,20 +221,22 @@ impl Bridge {
             resolver,
             connector,
             metrics_listener,
+            reloader,
         } = self;
         let local = listener.local_addr()?;
         config.validate()?;
         config.validate_bind(local)?;
         let trusted: Arc<[policy::IpNet]> = config.trusted_proxies_for(local)?.into();
-        let mut policy = config.policy()?;
-        // The bridge's own address (loopback is refused by class already).
-        if !local.ip().is_unspecified() && !local.ip().is_loopback() {
-            policy.refuse_own(local.ip());
-        }
-        let tls = ClientTls::from_config(&config)?;
-        let acceptor = match (&config.tls_cert, &config.tls_key) {
-            (Some(c), Some(k)) => Some(TlsAcceptor::from(tls::server_config(c, k)?)),
+        // Policy (with the host's own addresses), upstream TLS and tokens: what a reload
+        // replaces (reload.rs).
+        let parts = Parts::build(&config, local)?;
+        let cert = match (&config.tls_cert, &config.tls_key) {
+            (Some(c), Some(k)) => Some(Arc::new(ListenerCert::load(c, k)?)),
             _ => None,
+        };
+        let acceptor = match &cert {
+            Some(cert) => Some(TlsAcceptor::from(tls::server_config(cert.clone())?)),
+            None => None,
         };
         let page_headers = PageHeaders::new(&config.frame_ancestors_source()?);
         let files = StaticFiles::new(config.web_root.clone(), config.pkg_root.clone())
@@ -239,14 +283,10 @@ impl Bridge {
         ws_config.max_write_buffer_size = 64 * 1024;
         ws_config.max_message_size = Some(config.limits.max_message_size);
         ws_config.max_frame_size = Some(config.limits.max_message_size);
-        let tokens = config
-            .token_secret
-            .as_ref()
-            .map(|s| TokenAuth::new(config.token_mode, s.as_bytes()));
         let shared = Arc::new(Shared {
-            policy,
-            tls,
-            tokens,
+            policy: parts.policy,
+            tls: parts.tls,
+            tokens: parts.tokens,
             resolver,
             connector,
             metrics: metrics.clone(),
@@ -260,7 +300,9 @@ impl Bridge {
             tracker: tracker.clone(),
             config,
         });
-        info!(addr = %local, tls = acceptor.is_some(), "pop3-bridge listening");
+        let live = Arc::new(Live::new(shared.clone(), cert, local));
+        reloader.attach(&live);
+        info!(addr = %local, tls = acceptor.is_some(), own_addresses_refused = shared.policy.own_count(), "pop3-bridge listening");
         if let Some(ml) = metrics_listener {
             info!(addr = %ml.local_addr()?, "metrics listening");
             let m = MetricsServer {
@@ -306,18 +348,18 @@ impl Bridge {
                             }
                         };
                         let _ = tcp.set_nodelay(true);
-                        let shared = shared.clone();
+                        let live = live.clone();
                         let acceptor = acceptor.clone();
                         let guard = tracker.guard();
                         tokio::spawn(async move {
                             let _guard = guard;
                             let _ip_slot = ip_slot;
                             match acceptor {
-                                None => serve_http(shared, tcp, conn, permit).await,
+                                None => serve_http(live, tcp, conn, permit).await,
                                 Some(acc) => {
-                                    let hs = shared.config.limits.handshake_timeout;
+                                    let hs = live.shared().config.limits.handshake_timeout;
                                     match tokio::time::timeout(hs, acc.accept(tcp)).await {
-                                        Ok(Ok(tls)) => serve_http(shared, tls, conn, permit).await,
+                                        Ok(Ok(tls)) => serve_http(live, tls, conn, permit).await,
                                         Ok(Err(e)) => debug!(%peer, error = %e, "listener TLS handshake failed"),
                                         Err(_) => debug!(%peer, "listener TLS handshake timed out"),
                                     }
@@ -338,6 +380,7 @@ impl Bridge {
         let grace = shared.config.limits.shutdown_grace;
         // Only running tasks may still hold a tracker; the wait ends when they are all gone.
         drop(shared);
+        drop(live);
         drop(tracker);
         if !trigger.shutdown(grace).await {
             warn!("some sessions did not finish within the shutdown grace period");
@@ -346,18 +389,20 @@ impl Bridge {
     }
 }
 
-/// One HTTP/1.1 connection (keep-alive) that may upgrade to a WebSocket session.
-async fn serve_http<I>(shared: Arc<Shared>, io: I, conn: Arc<Conn>, permit: OwnedSemaphorePermit)
+/// One HTTP/1.1 connection (keep-alive) that may upgrade to a WebSocket session. Each request
+/// is served with the configuration current when it arrives (a reload between two requests of
+/// one connection applies to the second).
+async fn serve_http<I>(live: Arc<Live>, io: I, conn: Arc<Conn>, permit: OwnedSemaphorePermit)
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let _permit = permit;
     let peer = conn.peer;
+    let shared = live.shared();
     let mut shutdown = shared.shutdown.clone();
-    let svc_shared = shared.clone();
     let io = WriteDeadline::new(io, conn.clone(), shared.config.limits.http_write_timeout);
     let svc_conn = conn.clone();
-    let svc = service_fn(move |req| upgrade::handle(svc_shared.clone(), req, svc_conn.clone()));
+    let svc = service_fn(move |req| upgrade::handle(live.shared(), req, svc_conn.clone()));
     let conn = http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(shared.config.limits.handshake_timeout)

@@ -452,6 +452,11 @@ impl Policy {
         }
     }
 
+    /// How many addresses [`Policy::refuse_own`] was given.
+    pub fn own_count(&self) -> usize {
+        self.own.len()
+    }
+
     pub fn check_port(&self, port: u16) -> Result<(), Refusal> {
         if self.ports.contains(&port) {
             Ok(())

@@ -9,12 +9,14 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, BufReader};
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
 use rustls::{
     CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
 };
@@ -317,20 +319,66 @@ pub fn classify_handshake_error(e: &io::Error) -> ErrorCode {
     }
 }
 
-/// Listener TLS (wss://) from PEM files.
-pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>, TlsSetupError> {
+/// The listener's certificate and key (wss://), swappable while the bridge runs: every TLS
+/// handshake takes the one current at that moment (`resolve`), so a reload (SIGHUP) changes
+/// the certificate for new connections and leaves the ones already set up as they are.
+#[derive(Debug)]
+pub(crate) struct ListenerCert {
+    current: RwLock<Arc<CertifiedKey>>,
+}
+
+impl ListenerCert {
+    /// The certificate chain in `cert` with the private key in `key` (PEM files).
+    pub(crate) fn load(cert: &Path, key: &Path) -> Result<Self, TlsSetupError> {
+        Ok(ListenerCert {
+            current: RwLock::new(load_certified_key(cert, key)?),
+        })
+    }
+
+    /// Serve `new` to every handshake from now on.
+    pub(crate) fn replace(&self, new: Arc<CertifiedKey>) {
+        *self.current.write().unwrap_or_else(PoisonError::into_inner) = new;
+    }
+
+    fn current(&self) -> Arc<CertifiedKey> {
+        self.current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+impl ResolvesServerCert for ListenerCert {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(self.current())
+    }
+}
+
+/// A certificate chain and its private key from PEM files, checked to belong together.
+pub(crate) fn load_certified_key(
+    cert: &Path,
+    key: &Path,
+) -> Result<Arc<CertifiedKey>, TlsSetupError> {
     let certs = load_certs(cert)?;
     let name = key.display().to_string();
     let f = File::open(key).map_err(|e| TlsSetupError::Read(name.clone(), e))?;
     let key: PrivateKeyDer<'static> = rustls_pemfile::private_key(&mut BufReader::new(f))
         .map_err(|e| TlsSetupError::Read(name.clone(), e))?
         .ok_or(TlsSetupError::NoKey(name))?;
+    let ck = CertifiedKey::from_der(certs, key, &provider())
+        .map_err(|e| TlsSetupError::Bad(cert.display().to_string(), e.to_string()))?;
+    Ok(Arc::new(ck))
+}
+
+/// Listener TLS (wss://) serving whatever `cert` holds at each handshake.
+pub(crate) fn server_config(
+    cert: Arc<ListenerCert>,
+) -> Result<Arc<rustls::ServerConfig>, TlsSetupError> {
     let mut cfg = rustls::ServerConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
         .map_err(|e| TlsSetupError::Bad("TLS versions".into(), e.to_string()))?
         .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .map_err(|e| TlsSetupError::Bad(cert.display().to_string(), e.to_string()))?;
+        .with_cert_resolver(cert);
     cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(cfg))
 }

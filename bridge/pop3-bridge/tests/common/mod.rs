@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use pop3_bridge::{BoxFuture, Bridge, BridgeError, Config, Connector, Resolver};
+use pop3_bridge::{BoxFuture, Bridge, BridgeError, Config, Connector, Reloader, Resolver};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -50,6 +50,8 @@ pub struct TestBridge {
     pub addr: SocketAddr,
     /// The bridge's separate metrics listener (the main one answers 404 for /metrics).
     pub metrics_addr: SocketAddr,
+    /// Reloads the running bridge's configuration (what the binary does on SIGHUP).
+    pub reloader: Reloader,
     stop: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<Result<(), BridgeError>>>,
 }
@@ -64,8 +66,25 @@ impl TestBridge {
         resolver: Option<Arc<dyn Resolver>>,
         connector: Option<Arc<dyn Connector>>,
     ) -> TestBridge {
-        let listener = listen_local();
-        let addr = listener.local_addr().unwrap();
+        Self::start_on(listen_local(), config, resolver, connector).await
+    }
+
+    /// A bridge on `listener` (bound by the test, e.g. to a wildcard address: `addr` is then
+    /// loopback, with its port).
+    pub async fn start_on(
+        listener: TcpListener,
+        config: Config,
+        resolver: Option<Arc<dyn Resolver>>,
+        connector: Option<Arc<dyn Connector>>,
+    ) -> TestBridge {
+        let mut addr = listener.local_addr().unwrap();
+        if addr.ip().is_unspecified() {
+            addr.set_ip(if addr.is_ipv4() {
+                IpAddr::from([127, 0, 0, 1])
+            } else {
+                IpAddr::from(std::net::Ipv6Addr::LOCALHOST)
+            });
+        }
         let metrics = listen_local();
         let metrics_addr = metrics.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();
@@ -76,12 +95,14 @@ impl TestBridge {
         if let Some(c) = connector {
             b = b.with_connector(c);
         }
+        let reloader = b.reloader();
         let handle = tokio::spawn(b.run(listener, async {
             let _ = rx.await;
         }));
         TestBridge {
             addr,
             metrics_addr,
+            reloader,
             stop: Some(tx),
             handle: Some(handle),
         }
