@@ -7,6 +7,7 @@
 
 #![warn(missing_docs, missing_debug_implementations)]
 
+mod anchors;
 mod charsets;
 mod filename;
 #[cfg(feature = "fuzzing")]

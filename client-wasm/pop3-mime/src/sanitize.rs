@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use ammonia::{Builder, UrlRelative};
 
-use crate::html_limits;
+use crate::{anchors, html_limits};
 
 /// What the caller chooses about remote content.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -237,7 +237,7 @@ pub fn sanitize_with_images(
 ) -> Sanitized {
     let blocked = Arc::new(AtomicUsize::new(0));
     let cut = html_limits::cut_point(html, MAX_HTML_DEPTH, MAX_HTML_TAGS);
-    let first = keep_pre_newline(
+    let first = fixups(
         builder(opts, images, Some(blocked.clone()))
             .clean(&html[..cut.unwrap_or(html.len())])
             .to_string(),
@@ -252,7 +252,8 @@ pub fn sanitize_with_images(
 
 /// Passes after the first before giving up on a fixed point. Two are the rule (ammonia
 /// removes rejected attributes with swap_remove, which reorders the survivors, and the next
-/// pass settles the order); more would mean the serialization parses into another tree.
+/// pass settles the order); more mean the serialization parses into another tree, which the
+/// fixups ([`fixups`]) prevent for every case found so far.
 const MAX_SETTLE_PASSES: usize = 6;
 
 /// Sanitizes `html` again, without the first pass's filtering effects, until the output is a
@@ -264,7 +265,7 @@ fn settle(mut html: String, opts: SanitizeOptions) -> (String, bool) {
     for _ in 0..MAX_SETTLE_PASSES {
         let cut = html_limits::cut_point(&html, MAX_HTML_DEPTH, MAX_HTML_TAGS);
         truncated |= cut.is_some();
-        let next = keep_pre_newline(
+        let next = fixups(
             builder(opts, Arc::new(InlineImages::new()), None)
                 .clean(&html[..cut.unwrap_or(html.len())])
                 .to_string(),
@@ -272,11 +273,32 @@ fn settle(mut html: String, opts: SanitizeOptions) -> (String, bool) {
         if next == html {
             return (html, truncated);
         }
+
         html = next;
     }
     // No fixed point: show the markup as text rather than HTML whose parse was not checked.
-    // Escaped text is a fixed point of its own.
-    (ammonia::clean_text(&html), truncated)
+    (as_text(&html), truncated)
+}
+
+/// `html` shown as text, escaped exactly as html5ever's serializer escapes a text node, so
+/// that sanitizing it gives it back unchanged.
+fn as_text(html: &str) -> String {
+    let mut out = String::with_capacity(html.len() + html.len() / 8);
+    for c in html.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '\u{a0}' => out.push_str("&nbsp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// What a serialization needs so that parsing it gives back the tree it came from.
+fn fixups(html: String) -> String {
+    keep_pre_newline(anchors::unnest(html))
 }
 
 /// The HTML parser drops a newline right after `<pre>`, and html5ever's serializer does not
@@ -580,4 +602,17 @@ fn balanced(v: &str) -> bool {
         }
     }
     quote.is_none() && depth == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{SanitizeOptions, as_text, sanitize_html};
+
+    #[test]
+    fn markup_shown_as_text_is_a_fixed_point() {
+        let markup = "<a href=\"x\">&amp; <b>bold</b>\u{a0}</a>&lt;";
+        let text = as_text(markup);
+        assert_eq!(sanitize_html(&text, SanitizeOptions::default()).html, text);
+        assert!(!text.contains('<'));
+    }
 }

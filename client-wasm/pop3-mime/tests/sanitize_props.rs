@@ -337,3 +337,23 @@ fn nesting_hidden_from_a_tokenizer_is_still_cut() {
         );
     }
 }
+
+#[test]
+fn anchors_around_deep_blocks_settle_as_html() {
+    // A fuzz finding: an anchor around deep blocks holding anchors moved one level per
+    // serialize-and-parse round and never settled within the passes allowed, so the message
+    // would have been shown as markup text. With nested anchors unwrapped it settles as HTML.
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz/corpus/sanitize_html/regress-nested-anchors-never-settle");
+    let input = String::from_utf8_lossy(&std::fs::read(path).unwrap()).into_owned();
+    let once = sanitize_html(&input, SanitizeOptions::default());
+    assert!(
+        once.html.contains("<div>"),
+        "shown as text: {}",
+        &once.html[..200]
+    );
+    assert_eq!(
+        sanitize_html(&once.html, SanitizeOptions::default()).html,
+        once.html
+    );
+}
