@@ -20,6 +20,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 mod dist;
+mod npm;
 
 /// Debian packages the project needs (tests, demo, browser tests, benchmarks).
 const PACKAGES: &[&str] = &[
@@ -74,6 +75,10 @@ fn main() -> ExitCode {
         Some("run") => run(&root),
         Some("build-web") => build_web(&root),
         Some("dist") => dist::dist(&root),
+        Some("npm") => build_web(&root)
+            .and_then(|()| js_tools(&root))
+            .and_then(|tsc| npm::pack(&root, &tsc.join("tsc")))
+            .map(|_| ()),
         Some("soak") => soak(&root, &rest),
         Some("fuzz") => fuzz(&root, &rest),
         Some("bench") => match rest.first().map(String::as_str) {
@@ -115,8 +120,10 @@ fn print_help() {
            bench bridge ...   bridge-bench: relay throughput (throughput [--mb N] [--runs N] [--client rust|python]) or idle memory (idle [--sessions N])\n  \
            bench browser      the wasm client in headless Chromium via the bridge vs. mpop (25 ms delay each way) and vs. Python poplib (loopback)\n  \
            build-web          the wasm packages (size profile + wasm-bindgen, no wasm-opt) into web/pkg\n  \
+           npm                the npm package pop3-web (web/ + npm/ + declarations), packed into target/npm/\n  \
+           dist               the release tarball and .deb (bridge with the UI inside, systemd units) into target/dist/\n  \
            soak [RUNS] [SEED] the sync fault test (cut/reset/stall/reload, invariant checked) for RUNS runs (default 2000)\n  \
-           fuzz [SECONDS]     every cargo-fuzz target (pop3-proto, pop3-mime, pop3-bridge) for SECONDS each (default 600), stable toolchain; fails on a finding"
+           fuzz [SECONDS] [--runs N] [--only T,..]  every cargo-fuzz target (pop3-proto, pop3-mime, pop3-bridge) for SECONDS each (default 600) or N executions, stable toolchain; fails on a finding"
     );
 }
 
@@ -507,6 +514,24 @@ fn test() -> Result {
             vec![(dist::DIST_ENV, dist_dir.as_str())],
         ),
     ];
+    // The npm package, packed, and the runtimes its tests run in (tests/npm_*.rs, edge_job.rs
+    // find them through these variables).
+    let t = Instant::now();
+    let root = workspace_root();
+    let npm_env: Vec<(String, String)> = match js_tools(&root)
+        .and_then(|bin| npm::pack(&root, &bin.join("tsc")))
+        .and_then(|tgz| Ok((tgz, npm::runtimes(&root)?)))
+    {
+        Ok((tgz, runtimes)) => vec![
+            (npm::PACKAGE_ENV.to_owned(), tgz.display().to_string()),
+            (npm::RUNTIMES_ENV.to_owned(), runtimes.display().to_string()),
+        ],
+        Err(e) => {
+            eprintln!("npm package failed: {e}");
+            Vec::new()
+        }
+    };
+    results.push(("npm".into(), !npm_env.is_empty(), t.elapsed().as_secs_f64()));
     let msrv_t = Instant::now();
     header("msrv");
     let msrv_ok = match msrv_check() {
@@ -538,7 +563,12 @@ fn test() -> Result {
         }
         header(name);
         let t = Instant::now();
-        let ok = match run_cmd(Command::new(&cargo).args(&args).envs(envs)) {
+        let mut cmd = Command::new(&cargo);
+        cmd.args(&args).envs(envs);
+        if name == "test" {
+            cmd.envs(npm_env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        }
+        let ok = match run_cmd(&mut cmd) {
             Ok(()) => true,
             Err(e) => {
                 eprintln!("{e}");
@@ -630,7 +660,9 @@ fn msrv_check() -> Result {
 /// packages pinned in xtask/js/package-lock.json, installed with `npm ci` into
 /// xtask/js/node_modules (never under web/, which the bridge serves); the install is skipped
 /// while the lock file is byte for byte the one of the last install (a copy kept as a stamp).
-fn js_check(root: &Path) -> Result {
+/// Installs the pinned JavaScript tools (tsc, eslint) into xtask/js/node_modules unless the
+/// lock file is the one of the last install; their `.bin` folder.
+fn js_tools(root: &Path) -> Result<PathBuf> {
     let dir = root.join("xtask").join("js");
     let bin = dir.join("node_modules").join(".bin");
     let lock = std::fs::read(dir.join("package-lock.json"))
@@ -652,6 +684,12 @@ fn js_check(root: &Path) -> Result {
         )?;
         std::fs::write(&stamp, &lock).map_err(|e| format!("writing {}: {e}", stamp.display()))?;
     }
+    Ok(bin)
+}
+
+fn js_check(root: &Path) -> Result {
+    let dir = root.join("xtask").join("js");
+    let bin = js_tools(root)?;
     // The modules are typed against the generated declarations: `build-web` must have run.
     for (_, name) in WEB_PACKAGES {
         let dts = root.join("web").join("pkg").join(format!("{name}.d.ts"));
@@ -669,12 +707,13 @@ fn js_check(root: &Path) -> Result {
             .arg(dir.join("tsconfig.json"))
             .current_dir(root),
     );
-    // From the repository root: the config's file patterns (web/**) are relative to it.
+    // From the repository root: the config's file patterns (web/**) are relative to it. The
+    // npm package's entries, the edge example and the runtime tests' jobs too.
     let lint = run_cmd(
         Command::new(bin.join("eslint"))
             .arg("--config")
             .arg(dir.join("eslint.config.js"))
-            .args(["--max-warnings", "0", "web"])
+            .args(["--max-warnings", "0", "web", "npm", "examples", "tests/npm"])
             .current_dir(root),
     );
     match (types, lint) {

@@ -30,7 +30,7 @@ const NPM_FILES: &[&str] = &[
     "deno.js",
     "workerd.js",
     "runtime-socket.js",
-    "wasm-modules.d.ts",
+    "runtime-modules.d.ts",
     "README.md",
 ];
 
@@ -88,7 +88,7 @@ pub fn pack(root: &Path, tsc: &Path) -> Result<PathBuf> {
     "strictPropertyInitialization": false, "skipLibCheck": true,
     "declaration": true, "emitDeclarationOnly": true, "outDir": "."
   }},
-  "files": [{entries}, "wasm-modules.d.ts", "types.d.ts"]
+  "files": [{entries}, "runtime-modules.d.ts", "types.d.ts"]
 }}
 "#
         ),
@@ -120,7 +120,46 @@ pub fn pack(root: &Path, tsc: &Path) -> Result<PathBuf> {
     }
     let size = std::fs::metadata(&tgz).map(|m| m.len()).unwrap_or(0);
     println!("npm package: {} ({size} bytes packed)", tgz.display());
+    // What a page downloads before it can connect (the reading module comes later, lazily).
+    let mut entry = vec![
+        pkg.join("pop3.js"),
+        pkg.join("pkg/pop3_web.js"),
+        pkg.join("pkg/pop3_web_bg.wasm"),
+    ];
+    entry.extend(files_under(&pkg.join("pkg/snippets")));
+    let gz: u64 = entry.iter().map(|f| gzip_size(f)).sum();
+    println!(
+        "browser entry (gzip -9, {} files: pop3.js, the client's glue, wasm and snippets): {gz} bytes",
+        entry.len()
+    );
     Ok(tgz)
+}
+
+/// Every file under `dir`, recursively.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// The size of `file` compressed by `gzip -9` (0 if gzip cannot run).
+fn gzip_size(file: &Path) -> u64 {
+    Command::new("gzip")
+        .args(["-9", "-c"])
+        .arg(file)
+        .output()
+        .map(|o| o.stdout.len() as u64)
+        .unwrap_or(0)
 }
 
 /// Installs the pinned runtimes (`npm ci` in xtask/runtimes, skipped while the lock file is
