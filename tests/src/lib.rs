@@ -11,6 +11,7 @@ pub mod driver;
 pub mod fault_proxy;
 pub mod maildir;
 pub mod npm;
+pub mod proxies;
 mod proxy_thread;
 
 pub use certs::{IssuedCert, TestCa, Validity};

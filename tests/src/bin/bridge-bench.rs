@@ -3,6 +3,7 @@
 //! ```text
 //! cargo xtask bench bridge throughput [--mb 100] [--runs 3] [--client rust|python]
 //! cargo xtask bench bridge idle [--sessions 10000]
+//! cargo xtask bench bridge proxy [--steps 1000,2000,4000,8000] [--idle 8000]
 //! ```
 //!
 //! `throughput` starts a source server that writes N MB and closes, then reads the stream with
@@ -17,7 +18,17 @@
 //! library only), the kind of client the issue measured with: it times itself from before
 //! its connect to the last byte and prints the payload byte count. `idle` opens N idle
 //! sessions through `pop3-bridge` and reports the bridge process's RSS growth per session.
-//! Everything is on 127.0.0.1.
+//! `proxy` runs the HAProxy recipe (docs/reverse-proxy-haproxy.cfg, rendered as its test does:
+//! TLS at HAProxy with a test CA, two `pop3-bridge` processes behind it, health checks on)
+//! against a small POP3 server (this binary in `pop3-source` mode, its own process): for each
+//! step N, N concurrent sessions through HAProxy, each a whole small exchange (connect
+//! request, greeting, USER, PASS, STAT, RETR of 120 bytes, QUIT); then the same N straight to a
+//! third bridge without a proxy, in the same run. Sessions are opened 200 at a time and held
+//! until all N are open, then all do their exchange at once; a session's connect latency runs
+//! from its TCP connect to the bridge's answer to its connect request (TLS, upgrade, connect
+//! request, upstream connect) while the others are open. It reports errors and the latency
+//! p50/p99 per step, then the RSS growth of HAProxy and of the two bridges per idle session
+//! through the proxy. Everything is on 127.0.0.1.
 
 use std::io::{Read, Write};
 use std::net::SocketAddr;
@@ -554,12 +565,443 @@ fn main() -> Result<(), BoxErr> {
         "throughput" => rt.block_on(throughput()),
         "idle" => rt.block_on(idle()),
         "tcp-relay" => tcp_relay_main(),
+        "proxy" => rt.block_on(proxy::run()),
+        "pop3-source" => rt.block_on(proxy::pop3_source_main()),
         _ => {
             eprintln!(
                 "usage: bridge-bench throughput [--mb 100] [--runs 3] [--client rust|python] \
-                 | idle [--sessions 10000]"
+                 | idle [--sessions 10000] | proxy [--steps 1000,2000,4000,8000] [--idle 8000]"
             );
             std::process::exit(2);
         }
+    }
+}
+
+/// `proxy` mode: two bridges behind the documented HAProxy configuration against one bridge
+/// without a proxy, and memory per idle session through the proxy.
+mod proxy {
+    use super::*;
+    use e2e::TestCa;
+    use e2e::proxies::{self, Proc, Via};
+
+    /// The message RETR 1 returns (120 bytes with the CRLFs).
+    const BODY: &[u8] = b"Subject: bench\r\n\r\n\
+        0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567\r\n";
+    const NAME: &str = "bridge.example.org";
+
+    fn raise_fd_limit() {
+        if let Ok((_, hard)) = rlimit::getrlimit(rlimit::Resource::NOFILE) {
+            let _ = rlimit::setrlimit(rlimit::Resource::NOFILE, hard, hard);
+        }
+    }
+
+    /// A small POP3 server: greeting, USER, PASS, STAT, RETR 1, QUIT.
+    pub async fn pop3_source_main() -> Result<(), BoxErr> {
+        raise_fd_limit();
+        let port = arg("--port", 0) as u16;
+        let sock = tokio::net::TcpSocket::new_v4()?;
+        sock.set_reuseaddr(true)?;
+        sock.bind(SocketAddr::from(([127, 0, 0, 1], port)))?;
+        let l = sock.listen(4096)?;
+        loop {
+            let Ok((s, _)) = l.accept().await else {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            };
+            tokio::spawn(async move {
+                let _ = serve_pop3(s).await;
+            });
+        }
+    }
+
+    async fn serve_pop3(s: TcpStream) -> std::io::Result<()> {
+        use tokio::io::AsyncBufReadExt;
+        let (r, mut w) = s.into_split();
+        let mut r = tokio::io::BufReader::new(r);
+        w.write_all(b"+OK bench POP3 ready\r\n").await?;
+        let mut line = String::new();
+        loop {
+            line.clear();
+            if r.read_line(&mut line).await? == 0 {
+                return Ok(());
+            }
+            let cmd = line.trim_end().to_ascii_uppercase();
+            let verb = cmd.split(' ').next().unwrap_or("");
+            match verb {
+                "USER" | "PASS" => w.write_all(b"+OK\r\n").await?,
+                "STAT" => {
+                    w.write_all(format!("+OK 1 {}\r\n", BODY.len()).as_bytes())
+                        .await?
+                }
+                "RETR" => {
+                    let mut out = format!("+OK {} octets\r\n", BODY.len()).into_bytes();
+                    out.extend_from_slice(BODY);
+                    out.extend_from_slice(b".\r\n");
+                    w.write_all(&out).await?;
+                }
+                "QUIT" => {
+                    w.write_all(b"+OK bye\r\n").await?;
+                    return Ok(());
+                }
+                _ => w.write_all(b"-ERR unknown\r\n").await?,
+            }
+        }
+    }
+
+    /// A WebSocket session, over TLS through the proxy or plain to a bridge.
+    enum Session {
+        Tls(Box<proxies::Ws>),
+        Plain(Box<Ws>),
+    }
+
+    impl Session {
+        async fn send(&mut self, m: Message) -> Result<(), BoxErr> {
+            match self {
+                Session::Tls(w) => w.send(m).await?,
+                Session::Plain(w) => w.send(m).await?,
+            }
+            Ok(())
+        }
+
+        async fn next(&mut self) -> Option<Result<Message, BoxErr>> {
+            match self {
+                Session::Tls(w) => w.next().await.map(|r| r.map_err(Into::into)),
+                Session::Plain(w) => w.next().await.map(|r| r.map_err(Into::into)),
+            }
+        }
+
+        /// Relayed bytes until they end with `end`.
+        async fn read_until(&mut self, end: &[u8]) -> Result<Vec<u8>, BoxErr> {
+            let mut buf = Vec::new();
+            while !buf.ends_with(end) {
+                match self.next().await {
+                    Some(Ok(Message::Binary(b))) => buf.extend_from_slice(&b),
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                    other => return Err(format!("stream ended: {other:?}").into()),
+                }
+            }
+            Ok(buf)
+        }
+
+        async fn cmd(&mut self, c: &str, end: &[u8]) -> Result<Vec<u8>, BoxErr> {
+            self.send(Message::binary(format!("{c}\r\n").into_bytes()))
+                .await?;
+            let a = self.read_until(end).await?;
+            if !a.starts_with(b"+OK") {
+                return Err(format!("{c}: {}", String::from_utf8_lossy(&a)).into());
+            }
+            Ok(a)
+        }
+    }
+
+    #[derive(Clone)]
+    enum Path {
+        Proxy(Via),
+        Direct(SocketAddr),
+    }
+
+    /// Opens a session and connects it to the source; returns it (greeting read) and the
+    /// connect latency.
+    async fn open(path: &Path, src_port: u16, n: usize) -> Result<(Session, Duration), BoxErr> {
+        let t = Instant::now();
+        let mut s = match path {
+            Path::Proxy(via) => {
+                // Clients from many loopback addresses, as a proxy sees them.
+                let from = format!("127.0.{}.{}", 1 + n / 250 % 250, 1 + n % 250);
+                let ws = proxies::ws_open(&via.from(&from), &[])
+                    .await
+                    .map_err(|e| format!("{e:?}"))?;
+                Session::Tls(Box::new(ws))
+            }
+            Path::Direct(addr) => Session::Plain(Box::new(
+                ws_open(
+                    &format!("ws://{addr}/pop3"),
+                    Some(&format!("http://{addr}")),
+                    "pop3-bridge.v1",
+                )
+                .await?,
+            )),
+        };
+        let req = format!(r#"{{"host":"127.0.0.1","port":{src_port},"security":"plain"}}"#);
+        s.send(Message::text(req)).await?;
+        match s.next().await {
+            Some(Ok(Message::Text(t))) if t.as_str().contains("\"ok\":true") => {}
+            other => return Err(format!("bridge refused: {other:?}").into()),
+        }
+        let latency = t.elapsed();
+        s.read_until(b"\r\n").await?;
+        Ok((s, latency))
+    }
+
+    async fn exchange(mut s: Session) -> Result<(), BoxErr> {
+        s.cmd("USER bench", b"\r\n").await?;
+        s.cmd("PASS bench", b"\r\n").await?;
+        s.cmd("STAT", b"\r\n").await?;
+        let retr = s.cmd("RETR 1", b"\r\n.\r\n").await?;
+        let start = retr.windows(2).position(|w| w == b"\r\n").unwrap_or(0) + 2;
+        if retr.get(start..retr.len() - 3) != Some(BODY) {
+            return Err("RETR 1: wrong bytes".into());
+        }
+        s.cmd("QUIT", b"\r\n").await?;
+        // The bridge closes after the server's close: 1000.
+        loop {
+            match s.next().await {
+                Some(Ok(Message::Close(Some(c)))) if u16::from(c.code) == 1000 => return Ok(()),
+                Some(Ok(Message::Close(c))) => return Err(format!("close {c:?}").into()),
+                Some(Ok(_)) => {}
+                other => return Err(format!("no close after QUIT: {other:?}").into()),
+            }
+        }
+    }
+
+    struct Step {
+        ok: usize,
+        errors: usize,
+        first_error: Option<String>,
+        p50: Duration,
+        p99: Duration,
+    }
+
+    /// N concurrent sessions along `path`: opened 200 at a time, held until all are open, then
+    /// every exchange at once.
+    async fn step(path: &Path, src_port: u16, n: usize) -> Step {
+        let barrier = Arc::new(tokio::sync::Barrier::new(n + 1));
+        let gate = Arc::new(tokio::sync::Semaphore::new(200));
+        let mut set = tokio::task::JoinSet::new();
+        for i in 0..n {
+            let (path, barrier, gate) = (path.clone(), barrier.clone(), gate.clone());
+            set.spawn(async move {
+                let permit = gate.acquire_owned().await;
+                // A session the proxy never takes (over its connection limit) is an error
+                // after 30 s, not a hang.
+                let opened =
+                    match tokio::time::timeout(Duration::from_secs(30), open(&path, src_port, i))
+                        .await
+                    {
+                        Ok(r) => r,
+                        Err(_) => Err("no answer to the connect request within 30 s".into()),
+                    };
+                drop(permit);
+                barrier.wait().await;
+                let (s, latency) = opened.map_err(|e| e.to_string())?;
+                match tokio::time::timeout(Duration::from_secs(60), exchange(s)).await {
+                    Ok(r) => r.map_err(|e| e.to_string())?,
+                    Err(_) => return Err("the exchange did not end within 60 s".to_string()),
+                }
+                Ok::<Duration, String>(latency)
+            });
+        }
+        barrier.wait().await;
+        let mut lat = Vec::with_capacity(n);
+        let (mut errors, mut first_error) = (0, None);
+        while let Some(r) = set.join_next().await {
+            match r {
+                Ok(Ok(l)) => lat.push(l),
+                Ok(Err(e)) => {
+                    errors += 1;
+                    first_error.get_or_insert(e);
+                }
+                Err(e) => {
+                    errors += 1;
+                    first_error.get_or_insert(e.to_string());
+                }
+            }
+        }
+        lat.sort();
+        let q = |p: f64| {
+            lat.get(((lat.len() as f64 * p).ceil() as usize).saturating_sub(1))
+                .copied()
+                .unwrap_or_default()
+        };
+        Step {
+            ok: lat.len(),
+            errors,
+            first_error,
+            p50: q(0.5),
+            p99: q(0.99),
+        }
+    }
+
+    fn start_bench_bridge(
+        port: u16,
+        src_port: u16,
+        behind_proxy: bool,
+    ) -> Result<ChildGuard, BoxErr> {
+        let big = "100000";
+        let mut extra = vec![
+            "--max-sessions",
+            big,
+            "--max-sessions-per-ip",
+            big,
+            "--max-connections",
+            big,
+            "--max-connections-per-ip",
+            big,
+        ];
+        if behind_proxy {
+            extra.extend([
+                "--behind-proxy",
+                "--trusted-proxy",
+                "127.0.0.1",
+                "--public-host",
+                NAME,
+            ]);
+        }
+        start_bridge(port, src_port, &extra)
+    }
+
+    pub async fn run() -> Result<(), BoxErr> {
+        raise_fd_limit();
+        let steps: Vec<usize> = str_arg("--steps", "1000,2000,4000,8000")
+            .split(',')
+            .filter_map(|s| s.trim().parse().ok())
+            .collect();
+        let idle_n = arg("--idle", 8000);
+        let dir = tempfile::tempdir()?;
+        let src_port = free_port();
+        let me = std::env::current_exe()?;
+        let src = Command::new(me)
+            .args(["pop3-source", "--port", &src_port.to_string()])
+            .stdout(Stdio::null())
+            .spawn()
+            .map(ChildGuard)?;
+        wait_listening(SocketAddr::from(([127, 0, 0, 1], src_port))).await?;
+        let (p1, p2, p3) = (free_port(), free_port(), free_port());
+        let b1 = start_bench_bridge(p1, src_port, true)?;
+        let b2 = start_bench_bridge(p2, src_port, true)?;
+        let direct = start_bench_bridge(p3, src_port, false)?;
+        for p in [p1, p2, p3] {
+            wait_listening(SocketAddr::from(([127, 0, 0, 1], p))).await?;
+        }
+        // HAProxy from the documented recipe, as its test renders it.
+        let ca = TestCa::new()?;
+        let cert = ca.issue(&[NAME], e2e::Validity::Valid)?;
+        let pem = dir.path().join("bridge.pem");
+        std::fs::write(&pem, format!("{}{}", cert.cert_pem, cert.key_pem))?;
+        let port = free_port();
+        let cfg = proxies::render(
+            &proxies::read_doc("reverse-proxy-haproxy.cfg"),
+            &[
+                (
+                    "    log /dev/log local0",
+                    "    log stderr format raw local0".into(),
+                ),
+                (
+                    "/run/haproxy/admin.sock",
+                    dir.path().join("admin.sock").display().to_string(),
+                ),
+                (
+                    "bind :443 ssl crt /etc/haproxy/certs/bridge.example.org.pem",
+                    format!("bind 127.0.0.1:{port} ssl crt {}", pem.display()),
+                ),
+                ("127.0.0.1:8081", format!("127.0.0.1:{p1}")),
+                ("127.0.0.1:8082", format!("127.0.0.1:{p2}")),
+            ],
+        );
+        let proxy_addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let haproxy: Proc = proxies::start_haproxy(dir.path(), &cfg, proxy_addr).await;
+        let via = Via {
+            proxy: proxy_addr,
+            name: NAME.into(),
+            from: "127.0.0.1".parse()?,
+            tls: proxies::tls_connector(&ca),
+        };
+        let proxied = Path::Proxy(via);
+        let plain = Path::Direct(SocketAddr::from(([127, 0, 0, 1], p3)));
+        // Let the health checks see both bridges up.
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let show = |name: &str, n: usize, s: &Step| {
+            println!(
+                "  {name:<28} {n:>6} sessions: {:>6} ok, {:>5} errors, connect p50 {:>7.1} ms, p99 {:>7.1} ms{}",
+                s.ok,
+                s.errors,
+                s.p50.as_secs_f64() * 1e3,
+                s.p99.as_secs_f64() * 1e3,
+                s.first_error
+                    .as_deref()
+                    .map(|e| format!(" (first error: {e})"))
+                    .unwrap_or_default()
+            );
+        };
+        // Memory per idle session through the proxy, first, while the processes are fresh
+        // (after the load steps their heaps keep memory they could reuse).
+        let pids = [
+            (haproxy_pid(&haproxy), "HAProxy"),
+            (b1.0.id(), "bridge 1"),
+            (b2.0.id(), "bridge 2"),
+        ];
+        if idle_n > 0 {
+            let mut warm = Vec::new();
+            for i in 0..10.min(idle_n) {
+                warm.push(open(&proxied, src_port, i).await?.0);
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let before: Vec<u64> = pids.iter().map(|(p, _)| rss_kib(*p)).collect();
+            let mut held = Vec::with_capacity(idle_n);
+            let gate = Arc::new(tokio::sync::Semaphore::new(200));
+            let mut set = tokio::task::JoinSet::new();
+            for i in 0..idle_n {
+                let (path, gate) = (proxied.clone(), gate.clone());
+                set.spawn(async move {
+                    let _p = gate.acquire_owned().await;
+                    open(&path, src_port, 10 + i)
+                        .await
+                        .map(|(s, _)| s)
+                        .map_err(|e| e.to_string())
+                });
+            }
+            let mut failed = 0;
+            while let Some(r) = set.join_next().await {
+                match r {
+                    Ok(Ok(s)) => held.push(s),
+                    _ => failed += 1,
+                }
+            }
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            let after: Vec<u64> = pids.iter().map(|(p, _)| rss_kib(*p)).collect();
+            let n = held.len().max(1) as f64;
+            println!(
+                "idle sessions through HAProxy: {} open ({failed} failed)",
+                held.len()
+            );
+            // Each bridge carries about half of the sessions: per proxied session, and per session
+            // it holds itself.
+            let mut sum = 0.0;
+            for (i, (_, name)) in pids.iter().enumerate() {
+                let per = after[i].saturating_sub(before[i]) as f64 / n;
+                sum += per;
+                let own = if i == 0 {
+                    String::new()
+                } else {
+                    format!(" ({:.1} KiB per session it holds)", per * 2.0)
+                };
+                println!(
+                    "  {name:<9} RSS {} KiB -> {} KiB: {per:.1} KiB per proxied session{own}",
+                    before[i], after[i]
+                );
+            }
+            println!("  together  {sum:.1} KiB per idle session through the proxy");
+            drop(held);
+            drop(warm);
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        println!(
+            "concurrent sessions, each a small POP3 exchange (connect request, greeting, USER, \
+             PASS, STAT, RETR 120 B, QUIT); connect latency = TCP connect to the bridge's answer"
+        );
+        for &n in &steps {
+            let a = step(&proxied, src_port, n).await;
+            show("2 bridges behind HAProxy", n, &a);
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let b = step(&plain, src_port, n).await;
+            show("1 bridge, no proxy", n, &b);
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        drop((src, b1, b2, direct, haproxy));
+        Ok(())
+    }
+
+    fn haproxy_pid(p: &Proc) -> u32 {
+        p.id()
     }
 }
