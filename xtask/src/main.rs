@@ -117,7 +117,7 @@ fn print_help() {
            run                Dovecot sample server (demo/demo on localhost:1995 TLS, :1110 STLS) + bridge on http://127.0.0.1:8080/\n  \
            bench pipelining   mpop vs. pop3-fetch downloading 1000 messages through a 25 ms delay proxy\n  \
            bench parse        cargo bench -p pop3-proto --bench parse\n  \
-           bench bridge ...   bridge-bench: relay throughput (throughput [--mb N] [--runs N] [--client rust|python]) or idle memory (idle [--sessions N])\n  \
+           bench bridge ...   bridge-bench: relay throughput (throughput [--mb N] [--runs N] [--client rust|python]) or idle memory (idle [--sessions N]) or 2 bridges behind HAProxy vs one (proxy [--steps N,N,..] [--idle N])\n  \
            bench browser      the wasm client in headless Chromium via the bridge vs. mpop (25 ms delay each way) and vs. Python poplib (loopback)\n  \
            build-web          the wasm packages (size profile + wasm-bindgen, no wasm-opt) into web/pkg\n  \
            npm                the npm package pop3-web (web/ + npm/ + declarations), packed into target/npm/\n  \
