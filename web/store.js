@@ -15,6 +15,9 @@
 // summary and its UIDL record are committed together in ONE transaction with
 // durability "strict" (flushed to disk before `complete` fires). Only then may the sync engine
 // send DELE for it. commitMessage() resolves exactly at that point and not before.
+// commitMessages() commits a batch of messages the same way in ONE such transaction (all or
+// none of them): it resolves only once the whole batch is durable, and only then may any
+// message of it count as stored.
 
 /** @import { KnownRecord, SyncPolicy, StorageEstimate } from './types.js' */
 
@@ -267,18 +270,59 @@ class IdbStore {
    * @param {CommitInput} message
    * @returns {Promise<{ sha256: string }>}
    */
-  async commitMessage(account, { key, bytes, full, summary, known }) {
-    const sha256 = await this.#hash(bytes);
+  async commitMessage(account, message) {
+    return (await this.commitMessages(account, [message]))[0];
+  }
+
+  /**
+   * Stores a batch of messages, each exactly as commitMessage() would (bytes + summary + UIDL
+   * record, checksum computed here), all in ONE strict transaction: it resolves with their
+   * checksums, in order, once the whole batch is durable, and rejects (StoreError('quota')
+   * when the disk is full) with none of them stored. Messages with the same key are written in
+   * order, each merging into the record the one before it wrote, as separate commits would.
+   * @param {string} account
+   * @param {CommitInput[]} messages
+   * @returns {Promise<{ sha256: string }[]>}
+   */
+  async commitMessages(account, messages) {
+    if (!messages.length) return [];
+    // Checksums first: nothing may be awaited inside the transaction but its own requests.
+    /** @type {string[]} */
+    const sums = [];
+    for (const m of messages) sums.push(await this.#hash(m.bytes));
     const tx = this.#tx(['messages', 'summaries', 'uidl'], 'readwrite', true);
-    tx.objectStore('messages').put({ account, key, bytes, full, sha256, size: bytes.length });
-    tx.objectStore('summaries').put({ ...summary, account, key, full, storedMs: Date.now() });
-    // The record says what the bytes beside it are, in the same commit: never ahead of them.
-    // Flags the sync engine set earlier (pending deletion, local deletion) are kept.
-    const uidl = tx.objectStore('uidl');
-    const before = await req(uidl.get([account, key]));
-    uidl.put({ ...before, ...known, account, key, stored: full ? 'full' : 'headers', sha256: full ? sha256 : (known?.sha256 ?? null) });
-    await done(tx).catch((e) => Promise.reject(storeError(e)));
-    return { sha256 };
+    const committed = done(tx).catch((e) => Promise.reject(storeError(e)));
+    try {
+      const msgs = tx.objectStore('messages');
+      const summaries = tx.objectStore('summaries');
+      const uidl = tx.objectStore('uidl');
+      const storedMs = Date.now();
+      // The records already there, each read once; flags the sync engine set earlier (pending
+      // deletion, local deletion) are kept.
+      const keys = [...new Set(messages.map((m) => m.key))];
+      const before = await Promise.all(keys.map((key) => req(uidl.get([account, key]))));
+      /** @type {Map<string, any>} */
+      const current = new Map(keys.map((key, i) => [key, before[i]]));
+      messages.forEach(({ key, bytes, full, summary, known }, i) => {
+        const sha256 = sums[i];
+        msgs.put({ account, key, bytes, full, sha256, size: bytes.length });
+        summaries.put({ ...summary, account, key, full, storedMs });
+        // The record says what the bytes beside it are, in the same commit: never ahead of them.
+        const rec = { ...current.get(key), ...known, account, key, stored: full ? 'full' : 'headers', sha256: full ? sha256 : (known?.sha256 ?? null) };
+        uidl.put(rec);
+        current.set(key, rec);
+      });
+    } catch (err) {
+      try {
+        tx.abort();
+      } catch {
+        // already finished: `committed` says how
+      }
+      await committed.catch(() => {});
+      throw storeError(err);
+    }
+    await committed;
+    return sums.map((sha256) => ({ sha256 }));
   }
 
   /**
@@ -439,15 +483,31 @@ class MemoryStore {
    * @param {CommitInput} message
    * @returns {Promise<{ sha256: string }>}
    */
-  async commitMessage(account, { key, bytes, full, summary, known }) {
-    const sha256 = await this.#hash(bytes);
-    this.#rows.set(`${account}\n${key}`, {
-      message: { key, bytes, full, sha256, size: bytes.length },
-      summary: { ...summary, key, full, storedMs: Date.now() },
-      // (`known` is the engine's whole record: the merged record is one too.)
-      uidl: /** @type {KnownRecord} */ ({ ...this.#rows.get(`${account}\n${key}`)?.uidl, ...known, key, stored: full ? 'full' : 'headers', sha256: full ? sha256 : (known?.sha256 ?? null) }),
+  async commitMessage(account, message) {
+    return (await this.commitMessages(account, [message]))[0];
+  }
+
+  /**
+   * All or nothing, like IndexedDB's one transaction: the checksums are computed first.
+   * @param {string} account
+   * @param {CommitInput[]} messages
+   * @returns {Promise<{ sha256: string }[]>}
+   */
+  async commitMessages(account, messages) {
+    /** @type {string[]} */
+    const sums = [];
+    for (const m of messages) sums.push(await this.#hash(m.bytes));
+    const storedMs = Date.now();
+    messages.forEach(({ key, bytes, full, summary, known }, i) => {
+      const sha256 = sums[i];
+      this.#rows.set(`${account}\n${key}`, {
+        message: { key, bytes, full, sha256, size: bytes.length },
+        summary: { ...summary, key, full, storedMs },
+        // (`known` is the engine's whole record: the merged record is one too.)
+        uidl: /** @type {KnownRecord} */ ({ ...this.#rows.get(`${account}\n${key}`)?.uidl, ...known, key, stored: full ? 'full' : 'headers', sha256: full ? sha256 : (known?.sha256 ?? null) }),
+      });
     });
-    return { sha256 };
+    return sums.map((sha256) => ({ sha256 }));
   }
 
   /**

@@ -13,7 +13,8 @@
 //      whether and under which record the header bytes are written
 //   -> run.bodiesWithin(storage estimate): the bodies to fetch, and what stays on the server
 //   -> RETR bodies, each written with run.recordFor()'s record, committed to the store
-//      durably, THEN reported to the run
+//      durably in batches (one strict transaction per batch), THEN reported to the run: no
+//      message of a batch counts as stored before the batch's transaction has completed
 //   -> only after every commit settled: DELE for what the run allows, persisted as pending
 //   -> QUIT (by the caller, after showing what will be deleted) -> finishSync()
 //
@@ -49,6 +50,106 @@ export function headerSection(bytes) {
 export function summaryOf(bytes, size) {
   const s = /** @type {HeaderSummary} */ (summarizeHeaders(headerSection(bytes))); // (pkg's .d.ts says `object`)
   return { from: s.from || '', subject: s.subject || '', to: s.to || '', dateMs: s.date ? s.date.getTime() : null, size };
+}
+
+/** A batch is committed in one strict transaction: at most this many messages … */
+export const BATCH_MAX_MESSAGES = 500;
+/** … and once it holds this many bytes, it is full. */
+export const BATCH_MAX_BYTES = 4 * 1024 * 1024;
+
+/**
+ * One message waiting in a commit queue.
+ * @typedef {object} Pending
+ * @property {number} msg
+ * @property {import('./store.js').CommitInput} input
+ */
+
+/**
+ * Group commit of messages into the store: `add()` queues a message; whenever no commit is
+ * running, everything queued is committed at once in one strict transaction (so a stalled or
+ * finished download never leaves a message waiting), and while one runs the next batch fills
+ * up, to `BATCH_MAX_MESSAGES` messages or `BATCH_MAX_BYTES` bytes. `after(batch, sums)` runs only
+ * once the batch's transaction has completed (durably); a batch refused for a full disk is
+ * tried again one message per transaction, so what fits is still kept. The first failure (of
+ * the store, or thrown by `after`) stops the queue: it goes to `onError`, nothing queued later
+ * is committed, and `drain()` resolves with it.
+ * @param {Store} store
+ * @param {string} account
+ * @param {(batch: Pending[], sums: { sha256: string }[]) => void} after
+ * @param {(err: unknown) => void} [onError]
+ */
+function commitQueue(store, account, after, onError) {
+  /** @type {Pending[]} */
+  let open = [];
+  let openBytes = 0;
+  /** @type {Pending[][]} */
+  const full = [];
+  /** @type {Promise<void> | null} */
+  let running = null;
+  /** @type {unknown} */
+  let failed = null;
+
+  const seal = () => {
+    if (open.length) full.push(open);
+    open = [];
+    openBytes = 0;
+  };
+  const writer = async () => {
+    while (!failed) {
+      if (!full.length) seal();
+      const batch = full.shift();
+      if (!batch) return;
+      try {
+        await commit(batch);
+      } catch (err) {
+        failed = err;
+        onError?.(err);
+      }
+    }
+  };
+  /** @param {Pending[]} batch */
+  const commit = async (batch) => {
+    try {
+      after(batch, await store.commitMessages(account, batch.map((p) => p.input)));
+    } catch (err) {
+      // A full disk refuses the whole batch: keep what still fits, one message at a time, as
+      // far as it goes (the first refusal stops the queue). Nothing of the refused batch was
+      // stored, and nothing of it was reported.
+      if (batch.length < 2 || /** @type {ErrorLike | null} */ (err)?.code !== 'quota') throw err;
+      for (const p of batch) after([p], await store.commitMessages(account, [p.input]));
+    }
+  };
+  const kick = () => {
+    if (running || failed) return;
+    running = writer().finally(() => {
+      running = null;
+      // Something may have come in after the writer's last look.
+      if (open.length || full.length) kick();
+    });
+  };
+  return {
+    /**
+     * @param {number} msg
+     * @param {import('./store.js').CommitInput} input
+     */
+    add(msg, input) {
+      if (failed) return;
+      open.push({ msg, input });
+      openBytes += input.bytes.length;
+      if (open.length >= BATCH_MAX_MESSAGES || openBytes >= BATCH_MAX_BYTES) seal();
+      kick();
+    },
+    /**
+     * Resolves once everything queued so far is committed and reported (or the queue failed):
+     * with the failure, or null.
+     * @returns {Promise<unknown>}
+     */
+    async drain() {
+      kick();
+      for (let r = running; r; r = running) await r;
+      return failed;
+    },
+  };
 }
 
 /** @param {ErrorLike | null | undefined} err */
@@ -154,6 +255,8 @@ async function syncLocked({ session, store, account, policy, SyncRun, now = Date
   // The header bytes of this session, by message: the body commit's summary is made from them.
   /** @type {Map<number, Uint8Array>} */
   const headerBytes = new Map();
+  /** The summaries made from those bytes for the header commits (the body commit's is the same). @type {Map<number, Summary>} */
+  const headerSummaries = new Map();
 
   // Headers first: new messages appear in the list before any body is downloaded.
   if (plan.headers.length) {
@@ -171,6 +274,14 @@ async function syncLocked({ session, store, account, policy, SyncRun, now = Date
       const got = await session.fetchHeaders({ msgs: missing, signal, onProgress: (p) => onProgress?.({ phase: 'headers', ...p }) });
       for (const r of got) byMsg.set(r.msg, r);
     }
+    // Committed in batches; each message is reported to the run (and shown) only once the
+    // batch that holds it is durable.
+    const headerCommits = commitQueue(store, account, (batch) => {
+      for (const { msg, input } of batch) {
+        run.stored(msg, { full: false });
+        onStored?.({ msg, key: input.key, summary: input.summary, full: false });
+      }
+    });
     for (const msg of plan.headers) {
       const r = byMsg.get(msg);
       const h = run.headers(msg, r ? r.headers : null);
@@ -181,11 +292,12 @@ async function syncLocked({ session, store, account, policy, SyncRun, now = Date
       if (!rec) continue;
       const bytes = /** @type {NonNullable<typeof r>} */ (r).headers; // a record comes only with header bytes
       const summary = summaryOf(bytes, rec.size);
-      // The list shows it now; the body (if it is to come) replaces these bytes later.
-      await store.commitMessage(account, { key: rec.key, bytes, full: false, summary, known: rec });
-      run.stored(msg, { full: false });
-      onStored?.({ msg, key: rec.key, summary, full: false });
+      headerSummaries.set(msg, summary);
+      // The list shows it once committed; the body (if it is to come) replaces these bytes later.
+      headerCommits.add(msg, { key: rec.key, bytes, full: false, summary, known: rec });
     }
+    const failed = await headerCommits.drain();
+    if (failed) throw failed;
   }
 
   // Bodies, newest first, within the space the browser says it has: the run decides which.
@@ -196,23 +308,33 @@ async function syncLocked({ session, store, account, policy, SyncRun, now = Date
   const ctrl = new AbortController();
   const stop = () => ctrl.abort();
   signal?.addEventListener('abort', stop, { once: true });
-  /** @type {Promise<void>[]} */
-  const commits = [];
   /** @type {ErrorLike | null} */
-  let commitError = null; // what the store threw first
-  /** @type {(msg: number, bytes: Uint8Array) => Promise<void>} */
-  const commit = async (msg, bytes) => {
-    // The run's record: its key (a reused UIDL's new key, the checksum without UIDL) and fields.
-    const rec = run.recordFor(msg, bytes);
-    const hb = headerBytes.get(msg);
-    const summary = hb ? summaryOf(hb, rec.size) : summaryOf(bytes, bytes.length);
-    const { sha256 } = await store.commitMessage(account, { key: rec.key, bytes, full: true, summary, known: rec });
-    // Durable now: only from here on may the run count it as stored (and so deletable).
-    run.stored(msg, { sha256, full: true });
-    report.stored++;
-    report.bytes += bytes.length;
-    onStored?.({ msg, key: rec.key, summary, full: true });
+  let commitError = null; // what the store (or the run) threw first
+  /** @param {unknown} err */
+  const fail = (err) => {
+    // Disk full or store gone: stop downloading; nothing more is stored or deleted.
+    commitError ??= /** @type {ErrorLike} */ (err);
+    ctrl.abort();
   };
+  // Bodies are committed in batches, one strict transaction each (group commit: whatever has
+  // arrived is committed as soon as the store is free, up to the batch limits). Only once a
+  // batch's transaction has completed are its messages reported to the run, so the kept count
+  // and any DELE follow the durable commit of the batch that holds the message. A message of a
+  // batch not yet committed when the sync breaks (cut, reload, error) is simply not kept.
+  const bodyCommits = commitQueue(
+    store,
+    account,
+    (batch, sums) => {
+      batch.forEach(({ msg, input }, i) => {
+        // Durable now: only from here on may the run count it as stored (and so deletable).
+        run.stored(msg, { sha256: sums[i].sha256, full: true });
+        report.stored++;
+        report.bytes += input.bytes.length;
+        onStored?.({ msg, key: input.key, summary: input.summary, full: true });
+      });
+    },
+    fail,
+  );
   try {
     if (bodies.length) {
       await session.download(bodies, {
@@ -220,26 +342,31 @@ async function syncLocked({ session, store, account, policy, SyncRun, now = Date
         onProgress: (p) => onProgress?.({ phase: 'bodies', ...p }),
         onMessage: (msg, bytes) => {
           if (commitError) return;
-          commits.push(
-            commit(msg, bytes).catch((err) => {
-              // Disk full or store gone: stop downloading; nothing more is stored or deleted.
-              commitError ??= err;
-              ctrl.abort();
-            }),
-          );
+          try {
+            // The run's record: its key (a reused UIDL's new key, the checksum without UIDL) and fields.
+            const rec = run.recordFor(msg, bytes);
+            const hb = headerBytes.get(msg);
+            const shown = headerSummaries.get(msg);
+            const summary = shown && shown.size === rec.size ? shown : hb ? summaryOf(hb, rec.size) : summaryOf(bytes, bytes.length);
+            bodyCommits.add(msg, { key: rec.key, bytes, full: true, summary, known: rec });
+          } catch (err) {
+            fail(err);
+          }
         },
       });
     }
   } catch (err) {
     if (!commitError) {
-      await Promise.allSettled(commits);
+      // What arrived whole before the break is committed (and only then counted); the rest
+      // stays on the server.
+      await bodyCommits.drain();
       await persist().catch(() => {});
       throw err;
     }
   } finally {
     signal?.removeEventListener('abort', stop);
   }
-  await Promise.allSettled(commits);
+  await bodyCommits.drain();
   if (commitError) {
     // (Set by the commits' callbacks, which the type checker does not follow.)
     const failure = /** @type {ErrorLike} */ (commitError);

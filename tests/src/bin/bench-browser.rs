@@ -13,8 +13,16 @@
 //! QUIT), after the module is loaded; mpop's is the wall time of its process; poplib's is taken
 //! inside the script from connect to QUIT. Every client's byte count is checked.
 //!
+//! With `--mode keep` (or `all`: both) it measures keeping the mail on the device instead
+//! (issue #15): from a click on Connect in the real `<pop3-inbox>` (served by the bridge, an
+//! empty store, leave on server) until the UI says every message is kept on this device,
+//! against mpop delivering the same mailbox to a Maildir with its default fsync, over the
+//! delay proxies and on loopback. mpop's Maildir is under the temporary directory, like the
+//! browser's profile, so both write to the same filesystem (`TMPDIR=/dev/shm` puts both in
+//! memory). Each UI run is checked against the store afterwards (count and bytes).
+//!
 //! Options: `--messages 1000 --size 4096 --delay-ms 25 --runs 3 --bridge PATH --web DIR
-//! --mpop PATH --python PATH`. Run by `cargo xtask bench browser` (which builds the release
+//! --mpop PATH --python PATH --mode download|keep|all`. Run by `cargo xtask bench browser` (which builds the release
 //! bridge and `web/pkg` first).
 
 use std::fs;
@@ -38,6 +46,16 @@ struct Args {
     web: PathBuf,
     mpop: PathBuf,
     python: PathBuf,
+    mode: Mode,
+}
+
+/// What to measure: the download through the JS API (`download`, the default), keeping every
+/// message on the device through the real inbox UI (`keep`), or both (`all`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Download,
+    Keep,
+    All,
 }
 
 fn parse_args() -> Args {
@@ -50,6 +68,7 @@ fn parse_args() -> Args {
         web: PathBuf::from("web"),
         mpop: PathBuf::from("mpop"),
         python: PathBuf::from("python3"),
+        mode: Mode::Download,
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
@@ -66,9 +85,20 @@ fn parse_args() -> Args {
             "--web" => a.web = PathBuf::from(v),
             "--mpop" => a.mpop = PathBuf::from(v),
             "--python" => a.python = PathBuf::from(v),
+            "--mode" => {
+                a.mode = match v.as_str() {
+                    "download" => Mode::Download,
+                    "keep" => Mode::Keep,
+                    "all" => Mode::All,
+                    _ => {
+                        eprintln!("--mode is download, keep or all");
+                        std::process::exit(2)
+                    }
+                }
+            }
             _ => {
                 eprintln!(
-                    "usage: bench-browser [--messages N] [--size BYTES] [--delay-ms MS] [--runs N] [--bridge PATH] [--web DIR] [--mpop PATH] [--python PATH]"
+                    "usage: bench-browser [--messages N] [--size BYTES] [--delay-ms MS] [--runs N] [--bridge PATH] [--web DIR] [--mpop PATH] [--python PATH] [--mode download|keep|all]"
                 );
                 std::process::exit(2)
             }
@@ -124,6 +154,145 @@ window.__bench = null;
 })();
 return true;
 "#;
+
+/// The keep benchmark's part in the inbox page: fill the sign-in form (plain POP3 with the
+/// consent box, as for a test server on this computer), then click Connect and time, with
+/// `performance.now()` in the page, until the sync line says how many messages are kept on
+/// this device (the words the UI shows when the background sync has committed them all).
+/// Resolves into `window.__keep`.
+const KEEP_SCRIPT: &str = r#"
+const p = arguments[0];
+window.__keep = null;
+const r = document.querySelector('pop3-inbox').shadowRoot;
+const set = (sel, v) => { const el = r.querySelector(sel); el.value = v; el.dispatchEvent(new Event('input')); el.dispatchEvent(new Event('change')); };
+set('input[name=server]', '127.0.0.1');
+set('select[name=security]', 'plain');
+set('input[name=port]', String(p.port));
+r.querySelector('input[name=acceptInsecure]').checked = true;
+r.querySelector('input[name=remember]').checked = false;
+set('input[name=user]', p.user);
+set('input[name=password]', p.password);
+const line = r.querySelector('.syncline');
+const kept = () => {
+  const m = /([\d.,\s\u00a0\u202f]+) messages? (?:are|is) kept on this device/.exec(line.textContent || '');
+  return m ? Number(m[1].replace(/\D/g, '')) : null;
+};
+let t0 = 0;
+let headersShown = null;
+let bodiesFrom = null;
+const obs = new MutationObserver(() => {
+  if (headersShown === null && r.querySelectorAll('.row').length > 0 && !r.querySelector('.inbox').hidden) headersShown = performance.now();
+  if (bodiesFrom === null && /: [\d.,\s\u00a0\u202f]+ of /.test(line.textContent || '')) bodiesFrom = performance.now();
+  const n = kept();
+  if (n !== null) {
+    obs.disconnect();
+    window.__keep = { ok: true, secs: (performance.now() - t0) / 1000, listSecs: headersShown === null ? null : (headersShown - t0) / 1000, bodiesSecs: bodiesFrom === null ? null : (bodiesFrom - t0) / 1000, kept: n, line: line.textContent };
+  }
+  const err = r.querySelector('.error');
+  if (err && err.textContent) { obs.disconnect(); window.__keep = { ok: false, error: err.textContent }; }
+});
+obs.observe(r, { subtree: true, childList: true, characterData: true, attributes: true });
+t0 = performance.now();
+r.querySelector('button.connect').click();
+return true;
+"#;
+
+/// What the store holds for the account after a keep run: full records and their bytes.
+const KEPT_SCRIPT: &str = r#"
+const acct = arguments[0];
+return new Promise((resolve) => {
+  const req = indexedDB.open('pop3-mail');
+  req.onerror = () => resolve({ error: String(req.error) });
+  req.onsuccess = () => {
+    const db = req.result;
+    const g = db.transaction('messages').objectStore('messages').getAll(IDBKeyRange.bound([acct, ''], [acct, []]));
+    g.onsuccess = () => {
+      const full = g.result.filter((m) => m.full);
+      db.close();
+      resolve({ full: full.length, bytes: full.reduce((s, m) => s + m.bytes.length, 0) });
+    };
+    g.onerror = () => { db.close(); resolve({ error: String(g.error) }); };
+  };
+});
+"#;
+
+struct KeepRun {
+    secs: f64,
+    list_secs: Option<f64>,
+    bodies_secs: Option<f64>,
+    kept: u64,
+    stored: u64,
+    stored_bytes: u64,
+}
+
+/// One keep run in the real `<pop3-inbox>` served from `origin`: an empty store and a fresh
+/// page, Connect, and the time until the UI says every message is kept; then the store is
+/// read back (count and bytes of the full records) and the session ended with Logout (QUIT,
+/// leave on server: nothing is deleted).
+async fn keep_run(b: &Browser, origin: &str, port: u16, password: &str) -> Result<KeepRun, String> {
+    let e = |e: e2e::browser::BrowserError| e.to_string();
+    b.goto(&format!("{origin}/healthz")).await.map_err(e)?;
+    b.js(
+        "localStorage.clear(); sessionStorage.clear();
+         return new Promise((resolve) => { const d = indexedDB.deleteDatabase('pop3-mail');
+           d.onsuccess = () => resolve(true); d.onerror = () => resolve(String(d.error)); d.onblocked = () => resolve('blocked'); });",
+        vec![],
+    )
+    .await
+    .map_err(e)?;
+    b.goto(&format!("{origin}/index.html")).await.map_err(e)?;
+    b.wait_js(
+        "the sign-in form",
+        "(() => { const r = customElements.get('pop3-inbox') && document.querySelector('pop3-inbox').shadowRoot; return !!r && !r.querySelector('.login').hidden; })()",
+        Duration::from_secs(60),
+    )
+    .await
+    .map_err(e)?;
+    b.js(
+        KEEP_SCRIPT,
+        vec![json!({ "port": port, "user": "bench", "password": password })],
+    )
+    .await
+    .map_err(e)?;
+    let v = b
+        .wait_js(
+            "every message kept",
+            "window.__keep",
+            Duration::from_secs(600),
+        )
+        .await
+        .map_err(e)?;
+    if v["ok"] != json!(true) {
+        return Err(format!("in the page: {}", v["error"]));
+    }
+    let acct = format!("bench@127.0.0.1:{port}");
+    let s = b.js(KEPT_SCRIPT, vec![json!(acct)]).await.map_err(e)?;
+    if !s["error"].is_null() {
+        return Err(format!("reading the store: {s}"));
+    }
+    // Logout: QUIT (leave on server), so the next session finds the mailbox unlocked.
+    b.js(
+        "const r = document.querySelector('pop3-inbox').shadowRoot; r.querySelector('button.logout').click(); return true;",
+        vec![],
+    )
+    .await
+    .map_err(e)?;
+    b.wait_js(
+        "the logout",
+        "(() => { const r = document.querySelector('pop3-inbox').shadowRoot; return !r.querySelector('.login').hidden; })()",
+        Duration::from_secs(60),
+    )
+    .await
+    .map_err(e)?;
+    Ok(KeepRun {
+        secs: v["secs"].as_f64().unwrap_or(f64::NAN),
+        list_secs: v["listSecs"].as_f64(),
+        bodies_secs: v["bodiesSecs"].as_f64(),
+        kept: v["kept"].as_u64().unwrap_or(0),
+        stored: s["full"].as_u64().unwrap_or(0),
+        stored_bytes: s["bytes"].as_u64().unwrap_or(0),
+    })
+}
 
 struct BrowserRun {
     total: f64,
@@ -318,103 +487,119 @@ async fn main() -> ExitCode {
         }
         ok
     };
-    // Warm-up (not counted): the page, module and wasm are compiled and cached once.
-    if let Err(e) = browser_run(&b, &direct_origin, params(&direct_origin)).await {
-        eprintln!("bench: warm-up failed: {e}");
-        let _ = b.close().await;
-        return ExitCode::FAILURE;
-    }
+    if a.mode != Mode::Keep {
+        // Warm-up (not counted): the page, module and wasm are compiled and cached once.
+        if let Err(e) = browser_run(&b, &direct_origin, params(&direct_origin)).await {
+            eprintln!("bench: warm-up failed: {e}");
+            let _ = b.close().await;
+            return ExitCode::FAILURE;
+        }
 
-    println!(
-        "--- {} ms RTT: browser via bridge vs mpop (pipelining on)",
-        2 * a.delay_ms
-    );
-    let (mut br, mut br_dl, mut mp) = (vec![], vec![], vec![]);
-    for run in 1..=a.runs {
-        match browser_run(&b, &delayed_origin, params(&delayed_origin)).await {
-            Ok(r) => {
-                failed |= !check("browser", r.count, r.bytes);
-                println!(
-                    "run {run}: browser {:7.3} s (download {:.3} s, {} msgs, {} B)",
-                    r.total, r.download, r.count, r.bytes
-                );
-                br.push(r.total);
-                br_dl.push(r.download);
+        println!(
+            "--- {} ms RTT: browser via bridge vs mpop (pipelining on)",
+            2 * a.delay_ms
+        );
+        let (mut br, mut br_dl, mut mp) = (vec![], vec![], vec![]);
+        for run in 1..=a.runs {
+            match browser_run(&b, &delayed_origin, params(&delayed_origin)).await {
+                Ok(r) => {
+                    failed |= !check("browser", r.count, r.bytes);
+                    println!(
+                        "run {run}: browser {:7.3} s (download {:.3} s, {} msgs, {} B)",
+                        r.total, r.download, r.count, r.bytes
+                    );
+                    br.push(r.total);
+                    br_dl.push(r.download);
+                }
+                Err(e) => {
+                    println!("run {run}: browser FAILED: {e}");
+                    failed = true;
+                }
             }
-            Err(e) => {
-                println!("run {run}: browser FAILED: {e}");
-                failed = true;
+            match run_mpop(
+                &a.mpop,
+                pop_proxy.local_addr().port(),
+                password,
+                work.path(),
+                run,
+            )
+            .map(|(secs, out)| {
+                let files = fs::read_dir(out.join("new"))
+                    .map(|d| d.count())
+                    .unwrap_or(0);
+                let _ = fs::remove_dir_all(&out);
+                (secs, files)
+            }) {
+                Ok((secs, files)) => {
+                    failed |= !check("mpop", files as u64, expected_bytes);
+                    println!("run {run}: mpop    {secs:7.3} s ({files} files)");
+                    mp.push(secs);
+                }
+                Err(e) => {
+                    println!("run {run}: mpop FAILED: {e}");
+                    failed = true;
+                }
             }
         }
-        match run_mpop(
-            &a.mpop,
-            pop_proxy.local_addr().port(),
+
+        println!("--- loopback, no added delay: browser via bridge vs Python poplib direct");
+        let (mut br0, mut py) = (vec![], vec![]);
+        for run in 1..=a.runs {
+            match browser_run(&b, &direct_origin, params(&direct_origin)).await {
+                Ok(r) => {
+                    failed |= !check("browser", r.count, r.bytes);
+                    println!(
+                        "run {run}: browser {:7.3} s (download {:.3} s)",
+                        r.total, r.download
+                    );
+                    br0.push(r.total);
+                }
+                Err(e) => {
+                    println!("run {run}: browser FAILED: {e}");
+                    failed = true;
+                }
+            }
+            match run_poplib(&a, dovecot.plain_port(), password) {
+                Ok((secs, n, bytes)) => {
+                    failed |= !check("poplib", n, bytes);
+                    println!("run {run}: poplib  {secs:7.3} s");
+                    py.push(secs);
+                }
+                Err(e) => {
+                    println!("run {run}: poplib FAILED: {e}");
+                    failed = true;
+                }
+            }
+        }
+        println!("---");
+        report(
+            &format!("{} ms RTT", 2 * a.delay_ms),
+            &br,
+            "mpop",
+            &mp,
+            0.75,
+        );
+        println!(
+            "  (browser download() alone: median {:.3} s)",
+            median(&br_dl)
+        );
+        report("loopback", &br0, "poplib", &py, 1.0);
+    }
+    if a.mode != Mode::Download {
+        failed |= !keep_bench(
+            &a,
+            &b,
+            [
+                (&delayed_origin, pop_proxy.local_addr().port()),
+                (&direct_origin, dovecot.plain_port()),
+            ],
+            dovecot.plain_port(),
             password,
-            work.path(),
-            run,
+            expected_bytes,
         )
-        .map(|(secs, out)| {
-            let files = fs::read_dir(out.join("new"))
-                .map(|d| d.count())
-                .unwrap_or(0);
-            let _ = fs::remove_dir_all(&out);
-            (secs, files)
-        }) {
-            Ok((secs, files)) => {
-                failed |= !check("mpop", files as u64, expected_bytes);
-                println!("run {run}: mpop    {secs:7.3} s ({files} files)");
-                mp.push(secs);
-            }
-            Err(e) => {
-                println!("run {run}: mpop FAILED: {e}");
-                failed = true;
-            }
-        }
-    }
-
-    println!("--- loopback, no added delay: browser via bridge vs Python poplib direct");
-    let (mut br0, mut py) = (vec![], vec![]);
-    for run in 1..=a.runs {
-        match browser_run(&b, &direct_origin, params(&direct_origin)).await {
-            Ok(r) => {
-                failed |= !check("browser", r.count, r.bytes);
-                println!(
-                    "run {run}: browser {:7.3} s (download {:.3} s)",
-                    r.total, r.download
-                );
-                br0.push(r.total);
-            }
-            Err(e) => {
-                println!("run {run}: browser FAILED: {e}");
-                failed = true;
-            }
-        }
-        match run_poplib(&a, dovecot.plain_port(), password) {
-            Ok((secs, n, bytes)) => {
-                failed |= !check("poplib", n, bytes);
-                println!("run {run}: poplib  {secs:7.3} s");
-                py.push(secs);
-            }
-            Err(e) => {
-                println!("run {run}: poplib FAILED: {e}");
-                failed = true;
-            }
-        }
+        .await;
     }
     let _ = b.close().await;
-    println!("---");
-    report(
-        &format!("{} ms RTT", 2 * a.delay_ms),
-        &br,
-        "mpop",
-        &mp,
-        0.75,
-    );
-    println!(
-        "  (browser download() alone: median {:.3} s)",
-        median(&br_dl)
-    );
-    report("loopback", &br0, "poplib", &py, 1.0);
     println!(
         "browser-side proxy: {} connections; mpop-side proxy: {} connections",
         web_proxy.connections(),
@@ -425,4 +610,118 @@ async fn main() -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+fn secs(s: Option<f64>) -> String {
+    s.map_or_else(|| "?".to_owned(), |s| format!("{s:.3} s"))
+}
+
+/// The keep benchmark: from Connect in the real `<pop3-inbox>` until the UI says every message
+/// is kept on this device, against mpop delivering the same mailbox to a Maildir with its
+/// default fsync, first with the delay on both sides (`links[0]`: the page's origin through the
+/// browser-side proxy, mpop's port through the mpop-side proxy), then on loopback (`links[1]`).
+/// mpop's Maildir is on the filesystem of the browser's profile (both under the temporary
+/// directory, `TMPDIR`), so both clients make their writes durable on the same disk. Runs
+/// alternate; each UI run starts from an empty store and a fresh page, and is checked against
+/// the store afterwards (every message kept, as many bytes as the server has). Returns whether
+/// every run succeeded and matched.
+async fn keep_bench(
+    a: &Args,
+    b: &Browser,
+    links: [(&str, u16); 2],
+    ui_port: u16,
+    password: &str,
+    expected_bytes: u64,
+) -> bool {
+    let disk = std::env::temp_dir();
+    let work = match tempfile::Builder::new()
+        .prefix("bench-keep-mpop-")
+        .tempdir_in(&disk)
+    {
+        Ok(w) => w,
+        Err(e) => {
+            println!("keep: temp dir in {}: {e}", disk.display());
+            return false;
+        }
+    };
+    println!(
+        "--- keep: Connect in <pop3-inbox> until all {} messages are kept (IndexedDB, strict) vs mpop into a Maildir (default fsync) in {}",
+        a.messages,
+        disk.display()
+    );
+    // Warm-up (not counted): page, modules and wasm compiled and cached once.
+    if let Err(e) = keep_run(b, links[1].0, ui_port, password).await {
+        println!("keep warm-up FAILED: {e}");
+        return false;
+    }
+    let mut ok = true;
+    let mut results = Vec::new();
+    for (i, (origin, mpop_port)) in links.iter().enumerate() {
+        let name = if i == 0 {
+            format!("{} ms RTT", 2 * a.delay_ms)
+        } else {
+            "loopback".to_owned()
+        };
+        println!("--- keep, {name}");
+        let (mut ui, mut mp, mut list) = (vec![], vec![], vec![]);
+        for run in 1..=a.runs {
+            match keep_run(b, origin, ui_port, password).await {
+                Ok(r) => {
+                    let good = r.kept == a.messages as u64
+                        && r.stored == a.messages as u64
+                        && r.stored_bytes == expected_bytes;
+                    println!(
+                        "run {run}: ui      {:7.3} s (list shown {}, bodies from {}, UI says {} kept, store holds {} / {} B){}",
+                        r.secs,
+                        secs(r.list_secs),
+                        secs(r.bodies_secs),
+                        r.kept,
+                        r.stored,
+                        r.stored_bytes,
+                        if good { "" } else { "  <-- MISMATCH" }
+                    );
+                    ok &= good;
+                    ui.push(r.secs);
+                    if let Some(s) = r.list_secs {
+                        list.push(s);
+                    }
+                }
+                Err(e) => {
+                    println!("run {run}: ui FAILED: {e}");
+                    ok = false;
+                }
+            }
+            match run_mpop(&a.mpop, *mpop_port, password, work.path(), run) {
+                Ok((secs, out)) => {
+                    let files = fs::read_dir(out.join("new")).map_or(0, |d| d.count());
+                    let _ = fs::remove_dir_all(&out);
+                    let good = files == a.messages;
+                    println!(
+                        "run {run}: mpop    {secs:7.3} s ({files} files){}",
+                        if good { "" } else { "  <-- MISMATCH" }
+                    );
+                    ok &= good;
+                    mp.push(secs);
+                }
+                Err(e) => {
+                    println!("run {run}: mpop FAILED: {e}");
+                    ok = false;
+                }
+            }
+        }
+        results.push((name, ui, mp, list));
+    }
+    println!("---");
+    for (i, (name, ui, mp, list)) in results.iter().enumerate() {
+        let goal = if i == 0 { 1.0 } else { 2.0 };
+        let (u, m) = (median(ui), median(mp));
+        println!(
+            "keep, {name}: UI median {u:.3} s, mpop median {m:.3} s: {:.2} x mpop (goal <= {goal:.1} x; {} and {} complete runs; list shown after {:.3} s)",
+            u / m,
+            ui.len(),
+            mp.len(),
+            median(list)
+        );
+    }
+    ok
 }
