@@ -35,7 +35,13 @@ const NPM_FILES: &[&str] = &[
 ];
 
 /// Entries whose declarations `tsc` emits (the rest follow from their imports).
-const ENTRIES: &[&str] = &["pop3.js", "pop3-inbox.js", "node.js", "deno.js", "workerd.js"];
+const ENTRIES: &[&str] = &[
+    "pop3.js",
+    "pop3-inbox.js",
+    "node.js",
+    "deno.js",
+    "workerd.js",
+];
 
 /// The environment variable through which `cargo xtask test` tells the tests where the packed
 /// package and the runtimes are.

@@ -101,7 +101,10 @@ async fn session(tls: &tokio_rustls::TlsConnector, port: u16, upstream: u16) -> 
         .into_client_request()
         .unwrap();
     let h = req.headers_mut();
-    h.insert("origin", format!("https://localhost:{port}").parse().unwrap());
+    h.insert(
+        "origin",
+        format!("https://localhost:{port}").parse().unwrap(),
+    );
     h.insert("sec-websocket-protocol", "pop3-bridge.v1".parse().unwrap());
     let (mut ws, _) = tokio_tungstenite::client_async(req, tls).await.unwrap();
     let target = json!({"host": "127.0.0.1", "port": upstream, "security": "plain"});
@@ -194,7 +197,11 @@ async fn sighup_rotates_the_certificate_and_keeps_open_sessions() {
     bridge.wait_for("configuration reloaded");
     echo(&mut open, "STAT after SIGHUP\r\n").await;
     let (mut fresh, fp) = session(&tls, port, up.addr.port()).await;
-    assert_eq!(fp, second.sha256_hex(), "SIGHUP did not rotate the certificate");
+    assert_eq!(
+        fp,
+        second.sha256_hex(),
+        "SIGHUP did not rotate the certificate"
+    );
 
     // A file that no longer parses: refused, the process lives on with what it had.
     replace_file(&toml, "listen = [\n");

@@ -8,10 +8,10 @@
 
 use std::rc::Rc;
 
-use markup5ever_rcdom::{Handle, NodeData, RcDom, SerializableHandle};
 use html5ever::serialize::{SerializeOpts, serialize};
 use html5ever::tendril::TendrilSink;
 use html5ever::{ParseOpts, QualName, local_name, ns};
+use markup5ever_rcdom::{Handle, NodeData, RcDom, SerializableHandle};
 
 /// `html` (ammonia's serialization) with every anchor inside another anchor unwrapped.
 pub(crate) fn unnest(html: String) -> String {
