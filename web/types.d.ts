@@ -37,8 +37,13 @@ export type Security = 'tls' | 'stls' | 'plain';
 
 /** `connect(options)`. */
 export interface ConnectOptions {
-  /** WebSocket URL of the bridge's `/pop3` endpoint. */
-  bridgeUrl: string;
+  /** WebSocket URL of the bridge's `/pop3` endpoint (not with `direct`). */
+  bridgeUrl?: string | undefined;
+  /**
+   * Connect with the runtime's own sockets instead of a bridge (Node, Deno, workerd: their
+   * package entries install the opener). Not with `bridgeUrl` or `token`.
+   */
+  direct?: boolean | undefined;
   host: string;
   port: number;
   /** Default `'tls'`. */

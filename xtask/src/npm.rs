@@ -30,6 +30,7 @@ const NPM_FILES: &[&str] = &[
     "deno.js",
     "workerd.js",
     "runtime-socket.js",
+    "direct-socket.js",
     "runtime-modules.d.ts",
     "README.md",
 ];

@@ -12,7 +12,12 @@ use wasm_bindgen::JsValue;
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(crate) struct ConnectOptions {
-    pub bridge_url: String,
+    /// The bridge's WebSocket URL; absent with `direct`.
+    #[serde(default)]
+    pub bridge_url: Option<String>,
+    /// Connect straight to the server through the runtime's socket opener (src/direct.rs).
+    #[serde(default)]
+    pub direct: bool,
     pub host: String,
     pub port: u16,
     #[serde(default = "default_security")]
@@ -49,6 +54,7 @@ impl std::fmt::Debug for ConnectOptions {
         // Destructured without `..`: a new field must be placed here, as shown or as redacted.
         let ConnectOptions {
             bridge_url,
+            direct,
             host,
             port,
             security,
@@ -64,12 +70,13 @@ impl std::fmt::Debug for ConnectOptions {
             keepalive_ms,
         } = self;
         let redacted = |o: &Option<String>| o.as_ref().map(|_| "<redacted>");
-        let url = match bridge_url.split_once('?') {
+        let url = bridge_url.as_ref().map(|u| match u.split_once('?') {
             Some((base, _)) => format!("{base}?<redacted>"),
-            None => bridge_url.clone(),
-        };
+            None => u.clone(),
+        });
         f.debug_struct("ConnectOptions")
             .field("bridge_url", &url)
+            .field("direct", direct)
             .field("host", host)
             .field("port", port)
             .field("security", security)
@@ -114,6 +121,37 @@ impl From<&TlsInfo> for TlsJs {
             not_after: t.not_after.clone(),
             verified: t.verified,
             pin_matched: t.pin_matched,
+        }
+    }
+}
+
+/// The TLS details a direct socket's runtime gives (`socket.tls`, or what `startTls()`
+/// resolves): any of these fields, each optional; unknown fields are ignored.
+#[derive(Deserialize, Default, Debug)]
+#[serde(rename_all = "camelCase", default)]
+pub(crate) struct DirectTlsInfo {
+    pub version: Option<String>,
+    pub cipher: Option<String>,
+    pub server_name: Option<String>,
+    pub subject: Option<String>,
+    pub issuer: Option<String>,
+    pub not_after: Option<String>,
+    pub verified: Option<bool>,
+}
+
+impl DirectTlsInfo {
+    /// `session.tls` for a direct socket to `host`. An opener verifies the certificate with the
+    /// name the user gave or fails (its contract), so `verified` is true unless it says not.
+    pub(crate) fn into_js(self, host: &str) -> TlsJs {
+        TlsJs {
+            version: self.version.unwrap_or_default(),
+            cipher: self.cipher.unwrap_or_default(),
+            server_name: self.server_name.unwrap_or_else(|| host.to_owned()),
+            subject: self.subject.unwrap_or_default(),
+            issuer: self.issuer.unwrap_or_default(),
+            not_after: self.not_after.unwrap_or_default(),
+            verified: self.verified.unwrap_or(true),
+            pin_matched: None,
         }
     }
 }
@@ -209,9 +247,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn direct_tls_details_fill_what_the_runtime_did_not_say() {
+        let t = DirectTlsInfo::default().into_js("pop.example.com");
+        assert_eq!(t.server_name, "pop.example.com");
+        assert!(t.verified, "an opener verifies or fails");
+        assert_eq!((t.version.as_str(), t.issuer.as_str()), ("", ""));
+        let t = DirectTlsInfo {
+            version: Some("TLSv1.3".into()),
+            server_name: Some("mail.example".into()),
+            verified: Some(false),
+            ..DirectTlsInfo::default()
+        }
+        .into_js("pop.example.com");
+        assert_eq!(
+            (t.version.as_str(), t.server_name.as_str(), t.verified),
+            ("TLSv1.3", "mail.example", false)
+        );
+    }
+
+    #[test]
     fn debug_of_connect_options_hides_secrets() {
         let o = ConnectOptions {
-            bridge_url: "wss://bridge.example/pop3?token=url-secret".into(),
+            bridge_url: Some("wss://bridge.example/pop3?token=url-secret".into()),
+            direct: false,
             host: "pop.example.com".into(),
             port: 995,
             security: Security::Tls,

@@ -8,6 +8,7 @@
 
 #![warn(missing_docs, missing_debug_implementations)]
 
+mod direct;
 mod error;
 mod headers;
 mod interop;

@@ -5,16 +5,17 @@
 //! settlements are collected while the state is borrowed and run after, so user code called
 //! from here may call back into the session safely.
 
+use crate::direct::{self, DirectEvent, DirectSocket, Stage};
 use crate::error::Pop3Error;
 use crate::interop::*;
 use crate::link::{Link, LinkEvent};
 use crate::timer::Timer;
 use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
 use pop3_bridge_protocol::api::Code;
-use pop3_bridge_protocol::{Answer, ConnectRequest, Refusal, Security};
+use pop3_bridge_protocol::{Answer, ConnectRequest, ErrorCode, Refusal, Security};
 use pop3_proto::{
-    AuthMethod, Client, CommandError, Credentials, Event, Handle, Instant, Login, Mechanism,
-    MsgNum, Options, Secret, SessionState,
+    AuthMethod, Client, CommandError, ConnectionError, Credentials, Event, Handle, Instant, Login,
+    Mechanism, MsgNum, Options, Secret, SessionState,
 };
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
@@ -98,6 +99,8 @@ impl Op {
 enum Phase {
     /// Waiting for the bridge's answer.
     Bridge,
+    /// Waiting for the direct socket to open (and, with implicit TLS, its handshake).
+    Opening,
     /// POP3 bytes flow.
     Pop3,
     /// Finished (QUIT or failure).
@@ -109,10 +112,22 @@ pub(crate) struct Inner {
     opts: ConnectOptions,
     phase: Phase,
     link: Option<Link>,
+    /// The direct socket, instead of `link` (`direct: true`).
+    direct: Option<DirectSocket>,
+    /// Bytes a direct socket delivered before its opener's promise settled.
+    early: Vec<u8>,
+    /// The STLS command of a direct `stls` session, until the server answered it.
+    stls_handle: Option<Handle>,
     client: Option<Client>,
     tls: Option<TlsJs>,
     insecure: bool,
     login_handle: Option<Handle>,
+    /// A direct STLS upgrade is under way (between the `+OK` and the handshake's end).
+    upgrading: bool,
+    /// A direct socket that has not delivered a byte since it opened (or since its STLS
+    /// upgrade): a runtime that checks the certificate only when reading (workerd) reports a
+    /// refused certificate as the connection's end, which is then that stage's failure.
+    quiet: Option<Stage>,
     login_method: Option<String>,
     logged_in: bool,
     connect: Option<Deferred>,
@@ -126,6 +141,16 @@ pub(crate) struct Inner {
     old_timer: Option<Timer>,
     /// JS calls to make once the state is no longer borrowed.
     calls: Vec<(Function, Array)>,
+}
+
+/// A direct socket ends with its session, however that ends (the bridge's WebSocket closes
+/// itself when its `Link` is dropped).
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Some(d) = &self.direct {
+            d.shut();
+        }
+    }
 }
 
 /// Runs `f` on the state, drives the core, then makes the collected JS calls.
@@ -258,6 +283,169 @@ impl Inner {
         }
     }
 
+    /// The API error for a fatal core error. Only a direct session sees STLS in the core (the
+    /// bridge runs it itself): there, data around the upgrade is the injection it guards against.
+    fn connection_error(&self, e: &ConnectionError) -> Pop3Error {
+        let mut p: Pop3Error = e.into();
+        if self.direct.is_some() {
+            match e {
+                ConnectionError::DataAfterStls | ConnectionError::DataDuringTlsUpgrade => {
+                    p.code = Code::Bridge(ErrorCode::StlsInjection);
+                    p.detail = Some(p.message.clone());
+                    p.message = ErrorCode::StlsInjection.message().to_owned();
+                }
+                ConnectionError::TimedOut { .. } if self.upgrading => {
+                    p.code = Code::Bridge(ErrorCode::TlsTimeout);
+                }
+                _ => {}
+            }
+        }
+        p
+    }
+
+    fn on_direct(&mut self, ev: DirectEvent) {
+        match ev {
+            DirectEvent::Opened(Ok(socket)) => {
+                let socket: DirectSocket = socket.unchecked_into();
+                if self.phase != Phase::Opening {
+                    // Failed (timed out, closed) while opening: this socket is not used.
+                    return socket.shut();
+                }
+                let tls = self.opts.security == Security::Tls;
+                self.tls = tls.then(|| tls_of(&socket.tls_info(), &self.opts.host));
+                self.insecure = self.opts.security == Security::Plain;
+                self.direct = Some(socket);
+                self.phase = Phase::Pop3;
+                self.quiet = Some(Stage::Connect);
+                let mut o = match self.opts.security {
+                    Security::Tls => Options::implicit_tls(),
+                    // A plain start: the greeting, then STLS (start_stls) and the upgrade.
+                    Security::Stls | Security::Plain => Options::default(),
+                };
+                self.client_options(&mut o);
+                self.client = Some(Client::new(o, Instant::now()));
+                let early = std::mem::take(&mut self.early);
+                self.feed(&early);
+            }
+            DirectEvent::Opened(Err(e)) => {
+                let (name, code, message) = direct::error_parts(&e);
+                self.fail(direct::classify(&name, &code, &message, Stage::Connect));
+            }
+            DirectEvent::Data(bytes) if self.phase == Phase::Opening => {
+                self.early.extend_from_slice(&bytes)
+            }
+            DirectEvent::Data(bytes) => {
+                self.quiet = None;
+                self.feed(&bytes)
+            }
+            DirectEvent::Closed(error) => {
+                if self.phase == Phase::Over {
+                    return;
+                }
+                let detail = error.as_ref().map(|e| {
+                    let (name, code, message) = direct::error_parts(e);
+                    format!("{name} {code}: {message}").trim().to_owned()
+                });
+                let stage = if self.upgrading {
+                    Some(Stage::Upgrade)
+                } else if self.phase == Phase::Opening {
+                    Some(Stage::Connect)
+                } else {
+                    self.quiet
+                };
+                if let Some(stage) = stage {
+                    // Opening, upgrading, or nothing heard since: the runtime's error says why.
+                    let (name, code, message) =
+                        error.as_ref().map(direct::error_parts).unwrap_or_default();
+                    return self.fail(direct::classify(&name, &code, &message, stage));
+                }
+                match self.client.as_mut().map(Client::handle_close) {
+                    Some(Ok(())) => self.phase = Phase::Over,
+                    Some(Err(e)) => {
+                        let mut p = self.connection_error(&e);
+                        if detail.is_some() {
+                            p.detail = detail;
+                        }
+                        self.fail(p)
+                    }
+                    None => {}
+                }
+            }
+            DirectEvent::TlsUp(Ok(info)) => {
+                if self.phase == Phase::Over || !self.upgrading {
+                    return;
+                }
+                self.upgrading = false;
+                self.quiet = Some(Stage::Upgrade);
+                self.tls = Some(tls_of(&info, &self.opts.host));
+                self.insecure = false;
+                let r = self
+                    .client
+                    .as_mut()
+                    .map(|c| c.tls_established(Instant::now()));
+                match r {
+                    Some(Ok(())) => self.start_login(),
+                    _ => self.fail(Pop3Error::new(
+                        Code::Protocol,
+                        "The TLS upgrade came too late.",
+                    )),
+                }
+            }
+            DirectEvent::TlsUp(Err(e)) => {
+                let (name, code, message) = direct::error_parts(&e);
+                self.fail(direct::classify(&name, &code, &message, Stage::Upgrade));
+            }
+        }
+    }
+
+    fn feed(&mut self, bytes: &[u8]) {
+        let Some(c) = &mut self.client else { return };
+        if let Err(e) = c.feed(bytes, Instant::now()) {
+            let e = self.connection_error(&e);
+            self.fail(e);
+        }
+    }
+
+    /// Timeouts and keep-alive from the options.
+    fn client_options(&self, o: &mut Options) {
+        if let Some(ms) = self.opts.timeout_ms {
+            o.response_timeout = Duration::from_millis(ms.into());
+            o.greeting_timeout = Duration::from_millis(ms.into());
+        }
+        o.keepalive = Some(Duration::from_millis(
+            self.opts.keepalive_ms.unwrap_or(60_000).into(),
+        ));
+    }
+
+    /// Direct `stls`: asks the server to start TLS (the core's guards apply: nothing read in
+    /// plaintext survives the upgrade, and bytes after its `+OK` end the session).
+    fn start_stls(&mut self) {
+        let r = self
+            .client
+            .as_mut()
+            .and_then(Client::authorization)
+            .map(|a| a.stls());
+        match r {
+            Some(Ok(h)) => self.stls_handle = Some(h),
+            _ => self.fail(Pop3Error::new(Code::Protocol, "Cannot start TLS now.")),
+        }
+    }
+
+    /// The core says the server agreed to STLS: the runtime's upgrade of this connection.
+    fn start_upgrade(&mut self) {
+        self.stls_handle = None;
+        self.upgrading = true;
+        let Some(d) = &self.direct else {
+            return self.fail(Pop3Error::new(Code::Protocol, "Cannot start TLS here."));
+        };
+        let me = self.me.clone();
+        d.upgrade(move |ev| {
+            if let Some(rc) = me.upgrade() {
+                with_inner(&rc, |i| i.on_direct(ev));
+            }
+        });
+    }
+
     fn start_login(&mut self) {
         let login = login_request(&mut self.opts, random_bytes(32));
         let r = match self.client.as_mut().and_then(Client::authorization) {
@@ -283,6 +471,8 @@ impl Inner {
                 progressed = true;
                 if let Some(l) = &self.link {
                     let _ = l.send_bytes(&bytes);
+                } else if let Some(d) = &self.direct {
+                    let _ = d.send(&bytes);
                 }
             }
             let mut events = Vec::new();
@@ -333,7 +523,8 @@ impl Inner {
                 with_inner(&rc, |i| {
                     let r = i.client.as_mut().map(|c| c.handle_timeout(Instant::now()));
                     if let Some(Err(e)) = r {
-                        i.fail((&e).into());
+                        let e = i.connection_error(&e);
+                        i.fail(e);
                     }
                 });
             }
@@ -342,7 +533,16 @@ impl Inner {
 
     fn on_event(&mut self, e: Event) {
         match e {
+            Event::Greeting(_)
+                if self.opts.direct
+                    && self.opts.security == Security::Stls
+                    && self.stls_handle.is_none()
+                    && self.login_handle.is_none() =>
+            {
+                self.start_stls()
+            }
             Event::Greeting(_) if self.login_handle.is_none() => self.start_login(),
+            Event::UpgradeToTls { .. } => self.start_upgrade(),
             Event::LoggedIn { method, .. } => {
                 self.logged_in = true;
                 self.login_method = Some(method.to_string());
@@ -434,6 +634,15 @@ impl Inner {
 
     fn on_failed(&mut self, handle: Handle, error: &CommandError) {
         let e: Pop3Error = error.into();
+        if Some(handle) == self.stls_handle {
+            // Never continues in plaintext.
+            let mut r = Pop3Error::new(
+                Code::Bridge(ErrorCode::StlsRefused),
+                ErrorCode::StlsRefused.message(),
+            );
+            r.server_text = e.server_text;
+            return self.fail(r);
+        }
         if Some(handle) == self.login_handle && !self.logged_in {
             return self.fail(e);
         }
@@ -469,6 +678,9 @@ impl Inner {
         }
         if let Some(l) = &self.link {
             l.close();
+        }
+        if let Some(d) = &self.direct {
+            d.shut();
         }
         // Not dropped here: this may run inside the timer's own callback.
         self.old_timer = self.timer.take();
@@ -593,6 +805,16 @@ impl Inner {
     }
 }
 
+/// `session.tls` of a direct socket, from what its runtime gave.
+fn tls_of(info: &JsValue, host: &str) -> TlsJs {
+    let parsed: DirectTlsInfo = if info.is_object() {
+        serde_wasm_bindgen::from_value(info.clone()).unwrap_or_default()
+    } else {
+        DirectTlsInfo::default()
+    };
+    parsed.into_js(host)
+}
+
 fn random_bytes(n: usize) -> Vec<u8> {
     let mut v = vec![0u8; n];
     let crypto = Reflect::get(&js_sys::global(), &"crypto".into()).ok();
@@ -668,20 +890,28 @@ impl std::fmt::Debug for Session {
     }
 }
 
-/// Opens a session: WebSocket to the bridge, target request, greeting, login. Resolves when
-/// logged in and the post-login capabilities are known.
+/// Opens a session: WebSocket to the bridge, target request, greeting, login (or, with
+/// `direct`, the runtime's socket to the server, STLS when asked, greeting, login). Resolves
+/// when logged in and the post-login capabilities are known.
 #[wasm_bindgen]
 pub async fn connect(options: JsValue) -> Result<Session, JsValue> {
     let opts: ConnectOptions = serde_wasm_bindgen::from_value(options)
         .map_err(|e| Pop3Error::new(Code::BadOptions, e.to_string()).to_js())?;
-    let url = opts.bridge_url.clone();
+    let target = check_target(&opts).map_err(|e| e.to_js())?;
     let timeout = f64::from(opts.timeout_ms.unwrap_or(30_000));
     let inner = Rc::new_cyclic(|me| {
         RefCell::new(Inner {
             me: me.clone(),
-            opts,
-            phase: Phase::Bridge,
+            phase: match target {
+                Target::Bridge(_) => Phase::Bridge,
+                Target::Direct => Phase::Opening,
+            },
             link: None,
+            direct: None,
+            early: Vec::new(),
+            stls_handle: None,
+            upgrading: false,
+            quiet: None,
             client: None,
             tls: None,
             insecure: false,
@@ -696,42 +926,101 @@ pub async fn connect(options: JsValue) -> Result<Session, JsValue> {
             timer: None,
             old_timer: None,
             calls: Vec::new(),
+            opts,
         })
     });
     let (promise, d) = deferred();
     inner.borrow_mut().connect = Some(d);
-    let weak = Rc::downgrade(&inner);
-    let link = Link::open(&url, move |ev| {
-        if let Some(rc) = weak.upgrade() {
-            with_inner(&rc, |i| i.on_link(ev));
+    match target {
+        Target::Bridge(url) => {
+            let weak = Rc::downgrade(&inner);
+            let link = Link::open(&url, move |ev| {
+                if let Some(rc) = weak.upgrade() {
+                    with_inner(&rc, |i| i.on_link(ev));
+                }
+            })
+            .map_err(|e| {
+                Pop3Error::new(
+                    Code::BadOptions,
+                    "The bridge address is not a valid WebSocket URL.",
+                )
+                .detail(format!("{e:?}"))
+                .to_js()
+            })?;
+            inner.borrow_mut().link = Some(link);
         }
-    })
-    .map_err(|e| {
-        Pop3Error::new(
-            Code::BadOptions,
-            "The bridge address is not a valid WebSocket URL.",
-        )
-        .detail(format!("{e:?}"))
-        .to_js()
-    })?;
-    inner.borrow_mut().link = Some(link);
-    // The bridge phase has no core timer yet.
+        Target::Direct => {
+            let weak = Rc::downgrade(&inner);
+            let (host, port, tls) = {
+                let i = inner.borrow();
+                (
+                    i.opts.host.clone(),
+                    i.opts.port,
+                    i.opts.security == Security::Tls,
+                )
+            };
+            direct::open(&host, port, tls, move |ev| {
+                if let Some(rc) = weak.upgrade() {
+                    with_inner(&rc, |i| i.on_direct(ev));
+                }
+            })
+            .map_err(|e| e.to_js())?;
+        }
+    }
+    // The bridge phase (or the direct socket's opening) has no core timer yet.
     let weak = Rc::downgrade(&inner);
     let guard = Timer::after(timeout, move || {
         if let Some(rc) = weak.upgrade() {
-            with_inner(&rc, |i| {
-                if i.phase == Phase::Bridge {
-                    i.fail(Pop3Error::new(
-                        Code::Timeout,
-                        "The bridge did not answer in time.",
-                    ));
-                }
+            with_inner(&rc, |i| match i.phase {
+                Phase::Bridge => i.fail(Pop3Error::new(
+                    Code::Timeout,
+                    "The bridge did not answer in time.",
+                )),
+                Phase::Opening => i.fail(Pop3Error::new(
+                    Code::Bridge(ErrorCode::ConnectTimeout),
+                    ErrorCode::ConnectTimeout.message(),
+                )),
+                _ => {}
             });
         }
     });
     wasm_bindgen_futures::JsFuture::from(promise).await?;
     drop(guard);
     Ok(Session { inner })
+}
+
+/// Where `connect()` goes.
+#[derive(Debug, PartialEq, Eq)]
+enum Target {
+    Bridge(String),
+    Direct,
+}
+
+/// The transport the options ask for: a bridge URL, or `direct` (then no bridge URL and no
+/// bridge token). A direct `plain` session needs `allowInsecure`: the user's consent is the
+/// only one there is (through a bridge its operator must allow `plain` too).
+fn check_target(o: &ConnectOptions) -> Result<Target, Pop3Error> {
+    match (&o.bridge_url, o.direct) {
+        (Some(url), false) => Ok(Target::Bridge(url.clone())),
+        (None, false) => Err(Pop3Error::new(
+            Code::BadOptions,
+            "Give bridgeUrl (through a bridge) or direct: true (a socket to the server).",
+        )),
+        (Some(_), true) => Err(Pop3Error::new(
+            Code::BadOptions,
+            "Give either bridgeUrl or direct: true, not both.",
+        )),
+        (None, true) if o.token.is_some() => Err(Pop3Error::new(
+            Code::BadOptions,
+            "token is a bridge access token; a direct socket has no bridge.",
+        )),
+        (None, true) if o.security == Security::Plain && !o.allow_insecure => Err(Pop3Error::new(
+            Code::Bridge(ErrorCode::PlaintextRefused),
+            "Unencrypted POP3 needs allowInsecure: true. Use TLS (port 995) or STLS \
+                 (port 110).",
+        )),
+        (None, true) => Ok(Target::Direct),
+    }
 }
 
 #[wasm_bindgen]
@@ -1027,7 +1316,8 @@ mod tests {
 
     fn options(password: Option<&str>, oauth_token: Option<&str>) -> ConnectOptions {
         ConnectOptions {
-            bridge_url: "wss://bridge.example/pop3".into(),
+            bridge_url: Some("wss://bridge.example/pop3".into()),
+            direct: false,
             host: "pop.example.com".into(),
             port: 995,
             security: Security::Tls,
@@ -1158,6 +1448,73 @@ mod tests {
             matches!(events.last(), Some(Event::LoggedIn { .. })),
             "{events:?}"
         );
+    }
+
+    #[test]
+    fn connect_goes_to_a_bridge_or_direct_never_both() {
+        let bridge = options(Some(PASSWORD), None);
+        assert_eq!(
+            check_target(&bridge).unwrap(),
+            Target::Bridge("wss://bridge.example/pop3".into())
+        );
+        let direct = ConnectOptions {
+            bridge_url: None,
+            direct: true,
+            ..options(Some(PASSWORD), None)
+        };
+        assert_eq!(check_target(&direct).unwrap(), Target::Direct);
+        let refused = |o: ConnectOptions| check_target(&o).unwrap_err().code.as_str();
+        // Neither, both, and a bridge token without a bridge.
+        assert_eq!(
+            refused(ConnectOptions {
+                bridge_url: None,
+                ..options(Some(PASSWORD), None)
+            }),
+            "bad_options"
+        );
+        assert_eq!(
+            refused(ConnectOptions {
+                direct: true,
+                ..options(Some(PASSWORD), None)
+            }),
+            "bad_options"
+        );
+        assert_eq!(
+            refused(ConnectOptions {
+                token: Some("t".into()),
+                ..direct_options()
+            }),
+            "bad_options"
+        );
+    }
+
+    fn direct_options() -> ConnectOptions {
+        ConnectOptions {
+            bridge_url: None,
+            direct: true,
+            ..options(Some(PASSWORD), None)
+        }
+    }
+
+    #[test]
+    fn direct_plain_needs_the_users_consent() {
+        let plain = ConnectOptions {
+            security: Security::Plain,
+            ..direct_options()
+        };
+        let e = check_target(&plain).unwrap_err();
+        assert_eq!(e.code.as_str(), "plaintext_refused");
+        let consented = ConnectOptions {
+            allow_insecure: true,
+            ..plain
+        };
+        assert_eq!(check_target(&consented).unwrap(), Target::Direct);
+        // Through a bridge `plain` is the bridge operator's call (and the core's, at login).
+        let bridge_plain = ConnectOptions {
+            security: Security::Plain,
+            ..options(Some(PASSWORD), None)
+        };
+        assert!(matches!(check_target(&bridge_plain), Ok(Target::Bridge(_))));
     }
 
     #[test]

@@ -1,0 +1,314 @@
+//! `bench-node`: downloads N messages from Dovecot through a latency-adding proxy with the npm
+//! package in Node over a direct socket (`connect({ direct: true })`, no bridge) and with mpop,
+//! alternating, and reports median times and their ratio. A benchmark, not a test.
+//!
+//! Both speak plain POP3 with USER/PASS through the same proxy to Dovecot's plain port (mpop
+//! as in bench-pipelining; Node with `allowInsecure`), so the comparison is protocol against
+//! protocol; `--tls` adds Node over implicit TLS through a second proxy to the TLS port.
+//! Every message each client saved is compared byte for byte.
+//!
+//! Needs the packed package and the runtimes, as the npm tests do:
+//! `POP3_NPM_PACKAGE=/path/pop3-web-X.tgz POP3_NPM_RUNTIMES=xtask/runtimes cargo run -p e2e
+//! --bin bench-node -- [--messages 1000] [--size 4096] [--delay-ms 25] [--runs 3] [--mpop PATH]
+//! [--tls]`.
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use e2e::bench::{median, run_mpop};
+use e2e::{DelayProxy, Dovecot, DovecotOptions, Mailbox, npm};
+
+/// The Node job: sign in directly, download every message (pipelined, `download()`), write
+/// each to a file, QUIT. Prints the count.
+const JOB: &str = r#"import { writeFileSync } from 'node:fs';
+import * as api from 'pop3-web';
+const cfg = JSON.parse(process.env.POP3_JOB);
+await api.wasm();
+const t0 = performance.now();
+const s = await api.connect({ direct: true, host: '127.0.0.1', port: cfg.port, security: cfg.security,
+  allowInsecure: cfg.security === 'plain', mechanisms: cfg.security === 'plain' ? ['USER'] : undefined,
+  user: cfg.user, password: cfg.password });
+const list = await s.list();
+let n = 0;
+await s.download(list.map((m) => m.msg), { onMessage: (msg, bytes) => { writeFileSync(`${cfg.out}/${msg}.eml`, bytes); n++; } });
+await s.quit();
+console.log(JSON.stringify({ count: n, ms: performance.now() - t0 }));
+"#;
+
+struct Args {
+    messages: usize,
+    size: usize,
+    delay_ms: u64,
+    runs: usize,
+    mpop: PathBuf,
+    tls: bool,
+}
+
+fn parse_args() -> Args {
+    let mut a = Args {
+        messages: 1000,
+        size: 4096,
+        delay_ms: 25,
+        runs: 3,
+        mpop: PathBuf::from("mpop"),
+        tls: false,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(k) = it.next() {
+        if k == "--tls" {
+            a.tls = true;
+            continue;
+        }
+        let v = it.next().unwrap_or_else(|| {
+            eprintln!("{k} needs a value");
+            std::process::exit(2)
+        });
+        match k.as_str() {
+            "--messages" => a.messages = v.parse().expect("--messages"),
+            "--size" => a.size = v.parse().expect("--size"),
+            "--delay-ms" => a.delay_ms = v.parse().expect("--delay-ms"),
+            "--runs" => a.runs = v.parse().expect("--runs"),
+            "--mpop" => a.mpop = PathBuf::from(v),
+            _ => {
+                eprintln!(
+                    "usage: bench-node [--messages N] [--size BYTES] [--delay-ms MS] [--runs N] [--mpop PATH] [--tls]"
+                );
+                std::process::exit(2)
+            }
+        }
+    }
+    a
+}
+
+/// Counts files in `dir` (recursively) whose bytes equal one of `expected` (as a multiset).
+fn count_matches(dir: &Path, expected: &[Vec<u8>]) -> (usize, usize) {
+    fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
+        for e in fs::read_dir(dir).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                files_under(&p, out);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    let mut want: HashMap<&[u8], usize> = HashMap::new();
+    for e in expected {
+        *want.entry(e.as_slice()).or_default() += 1;
+    }
+    let mut files = Vec::new();
+    files_under(dir, &mut files);
+    let mut matched = 0;
+    for f in &files {
+        if let Ok(bytes) = fs::read(f)
+            && let Some(n) = want.get_mut(bytes.as_slice())
+            && *n > 0
+        {
+            *n -= 1;
+            matched += 1;
+        }
+    }
+    (files.len(), matched)
+}
+
+struct NodeRun<'a> {
+    project: &'a Path,
+    ca: &'a Path,
+    work: &'a Path,
+    password: &'a str,
+}
+
+impl NodeRun<'_> {
+    /// Wall time of the whole process (what mpop's figure is), the session's own time (connect
+    /// to QUIT, measured in Node after the wasm was loaded), and the output directory.
+    fn run(&self, port: u16, security: &str, run: usize) -> Result<(f64, f64, PathBuf), String> {
+        let out = self.work.join(format!("node-{security}-out-{run}"));
+        fs::create_dir_all(&out).map_err(|e| e.to_string())?;
+        let job = serde_json::json!({
+            "port": port, "security": security, "user": "bench", "password": self.password,
+            "out": out,
+        });
+        let t = Instant::now();
+        let res = Command::new("node")
+            .arg("bench-job.mjs")
+            .env("POP3_JOB", job.to_string())
+            .env("NODE_EXTRA_CA_CERTS", self.ca)
+            .current_dir(self.project)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("running node: {e}"))?;
+        let secs = t.elapsed().as_secs_f64();
+        if !res.status.success() {
+            return Err(format!(
+                "node failed ({}): {}{}",
+                res.status,
+                String::from_utf8_lossy(&res.stdout),
+                String::from_utf8_lossy(&res.stderr)
+            ));
+        }
+        let stdout = String::from_utf8_lossy(&res.stdout);
+        let ms = stdout
+            .lines()
+            .last()
+            .and_then(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .and_then(|v| v["ms"].as_f64())
+            .ok_or_else(|| format!("node printed no result: {stdout}"))?;
+        Ok((secs, ms / 1000.0, out))
+    }
+}
+
+fn main() -> ExitCode {
+    let a = parse_args();
+    let Some((tgz, runtimes)) = npm::inputs("bench-node") else {
+        return ExitCode::FAILURE;
+    };
+    let password = "bench-password";
+    println!(
+        "node direct-socket bench: {} messages of ~{} B, {} ms one-way delay, {} runs each",
+        a.messages, a.size, a.delay_ms, a.runs
+    );
+    let dovecot = match Dovecot::start(
+        DovecotOptions::new()
+            .user(
+                "bench",
+                password,
+                Mailbox::new(a.messages).size(a.size).seed(7),
+            )
+            .oauth2(false),
+    ) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("bench: Dovecot did not start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let delay = Duration::from_millis(a.delay_ms);
+    let (plain, tls) = match (
+        DelayProxy::start_local(dovecot.plain_addr(), delay),
+        DelayProxy::start_local(dovecot.tls_addr(), delay),
+    ) {
+        (Ok(p), Ok(t)) => (p, t),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("bench: proxy did not start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let user = dovecot.user("bench");
+    let expected_crlf: Vec<Vec<u8>> = (0..a.messages)
+        .map(|i| user.mailbox.expected_bytes(i))
+        .collect();
+    let expected_lf: Vec<Vec<u8>> = (0..a.messages)
+        .map(|i| user.mailbox.raw(i).to_vec())
+        .collect();
+    println!(
+        "Dovecot plain {} (proxy {}), TLS {} (proxy {}), {:.1} MB in the mailbox",
+        dovecot.plain_addr(),
+        plain.local_addr(),
+        dovecot.tls_addr(),
+        tls.local_addr(),
+        user.mailbox.total_octets() as f64 / 1e6
+    );
+    // tmpfs when there is one: mpop fsyncs every file; the protocol is measured, not the disk.
+    let shm = Path::new("/dev/shm");
+    let mut builder = tempfile::Builder::new();
+    builder.prefix("bench-node-");
+    let work = match if shm.is_dir() {
+        builder.tempdir_in(shm)
+    } else {
+        builder.tempdir()
+    } {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("bench: temp dir: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let project = npm::scratch_project(&tgz, &runtimes, &[]);
+    if let Err(e) = fs::write(project.path().join("bench-job.mjs"), JOB) {
+        eprintln!("bench: job: {e}");
+        return ExitCode::FAILURE;
+    }
+    let node = NodeRun {
+        project: project.path(),
+        ca: dovecot.ca_pem_path(),
+        work: work.path(),
+        password,
+    };
+
+    let mut failed = false;
+    let (mut mpop_t, mut node_t, mut tls_t) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut node_s, mut tls_s) = (Vec::new(), Vec::new());
+    let mut report = |label: &str, r: Result<(f64, PathBuf), String>, times: &mut Vec<f64>| match r
+    {
+        Ok((secs, out)) => {
+            let (files, crlf) = count_matches(&out, &expected_crlf);
+            let (_, lf) = count_matches(&out, &expected_lf);
+            let ok = files == a.messages && crlf.max(lf) == a.messages;
+            println!(
+                "{label} {secs:7.3} s  {files} files ({} byte-exact){}",
+                crlf.max(lf),
+                if ok { "" } else { "  <-- MISMATCH" }
+            );
+            failed |= !ok;
+            times.push(secs);
+        }
+        Err(e) => {
+            println!("{label} FAILED: {e}");
+            failed = true;
+        }
+    };
+    for run in 1..=a.runs {
+        let r = run_mpop(
+            &a.mpop,
+            plain.local_addr().port(),
+            password,
+            work.path(),
+            run,
+        );
+        report(&format!("run {run}: mpop       "), r, &mut mpop_t);
+        let r = node.run(plain.local_addr().port(), "plain", run);
+        if let Ok((_, session, _)) = &r {
+            node_s.push(*session);
+        }
+        report(
+            &format!("run {run}: node plain "),
+            r.map(|(wall, _, out)| (wall, out)),
+            &mut node_t,
+        );
+        if a.tls {
+            let r = node.run(tls.local_addr().port(), "tls", run);
+            if let Ok((_, session, _)) = &r {
+                tls_s.push(*session);
+            }
+            report(
+                &format!("run {run}: node tls   "),
+                r.map(|(wall, _, out)| (wall, out)),
+                &mut tls_t,
+            );
+        }
+    }
+    println!("---");
+    let m = median(&mpop_t);
+    println!("mpop        median {m:.3} s");
+    for (label, t, session) in [
+        ("node plain", &node_t, &node_s),
+        ("node tls  ", &tls_t, &tls_s),
+    ] {
+        if !t.is_empty() {
+            let (n, ns) = (median(t), median(session));
+            println!(
+                "{label}  median {n:.3} s  ({:.2} x mpop); the session alone (connect to QUIT, wasm loaded) {ns:.3} s ({:.2} x mpop)",
+                n / m,
+                ns / m
+            );
+        }
+    }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
