@@ -85,6 +85,7 @@ fn main() -> ExitCode {
             Some("pipelining") => bench_pipelining(&root, &rest[1..]),
             Some("parse") => bench_parse(&rest[1..]),
             Some("browser") => bench_browser(&root, &rest[1..]),
+            Some("node") => bench_node(&root, &rest[1..]),
             Some("bridge") => bench_bridge(&root, &rest[1..]),
             _ => Err(
                 "usage: cargo xtask bench (pipelining|parse|browser|bridge) [args...]".to_owned(),
@@ -118,6 +119,7 @@ fn print_help() {
            bench pipelining   mpop vs. pop3-fetch downloading 1000 messages through a 25 ms delay proxy\n  \
            bench parse        cargo bench -p pop3-proto --bench parse\n  \
            bench bridge ...   bridge-bench: relay throughput (throughput [--mb N] [--runs N] [--client rust|python]) or idle memory (idle [--sessions N]) or 2 bridges behind HAProxy vs one (proxy [--steps N,N,..] [--idle N])\n  \
+           bench node         the npm package in Node over a direct socket vs. mpop (25 ms delay each way; --tls adds implicit TLS)\n  \
            bench browser      the wasm client in headless Chromium via the bridge vs. mpop (25 ms delay each way) and vs. Python poplib (loopback)\n  \
            build-web          the wasm packages (size profile + wasm-bindgen, no wasm-opt) into web/pkg\n  \
            npm                the npm package pop3-web (web/ + npm/ + declarations), packed into target/npm/\n  \
@@ -973,6 +975,31 @@ fn bench_browser(root: &Path, extra: &[String]) -> Result {
         .arg(root.join("web"))
         .args(extra);
     run_cmd(&mut cmd)
+}
+
+/// The npm package in Node over a direct socket vs mpop (`bench-node`): packs the package,
+/// installs the runtimes, builds the benchmark and runs it with the given arguments.
+fn bench_node(root: &Path, extra: &[String]) -> Result {
+    setup()?;
+    build_web(root)?;
+    let tgz = npm::pack(root, &js_tools(root)?.join("tsc"))?;
+    let runtimes = npm::runtimes(root)?;
+    header("build");
+    run_cmd(Command::new(cargo()).args([
+        "build",
+        "--release",
+        "-p",
+        "e2e",
+        "--bin",
+        "bench-node",
+    ]))?;
+    header("bench node");
+    run_cmd(
+        Command::new(target_dir(root).join("release").join("bench-node"))
+            .args(extra)
+            .env(npm::PACKAGE_ENV, &tgz)
+            .env(npm::RUNTIMES_ENV, &runtimes),
+    )
 }
 
 /// The bridge benchmarks (relay throughput against direct, a plain TCP relay and websockify;
