@@ -747,7 +747,7 @@ async fn read_http_answer(s: &mut tokio::net::TcpStream) -> std::io::Result<Vec<
 }
 
 /// The body of a chunked HTTP/1.1 answer.
-fn dechunk(mut s: &str) -> String {
+pub fn dechunk(mut s: &str) -> String {
     let mut out = String::new();
     while let Some((size, rest)) = s.split_once("\r\n") {
         let Ok(n) = usize::from_str_radix(size.trim(), 16) else {

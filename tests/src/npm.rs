@@ -155,22 +155,51 @@ pub async fn post(port: u16, body: &str) -> (u16, String) {
         .to_ascii_lowercase()
         .contains("transfer-encoding: chunked")
     {
-        dechunk(body)
+        crate::browser::dechunk(body)
     } else {
         body.to_owned()
     };
     (status, body)
 }
 
-fn dechunk(mut s: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = s.split_once("\r\n") {
-        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-        if n == 0 || rest.len() < n {
-            break;
-        }
-        out.push_str(&rest[..n]);
-        s = rest[n..].trim_start_matches("\r\n");
-    }
-    out
+/// A workerd config serving one Worker on 127.0.0.1:`port`: its main module `worker` (a file in
+/// `project`, named `worker.js`), the `modules` it imports (files in `project`, by their own
+/// names) and every module of the installed package, with an outbound network that may reach
+/// loopback (workerd's default allows only public addresses). `network_tls`: the network's
+/// `tlsOptions` (e.g. a trusted test CA), if any.
+pub fn workerd_config(
+    project: &Path,
+    port: u16,
+    worker: &str,
+    modules: &[&str],
+    network_tls: Option<&str>,
+) -> String {
+    let mut all = vec![format!(
+        r#"(name = "worker.js", esModule = embed "{worker}")"#
+    )];
+    all.extend(
+        modules
+            .iter()
+            .map(|m| format!(r#"(name = "{m}", esModule = embed "{m}")"#)),
+    );
+    all.extend(package_modules(project));
+    let tls = network_tls.map_or_else(String::new, |t| format!(", tlsOptions = {t}"));
+    format!(
+        r#"using Workerd = import "/workerd/workerd.capnp";
+const config :Workerd.Config = (
+  services = [
+    (name = "main", worker = .job),
+    (name = "internet", network = (allow = ["public", "local"]{tls})),
+  ],
+  sockets = [ (name = "http", address = "127.0.0.1:{port}", http = (), service = "main") ],
+);
+const job :Workerd.Worker = (
+  modules = [
+    {}
+  ],
+  compatibilityDate = "2026-11-01",
+);
+"#,
+        all.join(",\n    ")
+    )
 }

@@ -291,37 +291,6 @@ async fn deno_signs_in_directly_to_dovecot() {
     check_certificate_errors("deno", &r["errors"]);
 }
 
-/// The workerd config: the worker, the job, the package, and an outbound network that may
-/// reach loopback and trusts the test CA (workerd's documented way: `tlsOptions`).
-fn workerd_config(project: &Path, port: u16) -> String {
-    let mut modules = vec![
-        r#"(name = "worker.js", esModule = embed "worker-direct.js")"#.to_owned(),
-        r#"(name = "direct-flow.js", esModule = embed "direct-flow.js")"#.to_owned(),
-    ];
-    modules.extend(npm::package_modules(project));
-    format!(
-        r#"using Workerd = import "/workerd/workerd.capnp";
-const config :Workerd.Config = (
-  services = [
-    (name = "main", worker = .job),
-    (name = "internet", network = (
-      allow = ["public", "local"],
-      tlsOptions = (trustedCertificates = [ embed "ca.pem" ]),
-    )),
-  ],
-  sockets = [ (name = "http", address = "127.0.0.1:{port}", http = (), service = "main") ],
-);
-const job :Workerd.Worker = (
-  modules = [
-    {}
-  ],
-  compatibilityDate = "2026-11-01",
-);
-"#,
-        modules.join(",\n    ")
-    )
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn workerd_signs_in_directly_to_dovecot() {
     let Some((tgz, runtimes)) = npm::inputs("npm_direct") else {
@@ -332,7 +301,18 @@ async fn workerd_signs_in_directly_to_dovecot() {
     std::fs::copy(s.dovecot.ca_pem_path(), dir.path().join("ca.pem")).unwrap();
     let port = free_port().unwrap();
     let config = dir.path().join("config.capnp");
-    std::fs::write(&config, workerd_config(dir.path(), port)).unwrap();
+    std::fs::write(
+        &config,
+        npm::workerd_config(
+            dir.path(),
+            port,
+            "worker-direct.js",
+            &["direct-flow.js"],
+            // workerd's documented way to trust a CA.
+            Some(r#"(trustedCertificates = [ embed "ca.pem" ])"#),
+        ),
+    )
+    .unwrap();
     let workerd = npm::Workerd::serve(&runtimes, dir.path(), &config, port);
     let (status, body) = npm::post(port, &job(&s)).await;
     let r: Json = serde_json::from_str(&body)

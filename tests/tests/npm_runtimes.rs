@@ -221,34 +221,6 @@ async fn deno_runs_the_packed_package_against_dovecot() {
     check(&s, "deno", &last_json_line("deno", out));
 }
 
-/// The workerd config: the worker, the job and every module of the installed package, and an
-/// outbound network that may reach loopback (workerd's default allows only public addresses).
-fn workerd_config(project: &Path, port: u16) -> String {
-    let mut modules = vec![
-        r#"(name = "worker.js", esModule = embed "worker.js")"#.to_owned(),
-        r#"(name = "flow.js", esModule = embed "flow.js")"#.to_owned(),
-    ];
-    modules.extend(npm::package_modules(project));
-    format!(
-        r#"using Workerd = import "/workerd/workerd.capnp";
-const config :Workerd.Config = (
-  services = [
-    (name = "main", worker = .job),
-    (name = "internet", network = (allow = ["public", "local"])),
-  ],
-  sockets = [ (name = "http", address = "127.0.0.1:{port}", http = (), service = "main") ],
-);
-const job :Workerd.Worker = (
-  modules = [
-    {}
-  ],
-  compatibilityDate = "2026-11-01",
-);
-"#,
-        modules.join(",\n    ")
-    )
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn workerd_runs_the_packed_package_against_dovecot() {
     let Some((tgz, runtimes)) = npm::inputs("npm_runtimes") else {
@@ -258,7 +230,11 @@ async fn workerd_runs_the_packed_package_against_dovecot() {
     let dir = scratch_project(&tgz, &runtimes);
     let port = free_port().unwrap();
     let config = dir.path().join("config.capnp");
-    std::fs::write(&config, workerd_config(dir.path(), port)).unwrap();
+    std::fs::write(
+        &config,
+        npm::workerd_config(dir.path(), port, "worker.js", &["flow.js"], None),
+    )
+    .unwrap();
     let workerd = npm::Workerd::serve(&runtimes, dir.path(), &config, port);
     let (status, body) = npm::post(port, &job(&s).to_string()).await;
     let answer: Json = serde_json::from_str(&body)

@@ -662,30 +662,35 @@ fn msrv_check() -> Result {
 /// packages pinned in xtask/js/package-lock.json, installed with `npm ci` into
 /// xtask/js/node_modules (never under web/, which the bridge serves); the install is skipped
 /// while the lock file is byte for byte the one of the last install (a copy kept as a stamp).
-/// Installs the pinned JavaScript tools (tsc, eslint) into xtask/js/node_modules unless the
-/// lock file is the one of the last install; their `.bin` folder.
+/// Installs the pinned JavaScript tools (tsc, eslint) into xtask/js/node_modules; their
+/// `.bin` folder.
 fn js_tools(root: &Path) -> Result<PathBuf> {
-    let dir = root.join("xtask").join("js");
+    npm_ci(&root.join("xtask").join("js"), &["tsc", "eslint"])
+}
+
+/// `npm ci` in `dir` unless its lock file is byte for byte the one of the last install (a copy
+/// kept as a stamp) and every binary in `needed` is there; the `node_modules/.bin` folder.
+fn npm_ci(dir: &Path, needed: &[&str]) -> Result<PathBuf> {
     let bin = dir.join("node_modules").join(".bin");
-    let lock = std::fs::read(dir.join("package-lock.json"))
-        .map_err(|e| format!("reading xtask/js/package-lock.json: {e}"))?;
+    let lock_file = dir.join("package-lock.json");
+    let lock =
+        std::fs::read(&lock_file).map_err(|e| format!("reading {}: {e}", lock_file.display()))?;
     let stamp = dir.join("node_modules").join(".xtask-package-lock.json");
-    let installed = std::fs::read(&stamp).is_ok_and(|s| s == lock)
-        && bin.join("tsc").is_file()
-        && bin.join("eslint").is_file();
-    if installed {
-        println!("xtask/js/node_modules: current (package-lock.json unchanged)");
-    } else {
-        if !have("npm") {
-            return Err("npm not found (Debian: apt-get install nodejs npm)".into());
-        }
-        run_cmd(
-            Command::new("npm")
-                .args(["ci", "--no-audit", "--no-fund"])
-                .current_dir(&dir),
-        )?;
-        std::fs::write(&stamp, &lock).map_err(|e| format!("writing {}: {e}", stamp.display()))?;
+    if std::fs::read(&stamp).is_ok_and(|s| s == lock)
+        && needed.iter().all(|b| bin.join(b).is_file())
+    {
+        println!("{}: current (package-lock.json unchanged)", bin.display());
+        return Ok(bin);
     }
+    if !have("npm") {
+        return Err("npm not found (Debian: apt-get install nodejs npm)".into());
+    }
+    run_cmd(
+        Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(dir),
+    )?;
+    std::fs::write(&stamp, &lock).map_err(|e| format!("writing {}: {e}", stamp.display()))?;
     Ok(bin)
 }
 

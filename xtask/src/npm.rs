@@ -169,27 +169,11 @@ fn gzip_size(file: &Path) -> u64 {
         .unwrap_or(0)
 }
 
-/// Installs the pinned runtimes (`npm ci` in xtask/runtimes, skipped while the lock file is
-/// the one of the last install); their folder.
+/// Installs the pinned runtimes (`npm ci` in xtask/runtimes when its lock file changed); their
+/// folder.
 pub fn runtimes(root: &Path) -> Result<PathBuf> {
     let dir = root.join("xtask").join("runtimes");
-    let lock = std::fs::read(dir.join("package-lock.json"))
-        .map_err(|e| format!("reading xtask/runtimes/package-lock.json: {e}"))?;
-    let stamp = dir.join("node_modules").join(".xtask-package-lock.json");
-    let bin = dir.join("node_modules").join(".bin");
-    if std::fs::read(&stamp).is_ok_and(|s| s == lock)
-        && bin.join("deno").is_file()
-        && bin.join("workerd").is_file()
-    {
-        println!("xtask/runtimes/node_modules: current (package-lock.json unchanged)");
-    } else {
-        run_cmd(
-            Command::new("npm")
-                .args(["ci", "--no-audit", "--no-fund"])
-                .current_dir(&dir),
-        )?;
-        std::fs::write(&stamp, &lock).map_err(|e| format!("writing {}: {e}", stamp.display()))?;
-    }
+    crate::npm_ci(&dir, &["deno", "workerd", "vite"])?;
     Ok(dir)
 }
 
