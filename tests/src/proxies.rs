@@ -664,9 +664,20 @@ pub async fn close_within(mut ws: Ws, limit: Duration) -> Option<u16> {
 
 /// HAProxy's view of its servers (`show stat` on the admin socket): (backend, server, status).
 pub async fn haproxy_servers(socket: &Path) -> Vec<(String, String, String)> {
-    let mut s = tokio::net::UnixStream::connect(socket)
-        .await
-        .expect("HAProxy stats socket");
+    // HAProxy may serve its frontends a moment before its stats socket exists (seen under
+    // load): wait for the socket, up to a generous bound.
+    let mut tries = 0;
+    let mut s = loop {
+        match tokio::net::UnixStream::connect(socket).await {
+            Ok(s) => break s,
+            Err(e) if tries < 300 => {
+                let _ = e;
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("HAProxy stats socket {}: {e}", socket.display()),
+        }
+    };
     s.write_all(b"show stat\n").await.expect("command sent");
     let mut out = String::new();
     s.read_to_string(&mut out).await.expect("stats read");
