@@ -445,7 +445,7 @@ pub struct Download {
 }
 
 /// Standard base64 (the page's `btoa`), without a dependency for it.
-fn decode_base64(s: &[u8]) -> Option<Vec<u8>> {
+pub fn decode_base64(s: &[u8]) -> Option<Vec<u8>> {
     let val = |c: u8| -> Option<u32> {
         Some(match c {
             b'A'..=b'Z' => c - b'A',

@@ -10,7 +10,8 @@
 //! Needs the packed package and the runtimes, as the npm tests do:
 //! `POP3_NPM_PACKAGE=/path/pop3-web-X.tgz POP3_NPM_RUNTIMES=xtask/runtimes cargo run -p e2e
 //! --bin bench-node -- [--messages 1000] [--size 4096] [--delay-ms 25] [--runs 3] [--mpop PATH]
-//! [--tls]`.
+//! [--tls] [--workerd]`. `--workerd` adds the package in workerd through the bridge (the delay
+//! between workerd and the bridge, implicit TLS from the bridge to Dovecot).
 
 use std::collections::HashMap;
 use std::fs;
@@ -38,6 +39,77 @@ await s.quit();
 console.log(JSON.stringify({ count: n, ms: performance.now() - t0 }));
 "#;
 
+/// The workerd job: through the bridge (implicit TLS from the bridge to Dovecot), download every
+/// message (pipelined), QUIT; answers with the session's time and the messages in base64.
+const WORKER: &str = r#"import * as api from 'pop3-web';
+const b64 = (bytes) => { let s = ''; for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000)); return btoa(s); };
+export default {
+  async fetch(request) {
+    const cfg = await request.json();
+    await api.wasm();
+    const t0 = Date.now();
+    const s = await api.connect({ bridgeUrl: cfg.bridgeUrl, host: cfg.host, port: cfg.port, security: 'tls', user: cfg.user, password: cfg.password });
+    const list = await s.list();
+    const messages = [];
+    await s.download(list.map((m) => m.msg), { onMessage: (msg, bytes) => { messages.push(b64(bytes)); } });
+    await s.quit();
+    return Response.json({ ms: Date.now() - t0, messages });
+  },
+};
+"#;
+
+/// The bridge in this process (its own runtime on a thread), allowing Dovecot's TLS port and
+/// trusting its CA; its address.
+fn start_bridge(dovecot: &Dovecot) -> std::io::Result<std::net::SocketAddr> {
+    let mut c = pop3_bridge::Config {
+        listen: "127.0.0.1:0".parse().expect("an address"),
+        ..pop3_bridge::Config::default()
+    };
+    c.allow_hosts = vec!["localhost".into(), "127.0.0.1".into()];
+    c.allow_ports = vec![dovecot.tls_port()];
+    c.extra_ca = vec![dovecot.ca_pem_path().to_path_buf()];
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    listener.set_nonblocking(true)?;
+    let addr = listener.local_addr()?;
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Runtime::new().expect("a runtime");
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+            let _ = pop3_bridge::Bridge::new(c)
+                .run(listener, std::future::pending::<()>())
+                .await;
+        });
+    });
+    Ok(addr)
+}
+
+/// One workerd run: POSTs the job and writes the messages it got to files; wall time of the
+/// request and the session's own time (connect to QUIT, inside the Worker).
+fn workerd_run(port: u16, job: &serde_json::Value, out: &Path) -> Result<(f64, f64), String> {
+    fs::create_dir_all(out).map_err(|e| e.to_string())?;
+    let rt = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    let t = Instant::now();
+    let (status, body) = rt.block_on(npm::post(port, &job.to_string()));
+    let secs = t.elapsed().as_secs_f64();
+    let v: serde_json::Value = serde_json::from_str(&body).map_err(|e| {
+        format!(
+            "the worker answered {status}: {e}: {}",
+            &body[..body.len().min(300)]
+        )
+    })?;
+    let messages = v["messages"]
+        .as_array()
+        .ok_or("no messages in the answer")?;
+    for (i, m) in messages.iter().enumerate() {
+        let bytes = m
+            .as_str()
+            .and_then(|s| e2e::browser::decode_base64(s.as_bytes()))
+            .ok_or("a message is not base64")?;
+        fs::write(out.join(format!("{i}.eml")), bytes).map_err(|e| e.to_string())?;
+    }
+    Ok((secs, v["ms"].as_f64().unwrap_or(0.0) / 1000.0))
+}
+
 struct Args {
     messages: usize,
     size: usize,
@@ -45,6 +117,7 @@ struct Args {
     runs: usize,
     mpop: PathBuf,
     tls: bool,
+    workerd: bool,
 }
 
 fn parse_args() -> Args {
@@ -55,11 +128,16 @@ fn parse_args() -> Args {
         runs: 3,
         mpop: PathBuf::from("mpop"),
         tls: false,
+        workerd: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
         if k == "--tls" {
             a.tls = true;
+            continue;
+        }
+        if k == "--workerd" {
+            a.workerd = true;
             continue;
         }
         let v = it.next().unwrap_or_else(|| {
@@ -74,7 +152,7 @@ fn parse_args() -> Args {
             "--mpop" => a.mpop = PathBuf::from(v),
             _ => {
                 eprintln!(
-                    "usage: bench-node [--messages N] [--size BYTES] [--delay-ms MS] [--runs N] [--mpop PATH] [--tls]"
+                    "usage: bench-node [--messages N] [--size BYTES] [--delay-ms MS] [--runs N] [--mpop PATH] [--tls] [--workerd]"
                 );
                 std::process::exit(2)
             }
@@ -238,8 +316,40 @@ fn main() -> ExitCode {
         password,
     };
 
+    // workerd through the bridge, with the delay between workerd and the bridge.
+    let mut workerd_setup = None;
+    if a.workerd {
+        let started = start_bridge(&dovecot).and_then(|bridge| {
+            let proxy = DelayProxy::start_local(bridge, delay)?;
+            let port = e2e::dovecot::free_port()?;
+            fs::write(project.path().join("bench-worker.js"), WORKER)?;
+            let config = project.path().join("bench.capnp");
+            fs::write(
+                &config,
+                npm::workerd_config(project.path(), port, "bench-worker.js", &[], None),
+            )?;
+            Ok((proxy, port, config))
+        });
+        match started {
+            Ok((proxy, port, config)) => {
+                let w = npm::Workerd::serve(&runtimes, project.path(), &config, port);
+                let job = serde_json::json!({
+                    "bridgeUrl": format!("ws://{}/pop3", proxy.local_addr()),
+                    "host": dovecot.host(), "port": dovecot.tls_port(),
+                    "user": "bench", "password": password,
+                });
+                workerd_setup = Some((proxy, port, w, job));
+            }
+            Err(e) => {
+                eprintln!("bench: workerd setup: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+
     let mut failed = false;
     let (mut mpop_t, mut node_t, mut tls_t) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut workerd_t, mut workerd_s) = (Vec::new(), Vec::new());
     let (mut node_s, mut tls_s) = (Vec::new(), Vec::new());
     let mut report = |label: &str, r: Result<(f64, PathBuf), String>, times: &mut Vec<f64>| match r
     {
@@ -261,6 +371,18 @@ fn main() -> ExitCode {
         }
     };
     for run in 1..=a.runs {
+        if let Some((_, port, _, job)) = &workerd_setup {
+            let out = work.path().join(format!("workerd-out-{run}"));
+            let r = workerd_run(*port, job, &out);
+            if let Ok((_, session)) = &r {
+                workerd_s.push(*session);
+            }
+            report(
+                &format!("run {run}: workerd    "),
+                r.map(|(wall, _)| (wall, out)),
+                &mut workerd_t,
+            );
+        }
         let r = run_mpop(
             &a.mpop,
             plain.local_addr().port(),
@@ -296,6 +418,7 @@ fn main() -> ExitCode {
     for (label, t, session) in [
         ("node plain", &node_t, &node_s),
         ("node tls  ", &tls_t, &tls_s),
+        ("workerd   ", &workerd_t, &workerd_s),
     ] {
         if !t.is_empty() {
             let (n, ns) = (median(t), median(session));
