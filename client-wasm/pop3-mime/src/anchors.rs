@@ -15,8 +15,8 @@ use markup5ever_rcdom::{Handle, NodeData, RcDom, SerializableHandle};
 
 /// `html` (ammonia's serialization) with every anchor inside another anchor unwrapped.
 pub(crate) fn unnest(html: String) -> String {
-    // Cheap: one anchor cannot nest.
-    if html.match_indices("<a ").count() + html.match_indices("<a>").count() < 2 {
+    // Parsing costs as much as a sanitizer pass: only when the serialization shows nesting.
+    if !nests_anchors(&html) {
         return html;
     }
     let dom = html5ever::parse_fragment(
@@ -39,6 +39,41 @@ pub(crate) fn unnest(html: String) -> String {
         Ok(()) => String::from_utf8(out).unwrap_or(html),
         Err(_) => html,
     }
+}
+
+/// Whether an `<a>` start tag comes while another is open, read off the serialization: there
+/// every `<` outside a double-quoted attribute value starts a tag (text has `<` escaped) and
+/// every `<a>` has its `</a>`. A miss would only cost the fixed point (shown as text), never
+/// safety.
+fn nests_anchors(html: &str) -> bool {
+    let b = html.as_bytes();
+    let (mut open, mut i) = (0usize, 0usize);
+    while let Some(off) = b[i..].iter().position(|&c| c == b'<') {
+        let start = i + off + 1;
+        let mut j = start;
+        let mut quoted = false;
+        while j < b.len() && (quoted || b[j] != b'>') {
+            quoted ^= b[j] == b'"';
+            j += 1;
+        }
+        let tag = &b[start..j];
+        let name_end = tag
+            .iter()
+            .position(|&c| c == b' ' || c == b'/' && tag.first() != Some(&b'/'))
+            .unwrap_or(tag.len());
+        match &tag[..name_end] {
+            b"a" => {
+                if open > 0 {
+                    return true;
+                }
+                open += 1;
+            }
+            b"/a" => open = open.saturating_sub(1),
+            _ => {}
+        }
+        i = (j + 1).min(b.len());
+    }
+    false
 }
 
 fn is_anchor(node: &Handle) -> bool {
@@ -90,5 +125,9 @@ mod tests {
         // Anchors side by side stay.
         let siblings = r#"<a href="https://a.example/">x</a><a href="https://b.example/">y</a>"#;
         assert_eq!(unnest(siblings.to_owned()), siblings);
+        // In an attribute value, `<a ` is text.
+        let quoted = r#"<a title="<a x>" href="https://a.example/">x</a>"#;
+        assert!(!super::nests_anchors(quoted));
+        assert!(super::nests_anchors(nested));
     }
 }
