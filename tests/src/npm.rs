@@ -203,3 +203,66 @@ const job :Workerd.Worker = (
         all.join(",\n    ")
     )
 }
+
+/// A runtime a job script runs in.
+#[derive(Debug, Clone, Copy)]
+pub enum Runtime {
+    /// `node SCRIPT` (the machine's Node).
+    Node,
+    /// `deno run SCRIPT` from the pinned runtimes, allowed loopback, reading and `POP3_JOB`.
+    Deno,
+}
+
+impl Runtime {
+    fn name(self) -> &'static str {
+        match self {
+            Runtime::Node => "node",
+            Runtime::Deno => "deno",
+        }
+    }
+}
+
+/// Runs `script` in `project` with the job in `POP3_JOB` (and `env`) and returns the last line
+/// it printed, as JSON; fails the test, with its output, when it exits unsuccessfully.
+pub async fn run_job(
+    runtime: Runtime,
+    runtimes: &Path,
+    project: &Path,
+    script: &str,
+    job: String,
+    env: &[(&str, &Path)],
+) -> serde_json::Value {
+    let mut cmd = match runtime {
+        Runtime::Node => Command::new("node"),
+        Runtime::Deno => {
+            let mut c = Command::new(runtimes.join("node_modules/.bin/deno"));
+            c.args([
+                "run",
+                "--no-prompt",
+                "--allow-net=127.0.0.1,localhost",
+                "--allow-read",
+                "--allow-env=POP3_JOB",
+            ])
+            .env("DENO_NO_UPDATE_CHECK", "1")
+            .env("DENO_DIR", project.join(".deno"));
+            c
+        }
+    };
+    cmd.arg(script)
+        .env("POP3_JOB", job)
+        .envs(env.iter().map(|(k, v)| (*k, *v)))
+        .current_dir(project);
+    let out = tokio::task::spawn_blocking(move || cmd.output())
+        .await
+        .expect("the runtime's thread")
+        .unwrap_or_else(|e| panic!("{} does not run: {e}", runtime.name()));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{} failed: {}\n{stdout}",
+        runtime.name(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(stdout.lines().last().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("{} printed no result ({e}): {stdout}", runtime.name()))
+}

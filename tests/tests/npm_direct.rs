@@ -13,11 +13,10 @@
 //! `cargo xtask test`); without them it says so and checks nothing.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use base64::Engine as _;
 use e2e::dovecot::free_port;
-use e2e::npm;
+use e2e::npm::{self, Runtime};
 use e2e::{Dovecot, DovecotOptions, Mailbox, TestCa, Validity};
 use serde_json::{Value as Json, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -187,17 +186,6 @@ fn check_certificate_errors(runtime: &str, e: &Json) {
     }
 }
 
-fn last_json_line(runtime: &str, out: std::process::Output) -> Json {
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{runtime} failed: {}\n{stdout}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_str(stdout.lines().last().unwrap_or_default())
-        .unwrap_or_else(|e| panic!("{runtime} printed no result ({e}): {stdout}"))
-}
-
 /// The two sessions and the errors every runtime reports alike.
 fn check_common(s: &Setup, runtime: &str, r: &Json) {
     check_session(s, &format!("{runtime} tls"), &r["tls"]);
@@ -228,21 +216,15 @@ async fn node_signs_in_directly_to_dovecot() {
     };
     let s = setup().await;
     let dir = scratch_project(&tgz, &runtimes);
-    let cfg = job(&s);
-    let d = dir.path().to_path_buf();
-    let ca = s.dovecot.ca_pem_path().to_path_buf();
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .arg("node-direct-job.mjs")
-            .env("POP3_JOB", cfg)
-            .env("NODE_EXTRA_CA_CERTS", ca)
-            .current_dir(d)
-            .output()
-            .expect("node runs")
-    })
-    .await
-    .unwrap();
-    let r = last_json_line("node", out);
+    let r = npm::run_job(
+        Runtime::Node,
+        &runtimes,
+        dir.path(),
+        "node-direct-job.mjs",
+        job(&s),
+        &[("NODE_EXTRA_CA_CERTS", s.dovecot.ca_pem_path())],
+    )
+    .await;
     eprintln!("node: {}", r["errors"]);
     check_common(&s, "node", &r);
     check_certificate_errors("node", &r["errors"]);
@@ -261,31 +243,15 @@ async fn deno_signs_in_directly_to_dovecot() {
     };
     let s = setup().await;
     let dir = scratch_project(&tgz, &runtimes);
-    let cfg = job(&s);
-    let d = dir.path().to_path_buf();
-    let ca = s.dovecot.ca_pem_path().to_path_buf();
-    let deno = runtimes.join("node_modules/.bin/deno");
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new(deno)
-            .args([
-                "run",
-                "--no-prompt",
-                "--allow-net=127.0.0.1,localhost",
-                "--allow-read",
-                "--allow-env=POP3_JOB",
-                "deno-direct-job.mjs",
-            ])
-            .env("POP3_JOB", cfg)
-            .env("DENO_CERT", ca)
-            .env("DENO_NO_UPDATE_CHECK", "1")
-            .env("DENO_DIR", d.join(".deno"))
-            .current_dir(d)
-            .output()
-            .expect("deno runs")
-    })
-    .await
-    .unwrap();
-    let r = last_json_line("deno", out);
+    let r = npm::run_job(
+        Runtime::Deno,
+        &runtimes,
+        dir.path(),
+        "deno-direct-job.mjs",
+        job(&s),
+        &[("DENO_CERT", s.dovecot.ca_pem_path())],
+    )
+    .await;
     eprintln!("deno: {}", r["errors"]);
     check_common(&s, "deno", &r);
     check_certificate_errors("deno", &r["errors"]);

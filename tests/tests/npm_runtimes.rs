@@ -10,11 +10,10 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use base64::Engine as _;
 use e2e::dovecot::free_port;
-use e2e::npm;
+use e2e::npm::{self, Runtime};
 use e2e::{Dovecot, DovecotOptions, Mailbox};
 use pop3_bridge::{Bridge, Config};
 use serde_json::{Value as Json, json};
@@ -156,17 +155,6 @@ fn check(s: &Setup, runtime: &str, r: &Json) {
     assert_eq!(e["unknownIssuer"], "cert_unknown_issuer", "{runtime}: {e}");
 }
 
-fn last_json_line(runtime: &str, out: std::process::Output) -> Json {
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{runtime} failed: {}\n{stdout}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_str(stdout.lines().last().unwrap_or_default())
-        .unwrap_or_else(|e| panic!("{runtime} printed no result ({e}): {stdout}"))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn node_runs_the_packed_package_against_dovecot() {
     let Some((tgz, runtimes)) = npm::inputs("npm_runtimes") else {
@@ -174,19 +162,16 @@ async fn node_runs_the_packed_package_against_dovecot() {
     };
     let s = setup().await;
     let dir = scratch_project(&tgz, &runtimes);
-    let cfg = job(&s).to_string();
-    let d = dir.path().to_path_buf();
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .arg("node-job.mjs")
-            .env("POP3_JOB", cfg)
-            .current_dir(d)
-            .output()
-            .expect("node runs")
-    })
-    .await
-    .unwrap();
-    check(&s, "node", &last_json_line("node", out));
+    let r = npm::run_job(
+        Runtime::Node,
+        &runtimes,
+        dir.path(),
+        "node-job.mjs",
+        job(&s).to_string(),
+        &[],
+    )
+    .await;
+    check(&s, "node", &r);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -196,29 +181,16 @@ async fn deno_runs_the_packed_package_against_dovecot() {
     };
     let s = setup().await;
     let dir = scratch_project(&tgz, &runtimes);
-    let cfg = job(&s).to_string();
-    let d = dir.path().to_path_buf();
-    let deno = runtimes.join("node_modules/.bin/deno");
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new(deno)
-            .args([
-                "run",
-                "--no-prompt",
-                "--allow-net=127.0.0.1,localhost",
-                "--allow-read",
-                "--allow-env=POP3_JOB",
-                "deno-job.mjs",
-            ])
-            .env("POP3_JOB", cfg)
-            .env("DENO_NO_UPDATE_CHECK", "1")
-            .env("DENO_DIR", d.join(".deno"))
-            .current_dir(d)
-            .output()
-            .expect("deno runs")
-    })
-    .await
-    .unwrap();
-    check(&s, "deno", &last_json_line("deno", out));
+    let r = npm::run_job(
+        Runtime::Deno,
+        &runtimes,
+        dir.path(),
+        "deno-job.mjs",
+        job(&s).to_string(),
+        &[],
+    )
+    .await;
+    check(&s, "deno", &r);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
