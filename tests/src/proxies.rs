@@ -636,6 +636,20 @@ pub fn unstuffed_body(answer: &[u8]) -> Vec<u8> {
     out
 }
 
+/// A whole POP3 dialogue through a proxy: login, STAT (`count` messages), RETR 1 compared with
+/// what Dovecot stores, QUIT, and the bridge's normal close.
+pub async fn dialogue(ws: &mut Ws, d: &crate::Dovecot, user: &str, pass: &str, count: usize) {
+    assert!(cmd(ws, &format!("USER {user}")).await.starts_with("+OK"));
+    assert!(cmd(ws, &format!("PASS {pass}")).await.starts_with("+OK"));
+    let stat = cmd(ws, "STAT").await;
+    assert!(stat.starts_with(&format!("+OK {count} ")), "{stat}");
+    let retr = cmd_multi(ws, "RETR 1").await;
+    assert!(retr.starts_with(b"+OK"));
+    assert_eq!(unstuffed_body(&retr), d.expected_bytes(user, 0));
+    assert!(cmd(ws, "QUIT").await.starts_with("+OK"));
+    assert_eq!(close_code(ws).await, Some(1000));
+}
+
 /// Waits for the server's close after QUIT and returns its close code.
 pub async fn close_code(ws: &mut Ws) -> Option<u16> {
     loop {

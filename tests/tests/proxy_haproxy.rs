@@ -11,8 +11,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use e2e::proxies::{
-    self, Instance, Proc, Refused, Via, Ws, assert_page_shows_file, cmd, cmd_multi, https_get,
-    line, metric, mint_token, unstuffed_body, ws_connect, ws_open,
+    self, Instance, Proc, Refused, Via, Ws, assert_page_shows_file, https_get, line, metric,
+    mint_token, ws_connect, ws_open,
 };
 use e2e::{Dovecot, DovecotOptions, Mailbox, Validity};
 use serde_json::json;
@@ -205,20 +205,6 @@ impl Stack {
     }
 }
 
-/// A whole POP3 dialogue: login, STAT, RETR compared with what Dovecot stores, QUIT, and the
-/// bridge's normal close.
-async fn dialogue(ws: &mut Ws, d: &Dovecot, user: &str, pass: &str, count: usize) {
-    assert!(cmd(ws, &format!("USER {user}")).await.starts_with("+OK"));
-    assert!(cmd(ws, &format!("PASS {pass}")).await.starts_with("+OK"));
-    let stat = cmd(ws, "STAT").await;
-    assert!(stat.starts_with(&format!("+OK {count} ")), "{stat}");
-    let retr = cmd_multi(ws, "RETR 1").await;
-    assert!(retr.starts_with(b"+OK"));
-    assert_eq!(unstuffed_body(&retr), d.expected_bytes(user, 0));
-    assert!(cmd(ws, "QUIT").await.starts_with("+OK"));
-    assert_eq!(proxies::close_code(ws).await, Some(1000));
-}
-
 #[test]
 fn the_page_shows_the_tested_haproxy_file() {
     assert_page_shows_file(PAGE, CONF);
@@ -278,7 +264,7 @@ async fn pop3_over_wss_through_haproxy_and_the_bridge_counts_the_forwarded_clien
         .session(&b)
         .await
         .expect("B is not capped by A's sessions");
-    dialogue(&mut bs, &s.dovecot, "bob", "pw-bob", 2).await;
+    proxies::dialogue(&mut bs, &s.dovecot, "bob", "pw-bob", 2).await;
     drop((a1, a2));
     s.haproxy.assert_running();
 }
@@ -332,7 +318,7 @@ async fn health_checks_take_a_stopped_bridge_out_and_bring_it_back() {
                 .unwrap(),
         );
     }
-    dialogue(&mut after[0], &s.dovecot, "alice", "pw-alice", 3).await;
+    proxies::dialogue(&mut after[0], &s.dovecot, "alice", "pw-alice", 3).await;
     assert_eq!(s.total(1).await, total_before + 4.0);
     // Started again on its address, it passes the checks, is marked up, and takes the next
     // session (it has the fewest).

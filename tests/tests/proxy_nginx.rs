@@ -8,8 +8,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use e2e::proxies::{
-    self, Instance, Proc, Refused, Via, Ws, assert_page_shows_file, cmd, cmd_multi, https_get,
-    line, metric, mint_token, unstuffed_body, ws_connect, ws_open,
+    self, Instance, Proc, Refused, Via, Ws, assert_page_shows_file, https_get, line, metric,
+    mint_token, ws_connect, ws_open,
 };
 use e2e::{Dovecot, DovecotOptions, Mailbox, Validity};
 use serde_json::json;
@@ -147,20 +147,6 @@ impl Stack {
     }
 }
 
-/// A whole POP3 dialogue: login, STAT, RETR compared with what Dovecot stores, QUIT, and the
-/// bridge's normal close.
-async fn dialogue(ws: &mut Ws, d: &Dovecot, user: &str, pass: &str, count: usize) {
-    assert!(cmd(ws, &format!("USER {user}")).await.starts_with("+OK"));
-    assert!(cmd(ws, &format!("PASS {pass}")).await.starts_with("+OK"));
-    let stat = cmd(ws, "STAT").await;
-    assert!(stat.starts_with(&format!("+OK {count} ")), "{stat}");
-    let retr = cmd_multi(ws, "RETR 1").await;
-    assert!(retr.starts_with(b"+OK"));
-    assert_eq!(unstuffed_body(&retr), d.expected_bytes(user, 0));
-    assert!(cmd(ws, "QUIT").await.starts_with("+OK"));
-    assert_eq!(proxies::close_code(ws).await, Some(1000));
-}
-
 #[test]
 fn the_page_shows_the_tested_nginx_file() {
     assert_page_shows_file(PAGE, CONF);
@@ -220,7 +206,7 @@ async fn pop3_over_wss_through_nginx_and_the_bridge_counts_the_forwarded_client(
         .session(&b)
         .await
         .expect("B is not capped by A's sessions");
-    dialogue(&mut bs, &s.dovecot, "bob", "pw-bob", 2).await;
+    proxies::dialogue(&mut bs, &s.dovecot, "bob", "pw-bob", 2).await;
     drop((a1, a2));
     s.nginx.assert_running();
 }
@@ -264,7 +250,7 @@ async fn sessions_spread_over_both_bridges_and_go_to_the_other_when_one_stops() 
             .await
             .unwrap_or_else(|e| panic!("session {i} after the stop: {e:?}"));
         if i == 20 {
-            dialogue(&mut ws, &s.dovecot, "alice", "pw-alice", 3).await;
+            proxies::dialogue(&mut ws, &s.dovecot, "alice", "pw-alice", 3).await;
         }
     }
     assert_eq!(s.total(1).await, total_before + 4.0);
