@@ -1,5 +1,7 @@
-//! What the benchmark binaries share: the median, and mpop as the reference client.
+//! What the benchmark binaries share: the median, mpop as the reference client, and the
+//! byte-exact check of what a client saved.
 
+use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -77,4 +79,38 @@ pub fn run_mpop(
         ));
     }
     Ok((secs, out))
+}
+
+fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
+    if let Ok(rd) = fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                files_under(&p, out);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+}
+
+/// Counts files in `dir` (recursively) whose bytes equal one of `expected` (as a multiset).
+pub fn count_matches(dir: &Path, expected: &[Vec<u8>]) -> (usize, usize) {
+    let mut want: HashMap<&[u8], usize> = HashMap::new();
+    for e in expected {
+        *want.entry(e.as_slice()).or_default() += 1;
+    }
+    let mut files = Vec::new();
+    files_under(dir, &mut files);
+    let mut matched = 0;
+    for f in &files {
+        if let Ok(bytes) = fs::read(f)
+            && let Some(n) = want.get_mut(bytes.as_slice())
+            && *n > 0
+        {
+            *n -= 1;
+            matched += 1;
+        }
+    }
+    (files.len(), matched)
 }

@@ -13,13 +13,12 @@
 //! [--tls] [--workerd]`. `--workerd` adds the package in workerd through the bridge (the delay
 //! between workerd and the bridge, implicit TLS from the bridge to Dovecot).
 
-use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
-use e2e::bench::{median, run_mpop};
+use e2e::bench::{count_matches, median, run_mpop};
 use e2e::{DelayProxy, Dovecot, DovecotOptions, Mailbox, npm};
 
 /// The Node job: sign in directly, download every message (pipelined, `download()`), write
@@ -159,37 +158,6 @@ fn parse_args() -> Args {
         }
     }
     a
-}
-
-/// Counts files in `dir` (recursively) whose bytes equal one of `expected` (as a multiset).
-fn count_matches(dir: &Path, expected: &[Vec<u8>]) -> (usize, usize) {
-    fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
-        for e in fs::read_dir(dir).into_iter().flatten().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                files_under(&p, out);
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    let mut want: HashMap<&[u8], usize> = HashMap::new();
-    for e in expected {
-        *want.entry(e.as_slice()).or_default() += 1;
-    }
-    let mut files = Vec::new();
-    files_under(dir, &mut files);
-    let mut matched = 0;
-    for f in &files {
-        if let Ok(bytes) = fs::read(f)
-            && let Some(n) = want.get_mut(bytes.as_slice())
-            && *n > 0
-        {
-            *n -= 1;
-            matched += 1;
-        }
-    }
-    (files.len(), matched)
 }
 
 struct NodeRun<'a> {

@@ -4,13 +4,12 @@
 //! Options: `--messages 1000 --size 4096 --delay-ms 25 --runs 3 --fetch PATH --mpop PATH`.
 //! Run by `cargo xtask bench pipelining`.
 
-use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
-use e2e::bench::{median, run_mpop};
+use e2e::bench::{count_matches, median, run_mpop};
 use e2e::{DelayProxy, Dovecot, DovecotOptions, Mailbox};
 
 struct Args {
@@ -53,40 +52,6 @@ fn parse_args() -> Args {
         }
     }
     a
-}
-
-fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
-    if let Ok(rd) = fs::read_dir(dir) {
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                files_under(&p, out);
-            } else {
-                out.push(p);
-            }
-        }
-    }
-}
-
-/// Counts files in `dir` (recursively) whose bytes equal one of `expected` (as a multiset).
-fn count_matches(dir: &Path, expected: &[Vec<u8>]) -> (usize, usize) {
-    let mut want: HashMap<&[u8], usize> = HashMap::new();
-    for e in expected {
-        *want.entry(e.as_slice()).or_default() += 1;
-    }
-    let mut files = Vec::new();
-    files_under(dir, &mut files);
-    let mut matched = 0;
-    for f in &files {
-        if let Ok(bytes) = fs::read(f)
-            && let Some(n) = want.get_mut(bytes.as_slice())
-            && *n > 0
-        {
-            *n -= 1;
-            matched += 1;
-        }
-    }
-    (files.len(), matched)
 }
 
 fn run_fetch(
