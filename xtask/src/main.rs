@@ -37,6 +37,12 @@ const PACKAGES: &[&str] = &[
     // Self-hosting tests: the reverse-proxy recipes and a real Prometheus scraping the bridge.
     "haproxy",
     "prometheus",
+    // ring's C code for wasm32-unknown-unknown (the end-to-end TLS module, pop3-tls-web):
+    // gcc has no wasm target. The cc crate picks `clang` for that target and the `llvm-ar`
+    // in clang's search path by itself, so no CC_/AR_ variables are needed; without llvm it
+    // would fall back to GNU ar, which cannot index wasm objects for the linker.
+    "clang",
+    "llvm",
 ];
 
 /// System services some of those packages start; we run our own instances instead.
@@ -57,6 +63,8 @@ const WASM_CRATES: &[&str] = &[
     "pop3-mime",
     "pop3-web",
     "pop3-mime-web",
+    "pop3-tls",
+    "pop3-tls-web",
 ];
 
 type Result<T = ()> = std::result::Result<T, String>;
@@ -301,11 +309,15 @@ fn ensure_cargo_tools() -> Result {
     Ok(())
 }
 
-/// The two wasm modules of the web UI: the POP3 client (needed to sign in) and the reading
-/// functions (MIME, sanitizer; loaded when the first message opens). Kept apart so that the
-/// client stays small.
-const WEB_PACKAGES: [(&str, &str); 2] =
-    [("pop3-web", "pop3_web"), ("pop3-mime-web", "pop3_mime_web")];
+/// The wasm modules of the web UI: the POP3 client (needed to sign in), the reading
+/// functions (MIME, sanitizer; loaded when the first message opens) and end-to-end TLS
+/// (rustls with ring and the web PKI roots; loaded when a connection needs TLS). Kept apart so
+/// that the client stays small.
+const WEB_PACKAGES: [(&str, &str); 3] = [
+    ("pop3-web", "pop3_web"),
+    ("pop3-mime-web", "pop3_mime_web"),
+    ("pop3-tls-web", "pop3_tls_web"),
+];
 
 /// Builds the browser packages into web/pkg: a wasm32 build with the size profile
 /// (`wasm-release`: opt-level z, LTO, one codegen unit, stripped), then wasm-bindgen (`--target

@@ -1,9 +1,12 @@
 //! rustls configuration: the client side (to mail servers) and the listener side (wss://).
 //!
-//! Client: web PKI roots plus optional extra CA files, TLS 1.2 minimum (rustls has no older
-//! versions at all), and per configured server optional SHA-256 pins of the end-entity
-//! certificate for self-signed home servers. There is deliberately no "accept invalid
-//! certificates" switch. The server name given to rustls is always the name the user typed.
+//! Client: what `pop3-tls` defines for every TLS client of the project (the same code runs in
+//! the browser for end-to-end TLS): web PKI roots plus optional extra CA files, TLS 1.2
+//! minimum (rustls has no older versions at all), per configured server optional SHA-256 pins
+//! of the end-entity certificate for self-signed home servers, the pinning rules, the error
+//! codes and the handshake report. There is deliberately no "accept invalid certificates"
+//! switch. The server name given to rustls is always the name the user typed. This module
+//! only reads the operator's files into a [`Trust`] per server.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -11,112 +14,27 @@ use std::io::{self, BufReader};
 use std::path::Path;
 use std::sync::{Arc, PoisonError, RwLock};
 
-use rustls::client::WebPkiServerVerifier;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use pop3_tls::{PinningVerifier, Trust, TrustError};
+use rustls::ClientConfig;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
-use rustls::{
-    CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
-};
-use sha2::{Digest, Sha256};
 
 use crate::config::Config;
 use crate::protocol::{ErrorCode, TlsInfo};
 
+/// The listener's provider: ring, with private-key loading (the client side's comes from
+/// `pop3-tls`, which needs none).
 fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
-
-/// Verifies with webpki and, when the server has pins, against them. Pins restrict: with pins
-/// configured, the end-entity certificate must match one even if its chain verifies (a
-/// certificate mis-issued by a trusted CA is what a pin guards against). A matching pin also
-/// accepts a certificate whose chain does not verify (the operator vouched for exactly this
-/// certificate, e.g. a self-signed home server).
-#[derive(Debug)]
-struct PinningVerifier {
-    inner: Arc<WebPkiServerVerifier>,
-    pins: Vec<[u8; 32]>,
-}
-
-impl ServerCertVerifier for PinningVerifier {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        ocsp_response: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        let chain = self.inner.verify_server_cert(
-            end_entity,
-            intermediates,
-            server_name,
-            ocsp_response,
-            now,
-        );
-        if self.pins.is_empty() {
-            return chain;
-        }
-        let fp: [u8; 32] = Sha256::digest(end_entity.as_ref()).into();
-        match chain {
-            _ if self.pins.contains(&fp) => Ok(ServerCertVerified::assertion()),
-            Ok(_) => Err(rustls::Error::InvalidCertificate(CertificateError::Other(
-                rustls::OtherError(Arc::new(PinMismatch)),
-            ))),
-            Err(e) => Err(e),
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.inner.supported_verify_schemes()
-    }
-}
-
-/// The certificate chains to a trusted root but matches none of the server's pins
-/// (`cert_invalid`).
-struct PinMismatch;
-
-impl std::fmt::Debug for PinMismatch {
-    // rustls shows a certificate error's cause with `Debug`: make it the sentence.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("the certificate matches none of the pins configured for this server")
-    }
-}
-
-impl std::fmt::Display for PinMismatch {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        std::fmt::Debug::fmt(self, f)
-    }
-}
-
-impl std::error::Error for PinMismatch {}
 
 /// The TLS settings for one target.
 #[derive(Debug, Clone)]
 pub struct TargetTls {
     pub config: Arc<ClientConfig>,
-    verifier: Arc<WebPkiServerVerifier>,
-    pins: Vec<[u8; 32]>,
+    verifier: Arc<PinningVerifier>,
     pub allow_plaintext: bool,
 }
 
@@ -129,46 +47,9 @@ impl TargetTls {
         conn: &rustls::ClientConnection,
         server_name: &ServerName<'static>,
     ) -> TlsInfo {
-        let version = match conn.protocol_version() {
-            Some(rustls::ProtocolVersion::TLSv1_3) => "TLSv1.3".to_string(),
-            Some(rustls::ProtocolVersion::TLSv1_2) => "TLSv1.2".to_string(),
-            Some(v) => format!("{v:?}"),
-            None => "unknown".into(),
-        };
-        let cipher = conn
-            .negotiated_cipher_suite()
-            .map(|c| format!("{:?}", c.suite()))
-            .unwrap_or_default();
         let certs = conn.peer_certificates().unwrap_or(&[]);
-        let (mut subject, mut issuer, mut not_after) =
-            (String::new(), String::new(), String::new());
-        let mut verified = false;
-        let mut pin_matched = None;
-        if let Some(ee) = certs.first() {
-            if let Ok((_, cert)) = x509_parser::parse_x509_certificate(ee.as_ref()) {
-                subject = cert.subject().to_string();
-                issuer = cert.issuer().to_string();
-                not_after = rfc3339(cert.validity().not_after.timestamp());
-            }
-            verified = self
-                .verifier
-                .verify_server_cert(ee, &certs[1..], server_name, &[], UnixTime::now())
-                .is_ok();
-            if !self.pins.is_empty() {
-                let fp: [u8; 32] = Sha256::digest(ee.as_ref()).into();
-                pin_matched = Some(self.pins.contains(&fp));
-            }
-        }
-        TlsInfo {
-            version,
-            cipher,
-            server_name: server_name.to_str().into_owned(),
-            subject,
-            issuer,
-            not_after,
-            verified,
-            pin_matched,
-        }
+        let verdict = self.verifier.verdict(certs, server_name, UnixTime::now());
+        pop3_tls::describe(conn, server_name, verdict)
     }
 }
 
@@ -209,78 +90,59 @@ fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsSetupError
     Ok(certs)
 }
 
-fn parse_pin(s: &str) -> Result<[u8; 32], TlsSetupError> {
-    let hex: String = s.chars().filter(|c| *c != ':').collect();
-    let bad = || {
-        TlsSetupError::Bad(
-            format!("pin '{s}'"),
-            "must be 64 hex digits (SHA-256)".into(),
-        )
-    };
-    if hex.len() != 64 || !hex.is_ascii() {
-        return Err(bad());
+/// A refused CA or pin as a setup error naming `what` (the file, or the pin).
+fn bad(what: String) -> impl FnOnce(TrustError) -> TlsSetupError {
+    move |e| TlsSetupError::Bad(what, e.reason().to_owned())
+}
+
+fn add_ca_file(trust: &mut Trust, path: &Path) -> Result<(), TlsSetupError> {
+    for cert in load_certs(path)? {
+        trust
+            .add_ca_der(&cert)
+            .map_err(bad(path.display().to_string()))?;
     }
-    let mut out = [0u8; 32];
-    for (i, b) in out.iter_mut().enumerate() {
-        *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).map_err(|_| bad())?;
-    }
-    Ok(out)
+    Ok(())
 }
 
 fn build_target(
-    roots: &RootCertStore,
+    base: &Trust,
     extra: Option<&Path>,
     pins: &[String],
     allow_plaintext: bool,
 ) -> Result<TargetTls, TlsSetupError> {
-    let mut roots = roots.clone();
+    let mut trust = base.clone();
     if let Some(p) = extra {
-        for c in load_certs(p)? {
-            roots
-                .add(c)
-                .map_err(|e| TlsSetupError::Bad(p.display().to_string(), e.to_string()))?;
-        }
+        add_ca_file(&mut trust, p)?;
     }
-    let verifier = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider())
-        .build()
-        .map_err(|e| TlsSetupError::Bad("certificate verifier".into(), e.to_string()))?;
-    let pins = pins
-        .iter()
-        .map(|p| parse_pin(p))
-        .collect::<Result<Vec<_>, _>>()?;
-    let config = ClientConfig::builder_with_provider(provider())
-        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-        .map_err(|e| TlsSetupError::Bad("TLS versions".into(), e.to_string()))?
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(PinningVerifier {
-            inner: verifier.clone(),
-            pins: pins.clone(),
-        }))
-        .with_no_client_auth();
+    for pin in pins {
+        trust
+            .add_pin(pin)
+            .map_err(|e| TlsSetupError::Bad(e.what().to_owned(), e.reason().to_owned()))?;
+    }
+    let verifier = trust
+        .verifier()
+        .map_err(|e| TlsSetupError::Bad(e.what().to_owned(), e.reason().to_owned()))?;
+    let config = verifier
+        .client_config(pop3_tls::system_time())
+        .map_err(|e| TlsSetupError::Bad(e.what().to_owned(), e.reason().to_owned()))?;
     Ok(TargetTls {
-        config: Arc::new(config),
+        config,
         verifier,
-        pins,
         allow_plaintext,
     })
 }
 
 impl ClientTls {
     pub fn from_config(c: &Config) -> Result<Self, TlsSetupError> {
-        let mut roots = RootCertStore::empty();
-        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        let mut base = Trust::web_pki();
         for p in &c.extra_ca {
-            for cert in load_certs(p)? {
-                roots
-                    .add(cert)
-                    .map_err(|e| TlsSetupError::Bad(p.display().to_string(), e.to_string()))?;
-            }
+            add_ca_file(&mut base, p)?;
         }
-        let default = build_target(&roots, None, &[], c.allow_plaintext)?;
+        let default = build_target(&base, None, &[], c.allow_plaintext)?;
         let mut per_server = HashMap::new();
         for s in &c.servers {
             let t = build_target(
-                &roots,
+                &base,
                 s.extra_ca.as_deref(),
                 &s.pin_sha256,
                 s.allow_plaintext || c.allow_plaintext,
@@ -298,25 +160,12 @@ impl ClientTls {
     }
 }
 
-/// Map a failed handshake to the error code the UI explains.
+/// Map a failed handshake to the error code the UI explains (`pop3_tls::classify`, the one
+/// mapping, on the rustls error inside the I/O error).
 pub fn classify_handshake_error(e: &io::Error) -> ErrorCode {
-    let Some(inner) = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) else {
-        return ErrorCode::TlsHandshake;
-    };
-    match inner {
-        rustls::Error::InvalidCertificate(ce) => match ce {
-            CertificateError::Expired
-            | CertificateError::ExpiredContext { .. }
-            | CertificateError::NotValidYet
-            | CertificateError::NotValidYetContext { .. } => ErrorCode::CertExpired,
-            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
-                ErrorCode::CertNameMismatch
-            }
-            CertificateError::UnknownIssuer => ErrorCode::CertUnknownIssuer,
-            _ => ErrorCode::CertInvalid,
-        },
-        _ => ErrorCode::TlsHandshake,
-    }
+    e.get_ref()
+        .and_then(|i| i.downcast_ref::<rustls::Error>())
+        .map_or(ErrorCode::TlsHandshake, pop3_tls::classify)
 }
 
 /// The listener's certificate and key (wss://), swappable while the bridge runs: every TLS
@@ -383,47 +232,39 @@ pub(crate) fn server_config(
     Ok(Arc::new(cfg))
 }
 
-/// Unix seconds to "YYYY-MM-DDTHH:MM:SSZ" (Howard Hinnant's civil-from-days).
-fn rfc3339(ts: i64) -> String {
-    let days = ts.div_euclid(86_400);
-    let secs = ts.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn rfc3339_formats_known_instants() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
-        assert_eq!(rfc3339(1_893_456_000), "2030-01-01T00:00:00Z");
+    fn certificate_errors_inside_io_errors_get_their_codes() {
+        let io = |e: rustls::Error| io::Error::new(io::ErrorKind::InvalidData, e);
+        let cert = |e| io(rustls::Error::InvalidCertificate(e));
+        use rustls::CertificateError as C;
+        assert_eq!(
+            classify_handshake_error(&cert(C::Expired)),
+            ErrorCode::CertExpired
+        );
+        assert_eq!(
+            classify_handshake_error(&cert(C::UnknownIssuer)),
+            ErrorCode::CertUnknownIssuer
+        );
+        assert_eq!(
+            classify_handshake_error(&io::Error::other("reset")),
+            ErrorCode::TlsHandshake
+        );
     }
 
     #[test]
-    fn pins_parse_with_or_without_colons() {
-        let hex = "ab".repeat(32);
-        assert_eq!(parse_pin(&hex).unwrap(), [0xab; 32]);
-        let colons = vec!["AB"; 32].join(":");
-        assert_eq!(parse_pin(&colons).unwrap(), [0xab; 32]);
-        assert!(parse_pin("abcd").is_err());
-        assert!(parse_pin(&"zz".repeat(32)).is_err());
-        assert!(parse_pin(&"é".repeat(32)).is_err());
+    fn malformed_pins_are_refused_naming_the_pin() {
+        let mut c = Config::default();
+        c.servers.push(crate::config::ServerConfig {
+            host: "pinned.example".into(),
+            pin_sha256: vec!["abcd".into()],
+            ..Default::default()
+        });
+        let e = ClientTls::from_config(&c).unwrap_err();
+        assert_eq!(e.to_string(), "pin 'abcd': must be 64 hex digits (SHA-256)");
     }
 
     #[test]

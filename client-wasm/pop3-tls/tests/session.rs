@@ -1,0 +1,512 @@
+//! `ClientSession` against a rustls server in memory: trust, certificate errors with their
+//! codes, the handshake report, and byte-exact application data in any split.
+
+use std::sync::Arc;
+
+use pop3_tls::{ClientSession, ErrorCode, TlsError, Trust, system_time};
+use proptest::prelude::*;
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose, date_time_ymd,
+};
+use rustls::ServerConnection;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use sha2::{Digest, Sha256};
+
+// ---------- test PKI (as in bridge/pop3-bridge/tests/common/mod.rs) ----------
+
+struct Ca {
+    key: KeyPair,
+    params: CertificateParams,
+    pem: String,
+}
+
+struct Leaf {
+    der: CertificateDer<'static>,
+    key: PrivatePkcs8KeyDer<'static>,
+}
+
+impl Ca {
+    fn new(name: &str) -> Ca {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::default();
+        let mut dn = DistinguishedName::new();
+        dn.push(DnType::CommonName, name);
+        dn.push(DnType::OrganizationName, "pop3-tls tests");
+        params.distinguished_name = dn;
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        params.not_before = date_time_ymd(2020, 1, 1);
+        params.not_after = date_time_ymd(2099, 1, 1);
+        let pem = params.self_signed(&key).unwrap().pem();
+        Ca { key, params, pem }
+    }
+
+    /// A leaf for `names`; `expired` makes it valid only in 2000.
+    fn leaf(&self, names: &[&str], expired: bool) -> Leaf {
+        let mut p = CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+            .unwrap();
+        let mut dn = DistinguishedName::new();
+        dn.push(DnType::CommonName, names[0]);
+        p.distinguished_name = dn;
+        if expired {
+            p.not_before = date_time_ymd(2000, 1, 1);
+            p.not_after = date_time_ymd(2001, 1, 1);
+        } else {
+            p.not_before = date_time_ymd(2020, 1, 1);
+            p.not_after = date_time_ymd(2090, 1, 1);
+        }
+        let key = KeyPair::generate().unwrap();
+        let issuer = Issuer::new(self.params.clone(), &self.key);
+        let cert = p.signed_by(&key, &issuer).unwrap();
+        Leaf {
+            der: cert.der().clone(),
+            key: PrivatePkcs8KeyDer::from(key.serialize_der()),
+        }
+    }
+}
+
+fn self_signed(names: &[&str]) -> Leaf {
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    Leaf {
+        der: cert.der().clone(),
+        key: PrivatePkcs8KeyDer::from(key.serialize_der()),
+    }
+}
+
+impl Leaf {
+    fn pin(&self) -> String {
+        Sha256::digest(self.der.as_ref())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    fn server(&self, tls12_only: bool) -> ServerConnection {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let versions: &[&rustls::SupportedProtocolVersion] = if tls12_only {
+            &[&rustls::version::TLS12]
+        } else {
+            &[&rustls::version::TLS13, &rustls::version::TLS12]
+        };
+        let cfg = rustls::ServerConfig::builder_with_provider(provider)
+            .with_protocol_versions(versions)
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![self.der.clone()],
+                PrivateKeyDer::Pkcs8(self.key.clone_key()),
+            )
+            .unwrap();
+        let mut conn = ServerConnection::new(Arc::new(cfg)).unwrap();
+        // The tests move megabytes through without reading in between.
+        conn.set_buffer_limit(None);
+        conn
+    }
+}
+
+const HOST: &str = "mail.example.test";
+
+fn trust_with(ca: &Ca) -> Trust {
+    let mut t = Trust::web_pki();
+    assert_eq!(t.add_ca_pem(&ca.pem).unwrap(), 1);
+    t
+}
+
+fn client(trust: &Trust, name: &str) -> ClientSession {
+    ClientSession::new(trust.client_config(system_time()).unwrap(), name).unwrap()
+}
+
+/// Move records between the two until neither has anything to say; returns the plaintext
+/// the server received. The client's errors end the exchange; the server's are ignored (it
+/// just stops answering, as after an alert).
+fn pump(client: &mut ClientSession, server: &mut ServerConnection) -> Result<Vec<u8>, TlsError> {
+    let mut received = Vec::new();
+    for _ in 0..100_000 {
+        let out = client.take_outgoing();
+        let mut moved = !out.is_empty();
+        let mut rd = &out[..];
+        while !rd.is_empty() {
+            if server.read_tls(&mut rd).is_err() || server.process_new_packets().is_err() {
+                break;
+            }
+            drain_server(server, &mut received);
+        }
+        let mut back = Vec::new();
+        while server.wants_write() {
+            server.write_tls(&mut back).unwrap();
+        }
+        if !back.is_empty() {
+            moved = true;
+            client.receive(&back)?;
+        }
+        if !moved {
+            return Ok(received);
+        }
+    }
+    panic!("the exchange did not settle");
+}
+
+fn drain_server(server: &mut ServerConnection, into: &mut Vec<u8>) {
+    let mut buf = vec![0; 64 * 1024];
+    while let Ok(n) = std::io::Read::read(&mut server.reader(), &mut buf) {
+        if n == 0 {
+            break;
+        }
+        into.extend_from_slice(&buf[..n]);
+    }
+}
+
+fn handshake_error(trust: &Trust, leaf: &Leaf, name: &str) -> TlsError {
+    let mut c = client(trust, name);
+    let mut s = leaf.server(false);
+    let e = pump(&mut c, &mut s).unwrap_err();
+    assert!(c.info().is_none());
+    e
+}
+
+// ---------- trust and the report ----------
+
+#[test]
+fn ca_added_as_pem_verifies_and_info_describes_the_certificate() {
+    let ca = Ca::new("Session Test CA");
+    let leaf = ca.leaf(&[HOST], false);
+    let mut c = client(&trust_with(&ca), HOST);
+    assert!(c.is_handshaking());
+    assert!(
+        !c.take_outgoing().is_empty(),
+        "the ClientHello is queued at once"
+    );
+    let mut c = client(&trust_with(&ca), HOST);
+    let mut s = leaf.server(false);
+    pump(&mut c, &mut s).unwrap();
+    assert!(!c.is_handshaking());
+    let info = c.info().unwrap();
+    assert_eq!(info.version, "TLSv1.3");
+    assert!(info.cipher.starts_with("TLS13_"), "{}", info.cipher);
+    assert_eq!(info.server_name, HOST);
+    assert_eq!(info.subject, format!("CN={HOST}"));
+    assert_eq!(info.issuer, "CN=Session Test CA, O=pop3-tls tests");
+    assert_eq!(info.not_after, "2090-01-01T00:00:00Z");
+    assert!(info.verified);
+    assert_eq!(info.pin_matched, None);
+}
+
+#[test]
+fn expired_certificate_is_cert_expired() {
+    let ca = Ca::new("CA");
+    let e = handshake_error(&trust_with(&ca), &ca.leaf(&[HOST], true), HOST);
+    assert_eq!(e.code, ErrorCode::CertExpired, "{e}");
+    assert!(!e.detail.is_empty());
+}
+
+#[test]
+fn certificate_for_another_name_is_cert_name_mismatch() {
+    let ca = Ca::new("CA");
+    let e = handshake_error(
+        &trust_with(&ca),
+        &ca.leaf(&["other.example.test"], false),
+        HOST,
+    );
+    assert_eq!(e.code, ErrorCode::CertNameMismatch, "{e}");
+}
+
+#[test]
+fn certificate_from_an_unknown_ca_is_cert_unknown_issuer() {
+    let ca = Ca::new("CA");
+    let e = handshake_error(&Trust::web_pki(), &ca.leaf(&[HOST], false), HOST);
+    assert_eq!(e.code, ErrorCode::CertUnknownIssuer, "{e}");
+}
+
+#[test]
+fn self_signed_certificate_with_its_pin_is_accepted_but_not_verified() {
+    let leaf = self_signed(&[HOST]);
+    let mut trust = Trust::web_pki();
+    trust.add_pin(&leaf.pin()).unwrap();
+    let mut c = client(&trust, HOST);
+    let mut s = leaf.server(false);
+    pump(&mut c, &mut s).unwrap();
+    let info = c.info().unwrap();
+    assert!(!info.verified);
+    assert_eq!(info.pin_matched, Some(true));
+}
+
+#[test]
+fn self_signed_certificate_without_a_pin_is_refused() {
+    let e = handshake_error(&Trust::web_pki(), &self_signed(&[HOST]), HOST);
+    assert_eq!(e.code, ErrorCode::CertUnknownIssuer, "{e}");
+}
+
+#[test]
+fn valid_chain_with_a_pin_that_does_not_match_is_cert_invalid() {
+    let ca = Ca::new("CA");
+    let mut trust = trust_with(&ca);
+    trust.add_pin(&"ab".repeat(32)).unwrap();
+    let e = handshake_error(&trust, &ca.leaf(&[HOST], false), HOST);
+    assert_eq!(e.code, ErrorCode::CertInvalid, "{e}");
+    assert!(e.detail.contains("matches none of the pins"), "{e}");
+}
+
+#[test]
+fn valid_chain_with_its_pin_reports_both() {
+    let ca = Ca::new("CA");
+    let leaf = ca.leaf(&[HOST], false);
+    let mut trust = trust_with(&ca);
+    trust.add_pin(&leaf.pin()).unwrap();
+    let mut c = client(&trust, HOST);
+    let mut s = leaf.server(false);
+    pump(&mut c, &mut s).unwrap();
+    let info = c.info().unwrap();
+    assert!(info.verified);
+    assert_eq!(info.pin_matched, Some(true));
+}
+
+#[test]
+fn tls12_only_server_works() {
+    let ca = Ca::new("CA");
+    let leaf = ca.leaf(&[HOST], false);
+    let mut c = client(&trust_with(&ca), HOST);
+    let mut s = leaf.server(true);
+    pump(&mut c, &mut s).unwrap();
+    let info = c.info().unwrap();
+    assert_eq!(info.version, "TLSv1.2");
+    assert!(info.verified);
+}
+
+#[test]
+fn ip_literal_server_names_are_checked_against_ip_addresses() {
+    let ca = Ca::new("CA");
+    for (typed, san, shown) in [
+        ("127.0.0.1", "127.0.0.1", "127.0.0.1"),
+        ("[::1]", "::1", "::1"),
+        ("::1", "::1", "::1"),
+    ] {
+        let leaf = ca.leaf(&[san], false);
+        let mut c = client(&trust_with(&ca), typed);
+        let mut s = leaf.server(false);
+        pump(&mut c, &mut s).unwrap();
+        assert_eq!(c.info().unwrap().server_name, shown);
+    }
+    // A certificate for another address is a name mismatch, as for DNS names.
+    let e = handshake_error(
+        &trust_with(&ca),
+        &ca.leaf(&["127.0.0.2"], false),
+        "127.0.0.1",
+    );
+    assert_eq!(e.code, ErrorCode::CertNameMismatch, "{e}");
+}
+
+#[test]
+fn unusable_server_names_are_refused_before_any_byte() {
+    let cfg = Trust::web_pki().client_config(system_time()).unwrap();
+    for bad in ["", "exa mple.com", "[not-an-ip]", "a..b"] {
+        assert!(ClientSession::new(cfg.clone(), bad).is_err(), "{bad:?}");
+    }
+}
+
+#[test]
+fn bad_ca_pem_and_bad_pins_are_refused_with_what_was_wrong() {
+    let mut t = Trust::web_pki();
+    let e = t.add_ca_pem("hello").unwrap_err();
+    assert!(e.to_string().contains("no certificate"), "{e}");
+    let e = t
+        .add_ca_pem("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
+        .unwrap_err();
+    assert!(e.to_string().starts_with("CA certificate"), "{e}");
+    assert!(t.add_ca_der(b"not der").is_err());
+    assert!(
+        t.add_pin("zz")
+            .unwrap_err()
+            .to_string()
+            .contains("64 hex digits")
+    );
+}
+
+#[test]
+fn handshake_fed_one_byte_at_a_time_completes() {
+    let ca = Ca::new("CA");
+    let leaf = ca.leaf(&[HOST], false);
+    let mut c = client(&trust_with(&ca), HOST);
+    let mut s = leaf.server(false);
+    for _ in 0..10 {
+        let out = c.take_outgoing();
+        if !out.is_empty() {
+            s.read_tls(&mut &out[..]).unwrap();
+            s.process_new_packets().unwrap();
+        }
+        let mut back = Vec::new();
+        while s.wants_write() {
+            s.write_tls(&mut back).unwrap();
+        }
+        for b in back.chunks(1) {
+            assert_eq!(c.info().is_some(), !c.is_handshaking());
+            c.receive(b).unwrap();
+        }
+    }
+    assert!(!c.is_handshaking());
+    assert!(c.info().unwrap().verified);
+}
+
+/// The verdict travels from the shared verifier to the session through a per-thread slot:
+/// two handshakes interleaved on one thread must each report their own.
+#[test]
+fn interleaved_sessions_report_their_own_verification() {
+    let ca = Ca::new("CA");
+    let chained = ca.leaf(&[HOST], false);
+    let pinned = self_signed(&[HOST]);
+    let mut trust = trust_with(&ca);
+    trust.add_pin(&pinned.pin()).unwrap();
+    trust.add_pin(&chained.pin()).unwrap();
+    let config = trust.client_config(system_time()).unwrap();
+    let mut a = ClientSession::new(config.clone(), HOST).unwrap();
+    let mut b = ClientSession::new(config, HOST).unwrap();
+    let (mut sa, mut sb) = (chained.server(false), pinned.server(false));
+    // Step both sessions alternately, one flight at a time.
+    for _ in 0..10 {
+        for (c, s) in [(&mut a, &mut sa), (&mut b, &mut sb)] {
+            let out = c.take_outgoing();
+            if !out.is_empty() {
+                s.read_tls(&mut &out[..]).unwrap();
+                s.process_new_packets().unwrap();
+            }
+            let mut back = Vec::new();
+            while s.wants_write() {
+                s.write_tls(&mut back).unwrap();
+            }
+            if !back.is_empty() {
+                c.receive(&back).unwrap();
+            }
+        }
+    }
+    let (ia, ib) = (a.info().unwrap(), b.info().unwrap());
+    assert!(ia.verified);
+    assert!(!ib.verified);
+    assert_eq!(ia.pin_matched, Some(true));
+    assert_eq!(ib.pin_matched, Some(true));
+}
+
+// ---------- application data ----------
+
+fn pattern(len: usize, seed: u32) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect()
+}
+
+/// 2 MB each way, fed to the client `split` bytes at a time; every byte arrives in order.
+fn round_trip(split: usize) {
+    const LEN: usize = 2 * 1024 * 1024;
+    let ca = Ca::new("CA");
+    let leaf = ca.leaf(&[HOST], false);
+    let mut c = client(&trust_with(&ca), HOST);
+    let mut s = leaf.server(false);
+    let up = pattern(LEN, 7);
+    // Sent during the handshake: buffered until it is done.
+    c.send(&up).unwrap();
+    let got_up = pump(&mut c, &mut s).unwrap();
+    assert!(
+        got_up == up,
+        "client to server: {} of {} bytes",
+        got_up.len(),
+        LEN
+    );
+
+    let down = pattern(LEN, 11);
+    std::io::Write::write_all(&mut s.writer(), &down).unwrap();
+    let mut wire = Vec::new();
+    while s.wants_write() {
+        s.write_tls(&mut wire).unwrap();
+    }
+    let mut got_down = Vec::new();
+    for chunk in wire.chunks(split) {
+        c.receive(chunk).unwrap();
+        got_down.extend(c.take_plaintext());
+    }
+    assert!(
+        got_down == down,
+        "server to client: {} of {} bytes",
+        got_down.len(),
+        LEN
+    );
+}
+
+#[test]
+fn two_megabytes_each_way_fed_one_byte_at_a_time_are_byte_exact() {
+    round_trip(1);
+}
+
+#[test]
+fn two_megabytes_each_way_fed_in_64_kib_chunks_are_byte_exact() {
+    round_trip(64 * 1024);
+}
+
+#[test]
+fn two_megabytes_fed_at_once_are_byte_exact() {
+    round_trip(usize::MAX);
+}
+
+#[test]
+fn close_notify_both_ways() {
+    let ca = Ca::new("CA");
+    let leaf = ca.leaf(&[HOST], false);
+    let mut c = client(&trust_with(&ca), HOST);
+    let mut s = leaf.server(false);
+    pump(&mut c, &mut s).unwrap();
+    assert!(!c.peer_closed());
+    s.send_close_notify();
+    pump(&mut c, &mut s).unwrap();
+    assert!(c.peer_closed());
+    c.close();
+    let out = c.take_outgoing();
+    assert!(!out.is_empty());
+    s.read_tls(&mut &out[..]).unwrap();
+    assert!(s.process_new_packets().unwrap().peer_has_closed());
+}
+
+// ---------- hostile input ----------
+
+#[test]
+fn garbage_from_the_server_is_a_handshake_error_and_stays_one() {
+    let mut c = client(&Trust::web_pki(), HOST);
+    let e = c.receive(b"+OK POP3 server ready\r\n").unwrap_err();
+    assert_eq!(e.code, ErrorCode::TlsHandshake, "{e}");
+    assert_eq!(c.receive(b"more").unwrap_err(), e);
+    assert_eq!(c.send(b"USER x\r\n").unwrap_err(), e);
+    assert!(c.info().is_none());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn random_bytes_from_the_server_never_panic(
+        chunks in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..600), 0..8),
+        handshake_prefix in any::<bool>(),
+    ) {
+        let mut c = client(&Trust::web_pki(), HOST);
+        let _ = c.take_outgoing();
+        if handshake_prefix {
+            // A plausible record header first, so the fuzzing reaches the handshake parser.
+            let _ = c.receive(&[0x16, 0x03, 0x03, 0x00, 0x40, 0x02, 0x00, 0x00, 0x3c]);
+        }
+        for chunk in &chunks {
+            let _ = c.receive(chunk);
+            let _ = c.take_plaintext();
+            let _ = c.take_outgoing();
+        }
+        let _ = c.info();
+    }
+}
