@@ -161,6 +161,7 @@ impl Code {
         Code::Bridge(ErrorCode::TargetRefused),
         Code::Bridge(ErrorCode::PortRefused),
         Code::Bridge(ErrorCode::PlaintextRefused),
+        Code::Bridge(ErrorCode::RelayOnly),
         Code::Bridge(ErrorCode::TokenInvalid),
         Code::Bridge(ErrorCode::TokenExpired),
         Code::Bridge(ErrorCode::ResolveFailed),
@@ -277,6 +278,7 @@ impl Code {
                 B::TargetRefused
                 | B::PortRefused
                 | B::PlaintextRefused
+                | B::RelayOnly
                 | B::TokenInvalid
                 | B::TokenExpired => Group::Policy,
                 B::ResolveFailed | B::ConnectFailed | B::ConnectTimeout => Group::Network,

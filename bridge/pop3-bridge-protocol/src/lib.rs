@@ -22,6 +22,6 @@ pub mod api;
 mod wire;
 
 pub use wire::{
-    Answer, ConnectErr, ConnectOk, ConnectRequest, ErrorBody, ErrorCode, Refusal, SUBPROTOCOL,
-    Security, TlsInfo, WS_PATH,
+    Answer, ConnectErr, ConnectOk, ConnectRequest, EndToEnd, ErrorBody, ErrorCode, Refusal,
+    SUBPROTOCOL, Security, TlsInfo, WS_PATH,
 };

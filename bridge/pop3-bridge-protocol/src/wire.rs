@@ -35,6 +35,31 @@ impl Security {
     }
 }
 
+/// Whether TLS ends in the client instead of in the bridge (§2, `end_to_end`).
+///
+/// In relay mode the bridge checks the token and the policy, resolves and connects, and then
+/// relays raw bytes: the client does TLS (and, for `stls`, sends `STLS`) itself, so the bridge
+/// never sees the password or the mail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EndToEnd {
+    /// Relay mode or nothing: a bridge that would have to do TLS itself refuses instead.
+    Require,
+    /// Relay mode, unless the operator configured this server's trust (its own CA or pins) on
+    /// the bridge: then the bridge does TLS as without the field (the answer says which).
+    Prefer,
+}
+
+impl EndToEnd {
+    /// The name on the wire: `require` or `prefer`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndToEnd::Require => "require",
+            EndToEnd::Prefer => "prefer",
+        }
+    }
+}
+
 /// The client's first (and only) text frame (§2).
 ///
 /// `Debug` shows whether a token is present, never the token.
@@ -50,6 +75,11 @@ pub struct ConnectRequest {
     /// Access token, when it was not in the query string. A secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
+    /// Ask for relay mode (TLS in the client). Absent: the bridge does TLS, as in the first
+    /// version of the protocol; an older bridge refuses a request carrying it (`bad_request`,
+    /// unknown fields are errors), so absent is never written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_to_end: Option<EndToEnd>,
 }
 
 impl fmt::Debug for ConnectRequest {
@@ -59,6 +89,7 @@ impl fmt::Debug for ConnectRequest {
             .field("port", &self.port)
             .field("security", &self.security)
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("end_to_end", &self.end_to_end)
             .finish()
     }
 }
@@ -104,6 +135,11 @@ pub struct ConnectOk {
     pub greeting_untrusted: Option<String>,
     /// True when the POP3 stream is not encrypted (operator-allowed plaintext).
     pub insecure: bool,
+    /// True in relay mode: the bridge connected and relays raw bytes; the client does TLS
+    /// (and `STLS`) itself. Then `tls` and `greeting_untrusted` are absent and `insecure` is
+    /// false. Written only when true, so a bridge-side TLS answer is byte for byte as before.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub end_to_end: bool,
 }
 
 /// The failure answer.
@@ -180,6 +216,8 @@ struct RawAnswer {
     #[serde(default)]
     insecure: Option<bool>,
     #[serde(default)]
+    end_to_end: bool,
+    #[serde(default)]
     error: Option<RawError>,
 }
 
@@ -220,6 +258,7 @@ impl<'de> Deserialize<'de> for Answer {
             insecure: raw
                 .insecure
                 .ok_or_else(|| D::Error::missing_field("insecure"))?,
+            end_to_end: raw.end_to_end,
         }))
     }
 }
@@ -245,6 +284,9 @@ pub enum ErrorCode {
     PortRefused,
     /// `plain` was requested but the operator does not allow it.
     PlaintextRefused,
+    /// The bridge only relays end-to-end encrypted sessions (relay-only) and the request asked
+    /// it to do TLS itself (no `end_to_end`).
+    RelayOnly,
     /// The host name did not resolve, or resolved only to addresses the policy refuses: the
     /// same answer for both, so a page cannot learn which internal names exist.
     ResolveFailed,
@@ -272,7 +314,9 @@ pub enum ErrorCode {
     StlsInjection,
     /// Greeting, `STLS` and `+OK` took longer than the STLS timeout.
     StlsTimeout,
-    /// The client sent binary data before the answer (the STLS command-injection guard).
+    /// The client sent binary data before the answer (the STLS command-injection guard), or,
+    /// in relay mode, something other than TLS records (and the one `STLS` command): only a
+    /// close reason then, since the session was already answered.
     ProtocolViolation,
     /// Only a close reason and a metric kind (§4), never in an answer.
     IdleTimeout,
@@ -284,7 +328,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in declaration order (for tables, metrics and tests).
-    pub const ALL: [ErrorCode; 23] = [
+    pub const ALL: [ErrorCode; 24] = [
         ErrorCode::BadRequest,
         ErrorCode::HandshakeTimeout,
         ErrorCode::TokenInvalid,
@@ -292,6 +336,7 @@ impl ErrorCode {
         ErrorCode::TargetRefused,
         ErrorCode::PortRefused,
         ErrorCode::PlaintextRefused,
+        ErrorCode::RelayOnly,
         ErrorCode::ResolveFailed,
         ErrorCode::ConnectFailed,
         ErrorCode::ConnectTimeout,
@@ -320,6 +365,7 @@ impl ErrorCode {
             ErrorCode::TargetRefused => "target_refused",
             ErrorCode::PortRefused => "port_refused",
             ErrorCode::PlaintextRefused => "plaintext_refused",
+            ErrorCode::RelayOnly => "relay_only",
             ErrorCode::ResolveFailed => "resolve_failed",
             ErrorCode::ConnectFailed => "connect_failed",
             ErrorCode::ConnectTimeout => "connect_timeout",
@@ -357,7 +403,7 @@ impl ErrorCode {
             BadRequest | ProtocolViolation => 4000,
             TokenInvalid | TokenExpired => 4001,
             HandshakeTimeout => 4002,
-            TargetRefused | PortRefused | PlaintextRefused => 4003,
+            TargetRefused | PortRefused | PlaintextRefused | RelayOnly => 4003,
             ResolveFailed => 4004,
             ConnectFailed | ConnectTimeout => 4005,
             TlsHandshake | TlsTimeout => 4006,
@@ -387,6 +433,9 @@ impl ErrorCode {
             }
             PlaintextRefused => {
                 "Unencrypted POP3 is not allowed by this bridge. Use TLS (port 995) or STLS (port 110)."
+            }
+            RelayOnly => {
+                "This bridge only relays end-to-end encrypted connections: it never decrypts mail, so it does not do TLS for you."
             }
             ResolveFailed => "The server name could not be found. Check the spelling.",
             ConnectFailed => {
@@ -445,11 +494,14 @@ mod tests {
             port: 995,
             security: Security::Tls,
             token: Some("v1.secret-token".into()),
+            end_to_end: Some(EndToEnd::Require),
         };
         let shown = format!("{req:?}");
         assert!(!shown.contains("secret-token"), "{shown}");
         assert!(
-            shown.contains("pop.example.com") && shown.contains("<redacted>"),
+            shown.contains("pop.example.com")
+                && shown.contains("<redacted>")
+                && shown.contains("Require"),
             "{shown}"
         );
     }

@@ -1,7 +1,7 @@
 //! The wire format, byte for byte: what pop3-bridge sends and what the client reads.
 
 use pop3_bridge_protocol::{
-    Answer, ConnectErr, ConnectOk, ConnectRequest, ErrorCode, Refusal, Security, TlsInfo,
+    Answer, ConnectErr, ConnectOk, ConnectRequest, EndToEnd, ErrorCode, Refusal, Security, TlsInfo,
 };
 
 fn tls() -> TlsInfo {
@@ -24,6 +24,7 @@ fn request_bytes() {
         port: 995,
         security: Security::Tls,
         token: None,
+        end_to_end: None,
     };
     assert_eq!(
         serde_json::to_string(&r).unwrap(),
@@ -60,6 +61,7 @@ fn ok_answer_bytes_and_reading() {
         }),
         greeting_untrusted: Some("+OK Dovecot ready.".into()),
         insecure: false,
+        end_to_end: false,
     };
     let json = serde_json::to_string(&ok).unwrap();
     assert_eq!(
@@ -77,6 +79,7 @@ fn ok_answer_bytes_and_reading() {
         tls: None,
         greeting_untrusted: None,
         insecure: true,
+        end_to_end: false,
     };
     let json = serde_json::to_string(&plain).unwrap();
     assert_eq!(
@@ -92,6 +95,98 @@ fn ok_answer_bytes_and_reading() {
     assert!(serde_json::from_str::<Answer>(r#"{"ok":true}"#).is_err());
     assert!(serde_json::from_str::<Answer>(r#"{"no":1}"#).is_err());
     assert!(serde_json::from_str::<Answer>("[]").is_err());
+}
+
+#[test]
+fn end_to_end_request_bytes_and_names() {
+    let mut r = ConnectRequest {
+        host: "pop.example.com".into(),
+        port: 110,
+        security: Security::Stls,
+        token: None,
+        end_to_end: Some(EndToEnd::Require),
+    };
+    let json = serde_json::to_string(&r).unwrap();
+    assert_eq!(
+        json,
+        r#"{"host":"pop.example.com","port":110,"security":"stls","end_to_end":"require"}"#
+    );
+    assert_eq!(serde_json::from_str::<ConnectRequest>(&json).unwrap(), r);
+    r.end_to_end = Some(EndToEnd::Prefer);
+    let json = serde_json::to_string(&r).unwrap();
+    assert!(json.ends_with(r#""end_to_end":"prefer"}"#), "{json}");
+    assert_eq!(serde_json::from_str::<ConnectRequest>(&json).unwrap(), r);
+    for e in [EndToEnd::Require, EndToEnd::Prefer] {
+        assert_eq!(
+            serde_json::to_string(&e).unwrap(),
+            format!("\"{}\"", e.as_str())
+        );
+    }
+    // Only the two lowercase names; `null` is the same as absent.
+    for bad in [r#""REQUIRE""#, r#""always""#, "true", "1"] {
+        let json = format!(r#"{{"host":"h","port":1,"security":"tls","end_to_end":{bad}}}"#);
+        assert!(
+            serde_json::from_str::<ConnectRequest>(&json).is_err(),
+            "{json}"
+        );
+    }
+    let null = r#"{"host":"h","port":1,"security":"tls","end_to_end":null}"#;
+    assert_eq!(
+        serde_json::from_str::<ConnectRequest>(null)
+            .unwrap()
+            .end_to_end,
+        None
+    );
+}
+
+#[test]
+fn relay_answer_says_end_to_end_and_carries_no_tls() {
+    let relay = ConnectOk {
+        ok: true,
+        security: Security::Tls,
+        peer: "203.0.113.7:995".into(),
+        tls: None,
+        greeting_untrusted: None,
+        insecure: false,
+        end_to_end: true,
+    };
+    let json = serde_json::to_string(&relay).unwrap();
+    assert_eq!(
+        json,
+        r#"{"ok":true,"security":"tls","peer":"203.0.113.7:995","insecure":false,"end_to_end":true}"#
+    );
+    assert_eq!(
+        serde_json::from_str::<Answer>(&json).unwrap(),
+        Answer::Ok(relay)
+    );
+    // An older bridge never writes the field: read as bridge-side TLS.
+    let old =
+        r#"{"ok":true,"security":"tls","peer":"203.0.113.7:995","tls":null,"insecure":false}"#;
+    match serde_json::from_str::<Answer>(old).unwrap() {
+        Answer::Ok(ok) => assert!(!ok.end_to_end),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn relay_only_refusal_is_a_policy_answer_with_close_4003() {
+    let e = ConnectErr::new(ErrorCode::RelayOnly, "no end_to_end in the request");
+    let json = serde_json::to_string(&e).unwrap();
+    assert!(
+        json.starts_with(r#"{"ok":false,"error":{"code":"relay_only","#),
+        "{json}"
+    );
+    assert_eq!(ErrorCode::RelayOnly.close_code(), 4003);
+    assert!(ErrorCode::RelayOnly.in_answer());
+    assert!(
+        ErrorCode::RelayOnly.message().contains("never decrypts"),
+        "{}",
+        ErrorCode::RelayOnly.message()
+    );
+    match serde_json::from_str::<Answer>(&json).unwrap() {
+        Answer::Refused(r) => assert_eq!(r.code, Some(ErrorCode::RelayOnly)),
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]

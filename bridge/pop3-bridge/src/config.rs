@@ -121,6 +121,12 @@ pub struct Config {
     pub servers_only: bool,
     /// Allow `security: "plain"` to any allowed target.
     pub allow_plaintext: bool,
+    /// Relay only end-to-end encrypted sessions (`end_to_end` in the connect request): the
+    /// bridge never does TLS itself, so it never sees a password or a message, and users can
+    /// be told so. A request for bridge-side TLS is refused (`relay_only`). Cannot be combined
+    /// with plaintext (refused at start-up); `extra_ca` and `[[server]]` CAs and pins are
+    /// then unused (a warning says so).
+    pub relay_only: bool,
     /// Extra CA PEM files trusted for all servers.
     pub extra_ca: Vec<PathBuf>,
     /// Servers the operator knows, with their own CA, pins or plaintext (not an allow-list).
@@ -186,6 +192,7 @@ impl Default for Config {
             allow_ports: Vec::new(),
             servers_only: false,
             allow_plaintext: false,
+            relay_only: false,
             extra_ca: Vec::new(),
             servers: Vec::new(),
             token_secret: None,
@@ -239,6 +246,7 @@ pub struct FileConfig {
     pub allow_ports: Vec<u16>,
     pub servers_only: Option<bool>,
     pub allow_plaintext: Option<bool>,
+    pub relay_only: Option<bool>,
     #[serde(default)]
     pub extra_ca: Vec<PathBuf>,
     #[serde(default, rename = "server")]
@@ -377,6 +385,11 @@ pub struct CliOpts {
     /// Allow unencrypted POP3 (security "plain"). The UI marks such sessions insecure.
     #[arg(long, env = "POP3_BRIDGE_ALLOW_PLAINTEXT")]
     pub allow_plaintext: bool,
+    /// Relay only end-to-end encrypted sessions: TLS ends in the browser, never here, so this
+    /// bridge cannot read mail or passwords. Requests for bridge-side TLS are refused
+    /// (relay_only); not with --allow-plaintext.
+    #[arg(long, env = "POP3_BRIDGE_RELAY_ONLY")]
+    pub relay_only: bool,
     /// Extra CA certificates (PEM) trusted for all servers, in addition to the web PKI roots.
     #[arg(
         long = "extra-ca",
@@ -596,6 +609,7 @@ impl CliOpts {
         c.allow_ports.extend(self.allow_ports);
         c.servers_only |= self.servers_only;
         c.allow_plaintext |= self.allow_plaintext;
+        c.relay_only |= self.relay_only;
         c.extra_ca.extend(self.extra_ca);
         c.origins.extend(self.origins);
         c.public_hosts.extend(self.public_hosts);
@@ -856,6 +870,7 @@ fn apply_file(c: &mut Config, f: FileConfig, log: &mut String) -> Result<(), Con
     c.allow_ports.extend(f.allow_ports);
     c.servers_only = f.servers_only.unwrap_or(c.servers_only);
     c.allow_plaintext = f.allow_plaintext.unwrap_or(c.allow_plaintext);
+    c.relay_only = f.relay_only.unwrap_or(c.relay_only);
     c.extra_ca.extend(f.extra_ca);
     c.servers.extend(f.servers);
     c.token_secret = TOKEN_SECRET
@@ -1017,6 +1032,7 @@ impl Config {
             ));
         }
         frame_ancestors_source(&self.frame_ancestors)?;
+        self.validate_relay_only()?;
         let policy = self.policy()?;
         if self.servers_only {
             // A [[server]] entry is not an allow-list entry: with servers_only, one that no
@@ -1034,6 +1050,58 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// Relay-only promises that this bridge never carries readable mail: plaintext would break
+    /// that promise, so the two together are a configuration mistake, not a choice.
+    fn validate_relay_only(&self) -> Result<(), ConfigError> {
+        if !self.relay_only {
+            return Ok(());
+        }
+        if self.allow_plaintext {
+            return Err(ConfigError::Invalid(
+                "relay_only (--relay-only) and allow_plaintext (--allow-plaintext) cannot be combined: a relay-only bridge promises it never carries readable mail, and plaintext POP3 is readable. Turn one of them off".into(),
+            ));
+        }
+        if let Some(s) = self.servers.iter().find(|s| s.allow_plaintext) {
+            return Err(ConfigError::Invalid(format!(
+                "relay_only (--relay-only) and allow_plaintext in [[server]] '{}' cannot be combined: a relay-only bridge promises it never carries readable mail, and plaintext POP3 is readable. Remove one of them",
+                s.host
+            )));
+        }
+        Ok(())
+    }
+
+    /// The trust settings a relay-only bridge never uses (it does no TLS): the global
+    /// `extra_ca` and the `[[server]]` hosts with their own CA or pins. Empty unless
+    /// `relay_only`; the bridge warns about them when it loads the configuration.
+    pub(crate) fn unused_in_relay_only(&self) -> Vec<String> {
+        if !self.relay_only {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        if !self.extra_ca.is_empty() {
+            out.push("extra_ca".to_string());
+        }
+        for s in &self.servers {
+            if s.extra_ca.is_some() || !s.pin_sha256.is_empty() {
+                out.push(format!("[[server]] '{}' extra_ca/pin_sha256", s.host));
+            }
+        }
+        out
+    }
+
+    /// Whether the operator gave the server `name` (as the TLS code matches it: lower case,
+    /// no trailing dot) trust on this bridge beyond the web PKI: a `[[server]]` entry with its
+    /// own CA or pins, or an `extra_ca` for every server. Such a server is one the operator
+    /// vouches for through the bridge (a private CA a client would not know), so an
+    /// `end_to_end: "prefer"` session to it gets bridge-side TLS (see `session::choose_mode`).
+    pub(crate) fn has_server_trust(&self, name: &str) -> bool {
+        !self.extra_ca.is_empty()
+            || self.servers.iter().any(|s| {
+                (s.extra_ca.is_some() || !s.pin_sha256.is_empty())
+                    && s.host.trim_end_matches('.').eq_ignore_ascii_case(name)
+            })
     }
 
     /// `trusted_proxies` parsed.
@@ -1389,6 +1457,129 @@ mod tests {
                 .is_err()
         );
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn relay_only_is_set_by_flag_and_by_toml() {
+        let (c, _) = Cli::try_parse_from(["pop3-bridge", "--relay-only"])
+            .unwrap()
+            .opts
+            .into_config()
+            .unwrap();
+        assert!(c.relay_only);
+        let f: FileConfig = toml::from_str("relay_only = true").unwrap();
+        let mut c = Config::default();
+        apply_file(&mut c, f, &mut String::new()).unwrap();
+        assert!(c.relay_only);
+        assert!(!Config::default().relay_only);
+    }
+
+    #[test]
+    fn relay_only_with_plaintext_anywhere_is_refused_at_start_up() {
+        let relay_only = Config {
+            relay_only: true,
+            ..Config::default()
+        };
+        assert!(relay_only.validate().is_ok());
+        let e = Config {
+            allow_plaintext: true,
+            ..relay_only.clone()
+        }
+        .validate()
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("relay_only") && e.contains("allow_plaintext"),
+            "{e}"
+        );
+        let e = Config {
+            servers: vec![ServerConfig {
+                host: "mail.home.example".into(),
+                allow_plaintext: true,
+                ..ServerConfig::default()
+            }],
+            ..relay_only.clone()
+        }
+        .validate()
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("mail.home.example"), "{e}");
+        // The flags together: the binary does not start.
+        assert!(
+            Cli::try_parse_from(["pop3-bridge", "--relay-only", "--allow-plaintext"])
+                .unwrap()
+                .opts
+                .into_config()
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn relay_only_names_the_trust_it_will_not_use() {
+        let servers = vec![
+            ServerConfig {
+                host: "pinned.example".into(),
+                pin_sha256: vec!["ab".repeat(32)],
+                ..ServerConfig::default()
+            },
+            ServerConfig {
+                host: "plain-entry.example".into(),
+                ..ServerConfig::default()
+            },
+        ];
+        let c = Config {
+            servers,
+            extra_ca: vec!["/ca.pem".into()],
+            ..Config::default()
+        };
+        assert!(c.unused_in_relay_only().is_empty());
+        let c = Config {
+            relay_only: true,
+            ..c
+        };
+        assert!(c.validate().is_ok(), "allowed, only unused");
+        assert_eq!(
+            c.unused_in_relay_only(),
+            [
+                "extra_ca",
+                "[[server]] 'pinned.example' extra_ca/pin_sha256"
+            ]
+        );
+    }
+
+    #[test]
+    fn server_trust_is_a_global_ca_or_an_entry_with_its_own_ca_or_pins() {
+        let c = Config {
+            servers: vec![
+                ServerConfig {
+                    host: "Pinned.Example.".into(),
+                    pin_sha256: vec!["ab".repeat(32)],
+                    ..ServerConfig::default()
+                },
+                ServerConfig {
+                    host: "ca.example".into(),
+                    extra_ca: Some("/ca.pem".into()),
+                    ..ServerConfig::default()
+                },
+                ServerConfig {
+                    host: "bare.example".into(),
+                    ..ServerConfig::default()
+                },
+            ],
+            ..Config::default()
+        };
+        assert!(c.has_server_trust("pinned.example"));
+        assert!(c.has_server_trust("ca.example"));
+        // An entry without CA or pins vouches for nothing.
+        assert!(!c.has_server_trust("bare.example"));
+        assert!(!c.has_server_trust("other.example"));
+        // A global extra CA is the operator's trust for every server.
+        let global = Config {
+            extra_ca: vec!["/private-ca.pem".into()],
+            ..c
+        };
+        assert!(global.has_server_trust("bare.example"));
+        assert!(global.has_server_trust("other.example"));
     }
 
     #[test]

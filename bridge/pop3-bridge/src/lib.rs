@@ -2,7 +2,9 @@
 //!
 //! The browser names a target in the first WebSocket message; the bridge checks it against a
 //! default-deny policy, resolves it once, connects to exactly the checked address, does TLS
-//! (implicit or STLS) itself with the name the user typed, and then relays bytes. The wire
+//! (implicit or STLS) itself with the name the user typed, and then relays bytes. In relay
+//! mode (`end_to_end` in the request; the only mode of a `relay_only` bridge) it does no TLS:
+//! it relays the client's own TLS and checks only that the client sends nothing else. The wire
 //! protocol is in docs/bridge-protocol.md.
 //!
 //! Tests and embedders call [`run`] (or [`Bridge::run`]) with an already bound listener, so
@@ -11,11 +13,12 @@
 //! Module map (all private; the public items are re-exported here at the root): `config`
 //! (settings), `redact` (their `Debug`, without the token secret), `policy` (pure target
 //! classifier), `resolve` (DNS and connect behind traits), `token`, `upgrade` (HTTP and pre-101
-//! checks), `session` (one WebSocket session), `upstream` (TCP/TLS/STLS), `server_text`
-//! (quoting what the server said), `relay` (the two pumps), `tls`, `metrics`, `static_files`,
-//! `shutdown`, `forwarded` (who the client is behind proxies: a pure function), `reload` (the
-//! reloadable state and [`Reloader`]), `own_addresses` (the host's interface addresses, refused
-//! as targets). `protocol` re-exports the wire types of the `pop3-bridge-protocol` crate,
+//! checks), `session` (one WebSocket session, and which mode it runs in), `upstream`
+//! (TCP/TLS/STLS), `server_text` (quoting what the server said), `relay` (the two pumps),
+//! `tls_guard` (what a relay-mode client may send: TLS records only), `tls`, `metrics`,
+//! `static_files`, `shutdown`, `forwarded` (who the client is behind proxies: a pure function),
+//! `reload` (the reloadable state and [`Reloader`]), `own_addresses` (the host's interface
+//! addresses, refused as targets). `protocol` re-exports the wire types of the `pop3-bridge-protocol` crate,
 //! shared with the browser client.
 
 #![warn(missing_docs, missing_debug_implementations)]
@@ -41,6 +44,7 @@ mod session;
 mod shutdown;
 mod static_files;
 mod tls;
+mod tls_guard;
 mod token;
 mod upgrade;
 mod upstream;
@@ -302,7 +306,7 @@ impl Bridge {
         });
         let live = Arc::new(Live::new(shared.clone(), cert, local));
         reloader.attach(&live);
-        info!(addr = %local, tls = acceptor.is_some(), own_addresses_refused = shared.policy.own_count(), "pop3-bridge listening");
+        info!(addr = %local, tls = acceptor.is_some(), relay_only = shared.config.relay_only, own_addresses_refused = shared.policy.own_count(), "pop3-bridge listening");
         if let Some(ml) = metrics_listener {
             info!(addr = %ml.local_addr()?, "metrics listening");
             let m = MetricsServer {

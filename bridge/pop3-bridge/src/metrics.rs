@@ -36,6 +36,8 @@ const HTTP_REFUSALS: [(&str, usize); 7] = [
 pub struct Metrics {
     pub sessions_active: AtomicI64,
     pub sessions_total: AtomicU64,
+    /// Sessions answered in relay mode (end to end: TLS in the client, none here).
+    pub end_to_end_total: AtomicU64,
     /// Session tasks currently alive (incl. those still handshaking): the leak test's gauge.
     pub tasks_alive: AtomicI64,
     pub bytes_to_server: AtomicU64,
@@ -93,6 +95,16 @@ impl Metrics {
             o,
             "pop3_bridge_sessions_total {}",
             self.sessions_total.load(Relaxed)
+        );
+        let _ = writeln!(
+            o,
+            "# HELP pop3_bridge_end_to_end_sessions_total Sessions relayed end to end (TLS in the client, none in the bridge)."
+        );
+        let _ = writeln!(o, "# TYPE pop3_bridge_end_to_end_sessions_total counter");
+        let _ = writeln!(
+            o,
+            "pop3_bridge_end_to_end_sessions_total {}",
+            self.end_to_end_total.load(Relaxed)
         );
         let _ = writeln!(o, "# HELP pop3_bridge_session_tasks Session tasks alive.");
         let _ = writeln!(o, "# TYPE pop3_bridge_session_tasks gauge");

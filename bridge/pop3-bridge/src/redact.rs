@@ -27,21 +27,21 @@ macro_rules! debug_redacted {
 
 debug_redacted!(Config {
     listen, web_root, pkg_root, public_hosts, origins, allow_hosts, allow_ports, servers_only,
-    allow_plaintext, extra_ca, servers, token_mode, token_in_query, tls_cert, tls_key,
+    allow_plaintext, relay_only, extra_ca, servers, token_mode, token_in_query, tls_cert, tls_key,
     behind_proxy, trusted_proxies, frame_ancestors, metrics_listen, web_reload, kiosk,
     kiosk_idle_secs, open_relay, dev_pages, limits,
 } secrets { token_secret, metrics_token });
 
 debug_redacted!(FileConfig {
     listen, web_root, pkg_root, public_hosts, origins, allow_hosts, allow_ports, servers_only,
-    allow_plaintext, extra_ca, servers, token_secret_file, token_mode, token_in_query, tls_cert,
+    allow_plaintext, relay_only, extra_ca, servers, token_secret_file, token_mode, token_in_query, tls_cert,
     tls_key, behind_proxy, trusted_proxies, frame_ancestors, metrics_listen, metrics_token_file,
     web_reload, kiosk, kiosk_idle_secs, open_relay, dev_pages, log, limits,
 } secrets { token_secret, metrics_token });
 
 debug_redacted!(CliOpts {
     config, listen, web_root, pkg_root, allow_hosts, allow_ports, servers_only, allow_plaintext,
-    extra_ca, origins, public_hosts, token_secret_file, token_mode, token_in_query, tls_cert,
+    relay_only, extra_ca, origins, public_hosts, token_secret_file, token_mode, token_in_query, tls_cert,
     tls_key, behind_proxy, trusted_proxies, frame_ancestors, metrics_listen, metrics_token_file,
     web_reload, kiosk, kiosk_idle_secs, open_relay, dev_pages, max_sessions, max_sessions_per_ip,
     max_connections_per_ip, ipv6_prefix, idle_timeout, connect_timeout, max_connections,

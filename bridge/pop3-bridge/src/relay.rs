@@ -16,6 +16,12 @@
 //!   reading therefore stops the bridge from reading the server: memory per session is
 //!   bounded by one read buffer, whatever the server streams.
 //!
+//! In relay mode (end to end) the down pump passes every payload through a [`TlsGuard`]
+//! first: only TLS records (and, for `stls`, the one `STLS` command) reach the server. At the
+//! first byte that is not, the bytes before it are written, nothing after, and the session
+//! ends with 4000 `protocol_violation`. Bridge-side TLS sessions have no guard: there the
+//! bytes are encrypted by the bridge's own TLS.
+//!
 //! The up pump owns the write half, so it also sends pings, the pongs the down pump asks for,
 //! and the close frame. On server EOF every byte already read has been written before the
 //! close frame is sent, so the browser receives all data before the close.
@@ -33,6 +39,7 @@ use tokio::time::{Instant, MissedTickBehavior, interval, timeout};
 use crate::metrics::Metrics;
 use crate::protocol::ErrorCode;
 use crate::shutdown::ShutdownSignal;
+use crate::tls_guard::TlsGuard;
 use crate::upstream::UpstreamStream;
 
 /// Largest frame sent to the browser.
@@ -59,6 +66,9 @@ mod code {
     pub const TIMEOUT: u16 = 4009;
     /// `ErrorCode::UpstreamError.close_code()` (a test checks).
     pub const UPSTREAM: u16 = 4010;
+    /// `ErrorCode::ProtocolViolation.close_code()` (a test checks): a relay-mode client sent
+    /// something that is not TLS.
+    pub const VIOLATION: u16 = 4000;
 }
 
 const OP_CONT: u8 = 0x0;
@@ -92,6 +102,9 @@ pub enum RelayEnd {
     WriteTimeout,
     /// The browser sent something other than binary data, or an oversized message.
     ClientProtocol(String),
+    /// Relay mode: the browser sent bytes that are not TLS records (or not the `STLS`
+    /// command); they were not forwarded. Close 4000 `protocol_violation`.
+    NotTls(&'static str),
     UpstreamError(String),
     Shutdown,
 }
@@ -100,6 +113,8 @@ enum Down {
     /// The browser sent a close frame (its code, echoed) or vanished (`None`).
     ClientClosed(Option<u16>),
     ClientProtocol(String, u16),
+    /// The relay-mode guard refused the client's bytes (the reason).
+    NotTls(&'static str),
     UpstreamWriteFailed(String),
 }
 
@@ -269,10 +284,12 @@ async fn send_close<W: AsyncWrite + Unpin>(
 
 /// Run the relay to completion on the upgraded connection `io` (the WebSocket handshake and
 /// the connect answer are done). Consumes both sides; both are closed when it returns.
+/// `guard` checks what the browser sends in relay mode (`None`: bridge-side TLS or plain).
 pub async fn relay<S>(
     io: S,
     upstream: UpstreamStream,
     params: &RelayParams,
+    mut guard: Option<TlsGuard>,
     metrics: &Arc<Metrics>,
     mut shutdown: ShutdownSignal,
 ) -> RelayEnd
@@ -362,7 +379,18 @@ where
                     } else {
                         Some(in_message.unwrap_or(0) + h.len)
                     };
-                    if let Err(e) = up_w.write_all(payload).await {
+                    // Only the part the guard accepts goes out: the verified prefix, even when
+                    // the rest of the frame is refused (it was the client's to send).
+                    let refused = guard.as_mut().and_then(|g| g.feed(payload).err());
+                    let ok = refused.map_or(h.len, |v| v.valid);
+                    let written = up_w.write_all(&payload[..ok]).await;
+                    if let Some(v) = refused {
+                        if written.is_ok() {
+                            metrics.bytes_to_server.fetch_add(ok as u64, Relaxed);
+                        }
+                        break Down::NotTls(v.reason);
+                    }
+                    if let Err(e) = written {
                         break Down::UpstreamWriteFailed(e.kind().to_string());
                     }
                     metrics.bytes_to_server.fetch_add(h.len as u64, Relaxed);
@@ -415,6 +443,11 @@ where
                         Ok(Down::ClientProtocol(why, c)) => {
                             let _ = timeout(CLOSE_WAIT, send_close(w, c, "protocol error")).await;
                             break RelayEnd::ClientProtocol(why);
+                        }
+                        Ok(Down::NotTls(why)) => {
+                            let reason = ErrorCode::ProtocolViolation.as_str();
+                            let _ = timeout(CLOSE_WAIT, send_close(w, code::VIOLATION, reason)).await;
+                            break RelayEnd::NotTls(why);
                         }
                         // The server stopped accepting data; it will close, or the idle
                         // timer ends the session. Keep relaying what it sends.
@@ -563,6 +596,7 @@ mod tests {
     fn session_end_close_codes_are_the_protocol_crates() {
         assert_eq!(code::TIMEOUT, ErrorCode::IdleTimeout.close_code());
         assert_eq!(code::UPSTREAM, ErrorCode::UpstreamError.close_code());
+        assert_eq!(code::VIOLATION, ErrorCode::ProtocolViolation.close_code());
     }
 
     fn masked(opcode: u8, fin: bool, payload: &[u8], mask: [u8; 4]) -> Vec<u8> {

@@ -10,7 +10,8 @@
 //!
 //! What reloads: the target policy (`allow_hosts`, `allow_ports`, `servers_only`,
 //! `open_relay`), the host's own addresses, the upstream TLS settings (`extra_ca`,
-//! `[[server]]`, `allow_plaintext`), the tokens (`token_secret`, `token_mode`,
+//! `[[server]]`, `allow_plaintext`, `relay_only`: the last two are checked together, as at
+//! start-up, so a reload can never leave a relay-only bridge carrying plaintext), the tokens (`token_secret`, `token_mode`,
 //! `token_in_query`) and the listener certificate (`tls_cert`/`tls_key`, the files read
 //! again even when their paths did not change). Everything else is fixed while the bridge
 //! runs (the listener, limits, served files, metrics, proxies, origins, kiosk settings); a
@@ -48,6 +49,15 @@ impl Parts {
         }
         for ip in own_addresses().map_err(BridgeError::OwnAddresses)? {
             policy.refuse_own(ip);
+        }
+        let unused = config.unused_in_relay_only();
+        if !unused.is_empty() {
+            // Allowed (an operator may switch a bridge to relay-only and keep its entries),
+            // but the entries no longer do anything: say so, once per load.
+            warn!(
+                settings = %unused.join(", "),
+                "relay_only: these trust settings are not used (this bridge does no TLS to mail servers)"
+            );
         }
         let tls = ClientTls::from_config(config)?;
         let tokens = config
@@ -146,6 +156,7 @@ fn merged(old: &Config, new: Config, listener_tls: bool) -> Config {
     c.servers_only = new.servers_only;
     c.open_relay = new.open_relay;
     c.allow_plaintext = new.allow_plaintext;
+    c.relay_only = new.relay_only;
     c.extra_ca = new.extra_ca;
     c.servers = new.servers;
     c.token_secret = new.token_secret;

@@ -1,5 +1,10 @@
 //! One WebSocket session after the 101: read the target request, check it, connect, answer,
 //! relay. Every refusal happens before any TCP connect to the target.
+//!
+//! A session runs in one of two modes ([`choose_mode`]): bridge-side TLS (the first version of
+//! the protocol: the bridge does TLS or STLS and relays the POP3 stream), or relay mode (end to
+//! end: the bridge connects and relays raw bytes, the client does TLS itself, and the bridge
+//! checks only that what the client sends is TLS, see `tls_guard`).
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -13,15 +18,83 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role};
-use tracing::{Instrument, debug, info};
+use tracing::{Instrument, debug, info, warn};
+
+use pop3_bridge_protocol::EndToEnd;
 
 use crate::Shared;
 use crate::policy::{Refusal, TargetHost, parse_host};
 use crate::protocol::{ConnectErr, ConnectOk, ConnectRequest, ErrorCode, Security};
 use crate::relay::{RelayEnd, RelayParams, relay};
 use crate::shutdown::ShutdownSignal;
+use crate::tls_guard::TlsGuard;
 use crate::token::{TokenClaims, TokenError, now_unix};
 use crate::upstream::{self, Connected, Timeouts};
+
+/// How a session reaches the mail server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// The bridge does TLS or STLS itself (or nothing, for allowed plaintext), as in the first
+    /// version of the protocol.
+    Bridge,
+    /// End to end: the bridge connects and relays raw bytes; the client does TLS.
+    Relay,
+}
+
+/// The mode of a session asking for `security` with `end_to_end`, on a bridge that is
+/// `relay_only` or not, to a server the operator gave trust of its own (`server_trust`: a
+/// `[[server]]` entry with its own CA or pins, `Config::has_server_trust`). A refusal is the
+/// code and the detail for the answer.
+///
+/// - No `end_to_end`: bridge-side TLS, as before the field existed; a relay-only bridge
+///   refuses (`relay_only`) rather than decrypt.
+/// - `require`: relay mode, whatever the operator configured.
+/// - `prefer`: relay mode, except for a server the operator vouches for with its own CA or
+///   pins on a bridge that may do TLS: the client cannot know that trust (a self-signed home
+///   server), so the bridge does TLS there, and the answer says so.
+/// - `plain` has nothing to encrypt: with `require` that is a client bug (`bad_request`); with
+///   `prefer` it is plain as before (a relay-only bridge refuses plaintext, `plaintext_refused`).
+pub(crate) fn choose_mode(
+    security: Security,
+    end_to_end: Option<EndToEnd>,
+    relay_only: bool,
+    server_trust: bool,
+) -> Result<Mode, (ErrorCode, &'static str)> {
+    match (security, end_to_end) {
+        (Security::Plain, Some(EndToEnd::Require)) => Err((
+            ErrorCode::BadRequest,
+            "security \"plain\" has nothing to encrypt end to end",
+        )),
+        (Security::Plain, _) if relay_only => Err((
+            ErrorCode::PlaintextRefused,
+            "this bridge only relays end-to-end encrypted sessions",
+        )),
+        (Security::Plain, _) => Ok(Mode::Bridge),
+        (_, None) if relay_only => Err((
+            ErrorCode::RelayOnly,
+            "bridge-side TLS was asked for (no end_to_end), and this bridge is relay-only",
+        )),
+        (_, None) => Ok(Mode::Bridge),
+        (_, Some(EndToEnd::Require)) => Ok(Mode::Relay),
+        (_, Some(EndToEnd::Prefer)) if server_trust && !relay_only => Ok(Mode::Bridge),
+        (_, Some(EndToEnd::Prefer)) => Ok(Mode::Relay),
+    }
+}
+
+/// [`choose_mode`] for `req` on this bridge.
+fn session_mode(shared: &Shared, req: &ConnectRequest) -> Result<Mode, SessionError> {
+    let config = &shared.config;
+    // A host that does not parse is refused by `authorize` next; it has no entry either way.
+    let server_trust =
+        parse_host(&req.host).is_ok_and(|h| config.has_server_trust(&h.as_server_name()));
+    choose_mode(
+        req.security,
+        req.end_to_end,
+        config.relay_only,
+        server_trust,
+    )
+    .map_err(|(code, detail)| SessionError::new(code, detail))
+}
 
 /// A session failure: the code the client gets, and a technical detail (never payload, never
 /// a secret).
@@ -170,6 +243,7 @@ async fn connect_guarded<S>(
     shared: &Shared,
     ws: &mut WebSocketStream<S>,
     req: &ConnectRequest,
+    mode: Mode,
     host: &TargetHost,
     addrs: &[IpAddr],
 ) -> Result<Connected, SessionError>
@@ -183,16 +257,18 @@ where
         stls: l.stls_timeout,
     };
     let name = host.as_server_name();
-    let target = shared.tls.for_host(&name);
-    let open = upstream::open(
-        shared.connector.as_ref(),
-        &name,
-        addrs,
-        req.port,
-        req.security,
-        target,
-        &t,
-    );
+    let open = async {
+        match mode {
+            Mode::Relay => {
+                upstream::open_relay(shared.connector.as_ref(), addrs, req.port, &t).await
+            }
+            Mode::Bridge => {
+                let target = shared.tls.for_host(&name);
+                let c = shared.connector.as_ref();
+                upstream::open(c, &name, addrs, req.port, req.security, target, &t).await
+            }
+        }
+    };
     tokio::pin!(open);
     loop {
         tokio::select! {
@@ -264,28 +340,34 @@ pub(crate) async fn run<S>(
         }
     };
     // The host is not secret; the token is, and is never logged.
-    let span = tracing::info_span!("session", client = %client_ip, host = %req.host, port = req.port, security = ?req.security);
-    let Some(connected) = prepare(&shared, &mut ws, &req, &query, &shutdown)
+    let span = tracing::info_span!("session", client = %client_ip, host = %req.host, port = req.port, security = ?req.security, end_to_end = ?req.end_to_end);
+    let Some((connected, mode)) = prepare(&shared, &mut ws, &req, &query, &shutdown)
         .instrument(span.clone())
         .await
     else {
         return;
     };
     drop(ws);
-    serve(&shared, io, connected, shutdown)
+    // In relay mode the client's bytes must be TLS (after `STLS` for stls) from the first.
+    let guard = match (mode, req.security) {
+        (Mode::Relay, Security::Stls) => Some(TlsGuard::stls()),
+        (Mode::Relay, _) => Some(TlsGuard::tls()),
+        (Mode::Bridge, _) => None,
+    };
+    serve(&shared, io, connected, guard, shutdown)
         .instrument(span)
         .await;
 }
 
-/// Authorize, connect and answer; `None` when the session ended there (answered with an
-/// error, or the answer could not be sent).
+/// Choose the mode, authorize, connect and answer; `None` when the session ended there
+/// (answered with an error, or the answer could not be sent).
 async fn prepare<S>(
     shared: &Shared,
     ws: &mut WebSocketStream<S>,
     req: &ConnectRequest,
     query: &QueryToken,
     shutdown: &ShutdownSignal,
-) -> Option<Connected>
+) -> Option<(Connected, Mode)>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -293,8 +375,12 @@ where
     let limits = &shared.config.limits;
     let started = Instant::now();
     let prepare = async {
+        // What the request asks for is decided first: a request this bridge will not serve
+        // in any case is refused before the token and the policy are looked at.
+        let mode = session_mode(shared, req)?;
         let (host, addrs) = authorize(shared, req, query).await?;
-        connect_guarded(shared, ws, req, &host, &addrs).await
+        let c = connect_guarded(shared, ws, req, mode, &host, &addrs).await?;
+        Ok::<_, SessionError>((c, mode))
     };
     // Shutdown during lookup/connect/TLS ends the session with a clear answer too.
     let mut stop = shutdown.clone();
@@ -302,7 +388,7 @@ where
         r = prepare => r,
         _ = stop.recv() => Err(shutting_down()),
     };
-    let connected = match prepared {
+    let (connected, mode) = match prepared {
         Ok(c) => c,
         Err(e) => {
             fail(shared, ws, e).await;
@@ -310,29 +396,42 @@ where
         }
     };
     m.observe_connect(started.elapsed());
+    let relay_mode = mode == Mode::Relay;
     let ok = ConnectOk {
         ok: true,
         security: req.security,
         peer: connected.peer.to_string(),
-        insecure: connected.tls.is_none(),
+        // In relay mode the stream is the client's TLS: not insecure, though the bridge has
+        // no TLS of its own to report.
+        insecure: !relay_mode && connected.tls.is_none(),
         tls: connected.tls.clone(),
         greeting_untrusted: connected.greeting_untrusted.clone(),
+        end_to_end: relay_mode,
     };
     let json = serde_json::to_string(&ok).unwrap_or_default();
     match timeout(limits.write_timeout, ws.send(Message::text(json))).await {
-        Ok(Ok(())) => Some(connected),
+        Ok(Ok(())) => Some((connected, mode)),
         _ => None,
     }
 }
 
 /// Relay on the raw upgraded connection until either side ends.
-async fn serve<S>(shared: &Shared, io: S, connected: Connected, shutdown: ShutdownSignal)
-where
+async fn serve<S>(
+    shared: &Shared,
+    io: S,
+    connected: Connected,
+    guard: Option<TlsGuard>,
+    shutdown: ShutdownSignal,
+) where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let m = &shared.metrics;
     let limits = &shared.config.limits;
-    info!(peer = %connected.peer, "session ready");
+    let end_to_end = guard.is_some();
+    info!(peer = %connected.peer, end_to_end, "session ready");
+    if end_to_end {
+        m.end_to_end_total.fetch_add(1, Relaxed);
+    }
     m.sessions_active.fetch_add(1, Relaxed);
     let params = RelayParams {
         idle_timeout: limits.idle_timeout,
@@ -340,7 +439,7 @@ where
         write_timeout: limits.write_timeout,
         max_message_size: limits.max_message_size,
     };
-    let end = relay(io, connected.stream, &params, m, shutdown).await;
+    let end = relay(io, connected.stream, &params, guard, m, shutdown).await;
     m.sessions_active.fetch_sub(1, Relaxed);
     match &end {
         RelayEnd::Idle | RelayEnd::PingTimeout | RelayEnd::WriteTimeout => {
@@ -348,6 +447,15 @@ where
         }
         RelayEnd::UpstreamError(_) => m.error(ErrorCode::UpstreamError),
         RelayEnd::ClientProtocol(_) => m.error(ErrorCode::ProtocolViolation),
+        RelayEnd::NotTls(why) => {
+            m.error(ErrorCode::ProtocolViolation);
+            // The client broke the relay's one rule; what it sent is not logged (it may be
+            // a password), only that it was refused and not forwarded.
+            warn!(
+                reason = why,
+                "relay mode: the client sent bytes that are not TLS; they were not forwarded"
+            );
+        }
         _ => {}
     }
     info!(end = ?end, "session closed");
@@ -364,4 +472,85 @@ where
     shared.metrics.error(e.code);
     debug!(code = e.code.as_str(), detail = %e.detail, "session refused");
     send_error(ws, &e).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TLS: Security = Security::Tls;
+    const STLS: Security = Security::Stls;
+    const PLAIN: Security = Security::Plain;
+    const REQUIRE: Option<EndToEnd> = Some(EndToEnd::Require);
+    const PREFER: Option<EndToEnd> = Some(EndToEnd::Prefer);
+
+    fn code(r: Result<Mode, (ErrorCode, &'static str)>) -> Result<Mode, ErrorCode> {
+        r.map_err(|(c, _)| c)
+    }
+
+    #[test]
+    fn without_end_to_end_the_bridge_does_tls_unless_it_is_relay_only() {
+        for sec in [TLS, STLS] {
+            for trust in [false, true] {
+                assert_eq!(code(choose_mode(sec, None, false, trust)), Ok(Mode::Bridge));
+                assert_eq!(
+                    code(choose_mode(sec, None, true, trust)),
+                    Err(ErrorCode::RelayOnly)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn require_always_relays() {
+        for sec in [TLS, STLS] {
+            for (relay_only, trust) in [(false, false), (false, true), (true, false), (true, true)]
+            {
+                assert_eq!(
+                    code(choose_mode(sec, REQUIRE, relay_only, trust)),
+                    Ok(Mode::Relay)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn prefer_gives_bridge_side_tls_only_for_operator_trust_on_a_bridge_that_may_do_tls() {
+        for sec in [TLS, STLS] {
+            assert_eq!(
+                code(choose_mode(sec, PREFER, false, false)),
+                Ok(Mode::Relay)
+            );
+            assert_eq!(
+                code(choose_mode(sec, PREFER, false, true)),
+                Ok(Mode::Bridge)
+            );
+            assert_eq!(code(choose_mode(sec, PREFER, true, true)), Ok(Mode::Relay));
+            assert_eq!(code(choose_mode(sec, PREFER, true, false)), Ok(Mode::Relay));
+        }
+    }
+
+    #[test]
+    fn plain_is_never_end_to_end() {
+        for relay_only in [false, true] {
+            assert_eq!(
+                code(choose_mode(PLAIN, REQUIRE, relay_only, false)),
+                Err(ErrorCode::BadRequest)
+            );
+        }
+        assert_eq!(
+            code(choose_mode(PLAIN, PREFER, false, true)),
+            Ok(Mode::Bridge)
+        );
+        assert_eq!(
+            code(choose_mode(PLAIN, None, false, false)),
+            Ok(Mode::Bridge)
+        );
+        for e2e in [None, PREFER] {
+            assert_eq!(
+                code(choose_mode(PLAIN, e2e, true, false)),
+                Err(ErrorCode::PlaintextRefused)
+            );
+        }
+    }
 }

@@ -1,5 +1,5 @@
 //! The connection to the mail server: TCP connect to the checked address, then implicit TLS,
-//! STLS, or (if allowed) nothing.
+//! STLS, or (if allowed) nothing; in relay mode (end to end) only the TCP connect.
 //!
 //! STLS is where STARTTLS implementations have historically failed ("NO STARTTLS", USENIX
 //! Security 2021). The rules here:
@@ -217,6 +217,25 @@ async fn stls_exchange(tcp: &mut TcpStream) -> Result<String, SessionError> {
         ));
     }
     Ok(greeting_text)
+}
+
+/// Open a relay-mode (end-to-end) session: only the TCP connection to a checked address. No
+/// TLS and no STLS here: the client does both through the relay, and what it may send is
+/// checked by `tls_guard`. Nothing is read from the server either; the greeting (an STLS
+/// server's, in plaintext) is relayed to the client, whose core judges it.
+pub async fn open_relay(
+    connector: &dyn Connector,
+    addrs: &[IpAddr],
+    port: u16,
+    t: &Timeouts,
+) -> Result<Connected, SessionError> {
+    let (tcp, peer) = connect_checked(connector, addrs, port, t.connect).await?;
+    Ok(Connected {
+        stream: UpstreamStream::Plain(tcp),
+        peer,
+        tls: None,
+        greeting_untrusted: None,
+    })
 }
 
 /// Open the upstream session. `server_name` is what the user typed; `addrs` were checked.
