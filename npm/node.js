@@ -18,6 +18,7 @@ const pkg = new URL('./pkg/', import.meta.url);
 useWasm({
   client: () => readFile(new URL('pop3_web_bg.wasm', pkg)),
   mime: () => readFile(new URL('pop3_mime_web_bg.wasm', pkg)),
+  tls: () => readFile(new URL('pop3_tls_web_bg.wasm', pkg)),
 });
 
 /**

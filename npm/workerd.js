@@ -7,6 +7,7 @@
 import { connect as connectTcp } from 'cloudflare:sockets';
 import clientWasm from './pkg/pop3_web_bg.wasm';
 import mimeWasm from './pkg/pop3_mime_web_bg.wasm';
+import tlsWasm from './pkg/pop3_tls_web_bg.wasm';
 import { callbacksOnce, installDirectOpener } from './direct-socket.js';
 import { useWasm } from './pop3.js';
 import { installSocketFactory, originFor } from './runtime-socket.js';
@@ -14,7 +15,7 @@ import { installSocketFactory, originFor } from './runtime-socket.js';
 export * from './pop3.js';
 export { useOrigin } from './runtime-socket.js';
 
-useWasm({ client: () => clientWasm, mime: () => mimeWasm });
+useWasm({ client: () => clientWasm, mime: () => mimeWasm, tls: () => tlsWasm });
 
 /**
  * The part of a browser WebSocket the client uses (binaryType, bufferedAmount, send, close

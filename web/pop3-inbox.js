@@ -212,6 +212,34 @@ export class Pop3Inbox extends HTMLElement {
     return this.hasAttribute('kiosk');
   }
 
+  /**
+   * Where TLS to the mail server ends (connect()'s `endToEnd`): true (in this page, or fail),
+   * 'prefer' (the default), false (at the bridge). Set by the embedding page.
+   * @returns {boolean | 'require' | 'prefer' | undefined}
+   */
+  get endToEnd() {
+    return this.#c.tls.endToEnd;
+  }
+
+  /** @param {boolean | 'require' | 'prefer' | undefined} v */
+  set endToEnd(v) {
+    this.#c.tls = { ...this.#c.tls, endToEnd: v };
+  }
+
+  /**
+   * CAs (PEM) and SHA-256 pins this page trusts for TLS that ends in it (connect()'s
+   * `tlsTrust`): the page's own configuration, never the bridge's.
+   * @returns {import('./types.js').TlsTrust | undefined}
+   */
+  get tlsTrust() {
+    return this.#c.tls.tlsTrust;
+  }
+
+  /** @param {import('./types.js').TlsTrust | undefined} v */
+  set tlsTrust(v) {
+    this.#c.tls = { ...this.#c.tls, tlsTrust: v };
+  }
+
   // ------------------------------------------------------------------ building the DOM
 
   #build() {
@@ -381,8 +409,17 @@ export class Pop3Inbox extends HTMLElement {
     const c = /** @type {AccountValues} */ (this.#c.creds);
     const e = this.#els;
     const parts = [];
-    if (s.tls && !s.insecure) {
-      parts.push(h('span', { class: 'badge secure', text: 'Encrypted' }));
+    if (s.tls && !s.insecure && s.endToEnd) {
+      // TLS ends in this page: the bridge relays bytes it cannot decrypt.
+      parts.push(h('span', { class: 'badge secure', text: 'End-to-end encrypted' }));
+      parts.push('The bridge cannot read your mail. ');
+      const cipher = [s.tls.version, s.tls.cipher].filter(Boolean).join(', ');
+      parts.push(cipher ? `Connection encrypted with ${cipher}. ` : 'Connection encrypted. ');
+      parts.push(s.tls.verified === false ? 'The certificate was NOT verified. ' : 'Certificate verified. ');
+    } else if (s.tls && !s.insecure) {
+      // TLS ends at the bridge: whoever runs it could read the session.
+      parts.push(h('span', { class: 'badge secure', text: 'Encrypted to the bridge' }));
+      parts.push('The bridge decrypts the connection to the mail server. ');
       const cipher = [s.tls.version, s.tls.cipher].filter(Boolean).join(', ');
       parts.push(cipher ? `Connection encrypted with ${cipher}. ` : 'Connection encrypted. ');
       parts.push(s.tls.verified === false ? 'The certificate was NOT verified. ' : 'Certificate verified. ');

@@ -5,6 +5,9 @@ import init, * as pkg from './pkg/pop3_web.js';
 // The reading functions are a wasm module of their own (the sanitizer and charset tables are
 // most of the size): importing this glue is cheap, its wasm is fetched only by ready().
 import initMime, * as mime from './pkg/pop3_mime_web.js';
+// TLS that ends in this client (rustls, `endToEnd`) is a third module, fetched by the first
+// connection that needs it: the client finds it through the loader installed below.
+import initTls, { TlsClient } from './pkg/pop3_tls_web.js';
 // The shapes of options and results (the generated declarations say `any`): web/types.d.ts.
 /**
  * @import { ConnectOptions, Session, Pop3Wasm, ErrorCode, ParsedMessage, RenderOptions, RenderResult, CleanedName } from './types.js'
@@ -15,15 +18,17 @@ let loaded; // the client's one init() promise
 let initialised = false; // set once it has resolved: errorCodes() is synchronous
 /** @type {Promise<import('./pkg/pop3_mime_web.js').InitOutput> | undefined} */
 let mimeLoaded; // the reading module's
+/** @type {Promise<unknown> | undefined} */
+let tlsLoaded; // the TLS module's
 /** @typedef {() => BufferSource | WebAssembly.Module | Promise<BufferSource | WebAssembly.Module>} WasmSource */
-/** @type {{ client?: WasmSource, mime?: WasmSource }} */
+/** @type {{ client?: WasmSource, mime?: WasmSource, tls?: WasmSource }} */
 let sources = {}; // where the wasm comes from when it cannot be fetched next to this file
 
 /**
- * Where the two wasm modules come from, for runtimes that cannot fetch them next to this
+ * Where the three wasm modules come from, for runtimes that cannot fetch them next to this
  * file (Node reads them from disk; workerd imports them as modules). The npm package's
  * runtime entries call it before anything loads; pages and bundlers never need it.
- * @param {{ client?: WasmSource, mime?: WasmSource }} from
+ * @param {{ client?: WasmSource, mime?: WasmSource, tls?: WasmSource }} from
  */
 export function useWasm(from) {
   sources = { ...from };
@@ -49,6 +54,19 @@ export async function connect(options) {
   await clientReady();
   return pkg.connect(options);
 }
+
+/**
+ * The TLS module, loaded once, as the client's engine factory (client-wasm/pop3-web/src/end_to_end.rs).
+ * @returns {Promise<(serverName: string, trust?: { cas?: string[], pins?: string[] }) => TlsClient>}
+ */
+export function tlsReady() {
+  tlsLoaded ??= load(initTls, sources.tls).catch((e) => {
+    tlsLoaded = undefined; // a page that lost its network may try again later
+    throw e;
+  });
+  return tlsLoaded.then(() => (serverName, trust) => new TlsClient(serverName, trust));
+}
+/** @type {Record<symbol, unknown>} */ (/** @type {unknown} */ (globalThis))[Symbol.for('pop3-web.tls')] ??= tlsReady;
 
 /** The default bridge endpoint when the page is served by the bridge itself. */
 export function defaultBridgeUrl() {

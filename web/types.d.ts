@@ -60,6 +60,20 @@ export interface ConnectOptions {
   token?: string | undefined;
   timeoutMs?: number | undefined;
   keepaliveMs?: number | undefined;
+  /**
+   * Where TLS to the mail server ends, through a bridge: `true` (in this client, or fail),
+   * `'prefer'` (the default: in this client unless the bridge's operator set up TLS for this
+   * server), `false` (at the bridge).
+   */
+  endToEnd?: boolean | 'require' | 'prefer' | undefined;
+  /** Trust beyond the web PKI roots for TLS that ends in this client. */
+  tlsTrust?: TlsTrust | undefined;
+}
+
+/** `connect({ tlsTrust })`: CA certificates (PEM) and SHA-256 pins of the server's certificate. */
+export interface TlsTrust {
+  cas?: string[] | undefined;
+  pins?: string[] | undefined;
 }
 
 /** `session.capabilities`. */
@@ -157,6 +171,8 @@ export interface Session {
   readonly capabilities: Capabilities;
   readonly tls: TlsInfo | null;
   readonly insecure: boolean;
+  /** True when TLS ends in this client: the bridge relays bytes it cannot read. */
+  readonly endToEnd: boolean;
   readonly loginMethod: string | undefined;
   readonly markedForDeletion: ArrayLike<number>;
   /** True while the session can take commands. */

@@ -6,7 +6,7 @@
 
 /**
  * @param {typeof import('pop3-web')} api the package, as the runtime's entry loaded it
- * @param {{ bridgeUrl: string, badBridgeUrl: string, host: string, port: number, user: string, password: string, deleteMsg: number }} cfg
+ * @param {{ bridgeUrl: string, badBridgeUrl: string, host: string, port: number, plainPort: number, caPem: string, user: string, password: string, deleteMsg: number }} cfg
  */
 export async function run(api, cfg) {
   const login = { bridgeUrl: cfg.bridgeUrl, host: cfg.host, port: cfg.port, security: /** @type {const} */ ('tls'), user: cfg.user };
@@ -21,15 +21,30 @@ export async function run(api, cfg) {
   await session.dele(cfg.deleteMsg);
   const quit = await session.quit();
 
+  // TLS that ends in this runtime (the bridge relays): implicit TLS and STLS, trusting the CA
+  // the job was given; the bridge's own trust in that CA counts for nothing there.
+  /** @param {'tls' | 'stls'} security @param {number} port */
+  const endToEnd = async (security, port) => {
+    const s = await api.connect({ ...login, security, port, password: cfg.password, endToEnd: true, tlsTrust: { cas: [cfg.caPem] } });
+    const first = base64(await s.retr(1));
+    const r = { endToEnd: s.endToEnd, verified: s.tls?.verified ?? false, version: s.tls?.version ?? '', firstMatches: first === messages[1] };
+    await s.quit();
+    return r;
+  };
+  const e2e = { tls: await endToEnd('tls', cfg.port), stls: await endToEnd('stls', cfg.plainPort) };
+
   /** @param {Promise<unknown>} p */
   const codeOf = (p) => p.then(() => 'no error', (/** @type {any} */ e) => String(e?.code ?? e));
   const errors = {
     wrongPassword: await codeOf(api.connect({ ...login, password: 'not-the-password' })),
     refusedPort: await codeOf(api.connect({ ...login, port: 9, password: cfg.password })),
     unknownIssuer: await codeOf(api.connect({ ...login, bridgeUrl: cfg.badBridgeUrl, password: cfg.password })),
+    endToEndWithoutTrust: await codeOf(api.connect({ ...login, password: cfg.password, endToEnd: true })),
   };
   return {
     tlsVerified: tls?.verified ?? false,
+    bridgeTls: !session.endToEnd,
+    e2e,
     list,
     uidl,
     headers: headers.map((h) => ({ msg: h.msg, uid: h.uid, bytes: h.headers.length })),

@@ -92,6 +92,8 @@ fn job(s: &Setup) -> Json {
         "badBridgeUrl": format!("ws://{}/pop3", s.bad_bridge),
         "host": s.dovecot.host(),
         "port": s.dovecot.tls_port(),
+        "plainPort": s.dovecot.plain_port(),
+        "caPem": std::fs::read_to_string(s.dovecot.ca_pem_path()).expect("the CA's PEM"),
         "user": USER,
         "password": PASSWORD,
         "deleteMsg": DELETED,
@@ -102,6 +104,14 @@ fn job(s: &Setup) -> Json {
 fn check(s: &Setup, runtime: &str, r: &Json) {
     assert!(r.get("failed").is_none(), "{runtime}: the job failed: {r}");
     assert_eq!(r["tlsVerified"], true, "{runtime}: {r}");
+    // The bridge holds trust for this server (its extra CA), so "prefer" let it do TLS.
+    assert_eq!(r["bridgeTls"], true, "{runtime}: {r}");
+    for security in ["tls", "stls"] {
+        let e = &r["e2e"][security];
+        assert_eq!(e["endToEnd"], true, "{runtime} {security}: {e}");
+        assert_eq!(e["verified"], true, "{runtime} {security}: {e}");
+        assert_eq!(e["firstMatches"], true, "{runtime} {security}: {e}");
+    }
     let list = r["list"].as_array().expect("list");
     assert_eq!(list.len(), MESSAGES, "{runtime}");
     assert_eq!(r["uidl"].as_array().map(Vec::len), Some(MESSAGES));
@@ -153,6 +163,10 @@ fn check(s: &Setup, runtime: &str, r: &Json) {
     assert_eq!(e["wrongPassword"], "auth_failed", "{runtime}: {e}");
     assert_eq!(e["refusedPort"], "port_refused", "{runtime}: {e}");
     assert_eq!(e["unknownIssuer"], "cert_unknown_issuer", "{runtime}: {e}");
+    assert_eq!(
+        e["endToEndWithoutTrust"], "cert_unknown_issuer",
+        "{runtime}: the bridge's CA must not count for TLS that ends in the client: {e}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

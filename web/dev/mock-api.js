@@ -192,6 +192,7 @@ class MockSession {
     /** @type {Map<number, Uint8Array>} */
     this._cache = new Map();
     this.insecure = options.security === 'plain';
+    this.endToEnd = !this.insecure && options.endToEnd !== false;
     this.loginMethod = 'SCRAM-SHA-256';
     /** @type {Partial<Capabilities>} */
     this.capabilities = {

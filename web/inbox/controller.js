@@ -109,6 +109,12 @@ export class InboxController {
   #offline = false; // showing the store without a session
   /** @type {Map<number, Uint8Array>} */
   #topCache = new Map(); // msg -> TOP n 0 bytes read by the list, handed to the sync once
+  /**
+   * connect()'s `endToEnd` (undefined: its default, 'prefer') and `tlsTrust` (CAs and pins for
+   * TLS that ends in the page), as the embedding page set them on the element.
+   * @type {{ endToEnd?: boolean | 'require' | 'prefer' | undefined, tlsTrust?: import('../types.js').TlsTrust | undefined }}
+   */
+  tls = {};
 
   /**
    * `attr(name)`: the element's attribute now; `kiosk()`: whether kiosk mode is on now;
@@ -286,6 +292,8 @@ export class InboxController {
       user: values.user,
       password: values.password,
       allowInsecure: values.allowInsecure,
+      ...(this.tls.endToEnd === undefined ? {} : { endToEnd: this.tls.endToEnd }),
+      ...(this.tls.tlsTrust ? { tlsTrust: this.tls.tlsTrust } : {}),
     };
     // Kiosk mode keeps the password only as long as the login needs it: once it succeeded or
     // failed, no object here holds it (the caller's `values` included); a new session asks

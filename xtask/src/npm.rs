@@ -139,6 +139,15 @@ pub fn pack(root: &Path, tsc: &Path) -> Result<PathBuf> {
         "browser entry (gzip -9, {} files: pop3.js, the client's glue, wasm and snippets): {gz} bytes",
         entry.len()
     );
+    // TLS that ends in the client: fetched by the first connection that needs it.
+    let tls: u64 = [
+        pkg.join("pkg/pop3_tls_web.js"),
+        pkg.join("pkg/pop3_tls_web_bg.wasm"),
+    ]
+    .iter()
+    .map(|f| gzip_size(f))
+    .sum();
+    println!("TLS module (gzip -9, its glue and wasm, loaded on demand): {tls} bytes");
     Ok(tgz)
 }
 

@@ -43,6 +43,56 @@ pub(crate) struct ConnectOptions {
     pub timeout_ms: Option<u32>,
     #[serde(default)]
     pub keepalive_ms: Option<u32>,
+    /// Where TLS ends when going through a bridge: `true` (in this client, or fail), `"prefer"`
+    /// (the default: in this client unless the bridge's operator set up TLS for this server
+    /// itself), `false` (at the bridge).
+    #[serde(default)]
+    pub end_to_end: EndToEndChoice,
+    /// Extra trust for TLS that ends in this client: CAs (PEM) and SHA-256 pins.
+    #[serde(default)]
+    pub tls_trust: Option<TlsTrust>,
+}
+
+/// `endToEnd`: `true`, `false`, `"require"` or `"prefer"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum EndToEndChoice {
+    Require,
+    #[default]
+    Prefer,
+    Off,
+}
+
+impl<'de> Deserialize<'de> for EndToEndChoice {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Flag(bool),
+            Word(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Flag(true) => Ok(EndToEndChoice::Require),
+            Raw::Flag(false) => Ok(EndToEndChoice::Off),
+            Raw::Word(w) if w == "require" => Ok(EndToEndChoice::Require),
+            Raw::Word(w) if w == "prefer" => Ok(EndToEndChoice::Prefer),
+            Raw::Word(w) => Err(serde::de::Error::custom(format!(
+                "endToEnd must be true, false, \"require\" or \"prefer\", not {w:?}"
+            ))),
+        }
+    }
+}
+
+/// `tlsTrust`: what the user (or the page's operator) trusts beyond the web PKI roots, for TLS
+/// that ends in this client. The bridge's CAs and pins do not apply there.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TlsTrust {
+    /// CA certificates, PEM.
+    #[serde(default)]
+    pub cas: Vec<String>,
+    /// SHA-256 pins of the server's certificate (64 hex digits, colons allowed).
+    #[serde(default)]
+    pub pins: Vec<String>,
 }
 
 fn default_security() -> Security {
@@ -68,6 +118,8 @@ impl std::fmt::Debug for ConnectOptions {
             token,
             timeout_ms,
             keepalive_ms,
+            end_to_end,
+            tls_trust,
         } = self;
         let redacted = |o: &Option<String>| o.as_ref().map(|_| "<redacted>");
         let url = bridge_url.as_ref().map(|u| match u.split_once('?') {
@@ -90,6 +142,8 @@ impl std::fmt::Debug for ConnectOptions {
             .field("token", &redacted(token))
             .field("timeout_ms", timeout_ms)
             .field("keepalive_ms", keepalive_ms)
+            .field("end_to_end", end_to_end)
+            .field("tls_trust", tls_trust)
             .finish()
     }
 }
@@ -266,6 +320,24 @@ mod tests {
     }
 
     #[test]
+    fn end_to_end_takes_true_false_require_and_prefer_and_nothing_else() {
+        use serde::de::IntoDeserializer;
+        type E = serde::de::value::Error;
+        let flag =
+            |b: bool| EndToEndChoice::deserialize(IntoDeserializer::<E>::into_deserializer(b));
+        let word =
+            |w: &str| EndToEndChoice::deserialize(IntoDeserializer::<E>::into_deserializer(w));
+        assert_eq!(flag(true).unwrap(), EndToEndChoice::Require);
+        assert_eq!(flag(false).unwrap(), EndToEndChoice::Off);
+        assert_eq!(word("require").unwrap(), EndToEndChoice::Require);
+        assert_eq!(word("prefer").unwrap(), EndToEndChoice::Prefer);
+        assert_eq!(EndToEndChoice::default(), EndToEndChoice::Prefer);
+        for bad in ["Require", "yes", "", "bridge"] {
+            assert!(word(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
     fn debug_of_connect_options_hides_secrets() {
         let o = ConnectOptions {
             bridge_url: Some("wss://bridge.example/pop3?token=url-secret".into()),
@@ -283,6 +355,8 @@ mod tests {
             token: Some("bridge-secret".into()),
             timeout_ms: None,
             keepalive_ms: None,
+            end_to_end: EndToEndChoice::Prefer,
+            tls_trust: None,
         };
         let shown = format!("{o:?}");
         assert!(!shown.contains("secret"), "{shown}");

@@ -9,6 +9,7 @@
 #![warn(missing_docs, missing_debug_implementations)]
 
 mod direct;
+mod end_to_end;
 mod error;
 mod headers;
 mod interop;

@@ -6,13 +6,16 @@
 //! from here may call back into the session safely.
 
 use crate::direct::{self, DirectEvent, DirectSocket, Stage};
+use crate::end_to_end::{self as e2e, EndToEnd};
 use crate::error::Pop3Error;
 use crate::interop::*;
 use crate::link::{Link, LinkEvent};
 use crate::timer::Timer;
 use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
 use pop3_bridge_protocol::api::Code;
-use pop3_bridge_protocol::{Answer, ConnectRequest, ErrorCode, Refusal, Security};
+use pop3_bridge_protocol::{
+    Answer, ConnectRequest, EndToEnd as WireEndToEnd, ErrorCode, Refusal, Security,
+};
 use pop3_proto::{
     AuthMethod, Client, CommandError, ConnectionError, Credentials, Event, Handle, Instant, Login,
     Mechanism, MsgNum, Options, Secret, SessionState,
@@ -121,6 +124,12 @@ pub(crate) struct Inner {
     client: Option<Client>,
     tls: Option<TlsJs>,
     insecure: bool,
+    /// The TLS module's engine factory, when TLS may end in this client (`endToEnd`).
+    tls_factory: Option<Function>,
+    /// The bridge relays raw bytes: STLS and TLS are this client's (answer `end_to_end`).
+    relay: bool,
+    /// TLS inside this client, once started (implicit TLS: at the answer; STLS: at the `+OK`).
+    e2e: Option<EndToEnd>,
     login_handle: Option<Handle>,
     /// A direct STLS upgrade is under way (between the `+OK` and the handshake's end).
     upgrading: bool,
@@ -184,12 +193,19 @@ impl Inner {
     fn on_link(&mut self, ev: LinkEvent) {
         match ev {
             LinkEvent::Open => {
+                let end_to_end = match self.opts.end_to_end {
+                    _ if self.tls_factory.is_none() => None,
+                    EndToEndChoice::Require => Some(WireEndToEnd::Require),
+                    EndToEndChoice::Prefer => Some(WireEndToEnd::Prefer),
+                    EndToEndChoice::Off => None,
+                };
                 let req = ConnectRequest {
                     host: self.opts.host.clone(),
                     port: self.opts.port,
                     security: self.opts.security,
                     // Sent once; not kept in this session afterwards.
                     token: self.opts.token.take(),
+                    end_to_end,
                 };
                 let json = js_sys::JSON::stringify(&to_js(&req))
                     .ok()
@@ -205,14 +221,18 @@ impl Inner {
                 "The bridge sent an unexpected message.",
             )),
             LinkEvent::Binary(bytes) => {
-                let Some(c) = &mut self.client else {
+                if self.client.is_none() {
                     return self.fail(Pop3Error::new(
                         Code::Protocol,
                         "The bridge sent data before its answer.",
                     ));
-                };
-                if let Err(e) = c.feed(&bytes, Instant::now()) {
-                    self.fail((&e).into());
+                }
+                match &mut self.e2e {
+                    Some(t) => match t.receive(&bytes) {
+                        Ok(r) => self.on_decrypted(r),
+                        Err(e) => self.fail(e),
+                    },
+                    None => self.feed(&bytes),
                 }
             }
             LinkEvent::Closed { code, reason } => self.on_closed(code, &reason),
@@ -233,31 +253,122 @@ impl Inner {
             Answer::Ok(ok) => ok,
             Answer::Refused(r) => return self.fail(refusal(r)),
         };
+        let asked = self.tls_factory.is_some()
+            && self.opts.end_to_end != EndToEndChoice::Off
+            && self.opts.security != Security::Plain;
+        if ok.end_to_end && !asked {
+            return self.fail(Pop3Error::new(
+                Code::Protocol,
+                "The bridge relays raw bytes, but this client did not ask it to.",
+            ));
+        }
+        if asked && !ok.end_to_end && self.opts.end_to_end == EndToEndChoice::Require {
+            // A bridge that honours `require` relays or refuses; this one did neither.
+            return self.fail(Pop3Error::new(
+                Code::Protocol,
+                "The bridge did TLS itself although this client required TLS to end here.",
+            ));
+        }
+        self.relay = ok.end_to_end;
         self.tls = ok.tls.as_ref().map(TlsJs::from);
         self.insecure = ok.insecure;
         self.phase = Phase::Pop3;
-        let mut o = match self.opts.security {
-            Security::Stls => Options::after_stls(),
-            Security::Tls => Options::implicit_tls(),
-            Security::Plain => Options::default(),
+        let mut o = match (self.opts.security, self.relay) {
+            (Security::Stls, false) => Options::after_stls(),
+            (Security::Tls, _) => Options::implicit_tls(),
+            // Through the relay, STLS is the core's: a plain start, the greeting, STLS.
+            (Security::Stls, true) | (Security::Plain, _) => Options::default(),
         };
-        if let Some(ms) = self.opts.timeout_ms {
-            o.response_timeout = Duration::from_millis(ms.into());
-            o.greeting_timeout = Duration::from_millis(ms.into());
-        }
-        o.keepalive = Some(Duration::from_millis(
-            self.opts.keepalive_ms.unwrap_or(60_000).into(),
-        ));
+        self.client_options(&mut o);
         self.client = Some(Client::new(o, Instant::now()));
-        if self.opts.security == Security::Stls {
+        match (self.opts.security, self.relay) {
             // No greeting comes after the bridge's STLS; the core waits for CAPA itself.
-            self.start_login();
+            (Security::Stls, false) => self.start_login(),
+            // Implicit TLS in this client: the handshake starts now, the greeting follows it.
+            (Security::Tls, true) => self.start_client_tls(),
+            _ => {}
+        }
+    }
+
+    /// Starts TLS inside this client (implicit TLS at the answer, STLS after the `+OK`).
+    fn start_client_tls(&mut self) {
+        let Some(f) = &self.tls_factory else {
+            return self.fail(Pop3Error::new(Code::Protocol, "Cannot start TLS here."));
+        };
+        let trust = self
+            .opts
+            .tls_trust
+            .as_ref()
+            .map_or(JsValue::UNDEFINED, to_js);
+        let started = EndToEnd::start(f, &self.opts.host, &trust).and_then(|t| {
+            let hello = t.outgoing()?;
+            Ok((t, hello))
+        });
+        match started {
+            Ok((t, hello)) => {
+                self.e2e = Some(t);
+                self.send_wire(&hello);
+            }
+            Err(e) => self.fail(e),
+        }
+    }
+
+    /// Bytes for the wire, through the bridge's WebSocket or the direct socket.
+    fn send_wire(&self, bytes: &[u8]) {
+        if bytes.is_empty() {
+            return;
+        }
+        if let Some(l) = &self.link {
+            let _ = l.send_bytes(bytes);
+        } else if let Some(d) = &self.direct {
+            let _ = d.send(bytes);
+        }
+    }
+
+    /// What the client's TLS made of bytes from the relay.
+    fn on_decrypted(&mut self, r: e2e::Received) {
+        self.send_wire(&r.outgoing);
+        if r.handshake_done {
+            self.tls = self.e2e.as_ref().map(|t| t.info(&self.opts.host));
+            self.insecure = false;
+            if self.upgrading {
+                self.upgrading = false;
+                let r = self
+                    .client
+                    .as_mut()
+                    .map(|c| c.tls_established(Instant::now()));
+                match r {
+                    Some(Ok(())) => self.start_login(),
+                    _ => {
+                        return self.fail(Pop3Error::new(
+                            Code::Protocol,
+                            "The TLS upgrade came too late.",
+                        ));
+                    }
+                }
+            }
+        }
+        if !r.plaintext.is_empty() {
+            self.feed(&r.plaintext);
         }
     }
 
     fn on_closed(&mut self, code: u16, reason: &str) {
         if self.phase == Phase::Over {
             return;
+        }
+        if self.e2e.is_some() && self.tls.is_none() {
+            // Closed before this client's handshake finished: the server (or something on the
+            // way) ended it, as a refused certificate does on the server's side.
+            return self.fail(
+                Pop3Error::new(
+                    Code::Bridge(ErrorCode::TlsHandshake),
+                    ErrorCode::TlsHandshake.message(),
+                )
+                .detail(format!(
+                    "the connection closed during the TLS handshake (WebSocket {code} {reason})"
+                )),
+            );
         }
         if self.phase == Phase::Bridge {
             return self.fail(
@@ -287,7 +398,7 @@ impl Inner {
     /// bridge runs it itself): there, data around the upgrade is the injection it guards against.
     fn connection_error(&self, e: &ConnectionError) -> Pop3Error {
         let mut p: Pop3Error = e.into();
-        if self.direct.is_some() {
+        if self.direct.is_some() || self.relay {
             match e {
                 ConnectionError::DataAfterStls | ConnectionError::DataDuringTlsUpgrade => {
                     p.code = Code::Bridge(ErrorCode::StlsInjection);
@@ -435,6 +546,9 @@ impl Inner {
     fn start_upgrade(&mut self) {
         self.stls_handle = None;
         self.upgrading = true;
+        if self.relay {
+            return self.start_client_tls();
+        }
         let Some(d) = &self.direct else {
             return self.fail(Pop3Error::new(Code::Protocol, "Cannot start TLS here."));
         };
@@ -467,19 +581,29 @@ impl Inner {
             let Some(c) = &mut self.client else { return };
             let now = Instant::now();
             let mut progressed = false;
+            let mut out = Vec::new();
             while let Some(bytes) = c.poll_transmit(now) {
                 progressed = true;
-                if let Some(l) = &self.link {
-                    let _ = l.send_bytes(&bytes);
-                } else if let Some(d) = &self.direct {
-                    let _ = d.send(&bytes);
-                }
+                out.push(bytes);
             }
             let mut events = Vec::new();
             while let Some(e) = c.poll_event() {
                 events.push(e);
             }
             progressed |= !events.is_empty();
+            match &mut self.e2e {
+                Some(_) if out.is_empty() => {}
+                // One encryption for everything the core wrote: fewer records and JS calls.
+                Some(t) => match t.send(&out.concat()) {
+                    Ok(cipher) => self.send_wire(&cipher),
+                    Err(e) => return self.fail(e),
+                },
+                None => {
+                    for bytes in out {
+                        self.send_wire(&bytes);
+                    }
+                }
+            }
             for e in events {
                 self.on_event(e);
             }
@@ -534,7 +658,7 @@ impl Inner {
     fn on_event(&mut self, e: Event) {
         match e {
             Event::Greeting(_)
-                if self.opts.direct
+                if (self.opts.direct || self.relay)
                     && self.opts.security == Security::Stls
                     && self.stls_handle.is_none()
                     && self.login_handle.is_none() =>
@@ -806,7 +930,7 @@ impl Inner {
 }
 
 /// `session.tls` of a direct socket, from what its runtime gave.
-fn tls_of(info: &JsValue, host: &str) -> TlsJs {
+pub(crate) fn tls_of(info: &JsValue, host: &str) -> TlsJs {
     let parsed: DirectTlsInfo = if info.is_object() {
         serde_wasm_bindgen::from_value(info.clone()).unwrap_or_default()
     } else {
@@ -898,6 +1022,7 @@ pub async fn connect(options: JsValue) -> Result<Session, JsValue> {
     let opts: ConnectOptions = serde_wasm_bindgen::from_value(options)
         .map_err(|e| Pop3Error::new(Code::BadOptions, e.to_string()).to_js())?;
     let target = check_target(&opts).map_err(|e| e.to_js())?;
+    let tls_factory = tls_factory(&opts, &target).await.map_err(|e| e.to_js())?;
     let timeout = f64::from(opts.timeout_ms.unwrap_or(30_000));
     let inner = Rc::new_cyclic(|me| {
         RefCell::new(Inner {
@@ -915,6 +1040,9 @@ pub async fn connect(options: JsValue) -> Result<Session, JsValue> {
             client: None,
             tls: None,
             insecure: false,
+            tls_factory,
+            relay: false,
+            e2e: None,
             login_handle: None,
             login_method: None,
             logged_in: false,
@@ -989,6 +1117,30 @@ pub async fn connect(options: JsValue) -> Result<Session, JsValue> {
     Ok(Session { inner })
 }
 
+/// The TLS module's factory when TLS is to end in this client: through a bridge, not `plain`,
+/// `endToEnd` not false. Without a loader (the wasm package used without web/pop3.js), or if
+/// the module does not load, `"prefer"` goes on with the bridge's TLS (the session says so in
+/// `endToEnd`) and `true` fails.
+async fn tls_factory(o: &ConnectOptions, target: &Target) -> Result<Option<Function>, Pop3Error> {
+    if !matches!(target, Target::Bridge(_))
+        || o.security == Security::Plain
+        || o.end_to_end == EndToEndChoice::Off
+    {
+        return Ok(None);
+    }
+    let loaded = e2e::factory().await;
+    match (o.end_to_end, loaded) {
+        (_, Ok(Some(f))) => Ok(Some(f)),
+        (EndToEndChoice::Require, Ok(None)) => Err(Pop3Error::new(
+            Code::BadOptions,
+            "endToEnd: true needs the TLS module: load the client through web/pop3.js (or \
+             install a loader under Symbol.for('pop3-web.tls')).",
+        )),
+        (EndToEndChoice::Require, Err(e)) => Err(e),
+        (_, _) => Ok(None),
+    }
+}
+
 /// Where `connect()` goes.
 #[derive(Debug, PartialEq, Eq)]
 enum Target {
@@ -1025,6 +1177,14 @@ fn check_target(o: &ConnectOptions) -> Result<Target, Pop3Error> {
 
 #[wasm_bindgen]
 impl Session {
+    /// True when TLS to the mail server ends in this client (through the bridge's relay, or a
+    /// direct socket): the bridge, if any, cannot read the session.
+    #[wasm_bindgen(getter, js_name = endToEnd)]
+    pub fn end_to_end(&self) -> bool {
+        let i = self.inner.borrow();
+        (i.relay || i.opts.direct) && !i.insecure
+    }
+
     /// What the server can do (after login).
     #[wasm_bindgen(getter)]
     pub fn capabilities(&self) -> JsValue {
@@ -1267,6 +1427,11 @@ impl Session {
     /// Closes the connection without QUIT (nothing marked is deleted).
     pub fn close(&self) {
         with_inner(&self.inner, |i| {
+            // TLS in this client says goodbye properly (close_notify) before the link goes.
+            if let Some(mut t) = i.e2e.take() {
+                let bye = t.close();
+                i.send_wire(&bye);
+            }
             i.fail(Pop3Error::new(Code::Closed, "The session was closed."));
         });
     }
@@ -1331,6 +1496,8 @@ mod tests {
             token: None,
             timeout_ms: None,
             keepalive_ms: None,
+            end_to_end: EndToEndChoice::Prefer,
+            tls_trust: None,
         }
     }
 

@@ -1,0 +1,256 @@
+//! TLS that ends in the browser: the JS API through the bridge's relay (`endToEnd`), in a
+//! real headless browser (Chromium and Firefox), to a real Dovecot and to servers with broken
+//! certificates or a lying STLS answer.
+//!
+//! Run by `tests/tests/end_to_end_browsers.rs`, which starts Dovecot, the fake servers and a
+//! bridge that itself trusts Dovecot's CA (so `"prefer"` gets the bridge's TLS there, and
+//! `require` proves the bridge's trust does not count), and passes their addresses at compile
+//! time (`option_env!`). The TLS module (`pop3-tls-web`) is linked into this test and
+//! installed as the loader web/pop3.js installs in a page.
+#![cfg(target_arch = "wasm32")]
+
+use js_sys::{Promise, Reflect, Uint8Array};
+use wasm_bindgen::JsValue;
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+struct Env {
+    bridge: &'static str,
+    ca_pem: &'static str,
+    tls_port: u16,
+    plain_port: u16,
+    dovecot_pin: &'static str,
+    expired_port: u16,
+    wrong_name_port: u16,
+    unknown_ca_port: u16,
+    injection_port: u16,
+    first_message_len: u32,
+}
+
+fn port(v: &str) -> u16 {
+    v.parse().expect("a port number")
+}
+
+fn env() -> Env {
+    let (
+        Some(bridge),
+        Some(ca_pem),
+        Some(tls),
+        Some(plain),
+        Some(pin),
+        Some(expired),
+        Some(wrong_name),
+        Some(unknown_ca),
+        Some(injection),
+        Some(first_len),
+    ) = (
+        option_env!("POP3_E2E_BRIDGE"),
+        option_env!("POP3_E2E_CA_PEM"),
+        option_env!("POP3_E2E_TLS_PORT"),
+        option_env!("POP3_E2E_PLAIN_PORT"),
+        option_env!("POP3_E2E_DOVECOT_PIN"),
+        option_env!("POP3_E2E_EXPIRED_PORT"),
+        option_env!("POP3_E2E_WRONG_NAME_PORT"),
+        option_env!("POP3_E2E_UNKNOWN_CA_PORT"),
+        option_env!("POP3_E2E_INJECTION_PORT"),
+        option_env!("POP3_E2E_FIRST_MESSAGE_LEN"),
+    )
+    else {
+        panic!("run through tests/tests/end_to_end_browsers.rs, which starts the servers")
+    };
+    Env {
+        bridge,
+        ca_pem,
+        tls_port: port(tls),
+        plain_port: port(plain),
+        dovecot_pin: pin,
+        expired_port: port(expired),
+        wrong_name_port: port(wrong_name),
+        unknown_ca_port: port(unknown_ca),
+        injection_port: port(injection),
+        first_message_len: first_len.parse().expect("a length"),
+    }
+}
+
+/// What web/pop3.js installs: a loader resolving to the engine factory of the TLS module.
+fn install_tls_module() {
+    let factory = Closure::<dyn Fn(String, JsValue) -> Result<JsValue, JsValue>>::new(
+        |name: String, trust: JsValue| pop3_tls_web::TlsClient::new(name, trust).map(JsValue::from),
+    )
+    .into_js_value();
+    let loader =
+        Closure::<dyn Fn() -> Promise>::new(move || Promise::resolve(&factory)).into_js_value();
+    Reflect::set(
+        &js_sys::global(),
+        &js_sys::Symbol::for_("pop3-web.tls"),
+        &loader,
+    )
+    .unwrap();
+}
+
+fn object(pairs: &[(&str, JsValue)]) -> JsValue {
+    let o = js_sys::Object::new();
+    for (k, v) in pairs {
+        Reflect::set(&o, &(*k).into(), v).unwrap();
+    }
+    o.into()
+}
+
+fn strings(items: &[&str]) -> JsValue {
+    items
+        .iter()
+        .map(|s| JsValue::from_str(s))
+        .collect::<js_sys::Array>()
+        .into()
+}
+
+/// Options for `port` with `security`, TLS ending in the browser (`endToEnd: true`), and
+/// `trust` as `tlsTrust`.
+fn options(e: &Env, port: u16, security: &str, trust: JsValue) -> JsValue {
+    object(&[
+        ("bridgeUrl", e.bridge.into()),
+        ("host", "localhost".into()),
+        ("port", port.into()),
+        ("security", security.into()),
+        ("user", "web".into()),
+        ("password", "pw-web".into()),
+        ("endToEnd", JsValue::TRUE),
+        ("tlsTrust", trust),
+        ("timeoutMs", 20_000u32.into()),
+    ])
+}
+
+fn trusting_the_ca(e: &Env) -> JsValue {
+    object(&[("cas", strings(&[e.ca_pem]))])
+}
+
+fn prop(v: &JsValue, k: &str) -> JsValue {
+    Reflect::get(v, &k.into()).unwrap()
+}
+
+async fn error_code(options: JsValue) -> String {
+    install_tls_module();
+    match pop3_web::connect(options).await {
+        Ok(_) => panic!("connected, but an error was expected"),
+        Err(e) => prop(&e, "code").as_string().unwrap_or_default(),
+    }
+}
+
+#[wasm_bindgen_test]
+async fn implicit_tls_ends_in_the_browser_and_reads_mail() {
+    let e = env();
+    install_tls_module();
+    let s = pop3_web::connect(options(&e, e.tls_port, "tls", trusting_the_ca(&e)))
+        .await
+        .unwrap();
+    assert!(s.end_to_end(), "TLS ends in this client");
+    let tls = s.tls();
+    assert_eq!(prop(&tls, "verified"), JsValue::TRUE);
+    assert_eq!(
+        prop(&tls, "serverName").as_string().as_deref(),
+        Some("localhost")
+    );
+    assert!(
+        prop(&tls, "version")
+            .as_string()
+            .unwrap()
+            .starts_with("TLSv1.")
+    );
+    assert!(!prop(&tls, "subject").as_string().unwrap().is_empty());
+    let body = Uint8Array::new(&JsFuture::from(s.retr(1)).await.unwrap()).to_vec();
+    assert_eq!(body.len() as u32, e.first_message_len);
+    let q = JsFuture::from(s.quit()).await.unwrap();
+    assert_eq!(prop(&q, "committed"), JsValue::TRUE);
+}
+
+#[wasm_bindgen_test]
+async fn stls_is_sent_by_the_browser_and_tls_ends_there() {
+    let e = env();
+    install_tls_module();
+    let s = pop3_web::connect(options(&e, e.plain_port, "stls", trusting_the_ca(&e)))
+        .await
+        .unwrap();
+    assert!(s.end_to_end());
+    assert!(!s.insecure());
+    assert_eq!(prop(&s.tls(), "verified"), JsValue::TRUE);
+    let stat = JsFuture::from(s.stat()).await.unwrap();
+    assert!(prop(&stat, "count").as_f64().unwrap() >= 1.0);
+    s.close();
+}
+
+#[wasm_bindgen_test]
+async fn the_bridges_own_ca_is_no_trust_for_the_browser() {
+    // The bridge trusts Dovecot's CA; TLS that ends here trusts only what the page gave.
+    let e = env();
+    let code = error_code(options(&e, e.tls_port, "tls", JsValue::UNDEFINED)).await;
+    assert_eq!(code, "cert_unknown_issuer");
+}
+
+#[wasm_bindgen_test]
+async fn prefer_takes_the_bridges_tls_where_the_operator_set_up_trust() {
+    let e = env();
+    install_tls_module();
+    let o = options(&e, e.tls_port, "tls", JsValue::UNDEFINED);
+    Reflect::set(&o, &"endToEnd".into(), &"prefer".into()).unwrap();
+    let s = pop3_web::connect(o).await.unwrap();
+    assert!(
+        !s.end_to_end(),
+        "the bridge holds the trust for this server, so it does TLS"
+    );
+    assert_eq!(prop(&s.tls(), "verified"), JsValue::TRUE);
+    s.close();
+}
+
+#[wasm_bindgen_test]
+async fn a_pin_the_page_gave_accepts_a_certificate_no_root_vouches_for() {
+    let e = env();
+    install_tls_module();
+    let trust = object(&[("pins", strings(&[e.dovecot_pin]))]);
+    let s = pop3_web::connect(options(&e, e.tls_port, "tls", trust))
+        .await
+        .unwrap();
+    let tls = s.tls();
+    assert_eq!(prop(&tls, "pinMatched"), JsValue::TRUE);
+    assert_eq!(prop(&tls, "verified"), JsValue::FALSE);
+    s.close();
+}
+
+#[wasm_bindgen_test]
+async fn an_expired_certificate_is_refused_in_the_browser() {
+    let e = env();
+    let code = error_code(options(&e, e.expired_port, "tls", trusting_the_ca(&e))).await;
+    assert_eq!(code, "cert_expired");
+}
+
+#[wasm_bindgen_test]
+async fn a_certificate_for_another_name_is_refused_in_the_browser() {
+    let e = env();
+    let code = error_code(options(&e, e.wrong_name_port, "tls", trusting_the_ca(&e))).await;
+    assert_eq!(code, "cert_name_mismatch");
+}
+
+#[wasm_bindgen_test]
+async fn a_certificate_from_an_unknown_ca_is_refused_in_the_browser() {
+    let e = env();
+    let code = error_code(options(&e, e.unknown_ca_port, "tls", trusting_the_ca(&e))).await;
+    assert_eq!(code, "cert_unknown_issuer");
+}
+
+#[wasm_bindgen_test]
+async fn a_wrong_pin_refuses_a_certificate_whose_chain_verifies() {
+    let e = env();
+    let trust = trusting_the_ca(&e);
+    Reflect::set(&trust, &"pins".into(), &strings(&[&"ab".repeat(32)])).unwrap();
+    let code = error_code(options(&e, e.tls_port, "tls", trust)).await;
+    assert_eq!(code, "cert_invalid");
+}
+
+#[wasm_bindgen_test]
+async fn bytes_injected_after_the_stls_answer_end_the_session() {
+    let e = env();
+    let code = error_code(options(&e, e.injection_port, "stls", trusting_the_ca(&e))).await;
+    assert_eq!(code, "stls_injection");
+}

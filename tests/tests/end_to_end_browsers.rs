@@ -1,0 +1,230 @@
+//! TLS that ends in the browser, in headless Chromium and Firefox: runs the wasm client's
+//! end-to-end tests (client-wasm/pop3-web/tests/end_to_end.rs) through wasm-bindgen-test-runner
+//! against a real bridge (in this process), a real Dovecot, and servers with an expired
+//! certificate, one for another name, one from an unknown CA, and an STLS answer with bytes
+//! injected after it.
+//!
+//! The bridge trusts Dovecot's CA itself (`extra_ca`): `"prefer"` then gets the bridge's TLS,
+//! and `endToEnd: true` must still refuse that certificate unless the page trusts the CA. The
+//! certificate and STLS checks are the ones bridge/pop3-bridge/tests/tls_stls.rs runs against
+//! the bridge's own TLS.
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+
+use e2e::certs::{IssuedCert, TestCa, Validity, self_signed};
+use e2e::{Dovecot, DovecotOptions, Mailbox};
+use pop3_bridge::{Bridge, Config};
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+fn which(cmd: &str) -> Option<String> {
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {cmd}"))
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+fn tls_acceptor(cert: &IssuedCert) -> tokio_rustls::TlsAcceptor {
+    let certs: Vec<_> = rustls_pemfile::certs(&mut cert.cert_pem.as_bytes())
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let key = rustls_pemfile::private_key(&mut cert.key_pem.as_bytes())
+        .unwrap()
+        .unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap();
+    tokio_rustls::TlsAcceptor::from(Arc::new(config))
+}
+
+/// A TLS server with `cert` that greets when a handshake succeeds (it must not, here).
+async fn tls_server(cert: &IssuedCert) -> u16 {
+    let acceptor = tls_acceptor(cert);
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = l.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = l.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                if let Ok(mut s) = acceptor.accept(tcp).await {
+                    let _ = s.write_all(b"+OK fake\r\n").await;
+                    let mut buf = [0u8; 512];
+                    while matches!(s.read(&mut buf).await, Ok(n) if n > 0) {}
+                }
+            });
+        }
+    });
+    port
+}
+
+/// A plain server that answers STLS with `+OK` and, in the same segment, a line of its own:
+/// what an attacker on the path injects to be read as if it came after TLS.
+async fn injecting_stls_server() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = l.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut tcp, _)) = l.accept().await {
+            tokio::spawn(async move {
+                let _ = tcp.write_all(b"+OK ready\r\n").await;
+                let mut got = Vec::new();
+                let mut buf = [0u8; 512];
+                loop {
+                    let Some(end) = got.windows(2).position(|w| w == b"\r\n") else {
+                        match tcp.read(&mut buf).await {
+                            Ok(n) if n > 0 => got.extend_from_slice(&buf[..n]),
+                            _ => return,
+                        }
+                        continue;
+                    };
+                    let line: Vec<u8> = got.drain(..end + 2).collect();
+                    let answer: &[u8] = match line.to_ascii_uppercase().as_slice() {
+                        b"CAPA\r\n" => b"+OK\r\nSTLS\r\nUSER\r\n.\r\n",
+                        b"STLS\r\n" => b"+OK go ahead\r\n+OK injected\r\n",
+                        _ => b"-ERR no\r\n",
+                    };
+                    if tcp.write_all(answer).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+fn run_wasm_tests(root: &Path, driver_env: (&str, &str), env: &[(&str, String)]) -> bool {
+    let runner = which("wasm-bindgen-test-runner")
+        .expect("wasm-bindgen-test-runner is missing: run `cargo xtask setup`");
+    let mut cmd = Command::new(env!("CARGO"));
+    cmd.current_dir(root)
+        .args([
+            "test",
+            "-p",
+            "pop3-web",
+            "--target",
+            "wasm32-unknown-unknown",
+            "--test",
+            "end_to_end",
+        ])
+        // Its own target dir: the outer `cargo test` may hold the default one.
+        .env("CARGO_TARGET_DIR", root.join("target/wasm-browser-tests"))
+        .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER", &runner)
+        .env_remove("CHROMEDRIVER")
+        .env_remove("GECKODRIVER")
+        .env(driver_env.0, driver_env.1)
+        .env("WASM_BINDGEN_TEST_TIMEOUT", "180");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.status().expect("cargo runs").success()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_ends_in_chromium_and_firefox_with_the_same_certificate_and_stls_checks() {
+    let chromedriver =
+        which("chromedriver").expect("chromedriver is missing: run `cargo xtask setup`");
+    let geckodriver = which("geckodriver")
+        .or_else(|| {
+            let p = Path::new(&std::env::var("HOME").unwrap_or_default())
+                .join(".cargo/bin/geckodriver");
+            p.is_file().then(|| p.display().to_string())
+        })
+        .expect("geckodriver is missing: run `cargo xtask setup`");
+
+    let ca = Arc::new(TestCa::new().unwrap());
+    let leaf = ca.issue_localhost().unwrap();
+    let leaf_der = rustls_pemfile::certs(&mut leaf.cert_pem.as_bytes())
+        .next()
+        .unwrap()
+        .unwrap();
+    let pin = hex(&Sha256::digest(leaf_der.as_ref()));
+    let d = Dovecot::start(DovecotOptions::new().ca(ca.clone()).server_cert(leaf).user(
+        "web",
+        "pw-web",
+        Mailbox::new(3),
+    ))
+    .expect("dovecot starts");
+    let first_len = d.expected_bytes("web", 0).len();
+
+    let expired = tls_server(&ca.issue(&["localhost"], Validity::Expired).unwrap()).await;
+    let wrong_name = tls_server(&ca.issue(&["mail.example.org"], Validity::Valid).unwrap()).await;
+    let unknown_ca = tls_server(&self_signed(&["localhost"]).unwrap()).await;
+    let injection = injecting_stls_server().await;
+
+    // The test page's origin must be allowed by the bridge, so pin the runner's address.
+    let page = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let page_addr = page.local_addr().unwrap();
+    drop(page);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let bridge_addr = listener.local_addr().unwrap();
+    let config = Config {
+        listen: bridge_addr,
+        allow_hosts: vec!["localhost".into()],
+        allow_ports: vec![
+            d.plain_port(),
+            d.tls_port(),
+            expired,
+            wrong_name,
+            unknown_ca,
+            injection,
+        ],
+        // The bridge's own trust: what `"prefer"` lets it use and `endToEnd: true` ignores.
+        extra_ca: vec![d.ca_pem_path().to_path_buf()],
+        origins: vec![format!("http://{page_addr}")],
+        ..Config::default()
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let bridge = tokio::spawn(Bridge::new(config).run(listener, async {
+        let _ = stopped.await;
+    }));
+
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let env = vec![
+        ("POP3_E2E_BRIDGE", format!("ws://{bridge_addr}/pop3")),
+        ("POP3_E2E_CA_PEM", ca.cert_pem().to_owned()),
+        ("POP3_E2E_TLS_PORT", d.tls_port().to_string()),
+        ("POP3_E2E_PLAIN_PORT", d.plain_port().to_string()),
+        ("POP3_E2E_DOVECOT_PIN", pin),
+        ("POP3_E2E_EXPIRED_PORT", expired.to_string()),
+        ("POP3_E2E_WRONG_NAME_PORT", wrong_name.to_string()),
+        ("POP3_E2E_UNKNOWN_CA_PORT", unknown_ca.to_string()),
+        ("POP3_E2E_INJECTION_PORT", injection.to_string()),
+        ("POP3_E2E_FIRST_MESSAGE_LEN", first_len.to_string()),
+        ("WASM_BINDGEN_TEST_ADDRESS", page_addr.to_string()),
+    ];
+    let (chromium, firefox) = tokio::task::spawn_blocking(move || {
+        let chromium = run_wasm_tests(&root, ("CHROMEDRIVER", &chromedriver), &env);
+        let firefox = run_wasm_tests(&root, ("GECKODRIVER", &geckodriver), &env);
+        (chromium, firefox)
+    })
+    .await
+    .unwrap();
+    let _ = stop.send(());
+    let _ = bridge.await;
+    assert!(
+        chromium,
+        "the end-to-end tests failed in Chromium (output above)"
+    );
+    assert!(
+        firefox,
+        "the end-to-end tests failed in Firefox (output above)"
+    );
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
