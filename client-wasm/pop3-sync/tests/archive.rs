@@ -310,12 +310,12 @@ fn damaged_zips_are_typed_errors() {
         export::import(b"%PDF-1.4").unwrap_err(),
         ArchiveError::Unknown
     );
-    // A deflated entry is not ours: said plainly.
-    let mut deflated = good.clone();
+    // A method other than stored and deflated (12: bzip2) is said plainly.
+    let mut bzip2 = good.clone();
     let cd = good.len() - 22 - central_size(&good);
-    deflated[cd + 10] = 8;
+    bzip2[cd + 10] = 12;
     assert_eq!(
-        export::import(&deflated).unwrap_err().code(),
+        export::import(&bzip2).unwrap_err().code(),
         "archive_unsupported"
     );
 }
@@ -493,5 +493,401 @@ proptest! {
         let mut f = b"From ".to_vec();
         f.extend_from_slice(&bytes);
         let _ = export::import(&f);
+    }
+}
+
+// Zips made by other tools: deflated (method 8) and stored entries, with and without data
+// descriptors, and the limits that keep a deflate bomb out.
+
+const PY_MAKE_ZIP: &str = r#"
+import io, sys, zipfile
+class Pipe:
+    # Not seekable: zipfile then writes data descriptors (bit 3), as when zipping to a pipe.
+    def __init__(self): self.b = bytearray()
+    def write(self, d): self.b += d; return len(d)
+    def flush(self): pass
+lines = sys.stdin.read().split('\n')
+out = Pipe() if lines[0] == 'stream' else io.BytesIO()
+with zipfile.ZipFile(out, 'w') as z:
+    for l in lines[1:]:
+        if not l: continue
+        name, method, level, data = l.split(' ')
+        z.writestr(name, bytes.fromhex(data), compress_type=int(method), compresslevel=int(level))
+print(bytes(out.b if isinstance(out, Pipe) else out.getvalue()).hex())
+"#;
+
+/// Python's `zipfile` writes `(name, method, level, bytes)` entries; `stream`: to a pipe (data
+/// descriptors).
+fn python_zip(stream: bool, entries: &[(String, u16, u8, Vec<u8>)]) -> Vec<u8> {
+    let mut input = String::from(if stream { "stream\n" } else { "seek\n" });
+    for (name, method, level, data) in entries {
+        let hex: String = data.iter().map(|b| format!("{b:02x}")).collect();
+        input.push_str(&format!("{name} {method} {level} {hex}\n"));
+    }
+    unhex(python(PY_MAKE_ZIP, input.as_bytes()).trim())
+}
+
+/// The messages as `.eml` entries, all deflated at levels 0 (stored blocks), 1, 6 and 9 in turn.
+fn deflated_entries(msgs: &[ExportMessage]) -> Vec<(String, u16, u8, Vec<u8>)> {
+    msgs.iter()
+        .enumerate()
+        .map(|(i, m)| (format!("{i}.eml"), 8, [0, 1, 6, 9][i % 4], framed(m)))
+        .collect()
+}
+
+/// Large messages: one compressible enough to need many times its compressed size (the
+/// output grows while inflating), one barely compressible.
+fn big_messages() -> Vec<ExportMessage> {
+    let mut text = b"Subject: big\r\n\r\n".to_vec();
+    for i in 0..40_000 {
+        text.extend_from_slice(format!("line {i} of a long newsletter\r\n").as_bytes());
+    }
+    let mut noise = b"Subject: noise\n\n".to_vec();
+    let mut x: u32 = 1;
+    for _ in 0..200_000 {
+        x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+        noise.push(b' ' + (x >> 16) as u8 % 95);
+    }
+    vec![m(Some("big"), &text), m(None, &noise)]
+}
+
+#[test]
+fn zips_deflated_by_pythons_zipfile_import_byte_exact() {
+    let mut msgs = tricky();
+    msgs.extend(generated(200));
+    msgs.extend(big_messages());
+    for stream in [false, true] {
+        let file = python_zip(stream, &deflated_entries(&msgs));
+        let (format, back) = export::import(&file).unwrap();
+        assert_eq!(format, Format::Zip);
+        assert_eq!(got(&back), expect(&msgs), "stream: {stream}");
+        assert!(
+            back.iter()
+                .zip(&msgs)
+                .all(|(b, m)| b.sha256 == sha256_hex(&m.raw))
+        );
+    }
+}
+
+#[test]
+fn a_mixed_stored_and_deflated_zip_imports_and_skips_other_entries() {
+    let msgs = tricky();
+    let mut entries = Vec::new();
+    for (i, msg) in msgs.iter().enumerate() {
+        let method = if i % 2 == 0 { 0 } else { 8 };
+        entries.push((format!("mail/{i}.eml"), method, 9, framed(msg)));
+        if i == 3 {
+            entries.push(("mail/".to_owned(), 0, 0, Vec::new()));
+            entries.push(("notes.txt".to_owned(), 8, 9, b"not mail ".repeat(50)));
+        }
+    }
+    for stream in [false, true] {
+        let file = python_zip(stream, &entries);
+        let methods: Vec<u16> = central_entries(&file)
+            .iter()
+            .map(|&at| u16_at(&file, at + 10))
+            .collect();
+        assert_eq!(methods, [0, 8, 0, 8, 0, 8, 0, 8, 0, 8, 0]);
+        let (_, back) = export::import(&file).unwrap();
+        assert_eq!(got(&back), expect(&msgs), "stream: {stream}");
+    }
+}
+
+/// Info-ZIP's `zip`, when installed: to a file, and to a pipe (data descriptors). It stores
+/// what does not shrink (the tiny messages) and deflates the rest: a mixed archive.
+#[test]
+fn zips_made_by_the_zip_command_import_byte_exact() {
+    use std::process::{Command, Stdio};
+    let mut msgs = tricky();
+    msgs.extend(generated(50));
+    msgs.extend(big_messages());
+    let dir = std::env::temp_dir().join(format!("pop3-sync-zip-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let names: Vec<String> = (0..msgs.len()).map(|i| format!("{i}.eml")).collect();
+    for (name, msg) in names.iter().zip(&msgs) {
+        std::fs::write(dir.join(name), framed(msg)).unwrap();
+    }
+    let zip = |out: &str| {
+        Command::new("zip")
+            .args(["-q", "-X", "-9", out])
+            .args(&names)
+            .current_dir(&dir)
+            .stdout(Stdio::piped())
+            .output()
+    };
+    let to_pipe = match zip("-") {
+        Ok(o) => o,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            eprintln!("`zip` is not installed: skipped");
+            let _ = std::fs::remove_dir_all(&dir);
+            return;
+        }
+        Err(e) => panic!("zip: {e}"),
+    };
+    assert!(to_pipe.status.success());
+    assert!(zip("out.zip").unwrap().status.success());
+    let to_file = std::fs::read(dir.join("out.zip")).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    for (file, descriptors) in [(to_pipe.stdout, true), (to_file, false)] {
+        let entries = central_entries(&file);
+        let methods: Vec<u16> = entries.iter().map(|&at| u16_at(&file, at + 10)).collect();
+        assert!(methods.contains(&8), "{methods:?}");
+        let flags = entries.iter().map(|&at| u16_at(&file, at + 8) & 8 != 0);
+        assert!(flags.clone().all(|f| f == descriptors));
+        let (_, back) = export::import(&file).unwrap();
+        assert_eq!(got(&back), expect(&msgs));
+    }
+}
+
+fn u16_at(b: &[u8], at: usize) -> u16 {
+    u16::from_le_bytes([b[at], b[at + 1]])
+}
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+fn set_u16(b: &mut [u8], at: usize, v: u16) {
+    b[at..at + 2].copy_from_slice(&v.to_le_bytes());
+}
+fn set_u32(b: &mut [u8], at: usize, v: u32) {
+    b[at..at + 4].copy_from_slice(&v.to_le_bytes());
+}
+
+/// Where each central directory entry starts (archives without a comment).
+fn central_entries(zip: &[u8]) -> Vec<usize> {
+    let end = zip.len() - 22;
+    let mut at = u32_at(zip, end + 16) as usize;
+    (0..u16_at(zip, end + 10))
+        .map(|_| {
+            let here = at;
+            at += 46
+                + usize::from(u16_at(zip, at + 28))
+                + usize::from(u16_at(zip, at + 30))
+                + usize::from(u16_at(zip, at + 32));
+            here
+        })
+        .collect()
+}
+
+/// Where the data of the entry whose central header is at `cd` starts.
+fn data_of(zip: &[u8], cd: usize) -> usize {
+    let l = u32_at(zip, cd + 42) as usize;
+    l + 30 + usize::from(u16_at(zip, l + 26)) + usize::from(u16_at(zip, l + 28))
+}
+
+/// Marks an entry deflated (central and local header) declaring `size` bytes of output.
+fn declare_deflated(zip: &mut [u8], cd: usize, size: u32) {
+    let l = u32_at(zip, cd + 42) as usize;
+    set_u16(zip, cd + 10, 8);
+    set_u16(zip, l + 8, 8);
+    set_u32(zip, cd + 24, size);
+}
+
+#[test]
+fn a_wrong_crc_is_refused_in_deflated_and_stored_entries() {
+    let msgs = big_messages();
+    // Level 0: deflate's stored blocks, so a flipped byte still inflates and only the CRC-32
+    // can tell.
+    let entries = vec![
+        ("a.eml".to_owned(), 8, 0, framed(&msgs[0])),
+        ("b.eml".to_owned(), 0, 0, framed(&msgs[1])),
+    ];
+    let good = python_zip(false, &entries);
+    assert_eq!(export::import(&good).unwrap().1.len(), 2);
+    let corrupt = Err(ArchiveError::Corrupt("a checksum (CRC-32) does not match"));
+    for cd in central_entries(&good) {
+        let mut bad = good.clone();
+        bad[cd + 16] ^= 1;
+        assert_eq!(export::import(&bad).map(|_| ()), corrupt);
+        let mut bad = good.clone();
+        bad[data_of(&good, cd) + 1000] ^= 0x20;
+        assert_eq!(export::import(&bad).map(|_| ()), corrupt);
+    }
+}
+
+#[test]
+fn a_corrupt_or_cut_deflate_stream_is_refused() {
+    let msgs = big_messages();
+    let entries = vec![
+        ("a.eml".to_owned(), 8, 9, framed(&msgs[0])),
+        ("b.eml".to_owned(), 8, 9, framed(&msgs[1])),
+    ];
+    let good = python_zip(false, &entries);
+    let cd = central_entries(&good)[0];
+    let csize = u32_at(&good, cd + 20);
+    let usize_ = u32_at(&good, cd + 24);
+    let data = data_of(&good, cd);
+    let refused = |bytes: &[u8], why: &'static str| {
+        assert_eq!(
+            export::import(bytes).map(|_| ()),
+            Err(ArchiveError::Corrupt(why))
+        );
+    };
+
+    let mut cut = good.clone();
+    set_u32(&mut cut, cd + 20, csize / 2);
+    refused(&cut, "a compressed entry is cut short");
+    let mut reserved = good.clone();
+    reserved[data] |= 0b110; // block type 3 does not exist
+    refused(&reserved, "a compressed entry is not valid deflate");
+    let mut longer = good.clone();
+    set_u32(&mut longer, cd + 20, csize + 1);
+    refused(&longer, "a compressed entry has data after its end");
+    let mut small = good.clone();
+    set_u32(&mut small, cd + 24, usize_ - 1);
+    refused(&small, "an entry inflates to more than its declared size");
+    let mut large = good.clone();
+    set_u32(&mut large, cd + 24, usize_ + 1);
+    refused(&large, "an entry inflates to less than its declared size");
+    // The local header must agree on the method.
+    let mut local = good.clone();
+    set_u16(&mut local, u32_at(&good, cd + 42) as usize + 8, 0);
+    refused(
+        &local,
+        "a local header's method differs from the central directory's",
+    );
+}
+
+#[test]
+fn every_truncation_of_a_deflated_zip_is_a_typed_error() {
+    let msgs = tricky();
+    let good = python_zip(true, &deflated_entries(&msgs));
+    for cut in 4..good.len() {
+        let result = export::import(&good[..cut]);
+        assert!(
+            matches!(result, Err(ArchiveError::Corrupt(_))),
+            "cut at {cut} of {}: {result:?}",
+            good.len()
+        );
+    }
+}
+
+const PY_ZEROS_ZIP: &str = r#"
+import io, sys, zipfile
+mib = int(sys.stdin.read())
+buf = io.BytesIO()
+with zipfile.ZipFile(buf, 'w', zipfile.ZIP_DEFLATED, compresslevel=9) as z:
+    with z.open('bomb.eml', 'w') as f:
+        chunk = bytes(1 << 20)
+        for _ in range(mib): f.write(chunk)
+print(buf.getvalue().hex())
+"#;
+
+#[test]
+fn a_deflate_bomb_is_refused() {
+    // 300 MiB of zeros in about 300 KB, declared as such: more than one message may be.
+    let bomb = unhex(python(PY_ZEROS_ZIP, b"300").trim());
+    assert!(bomb.len() < 400_000, "{}", bomb.len());
+    let cd = central_entries(&bomb)[0];
+    assert_eq!(u32_at(&bomb, cd + 24), 300 << 20);
+    assert_eq!(
+        export::import(&bomb).map(|_| ()),
+        Err(ArchiveError::TooLarge(
+            "a message in the zip is larger than 256 MiB"
+        ))
+    );
+    // The same stream declaring 1 MiB: inflating stops at 1 MiB, 299 MiB short of its end.
+    let mut liar = bomb.clone();
+    set_u32(&mut liar, cd + 24, 1 << 20);
+    assert_eq!(
+        export::import(&liar).map(|_| ()),
+        Err(ArchiveError::Corrupt(
+            "an entry inflates to more than its declared size"
+        ))
+    );
+    assert_eq!(zip::MAX_ENTRY, 256 << 20);
+    assert_eq!(zip::MAX_TOTAL, 1 << 30);
+}
+
+/// A zip whose first entry is not valid deflate, then `sizes.len()` entries of 300,000 bytes
+/// each declared deflated to the given size.
+fn lying_zip(sizes: &[u32]) -> Vec<u8> {
+    let mut msgs = vec![m(None, b"aaaa")];
+    msgs.extend(sizes.iter().map(|_| m(None, &[b'a'; 300_000])));
+    let mut file = zip::write_eml_zip(&msgs).unwrap();
+    let cds = central_entries(&file);
+    declare_deflated(&mut file, cds[0], 4);
+    for (&cd, &size) in cds[1..].iter().zip(sizes) {
+        declare_deflated(&mut file, cd, size);
+    }
+    file
+}
+
+#[test]
+fn the_limits_are_checked_before_anything_is_inflated() {
+    // Each would be refused as corrupt at its first entry if that were inflated first.
+    assert!(matches!(
+        export::import(&lying_zip(&[4])),
+        Err(ArchiveError::Corrupt(_))
+    ));
+    // One entry over 256 MiB.
+    assert_eq!(
+        export::import(&lying_zip(&[(256 << 20) + 1])).map(|_| ()),
+        Err(ArchiveError::TooLarge(
+            "a message in the zip is larger than 256 MiB"
+        ))
+    );
+    // Five of 250 MiB each, every one plausible for 300 KB of deflate: 1.2 GiB together.
+    assert_eq!(
+        export::import(&lying_zip(&[250 << 20; 5])).map(|_| ()),
+        Err(ArchiveError::TooLarge(
+            "the messages in the zip add up to more than 1 GiB"
+        ))
+    );
+    // 300 KB cannot inflate to 310 MB (deflate's best is 1032:1): refused before the output
+    // is allocated, even below the per-message limit.
+    let mut file = zip::write_eml_zip(&[m(None, b"aaaa"), m(None, &[b'a'; 1000])]).unwrap();
+    let cds = central_entries(&file);
+    declare_deflated(&mut file, cds[0], 4);
+    declare_deflated(&mut file, cds[1], 2_000_000);
+    assert_eq!(
+        export::import(&file).map(|_| ()),
+        Err(ArchiveError::Corrupt(
+            "an entry declares more than its compressed size can hold"
+        ))
+    );
+}
+
+/// A deflated archive from Python (data descriptors, stored and deflated entries, dynamic and
+/// fixed Huffman blocks), made once for the property test.
+fn python_sample() -> &'static [u8] {
+    static SAMPLE: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    SAMPLE.get_or_init(|| {
+        let mut msgs = tricky();
+        msgs.push(m(
+            Some("long"),
+            &b"Subject: repeated\r\n\r\nsome text, some more text\r\n".repeat(40),
+        ));
+        let mut entries = deflated_entries(&msgs);
+        entries[2].1 = 0;
+        python_zip(true, &entries)
+    })
+}
+
+proptest! {
+    #[test]
+    fn mutated_deflated_zips_never_panic(
+        edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8),
+        cut in prop::option::of(any::<prop::sample::Index>()),
+    ) {
+        let mut file = python_sample().to_vec();
+        for (at, byte) in edits {
+            let i = at.index(file.len());
+            file[i] = byte;
+        }
+        if let Some(cut) = cut {
+            file.truncate(cut.index(file.len()));
+        }
+        let _ = export::import(&file);
+    }
+
+    #[test]
+    fn arbitrary_deflate_data_never_panics(
+        data in prop::collection::vec(any::<u8>(), 0..2048),
+        declared in 0u32..(1 << 20),
+    ) {
+        let mut file = zip::write_eml_zip(&[m(None, &data)]).unwrap();
+        let cd = central_entries(&file)[0];
+        declare_deflated(&mut file, cd, declared);
+        let _ = export::import(&file);
     }
 }

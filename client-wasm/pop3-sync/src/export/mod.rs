@@ -70,10 +70,12 @@ pub enum ArchiveError {
     /// The archive is damaged.
     #[error("the archive is damaged: {0}")]
     Corrupt(&'static str),
-    /// A zip feature this reader does not have (compression, encryption, zip64).
+    /// A zip feature this reader does not have (compression other than deflate, encryption,
+    /// zip64).
     #[error("the archive uses {0}, which this app cannot read")]
     Unsupported(&'static str),
-    /// Too many messages, or too big for a zip without zip64.
+    /// Too many messages, too big for a zip without zip64, or past the zip reader's limits
+    /// ([`zip::MAX_ENTRY`], [`zip::MAX_TOTAL`]).
     #[error("the archive is too large: {0}")]
     TooLarge(&'static str),
     /// A UIDL that cannot go into a header line.

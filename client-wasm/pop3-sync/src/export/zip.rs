@@ -1,6 +1,15 @@
 //! Zips of `.eml` files, written with the store method (mail compresses poorly next to the
-//! cost of a deflate implementation in the wasm), and read back: stored entries only, every
-//! offset and length checked against the buffer, every CRC-32 verified.
+//! cost of a deflate *compressor* in the wasm, and an export does not need one), and read back:
+//! stored (method 0) and deflated (method 8) entries, so that zips made by other tools import
+//! too. Every offset and length is checked against the buffer and every CRC-32 verified.
+//!
+//! Sizes and CRC-32 come from the central directory, never from the local header, so entries
+//! written with a data descriptor (general-purpose bit 3, what streaming zippers such as
+//! `zip - … | …` write) read like any other. Inflating never trusts the declared sizes: they
+//! are checked against [`MAX_ENTRY`], [`MAX_TOTAL`] and deflate's best ratio before anything is
+//! inflated or allocated, and inflating stops with an error as soon as an entry's output would
+//! exceed its declared size. Encryption, zip64 and other methods are refused
+//! ([`ArchiveError::Unsupported`]).
 
 use super::{ArchiveError, ExportMessage, Imported, imported, split_uid_header, with_uid_header};
 use std::collections::HashSet;
@@ -13,6 +22,24 @@ const VERSION: u16 = 10;
 /// General-purpose flag bit 11: names are UTF-8 (ours are ASCII; set for readers that care).
 const FLAG_UTF8: u16 = 1 << 11;
 const MAX_NAME: usize = 100;
+const STORED: u16 = 0;
+const DEFLATED: u16 = 8;
+
+/// Largest entry read from a zip, stored or inflated: 256 MiB, the largest message the POP3
+/// client accepts from RETR (`pop3_proto::Options::max_message_size`), well above real mail.
+/// A larger entry is a bomb or not mail, and is refused before it is inflated.
+pub const MAX_ENTRY: u32 = 256 << 20;
+
+/// Most bytes of messages read from one zip, all entries together: 1 GiB. The import runs in
+/// one wasm32 memory (4 GiB at most) that holds the archive, the messages read and the copies
+/// handed to JS side by side; a larger mailbox is imported as several archives. Checked on the
+/// declared sizes before anything is inflated (an entry never yields more than it declares).
+pub const MAX_TOTAL: u64 = 1 << 30;
+
+/// Deflate's best compression ratio is 1032:1 (a 258-byte match coded in two bits); an entry
+/// declaring more output than this many bytes per compressed byte (and 1032 bytes of slack)
+/// lies about its size, and is refused before its output is allocated.
+const MAX_RATIO: u64 = 1032;
 
 fn put16(out: &mut Vec<u8>, v: u16) {
     out.extend_from_slice(&v.to_le_bytes());
@@ -163,6 +190,65 @@ fn usize_of(v: u32) -> usize {
     usize::try_from(v).unwrap_or(usize::MAX)
 }
 
+/// One `.eml` entry of the central directory, checked against the limits.
+struct Entry {
+    method: u16,
+    crc: u32,
+    csize: usize,
+    usize_: usize,
+    local: usize,
+}
+
+/// Inflates a raw deflate stream that must fill exactly `declared` bytes and use all of
+/// `input`. The output grows as it is produced (never to more than `declared`), so a stream
+/// that lies about its size costs at most what it really yields up to that size.
+fn inflate(input: &[u8], declared: usize) -> Result<Vec<u8>, ArchiveError> {
+    use miniz_oxide::inflate::TINFLStatus;
+    use miniz_oxide::inflate::core::{DecompressorOxide, decompress, inflate_flags};
+    // Non-wrapping: the whole output so far is the window; all input is given at once.
+    let flags = inflate_flags::TINFL_FLAG_USING_NON_WRAPPING_OUTPUT_BUF;
+    let mut state = Box::<DecompressorOxide>::default();
+    let mut out = vec![0; declared.min(input.len().saturating_mul(4).max(64 << 10))];
+    let (mut in_pos, mut out_pos) = (0, 0);
+    loop {
+        let rest = input.get(in_pos..).unwrap_or_default();
+        let (status, read, written) = decompress(&mut state, rest, &mut out, out_pos, flags);
+        in_pos = in_pos.saturating_add(read);
+        out_pos = out_pos.saturating_add(written);
+        match status {
+            TINFLStatus::Done => break,
+            TINFLStatus::HasMoreOutput if out.len() < declared => {
+                out.resize(out.len().saturating_mul(2).min(declared), 0);
+            }
+            TINFLStatus::HasMoreOutput => {
+                return Err(ArchiveError::Corrupt(
+                    "an entry inflates to more than its declared size",
+                ));
+            }
+            TINFLStatus::FailedCannotMakeProgress | TINFLStatus::NeedsMoreInput => {
+                return Err(ArchiveError::Corrupt("a compressed entry is cut short"));
+            }
+            _ => {
+                return Err(ArchiveError::Corrupt(
+                    "a compressed entry is not valid deflate",
+                ));
+            }
+        }
+    }
+    if out_pos != declared {
+        return Err(ArchiveError::Corrupt(
+            "an entry inflates to less than its declared size",
+        ));
+    }
+    if in_pos != input.len() {
+        return Err(ArchiveError::Corrupt(
+            "a compressed entry has data after its end",
+        ));
+    }
+    out.truncate(out_pos);
+    Ok(out)
+}
+
 /// Reads the `.eml` entries of a zip (other entries are skipped).
 pub fn read_eml_zip(bytes: &[u8]) -> Result<Vec<Imported>, ArchiveError> {
     let r = Reader(bytes);
@@ -183,7 +269,11 @@ pub fn read_eml_zip(bytes: &[u8]) -> Result<Vec<Imported>, ArchiveError> {
     }
     let mut at = usize_of(cd_offset);
     r.bytes(at, usize_of(cd_size))?;
-    let mut out = Vec::new();
+
+    // First the whole central directory, so that the limits are checked before anything is
+    // inflated or allocated.
+    let mut entries = Vec::new();
+    let mut total: u64 = 0;
     for _ in 0..count {
         if r.u32(at)? != CENTRAL_SIG {
             return Err(ArchiveError::Corrupt("bad central directory entry"));
@@ -197,7 +287,7 @@ pub fn read_eml_zip(bytes: &[u8]) -> Result<Vec<Imported>, ArchiveError> {
         let extra_len = usize::from(r.u16(at + 30)?);
         let comment_len = usize::from(r.u16(at + 32)?);
         let local = r.u32(at + 42)?;
-        let name = r.bytes(at + 46, name_len)?.to_vec();
+        let name = r.bytes(at + 46, name_len)?;
         at += 46 + name_len + extra_len + comment_len;
 
         let is_eml = name.len() >= 4 && name[name.len() - 4..].eq_ignore_ascii_case(b".eml");
@@ -207,28 +297,67 @@ pub fn read_eml_zip(bytes: &[u8]) -> Result<Vec<Imported>, ArchiveError> {
         if flags & 1 != 0 {
             return Err(ArchiveError::Unsupported("encryption"));
         }
-        if method != 0 {
+        if method != STORED && method != DEFLATED {
             return Err(ArchiveError::Unsupported(
-                "compressed entries (only stored ones are read)",
+                "a compression method other than deflate",
             ));
         }
         if csize == u32::MAX || usize_ == u32::MAX || local == u32::MAX {
             return Err(ArchiveError::Unsupported("zip64"));
         }
-        if csize != usize_ {
+        if method == STORED && csize != usize_ {
             return Err(ArchiveError::Corrupt("a stored entry's sizes differ"));
         }
-        let l = usize_of(local);
+        if usize_ > MAX_ENTRY {
+            return Err(ArchiveError::TooLarge(
+                "a message in the zip is larger than 256 MiB",
+            ));
+        }
+        total += u64::from(usize_);
+        if total > MAX_TOTAL {
+            return Err(ArchiveError::TooLarge(
+                "the messages in the zip add up to more than 1 GiB",
+            ));
+        }
+        if u64::from(usize_) > (u64::from(csize) + 1) * MAX_RATIO {
+            return Err(ArchiveError::Corrupt(
+                "an entry declares more than its compressed size can hold",
+            ));
+        }
+        entries.push(Entry {
+            method,
+            crc,
+            csize: usize_of(csize),
+            usize_: usize_of(usize_),
+            local: usize_of(local),
+        });
+    }
+
+    let mut out = Vec::with_capacity(entries.len());
+    for e in entries {
+        let l = e.local;
         if r.u32(l)? != LOCAL_SIG {
             return Err(ArchiveError::Corrupt("bad local header"));
         }
+        if r.u16(l + 8)? != e.method {
+            return Err(ArchiveError::Corrupt(
+                "a local header's method differs from the central directory's",
+            ));
+        }
         let start = l + 30 + usize::from(r.u16(l + 26)?) + usize::from(r.u16(l + 28)?);
-        let data = r.bytes(start, usize_of(csize))?;
-        if crc32fast::hash(data) != crc {
+        let stored = r.bytes(start, e.csize)?;
+        let mut data = if e.method == DEFLATED {
+            inflate(stored, e.usize_)?
+        } else {
+            stored.to_vec()
+        };
+        if crc32fast::hash(&data) != e.crc {
             return Err(ArchiveError::Corrupt("a checksum (CRC-32) does not match"));
         }
-        let (uid, raw) = split_uid_header(data);
-        out.push(imported(uid, raw.to_vec()));
+        let (uid, raw) = split_uid_header(&data);
+        let header = data.len() - raw.len();
+        data.drain(..header);
+        out.push(imported(uid, data));
     }
     Ok(out)
 }
