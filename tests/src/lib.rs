@@ -13,6 +13,7 @@ pub mod maildir;
 pub mod npm;
 pub mod proxies;
 mod proxy_thread;
+pub mod wasm_tests;
 
 pub use certs::{IssuedCert, TestCa, Validity};
 pub use delay_proxy::DelayProxy;

@@ -9,27 +9,15 @@
 //! certificate and STLS checks are the ones bridge/pop3-bridge/tests/tls_stls.rs runs against
 //! the bridge's own TLS.
 
-use std::path::Path;
-use std::process::Command;
 use std::sync::Arc;
 
 use e2e::certs::{IssuedCert, TestCa, Validity, self_signed};
+use e2e::wasm_tests::{self, Driver};
 use e2e::{Dovecot, DovecotOptions, Mailbox};
 use pop3_bridge::{Bridge, Config};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
-
-fn which(cmd: &str) -> Option<String> {
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {cmd}"))
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
-}
 
 fn tls_acceptor(cert: &IssuedCert) -> tokio_rustls::TlsAcceptor {
     let certs: Vec<_> = rustls_pemfile::certs(&mut cert.cert_pem.as_bytes())
@@ -103,45 +91,8 @@ async fn injecting_stls_server() -> u16 {
     port
 }
 
-fn run_wasm_tests(root: &Path, driver_env: (&str, &str), env: &[(&str, String)]) -> bool {
-    let runner = which("wasm-bindgen-test-runner")
-        .expect("wasm-bindgen-test-runner is missing: run `cargo xtask setup`");
-    let mut cmd = Command::new(env!("CARGO"));
-    cmd.current_dir(root)
-        .args([
-            "test",
-            "-p",
-            "pop3-web",
-            "--target",
-            "wasm32-unknown-unknown",
-            "--test",
-            "end_to_end",
-        ])
-        // Its own target dir: the outer `cargo test` may hold the default one.
-        .env("CARGO_TARGET_DIR", root.join("target/wasm-browser-tests"))
-        .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER", &runner)
-        .env_remove("CHROMEDRIVER")
-        .env_remove("GECKODRIVER")
-        .env(driver_env.0, driver_env.1)
-        .env("WASM_BINDGEN_TEST_TIMEOUT", "180");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.status().expect("cargo runs").success()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_ends_in_chromium_and_firefox_with_the_same_certificate_and_stls_checks() {
-    let chromedriver =
-        which("chromedriver").expect("chromedriver is missing: run `cargo xtask setup`");
-    let geckodriver = which("geckodriver")
-        .or_else(|| {
-            let p = Path::new(&std::env::var("HOME").unwrap_or_default())
-                .join(".cargo/bin/geckodriver");
-            p.is_file().then(|| p.display().to_string())
-        })
-        .expect("geckodriver is missing: run `cargo xtask setup`");
-
     let ca = Arc::new(TestCa::new().unwrap());
     let leaf = ca.issue_localhost().unwrap();
     let leaf_der = rustls_pemfile::certs(&mut leaf.cert_pem.as_bytes())
@@ -189,10 +140,6 @@ async fn tls_ends_in_chromium_and_firefox_with_the_same_certificate_and_stls_che
         let _ = stopped.await;
     }));
 
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf();
     let env = vec![
         ("POP3_E2E_BRIDGE", format!("ws://{bridge_addr}/pop3")),
         ("POP3_E2E_CA_PEM", ca.cert_pem().to_owned()),
@@ -207,8 +154,8 @@ async fn tls_ends_in_chromium_and_firefox_with_the_same_certificate_and_stls_che
         ("WASM_BINDGEN_TEST_ADDRESS", page_addr.to_string()),
     ];
     let (chromium, firefox) = tokio::task::spawn_blocking(move || {
-        let chromium = run_wasm_tests(&root, ("CHROMEDRIVER", &chromedriver), &env);
-        let firefox = run_wasm_tests(&root, ("GECKODRIVER", &geckodriver), &env);
+        let chromium = wasm_tests::run("end_to_end", Driver::Chromium, &env);
+        let firefox = wasm_tests::run("end_to_end", Driver::Firefox, &env);
         (chromium, firefox)
     })
     .await

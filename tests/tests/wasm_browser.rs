@@ -1,32 +1,15 @@
 //! Runs the wasm client's browser tests (client-wasm/pop3-web/tests/web.rs) in headless Chromium through
 //! wasm-bindgen-test-runner, against a real bridge (in this process) and a real Dovecot.
 
+use e2e::wasm_tests::{self, Driver};
 use e2e::{Dovecot, DovecotOptions, Mailbox};
 use pop3_bridge::{Bridge, Config};
-use std::path::Path;
-use std::process::Command;
 use tokio::net::TcpListener;
 
 const COUNT: usize = 30;
 
-fn which(cmd: &str) -> Option<String> {
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {cmd}"))
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wasm_client_passes_its_browser_tests_against_bridge_and_dovecot() {
-    let runner = which("wasm-bindgen-test-runner")
-        .expect("wasm-bindgen-test-runner is missing: run `cargo xtask setup`");
-    let chromedriver =
-        which("chromedriver").expect("chromedriver is missing: run `cargo xtask setup`");
-
     let d = Dovecot::start(
         DovecotOptions::new()
             .user("web", "pw-web", Mailbox::new(COUNT))
@@ -59,45 +42,22 @@ async fn wasm_client_passes_its_browser_tests_against_bridge_and_dovecot() {
         let _ = stopped.await;
     }));
 
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
     let (tls_port, plain_port) = (d.tls_port(), d.plain_port());
-    let status = tokio::task::spawn_blocking({
-        let root = root.to_path_buf();
-        move || {
-            Command::new(env!("CARGO"))
-                .current_dir(&root)
-                .args([
-                    "test",
-                    "-p",
-                    "pop3-web",
-                    "--target",
-                    "wasm32-unknown-unknown",
-                    "--test",
-                    "web",
-                ])
-                // Its own target dir: the outer `cargo test` may hold the default one.
-                .env("CARGO_TARGET_DIR", root.join("target/wasm-browser-tests"))
-                .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER", &runner)
-                .env("CHROMEDRIVER", &chromedriver)
-                .env("WASM_BINDGEN_TEST_ADDRESS", page_addr.to_string())
-                .env("WASM_BINDGEN_TEST_TIMEOUT", "120")
-                .env("POP3_TEST_BRIDGE", format!("ws://{bridge_addr}/pop3"))
-                .env("POP3_TEST_TLS_PORT", tls_port.to_string())
-                .env("POP3_TEST_PLAIN_PORT", plain_port.to_string())
-                .env("POP3_TEST_DIGEST", format!("{digest:016x}"))
-                .env("POP3_TEST_COUNT", COUNT.to_string())
-                .status()
-        }
-    })
-    .await
-    .unwrap()
-    .expect("cargo runs");
+    let env = vec![
+        ("WASM_BINDGEN_TEST_ADDRESS", page_addr.to_string()),
+        ("POP3_TEST_BRIDGE", format!("ws://{bridge_addr}/pop3")),
+        ("POP3_TEST_TLS_PORT", tls_port.to_string()),
+        ("POP3_TEST_PLAIN_PORT", plain_port.to_string()),
+        ("POP3_TEST_DIGEST", format!("{digest:016x}")),
+        ("POP3_TEST_COUNT", COUNT.to_string()),
+    ];
+    let passed =
+        tokio::task::spawn_blocking(move || wasm_tests::run("web", Driver::Chromium, &env))
+            .await
+            .unwrap();
     let _ = stop.send(());
     let _ = bridge.await;
-    assert!(
-        status.success(),
-        "the browser tests failed (see their output above)"
-    );
+    assert!(passed, "the browser tests failed (see their output above)");
     // deletion_happens_at_quit marked 1, undid it, marked 2 and quit.
     assert_eq!(d.stored_message_count("del").unwrap(), 4);
 }
