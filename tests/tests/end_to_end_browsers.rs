@@ -10,6 +10,11 @@
 //! the bridge's own TLS.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use futures_util::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
 
 use e2e::certs::{IssuedCert, TestCa, Validity, self_signed};
 use e2e::wasm_tests::{self, Driver};
@@ -91,6 +96,100 @@ async fn injecting_stls_server() -> u16 {
     port
 }
 
+/// The handshake answer names the subprotocol the browser offered (a browser drops a WebSocket
+/// whose answer names none).
+// The `Err` type is tungstenite's callback contract (an HTTP response), not ours to shrink.
+#[allow(clippy::result_large_err)]
+fn echo_subprotocol(
+    req: &Request,
+    mut resp: Response,
+) -> Result<Response, tokio_tungstenite::tungstenite::handshake::server::ErrorResponse> {
+    if let Some(p) = req.headers().get("Sec-WebSocket-Protocol") {
+        resp.headers_mut()
+            .insert("Sec-WebSocket-Protocol", p.clone());
+    }
+    Ok(resp)
+}
+
+/// How many connect requests the old bridge saw with and without `end_to_end`.
+#[derive(Default)]
+struct OldBridgeCounts {
+    with_end_to_end: AtomicUsize,
+    without: AtomicUsize,
+}
+
+/// A bridge as it was before relay mode, as far as a client can tell: it refuses a connect
+/// request with a field it does not know (`end_to_end`) as `bad_request`, and for any other
+/// request does TLS to `tls_port` itself (trusting `ca`) and relays. Not the product's code:
+/// the old version of the bridge is not at hand, and this is all of its behaviour the retry
+/// depends on.
+async fn old_bridge(tls_port: u16, ca: Arc<TestCa>, counts: Arc<OldBridgeCounts>) -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = l.local_addr().unwrap().port();
+    let connector = {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(ca.root_store())
+            .with_no_client_auth();
+        tokio_rustls::TlsConnector::from(Arc::new(config))
+    };
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = l.accept().await {
+            let (connector, counts) = (connector.clone(), counts.clone());
+            tokio::spawn(async move {
+                let echo = echo_subprotocol;
+                let Ok(mut ws) = tokio_tungstenite::accept_hdr_async(tcp, echo).await else {
+                    return;
+                };
+                let Some(Ok(Message::Text(req))) = ws.next().await else {
+                    return;
+                };
+                let req: serde_json::Value = serde_json::from_str(req.as_str()).unwrap();
+                if req.get("end_to_end").is_some() {
+                    counts.with_end_to_end.fetch_add(1, Ordering::SeqCst);
+                    let refusal = serde_json::json!({"ok": false, "error": {
+                        "code": "bad_request",
+                        "message": "The request was not understood.",
+                        "detail": "invalid request: unknown field `end_to_end`"}});
+                    let _ = ws.send(Message::text(refusal.to_string())).await;
+                    let _ = ws.close(None).await;
+                    return;
+                }
+                counts.without.fetch_add(1, Ordering::SeqCst);
+                let tcp = tokio::net::TcpStream::connect(("127.0.0.1", tls_port))
+                    .await
+                    .unwrap();
+                let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+                let mut tls = connector.connect(name, tcp).await.unwrap();
+                let ok = serde_json::json!({"ok": true, "security": "tls",
+                    "peer": format!("127.0.0.1:{tls_port}"), "insecure": false});
+                ws.send(Message::text(ok.to_string())).await.unwrap();
+                let mut buf = vec![0u8; 16384];
+                loop {
+                    tokio::select! {
+                        m = ws.next() => match m {
+                            Some(Ok(Message::Binary(b))) => {
+                                if tls.write_all(&b).await.is_err() { return; }
+                            }
+                            Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                            _ => return,
+                        },
+                        n = tls.read(&mut buf) => match n {
+                            Ok(n @ 1..) => {
+                                if ws.send(Message::binary(buf[..n].to_vec())).await.is_err() { return; }
+                            }
+                            _ => { let _ = ws.close(None).await; return; }
+                        },
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_ends_in_chromium_and_firefox_with_the_same_certificate_and_stls_checks() {
     let ca = Arc::new(TestCa::new().unwrap());
@@ -112,6 +211,8 @@ async fn tls_ends_in_chromium_and_firefox_with_the_same_certificate_and_stls_che
     let wrong_name = tls_server(&ca.issue(&["mail.example.org"], Validity::Valid).unwrap()).await;
     let unknown_ca = tls_server(&self_signed(&["localhost"]).unwrap()).await;
     let injection = injecting_stls_server().await;
+    let counts = Arc::new(OldBridgeCounts::default());
+    let old = old_bridge(d.tls_port(), ca.clone(), counts.clone()).await;
 
     // The test page's origin must be allowed by the bridge, so pin the runner's address.
     let page = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -151,6 +252,7 @@ async fn tls_ends_in_chromium_and_firefox_with_the_same_certificate_and_stls_che
         ("POP3_E2E_UNKNOWN_CA_PORT", unknown_ca.to_string()),
         ("POP3_E2E_INJECTION_PORT", injection.to_string()),
         ("POP3_E2E_FIRST_MESSAGE_LEN", first_len.to_string()),
+        ("POP3_E2E_OLD_BRIDGE", format!("ws://127.0.0.1:{old}/pop3")),
         ("WASM_BINDGEN_TEST_ADDRESS", page_addr.to_string()),
     ];
     let (chromium, firefox) = tokio::task::spawn_blocking(move || {
@@ -170,6 +272,9 @@ async fn tls_ends_in_chromium_and_firefox_with_the_same_certificate_and_stls_che
         firefox,
         "the end-to-end tests failed in Firefox (output above)"
     );
+    // In each browser: "prefer" asked with end_to_end, then again without; `true` only with.
+    assert_eq!(counts.with_end_to_end.load(Ordering::SeqCst), 4);
+    assert_eq!(counts.without.load(Ordering::SeqCst), 2);
 }
 
 fn hex(bytes: &[u8]) -> String {

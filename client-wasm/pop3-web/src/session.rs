@@ -130,6 +130,9 @@ pub(crate) struct Inner {
     relay: bool,
     /// TLS inside this client, once started (implicit TLS: at the answer; STLS: at the `+OK`).
     e2e: Option<EndToEnd>,
+    /// The bridge token of a request that preferred end to end, until its answer: an older
+    /// bridge refuses that request, and it is asked again without (`again_without_end_to_end`).
+    retry_token: Option<Option<String>>,
     login_handle: Option<Handle>,
     /// A direct STLS upgrade is under way (between the `+OK` and the handshake's end).
     upgrading: bool,
@@ -199,12 +202,19 @@ impl Inner {
                     EndToEndChoice::Prefer => Some(WireEndToEnd::Prefer),
                     EndToEndChoice::Off => None,
                 };
+                let token = self.opts.token.take();
+                // With "prefer", a bridge older than relay mode refuses the request as
+                // `bad_request` (unknown field): the same request goes again without it, so
+                // the token is kept until the answer.
+                if end_to_end == Some(WireEndToEnd::Prefer) {
+                    self.retry_token = Some(token.clone());
+                }
                 let req = ConnectRequest {
                     host: self.opts.host.clone(),
                     port: self.opts.port,
                     security: self.opts.security,
                     // Sent once; not kept in this session afterwards.
-                    token: self.opts.token.take(),
+                    token,
                     end_to_end,
                 };
                 let json = js_sys::JSON::stringify(&to_js(&req))
@@ -249,9 +259,13 @@ impl Inner {
                 "The bridge's answer is not valid.",
             ));
         };
-        let ok = match answer {
-            Answer::Ok(ok) => ok,
-            Answer::Refused(r) => return self.fail(refusal(r)),
+        let retry_token = self.retry_token.take();
+        let ok = match (answer, retry_token) {
+            (Answer::Ok(ok), _) => ok,
+            (Answer::Refused(r), Some(token)) if r.code == Some(ErrorCode::BadRequest) => {
+                return self.again_without_end_to_end(token);
+            }
+            (Answer::Refused(r), _) => return self.fail(refusal(r)),
         };
         let asked = self.tls_factory.is_some()
             && self.opts.end_to_end != EndToEndChoice::Off
@@ -287,6 +301,33 @@ impl Inner {
             // Implicit TLS in this client: the handshake starts now, the greeting follows it.
             (Security::Tls, true) => self.start_client_tls(),
             _ => {}
+        }
+    }
+
+    /// The bridge refused a request that preferred end to end as malformed: a bridge older than
+    /// relay mode, which does not know the field. Asks once more without it, on a new
+    /// WebSocket (dropping the old one detaches its handlers); TLS is then the bridge's, and
+    /// `endToEnd` says so.
+    fn again_without_end_to_end(&mut self, token: Option<String>) {
+        self.tls_factory = None;
+        self.opts.token = token;
+        let Some(url) = self.opts.bridge_url.clone() else {
+            return self.fail(Pop3Error::new(Code::Protocol, "No bridge to ask again."));
+        };
+        let me = self.me.clone();
+        match Link::open(&url, move |ev| {
+            if let Some(rc) = me.upgrade() {
+                with_inner(&rc, |i| i.on_link(ev));
+            }
+        }) {
+            Ok(link) => self.link = Some(link),
+            Err(e) => self.fail(
+                Pop3Error::new(
+                    Code::BridgeUnreachable,
+                    "The bridge could not be reached again.",
+                )
+                .detail(format!("{e:?}")),
+            ),
         }
     }
 
@@ -1043,6 +1084,7 @@ pub async fn connect(options: JsValue) -> Result<Session, JsValue> {
             tls_factory,
             relay: false,
             e2e: None,
+            retry_token: None,
             login_handle: None,
             login_method: None,
             logged_in: false,

@@ -28,6 +28,7 @@ struct Env {
     unknown_ca_port: u16,
     injection_port: u16,
     first_message_len: u32,
+    old_bridge: &'static str,
 }
 
 fn port(v: &str) -> u16 {
@@ -46,6 +47,7 @@ fn env() -> Env {
         Some(unknown_ca),
         Some(injection),
         Some(first_len),
+        Some(old_bridge),
     ) = (
         option_env!("POP3_E2E_BRIDGE"),
         option_env!("POP3_E2E_CA_PEM"),
@@ -57,6 +59,7 @@ fn env() -> Env {
         option_env!("POP3_E2E_UNKNOWN_CA_PORT"),
         option_env!("POP3_E2E_INJECTION_PORT"),
         option_env!("POP3_E2E_FIRST_MESSAGE_LEN"),
+        option_env!("POP3_E2E_OLD_BRIDGE"),
     )
     else {
         panic!("run through tests/tests/end_to_end_browsers.rs, which starts the servers")
@@ -72,6 +75,7 @@ fn env() -> Env {
         unknown_ca_port: port(unknown_ca),
         injection_port: port(injection),
         first_message_len: first_len.parse().expect("a length"),
+        old_bridge,
     }
 }
 
@@ -253,4 +257,26 @@ async fn bytes_injected_after_the_stls_answer_end_the_session() {
     let e = env();
     let code = error_code(options(&e, e.injection_port, "stls", trusting_the_ca(&e))).await;
     assert_eq!(code, "stls_injection");
+}
+
+#[wasm_bindgen_test]
+async fn prefer_asks_an_older_bridge_again_without_end_to_end() {
+    let e = env();
+    install_tls_module();
+    let o = options(&e, e.tls_port, "tls", JsValue::UNDEFINED);
+    Reflect::set(&o, &"bridgeUrl".into(), &e.old_bridge.into()).unwrap();
+    Reflect::set(&o, &"endToEnd".into(), &"prefer".into()).unwrap();
+    let s = pop3_web::connect(o).await.unwrap();
+    assert!(!s.end_to_end(), "the old bridge did TLS itself");
+    let stat = JsFuture::from(s.stat()).await.unwrap();
+    assert!(prop(&stat, "count").as_f64().unwrap() >= 1.0);
+    s.close();
+}
+
+#[wasm_bindgen_test]
+async fn require_does_not_fall_back_on_an_older_bridge() {
+    let e = env();
+    let o = options(&e, e.tls_port, "tls", trusting_the_ca(&e));
+    Reflect::set(&o, &"bridgeUrl".into(), &e.old_bridge.into()).unwrap();
+    assert_eq!(error_code(o).await, "bad_request");
 }
