@@ -8,7 +8,8 @@
 // Either layer alone must stop every script; the UI tests prove the frame alone does by
 // passing an unsanitizing `render` (see web/dev/safety.js). Remote content (images) is off
 // until the user asks for it, for one message at a time; links open in a new context with no
-// referrer. Plain text never becomes markup: it is built from text nodes and <a> elements.
+// referrer. Plain text is shown in the same kind of frame (see `plainTextHtml`): every
+// character of it escaped, only its http, https and mailto links made <a> elements.
 //
 // Attachments are saved as application/octet-stream with <a download>: never opened as a
 // document in this origin (no blob: HTML/SVG/XML navigation).
@@ -43,7 +44,11 @@ export const FRAME_CSS =
   ':root{color-scheme:light}' +
   'body{margin:0;padding:1rem 1.25rem;font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans","DejaVu Sans",sans-serif;' +
   'color:#1b1e24;background:#fff;overflow-wrap:anywhere}' +
-  'img,video{max-width:100%;height:auto}table{max-width:100%}pre{white-space:pre-wrap}a{color:#2457d6}';
+  'img,video{max-width:100%;height:auto}table{max-width:100%}pre{white-space:pre-wrap}a{color:#2457d6}' +
+  // The plain-text view (`plainTextHtml`): the reader's font, wrapped as the sender broke it.
+  // One static stylesheet for both views, so one `style-src` hash covers them (web/README.md).
+  'pre.p3-plain{margin:0;font:inherit;line-height:1.55;white-space:pre-wrap;overflow-wrap:anywhere}' +
+  'pre.p3-plain:focus{outline:none}pre.p3-plain:focus-visible{outline:3px solid #ffb000;outline-offset:4px}';
 
 /**
  * The complete srcdoc: our head (policy first, so it covers everything after it), then the body.
@@ -65,15 +70,16 @@ export function frameDocument(bodyHtml, { allowRemote = false } = {}) {
 }
 
 /**
- * Creates the sandboxed frame for already-rendered HTML. The frame is the second layer: it
- * must hold even if `bodyHtml` were hostile.
+ * Creates the sandboxed frame for already-rendered HTML (the HTML view's sanitized HTML, or the
+ * plain-text view's `plainTextHtml`). The frame is the second layer: it must hold even if
+ * `bodyHtml` were hostile.
  * @param {string} bodyHtml
- * @param {{ allowRemote?: boolean, title?: string }} [options]
+ * @param {{ allowRemote?: boolean, title?: string, className?: string }} [options]
  * @returns {HTMLIFrameElement}
  */
-export function createMessageFrame(bodyHtml, { allowRemote = false, title = 'Message' } = {}) {
+export function createMessageFrame(bodyHtml, { allowRemote = false, title = 'Message', className = '' } = {}) {
   const frame = document.createElement('iframe');
-  frame.className = 'message-frame';
+  frame.className = `message-frame ${className}`.trim();
   // Attributes before srcdoc: the document must never exist without its sandbox.
   frame.setAttribute('sandbox', FRAME_SANDBOX);
   frame.setAttribute('referrerpolicy', 'no-referrer');
@@ -111,32 +117,63 @@ const LINK = /\b(?:https?:\/\/|mailto:)[^\s<>"'\u0000-\u001f\u007f]+/gi;
 const TRAILING = /[.,;:!?)\]}'"]+$/;
 
 /**
- * Plain text as a fragment of text nodes and links. Only http, https and mailto become
- * links; everything else (javascript:, data:, ...) stays text. Never parsed as markup.
- * @param {string} text
- * @returns {DocumentFragment}
+ * A run of plain text: text, or a link (`href` set, equal to `text`).
+ * @typedef {{ text: string, href?: string }} TextToken
  */
-export function linkifyText(text) {
-  const frag = document.createDocumentFragment();
+
+/**
+ * Plain text cut into text and links: the one definition of what becomes a link. Only http,
+ * https and mailto do; everything else (javascript:, data:, ...) stays text.
+ * @param {string | null | undefined} text
+ * @returns {TextToken[]}
+ */
+export function textTokens(text) {
+  const s = String(text ?? '');
+  /** @type {TextToken[]} */
+  const out = [];
   let last = 0;
-  for (const m of String(text ?? '').matchAll(LINK)) {
+  for (const m of s.matchAll(LINK)) {
     let url = m[0];
     // "see https://x.org/a." : the full stop ends the sentence, not the URL.
     const trail = TRAILING.exec(url);
     if (trail && !(trail[0].startsWith(')') && url.includes('('))) url = url.slice(0, -trail[0].length);
-    if (m.index > last) frag.append(document.createTextNode(text.slice(last, m.index)));
-    const a = document.createElement('a');
-    a.href = url;
-    a.textContent = url;
-    a.title = url;
-    a.target = '_blank';
-    a.rel = 'noopener noreferrer';
-    a.referrerPolicy = 'no-referrer';
-    frag.append(a);
+    if (m.index > last) out.push({ text: s.slice(last, m.index) });
+    out.push({ text: url, href: url });
     last = m.index + url.length;
   }
-  if (last < String(text ?? '').length) frag.append(document.createTextNode(text.slice(last)));
-  return frag;
+  if (last < s.length) out.push({ text: s.slice(last) });
+  return out;
+}
+
+/**
+ * Text as HTML text or attribute value: every character that could start markup, end an
+ * attribute or begin an entity is escaped.
+ * @param {string} s
+ */
+function escapeHtml(s) {
+  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/**
+ * The plain-text view's body for its frame (`createMessageFrame`): all of the text escaped,
+ * each link of `textTokens` an <a> with its real URL as the tooltip, opening in a new context
+ * without opener or referrer (like the HTML view's links, see `decorateLinks`). The text is
+ * a focusable region (tabindex 0), so a keyboard user can Tab into the frame and scroll it
+ * even when it has no link.
+ * @param {string | null | undefined} text
+ * @returns {string}
+ */
+export function plainTextHtml(text) {
+  let html = '';
+  for (const t of textTokens(text)) {
+    if (t.href == null) {
+      html += escapeHtml(t.text);
+    } else {
+      const href = escapeHtml(t.href);
+      html += `<a href="${href}" title="${href}" target="_blank" rel="noopener noreferrer" referrerpolicy="no-referrer">${escapeHtml(t.text)}</a>`;
+    }
+  }
+  return `<pre class="p3-plain" tabindex="0">${html}</pre>`;
 }
 
 // ---------------------------------------------------------------------------- attachments
@@ -285,15 +322,22 @@ export function showMessage({ body, attachments }, options) {
   const remoteText = el('span');
   const remoteBtn = el('button', { type: 'button', class: 'load-remote', text: 'Load remote content' });
   const remoteBar = el('div', { class: 'remote-bar', role: 'status', hidden: true }, remoteText, remoteBtn);
-  // The plain text is built once (text nodes and links only) and kept even while the HTML is
-  // shown, hidden, so "Show plain text" is instant.
-  const pre = el('pre', { class: 'message-body' });
+  // The plain text is shown in a sandboxed frame like the HTML (`plainTextHtml`), not in the
+  // page: its links must live in a document that says x-dns-prefetch-control off, or Firefox
+  // looks up a link's host as soon as it is hovered or focused (tests/tests/ui_dns_prefetch.rs).
+  // The frame is made the first time the text is shown and then kept, hidden while the HTML
+  // is shown, so toggling back to it is instant. It comes after the HTML frame's slot, so the
+  // first frame of the view is the HTML one whenever that is shown. The cost of the frame,
+  // as for the HTML one: the text scrolls inside it, the browser's find-in-page may not reach
+  // into it, and keys pressed while the focus is inside it (Escape to close the reader) do not
+  // reach the page. Tab still reaches the text (focusable, to scroll it) and each link.
+  /** @type {HTMLIFrameElement | null} */
+  let textFrame = null;
   const hasText = text != null && String(text).trim() !== '';
-  if (hasText) pre.append(linkifyText(text));
   const emptyNote = options.emptyNote ?? (hasHtml ? 'This message has no plain-text version.' : 'This message has no text.');
   const note = el('p', { class: 'message-note', text: emptyNote, hidden: true });
   const frameSlot = el('div', { class: 'message-frame-slot', hidden: true });
-  const content = el('div', { class: 'message-content' }, pre, note, frameSlot);
+  const content = el('div', { class: 'message-content' }, note, frameSlot);
   const toggle = el('button', { type: 'button', class: 'link toggle-plain', hidden: !hasHtml || !hasText });
   const bar = el('div', { class: 'message-tools' }, remoteBar, toggle);
   body.replaceChildren(bar, content);
@@ -311,7 +355,11 @@ export function showMessage({ body, attachments }, options) {
   async function draw() {
     const my = ++token;
     toggle.textContent = plain ? 'Show formatted (HTML) version' : 'Show plain text';
-    pre.hidden = !plain;
+    if (plain && hasText && !textFrame) {
+      textFrame = createMessageFrame(plainTextHtml(text), { title: 'Message (plain text)', className: 'message-text-frame' });
+      content.append(textFrame);
+    }
+    if (textFrame) textFrame.hidden = !plain;
     note.hidden = !plain || hasText || !emptyNote;
     frameSlot.hidden = plain;
     if (plain) {

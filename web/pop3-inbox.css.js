@@ -220,11 +220,12 @@ input:focus-visible, select:focus-visible { border-color: var(--accent); }
 .message-note { color: var(--muted); font-style: italic; }
 
 /* Message body (message-view.js): the sandboxed frame cannot report its height (no scripts,
-   no same-origin), so it fills the reader and scrolls inside. */
+   no same-origin), so it fills the reader and scrolls inside. The plain text has a frame of
+   its own (.message-text-frame), sized the same way. */
 .reader-main { flex: 1 0 auto; display: flex; flex-direction: column; }
 .message-html { display: flex; flex-direction: column; }
-/* Only a frame needs the room; plain text takes its own height. */
-.message-html:has(.message-frame-slot:not([hidden])) { flex: 1 0 auto; min-height: 22rem; }
+/* Only a frame needs the room; a note ("no text") takes its own height. */
+.message-html:has(.message-frame-slot:not([hidden]), .message-text-frame:not([hidden])) { flex: 1 0 auto; min-height: 22rem; }
 .message-content { flex: 1; display: flex; flex-direction: column; min-height: 0; }
 .message-frame-slot { flex: 1; display: flex; min-height: 22rem; }
 .message-frame { flex: 1; width: 100%; min-height: 22rem; border: 1px solid var(--border); border-radius: 8px; background: #fff; color-scheme: light; }

@@ -3,8 +3,9 @@
 //! read receipt: the sender's DNS server learns that, and roughly when, the message was read.
 //!
 //! The page's files carry `X-DNS-Prefetch-Control: off` from the bridge (bridge tests:
-//! headers.rs); the message frame's srcdoc carries the same as
-//! `<meta http-equiv="x-dns-prefetch-control" content="off">` (web/message-view.js).
+//! headers.rs); every message frame's srcdoc, the HTML view's and the plain-text view's,
+//! carries the same as `<meta http-equiv="x-dns-prefetch-control" content="off">`
+//! (web/message-view.js). No link of a message is in the page itself.
 //!
 //! How a lookup is seen: each browser's own resolver log. Chromium writes a NetLog
 //! (`--log-net-log`, capture mode Everything) in which every host resolution is a
@@ -13,8 +14,11 @@
 //! `prefetch-probe-<tag>-<unique>.example` (`.example` is reserved, RFC 2606: never resolvable
 //! publicly), opens an HTML message (the reader's sanitized view, in web/dev/safety.html,
 //! through web/message-view.js) and plain-text messages whose links point at them, moves the
-//! pointer over the message and tabs through its links, waits, closes the browser (which
-//! finishes the log) and asserts that no resolver or DNS event mentions any of those names.
+//! pointer over the message and onto each link of its frame, tabs through the frame's links,
+//! and checks through WebDriver, inside the frame, that its document saw every link hovered
+//! (`:hover`) and focused (without that, the silence of the log would prove nothing about
+//! them); then waits, closes the browser (which finishes the log) and asserts that no resolver
+//! or DNS event mentions any of those names.
 //!
 //! The detector is proven in the same run and the same log: a control frame made by the test
 //! page (never the product) with `x-dns-prefetch-control: on` and
@@ -30,16 +34,19 @@
 //! so never reaches the log either, which would blind the control.)
 //!
 //! What the browsers do (Chromium 156, Firefox ESR): Firefox looks up the host of every
-//! `<a href>` in the message frame as soon as it is shown, unless the frame's document says
-//! `x-dns-prefetch-control: off`: without the `<meta>` this test fails in Firefox with lookups
-//! of the HTML message's link hosts. Chromium's sandboxed srcdoc frame does not look up link
-//! hosts, on hover or focus, with or without the `<meta>`: there the control proves the
-//! detector and the test proves the product, but would also pass without the `<meta>`, which
-//! is therefore also asserted in the frame's srcdoc. `x-dns-prefetch-control: off` does not
-//! stop an explicit `<link rel="dns-prefetch">` in Chromium; the sanitizer removing `<link>`
-//! does (the HTML message carries one, and its name is checked too). Firefox also looks up a
-//! plain-text link's host when it is hovered or focused (those links are in the page, which is
-//! served with `X-DNS-Prefetch-Control: off`): see [`FIREFOX_LINK_HOVER_LOOKUPS`].
+//! `<a href>` in a document as soon as it is shown, and of a link when it is hovered or
+//! focused, unless that document says `x-dns-prefetch-control: off`; the page's header does
+//! not cover a link in the page: when the plain-text view's links were in the page, hovering
+//! or focusing them looked up their hosts. Now that the plain text is in a sandboxed srcdoc
+//! frame with the `<meta>` like the HTML, no lookup is made in either browser. Without the
+//! `<meta>` this test fails in Firefox: in the HTML frame with lookups of the HTML message's
+//! link hosts, in the plain-text frame with lookups of its link hosts (tried: as soon as it is
+//! shown, the message left alone included). Chromium's sandboxed srcdoc frame does not look up link hosts, on hover
+//! or focus, with or without the `<meta>`: there the control proves the detector and the test
+//! proves the product, but would also pass without the `<meta>`, which is therefore also
+//! asserted in each frame's srcdoc. `x-dns-prefetch-control: off` does not stop an explicit
+//! `<link rel="dns-prefetch">` in Chromium; the sanitizer removing `<link>` does (the HTML
+//! message carries one, and its name is checked too).
 
 use std::error::Error;
 use std::path::Path;
@@ -47,7 +54,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use e2e::browser::{Browser, BrowserKind, StartOptions};
+use fantoccini::Locator;
 use fantoccini::actions::{InputSource, MouseActions, PointerAction};
+use fantoccini::elements::Element;
 use fantoccini::key::Key;
 use serde_json::{Value as Json, json};
 use web_bridge::WebBridge;
@@ -102,13 +111,6 @@ const PRODUCT_TAGS: &[&str] = &[
     "textopen-a",
     "textopen-b",
 ];
-
-/// Firefox looks up the host of a link in the page itself (the plain-text view's links are
-/// in the page, not in the frame) when the pointer rests on it or it gets the focus, although
-/// the page is served with `X-DNS-Prefetch-Control: off`. Not on opening: the same message
-/// opened without touching it (`textopen-*`) makes no lookup. Known and reported; asserted to
-/// still happen, so that this exception goes away when it is fixed.
-const FIREFOX_LINK_HOVER_LOOKUPS: &[&str] = &["text-a", "text-b"];
 
 fn html_mail(p: &Probes) -> Vec<u8> {
     format!(
@@ -177,9 +179,40 @@ async fn open(b: &Browser, raw: &[u8], control: bool) -> R<Json> {
     Ok(v)
 }
 
-/// Moves the pointer over the message (every link in it is hovered) and tabs through it
-/// (every link is focused), then waits for anything lazy.
-async fn hover_and_focus(b: &Browser) -> R {
+/// What the pointer and the keyboard reached in the shown message frame: the `href` of every
+/// link in it, of those the frame's document saw under the pointer (`:hover`), and of those it
+/// saw focused, in Tab order. Read through WebDriver inside the frame (the page itself cannot
+/// look into a frame without same-origin).
+#[derive(Debug, Default)]
+struct Reached {
+    links: Vec<String>,
+    hovered: Vec<String>,
+    focused: Vec<String>,
+}
+
+impl Reached {
+    /// Every link was hovered and focused: otherwise the run proves nothing about them.
+    fn check(&self, what: &str, links: usize) -> R {
+        let all = |seen: &[String]| self.links.iter().all(|l| seen.contains(l));
+        ensure(
+            self.links.len() == links && all(&self.hovered) && all(&self.focused),
+            format!("{what}: not every link of the frame was hovered and focused: {self:?}"),
+        )
+    }
+}
+
+/// Runs `script` inside `frame` (WebDriver frame switching; the frame's own scripts may be
+/// off, the driver's still run) and comes back to the page.
+async fn in_frame(b: &Browser, frame: &Element, script: &str) -> R<Json> {
+    frame.enter_frame().await?;
+    let v = b.js(script, vec![]).await;
+    b.client.enter_parent_frame().await?;
+    Ok(v?)
+}
+
+/// Moves the pointer over the message (a grid over the whole view, then onto each link of the
+/// shown frame in turn) and tabs through the frame's links, then waits for anything lazy.
+async fn hover_and_focus(b: &Browser) -> R<Reached> {
     let rect = b
         .js(
             "const r = document.getElementById('body').getBoundingClientRect();
@@ -205,25 +238,85 @@ async fn hover_and_focus(b: &Browser) -> R {
     }
     b.client.perform_actions(moves).await?;
     b.client.release_actions().await?;
+
+    // The shown frame: the HTML view's, the plain-text view's or the control's (a hidden frame,
+    // the plain text kept while the HTML is shown, is not the one on screen).
+    let frame = b.find("#body iframe:not([hidden])").await?;
+    let mut reached = Reached::default();
+    frame.enter_frame().await?;
+    // Inside the frame: its elements, and pointer actions with one of them as the origin.
+    let hovering = async {
+        for a in b.client.find_all(Locator::Css("a[href]")).await? {
+            reached.links.push(a.attr("href").await?.unwrap_or_default());
+            b.client
+                .perform_actions(MouseActions::new("mouse".into()).then(
+                    PointerAction::MoveToElement {
+                        element: a,
+                        duration: Some(Duration::ZERO),
+                        x: 0.0,
+                        y: 0.0,
+                    },
+                ))
+                .await?;
+            let hovered = b
+                .js(
+                    "return [...document.querySelectorAll('a[href]:hover')].map((a) => a.getAttribute('href'));",
+                    vec![],
+                )
+                .await?;
+            for h in hovered.as_array().into_iter().flatten() {
+                reached.hovered.push(h.as_str().unwrap_or_default().to_owned());
+            }
+        }
+        b.client.release_actions().await?;
+        Ok::<_, Box<dyn Error + Send + Sync>>(())
+    }
+    .await;
+    b.client.enter_parent_frame().await?;
+    hovering?;
+    // Tab from the frame element itself into its document, one stop at a time.
     b.js(
-        "const f = document.querySelector('#body iframe'); (f || document.body).focus(); return true;",
+        "document.querySelector('#body iframe:not([hidden])').focus(); return true;",
         vec![],
     )
     .await?;
-    b.press(&[Key::Tab; 8]).await?;
+    for _ in 0..8 {
+        b.press(&[Key::Tab]).await?;
+        let v = in_frame(
+            b,
+            &frame,
+            "const a = document.activeElement; return a && a.matches('a[href]') ? a.getAttribute('href') : null;",
+        )
+        .await?;
+        if let Some(h) = v.as_str() {
+            reached.focused.push(h.to_owned());
+        }
+    }
     tokio::time::sleep(SETTLE).await;
-    Ok(())
+    Ok(reached)
 }
 
-/// The srcdoc of the message frame, if there is one.
+/// The srcdoc of the shown message frame, if there is one.
 async fn frame_srcdoc(b: &Browser) -> R<Option<String>> {
     let v = b
         .js(
-            "const f = document.querySelector('#body iframe'); return f ? f.srcdoc : null;",
+            "const f = document.querySelector('#body iframe:not([hidden])'); return f ? f.srcdoc : null;",
             vec![],
         )
         .await?;
     Ok(v.as_str().map(str::to_owned))
+}
+
+/// Waits for the plain-text view's frame to load (the test page's `open` waits for the HTML
+/// view's frame only).
+async fn text_frame_loaded(b: &Browser) -> R {
+    b.wait_js(
+        "the plain-text frame",
+        "(() => { const f = document.querySelector('#body iframe.message-text-frame:not([hidden])'); return !!(f && f.dataset.loaded); })()",
+        Duration::from_secs(10),
+    )
+    .await?;
+    Ok(())
 }
 
 /// The NetLog as JSON. A log whose browser was killed before it finished lacks its closing
@@ -407,27 +500,47 @@ async fn run_case(kind: BrowserKind) {
             doc.contains(&probes.name("html-a")),
             format!("the frame does not show the links: {doc}"),
         )?;
-        hover_and_focus(&b).await?;
+        hover_and_focus(&b).await?.check("the HTML message", 3)?;
 
-        // Opened and left alone, then opened again and hovered and tabbed through.
+        // Opened and left alone, then opened again and hovered and tabbed through. The plain
+        // text is in a frame of its own, like the HTML.
         open(&b, &text_mail(&probes, "textopen"), false).await?;
+        text_frame_loaded(&b).await?;
         tokio::time::sleep(SETTLE).await;
         open(&b, &text_mail(&probes, "text"), false).await?;
-        let links = b
-            .js(
-                "return [...document.querySelectorAll('#body a[href]')].map((a) => a.href);",
+        text_frame_loaded(&b).await?;
+        ensure(
+            !b.js(
+                "return !!document.querySelector('#body a, #body .message-frame-slot iframe');",
                 vec![],
             )
-            .await?;
-        ensure(
-            links.to_string().contains(&probes.name("text-a")),
-            format!("the text message's links: {links}"),
+            .await?
+            .as_bool()
+            .unwrap_or(true),
+            "the plain-text message has a link in the page itself, or an HTML frame",
         )?;
-        hover_and_focus(&b).await?;
+        let doc = frame_srcdoc(&b)
+            .await?
+            .ok_or("the plain-text message has no frame")?;
+        let head = doc.split("<body>").next().unwrap_or_default();
+        if !head.contains(META_OFF) {
+            soft.push(format!(
+                "the plain-text frame's srcdoc head lacks {META_OFF}: {head}"
+            ));
+        }
+        let reached = hover_and_focus(&b).await?;
+        ensure(
+            reached
+                .links
+                .iter()
+                .any(|l| l.contains(&probes.name("text-a"))),
+            format!("the text message's links: {reached:?}"),
+        )?;
+        reached.check("the plain-text message", 3)?;
 
         // Last, so the log is shown to record up to the end of the run.
         open(&b, &control_mail(&probes), true).await?;
-        hover_and_focus(&b).await?;
+        hover_and_focus(&b).await?.check("the control", 1)?;
         Ok::<_, Box<dyn Error + Send + Sync>>(soft)
     }
     .await;
@@ -503,31 +616,10 @@ async fn run_case(kind: BrowserKind) {
                     "the control's name {control_name} was not looked up: the detector (the resolver log) is blind, so its silence proves nothing"
                 ));
             }
-            let known: Vec<String> = match kind {
-                BrowserKind::Firefox => FIREFOX_LINK_HOVER_LOOKUPS
-                    .iter()
-                    .map(|t| probes.name(t))
-                    .collect(),
-                BrowserKind::Chromium => Vec::new(),
-            };
-            let (known_found, found): (Vec<_>, Vec<_>) =
-                found.into_iter().partition(|(_, n)| known.contains(n));
             if !found.is_empty() {
                 failures.push(format!(
                     "opening the messages looked up their link hosts: {found:?}"
                 ));
-            }
-            for n in &known {
-                if known_found.iter().any(|(_, f)| f == n) {
-                    eprintln!(
-                        "{}: KNOWN ISSUE: hovering or focusing a plain-text link looked up {n} (see FIREFOX_LINK_HOVER_LOOKUPS)",
-                        kind.name()
-                    );
-                } else {
-                    failures.push(format!(
-                        "{n} was not looked up on hover/focus any more: remove it from FIREFOX_LINK_HOVER_LOOKUPS"
-                    ));
-                }
             }
             failures.extend(local);
             eprintln!("{}: control lookups: {}", kind.name(), control.len());

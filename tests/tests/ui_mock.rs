@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use e2e::browser::{Browser, BrowserKind, StaticServer, mime_type};
+use fantoccini::Locator;
 use fantoccini::key::Key;
 use serde_json::{Value as Json, json};
 use web_bridge::WebBridge;
@@ -68,6 +69,40 @@ impl Ui<'_> {
             .eval(&format!("r.querySelector({}).textContent", json!(css)))
             .await?;
         Ok(v.as_str().unwrap_or_default().to_string())
+    }
+
+    /// Waits for the reader's plain-text view to show `needle` and returns all it shows. The
+    /// text is in a sandboxed frame (web/message-view.js): read inside it through WebDriver,
+    /// as the text the browser renders (Get Element Text), not from the page's DOM.
+    async fn plain_text(&self, what: &str, needle: &str) -> R<String> {
+        let start = std::time::Instant::now();
+        loop {
+            let shown = async {
+                let f = self
+                    .b
+                    .find_in_shadow(HOST, "iframe.message-text-frame:not([hidden])")
+                    .await?;
+                f.enter_frame().await?;
+                let text =
+                    async { self.b.client.find(Locator::Css("body")).await?.text().await }.await;
+                self.b.client.enter_parent_frame().await?;
+                Ok::<_, Box<dyn Error + Send + Sync>>(text?)
+            }
+            .await;
+            if let Ok(text) = &shown
+                && text.contains(needle)
+                && !text.trim().is_empty()
+            {
+                return Ok(text.clone());
+            }
+            if start.elapsed() > WAIT {
+                return Err(format!(
+                    "waiting for {what} ({needle:?} in the plain-text frame): {shown:?}"
+                )
+                .into());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     async fn open_page(&self, query: &str) -> R {
@@ -431,11 +466,9 @@ async fn inbox_and_reader(ui: &Ui<'_>) -> R {
         "arrow keys move the active row",
     )?;
     ui.b.press(&[Key::Enter]).await?;
-    ui.wait(
-        "the Japanese message body",
-        "!r.querySelector('.reader').hidden && r.querySelector('.message-body').textContent.includes('木曜日')",
-    )
-    .await?;
+    ui.wait("the reader", "!r.querySelector('.reader').hidden")
+        .await?;
+    ui.plain_text("the Japanese message body", "木曜日").await?;
     ensure(
         ui.text(".reader h2").await? == "会議のお知らせ(来週)",
         "RFC 2047 B-encoded subject decoded",
@@ -447,17 +480,22 @@ async fn inbox_and_reader(ui: &Ui<'_>) -> R {
     )
     .await?;
     ui.b.press(&[Key::Up, Key::Enter]).await?;
+    // It has HTML too, shown first; its plain text is one click away.
     ui.wait(
-        "the quoted-printable Latin-1 body",
-        "r.querySelector('.message-body').textContent.includes('saut de ligne doux')",
+        "the HTML version and its plain-text toggle",
+        "r.querySelector('.message-frame-slot iframe') && !r.querySelector('.toggle-plain').hidden",
     )
     .await?;
-    let v = ui
+    ui.b.click_in_shadow(HOST, ".toggle-plain").await?;
+    let body = ui
+        .plain_text("the quoted-printable Latin-1 body", "saut de ligne doux")
+        .await?;
+    let mut v = ui
         .eval(
-            "({subject: r.querySelector('.reader h2').textContent, from: r.querySelectorAll('.reader dd')[0].textContent,
-               body: r.querySelector('.message-body').textContent})",
+            "({subject: r.querySelector('.reader h2').textContent, from: r.querySelectorAll('.reader dd')[0].textContent})",
         )
         .await?;
+    v["body"] = json!(body);
     ensure(
         v["subject"] == "Café ☕ & crème brûlée",
         format!("Q-encoded subject: {v}"),
@@ -473,23 +511,37 @@ async fn inbox_and_reader(ui: &Ui<'_>) -> R {
 
     // The hostile message: its body is text, not markup.
     ui.b.press(&[Key::Escape, Key::Home, Key::Enter]).await?;
-    ui.wait(
-        "the hostile body",
-        "r.querySelector('.message-body').textContent.includes('must appear literally')",
-    )
-    .await?;
-    let v = ui
+    let body = ui
+        .plain_text("the hostile body", "must appear literally")
+        .await?;
+    let mut v = ui
         .eval(
-            "({body: r.querySelector('.message-body').textContent, scripts: r.querySelectorAll('script, img, b').length,
+            "({scripts: r.querySelectorAll('script, img, b').length,
                pwned: window.__pwned === undefined ? null : window.__pwned, from: r.querySelectorAll('.reader dd')[0].textContent})",
         )
         .await?;
+    v["body"] = json!(body);
+    // Nor is it markup inside the frame: one <pre>, no element in it but the links.
+    let f =
+        ui.b.find_in_shadow(HOST, "iframe.message-text-frame:not([hidden])")
+            .await?;
+    f.enter_frame().await?;
+    let inside = ui
+        .b
+        .js(
+            "return document.querySelectorAll('body *:not(pre.p3-plain):not(pre.p3-plain > a)').length;",
+            vec![],
+        )
+        .await;
+    ui.b.client.enter_parent_frame().await?;
+    v["elementsInFrame"] = inside?;
     ensure(
         v["body"]
             .as_str()
             .unwrap_or("")
             .contains("<script>window.__pwned=2</script>")
             && v["scripts"] == 0
+            && v["elementsInFrame"] == 0
             && v["pwned"].is_null()
             && v["from"].as_str().unwrap_or("").contains("<b>Mallory</b>"),
         format!("hostile message shown as text: {v}"),
@@ -584,11 +636,9 @@ async fn delete_undo_quit(ui: &Ui<'_>) -> R {
 
     // Delete from the reader.
     ui.b.click_in_shadow(HOST, "#row-28").await?;
-    ui.wait(
-        "the reader",
-        "!r.querySelector('.reader').hidden && r.querySelector('.message-body').textContent",
-    )
-    .await?;
+    ui.wait("the reader", "!r.querySelector('.reader').hidden")
+        .await?;
+    ui.plain_text("message 28's body", "").await?;
     ui.b.click_in_shadow(HOST, ".reader button.delete").await?;
     ui.confirm_dialog().await?;
     ui.wait(
@@ -650,11 +700,7 @@ async fn progress_bars(ui: &Ui<'_>) -> R {
         format!("download progress: {label}"),
     )?;
     ui.shot("progress").await?;
-    ui.wait(
-        "the body",
-        "r.querySelector('.message-body').textContent.includes('message 25')",
-    )
-    .await?;
+    ui.plain_text("the body", "message 25").await?;
     ensure(
         ui.eval("!r.querySelector('.reader progress')").await? == true,
         "the progress bar goes away when done",

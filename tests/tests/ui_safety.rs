@@ -27,13 +27,15 @@
 //! - the frame's sandbox never contains allow-scripts or allow-same-origin;
 //! - attachments: saved as application/octet-stream with a `download` name; hostile file
 //!   names (RTLO, `../`, NUL) are shown cleaned;
-//! - plain text: only http, https and mailto become links; HTML links carry their real URL;
+//! - plain text: shown in a sandboxed frame of its own, with the same sandbox and policy
+//!   (checked like the HTML frame's, and counted by the same script detector), escaped, and
+//!   only http, https and mailto become links; HTML links carry their real URL;
 //! - the real reader: the whole corpus opened in `<pop3-inbox>` (mock user `hostile`, page
 //!   `web/dev/safety-inbox.html` without CSP) runs no script and makes no request, shows the
 //!   HTML messages in its frame, and shows hostile header text as text (its own header
 //!   fields; the test page's are written by the test page and prove nothing); on
-//!   `index.html` the reader uses the same frame, offers the plain text and forgets the view
-//!   (and its opt-in) when it closes.
+//!   `index.html` the reader uses the same frame, offers the plain text (in its own frame,
+//!   kept for instant toggling) and forgets the view (and its opt-in) when it closes.
 //!
 //! One browser per kind serves all cases; the bridge serves the pages, with its dev pages on.
 //! Screenshots go to target/screenshots/.
@@ -45,6 +47,7 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use e2e::browser::{Browser, BrowserKind};
 use e2e::counting_server::{CountingServer, is_script_path};
+use fantoccini::Locator;
 use fantoccini::key::Key;
 use serde_json::{Value as Json, json};
 use web_bridge::WebBridge;
@@ -345,7 +348,7 @@ async fn js_async(b: &Browser, script: &str, args: Vec<Json>) -> R<Json> {
 async fn page_state(b: &Browser) -> R<Json> {
     Ok(b
         .js(
-            "const f = document.querySelector('#body iframe');
+            "const f = document.querySelector('#body iframe:not([hidden])');
              const doc = f ? (f.srcdoc || '') : '';
              const at = doc.indexOf('<body>');
              return {
@@ -370,7 +373,7 @@ fn shown_in_frame(state: &Json) -> bool {
 fn check_frame(state: &Json, name: &str, allow_remote: bool) -> R {
     let f = &state["frame"];
     if f.is_null() {
-        return Ok(()); // plain-text view: no frame, text nodes only
+        return Ok(()); // neither HTML nor text: a note, no frame
     }
     let sandbox = f["sandbox"].as_str().unwrap_or("");
     let tokens: Vec<&str> = sandbox.split_ascii_whitespace().collect();
@@ -556,45 +559,79 @@ async fn sanitized_view_blocks_scripts_and_remote_content_until_opt_in(cx: &Ctx<
     ensure(failures.is_empty(), failures.join("\n"))
 }
 
-/// Plain text: only http, https and mailto become links (with the real URL as title, no
-/// referrer, new context); `javascript:` and `data:` stay text; nothing becomes markup.
+/// Plain text: shown in its own sandboxed frame (same sandbox and policy as the HTML one),
+/// where only http, https and mailto become links (with the real URL as title, no referrer,
+/// new context); `javascript:` and `data:` stay text; nothing becomes markup; no link is in
+/// the page itself.
 async fn plain_text_links_only_http_https_mailto(cx: &Ctx<'_>) -> R {
-    let raw = "From: a@example.com\r\nTo: you@example.org\r\nSubject: links\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n<b>not bold</b> see https://example.org/a?b=1. or mailto:ann@example.org\r\njavascript:top.__xss=1 data:text/html,<script>top.__xss=1</script> ftp://example.org/x\r\n";
+    let raw = "From: a@example.com\r\nTo: you@example.org\r\nSubject: links\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n<b>not bold</b> see https://example.org/a?b=1&c=2. or mailto:ann@example.org\r\njavascript:top.__xss=1 data:text/html,<script>top.__xss=1</script> ftp://example.org/x &amp; \"q\" 'a'\r\n";
     cx.open_mail(raw.as_bytes(), true).await?;
-    let v = cx
+    // safety.js waits for the HTML view's frame only.
+    cx.b.wait_js(
+        "the plain-text frame",
+        "(() => { const f = document.querySelector('#body iframe.message-text-frame:not([hidden])'); return !!(f && f.dataset.loaded); })()",
+        Duration::from_secs(10),
+    )
+    .await?;
+    let st = page_state(cx.b).await?;
+    ensure(
+        !st["frame"].is_null(),
+        format!("plain text: no frame: {st}"),
+    )?;
+    check_frame(&st, "plain text", false)?;
+    ensure(
+        st["frame"]["srcdocHead"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("<meta http-equiv=\"x-dns-prefetch-control\" content=\"off\">"),
+        format!("plain text: the frame does not turn DNS prefetching off: {st}"),
+    )?;
+    // What the frame's document holds, read inside it through WebDriver.
+    let frame =
+        cx.b.find("#body iframe.message-text-frame:not([hidden])")
+            .await?;
+    frame.enter_frame().await?;
+    let inside = cx
         .b
         .js(
-            "const pre = document.querySelector('#body pre.message-body');
-             return { links: [...pre.querySelectorAll('a')].map(a => [a.getAttribute('href'), a.title, a.rel, a.target]),
-                      elements: pre.querySelectorAll(':not(a)').length, frame: !!document.querySelector('#body iframe'),
+            "const pre = document.querySelector('pre.p3-plain');
+             return { links: [...pre.querySelectorAll('a')].map(a => [a.getAttribute('href'), a.title, a.rel, a.target, a.referrerPolicy]),
+                      elements: document.body.querySelectorAll('*:not(pre.p3-plain):not(pre.p3-plain > a)').length,
+                      text: pre.textContent };",
+            vec![],
+        )
+        .await;
+    cx.b.client.enter_parent_frame().await?;
+    let v = inside?;
+    let page =
+        cx.b.js(
+            "return { pageLinks: document.querySelectorAll('#body a').length,
+                      htmlFrame: !!document.querySelector('#body .message-frame-slot iframe'),
                       remoteBar: !!document.querySelector('#body .remote-bar:not([hidden])'),
-                      text: pre.textContent, xss: window.__xss ?? null };",
+                      xss: window.__xss ?? null };",
             vec![],
         )
         .await?;
     let nr = "noopener noreferrer";
+    let link = |u: &str| json!([u, u, nr, "_blank", "no-referrer"]);
+    let text = v["text"].as_str().unwrap_or("");
     ensure(
         v["links"]
             == json!([
-                [
-                    "https://example.org/a?b=1",
-                    "https://example.org/a?b=1",
-                    nr,
-                    "_blank"
-                ],
-                [
-                    "mailto:ann@example.org",
-                    "mailto:ann@example.org",
-                    nr,
-                    "_blank"
-                ]
+                link("https://example.org/a?b=1&c=2"),
+                link("mailto:ann@example.org")
             ])
             && v["elements"] == 0
-            && v["frame"] == false
-            && v["remoteBar"] == false
-            && v["xss"].is_null()
-            && v["text"].as_str().unwrap_or("").contains("<b>not bold</b>"),
+            && text.contains("<b>not bold</b>")
+            && text.contains("<script>top.__xss=1</script> ftp://example.org/x &amp; \"q\" 'a'"),
         format!("plain-text links: {v}"),
+    )?;
+    ensure(
+        page["pageLinks"] == 0
+            && page["htmlFrame"] == false
+            && page["remoteBar"] == false
+            && page["xss"].is_null(),
+        format!("plain-text view, the page: {page}"),
     )?;
     Ok(())
 }
@@ -945,8 +982,60 @@ async fn inbox_reader_uses_the_sandboxed_frame(cx: &Ctx<'_>, server: &WebBridge)
     .await?;
     b.click_in_shadow("pop3-inbox", ".toggle-plain").await?;
     wait(
-        "the plain text",
-        "!r.querySelector('.message-body').hidden && r.querySelector('.message-body').textContent.includes('saut de ligne doux') && !r.querySelector('.message-html iframe')",
+        "the plain text in its own frame, the HTML frame gone",
+        "r.querySelector('.message-html iframe.message-text-frame:not([hidden])') && !r.querySelector('.message-frame-slot iframe')",
+    )
+    .await?;
+    let v = b
+        .js(
+            &format!(
+                "{R} const f = r.querySelector('.message-text-frame');
+                 f.dataset.kept = '1'; // to see it kept when toggling (instant, no new frame)
+                 return {{ sandbox: f.getAttribute('sandbox'), srcdoc: f.srcdoc.includes(\"default-src 'none'\"),
+                          prefetchOff: f.srcdoc.includes('<meta http-equiv=\"x-dns-prefetch-control\" content=\"off\">'),
+                          pageLinks: r.querySelectorAll('.message-html a').length }};"
+            ),
+            vec![],
+        )
+        .await?;
+    ensure(
+        v["sandbox"] == "allow-popups allow-popups-to-escape-sandbox"
+            && v["srcdoc"] == true
+            && v["prefetchOff"] == true
+            && v["pageLinks"] == 0,
+        format!("reader plain-text frame: {v}"),
+    )?;
+    // What it shows, read inside the frame through WebDriver (the text the browser renders).
+    let start = Instant::now();
+    let shown = loop {
+        let f = b
+            .find_in_shadow("pop3-inbox", "iframe.message-text-frame:not([hidden])")
+            .await?;
+        f.enter_frame().await?;
+        let text = async { b.client.find(Locator::Css("body")).await?.text().await }.await;
+        b.client.enter_parent_frame().await?;
+        let text = text.unwrap_or_default();
+        if text.contains("saut de ligne doux") || start.elapsed() > Duration::from_secs(15) {
+            break text;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    ensure(
+        shown.contains("le café est prêt") && shown.contains("saut de ligne doux"),
+        format!("the plain text shown in the reader's frame: {shown:?}"),
+    )?;
+    cx.shot("reader-plain").await?;
+    // Back to HTML and to the text again: the same text frame, hidden and shown.
+    b.click_in_shadow("pop3-inbox", ".toggle-plain").await?;
+    wait(
+        "the HTML frame again, the text frame hidden",
+        "r.querySelector('.message-frame-slot iframe') && r.querySelector('.message-text-frame[hidden]')",
+    )
+    .await?;
+    b.click_in_shadow("pop3-inbox", ".toggle-plain").await?;
+    wait(
+        "the same text frame shown again",
+        "r.querySelectorAll('.message-text-frame').length === 1 && r.querySelector('.message-text-frame:not([hidden])[data-kept]') && !r.querySelector('.message-frame-slot iframe')",
     )
     .await?;
     b.click_in_shadow("pop3-inbox", "button.back").await?;
@@ -1034,7 +1123,8 @@ async fn inbox_reader_opens_the_corpus_without_script_or_request(
                 &format!("message {msg} ({name}) in the reader"),
                 &format!(
                     "(() => {{ {R} return !!(r.querySelector('.message-html .message-content') &&
-                       (r.querySelector('.message-frame-slot[hidden]') || r.querySelector('.message-html iframe[data-loaded]') ||
+                       (r.querySelector('.message-html iframe:not([hidden])[data-loaded]') ||
+                        (r.querySelector('.message-frame-slot[hidden]') && !r.querySelector('.message-text-frame')) ||
                         r.querySelector('.reader-main .error'))); }})()"
                 ),
                 Duration::from_secs(10),
@@ -1048,9 +1138,12 @@ async fn inbox_reader_opens_the_corpus_without_script_or_request(
         let v = b
             .js(
                 &format!(
-                    "{R} const f = r.querySelector('.message-html iframe');
+                    "{R} const f = r.querySelector('.message-frame-slot iframe');
                      const doc = f ? f.srcdoc : '';
-                     return {{ xss: window.__xss ?? null, sandbox: f ? f.getAttribute('sandbox') : 'none',
+                     // Every frame of the view, the plain text's included.
+                     const all = [...r.querySelectorAll('.message-html iframe')];
+                     return {{ xss: window.__xss ?? null,
+                              sandbox: all.length ? [...new Set(all.map((x) => x.getAttribute('sandbox')))].join(' | ') : 'none',
                               framed: !!(f && f.dataset.loaded && doc.includes('<body>')),
                               subjectElements: r.querySelectorAll('.reader h2 *, .reader dd *').length,
                               headers: [...r.querySelectorAll('.reader h2, .reader dd')].map((e) => e.textContent).join('\\n') }};"
@@ -1090,7 +1183,7 @@ async fn inbox_reader_opens_the_corpus_without_script_or_request(
         }
     }
     eprintln!(
-        "{}: inbox: {framed} of {n} messages shown in a frame",
+        "{}: inbox: {framed} of {n} messages shown in an HTML frame",
         b.kind.name()
     );
     ensure(
@@ -1100,7 +1193,7 @@ async fn inbox_reader_opens_the_corpus_without_script_or_request(
     ensure(
         framed >= MIN_HTML_MESSAGES,
         format!(
-            "only {framed} messages were shown in a frame by the reader (at least {MIN_HTML_MESSAGES})"
+            "only {framed} messages were shown in an HTML frame by the reader (at least {MIN_HTML_MESSAGES})"
         ),
     )?;
     ensure(failures.is_empty(), failures.join("\n"))

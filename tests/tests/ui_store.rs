@@ -365,18 +365,43 @@ async fn keep_read_offline_and_delete_after_download(ui: &Ui, s: &mut Stack) -> 
         .to_owned();
     // Waits for the body itself: the reader shows the list's headers at once, and the body
     // only once the kept copy is read and parsed (or shown as text by the fallback).
+    // The body is in the reader's sandboxed plain-text frame: read inside it through
+    // WebDriver, as the text the browser renders.
     ui.eval("(r.querySelector('.row').click(), 1)").await?;
-    let body = ui
+    let start = std::time::Instant::now();
+    let text = loop {
+        let text = async {
+            let f =
+                ui.b.find_in_shadow(HOST, ".reader iframe.message-text-frame:not([hidden])")
+                    .await?;
+            f.enter_frame().await?;
+            let text = async {
+                ui.b.client
+                    .find(fantoccini::Locator::Css("body"))
+                    .await?
+                    .text()
+                    .await
+            }
+            .await;
+            ui.b.client.enter_parent_frame().await?;
+            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(text?)
+        }
+        .await
+        .unwrap_or_default();
+        if text.contains(&body_line) || start.elapsed() > Duration::from_secs(20) {
+            break text;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let head = ui
         .wait(
-            "a kept message's body in the reader",
-            &format!(
-                "!r.querySelector('.reader').hidden && r.querySelector('.reader').textContent.includes('{body_line}') && r.querySelector('.reader').textContent"
-            ),
+            "the reader's headers",
+            "!r.querySelector('.reader').hidden && r.querySelector('.reader header').textContent",
             20,
         )
-        .await
-        .map_err(|e| format!("{e} (looking for {body_line:?})"))?;
-    let shown = body.as_str().unwrap_or_default();
+        .await?;
+    let shown = format!("{}\n{text}", head.as_str().unwrap_or_default());
+    let body = &shown;
     ensure(
         !subject.is_empty()
             && !body_line.is_empty()
