@@ -66,12 +66,16 @@ impl std::fmt::Debug for TlsEngine {
     }
 }
 
-/// The engine factory, loading the TLS module if it is not loaded yet. `Ok(None)` when no
-/// loader is installed (a page that uses the wasm package without web/pop3.js).
-pub(crate) async fn factory() -> Result<Option<Function>, Pop3Error> {
-    let Some(loader) = tls_loader() else {
-        return Ok(None);
-    };
+/// The installed loader of the TLS module; `None` for a page that uses the wasm package
+/// without web/pop3.js (or a runtime entry), which then cannot end TLS itself.
+pub(crate) fn loader() -> Option<Function> {
+    tls_loader()
+}
+
+/// Loads the TLS module (once per page: the loader caches it) and resolves to the engine
+/// factory. Called only once the bridge agreed to relay: a session whose TLS the bridge does
+/// never fetches the module.
+pub(crate) async fn load(loader: Function) -> Result<Function, Pop3Error> {
     let p = match loader.call0(&JsValue::NULL) {
         Ok(v) => Promise::resolve(&v),
         Err(e) => Promise::reject(&e),
@@ -79,7 +83,7 @@ pub(crate) async fn factory() -> Result<Option<Function>, Pop3Error> {
     let f = wasm_bindgen_futures::JsFuture::from(p)
         .await
         .map_err(|e| load_error(&e))?;
-    f.dyn_into::<Function>().map(Some).map_err(|_| {
+    f.dyn_into::<Function>().map_err(|_| {
         Pop3Error::new(
             Code::BadOptions,
             "The TLS module's loader did not give a factory function.",

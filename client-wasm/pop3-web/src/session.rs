@@ -124,8 +124,14 @@ pub(crate) struct Inner {
     client: Option<Client>,
     tls: Option<TlsJs>,
     insecure: bool,
-    /// The TLS module's engine factory, when TLS may end in this client (`endToEnd`).
+    /// The TLS module's loader, when TLS may end in this client (`endToEnd`): the request
+    /// offers end to end only with one.
+    tls_loader: Option<Function>,
+    /// The engine factory, once the module loaded (after the bridge agreed to relay).
     tls_factory: Option<Function>,
+    /// TLS in this client is due (the answer for implicit TLS, the `+OK` to STLS) and waits
+    /// for the module: nothing goes to or comes from the server in clear meanwhile.
+    tls_due: bool,
     /// The bridge relays raw bytes: STLS and TLS are this client's (answer `end_to_end`).
     relay: bool,
     /// TLS inside this client, once started (implicit TLS: at the answer; STLS: at the `+OK`).
@@ -197,7 +203,7 @@ impl Inner {
         match ev {
             LinkEvent::Open => {
                 let end_to_end = match self.opts.end_to_end {
-                    _ if self.tls_factory.is_none() => None,
+                    _ if self.tls_loader.is_none() => None,
                     EndToEndChoice::Require => Some(WireEndToEnd::Require),
                     EndToEndChoice::Prefer => Some(WireEndToEnd::Prefer),
                     EndToEndChoice::Off => None,
@@ -237,6 +243,19 @@ impl Inner {
                         "The bridge sent data before its answer.",
                     ));
                 }
+                if self.e2e.is_none() && self.awaiting_tls() {
+                    // Plaintext where only TLS may come (before the ClientHello went out):
+                    // never shown to the core, which would take it for the server's words.
+                    let code = if self.opts.security == Security::Stls {
+                        ErrorCode::StlsInjection
+                    } else {
+                        ErrorCode::TlsHandshake
+                    };
+                    return self.fail(
+                        Pop3Error::new(Code::Bridge(code), code.message())
+                            .detail("bytes arrived before this client's TLS handshake began"),
+                    );
+                }
                 match &mut self.e2e {
                     Some(t) => match t.receive(&bytes) {
                         Ok(r) => self.on_decrypted(r),
@@ -267,7 +286,7 @@ impl Inner {
             }
             (Answer::Refused(r), _) => return self.fail(refusal(r)),
         };
-        let asked = self.tls_factory.is_some()
+        let asked = self.tls_loader.is_some()
             && self.opts.end_to_end != EndToEndChoice::Off
             && self.opts.security != Security::Plain;
         if ok.end_to_end && !asked {
@@ -295,6 +314,9 @@ impl Inner {
         };
         self.client_options(&mut o);
         self.client = Some(Client::new(o, Instant::now()));
+        if self.relay {
+            self.load_tls();
+        }
         match (self.opts.security, self.relay) {
             // No greeting comes after the bridge's STLS; the core waits for CAPA itself.
             (Security::Stls, false) => self.start_login(),
@@ -309,7 +331,7 @@ impl Inner {
     /// WebSocket (dropping the old one detaches its handlers); TLS is then the bridge's, and
     /// `endToEnd` says so.
     fn again_without_end_to_end(&mut self, token: Option<String>) {
-        self.tls_factory = None;
+        self.tls_loader = None;
         self.opts.token = token;
         let Some(url) = self.opts.bridge_url.clone() else {
             return self.fail(Pop3Error::new(Code::Protocol, "No bridge to ask again."));
@@ -331,11 +353,49 @@ impl Inner {
         }
     }
 
-    /// Starts TLS inside this client (implicit TLS at the answer, STLS after the `+OK`).
+    /// Fetches the TLS module (the bridge relays: TLS is this client's), in parallel with the
+    /// greeting and STLS; [`Inner::on_tls_loaded`] continues.
+    fn load_tls(&mut self) {
+        let Some(loader) = self.tls_loader.clone() else {
+            return self.fail(Pop3Error::new(Code::Protocol, "No TLS module to load."));
+        };
+        let me = self.me.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            let r = e2e::load(loader).await;
+            if let Some(rc) = me.upgrade() {
+                with_inner(&rc, |i| i.on_tls_loaded(r));
+            }
+        });
+    }
+
+    fn on_tls_loaded(&mut self, r: Result<Function, Pop3Error>) {
+        if self.phase == Phase::Over {
+            return;
+        }
+        match r {
+            Ok(f) => {
+                self.tls_factory = Some(f);
+                if self.tls_due {
+                    self.start_client_tls();
+                }
+            }
+            Err(e) => self.fail(e),
+        }
+    }
+
+    /// In relay mode, TLS is due or under way but not up: no byte may pass in clear.
+    fn awaiting_tls(&self) -> bool {
+        self.relay && self.tls.is_none() && (self.tls_due || self.e2e.is_some())
+    }
+
+    /// Starts TLS inside this client (implicit TLS at the answer, STLS after the `+OK`); if the
+    /// module is still loading, when it has.
     fn start_client_tls(&mut self) {
         let Some(f) = &self.tls_factory else {
-            return self.fail(Pop3Error::new(Code::Protocol, "Cannot start TLS here."));
+            self.tls_due = true;
+            return;
         };
+        self.tls_due = false;
         let trust = self
             .opts
             .tls_trust
@@ -632,8 +692,16 @@ impl Inner {
                 events.push(e);
             }
             progressed |= !events.is_empty();
+            let hold = self.e2e.is_none() && self.awaiting_tls();
             match &mut self.e2e {
-                Some(_) if out.is_empty() => {}
+                _ if out.is_empty() => {}
+                // Nothing the core writes goes out in clear while TLS is due.
+                None if hold => {
+                    return self.fail(Pop3Error::new(
+                        Code::Protocol,
+                        "The client had something to send before its TLS was up.",
+                    ));
+                }
                 // One encryption for everything the core wrote: fewer records and JS calls.
                 Some(t) => match t.send(&out.concat()) {
                     Ok(cipher) => self.send_wire(&cipher),
@@ -1063,7 +1131,7 @@ pub async fn connect(options: JsValue) -> Result<Session, JsValue> {
     let opts: ConnectOptions = serde_wasm_bindgen::from_value(options)
         .map_err(|e| Pop3Error::new(Code::BadOptions, e.to_string()).to_js())?;
     let target = check_target(&opts).map_err(|e| e.to_js())?;
-    let tls_factory = tls_factory(&opts, &target).await.map_err(|e| e.to_js())?;
+    let tls_loader = tls_loader(&opts, &target).map_err(|e| e.to_js())?;
     let timeout = f64::from(opts.timeout_ms.unwrap_or(30_000));
     let inner = Rc::new_cyclic(|me| {
         RefCell::new(Inner {
@@ -1081,7 +1149,9 @@ pub async fn connect(options: JsValue) -> Result<Session, JsValue> {
             client: None,
             tls: None,
             insecure: false,
-            tls_factory,
+            tls_loader,
+            tls_factory: None,
+            tls_due: false,
             relay: false,
             e2e: None,
             retry_token: None,
@@ -1159,27 +1229,26 @@ pub async fn connect(options: JsValue) -> Result<Session, JsValue> {
     Ok(Session { inner })
 }
 
-/// The TLS module's factory when TLS is to end in this client: through a bridge, not `plain`,
-/// `endToEnd` not false. Without a loader (the wasm package used without web/pop3.js), or if
-/// the module does not load, `"prefer"` goes on with the bridge's TLS (the session says so in
-/// `endToEnd`) and `true` fails.
-async fn tls_factory(o: &ConnectOptions, target: &Target) -> Result<Option<Function>, Pop3Error> {
+/// The TLS module's loader when TLS may end in this client: through a bridge, not `plain`,
+/// `endToEnd` not false. Without a loader (the wasm package used without web/pop3.js) `"prefer"`
+/// goes on with the bridge's TLS (the session says so in `endToEnd`) and `true` fails. The
+/// module itself is fetched only once the bridge agreed to relay ([`Inner::load_tls`]); if it
+/// then does not load, the session fails, with either choice.
+fn tls_loader(o: &ConnectOptions, target: &Target) -> Result<Option<Function>, Pop3Error> {
     if !matches!(target, Target::Bridge(_))
         || o.security == Security::Plain
         || o.end_to_end == EndToEndChoice::Off
     {
         return Ok(None);
     }
-    let loaded = e2e::factory().await;
-    match (o.end_to_end, loaded) {
-        (_, Ok(Some(f))) => Ok(Some(f)),
-        (EndToEndChoice::Require, Ok(None)) => Err(Pop3Error::new(
+    match (o.end_to_end, e2e::loader()) {
+        (_, Some(l)) => Ok(Some(l)),
+        (EndToEndChoice::Require, None) => Err(Pop3Error::new(
             Code::BadOptions,
             "endToEnd: true needs the TLS module: load the client through web/pop3.js (or \
              install a loader under Symbol.for('pop3-web.tls')).",
         )),
-        (EndToEndChoice::Require, Err(e)) => Err(e),
-        (_, _) => Ok(None),
+        (_, None) => Ok(None),
     }
 }
 
