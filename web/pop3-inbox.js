@@ -31,14 +31,14 @@
 
 import { CSS } from './pop3-inbox.css.js';
 import { InboxController } from './inbox/controller.js';
-import { errorCodes } from './pop3.js';
+import { errorCodes, defaultBridgeUrl } from './pop3.js';
 import { AccountForm } from './inbox/account-form.js';
 import { MessageList } from './inbox/message-list.js';
 import { Reader } from './inbox/reader.js';
 import { Deletion } from './inbox/deletion.js';
 import { DeviceDialog } from './inbox/device-dialog.js';
 import { KioskIdle } from './inbox/kiosk-idle.js';
-import { h, plural, defaultBridgeUrl, delayedProgress } from './inbox/dom.js';
+import { h, plural, delayedProgress } from './inbox/dom.js';
 
 /**
  * @import { ErrorLike, TlsInfo } from './types.js'

@@ -1,7 +1,7 @@
 // @ts-check
 // The one module of small helpers the UI shares (the inbox's parts and message-view.js):
-// the DOM builder, the size / count / date formats, the delayed progress bar and the default
-// bridge URL. Nothing touches `document` or `location` at import time, so the DOM-free
+// the DOM builder, the size / count / date formats and the delayed progress bar (the default
+// bridge URL is the JS API's, web/pop3.js). Nothing touches `document` or `location` at import time, so the DOM-free
 // controller may import the text formats from here as well.
 
 /** @import { ElementProps, ElementChild } from '../types.js' */
@@ -66,11 +66,6 @@ export function formatListDate(d) {
   if (d.toDateString() === now.toDateString()) return timeFmt.format(d);
   if (d.getFullYear() === now.getFullYear()) return dayFmt.format(d);
   return fullDayFmt.format(d);
-}
-
-/** The bridge of the page's own origin (the page is served by the bridge itself). */
-export function defaultBridgeUrl() {
-  return `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/pop3`;
 }
 
 const PROGRESS_DELAY_MS = 300; // "longer than a moment": shorter work shows no progress bar

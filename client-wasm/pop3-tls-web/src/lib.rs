@@ -22,6 +22,8 @@
 //! (`cert_expired`, `tls_handshake`, … and `bad_options` for a CA, pin or server name that
 //! cannot be used), `detail` the reason in words.
 
+#![warn(missing_docs, missing_debug_implementations)]
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -49,6 +51,7 @@ impl TimeProvider for JsClock {
 
 /// A TLS client connection to one mail server, sans-IO.
 #[wasm_bindgen]
+#[derive(Debug)]
 pub struct TlsClient {
     session: ClientSession,
 }

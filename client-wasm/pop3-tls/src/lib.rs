@@ -17,6 +17,8 @@
 //! [`TimeProvider`] the caller hands to [`Trust::client_config`], because
 //! `wasm32-unknown-unknown` has no clock (`SystemTime::now()` panics there).
 
+#![warn(missing_docs, missing_debug_implementations)]
+
 mod cert;
 
 use std::cell::Cell;
@@ -561,7 +563,9 @@ pub fn rfc3339(unix_secs: i64) -> String {
 /// Why a session failed: the code the UI explains and rustls's words.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsError {
+    /// The API's code for it (`cert_expired`, `tls_handshake`, …), from [`classify`].
     pub code: ErrorCode,
+    /// rustls's own words, for the technical detail.
     pub detail: String,
 }
 
