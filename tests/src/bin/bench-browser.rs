@@ -21,9 +21,25 @@
 //! browser's profile, so both write to the same filesystem (`TMPDIR=/dev/shm` puts both in
 //! memory). Each UI run is checked against the store afterwards (count and bytes).
 //!
+//! With `--tls` the download runs over TLS to Dovecot's implicit-TLS port (issue #16):
+//! `bridge` (the bridge terminates TLS, trusting Dovecot's CA through `--extra-ca`; the page
+//! asks `endToEnd: false`), `end-to-end` (the bridge relays raw bytes and TLS ends in the page,
+//! `endToEnd: true` with Dovecot's CA in `tlsTrust`; the TLS module is loaded through
+//! web/pop3.js inside the timed `connect()`), `end-to-end-preloaded` (the same with the TLS
+//! module loaded before the clock starts), `plain` (the default: Dovecot's plain port, as
+//! before), `all` (plain, bridge, end-to-end) or a comma-separated list. The variants alternate within each
+//! run; over TLS mpop uses `tls on` with `tls_trust_file` set to Dovecot's CA, and poplib
+//! `POP3_SSL` with that CA. Every browser run is checked to have ended TLS where it asked.
+//!
+//! With `--mode big` a second account holds one message of `--big-size` bytes (60 MB), and
+//! each selected `--tls` variant downloads it with one `retr()` on loopback (no added delay),
+//! alternating; the time is taken in the page from the `retr()` call to its result (after
+//! login), and MB/s is 10^6 bytes per second. The bytes are checked (length and a checksum).
+//!
 //! Options: `--messages 1000 --size 4096 --delay-ms 25 --runs 3 --bridge PATH --web DIR
-//! --mpop PATH --python PATH --mode download|keep|all`. Run by `cargo xtask bench browser` (which builds the release
-//! bridge and `web/pkg` first).
+//! --mpop PATH --python PATH --mode download|keep|big|all (or a comma-separated list; all is
+//! download,keep) --tls plain|bridge|end-to-end|end-to-end-preloaded|all (or a list) --big-size BYTES`. Run by
+//! `cargo xtask bench browser` (which builds the release bridge and `web/pkg` first).
 
 use std::fs;
 use std::net::SocketAddr;
@@ -31,7 +47,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::Duration;
 
-use e2e::bench::{median, run_mpop};
+use e2e::bench::{median, run_mpop, run_mpop_tls};
 use e2e::browser::{Browser, BrowserKind};
 use e2e::dovecot::free_port;
 use e2e::{DelayProxy, Dovecot, DovecotOptions, Mailbox};
@@ -47,15 +63,48 @@ struct Args {
     mpop: PathBuf,
     python: PathBuf,
     mode: Mode,
+    tls: Vec<Tls>,
+    big_size: usize,
 }
 
 /// What to measure: the download through the JS API (`download`, the default), keeping every
-/// message on the device through the real inbox UI (`keep`), or both (`all`).
+/// message on the device through the real inbox UI (`keep`), one big message's `retr()`
+/// (`big`); `all` is download and keep.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Mode {
-    Download,
-    Keep,
-    All,
+struct Mode {
+    download: bool,
+    keep: bool,
+    big: bool,
+}
+
+/// Where the browser's connection to Dovecot is encrypted.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Tls {
+    /// Dovecot's plain port, no TLS (`--allow-plaintext`).
+    Plain,
+    /// Dovecot's TLS port, TLS ending at the bridge (`endToEnd: false`, bridge `--extra-ca`).
+    Bridge,
+    /// Dovecot's TLS port, TLS ending in the page (`endToEnd: true`, the CA in `tlsTrust`).
+    EndToEnd,
+    /// [`Tls::EndToEnd`] with the TLS module loaded before the clock starts (as by a page that
+    /// fetches it while the user types): `connect()` without the module's download.
+    EndToEndPreloaded,
+}
+
+impl Tls {
+    fn name(self) -> &'static str {
+        match self {
+            Tls::Plain => "plain",
+            Tls::Bridge => "bridge-tls",
+            Tls::EndToEnd => "end-to-end",
+            Tls::EndToEndPreloaded => "e2e-preloaded",
+        }
+    }
+
+    /// Whether TLS ends in the page.
+    fn in_page(self) -> bool {
+        matches!(self, Tls::EndToEnd | Tls::EndToEndPreloaded)
+    }
 }
 
 fn parse_args() -> Args {
@@ -68,7 +117,13 @@ fn parse_args() -> Args {
         web: PathBuf::from("web"),
         mpop: PathBuf::from("mpop"),
         python: PathBuf::from("python3"),
-        mode: Mode::Download,
+        mode: Mode {
+            download: true,
+            keep: false,
+            big: false,
+        },
+        tls: vec![Tls::Plain],
+        big_size: 60_000_000,
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
@@ -85,20 +140,52 @@ fn parse_args() -> Args {
             "--web" => a.web = PathBuf::from(v),
             "--mpop" => a.mpop = PathBuf::from(v),
             "--python" => a.python = PathBuf::from(v),
+            "--big-size" => a.big_size = v.parse().expect("--big-size"),
             "--mode" => {
-                a.mode = match v.as_str() {
-                    "download" => Mode::Download,
-                    "keep" => Mode::Keep,
-                    "all" => Mode::All,
-                    _ => {
-                        eprintln!("--mode is download, keep or all");
-                        std::process::exit(2)
+                a.mode = Mode {
+                    download: false,
+                    keep: false,
+                    big: false,
+                };
+                for m in v.split(',') {
+                    match m {
+                        "download" => a.mode.download = true,
+                        "keep" => a.mode.keep = true,
+                        "big" => a.mode.big = true,
+                        "all" => (a.mode.download, a.mode.keep) = (true, true),
+                        _ => {
+                            eprintln!("--mode is download, keep, big or all (or a list)");
+                            std::process::exit(2)
+                        }
+                    }
+                }
+            }
+            "--tls" => {
+                a.tls.clear();
+                for t in v.split(',') {
+                    let add: &[Tls] = match t {
+                        "plain" => &[Tls::Plain],
+                        "bridge" => &[Tls::Bridge],
+                        "end-to-end" => &[Tls::EndToEnd],
+                        "end-to-end-preloaded" => &[Tls::EndToEndPreloaded],
+                        "all" => &[Tls::EndToEnd, Tls::Bridge, Tls::Plain],
+                        _ => {
+                            eprintln!(
+                                "--tls is plain, bridge, end-to-end, end-to-end-preloaded or all (or a list)"
+                            );
+                            std::process::exit(2)
+                        }
+                    };
+                    for &t in add {
+                        if !a.tls.contains(&t) {
+                            a.tls.push(t);
+                        }
                     }
                 }
             }
             _ => {
                 eprintln!(
-                    "usage: bench-browser [--messages N] [--size BYTES] [--delay-ms MS] [--runs N] [--bridge PATH] [--web DIR] [--mpop PATH] [--python PATH] [--mode download|keep|all]"
+                    "usage: bench-browser [--messages N] [--size BYTES] [--delay-ms MS] [--runs N] [--bridge PATH] [--web DIR] [--mpop PATH] [--python PATH] [--mode download|keep|big|all] [--tls plain|bridge|end-to-end|end-to-end-preloaded|all] [--big-size BYTES]"
                 );
                 std::process::exit(2)
             }
@@ -134,20 +221,42 @@ window.__bench = null;
 (async () => {
   try {
     const m = await import('/pop3.js');
+    const o = { bridgeUrl: p.bridgeUrl, host: '127.0.0.1', port: p.port, security: p.security,
+                user: p.user, password: p.password, mechanisms: ['USER'] };
+    if (p.security === 'plain') o.allowInsecure = true;
+    else { o.endToEnd = p.endToEnd; o.tlsTrust = { cas: p.cas }; }
+    if (p.preload) await globalThis[Symbol.for('pop3-web.tls')]();
     const t0 = performance.now();
-    const s = await m.connect({
-      bridgeUrl: p.bridgeUrl, host: '127.0.0.1', port: p.port, security: 'plain',
-      user: p.user, password: p.password, allowInsecure: true, mechanisms: ['USER'],
-    });
+    const s = await m.connect(o);
     const t1 = performance.now();
+    const e2e = s.endToEnd;
+    const cipher = s.tls ? String(s.tls.cipher || '') : '';
+    // The TLS module's fetches inside connect() (resource timing): how long, how many bytes.
+    const tr = performance.getEntriesByType('resource').filter((e) => /pop3_tls_web/.test(e.name) && e.startTime >= t0);
+    const tlsFetch = tr.length === 0 ? null : {
+      secs: (Math.max(...tr.map((e) => e.responseEnd)) - Math.min(...tr.map((e) => e.startTime))) / 1000,
+      bytes: tr.reduce((n, e) => n + e.transferSize, 0), files: tr.length };
     const st = await s.stat();
+    let r;
+    if (p.big) {
+      const ta = performance.now();
+      const raw = await s.retr(1);
+      const t2 = performance.now();
+      let sum = 0;
+      for (let i = 0; i < raw.length; i++) sum = (sum + raw[i]) % 4294967296;
+      await s.quit();
+      window.__bench = { ok: true, retr: (t2 - ta) / 1000, count: st.count, bytes: raw.length,
+                         sum, endToEnd: e2e, cipher };
+      return;
+    }
     const all = Array.from({ length: st.count }, (_, i) => i + 1);
-    const r = await s.download(all);
+    r = await s.download(all);
     const t2 = performance.now();
     await s.quit();
     const t3 = performance.now();
     window.__bench = { ok: true, total: (t3 - t0) / 1000, login: (t1 - t0) / 1000,
-                       download: (t2 - t1) / 1000, count: r.count, bytes: r.bytes };
+                       download: (t2 - t1) / 1000, toDownloaded: (t2 - t0) / 1000,
+                       count: r.count, bytes: r.bytes, endToEnd: e2e, cipher, tlsFetch };
   } catch (e) {
     window.__bench = { ok: false, error: String(e && (e.code || e.message) || e) + ' ' + String(e && e.message) };
   }
@@ -296,9 +405,24 @@ async fn keep_run(b: &Browser, origin: &str, port: u16, password: &str) -> Resul
 
 struct BrowserRun {
     total: f64,
+    /// `connect()` alone (bridge, server, TLS, login).
+    login: f64,
     download: f64,
+    /// From the `connect()` call until every message is downloaded (before QUIT).
+    to_downloaded: f64,
+    /// `retr()` of the big message (`--mode big`).
+    retr: f64,
     count: u64,
     bytes: u64,
+    /// Sum of the bytes modulo 2^32 (`--mode big`).
+    sum: u64,
+    /// What `session.endToEnd` said.
+    end_to_end: bool,
+    /// `session.tls.cipher` (empty without TLS).
+    cipher: String,
+    /// The TLS module's fetches during `connect()`: seconds from the first start to the last
+    /// end, bytes transferred (0 from the memory cache), files (resource timing).
+    tls_fetch: Option<(f64, u64, u64)>,
 }
 
 async fn browser_run(b: &Browser, page_origin: &str, params: Json) -> Result<BrowserRun, String> {
@@ -318,17 +442,32 @@ async fn browser_run(b: &Browser, page_origin: &str, params: Json) -> Result<Bro
     }
     Ok(BrowserRun {
         total: v["total"].as_f64().unwrap_or(f64::NAN),
+        login: v["login"].as_f64().unwrap_or(f64::NAN),
         download: v["download"].as_f64().unwrap_or(f64::NAN),
+        to_downloaded: v["toDownloaded"].as_f64().unwrap_or(f64::NAN),
+        retr: v["retr"].as_f64().unwrap_or(f64::NAN),
         count: v["count"].as_u64().unwrap_or(0),
         bytes: v["bytes"].as_u64().unwrap_or(0),
+        sum: v["sum"].as_u64().unwrap_or(0),
+        end_to_end: v["endToEnd"] == json!(true),
+        cipher: v["cipher"].as_str().unwrap_or_default().to_owned(),
+        tls_fetch: v["tlsFetch"]["secs"].as_f64().map(|s| {
+            (
+                s,
+                v["tlsFetch"]["bytes"].as_u64().unwrap_or(0),
+                v["tlsFetch"]["files"].as_u64().unwrap_or(0),
+            )
+        }),
     })
 }
 
 const POPLIB_SCRIPT: &str = r#"
-import poplib, sys, time
+import poplib, ssl, sys, time
 host, port, user, pw = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+ca = sys.argv[5] if len(sys.argv) > 5 else None
+ctx = ssl.create_default_context(cafile=ca) if ca else None
 t = time.perf_counter()
-c = poplib.POP3(host, port)
+c = poplib.POP3_SSL(host, port, context=ctx) if ca else poplib.POP3(host, port)
 c.user(user)
 c.pass_(pw)
 n, _ = c.stat()
@@ -340,7 +479,13 @@ c.quit()
 print(time.perf_counter() - t, n, total)
 "#;
 
-fn run_poplib(a: &Args, port: u16, password: &str) -> Result<(f64, u64, u64), String> {
+/// poplib against 127.0.0.1:`port`; over implicit TLS verified with `ca` when given.
+fn run_poplib(
+    a: &Args,
+    port: u16,
+    password: &str,
+    ca: Option<&Path>,
+) -> Result<(f64, u64, u64), String> {
     let res = Command::new(&a.python)
         .args([
             "-c",
@@ -350,6 +495,7 @@ fn run_poplib(a: &Args, port: u16, password: &str) -> Result<(f64, u64, u64), St
             "bench",
             password,
         ])
+        .args(ca)
         .stdin(Stdio::null())
         .output()
         .map_err(|e| format!("running {}: {e}", a.python.display()))?;
@@ -379,28 +525,68 @@ fn report(name: &str, ours: &[f64], reference_name: &str, reference: &[f64], goa
     );
 }
 
+/// Per browser variant: total (connect → quit), connect → downloaded, `download()` alone.
+type Timings = (Tls, Vec<f64>, Vec<f64>, Vec<f64>);
+
+/// One timed job of a round: the browser with a TLS variant, or a native reference over TLS
+/// (`true`) or plain.
+#[derive(Clone, Copy)]
+enum Job {
+    Browser(Tls),
+    Reference(bool),
+}
+
+/// The jobs of round `run` (1-based): every browser variant and every reference, the order
+/// rotated by one each round so that no variant always goes first.
+fn round(tls: &[Tls], run: usize) -> Vec<Job> {
+    let mut jobs: Vec<Job> = tls.iter().map(|&t| Job::Browser(t)).collect();
+    if tls.contains(&Tls::Plain) {
+        jobs.push(Job::Reference(false));
+    }
+    if tls.iter().any(|&t| t != Tls::Plain) {
+        jobs.push(Job::Reference(true));
+    }
+    let n = jobs.len();
+    jobs.rotate_left((run - 1) % n);
+    jobs
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> ExitCode {
     let a = parse_args();
     let password = "bench-password";
+    let tls_any = a.tls.iter().any(|&t| t != Tls::Plain);
     println!(
-        "browser bench: {} messages of ~{} B, {} ms one-way delay, {} runs each",
-        a.messages, a.size, a.delay_ms, a.runs
+        "browser bench: {} messages of ~{} B, {} ms one-way delay, {} runs each; browser variants: {}",
+        a.messages,
+        a.size,
+        a.delay_ms,
+        a.runs,
+        a.tls
+            .iter()
+            .map(|t| t.name())
+            .collect::<Vec<_>>()
+            .join(", ")
     );
-    if !a.web.join("pkg/pop3_web_bg.wasm").exists() {
-        eprintln!(
-            "bench: {}/pkg is missing: run `cargo xtask build-web`",
-            a.web.display()
-        );
-        return ExitCode::FAILURE;
+    for m in ["pop3_web_bg.wasm", "pop3_tls_web_bg.wasm"] {
+        if !a.web.join("pkg").join(m).exists() {
+            eprintln!(
+                "bench: {}/pkg/{m} is missing: run `cargo xtask build-web`",
+                a.web.display()
+            );
+            return ExitCode::FAILURE;
+        }
     }
-    let opts = DovecotOptions::new()
+    let mut opts = DovecotOptions::new()
         .user(
             "bench",
             password,
             Mailbox::new(a.messages).size(a.size).seed(7),
         )
         .oauth2(false);
+    if a.mode.big {
+        opts = opts.user("big", password, Mailbox::new(1).size(a.big_size).seed(11));
+    }
     let dovecot = match Dovecot::start_async(opts).await {
         Ok(d) => d,
         Err(e) => {
@@ -421,17 +607,26 @@ async fn main() -> ExitCode {
     let web_proxy = DelayProxy::start_local(bridge_addr, delay).expect("delay proxy (browser)");
     let pop_proxy =
         DelayProxy::start_local(dovecot.plain_addr(), delay).expect("delay proxy (mpop)");
-    let bridge = Command::new(&a.bridge)
+    let pop_tls_proxy = tls_any.then(|| {
+        DelayProxy::start_local(dovecot.tls_addr(), delay).expect("delay proxy (mpop, TLS)")
+    });
+    let mut bridge = Command::new(&a.bridge);
+    bridge
         .args(["--listen", &bridge_addr.to_string()])
         .arg("--web-root")
         .arg(&a.web)
         .args(["--allow-host", "127.0.0.1", "--allow-plaintext"])
         .args(["--allow-port", &dovecot.plain_port().to_string()])
         .args(["--origin", &format!("http://{}", web_proxy.local_addr())])
-        .args(["--log", "warn"])
-        .stdout(Stdio::null())
-        .spawn()
-        .map(ChildGuard);
+        .args(["--log", "warn"]);
+    if tls_any {
+        // Bridge-side TLS trusts Dovecot's CA; `endToEnd: true` must not use that trust.
+        bridge
+            .args(["--allow-port", &dovecot.tls_port().to_string()])
+            .arg("--extra-ca")
+            .arg(dovecot.ca_pem_path());
+    }
+    let bridge = bridge.stdout(Stdio::null()).spawn().map(ChildGuard);
     let _bridge = match bridge {
         Ok(b) => b,
         Err(e) => {
@@ -444,11 +639,16 @@ async fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     println!(
-        "Dovecot {} ({:.1} MB), bridge {bridge_addr}, browser-side delay proxy {}, mpop-side delay proxy {}",
+        "Dovecot {} / TLS {} ({:.1} MB), bridge {bridge_addr}, browser-side delay proxy {}, mpop-side delay proxy {}{}",
         dovecot.plain_addr(),
+        dovecot.tls_addr(),
         user.mailbox.total_octets() as f64 / 1e6,
         web_proxy.local_addr(),
-        pop_proxy.local_addr()
+        pop_proxy.local_addr(),
+        pop_tls_proxy
+            .as_ref()
+            .map(|p| format!(" (TLS: {})", p.local_addr()))
+            .unwrap_or_default()
     );
     let b = match Browser::start(BrowserKind::Chromium).await {
         Ok(b) => b,
@@ -465,12 +665,18 @@ async fn main() -> ExitCode {
             "/tmp"
         })
         .expect("temp dir");
-    let params = |origin: &str| {
+    let ca_pem = dovecot.ca_pem().to_owned();
+    let params = |origin: &str, tls: Tls, user: &str, big: bool| {
         json!({
             "bridgeUrl": format!("{}/pop3", origin.replacen("http", "ws", 1)),
-            "port": dovecot.plain_port(),
-            "user": "bench",
+            "port": if tls == Tls::Plain { dovecot.plain_port() } else { dovecot.tls_port() },
+            "security": if tls == Tls::Plain { "plain" } else { "tls" },
+            "endToEnd": tls.in_page(),
+            "preload": tls == Tls::EndToEndPreloaded,
+            "cas": [ca_pem],
+            "user": user,
             "password": password,
+            "big": big,
         })
     };
     let delayed_origin = format!("http://{}", web_proxy.local_addr());
@@ -487,105 +693,230 @@ async fn main() -> ExitCode {
         }
         ok
     };
-    if a.mode != Mode::Keep {
-        // Warm-up (not counted): the page, module and wasm are compiled and cached once.
-        if let Err(e) = browser_run(&b, &direct_origin, params(&direct_origin)).await {
-            eprintln!("bench: warm-up failed: {e}");
-            let _ = b.close().await;
-            return ExitCode::FAILURE;
+    // Where TLS ended must be where the variant asked.
+    let check_mode = |t: Tls, r: &BrowserRun| -> bool {
+        let ok = r.end_to_end == t.in_page();
+        if !ok {
+            println!(
+                "  {}: session.endToEnd is {}  <-- MISMATCH",
+                t.name(),
+                r.end_to_end
+            );
+        }
+        ok
+    };
+    let ca_path = dovecot.ca_pem_path().to_owned();
+    if a.mode.download {
+        // Warm-up (not counted): the page, modules and wasm are compiled and cached once.
+        for &t in &a.tls {
+            match browser_run(
+                &b,
+                &direct_origin,
+                params(&direct_origin, t, "bench", false),
+            )
+            .await
+            {
+                Ok(r) => {
+                    failed |= !check_mode(t, &r);
+                    println!(
+                        "warm-up {}: endToEnd {}, cipher {:?}",
+                        t.name(),
+                        r.end_to_end,
+                        r.cipher
+                    );
+                }
+                Err(e) => {
+                    eprintln!("bench: warm-up ({}) failed: {e}", t.name());
+                    let _ = b.close().await;
+                    return ExitCode::FAILURE;
+                }
+            }
         }
 
         println!(
-            "--- {} ms RTT: browser via bridge vs mpop (pipelining on)",
+            "--- {} ms RTT: browser via bridge vs mpop (pipelining on); order rotated each run",
             2 * a.delay_ms
         );
-        let (mut br, mut br_dl, mut mp) = (vec![], vec![], vec![]);
+        // Per browser variant: total (connect → quit), connect → downloaded, download() alone.
+        let mut br: Vec<Timings> = a.tls.iter().map(|&t| (t, vec![], vec![], vec![])).collect();
+        let (mut mp, mut mp_tls) = (vec![], vec![]);
         for run in 1..=a.runs {
-            match browser_run(&b, &delayed_origin, params(&delayed_origin)).await {
-                Ok(r) => {
-                    failed |= !check("browser", r.count, r.bytes);
-                    println!(
-                        "run {run}: browser {:7.3} s (download {:.3} s, {} msgs, {} B)",
-                        r.total, r.download, r.count, r.bytes
-                    );
-                    br.push(r.total);
-                    br_dl.push(r.download);
-                }
-                Err(e) => {
-                    println!("run {run}: browser FAILED: {e}");
-                    failed = true;
-                }
-            }
-            match run_mpop(
-                &a.mpop,
-                pop_proxy.local_addr().port(),
-                password,
-                work.path(),
-                run,
-            )
-            .map(|(secs, out)| {
-                let files = fs::read_dir(out.join("new"))
-                    .map(|d| d.count())
-                    .unwrap_or(0);
-                let _ = fs::remove_dir_all(&out);
-                (secs, files)
-            }) {
-                Ok((secs, files)) => {
-                    failed |= !check("mpop", files as u64, expected_bytes);
-                    println!("run {run}: mpop    {secs:7.3} s ({files} files)");
-                    mp.push(secs);
-                }
-                Err(e) => {
-                    println!("run {run}: mpop FAILED: {e}");
-                    failed = true;
+            for job in round(&a.tls, run) {
+                match job {
+                    Job::Browser(t) => {
+                        match browser_run(
+                            &b,
+                            &delayed_origin,
+                            params(&delayed_origin, t, "bench", false),
+                        )
+                        .await
+                        {
+                            Ok(r) => {
+                                failed |= !check(t.name(), r.count, r.bytes);
+                                failed |= !check_mode(t, &r);
+                                println!(
+                                    "run {run}: browser {:<13} {:7.3} s (to downloaded {:.3} s: connect {:.3} s{}, download {:.3} s; {} msgs, {} B)",
+                                    t.name(),
+                                    r.total,
+                                    r.to_downloaded,
+                                    r.login,
+                                    r.tls_fetch.map_or_else(String::new, |(s, b, n)| format!(
+                                        " incl. TLS module fetch {s:.3} s ({n} files, {b} B transferred)"
+                                    )),
+                                    r.download,
+                                    r.count,
+                                    r.bytes
+                                );
+                                let v = br.iter_mut().find(|v| v.0 == t).expect("variant");
+                                v.1.push(r.total);
+                                v.2.push(r.to_downloaded);
+                                v.3.push(r.download);
+                            }
+                            Err(e) => {
+                                println!("run {run}: browser {} FAILED: {e}", t.name());
+                                failed = true;
+                            }
+                        }
+                    }
+                    Job::Reference(tls) => {
+                        let res = match (tls, &pop_tls_proxy) {
+                            (true, Some(p)) => run_mpop_tls(
+                                &a.mpop,
+                                p.local_addr().port(),
+                                password,
+                                &ca_path,
+                                work.path(),
+                                run,
+                            ),
+                            _ => run_mpop(
+                                &a.mpop,
+                                pop_proxy.local_addr().port(),
+                                password,
+                                work.path(),
+                                run,
+                            ),
+                        };
+                        let name = if tls { "mpop-tls" } else { "mpop" };
+                        match res.map(|(secs, out)| {
+                            let files = fs::read_dir(out.join("new"))
+                                .map(|d| d.count())
+                                .unwrap_or(0);
+                            let _ = fs::remove_dir_all(&out);
+                            (secs, files)
+                        }) {
+                            Ok((secs, files)) => {
+                                failed |= !check(name, files as u64, expected_bytes);
+                                println!("run {run}: {name:<21} {secs:7.3} s ({files} files)");
+                                if tls {
+                                    mp_tls.push(secs);
+                                } else {
+                                    mp.push(secs);
+                                }
+                            }
+                            Err(e) => {
+                                println!("run {run}: {name} FAILED: {e}");
+                                failed = true;
+                            }
+                        }
+                    }
                 }
             }
         }
 
-        println!("--- loopback, no added delay: browser via bridge vs Python poplib direct");
-        let (mut br0, mut py) = (vec![], vec![]);
+        println!(
+            "--- loopback, no added delay: browser via bridge vs Python poplib direct; order rotated each run"
+        );
+        let mut br0: Vec<(Tls, Vec<f64>)> = a.tls.iter().map(|&t| (t, vec![])).collect();
+        let (mut py, mut py_tls) = (vec![], vec![]);
         for run in 1..=a.runs {
-            match browser_run(&b, &direct_origin, params(&direct_origin)).await {
-                Ok(r) => {
-                    failed |= !check("browser", r.count, r.bytes);
-                    println!(
-                        "run {run}: browser {:7.3} s (download {:.3} s)",
-                        r.total, r.download
-                    );
-                    br0.push(r.total);
-                }
-                Err(e) => {
-                    println!("run {run}: browser FAILED: {e}");
-                    failed = true;
-                }
-            }
-            match run_poplib(&a, dovecot.plain_port(), password) {
-                Ok((secs, n, bytes)) => {
-                    failed |= !check("poplib", n, bytes);
-                    println!("run {run}: poplib  {secs:7.3} s");
-                    py.push(secs);
-                }
-                Err(e) => {
-                    println!("run {run}: poplib FAILED: {e}");
-                    failed = true;
+            for job in round(&a.tls, run) {
+                match job {
+                    Job::Browser(t) => {
+                        match browser_run(
+                            &b,
+                            &direct_origin,
+                            params(&direct_origin, t, "bench", false),
+                        )
+                        .await
+                        {
+                            Ok(r) => {
+                                failed |= !check(t.name(), r.count, r.bytes);
+                                failed |= !check_mode(t, &r);
+                                println!(
+                                    "run {run}: browser {:<13} {:7.3} s (download {:.3} s)",
+                                    t.name(),
+                                    r.total,
+                                    r.download
+                                );
+                                let v = br0.iter_mut().find(|v| v.0 == t).expect("variant");
+                                v.1.push(r.total);
+                            }
+                            Err(e) => {
+                                println!("run {run}: browser {} FAILED: {e}", t.name());
+                                failed = true;
+                            }
+                        }
+                    }
+                    Job::Reference(tls) => {
+                        let name = if tls { "poplib-tls" } else { "poplib" };
+                        let res = if tls {
+                            run_poplib(&a, dovecot.tls_port(), password, Some(&ca_path))
+                        } else {
+                            run_poplib(&a, dovecot.plain_port(), password, None)
+                        };
+                        match res {
+                            Ok((secs, n, bytes)) => {
+                                failed |= !check(name, n, bytes);
+                                println!("run {run}: {name:<21} {secs:7.3} s");
+                                if tls {
+                                    py_tls.push(secs);
+                                } else {
+                                    py.push(secs);
+                                }
+                            }
+                            Err(e) => {
+                                println!("run {run}: {name} FAILED: {e}");
+                                failed = true;
+                            }
+                        }
+                    }
                 }
             }
         }
         println!("---");
-        report(
-            &format!("{} ms RTT", 2 * a.delay_ms),
-            &br,
-            "mpop",
-            &mp,
-            0.75,
-        );
-        println!(
-            "  (browser download() alone: median {:.3} s)",
-            median(&br_dl)
-        );
-        report("loopback", &br0, "poplib", &py, 1.0);
+        for (t, total, to_dl, dl) in &br {
+            let (rname, r) = if *t == Tls::Plain {
+                ("mpop", &mp)
+            } else {
+                ("mpop-tls", &mp_tls)
+            };
+            report(
+                &format!("{} ms RTT, {}", 2 * a.delay_ms, t.name()),
+                total,
+                rname,
+                r,
+                0.75,
+            );
+            println!(
+                "  (connect until downloaded: median {:.3} s = {:.2} x {rname}; download() alone: median {:.3} s)",
+                median(to_dl),
+                median(to_dl) / median(r),
+                median(dl)
+            );
+        }
+        for (t, total) in &br0 {
+            let (rname, r) = if *t == Tls::Plain {
+                ("poplib", &py)
+            } else {
+                ("poplib-tls", &py_tls)
+            };
+            report(&format!("loopback, {}", t.name()), total, rname, r, 1.0);
+        }
     }
-    if a.mode != Mode::Download {
+    if a.mode.big {
+        failed |= !big_bench(&a, &b, &direct_origin, &dovecot, &params).await;
+    }
+    if a.mode.keep {
         failed |= !keep_bench(
             &a,
             &b,
@@ -601,15 +932,124 @@ async fn main() -> ExitCode {
     }
     let _ = b.close().await;
     println!(
-        "browser-side proxy: {} connections; mpop-side proxy: {} connections",
+        "browser-side proxy: {} connections; mpop-side proxy: {} connections{}",
         web_proxy.connections(),
-        pop_proxy.connections()
+        pop_proxy.connections(),
+        pop_tls_proxy
+            .as_ref()
+            .map(|p| format!(" (TLS: {})", p.connections()))
+            .unwrap_or_default()
     );
     if failed {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// The big-message benchmark: each browser variant `retr()`s the one message of account `big`
+/// on loopback (no added delay), alternating with the order rotated each round, after a
+/// warm-up of each. The time is the page's, from the `retr()` call to its result; each run is
+/// checked (length, byte sum, where TLS ended). Returns whether every run succeeded and matched.
+async fn big_bench(
+    a: &Args,
+    b: &Browser,
+    origin: &str,
+    dovecot: &Dovecot,
+    params: &impl Fn(&str, Tls, &str, bool) -> Json,
+) -> bool {
+    let raw = dovecot.expected_bytes("big", 0);
+    let (len, sum) = (
+        raw.len() as u64,
+        raw.iter()
+            .fold(0u64, |s, &x| (s + u64::from(x)) % (1 << 32)),
+    );
+    drop(raw);
+    println!(
+        "--- big message: one retr() of {len} B on loopback (no added delay); order rotated each run; MB = 10^6 B"
+    );
+    let mut ok = true;
+    let good = |t: Tls, r: &BrowserRun| {
+        r.count == 1 && r.bytes == len && r.sum == sum && r.end_to_end == t.in_page()
+    };
+    for &t in &a.tls {
+        match browser_run(b, origin, params(origin, t, "big", true)).await {
+            Ok(r) if good(t, &r) => {}
+            Ok(r) => {
+                println!(
+                    "big warm-up ({}): {} msgs, {} B, sum {}, endToEnd {}  <-- MISMATCH",
+                    t.name(),
+                    r.count,
+                    r.bytes,
+                    r.sum,
+                    r.end_to_end
+                );
+                ok = false;
+            }
+            Err(e) => {
+                println!("big warm-up ({}) FAILED: {e}", t.name());
+                return false;
+            }
+        }
+    }
+    let mut times: Vec<(Tls, Vec<f64>)> = a.tls.iter().map(|&t| (t, vec![])).collect();
+    for run in 1..=a.runs {
+        let mut order = a.tls.clone();
+        let n = order.len();
+        order.rotate_left((run - 1) % n);
+        for t in order {
+            match browser_run(b, origin, params(origin, t, "big", true)).await {
+                Ok(r) => {
+                    let g = good(t, &r);
+                    ok &= g;
+                    println!(
+                        "run {run}: browser {:<13} retr {:7.3} s = {:7.1} MB/s ({} B, endToEnd {}, cipher {:?}){}",
+                        t.name(),
+                        r.retr,
+                        r.bytes as f64 / 1e6 / r.retr,
+                        r.bytes,
+                        r.end_to_end,
+                        r.cipher,
+                        if g { "" } else { "  <-- MISMATCH" }
+                    );
+                    times
+                        .iter_mut()
+                        .find(|v| v.0 == t)
+                        .expect("variant")
+                        .1
+                        .push(r.retr);
+                }
+                Err(e) => {
+                    println!("run {run}: browser {} FAILED: {e}", t.name());
+                    ok = false;
+                }
+            }
+        }
+    }
+    println!("---");
+    let mbps = |v: &[f64]| len as f64 / 1e6 / median(v);
+    for (t, v) in &times {
+        println!(
+            "big message, {}: median retr {:.3} s = {:.1} MB/s ({} complete runs){}",
+            t.name(),
+            median(v),
+            mbps(v),
+            v.len(),
+            if t.in_page() {
+                " (goal >= 100 MB/s)"
+            } else {
+                ""
+            }
+        );
+    }
+    let get = |t: Tls| times.iter().find(|v| v.0 == t).map(|v| mbps(&v.1));
+    if let (Some(e), Some(br)) = (get(Tls::EndToEnd), get(Tls::Bridge)) {
+        println!(
+            "big message: end-to-end {e:.1} MB/s = {:.2} x bridge-side TLS",
+            e / br
+        );
+    }
+    ok
 }
 
 fn secs(s: Option<f64>) -> String {
