@@ -79,6 +79,39 @@ pub struct StaticFile {
     pub content_type: &'static str,
     /// Part of the product (not a `dev/` page): served with the page's security policy.
     pub product: bool,
+    /// A strong validator of `body` (a quoted SHA-256 prefix): with `no-cache`, a browser asks
+    /// again on every load and gets `304 Not Modified` for what it has, so a new UI is seen at
+    /// once while the wasm modules (the TLS module is 640 KB) are not sent again each time.
+    pub etag: HeaderValue,
+}
+
+impl StaticFile {
+    fn new(body: Bytes, content_type: &'static str, product: bool) -> StaticFile {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::digest(&body);
+        let hex: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
+        let etag = HeaderValue::from_str(&format!("\"{hex}\"")).unwrap_or_else(|_| {
+            // Hex digits in quotes are always a valid header value.
+            HeaderValue::from_static("\"\"")
+        });
+        StaticFile {
+            body,
+            content_type,
+            product,
+            etag,
+        }
+    }
+
+    /// Whether a request's `If-None-Match` names this file's current contents.
+    pub fn matches(&self, if_none_match: Option<&HeaderValue>) -> bool {
+        let Some(v) = if_none_match.and_then(|v| v.to_str().ok()) else {
+            return false;
+        };
+        let mine = self.etag.to_str().unwrap_or_default();
+        v.split(',')
+            .map(str::trim)
+            .any(|t| t == "*" || t.strip_prefix("W/").unwrap_or(t) == mine)
+    }
 }
 
 /// The headers that govern how the UI's pages may be used (see [`StaticFiles::page_headers`]).
@@ -260,11 +293,11 @@ impl StaticFiles {
             return None;
         }
         let body = tokio::fs::read(&real).await.ok()?;
-        Some(StaticFile {
-            body: Bytes::from(body),
-            content_type: content_type(&real),
-            product: !(web && real.starts_with(root_real.join(DEV_DIR))),
-        })
+        Some(StaticFile::new(
+            Bytes::from(body),
+            content_type(&real),
+            !(web && real.starts_with(root_real.join(DEV_DIR))),
+        ))
     }
 }
 
@@ -273,11 +306,7 @@ impl StaticFiles {
 fn embedded_tree(files: &'static [(&'static str, &'static [u8])]) -> HashMap<String, StaticFile> {
     let mut out = HashMap::new();
     for (key, body) in files {
-        let file = StaticFile {
-            body: Bytes::from_static(body),
-            content_type: content_type(Path::new(key)),
-            product: true,
-        };
+        let file = StaticFile::new(Bytes::from_static(body), content_type(Path::new(key)), true);
         if let Some(folder) = key.strip_suffix("index.html")
             && (folder.is_empty() || folder.ends_with('/'))
         {
@@ -405,14 +434,7 @@ impl Loader {
                         b
                     }
                 };
-                out.insert(
-                    key,
-                    StaticFile {
-                        body,
-                        content_type: content_type(&real),
-                        product: !in_dev,
-                    },
-                );
+                out.insert(key, StaticFile::new(body, content_type(&real), !in_dev));
             }
         }
         // A folder's path serves its index.html.

@@ -345,18 +345,26 @@ async fn route(shared: Arc<Shared>, req: Request<Incoming>, conn: &Arc<Conn>) ->
         return plain(StatusCode::NOT_FOUND, "not found");
     };
     let head = req.method() == Method::HEAD;
+    // What the browser has is current: no body, the same headers otherwise.
+    let not_modified = file.matches(req.headers().get(header::IF_NONE_MATCH));
     let len = file.body.len();
-    let mut r = Response::new(if head {
+    let mut r = Response::new(if head || not_modified {
         Full::new(Bytes::new())
     } else {
         Full::new(file.body)
     });
+    if not_modified {
+        *r.status_mut() = StatusCode::NOT_MODIFIED;
+    }
     let h = r.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static(file.content_type),
     );
-    h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    if !not_modified {
+        h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    }
+    h.insert(header::ETAG, file.etag.clone());
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     h.insert(
         "x-content-type-options",

@@ -277,3 +277,59 @@ async fn metrics_listen_in_the_config_is_bound_by_the_bridge() {
     let _ = tx.send(());
     run.await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn a_file_the_browser_has_is_answered_304_without_a_body() {
+    let b = web_bridge(|_| {}).await;
+    let (status, h, body) = get(b.addr, "/pop3-inbox.js", "").await;
+    assert_eq!(status, 200);
+    assert!(!body.is_empty());
+    let etag = header(&h, "etag").expect("an ETag").to_string();
+    assert!(etag.starts_with('"') && etag.ends_with('"'), "{etag}");
+    assert_eq!(header(&h, "cache-control"), Some("no-cache"));
+
+    for validator in [
+        etag.clone(),
+        format!("W/{etag}"),
+        format!("\"other\", {etag}"),
+    ] {
+        let (status, h2, body) = get(
+            b.addr,
+            "/pop3-inbox.js",
+            &format!("If-None-Match: {validator}\r\n"),
+        )
+        .await;
+        assert_eq!(status, 304, "{validator}");
+        assert!(body.is_empty(), "no body with 304");
+        assert_eq!(header(&h2, "etag"), Some(etag.as_str()));
+        // The page's policy travels with the 304 too.
+        assert!(header(&h2, "content-security-policy").is_some());
+        assert_eq!(header(&h2, "cache-control"), Some("no-cache"));
+    }
+    let (status, _, body) = get(b.addr, "/pop3-inbox.js", "If-None-Match: \"other\"\r\n").await;
+    assert_eq!(status, 200);
+    assert!(!body.is_empty());
+    // Another file has another validator.
+    let (_, h3, _) = get(b.addr, "/pop3.js", "").await;
+    assert_ne!(header(&h3, "etag"), Some(etag.as_str()));
+}
+
+#[tokio::test]
+async fn a_changed_file_gets_a_new_etag_and_its_new_body() {
+    let dir = std::env::temp_dir().join(format!("pop3-bridge-etag-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("index.html"), "first").unwrap();
+    let b = web_bridge(|c| {
+        c.web_root = Some(dir.clone());
+        c.web_reload = true;
+    })
+    .await;
+    let (_, h, body) = get(b.addr, "/index.html", "").await;
+    assert_eq!(body, "first");
+    let old = header(&h, "etag").unwrap().to_string();
+    std::fs::write(dir.join("index.html"), "second").unwrap();
+    let (status, h, body) = get(b.addr, "/index.html", &format!("If-None-Match: {old}\r\n")).await;
+    assert_eq!((status, body.as_str()), (200, "second"));
+    assert_ne!(header(&h, "etag"), Some(old.as_str()));
+    let _ = std::fs::remove_dir_all(&dir);
+}
