@@ -29,18 +29,59 @@ pub fn run_mpop(
     work: &Path,
     run: usize,
 ) -> Result<(f64, PathBuf), String> {
-    let out = work.join(format!("mpop-out-{run}"));
+    mpop_fetch(mpop, port, password, None, work, &format!("mpop-{run}"))
+}
+
+/// [`run_mpop`] over implicit TLS: the same account and delivery, with `tls on`,
+/// `tls_starttls off` and `tls_trust_file` set to `ca_pem` (the server's CA), so mpop verifies
+/// the server's certificate for `127.0.0.1` like the other clients do.
+pub fn run_mpop_tls(
+    mpop: &Path,
+    port: u16,
+    password: &str,
+    ca_pem: &Path,
+    work: &Path,
+    run: usize,
+) -> Result<(f64, PathBuf), String> {
+    mpop_fetch(
+        mpop,
+        port,
+        password,
+        Some(ca_pem),
+        work,
+        &format!("mpop-tls-{run}"),
+    )
+}
+
+/// One mpop run: its configuration (plain, or implicit TLS trusting `ca_pem`), its Maildir and
+/// its UIDL file under `work`, named by `tag`.
+fn mpop_fetch(
+    mpop: &Path,
+    port: u16,
+    password: &str,
+    ca_pem: Option<&Path>,
+    work: &Path,
+    tag: &str,
+) -> Result<(f64, PathBuf), String> {
+    let out = work.join(format!("{tag}-out"));
     for sub in ["new", "cur", "tmp"] {
         fs::create_dir_all(out.join(sub)).map_err(|e| e.to_string())?;
     }
-    let rc = work.join(format!("mpoprc-{run}"));
-    let uidls = work.join(format!("mpop-uidls-{run}"));
+    let rc = work.join(format!("{tag}-rc"));
+    let uidls = work.join(format!("{tag}-uidls"));
+    let tls = match ca_pem {
+        None => "tls off\n".to_owned(),
+        Some(ca) => format!(
+            "tls on\ntls_starttls off\ntls_trust_file {}\n",
+            ca.display()
+        ),
+    };
     let text = format!(
         "defaults\n\
          account bench\n\
          host 127.0.0.1\n\
          port {port}\n\
-         tls off\n\
+         {tls}\
          auth user\n\
          user bench\n\
          password {password}\n\
@@ -59,71 +100,6 @@ pub fn run_mpop(
     {
         use std::os::unix::fs::PermissionsExt;
         // mpop refuses a configuration file with a password that others can read.
-        fs::set_permissions(&rc, fs::Permissions::from_mode(0o600)).map_err(|e| e.to_string())?;
-    }
-    let t = Instant::now();
-    let res = Command::new(mpop)
-        .arg("-C")
-        .arg(&rc)
-        .args(["-q", "bench"])
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("running {}: {e}", mpop.display()))?;
-    let secs = t.elapsed().as_secs_f64();
-    if !res.status.success() {
-        return Err(format!(
-            "mpop failed ({}): {}{}",
-            res.status,
-            String::from_utf8_lossy(&res.stdout),
-            String::from_utf8_lossy(&res.stderr)
-        ));
-    }
-    Ok((secs, out))
-}
-
-/// [`run_mpop`] over implicit TLS: the same account and delivery, with `tls on`,
-/// `tls_starttls off` and `tls_trust_file` set to `ca_pem` (the server's CA), so mpop verifies
-/// the server's certificate for `127.0.0.1` like the other clients do.
-pub fn run_mpop_tls(
-    mpop: &Path,
-    port: u16,
-    password: &str,
-    ca_pem: &Path,
-    work: &Path,
-    run: usize,
-) -> Result<(f64, PathBuf), String> {
-    let out = work.join(format!("mpop-tls-out-{run}"));
-    for sub in ["new", "cur", "tmp"] {
-        fs::create_dir_all(out.join(sub)).map_err(|e| e.to_string())?;
-    }
-    let rc = work.join(format!("mpoprc-tls-{run}"));
-    let uidls = work.join(format!("mpop-tls-uidls-{run}"));
-    let text = format!(
-        "defaults\n\
-         account bench\n\
-         host 127.0.0.1\n\
-         port {port}\n\
-         tls on\n\
-         tls_starttls off\n\
-         tls_trust_file {}\n\
-         auth user\n\
-         user bench\n\
-         password {password}\n\
-         keep on\n\
-         only_new off\n\
-         pipelining on\n\
-         received_header off\n\
-         timeout 60\n\
-         delivery maildir {}\n\
-         uidls_file {}\n\
-         account default : bench\n",
-        ca_pem.display(),
-        out.display(),
-        uidls.display()
-    );
-    fs::write(&rc, text).map_err(|e| e.to_string())?;
-    {
-        use std::os::unix::fs::PermissionsExt;
         fs::set_permissions(&rc, fs::Permissions::from_mode(0o600)).map_err(|e| e.to_string())?;
     }
     let t = Instant::now();

@@ -20,7 +20,6 @@ use pop3_bridge::{Bridge, FakeResolver, ServerConfig};
 use rustls::pki_types::ServerName;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio_rustls::TlsAcceptor;
 use tokio_tungstenite::tungstenite::Message;
@@ -77,19 +76,6 @@ async fn echo<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(s: &mut S
             break;
         }
     }
-}
-
-/// Read one CRLF line byte by byte (so nothing after it is consumed).
-async fn read_line(s: &mut TcpStream) -> Vec<u8> {
-    let mut line = Vec::new();
-    let mut b = [0u8; 1];
-    while !line.ends_with(b"\n") {
-        if s.read(&mut b).await.unwrap_or(0) == 0 {
-            break;
-        }
-        line.push(b[0]);
-    }
-    line
 }
 
 /// STLS on "110": greets in plaintext, expects the client's `STLS` (recorded), answers `+OK`,

@@ -23,19 +23,6 @@ fn resolver() -> Arc<FakeResolver> {
     Arc::new(FakeResolver::new().answer(HOST, &[ip(PUBLIC)]))
 }
 
-/// Read one CRLF line byte by byte (so nothing after it is consumed).
-async fn read_line(s: &mut TcpStream) -> Vec<u8> {
-    let mut line = Vec::new();
-    let mut b = [0u8; 1];
-    while !line.ends_with(b"\n") {
-        if s.read(&mut b).await.unwrap_or(0) == 0 {
-            break;
-        }
-        line.push(b[0]);
-    }
-    line
-}
-
 /// Implicit TLS: greets over TLS, then echoes. Records the SNI the client sent.
 async fn tls_server(leaf: &Leaf, sni: Arc<Mutex<Option<String>>>) -> FakeServer {
     let acc = TlsAcceptor::from(leaf.server_config());

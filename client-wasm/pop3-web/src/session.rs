@@ -429,28 +429,41 @@ impl Inner {
     /// What the client's TLS made of bytes from the relay.
     fn on_decrypted(&mut self, r: e2e::Received) {
         self.send_wire(&r.outgoing);
-        if r.handshake_done {
-            self.tls = self.e2e.as_ref().map(|t| t.info(&self.opts.host));
-            self.insecure = false;
+        if r.handshake_done
+            && let Some(info) = self.e2e.as_ref().map(|t| t.info(&self.opts.host))
+        {
             if self.upgrading {
-                self.upgrading = false;
-                let r = self
-                    .client
-                    .as_mut()
-                    .map(|c| c.tls_established(Instant::now()));
-                match r {
-                    Some(Ok(())) => self.start_login(),
-                    _ => {
-                        return self.fail(Pop3Error::new(
-                            Code::Protocol,
-                            "The TLS upgrade came too late.",
-                        ));
-                    }
+                self.upgraded(info);
+                if self.phase == Phase::Over {
+                    return;
                 }
+            } else {
+                // Implicit TLS: the greeting comes next, inside TLS.
+                self.tls = Some(info);
+                self.insecure = false;
             }
         }
         if !r.plaintext.is_empty() {
             self.feed(&r.plaintext);
+        }
+    }
+
+    /// An STLS upgrade finished (the runtime's, or this client's own TLS through the relay):
+    /// the core forgets what it learnt in plaintext, and the login starts.
+    fn upgraded(&mut self, info: TlsJs) {
+        self.upgrading = false;
+        self.tls = Some(info);
+        self.insecure = false;
+        let r = self
+            .client
+            .as_mut()
+            .map(|c| c.tls_established(Instant::now()));
+        match r {
+            Some(Ok(())) => self.start_login(),
+            _ => self.fail(Pop3Error::new(
+                Code::Protocol,
+                "The TLS upgrade came too late.",
+            )),
         }
     }
 
@@ -587,21 +600,8 @@ impl Inner {
                 if self.phase == Phase::Over || !self.upgrading {
                     return;
                 }
-                self.upgrading = false;
                 self.quiet = Some(Stage::Upgrade);
-                self.tls = Some(tls_of(&info, &self.opts.host));
-                self.insecure = false;
-                let r = self
-                    .client
-                    .as_mut()
-                    .map(|c| c.tls_established(Instant::now()));
-                match r {
-                    Some(Ok(())) => self.start_login(),
-                    _ => self.fail(Pop3Error::new(
-                        Code::Protocol,
-                        "The TLS upgrade came too late.",
-                    )),
-                }
+                self.upgraded(tls_of(&info, &self.opts.host));
             }
             DirectEvent::TlsUp(Err(e)) => {
                 let (name, code, message) = direct::error_parts(&e);

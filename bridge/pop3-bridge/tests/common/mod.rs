@@ -479,3 +479,16 @@ pub mod pki {
         }
     }
 }
+
+/// Read one CRLF line byte by byte (so nothing after it is consumed).
+pub async fn read_line(s: &mut TcpStream) -> Vec<u8> {
+    let mut line = Vec::new();
+    let mut b = [0u8; 1];
+    while !line.ends_with(b"\n") {
+        if s.read(&mut b).await.unwrap_or(0) == 0 {
+            break;
+        }
+        line.push(b[0]);
+    }
+    line
+}
