@@ -211,7 +211,7 @@ async fn deleted_messages_are_gone_after_quit_and_kept_without_it() {
         s.wait_for_handle(h).await.unwrap();
     }
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    assert_eq!(d.stored_message_count("del").unwrap(), 5);
+    assert_eq!(remaining(&d, "del"), [1, 2, 3, 4, 5]);
     let mut s = logged_in(&d, "del").await;
     for n in [2, 4] {
         let h = s
@@ -222,27 +222,72 @@ async fn deleted_messages_are_gone_after_quit_and_kept_without_it() {
         s.wait_for_handle(h).await.unwrap();
     }
     assert!(s.quit().await.unwrap(), "QUIT confirmed the update");
-    assert_eq!(d.stored_message_count("del").unwrap(), 3);
+    // Which messages remain, not only how many: 2 and 4 went, 1, 3 and 5 stayed.
+    assert_eq!(
+        remaining(&d, "del"),
+        [1, 3, 5],
+        "the server kept exactly messages 1, 3 and 5"
+    );
+}
+
+/// Which of `user`'s original messages (POP3 numbers at the start, 1-based, sorted) are in the
+/// Maildir now, found by their bytes; a stored message that is none of them fails the test.
+fn remaining(d: &Dovecot, user: &str) -> Vec<usize> {
+    let originals: Vec<_> = (0..d.message_count(user))
+        .map(|i| d.expected_bytes(user, i))
+        .collect();
+    let mut present: Vec<usize> = d
+        .server_messages(user)
+        .expect("maildir readable")
+        .iter()
+        .map(|m| {
+            originals
+                .iter()
+                .position(|o| o == m)
+                .expect("a stored message is one of the originals")
+                + 1
+        })
+        .collect();
+    present.sort_unstable();
+    present
 }
 
 #[tokio::test]
 async fn top_returns_headers_and_requested_body_lines() {
-    let d = start(&[("top", Mailbox::new(2))]);
+    let d = start(&[("top", Mailbox::new(2).size(2000))]);
     let mut s = logged_in(&d, "top").await;
-    let h = s
-        .client()
-        .transaction()
-        .unwrap()
-        .top(MsgNum::new(1).unwrap(), 0);
-    let mut data = Vec::new();
-    loop {
-        match s.next_event().await.unwrap() {
-            pop3_proto::Event::MessageData { handle, data: d } if handle == h => data.extend(d),
-            pop3_proto::Event::MessageEnd { handle, .. } if handle == h => break,
-            _ => {}
-        }
-    }
     let full = d.expected_bytes("top", 0);
     let header_end = full.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
-    assert_eq!(data, &full[..header_end]);
+    let body_lines = full[header_end..].split_inclusive(|&b| b == b'\n').count();
+    assert!(body_lines > 5, "the message has a body of several lines");
+    // The header and exactly the first `k` lines of the body (RFC 1939 §7), for k = 0, some,
+    // and more than the body has (the whole message).
+    for k in [0, 1, 3, body_lines - 1, body_lines + 10] {
+        let h = s
+            .client()
+            .transaction()
+            .unwrap()
+            .top(MsgNum::new(1).unwrap(), k as u32);
+        let mut data = Vec::new();
+        loop {
+            match s.next_event().await.unwrap() {
+                pop3_proto::Event::MessageData { handle, data: d } if handle == h => data.extend(d),
+                pop3_proto::Event::MessageEnd { handle, .. } if handle == h => break,
+                _ => {}
+            }
+        }
+        let want_end = header_end
+            + full[header_end..]
+                .split_inclusive(|&b| b == b'\n')
+                .take(k)
+                .map(<[u8]>::len)
+                .sum::<usize>();
+        assert!(
+            data == full[..want_end],
+            "TOP 1 {k}: got {} bytes ({:?}…), want the header and {k} body lines ({} bytes)",
+            data.len(),
+            String::from_utf8_lossy(&data[data.len().saturating_sub(80)..]),
+            want_end
+        );
+    }
 }

@@ -1,7 +1,10 @@
 //! The inbox's controller (web/inbox/controller.js) runs without a page: node drives it with a
 //! fake session (no `document`, no elements, no bridge) through sign-in, the list with its
 //! headers (what is on screen first), marks and Undo (RSET, then the other marks again), and
-//! QUIT's result, committed or not. The element's views only listen to it.
+//! QUIT's result, committed or not. The element's views only listen to it. Kiosk mode's forced
+//! leave-on-server is checked here directly, with a deleting policy in effect for the sync and
+//! a control run without kiosk mode that does delete (the UI test cannot reach it: every kiosk
+//! sign-in starts with an empty memory store, so a policy saved earlier is gone).
 //!
 //! Needs `node` (Debian's nodejs package).
 
@@ -63,9 +66,9 @@ function fakeSession(n, { quitFails = false } = {}) {
   };
 }
 
-function controller(session, attrs = { store: 'off' }, kiosk = false) {
+function controller(session, attrs = { store: 'off' }, kiosk = false, w = wasm) {
   const api = {
-    wasm,
+    wasm: w,
     async connect(options) {
       api.options = options;
       return session;
@@ -141,6 +144,106 @@ expect('no api attribute: no mock', await controller(null, {}).c.usesMock(), fal
   const offline = { msg: -1, kept: 'headers' };
   const err = await c.messageBytes(offline).then(() => null, (e) => e.code);
   expect('offline without a copy', err, 'offline');
+}
+
+// Kiosk mode forces leave-on-server: a deleting policy in effect for the sync (saved in this
+// session's store, so settings() returns it) deletes nothing in kiosk mode, while the same
+// setup without kiosk mode deletes every message it kept (the control: the policy does delete).
+// Node 20 has no `navigator`; the store's Web Locks and storage estimate then do without.
+globalThis.navigator ??= {};
+function mailSession(n) {
+  const calls = [];
+  const raw = (m) => enc.encode(`From: Ann <ann@example.org>\r\nSubject: message ${m}\r\nMessage-ID: <m${m}@example.org>\r\n\r\nbody of message ${m}\r\n`);
+  const headersOf = (m) => {
+    const b = raw(m);
+    const text = new TextDecoder().decode(b);
+    return enc.encode(text.slice(0, text.indexOf('\r\n\r\n') + 4));
+  };
+  return {
+    calls,
+    open: true,
+    capabilities: { uidl: true, top: true },
+    async list() {
+      calls.push('LIST');
+      return Array.from({ length: n }, (_, i) => ({ msg: i + 1, size: raw(i + 1).length }));
+    },
+    async uidl() {
+      calls.push('UIDL');
+      return Array.from({ length: n }, (_, i) => ({ msg: i + 1, uid: `uid-${i + 1}` }));
+    },
+    async fetchHeaders({ msgs, onProgress }) {
+      calls.push(`TOP ${msgs.join(',')}`);
+      onProgress?.({ done: msgs.length });
+      return msgs.map((msg) => ({ msg, headers: headersOf(msg) }));
+    },
+    async download(msgs, { onMessage }) {
+      calls.push(`RETR ${msgs.join(',')}`);
+      for (const m of msgs) await onMessage(m, raw(m));
+    },
+    async dele(m) {
+      calls.push(`DELE ${m}`);
+    },
+    async rset() {
+      calls.push('RSET');
+    },
+    async quit() {
+      calls.push('QUIT');
+      return { committed: true };
+    },
+    close() {
+      calls.push('close');
+    },
+  };
+}
+async function syncUnderDeletingPolicy(kiosk) {
+  const s = mailSession(3);
+  // The policy each sync run really gets, from the engine's constructor.
+  const runPolicies = [];
+  const SyncRun = new Proxy(pkg.SyncRun, {
+    construct(target, args) {
+      runPolicies.push(args[0]?.policy?.mode);
+      return new target(...args);
+    },
+  });
+  const w = async () => ({ ...(await wasm()), SyncRun });
+  const { c } = controller(s, { store: 'memory' }, kiosk, w);
+  const notes = [];
+  let synced;
+  const done = new Promise((resolve) => (synced = resolve));
+  c.on('syncnote', (t) => {
+    notes.push(t);
+    if (/kept|stopped/.test(t) && !/^Keeping your mail/.test(t)) synced();
+  });
+  await c.open({ ...values }, 'ws://x/pop3');
+  await c.saveSettings({ policy: { mode: 'delete-after-download' }, riskAccepted: true });
+  const policy = (await c.settings()).policy.mode;
+  await c.loadMailbox({ priority: () => [], progress: { update() {} } });
+  const timeout = new Promise((resolve) => setTimeout(() => resolve('timeout'), 10000));
+  const waited = await Promise.race([done.then(() => 'synced'), timeout]);
+  const byPolicy = c.items.filter((it) => it.marked && it.byPolicy).map((it) => it.msg).sort();
+  const r = await c.quit(c.markedCount());
+  return {
+    waited,
+    policy,
+    runPolicies,
+    kept: c.items.filter((it) => it.kept === 'full').length,
+    dele: s.calls.filter((x) => x.startsWith('DELE')).sort(),
+    byPolicy,
+    deleted: r.deleted,
+    willDelete: /will be deleted from the server/.test(notes.at(-1) ?? ''),
+    notes,
+  };
+}
+{
+  const k = await syncUnderDeletingPolicy(true);
+  expect('kiosk: the sync ran under the saved deleting policy', [k.waited, k.policy, k.kept], ['synced', 'delete-after-download', 3]);
+  expect('kiosk: the run is told to leave mail on the server', k.runPolicies, ['leave']);
+  expect('kiosk: leave on server, no DELE, nothing to delete at QUIT', [k.dele, k.byPolicy, k.willDelete, k.deleted], [[], [], false, 0]);
+  const d = await syncUnderDeletingPolicy(false);
+  expect('control without kiosk: the same sync deletes', [d.waited, d.policy, d.kept], ['synced', 'delete-after-download', 3]);
+  expect('control without kiosk: the run gets the saved policy', d.runPolicies, ['delete-after-download']);
+  expect('control without kiosk: DELE of every kept message', [d.dele, d.byPolicy, d.willDelete, d.deleted], [['DELE 1', 'DELE 2', 'DELE 3'], [1, 2, 3], true, 3]);
+  if (failures.length) console.log(JSON.stringify({ kioskNotes: k.notes, controlNotes: d.notes }, null, 1));
 }
 
 console.log(JSON.stringify({ checked, failures }, null, 1));

@@ -60,6 +60,11 @@ type R<T = ()> = Result<T, Box<dyn Error + Send + Sync>>;
 /// a frame; fewer means the corpus or the parser lost them, and the frame was never tested.
 const MIN_HTML_MESSAGES: usize = 25;
 
+/// Messages of the corpus whose HTML still has text to show after sanitizing (23 with the 27
+/// corpus files and the built-in ones): the reader must show at least these in its frame with
+/// that text in the frame's body. Fewer means frames were shown empty, which proves nothing.
+const MIN_HTML_WITH_TEXT: usize = 23;
+
 /// Messages whose payloads must signal in the control run (a frame that runs scripts, no
 /// CSP): if one of these stays silent there, the detector is blind, not the frame safe.
 const MUST_TRIP: &[&str] = &[
@@ -182,7 +187,7 @@ Content-Type: text/html; charset=utf-8
     ]
 }
 
-/// The shared corpus has 26 messages; fewer than this means the folder moved or emptied, and
+/// The shared corpus has 27 messages; fewer than this means the folder moved or emptied, and
 /// a loader that silently found nothing would turn every case below into a test of the four
 /// built-in messages.
 const MIN_FILE_CORPUS: usize = 20;
@@ -533,6 +538,12 @@ async fn sanitized_view_blocks_scripts_and_remote_content_until_opt_in(cx: &Ctx<
     ensure(
         has_html >= MIN_HTML_MESSAGES,
         format!("only {has_html} messages had HTML to show (at least {MIN_HTML_MESSAGES})"),
+    )?;
+    ensure(
+        framed >= MIN_HTML_WITH_TEXT,
+        format!(
+            "only {framed} messages were shown in a frame with a body (at least {MIN_HTML_WITH_TEXT})"
+        ),
     )?;
     ensure(
         loaded_after_opt_in
@@ -1108,6 +1119,7 @@ async fn inbox_reader_opens_the_corpus_without_script_or_request(
     b.press(&[Key::Home]).await?;
     let mut failures = Vec::new();
     let mut framed = 0;
+    let mut without_text = Vec::new();
     let mut hostile_headers_seen = false;
     for k in 0..n {
         let msg = n - k; // newest first
@@ -1140,11 +1152,16 @@ async fn inbox_reader_opens_the_corpus_without_script_or_request(
                 &format!(
                     "{R} const f = r.querySelector('.message-frame-slot iframe');
                      const doc = f ? f.srcdoc : '';
+                     // What the frame's document shows: the text of its body, read from an
+                     // inert parse of the same document (nothing runs or loads there). A frame
+                     // counts as showing the message only when that text is not empty.
+                     const shownText = doc ? (new DOMParser().parseFromString(doc, 'text/html').body?.textContent ?? '').trim() : '';
                      // Every frame of the view, the plain text's included.
                      const all = [...r.querySelectorAll('.message-html iframe')];
                      return {{ xss: window.__xss ?? null,
                               sandbox: all.length ? [...new Set(all.map((x) => x.getAttribute('sandbox')))].join(' | ') : 'none',
-                              framed: !!(f && f.dataset.loaded && doc.includes('<body>')),
+                              framed: !!(f && f.dataset.loaded && shownText.length > 0),
+                              shownText: shownText.slice(0, 60),
                               subjectElements: r.querySelectorAll('.reader h2 *, .reader dd *').length,
                               headers: [...r.querySelectorAll('.reader h2, .reader dd')].map((e) => e.textContent).join('\\n') }};"
                 ),
@@ -1165,6 +1182,8 @@ async fn inbox_reader_opens_the_corpus_without_script_or_request(
         }
         if v["framed"] == true {
             framed += 1;
+        } else {
+            without_text.push(name.as_str());
         }
         let ran = signals_since(b, signals).await?;
         if !ran.is_empty() {
@@ -1183,7 +1202,7 @@ async fn inbox_reader_opens_the_corpus_without_script_or_request(
         }
     }
     eprintln!(
-        "{}: inbox: {framed} of {n} messages shown in an HTML frame",
+        "{}: inbox: {framed} of {n} messages shown in an HTML frame with their text; not: {without_text:?}",
         b.kind.name()
     );
     ensure(
@@ -1191,9 +1210,9 @@ async fn inbox_reader_opens_the_corpus_without_script_or_request(
         "corpus/headers-hostile.eml was not opened in the inbox",
     )?;
     ensure(
-        framed >= MIN_HTML_MESSAGES,
+        framed >= MIN_HTML_WITH_TEXT,
         format!(
-            "only {framed} messages were shown in an HTML frame by the reader (at least {MIN_HTML_MESSAGES})"
+            "only {framed} messages were shown with their text in an HTML frame by the reader (at least {MIN_HTML_WITH_TEXT})"
         ),
     )?;
     ensure(failures.is_empty(), failures.join("\n"))

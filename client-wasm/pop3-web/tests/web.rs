@@ -235,7 +235,8 @@ async fn deletion_happens_at_quit() {
     wait(s.dele(2)).await.unwrap();
     let q = wait(s.quit()).await.unwrap();
     assert_eq!(prop(&q, "committed"), JsValue::TRUE);
-    // The orchestrator checks on the Dovecot side that exactly one message is gone.
+    // The orchestrator (tests/tests/wasm_browser.rs) checks on the Dovecot side that exactly
+    // message 2 is gone and messages 1, 3, 4 and 5 remain.
 }
 
 #[wasm_bindgen_test]
