@@ -568,6 +568,27 @@ impl Dovecot {
         Ok(out)
     }
 
+    /// Which of `name`'s original messages (POP3 numbers at the start, 1-based, sorted) are in
+    /// the Maildir now, recognised by their bytes: which ones, not only how many. A stored
+    /// message that is none of the originals is an error.
+    pub fn remaining_messages(&self, name: &str) -> io::Result<Vec<usize>> {
+        let originals: Vec<_> = (0..self.message_count(name))
+            .map(|i| self.expected_bytes(name, i))
+            .collect();
+        let mut present = Vec::new();
+        for m in self.server_messages(name)? {
+            let i = originals.iter().position(|o| *o == m).ok_or_else(|| {
+                io::Error::other(format!(
+                    "a stored message of {name} is none of the originals ({} bytes)",
+                    m.len()
+                ))
+            })?;
+            present.push(i + 1);
+        }
+        present.sort_unstable();
+        Ok(present)
+    }
+
     /// Whether the Dovecot master process is still running.
     pub fn is_running(&mut self) -> bool {
         match self.child.as_mut() {

@@ -211,7 +211,7 @@ async fn deleted_messages_are_gone_after_quit_and_kept_without_it() {
         s.wait_for_handle(h).await.unwrap();
     }
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    assert_eq!(remaining(&d, "del"), [1, 2, 3, 4, 5]);
+    assert_eq!(d.remaining_messages("del").unwrap(), [1, 2, 3, 4, 5]);
     let mut s = logged_in(&d, "del").await;
     for n in [2, 4] {
         let h = s
@@ -224,32 +224,10 @@ async fn deleted_messages_are_gone_after_quit_and_kept_without_it() {
     assert!(s.quit().await.unwrap(), "QUIT confirmed the update");
     // Which messages remain, not only how many: 2 and 4 went, 1, 3 and 5 stayed.
     assert_eq!(
-        remaining(&d, "del"),
+        d.remaining_messages("del").unwrap(),
         [1, 3, 5],
         "the server kept exactly messages 1, 3 and 5"
     );
-}
-
-/// Which of `user`'s original messages (POP3 numbers at the start, 1-based, sorted) are in the
-/// Maildir now, found by their bytes; a stored message that is none of them fails the test.
-fn remaining(d: &Dovecot, user: &str) -> Vec<usize> {
-    let originals: Vec<_> = (0..d.message_count(user))
-        .map(|i| d.expected_bytes(user, i))
-        .collect();
-    let mut present: Vec<usize> = d
-        .server_messages(user)
-        .expect("maildir readable")
-        .iter()
-        .map(|m| {
-            originals
-                .iter()
-                .position(|o| o == m)
-                .expect("a stored message is one of the originals")
-                + 1
-        })
-        .collect();
-    present.sort_unstable();
-    present
 }
 
 #[tokio::test]
