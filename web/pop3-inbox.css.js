@@ -94,6 +94,12 @@ button:disabled { opacity: .55; cursor: not-allowed; }
 fieldset { border: none; margin: 0; padding: 0; min-width: 0; }
 .field { display: flex; flex-direction: column; gap: .3rem; margin-bottom: 1rem; }
 .field > span { font-weight: 600; font-size: .95rem; }
+.field > .field-label { font-weight: 600; font-size: .95rem; }
+.field-label .optional { font-weight: 400; color: var(--muted); }
+.field-hint { color: var(--muted); font-size: .9rem; margin: 0; }
+.field-hint code { font-size: .85rem; overflow-wrap: anywhere; }
+.field-error { color: var(--danger); font-weight: 600; margin: 0; }
+input[aria-invalid="true"] { border-color: var(--danger); }
 .field-row { display: grid; grid-template-columns: 1fr 7.5rem; gap: .75rem; }
 input, select {
   font: inherit; color: var(--fg); background: var(--surface);

@@ -339,7 +339,8 @@ export class Pop3Inbox extends HTMLElement {
       );
       return;
     }
-    if (!f.form.reportValidity()) return;
+    // A malformed certificate fingerprint shows its error under the field: nothing is sent.
+    if (!form.checkPin() || !f.form.reportValidity()) return;
     const values = form.values();
     f.formMessages.replaceChildren();
     form.busy(true);
@@ -415,14 +416,14 @@ export class Pop3Inbox extends HTMLElement {
       parts.push('The bridge cannot read your mail. ');
       const cipher = [s.tls.version, s.tls.cipher].filter(Boolean).join(', ');
       parts.push(cipher ? `Connection encrypted with ${cipher}. ` : 'Connection encrypted. ');
-      parts.push(s.tls.verified === false ? 'The certificate was NOT verified. ' : 'Certificate verified. ');
+      parts.push(certificateText(s.tls));
     } else if (s.tls && !s.insecure) {
       // TLS ends at the bridge: whoever runs it could read the session.
       parts.push(h('span', { class: 'badge secure', text: 'Encrypted to the bridge' }));
       parts.push('The bridge decrypts the connection to the mail server. ');
       const cipher = [s.tls.version, s.tls.cipher].filter(Boolean).join(', ');
       parts.push(cipher ? `Connection encrypted with ${cipher}. ` : 'Connection encrypted. ');
-      parts.push(s.tls.verified === false ? 'The certificate was NOT verified. ' : 'Certificate verified. ');
+      parts.push(certificateText(s.tls));
     } else {
       parts.push(h('span', { class: 'badge insecure', text: 'Not encrypted' }));
       parts.push('Your password and messages are sent without protection. ');
@@ -469,10 +470,10 @@ export class Pop3Inbox extends HTMLElement {
     if (!this.#c.canReconnect) {
       // Kiosk mode kept no password after sign-in: the new session needs it typed again. The
       // form shows the same account (server, user), the password field has the focus.
-      const { server, port, security, user, allowInsecure } = creds;
+      const { server, port, security, user, allowInsecure, pin } = creds;
       this.#c.forgetCreds();
       this.#toLogin();
-      this.#form.prefill({ server, port, security, user, allowInsecure });
+      this.#form.prefill({ server, port, security, user, allowInsecure, pin });
       this.#deletion.resultMessages(f.formMessages, r);
       f.formMessages.append(h('p', { class: 'notice', role: 'status', text: 'To get new mail, enter your password again and connect.' }));
       f.password.focus({ preventScroll: true });
@@ -643,6 +644,17 @@ export class Pop3Inbox extends HTMLElement {
   #emit(type, detail) {
     this.dispatchEvent(new CustomEvent(type, { detail, bubbles: true, composed: true }));
   }
+}
+
+/**
+ * What the status line says of the server's certificate. A matching pin (the user's
+ * fingerprint, or the page's or bridge operator's) accepts a certificate no CA vouches for: it
+ * was checked, against exactly that certificate, so it is not "NOT verified".
+ * @param {TlsInfo} tls
+ */
+function certificateText(tls) {
+  if (tls.pinMatched === true) return tls.verified === false ? 'Certificate accepted by its fingerprint. ' : 'Certificate verified, and it matches its fingerprint. ';
+  return tls.verified === false ? 'The certificate was NOT verified. ' : 'Certificate verified. ';
 }
 
 if (!customElements.get('pop3-inbox')) customElements.define('pop3-inbox', Pop3Inbox);

@@ -226,14 +226,14 @@ async fn focus_order(ui: &Ui<'_>) -> R {
     ui.eval("(r.querySelector('[name=server]').focus(), 1)")
         .await?;
     let mut seen = Vec::new();
-    for _ in 0..6 {
+    for _ in 0..7 {
         seen.push(
             ui.eval("r.activeElement && (r.activeElement.name || r.activeElement.className)")
                 .await?,
         );
         ui.b.press(&[Key::Tab]).await?;
     }
-    let want = json!(["server", "security", "port", "user", "password", "remember"]);
+    let want = json!(["server", "security", "port", "pin", "user", "password", "remember"]);
     ensure(
         Json::Array(seen.clone()) == want,
         format!("focus order: {seen:?}"),

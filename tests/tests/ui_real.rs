@@ -10,6 +10,7 @@ use e2e::{Dovecot, DovecotOptions, Mailbox, TestCa, Validity};
 use fantoccini::key::Key;
 use pop3_bridge::{BoxFuture, Bridge, Config, Connector};
 use serde_json::{Value as Json, json};
+use sha2::{Digest, Sha256};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -84,7 +85,31 @@ fn ensure(c: bool, what: impl Into<String>) -> R {
     if c { Ok(()) } else { Err(what.into()) }
 }
 
-async fn scenario(ui: &Ui, d: &Dovecot, bad: &Dovecot, user: &str, dialer: &LoopbackOnly) -> R {
+/// The sign-in form with `server=localhost&port={port}&security=tls&user={user}` from the URL,
+/// in a fresh page (no `tlsTrust` or `endToEnd` set on the element).
+async fn fresh_form(ui: &Ui, port: u16, user: &str) -> R {
+    ui.b.goto(&format!(
+        "{}/index.html?server=localhost&port={port}&security=tls&user={user}",
+        ui.base
+    ))
+    .await
+    .map_err(|e| e.to_string())?;
+    ui.wait(
+        "the account form",
+        "customElements.get('pop3-inbox') && r && !r.querySelector('.login').hidden",
+    )
+    .await
+    .map(|_| ())
+}
+
+async fn scenario(
+    ui: &Ui,
+    d: &Dovecot,
+    pin: &str,
+    bad: &Dovecot,
+    user: &str,
+    dialer: &LoopbackOnly,
+) -> R {
     // Log in, list, open.
     ui.login("localhost", d.tls_port(), user, &format!("pw-{user}"))
         .await?;
@@ -256,6 +281,91 @@ async fn scenario(ui: &Ui, d: &Dovecot, bad: &Dovecot, user: &str, dialer: &Loop
         format!("the status names TLS in the page: {status}"),
     )?;
     ui.shot("end-to-end").await?;
+
+    // The user's own trust: the fingerprint of Dovecot's certificate typed into the form, no
+    // trust from the page. First a malformed one: the error shows under the field, and nothing
+    // is dialled.
+    fresh_form(ui, d.tls_port(), user).await?;
+    let dials_before = dialer.dialled().len();
+    ui.b.type_in_shadow(HOST, "input[name=pin]", "12:34:zz")
+        .await
+        .map_err(|e| e.to_string())?;
+    ui.b.type_in_shadow(HOST, "input[name=password]", &format!("pw-{user}"))
+        .await
+        .map_err(|e| e.to_string())?;
+    ui.b.click_in_shadow(HOST, "button.connect")
+        .await
+        .map_err(|e| e.to_string())?;
+    let v = ui
+        .wait(
+            "the fingerprint's error",
+            "(() => { const p = r.querySelector('.field-error'); return p && !p.hidden && p.textContent; })()",
+        )
+        .await?;
+    ensure(
+        v.as_str()
+            .is_some_and(|t| t.contains("64 hexadecimal digits")),
+        format!("the fingerprint's error: {v}"),
+    )?;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let v = ui
+        .eval("({ login: !r.querySelector('.login').hidden, error: !!r.querySelector('.error'), invalid: r.querySelector('input[name=pin]').getAttribute('aria-invalid'), focused: r.activeElement && r.activeElement.name })")
+        .await?;
+    ensure(
+        v["login"] == true
+            && v["error"] == false
+            && v["invalid"] == "true"
+            && v["focused"] == "pin",
+        format!("a malformed fingerprint keeps the form, with the field marked: {v}"),
+    )?;
+    ensure(
+        dialer.dialled().len() == dials_before,
+        format!(
+            "a malformed fingerprint connected: {:?}",
+            &dialer.dialled()[dials_before..]
+        ),
+    )?;
+    ui.shot("pin-malformed").await?;
+
+    // Then the right one, as openssl prints it (upper case, colons): the connection ends in
+    // the page and the certificate, which no CA the page knows vouches for, is accepted by it.
+    let typed = pin
+        .as_bytes()
+        .chunks(2)
+        .map(|c| String::from_utf8_lossy(c).to_uppercase())
+        .collect::<Vec<_>>()
+        .join(":");
+    ui.b.type_in_shadow(HOST, "input[name=pin]", &typed)
+        .await
+        .map_err(|e| e.to_string())?;
+    ui.b.type_in_shadow(HOST, "input[name=password]", &format!("pw-{user}"))
+        .await
+        .map_err(|e| e.to_string())?;
+    ui.b.click_in_shadow(HOST, "button.connect")
+        .await
+        .map_err(|e| e.to_string())?;
+    let v = ui
+        .wait(
+            "the inbox with the user's pin (or an error)",
+            "!r.querySelector('.inbox').hidden || (r.querySelector('.error') && r.querySelector('.error').textContent)",
+        )
+        .await?;
+    ensure(v == Json::Bool(true), format!("pinned login failed: {v}"))?;
+    let status = ui
+        .wait(
+            "the signed-in status line (or an error)",
+            "(r.querySelector('.statusline').textContent.includes('Signed in') && r.querySelector('.statusline').textContent) || (r.querySelector('.error') && r.querySelector('.error').textContent)",
+        )
+        .await?;
+    ensure(
+        status.as_str().is_some_and(|s| {
+            s.contains("End-to-end encrypted")
+                && s.contains("Certificate accepted by its fingerprint.")
+                && !s.contains("NOT verified")
+        }),
+        format!("the status names TLS in the page and the fingerprint: {status}"),
+    )?;
+    ui.shot("pinned").await?;
     Ok(())
 }
 
@@ -304,9 +414,23 @@ async fn run(kind: BrowserKind) {
         "web/pkg is missing: run `cargo xtask build-web`"
     );
     let user = kind.name();
-    let d =
-        Dovecot::start(DovecotOptions::new().user(user, &format!("pw-{user}"), Mailbox::new(12)))
-            .expect("dovecot");
+    // Dovecot's leaf is known here: the user types its pin (SHA-256 of its DER) into the form.
+    let dca = Arc::new(TestCa::new().unwrap());
+    let leaf = dca.issue_localhost().unwrap();
+    let leaf_der = rustls_pemfile::certs(&mut leaf.cert_pem.as_bytes())
+        .next()
+        .expect("a certificate")
+        .expect("PEM");
+    let pin: String = Sha256::digest(leaf_der.as_ref())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let d = Dovecot::start(DovecotOptions::new().ca(dca).server_cert(leaf).user(
+        user,
+        &format!("pw-{user}"),
+        Mailbox::new(12),
+    ))
+    .expect("dovecot");
     let ca = Arc::new(TestCa::new().unwrap());
     let expired = ca.issue(&["localhost"], Validity::Expired).unwrap();
     let bad = Dovecot::start(
@@ -346,7 +470,7 @@ async fn run(kind: BrowserKind) {
         base: format!("http://{addr}"),
         kind,
     };
-    let result = scenario(&ui, &d, &bad, user, &dialer).await;
+    let result = scenario(&ui, &d, &pin, &bad, user, &dialer).await;
     let _ = ui.b.close().await;
     let _ = stop.send(());
     let _ = bridge.await;

@@ -1,7 +1,9 @@
 // @ts-check
-// The sign-in form: server, security and port, the no-encryption consent, user, password,
-// "remember" (server and user only, in localStorage, never in kiosk mode) and the offline
-// button. It knows nothing of sessions: submitting hands the values to `onSubmit`.
+// The sign-in form: server, security and port, the no-encryption consent, an optional
+// certificate fingerprint (a pin, for a server with a self-signed certificate), user,
+// password, "remember" (server, user and fingerprint only, in localStorage, never in kiosk
+// mode) and the offline button. It knows nothing of sessions: submitting hands the values to
+// `onSubmit`.
 //
 // Kiosk mode (a shared device): no field invites the browser to save or fill in what was
 // typed (autocomplete off), and Connect is a plain button, not a form submission a password
@@ -24,11 +26,13 @@ import { h } from './dom.js';
  * @property {string} user
  * @property {string} password
  * @property {boolean} allowInsecure consent to send the password without encryption
+ * @property {string | undefined} [pin] the server certificate's SHA-256 (64 lowercase hex digits) the user
+ *   trusts, or '' (none; always '' without encryption)
  */
 
 /**
- * What "remember" keeps in localStorage (never the password).
- * @typedef {{ server?: string, port?: string, security?: string, user?: string }} RememberedAccount
+ * What "remember" keeps in localStorage (never the password; the pin is no secret).
+ * @typedef {{ server?: string, port?: string, security?: string, user?: string, pin?: string }} RememberedAccount
  */
 
 /**
@@ -39,6 +43,9 @@ import { h } from './dom.js';
  * @property {HTMLInputElement} port
  * @property {HTMLInputElement} acceptInsecure
  * @property {HTMLDivElement} insecureWarning
+ * @property {HTMLDivElement} pinField the fingerprint's label, input, hint and error
+ * @property {HTMLInputElement} pin
+ * @property {HTMLParagraphElement} pinError
  * @property {HTMLInputElement} user
  * @property {HTMLInputElement} password
  * @property {HTMLInputElement} remember
@@ -67,6 +74,24 @@ function urlParam(name) {
     return null;
   }
 }
+/**
+ * A certificate fingerprint as typed: '' when empty, the 64 lowercase hex digits of a SHA-256
+ * (colons and spaces between them allowed, and openssl's "sha256 Fingerprint=" before them),
+ * or null when it is not one.
+ * @param {string} text
+ * @returns {string | null}
+ */
+export function normalizePin(text) {
+  let s = text.trim();
+  if (!s) return '';
+  const eq = s.lastIndexOf('=');
+  if (eq >= 0 && /fingerprint\s*$/i.test(s.slice(0, eq))) s = s.slice(eq + 1);
+  s = s.replace(/[\s:]/g, '');
+  return /^[0-9a-f]{64}$/i.test(s) ? s.toLowerCase() : null;
+}
+
+const PIN_ERROR = 'The certificate fingerprint must be 64 hexadecimal digits (a SHA-256); colons or spaces between them are allowed. Correct it, or leave the field empty.';
+
 /** @type {Readonly<Record<string, number>>} */
 export const DEFAULT_PORTS = { tls: 995, stls: 110, plain: 110 };
 
@@ -103,10 +128,37 @@ export class AccountForm {
       h('p', {}, h('strong', { text: 'Warning: no encryption. ' }), 'Your password and all your messages would travel over the network unprotected, readable and changeable by anyone along the way. Only use this on a network you fully trust, for example a test server on this computer.'),
       h('label', { class: 'check', for: id('accept-insecure') }, e.acceptInsecure, h('span', { text: 'I understand the risk and want to connect without encryption' })),
     );
+    // Optional trust for a server whose certificate no CA vouches for (self-signed): its
+    // SHA-256 pin. Only TLS that ends in the page can use it (see the controller's open()).
+    e.pin = h('input', {
+      id: id('pin'),
+      name: 'pin',
+      autocomplete: 'off',
+      autocapitalize: 'none',
+      spellcheck: 'false',
+      placeholder: 'AB:CD:…',
+      'aria-describedby': `${id('pin-hint')} ${id('pin-error')}`,
+      oninput: () => this.#showPinError(false),
+    });
+    e.pinError = h('p', { class: 'field-error', id: id('pin-error'), hidden: true });
+    e.pinField = h(
+      'div',
+      { class: 'field' },
+      h('label', { class: 'field-label', for: id('pin') }, 'Certificate fingerprint (SHA-256) ', h('span', { class: 'optional', text: '(optional)' })),
+      e.pin,
+      h(
+        'p',
+        { class: 'field-hint', id: id('pin-hint') },
+        'Only for a server with a self-signed certificate: the SHA-256 fingerprint of the server’s certificate, for example from ',
+        h('code', { text: 'openssl x509 -noout -fingerprint -sha256' }),
+        '. The connection then ends in this page, and the certificate must match it.',
+      ),
+      e.pinError,
+    );
     e.user = h('input', { id: id('user'), name: 'user', required: true, autocomplete: 'username', autocapitalize: 'none', spellcheck: 'false' });
     e.password = h('input', { id: id('password'), name: 'password', type: 'password', required: true, autocomplete: 'current-password' });
     e.remember = h('input', { type: 'checkbox', name: 'remember', id: id('remember') });
-    e.rememberLabel = h('label', { class: 'check', for: id('remember') }, e.remember, h('span', { text: 'Remember server and user on this device (never the password)' }));
+    e.rememberLabel = h('label', { class: 'check', for: id('remember') }, e.remember, h('span', { text: 'Remember server, user and fingerprint on this device (never the password)' }));
     e.kioskHint = h('p', { class: 'hint', hidden: true, text: 'Remembering is turned off on this shared device.' });
     e.urlServerNote = h('div', { class: 'warning url-server', id: id('url-server'), hidden: true });
     // In kiosk mode a plain button (see applyDefaults); otherwise it submits the form.
@@ -125,6 +177,7 @@ export class AccountForm {
         h('label', { class: 'field', for: id('port') }, h('span', { text: 'Port' }), e.port),
       ),
       e.insecureWarning,
+      e.pinField,
       h('label', { class: 'field', for: id('user') }, h('span', { text: 'User name' }), e.user),
       h('label', { class: 'field', for: id('password') }, h('span', { text: 'Password' }), e.password),
       e.rememberLabel,
@@ -173,6 +226,9 @@ export class AccountForm {
     e.server.value = pick('server') ?? '';
     e.port.value = String(pick('port') ?? DEFAULT_PORTS[e.security.value]);
     e.user.value = pick('user') ?? '';
+    // Only remembered (never an attribute: the page gives trust through `tlsTrust`).
+    e.pin.value = stored?.pin ?? '';
+    this.#showPinError(false);
     e.remember.checked = !!stored;
     e.remember.disabled = this.#kiosk;
     e.rememberLabel.classList.toggle('disabled', this.#kiosk);
@@ -229,9 +285,9 @@ export class AccountForm {
     if (this.#kiosk) return;
     try {
       if (this.els.remember.checked) {
-        // Deliberately only these four fields: the password is never stored.
-        const { server, port, security, user } = values;
-        localStorage.setItem(STORAGE_KEY, JSON.stringify({ server, port: String(port), security, user }));
+        // Deliberately only these fields: the password is never stored (the pin is no secret).
+        const { server, port, security, user, pin } = values;
+        localStorage.setItem(STORAGE_KEY, JSON.stringify({ server, port: String(port), security, user, ...(pin ? { pin } : {}) }));
       } else {
         localStorage.removeItem(STORAGE_KEY);
       }
@@ -253,7 +309,31 @@ export class AccountForm {
       user: e.user.value,
       password: e.password.value,
       allowInsecure: e.security.value === 'plain' && e.acceptInsecure.checked,
+      // Checked by checkPin() before; without encryption there is no certificate to pin.
+      pin: e.security.value === 'plain' ? '' : (normalizePin(e.pin.value) ?? ''),
     };
+  }
+
+  /**
+   * Whether the fingerprint is empty or well formed; if not, the error shows under it and the
+   * field has the focus (sign-in does not start).
+   * @returns {boolean}
+   */
+  checkPin() {
+    const e = this.els;
+    const ok = e.security.value === 'plain' || normalizePin(e.pin.value) !== null;
+    this.#showPinError(!ok);
+    if (!ok) e.pin.focus();
+    return ok;
+  }
+
+  /** @param {boolean} on */
+  #showPinError(on) {
+    const e = this.els;
+    e.pinError.hidden = !on;
+    e.pinError.textContent = on ? PIN_ERROR : '';
+    if (on) e.pin.setAttribute('aria-invalid', 'true');
+    else e.pin.removeAttribute('aria-invalid');
   }
 
   /**
@@ -261,7 +341,7 @@ export class AccountForm {
    * password is not kept after sign-in, so a new session asks for it).
    * @param {Omit<AccountValues, 'password'>} account
    */
-  prefill({ server, port, security, user, allowInsecure }) {
+  prefill({ server, port, security, user, allowInsecure, pin }) {
     const e = this.els;
     e.security.value = DEFAULT_PORTS[security] ? security : 'tls';
     this.#setSecurityUi();
@@ -269,6 +349,8 @@ export class AccountForm {
     e.port.value = String(port);
     e.user.value = user;
     e.acceptInsecure.checked = e.security.value === 'plain' && allowInsecure;
+    e.pin.value = pin ?? '';
+    this.#showPinError(false);
     e.password.value = '';
     this.#showUrlServer();
   }
@@ -314,6 +396,9 @@ export class AccountForm {
     const plain = e.security.value === 'plain';
     this.#lastSecurity = e.security.value;
     e.insecureWarning.hidden = !plain;
+    // No certificate without encryption: nothing to pin.
+    e.pinField.hidden = plain;
+    if (plain) this.#showPinError(false);
     // `required` makes the browser block submission (and focus the box) until it is ticked.
     e.acceptInsecure.required = plain;
     if (!plain) e.acceptInsecure.checked = false;

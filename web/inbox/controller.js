@@ -292,8 +292,7 @@ export class InboxController {
       user: values.user,
       password: values.password,
       allowInsecure: values.allowInsecure,
-      ...(this.tls.endToEnd === undefined ? {} : { endToEnd: this.tls.endToEnd }),
-      ...(this.tls.tlsTrust ? { tlsTrust: this.tls.tlsTrust } : {}),
+      ...this.#tlsOptions(values),
     };
     // Kiosk mode keeps the password only as long as the login needs it: once it succeeded or
     // failed, no object here holds it (the caller's `values` included); a new session asks
@@ -311,6 +310,27 @@ export class InboxController {
     this.#offline = false;
     await this.#openStore(values);
     return session;
+  }
+
+  /**
+   * connect()'s `endToEnd` and `tlsTrust`: the page's (the element's `endToEnd`, `tlsTrust`),
+   * and with a certificate fingerprint the user typed (`values.pin`), that pin added to the
+   * page's pins and CAs and `endToEnd: true`: only TLS that ends in the page uses the user's
+   * trust (TLS at the bridge uses only its operator's), so anything else could not honour it.
+   * @param {AccountValues} values
+   * @returns {{ endToEnd?: boolean | 'require' | 'prefer', tlsTrust?: import('../types.js').TlsTrust }}
+   */
+  #tlsOptions(values) {
+    const { endToEnd, tlsTrust } = this.tls;
+    const pin = values.security === 'plain' ? '' : values.pin || '';
+    if (pin) {
+      const pins = [...(tlsTrust?.pins ?? []), pin];
+      return { endToEnd: true, tlsTrust: { ...tlsTrust, pins } };
+    }
+    return {
+      ...(endToEnd === undefined ? {} : { endToEnd }),
+      ...(tlsTrust ? { tlsTrust } : {}),
+    };
   }
 
   /** A new session's list starts empty. */
