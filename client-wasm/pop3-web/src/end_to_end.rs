@@ -120,6 +120,12 @@ fn engine_error(e: &JsValue) -> Pop3Error {
         (String::new(), e.as_string().unwrap_or_default())
     };
     let p = match Code::from_name(&code) {
+        // The bridge's sentence points at its operator; here the trust is this client's.
+        Some(c @ Code::Bridge(ErrorCode::CertUnknownIssuer)) => Pop3Error::new(
+            c,
+            "The mail server's certificate was issued by an authority this app does not trust \
+             (self-signed?). Add the certificate's SHA-256 fingerprint to trust it, or its CA.",
+        ),
         Some(c @ Code::Bridge(ec)) => Pop3Error::new(c, ec.message()),
         Some(Code::BadOptions) => Pop3Error::new(
             Code::BadOptions,
