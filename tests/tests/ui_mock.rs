@@ -233,7 +233,9 @@ async fn focus_order(ui: &Ui<'_>) -> R {
         );
         ui.b.press(&[Key::Tab]).await?;
     }
-    let want = json!(["server", "security", "port", "pin", "user", "password", "remember"]);
+    let want = json!([
+        "server", "security", "port", "pin", "user", "password", "remember"
+    ]);
     ensure(
         Json::Array(seen.clone()) == want,
         format!("focus order: {seen:?}"),
