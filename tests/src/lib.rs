@@ -9,6 +9,7 @@ pub mod delay_proxy;
 pub mod dovecot;
 pub mod driver;
 pub mod fault_proxy;
+pub mod loopback;
 pub mod maildir;
 pub mod npm;
 pub mod proxies;

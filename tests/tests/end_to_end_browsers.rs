@@ -17,6 +17,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
 
 use e2e::certs::{IssuedCert, TestCa, Validity, self_signed};
+use e2e::loopback::LoopbackOnly;
 use e2e::wasm_tests::{self, Driver};
 use e2e::{Dovecot, DovecotOptions, Mailbox};
 use pop3_bridge::{Bridge, Config};
@@ -237,9 +238,21 @@ async fn tls_ends_in_chromium_and_firefox_with_the_same_certificate_and_stls_che
         ..Config::default()
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let bridge = tokio::spawn(Bridge::new(config).run(listener, async {
-        let _ = stopped.await;
-    }));
+    let ports = vec![
+        d.plain_port(),
+        d.tls_port(),
+        expired,
+        wrong_name,
+        unknown_ca,
+        injection,
+    ];
+    let bridge = tokio::spawn(
+        Bridge::new(config)
+            .with_connector(Arc::new(LoopbackOnly::new(ports)))
+            .run(listener, async {
+                let _ = stopped.await;
+            }),
+    );
 
     let env = vec![
         ("POP3_E2E_BRIDGE", format!("ws://{bridge_addr}/pop3")),

@@ -6,16 +6,17 @@
 //! Needs `web/pkg` (`cargo xtask build-web`, which `cargo xtask test` runs first).
 
 use e2e::browser::{Browser, BrowserKind};
+use e2e::loopback::LoopbackOnly;
 use e2e::{Dovecot, DovecotOptions, Mailbox, TestCa, Validity};
 use fantoccini::key::Key;
-use pop3_bridge::{BoxFuture, Bridge, Config, Connector};
+use pop3_bridge::{Bridge, Config};
 use serde_json::{Value as Json, json};
 use sha2::{Digest, Sha256};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 
 type R<T = ()> = Result<T, String>;
 const HOST: &str = "pop3-inbox";
@@ -58,6 +59,12 @@ impl Ui {
         self.b.screenshot(&path).await.map_err(|e| e.to_string())
     }
     async fn login(&self, server: &str, port: u16, user: &str, password: &str) -> R {
+        self.form(server, port, user).await?;
+        self.connect_with(password).await
+    }
+    /// The sign-in form with `server`, `port`, `security=tls` and `user` from the URL, in a
+    /// fresh page (no `tlsTrust` or `endToEnd` set on the element).
+    async fn form(&self, server: &str, port: u16, user: &str) -> R {
         self.b
             .goto(&format!(
                 "{}/index.html?server={server}&port={port}&security=tls&user={user}",
@@ -69,7 +76,11 @@ impl Ui {
             "the account form",
             "customElements.get('pop3-inbox') && r && !r.querySelector('.login').hidden",
         )
-        .await?;
+        .await
+        .map(|_| ())
+    }
+    /// Types `password` into the form and clicks Connect.
+    async fn connect_with(&self, password: &str) -> R {
         self.b
             .type_in_shadow(HOST, "input[name=password]", password)
             .await
@@ -79,27 +90,28 @@ impl Ui {
             .await
             .map_err(|e| e.to_string())
     }
+    /// After Connect: the inbox, then the status line once it says "Signed in" (its text), or
+    /// the error shown instead.
+    async fn signed_in_status(&self, what: &str) -> R<String> {
+        let v = self
+            .wait(
+                "the inbox (or an error)",
+                "!r.querySelector('.inbox').hidden || (r.querySelector('.error') && r.querySelector('.error').textContent)",
+            )
+            .await?;
+        ensure(v == Json::Bool(true), format!("{what}: login failed: {v}"))?;
+        let status = self
+            .wait(
+                "the signed-in status line (or an error)",
+                "(r.querySelector('.statusline').textContent.includes('Signed in') && r.querySelector('.statusline').textContent) || (r.querySelector('.error') && r.querySelector('.error').textContent)",
+            )
+            .await?;
+        Ok(status.as_str().unwrap_or_default().to_owned())
+    }
 }
 
 fn ensure(c: bool, what: impl Into<String>) -> R {
     if c { Ok(()) } else { Err(what.into()) }
-}
-
-/// The sign-in form with `server=localhost&port={port}&security=tls&user={user}` from the URL,
-/// in a fresh page (no `tlsTrust` or `endToEnd` set on the element).
-async fn fresh_form(ui: &Ui, port: u16, user: &str) -> R {
-    ui.b.goto(&format!(
-        "{}/index.html?server=localhost&port={port}&security=tls&user={user}",
-        ui.base
-    ))
-    .await
-    .map_err(|e| e.to_string())?;
-    ui.wait(
-        "the account form",
-        "customElements.get('pop3-inbox') && r && !r.querySelector('.login').hidden",
-    )
-    .await
-    .map(|_| ())
 }
 
 async fn scenario(
@@ -235,49 +247,17 @@ async fn scenario(
 
     // TLS that ends in the page: the embedding page trusts Dovecot's CA itself (`tlsTrust`)
     // and asks for it (`endToEnd`); the bridge only relays, and the status line says so.
-    ui.b.goto(&format!(
-        "{}/index.html?server=localhost&port={}&security=tls&user={user}",
-        ui.base,
-        d.tls_port()
-    ))
-    .await
-    .map_err(|e| e.to_string())?;
-    ui.wait(
-        "the account form",
-        "customElements.get('pop3-inbox') && r && !r.querySelector('.login').hidden",
-    )
-    .await?;
+    ui.form("localhost", d.tls_port(), user).await?;
     let pem = Json::String(std::fs::read_to_string(d.ca_pem_path()).map_err(|e| e.to_string())?);
     ui.eval(&format!(
         "(r.host.tlsTrust = {{ cas: [{pem}] }}, r.host.endToEnd = true, 1)"
     ))
     .await?;
-    ui.b.type_in_shadow(HOST, "input[name=password]", &format!("pw-{user}"))
-        .await
-        .map_err(|e| e.to_string())?;
-    ui.b.click_in_shadow(HOST, "button.connect")
-        .await
-        .map_err(|e| e.to_string())?;
-    let v = ui
-        .wait(
-            "the end-to-end inbox (or an error)",
-            "!r.querySelector('.inbox').hidden || (r.querySelector('.error') && r.querySelector('.error').textContent)",
-        )
-        .await?;
+    ui.connect_with(&format!("pw-{user}")).await?;
+    let status = ui.signed_in_status("end to end").await?;
     ensure(
-        v == Json::Bool(true),
-        format!("end-to-end login failed: {v}"),
-    )?;
-    let status = ui
-        .wait(
-            "the signed-in status line (or an error)",
-            "(r.querySelector('.statusline').textContent.includes('Signed in') && r.querySelector('.statusline').textContent) || (r.querySelector('.error') && r.querySelector('.error').textContent)",
-        )
-        .await?;
-    ensure(
-        status.as_str().is_some_and(|s| {
-            s.contains("End-to-end encrypted") && s.contains("The bridge cannot read your mail")
-        }),
+        status.contains("End-to-end encrypted")
+            && status.contains("The bridge cannot read your mail"),
         format!("the status names TLS in the page: {status}"),
     )?;
     ui.shot("end-to-end").await?;
@@ -285,17 +265,12 @@ async fn scenario(
     // The user's own trust: the fingerprint of Dovecot's certificate typed into the form, no
     // trust from the page. First a malformed one: the error shows under the field, and nothing
     // is dialled.
-    fresh_form(ui, d.tls_port(), user).await?;
+    ui.form("localhost", d.tls_port(), user).await?;
     let dials_before = dialer.dialled().len();
     ui.b.type_in_shadow(HOST, "input[name=pin]", "12:34:zz")
         .await
         .map_err(|e| e.to_string())?;
-    ui.b.type_in_shadow(HOST, "input[name=password]", &format!("pw-{user}"))
-        .await
-        .map_err(|e| e.to_string())?;
-    ui.b.click_in_shadow(HOST, "button.connect")
-        .await
-        .map_err(|e| e.to_string())?;
+    ui.connect_with(&format!("pw-{user}")).await?;
     let v = ui
         .wait(
             "the fingerprint's error",
@@ -338,31 +313,12 @@ async fn scenario(
     ui.b.type_in_shadow(HOST, "input[name=pin]", &typed)
         .await
         .map_err(|e| e.to_string())?;
-    ui.b.type_in_shadow(HOST, "input[name=password]", &format!("pw-{user}"))
-        .await
-        .map_err(|e| e.to_string())?;
-    ui.b.click_in_shadow(HOST, "button.connect")
-        .await
-        .map_err(|e| e.to_string())?;
-    let v = ui
-        .wait(
-            "the inbox with the user's pin (or an error)",
-            "!r.querySelector('.inbox').hidden || (r.querySelector('.error') && r.querySelector('.error').textContent)",
-        )
-        .await?;
-    ensure(v == Json::Bool(true), format!("pinned login failed: {v}"))?;
-    let status = ui
-        .wait(
-            "the signed-in status line (or an error)",
-            "(r.querySelector('.statusline').textContent.includes('Signed in') && r.querySelector('.statusline').textContent) || (r.querySelector('.error') && r.querySelector('.error').textContent)",
-        )
-        .await?;
+    ui.connect_with(&format!("pw-{user}")).await?;
+    let status = ui.signed_in_status("the user's pin").await?;
     ensure(
-        status.as_str().is_some_and(|s| {
-            s.contains("End-to-end encrypted")
-                && s.contains("Certificate accepted by its fingerprint.")
-                && !s.contains("NOT verified")
-        }),
+        status.contains("End-to-end encrypted")
+            && status.contains("Certificate accepted by its fingerprint.")
+            && !status.contains("NOT verified"),
         format!("the status names TLS in the page and the fingerprint: {status}"),
     )?;
     ui.shot("pinned").await?;
@@ -371,41 +327,6 @@ async fn scenario(
 
 /// The private address the policy must refuse. It is never dialled: see [`LoopbackOnly`].
 const REFUSED_TARGET: &str = "10.0.0.1";
-
-/// The bridge's connector in this test: it records every address the bridge asks it to dial
-/// and connects only to the test's own Dovecots on loopback; anything else is refused here,
-/// without a packet sent. A policy regression then shows as a recorded dial (and a
-/// `connect_failed` in the UI), never as traffic leaving the machine.
-struct LoopbackOnly {
-    ports: Vec<u16>,
-    dials: Mutex<Vec<SocketAddr>>,
-}
-
-impl LoopbackOnly {
-    fn dialled(&self) -> Vec<SocketAddr> {
-        self.dials.lock().map(|d| d.clone()).unwrap_or_default()
-    }
-}
-
-impl Connector for LoopbackOnly {
-    fn connect(&self, addr: SocketAddr) -> BoxFuture<'_, std::io::Result<TcpStream>> {
-        if let Ok(mut d) = self.dials.lock() {
-            d.push(addr);
-        }
-        let ok = addr.ip().is_loopback() && self.ports.contains(&addr.port());
-        Box::pin(async move {
-            if !ok {
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::ConnectionRefused,
-                    format!("the test connector dials only its own loopback servers, not {addr}"),
-                ));
-            }
-            let s = TcpStream::connect(addr).await?;
-            s.set_nodelay(true)?;
-            Ok(s)
-        })
-    }
-}
 
 async fn run(kind: BrowserKind) {
     let web = e2e::browser::web_root();
@@ -454,10 +375,7 @@ async fn run(kind: BrowserKind) {
         ..Config::default()
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let dialer = Arc::new(LoopbackOnly {
-        ports: vec![d.tls_port(), bad.tls_port()],
-        dials: Mutex::new(Vec::new()),
-    });
+    let dialer = Arc::new(LoopbackOnly::new(vec![d.tls_port(), bad.tls_port()]));
     let bridge = tokio::spawn(Bridge::new(config).with_connector(dialer.clone()).run(
         listener,
         async {

@@ -1,9 +1,11 @@
 //! Runs the wasm client's browser tests (client-wasm/pop3-web/tests/web.rs) in headless Chromium through
 //! wasm-bindgen-test-runner, against a real bridge (in this process) and a real Dovecot.
 
+use e2e::loopback::LoopbackOnly;
 use e2e::wasm_tests::{self, Driver};
 use e2e::{Dovecot, DovecotOptions, Mailbox};
 use pop3_bridge::{Bridge, Config};
+use std::sync::Arc;
 use tokio::net::TcpListener;
 
 const COUNT: usize = 30;
@@ -38,9 +40,15 @@ async fn wasm_client_passes_its_browser_tests_against_bridge_and_dovecot() {
         ..Config::default()
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let bridge = tokio::spawn(Bridge::new(config).run(listener, async {
-        let _ = stopped.await;
-    }));
+    // The browser tests name a private address the policy must refuse: whatever the policy
+    // says, this bridge dials only Dovecot on loopback.
+    let dialer = Arc::new(LoopbackOnly::new(vec![d.plain_port(), d.tls_port()]));
+    let bridge = tokio::spawn(Bridge::new(config).with_connector(dialer.clone()).run(
+        listener,
+        async {
+            let _ = stopped.await;
+        },
+    ));
 
     let (tls_port, plain_port) = (d.tls_port(), d.plain_port());
     let env = vec![
@@ -58,6 +66,11 @@ async fn wasm_client_passes_its_browser_tests_against_bridge_and_dovecot() {
     let _ = stop.send(());
     let _ = bridge.await;
     assert!(passed, "the browser tests failed (see their output above)");
+    let dials = dialer.dialled();
+    assert!(
+        dials.iter().all(|a| a.ip().is_loopback()),
+        "the bridge tried to dial {dials:?}"
+    );
     // deletion_happens_at_quit marked 1, undid it, marked 2 and quit: exactly message 2 is
     // gone, and 1, 3, 4 and 5 remain (which ones, not only how many).
     assert_eq!(
