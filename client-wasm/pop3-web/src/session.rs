@@ -202,12 +202,7 @@ impl Inner {
     fn on_link(&mut self, ev: LinkEvent) {
         match ev {
             LinkEvent::Open => {
-                let end_to_end = match self.opts.end_to_end {
-                    _ if self.tls_loader.is_none() => None,
-                    EndToEndChoice::Require => Some(WireEndToEnd::Require),
-                    EndToEndChoice::Prefer => Some(WireEndToEnd::Prefer),
-                    EndToEndChoice::Off => None,
-                };
+                let end_to_end = self.end_to_end_asked();
                 let token = self.opts.token.take();
                 // With "prefer", a bridge older than relay mode refuses the request as
                 // `bad_request` (unknown field): the same request goes again without it, so
@@ -286,9 +281,7 @@ impl Inner {
             }
             (Answer::Refused(r), _) => return self.fail(refusal(r)),
         };
-        let asked = self.tls_loader.is_some()
-            && self.opts.end_to_end != EndToEndChoice::Off
-            && self.opts.security != Security::Plain;
+        let asked = self.end_to_end_asked().is_some();
         if ok.end_to_end && !asked {
             return self.fail(Pop3Error::new(
                 Code::Protocol,
@@ -323,6 +316,17 @@ impl Inner {
             // Implicit TLS in this client: the handshake starts now, the greeting follows it.
             (Security::Tls, true) => self.start_client_tls(),
             _ => {}
+        }
+    }
+
+    /// What the connect request asks for (`end_to_end`): only with a TLS module to end TLS in
+    /// this client ([`tls_loader`] has none for `plain`, `direct` or `endToEnd: false`).
+    fn end_to_end_asked(&self) -> Option<WireEndToEnd> {
+        self.tls_loader.as_ref()?;
+        match self.opts.end_to_end {
+            EndToEndChoice::Require => Some(WireEndToEnd::Require),
+            EndToEndChoice::Prefer => Some(WireEndToEnd::Prefer),
+            EndToEndChoice::Off => None,
         }
     }
 
