@@ -12,6 +12,7 @@ pub mod fault_proxy;
 pub mod loopback;
 pub mod maildir;
 pub mod npm;
+pub mod offline;
 pub mod proxies;
 mod proxy_thread;
 pub mod wasm_tests;
