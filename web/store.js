@@ -69,6 +69,23 @@
 
 /** @typedef {(bytes: Uint8Array) => Promise<string>} Hasher lower-case hex SHA-256 */
 
+/**
+ * A message the store has just committed, as its observers see it (`observe()`).
+ * @typedef {object} KeptItem
+ * @property {string} key
+ * @property {Summary} summary
+ * @property {boolean} full the whole message is kept (its body can be read), else its headers
+ */
+
+/**
+ * Who wants to know what the store changed (the search index of search.js). Told only once a
+ * change is committed (durably), never awaited, and whatever it throws is caught and logged:
+ * an observer can never fail or delay a commit.
+ * @typedef {object} StoreObserver
+ * @property {(account: string, items: KeptItem[]) => void} [kept]
+ * @property {(account: string, keys: string[] | null) => void} [deleted] `null`: the whole account
+ */
+
 /** @typedef {'quota' | 'corrupt' | 'unavailable' | 'not_found' | 'blocked' | 'locked'} StoreErrorCode */
 
 /** The offline store of `openStore()`: IndexedDB, or this page's memory (kiosk mode). @typedef {IdbStore | MemoryStore} Store */
@@ -174,6 +191,52 @@ function openDb() {
   });
 }
 
+/**
+ * The observers of one store (`observe()`), told after each commit. Mail safety first: an
+ * observer that throws is logged and skipped; the commit has already succeeded.
+ */
+class Observers {
+  /** @type {Set<StoreObserver>} */
+  #set = new Set();
+
+  /**
+   * @param {StoreObserver} o
+   * @returns {() => void} stops telling `o`
+   */
+  add(o) {
+    this.#set.add(o);
+    return () => this.#set.delete(o);
+  }
+
+  /**
+   * @param {string} account
+   * @param {CommitInput[]} messages
+   */
+  kept(account, messages) {
+    if (!this.#set.size) return;
+    const items = messages.map(({ key, summary, full }) => ({ key, summary, full }));
+    for (const o of this.#set) call(() => o.kept?.(account, items));
+  }
+
+  /**
+   * @param {string} account
+   * @param {string[] | null} keys
+   */
+  deleted(account, keys) {
+    if (keys?.length === 0) return;
+    for (const o of this.#set) call(() => o.deleted?.(account, keys));
+  }
+}
+
+/** @param {() => void} fn an observer's call: its failure must not reach the store's caller */
+function call(fn) {
+  try {
+    fn();
+  } catch (err) {
+    console.error('pop3 store: an observer failed (the commit itself succeeded)', err);
+  }
+}
+
 /** Keys of one account: [account, key] pairs sort by account first, so a key range selects it. */
 const accountRange = (/** @type {string} */ account) => IDBKeyRange.bound([account, ''], [account, []]);
 
@@ -192,8 +255,18 @@ export async function openStore({ memory = false, hash = sha256Hex } = {}) {
 class IdbStore {
   #db;
   #hash;
+  #observers = new Observers();
   /** @type {'indexeddb'} */
   kind = 'indexeddb';
+
+  /**
+   * Tells `observer` about every change committed from now on (see StoreObserver).
+   * @param {StoreObserver} observer
+   * @returns {() => void} stops it
+   */
+  observe(observer) {
+    return this.#observers.add(observer);
+  }
 
   /**
    * @param {IDBDatabase} db
@@ -261,6 +334,7 @@ class IdbStore {
       for (const n of ['uidl', 'messages', 'summaries']) tx.objectStore(n).delete([account, key]);
     }
     await done(tx).catch((e) => Promise.reject(storeError(e)));
+    this.#observers.deleted(account, remove);
   }
 
   /**
@@ -292,6 +366,8 @@ class IdbStore {
     for (const m of messages) sums.push(await this.#hash(m.bytes));
     const tx = this.#tx(['messages', 'summaries', 'uidl'], 'readwrite', true);
     const committed = done(tx).catch((e) => Promise.reject(storeError(e)));
+    /** @type {Map<string, any>} the UIDL record of each key, as this commit leaves it */
+    const current = new Map();
     try {
       const msgs = tx.objectStore('messages');
       const summaries = tx.objectStore('summaries');
@@ -301,8 +377,7 @@ class IdbStore {
       // deletion, local deletion) are kept.
       const keys = [...new Set(messages.map((m) => m.key))];
       const before = await Promise.all(keys.map((key) => req(uidl.get([account, key]))));
-      /** @type {Map<string, any>} */
-      const current = new Map(keys.map((key, i) => [key, before[i]]));
+      for (const [i, key] of keys.entries()) current.set(key, before[i]);
       messages.forEach(({ key, bytes, full, summary, known }, i) => {
         const sha256 = sums[i];
         msgs.put({ account, key, bytes, full, sha256, size: bytes.length });
@@ -322,6 +397,8 @@ class IdbStore {
       throw storeError(err);
     }
     await committed;
+    // (What the user deleted here stays out of the list, so out of the index too.)
+    this.#observers.kept(account, messages.filter((m) => !current.get(m.key)?.localDeleted));
     return sums.map((sha256) => ({ sha256 }));
   }
 
@@ -380,6 +457,7 @@ class IdbStore {
     tx.objectStore('messages').delete([account, key]);
     tx.objectStore('summaries').delete([account, key]);
     await done(tx).catch((e) => Promise.reject(storeError(e)));
+    this.#observers.deleted(account, [key]);
   }
 
   /**
@@ -391,6 +469,7 @@ class IdbStore {
     for (const n of ['messages', 'summaries', 'uidl']) tx.objectStore(n).delete(accountRange(account));
     tx.objectStore('accounts').delete(account);
     await done(tx).catch((e) => Promise.reject(storeError(e)));
+    this.#observers.deleted(account, null);
   }
 
   close() {
@@ -420,6 +499,7 @@ function verify(rec, actual) {
 /** Kiosk mode: the same interface, in memory only. */
 class MemoryStore {
   #hash;
+  #observers = new Observers();
   /** @type {Map<string, AccountData>} */
   #accounts = new Map();
   /** @type {Map<string, MemoryRow>} */
@@ -430,6 +510,14 @@ class MemoryStore {
   /** @param {Hasher} hash */
   constructor(hash) {
     this.#hash = hash;
+  }
+
+  /**
+   * @param {StoreObserver} observer
+   * @returns {() => void}
+   */
+  observe(observer) {
+    return this.#observers.add(observer);
   }
 
   /** @param {string} account */
@@ -476,6 +564,7 @@ class MemoryStore {
       this.#rows.set(k, { ...row, uidl: { ...r } });
     }
     for (const key of remove) this.#rows.delete(`${account}\n${key}`);
+    this.#observers.deleted(account, remove);
   }
 
   /**
@@ -507,6 +596,7 @@ class MemoryStore {
         uidl: /** @type {KnownRecord} */ ({ ...this.#rows.get(`${account}\n${key}`)?.uidl, ...known, key, stored: full ? 'full' : 'headers', sha256: full ? sha256 : (known?.sha256 ?? null) }),
       });
     });
+    this.#observers.kept(account, messages.filter((m) => !this.#rows.get(`${account}\n${m.key}`)?.uidl?.localDeleted));
     return sums.map((sha256) => ({ sha256 }));
   }
 
@@ -550,12 +640,14 @@ class MemoryStore {
     const k = `${account}\n${key}`;
     const row = this.#rows.get(k);
     if (row) this.#rows.set(k, { uidl: row.uidl ? { ...row.uidl, localDeleted: true } : undefined });
+    this.#observers.deleted(account, [key]);
   }
 
   /** @param {string} account */
   async wipeAccount(account) {
     for (const k of [...this.#rows.keys()]) if (k.startsWith(`${account}\n`)) this.#rows.delete(k);
     this.#accounts.delete(account);
+    this.#observers.deleted(account, null);
   }
 
   close() {
