@@ -18,6 +18,7 @@ export const CSS = `
   --selected: var(--pop3-selected, #dfe8fd);
   --danger: var(--pop3-danger, #b3261e);
   --danger-bg: var(--pop3-danger-bg, #fdecea);
+  --danger-fg: var(--pop3-danger-fg, #ffffff);
   --warn: var(--pop3-warn, #7a4b00);
   --warn-bg: var(--pop3-warn-bg, #fff4d6);
   --ok: var(--pop3-ok, #176b3a);
@@ -49,6 +50,7 @@ export const CSS = `
     --selected: var(--pop3-selected, #2c3a5c);
     --danger: var(--pop3-danger, #ffb4ab);
     --danger-bg: var(--pop3-danger-bg, #3b1512);
+    --danger-fg: var(--pop3-danger-fg, #410e0b);
     --warn: var(--pop3-warn, #ffd78a);
     --warn-bg: var(--pop3-warn-bg, #3a2c0a);
     --ok: var(--pop3-ok, #8fd9a8);
@@ -77,9 +79,11 @@ button {
 button:hover { background: var(--hover); }
 button.primary { background: var(--accent); border-color: var(--accent); color: var(--accent-fg); font-weight: 600; }
 button.primary:hover { filter: brightness(1.08); }
-button.danger { background: var(--danger); border-color: var(--danger); color: #fff; font-weight: 600; }
+button.danger { background: var(--danger); border-color: var(--danger); color: var(--danger-fg); font-weight: 600; }
 button.link { border: none; background: none; color: var(--accent); text-decoration: underline; padding: 0 .5rem; }
 button:disabled { opacity: .55; cursor: not-allowed; }
+/* Small, quick feedback; none at all for whoever asks for reduced motion (below). */
+button, .row { transition: background-color .12s ease-out, border-color .12s ease-out, filter .12s ease-out; }
 
 .screen { height: 100%; }
 
@@ -155,7 +159,7 @@ input:focus-visible, select:focus-visible { border-color: var(--accent); }
   padding: .6rem 1rem; background: var(--surface); border-bottom: 1px solid var(--border);
 }
 .toolbar .title { display: flex; align-items: baseline; gap: .6rem; margin-right: auto; min-width: 0; }
-.toolbar h2 { margin: 0; font-size: 1.25rem; }
+.toolbar h1 { margin: 0; font-size: 1.25rem; }
 .toolbar .count { color: var(--muted); }
 .statusline {
   margin: 0; padding: .35rem 1rem; font-size: .85rem; color: var(--muted);
@@ -264,6 +268,8 @@ dialog {
   background: var(--surface); color: var(--fg); box-shadow: 0 20px 60px rgb(0 0 0 / 30%);
 }
 dialog::backdrop { background: rgb(10 15 30 / 45%); }
+dialog[open] { animation: pop3-dialog-in .15s ease-out; }
+@keyframes pop3-dialog-in { from { opacity: 0; transform: translateY(.5rem); } }
 dialog h2 { margin: 0 0 .6rem; font-size: 1.25rem; }
 dialog p { margin: 0 0 .75rem; }
 dialog .dialog-actions { display: flex; justify-content: flex-end; gap: .6rem; flex-wrap: wrap; margin-top: 1.25rem; }
@@ -277,6 +283,13 @@ button.offline { margin-top: .6rem; width: 100%; }
 .device-dialog { max-width: 34rem; }
 .message-offline { margin: 1rem 0 0; padding: 0; font-size: .85rem; color: var(--muted); }
 .device-dialog .field { margin-top: .75rem; }
+
+/* ---------- Reduced motion: no transitions, no animations ---------- */
+@media (prefers-reduced-motion: reduce) {
+  *, *::before, *::after, ::backdrop {
+    transition: none !important; animation: none !important; scroll-behavior: auto !important;
+  }
+}
 
 /* ---------- Narrow containers (phones, small kiosk panes) ---------- */
 @container (max-width: 720px) {

@@ -293,7 +293,7 @@ export class Pop3Inbox extends HTMLElement {
     e.inboxScreen = h(
       'section',
       { class: 'screen inbox', hidden: true, 'aria-label': 'Inbox' },
-      h('header', { class: 'toolbar' }, h('div', { class: 'title' }, h('h2', { text: 'Inbox' }), e.count), e.deviceBtn, e.refreshBtn, e.logoutBtn),
+      h('header', { class: 'toolbar' }, h('div', { class: 'title' }, h('h1', { text: 'Inbox' }), e.count), e.deviceBtn, e.refreshBtn, e.logoutBtn),
       this.#idle.els.kioskCountdown,
       e.status,
       e.syncLine,

@@ -5,7 +5,7 @@
 // reported as it is. Offline, Delete removes the copy kept on this device instead.
 // Also the one confirmation dialog, reused for every question.
 
-import { h, nf, plural, delayedProgress } from './dom.js';
+import { h, nf, plural, delayedProgress, trapFocus } from './dom.js';
 
 /**
  * @import { ShowError } from '../types.js'
@@ -64,7 +64,8 @@ export class Deletion {
     this.#a = actions;
     const e = this.els;
     const id = (/** @type {string} */ s) => `p3-${s}`;
-    e.markedText = h('p');
+    // Announced when it changes: how many messages the session's end will delete.
+    e.markedText = h('p', { role: 'status' });
     e.markedBar = h(
       'div',
       { class: 'marked-bar', hidden: true },
@@ -81,6 +82,7 @@ export class Deletion {
       { 'aria-labelledby': id('dialog-title'), 'aria-describedby': id('dialog-text') },
       h('form', { method: 'dialog' }, e.dTitle, e.dText, h('div', { class: 'dialog-actions' }, e.dCancel, e.dConfirm)),
     );
+    trapFocus(e.dialog);
   }
 
   /**

@@ -4,7 +4,7 @@
 // Import. Deleting policies need persistent storage, or the user's explicit consent.
 
 import { requestPersistence, storageEstimate } from '../store.js';
-import { h, formatSize, plural } from './dom.js';
+import { h, formatSize, plural, trapFocus } from './dom.js';
 
 /**
  * @import { ShowError, SyncPolicy, PolicyMode } from '../types.js'
@@ -86,6 +86,7 @@ export class DeviceDialog {
       ),
     );
     e.devMode.addEventListener('change', () => this.#riskUi());
+    trapFocus(e.deviceDialog);
   }
 
   async #riskUi() {

@@ -1,7 +1,7 @@
 // @ts-check
 // The one module of small helpers the UI shares (the inbox's parts and message-view.js):
-// the DOM builder, the size / count / date formats and the delayed progress bar (the default
-// bridge URL is the JS API's, web/pop3.js). Nothing touches `document` or `location` at import time, so the DOM-free
+// the DOM builder, the dialogs' focus trap, the size / count / date formats and the delayed
+// progress bar (the default bridge URL is the JS API's, web/pop3.js). Nothing touches `document` or `location` at import time, so the DOM-free
 // controller may import the text formats from here as well.
 
 /** @import { ElementProps, ElementChild } from '../types.js' */
@@ -29,6 +29,35 @@ export function h(tag, props = {}, ...children) {
     el.append(typeof c === 'string' ? document.createTextNode(c) : c);
   }
   return el;
+}
+
+/** What Tab can reach inside a dialog (then filtered: enabled and shown). */
+const TABBABLE = 'button, input, select, textarea, a[href], summary, [tabindex]:not([tabindex="-1"])';
+
+/**
+ * Keeps Tab and Shift+Tab inside the modal `dialog`: from its last control to its first and
+ * back. showModal() makes the page behind inert, but browsers still let Tab leave the dialog
+ * for their own toolbar, and a keyboard user then has to find the way back.
+ * @param {HTMLDialogElement} dialog
+ */
+export function trapFocus(dialog) {
+  dialog.addEventListener('keydown', (ev) => {
+    if (ev.key !== 'Tab' || ev.altKey || ev.ctrlKey || ev.metaKey) return;
+    const all = /** @type {HTMLElement[]} */ ([...dialog.querySelectorAll(TABBABLE)]).filter(
+      (el) => !(/** @type {HTMLButtonElement} */ (el).disabled) && el.getClientRects().length > 0,
+    );
+    if (!all.length) return;
+    const root = /** @type {Document | ShadowRoot} */ (dialog.getRootNode());
+    const at = all.indexOf(/** @type {HTMLElement} */ (root.activeElement));
+    const [first, last] = [all[0], all[all.length - 1]];
+    if (ev.shiftKey && at <= 0) {
+      ev.preventDefault();
+      last.focus();
+    } else if (!ev.shiftKey && (at === -1 || at === all.length - 1)) {
+      ev.preventDefault();
+      first.focus();
+    }
+  });
 }
 
 export const nf = new Intl.NumberFormat();
