@@ -34,6 +34,7 @@ import { InboxController } from './inbox/controller.js';
 import { errorCodes, defaultBridgeUrl } from './pop3.js';
 import { AccountForm } from './inbox/account-form.js';
 import { MessageList } from './inbox/message-list.js';
+import { SearchBox } from './inbox/search-box.js';
 import { Reader } from './inbox/reader.js';
 import { Deletion } from './inbox/deletion.js';
 import { DeviceDialog } from './inbox/device-dialog.js';
@@ -293,7 +294,7 @@ export class Pop3Inbox extends HTMLElement {
     e.inboxScreen = h(
       'section',
       { class: 'screen inbox', hidden: true, 'aria-label': 'Inbox' },
-      h('header', { class: 'toolbar' }, h('div', { class: 'title' }, h('h1', { text: 'Inbox' }), e.count), e.deviceBtn, e.refreshBtn, e.logoutBtn),
+      h('header', { class: 'toolbar' }, h('div', { class: 'title' }, h('h1', { text: 'Inbox' }), e.count), this.#searchBox().element, e.deviceBtn, e.refreshBtn, e.logoutBtn),
       this.#idle.els.kioskCountdown,
       e.status,
       e.syncLine,
@@ -303,6 +304,23 @@ export class Pop3Inbox extends HTMLElement {
 
     this.#device = new DeviceDialog(this.#root, this.#c, { showError, syncNote: (text) => this.#syncNote(text) });
     this.#root.append(this.#form.els.loginScreen, e.inboxScreen, this.#deletion.els.dialog, this.#device.els.deviceDialog);
+  }
+
+  /** The search field (web/inbox/search-box.js): its results filter the list. */
+  #searchBox() {
+    const c = this.#c;
+    return new SearchBox({
+      search: (q) => {
+        // No index (nothing kept on this device, or it is still loading): the field says so.
+        if (!c.search) throw new Error('no search index');
+        return c.search.search(q);
+      },
+      onResults: (hits) => {
+        c.setFilter(hits && new Set(hits.map((x) => x.key)));
+        this.#list.active = c.items.length ? 0 : -1;
+        this.#list.render();
+      },
+    });
   }
 
   /** What the controller says changed, shown. */

@@ -30,7 +30,7 @@ import MiniSearch from './vendor/minisearch/index.js';
  */
 
 /** Bumped whenever what is indexed, or how, changes: a stored index of another version is rebuilt. */
-export const INDEX_VERSION = 1;
+export const INDEX_VERSION = 2; // 2: addresses split into words (tokenize)
 const DB_NAME = 'pop3-search';
 const DB_VERSION = 1;
 const OBJECT_STORE = 'indexes';
@@ -195,10 +195,22 @@ export function bodyDocument(bytes, mime) {
  * @property {boolean} b its body is indexed
  */
 
+/**
+ * Words are what lies between spaces, punctuation and symbols. MiniSearch's own tokenizer
+ * splits on spaces and punctuation only, so `<ann@example.org>` gave the word "<ann" and no
+ * one could find mail by the sender's address; `<`, `>`, `+`, `=`, `|` are symbols (\p{S}).
+ * The same function splits what is indexed and what is searched.
+ * @param {string} text
+ */
+export function tokenize(text) {
+  return text.split(/[\n\r\p{Z}\p{P}\p{S}]+/u);
+}
+
 /** @type {import('./vendor/minisearch/index.js').Options<Doc>} */
 const OPTIONS = {
   fields: ['subject', 'from', 'to', 'body', 'attachments'],
   storeFields: ['dateMs', 'att', 'b'],
+  tokenize,
   processTerm: normalizeTerm,
   searchOptions: { boost: { subject: 2, from: 1.5 } },
 };

@@ -346,6 +346,26 @@ async fn keep_read_offline_and_delete_after_download(ui: &Ui, s: &mut Stack) -> 
         20,
     )
     .await?;
+    // Searchable offline too: the index of kept mail (web/search.js) filters the list as the
+    // user types. The newest message is the only one from sender5 (the mailbox's senders
+    // repeat every 17 messages); emptying the field shows every message again.
+    ui.b.type_in_shadow(HOST, ".search input[type=search]", "from:sender5")
+        .await
+        .map_err(|e| e.to_string())?;
+    ui.wait(
+        "the search to leave only the message from sender5",
+        "r.querySelectorAll('.row').length === 1 && r.querySelector('.row').textContent.includes('Sender 5')",
+        20,
+    )
+    .await?;
+    ui.eval("(() => { const q = r.querySelector('.search input'); q.value = ''; q.dispatchEvent(new Event('input')); return 1; })()")
+        .await?;
+    ui.wait(
+        "every kept message once the search is emptied",
+        "r.querySelectorAll('.row').length === 6",
+        20,
+    )
+    .await?;
     let newest = String::from_utf8_lossy(&originals[5]).to_string();
     let subject = newest
         .lines()

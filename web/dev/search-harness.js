@@ -4,7 +4,7 @@
 // tests and the benchmark (the same file as a page, with the real IndexedDB store and the real
 // reading module). Not used by the app. Nothing touches `window` unless this is a page.
 
-import { openSearch, parseQuery, deleteSearchDatabase, INDEX_VERSION } from '../search.js';
+import { openSearch, parseQuery, tokenize, deleteSearchDatabase, INDEX_VERSION } from '../search.js';
 import { summaryOf } from '../sync.js';
 
 /** @import { MailSearch } from '../search.js' */
@@ -148,6 +148,8 @@ export function checkParser() {
   expect('after: is local midnight', p.after, new Date(2026, 0, 5).getTime());
   expect('phrases, even one still being typed', p.phrases, ['a b', 'open']);
   expect('free words', p.terms, ['x']);
+  // An address is words: its local part, its domain's labels; never "<ann" or "org>".
+  expect('addresses split into words', tokenize('Ann Lee <ann.lee+news@example.org>').filter(Boolean), ['Ann', 'Lee', 'ann', 'lee', 'news', 'example', 'org']);
   expect('not understood, not searched', p.ignored, ['before:2026-02-30', 'cc:y', 'has:pdf']);
   expect('the word at the end is being typed', p.typing, null);
   expect('…a free word', parseQuery('to:bob inv').typing, { in: 'terms', index: 0 });

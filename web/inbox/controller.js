@@ -15,6 +15,7 @@
 
 import { summarizeHeaders } from '../pop3.js';
 import { openStore, requestPersistence } from '../store.js';
+import { openSearch } from '../search.js';
 import { syncAccount, finishSync, undoSyncDeletions, summaryOf, keepOnDemand, identifyKept } from '../sync.js';
 import { formatSize, nf, plural } from './dom.js';
 
@@ -98,6 +99,12 @@ export class InboxController {
   #items = []; // newest first
   /** @type {Map<number, number>} */
   #index = new Map(); // msg -> position in #items
+  /** @type {import('../search.js').MailSearch | null} search over this account's kept mail (web/search.js) */
+  search = null;
+  /** @type {Set<string> | null} store keys of the search results shown; null: every message */
+  #filter = null;
+  /** @type {InboxItem[] | null} #items filtered by #filter (recomputed when either changes) */
+  #shown = null;
   /** @type {AbortController | null} */
   #loader = null; // AbortController of the running header load
   /** @type {Store | null} */
@@ -150,6 +157,7 @@ export class InboxController {
 
   /** @param {boolean} now */
   #emitItems(now) {
+    this.#shown = null;
     this.#emit('items', { now });
   }
 
@@ -187,8 +195,20 @@ export class InboxController {
     return this.#account;
   }
 
+  /** The items the list shows: all, or the search results (`setFilter`). */
   get items() {
-    return this.#items;
+    const f = this.#filter;
+    if (!f) return this.#items;
+    return (this.#shown ??= this.#items.filter((it) => it.key != null && f.has(it.key)));
+  }
+
+  /**
+   * Shows only the messages with these store keys (the search field's results); null: all.
+   * @param {Set<string> | null} keys
+   */
+  setFilter(keys) {
+    this.#filter = keys;
+    this.#emitItems(true);
   }
 
   /** The running header load was aborted (undefined when none runs). */
@@ -198,12 +218,14 @@ export class InboxController {
 
   /** @param {number} i */
   itemAt(i) {
-    return this.#items[i];
+    return this.items[i];
   }
 
   /** @param {number} msg */
   indexOf(msg) {
-    return this.#index.get(msg);
+    if (!this.#filter) return this.#index.get(msg);
+    const i = this.items.findIndex((it) => it.msg === msg);
+    return i < 0 ? undefined : i;
   }
 
   /**
@@ -540,6 +562,12 @@ export class InboxController {
       if (!w) return;
       this.#store = await openStore({ memory: mode === 'memory', hash: async (b) => w.sha256Hex(b) });
       this.#emit('store');
+      // Search comes when its index is loaded; the inbox never waits for it, nor fails with it.
+      const store = this.#store;
+      openSearch(store, this.#account).then(
+        (s) => (this.#store === store ? (this.search = s) : s.close()),
+        (err) => console.warn('pop3: search is not available', err),
+      );
     } catch (err) {
       this.#store = null;
       this.#syncNote(`Mail is not kept on this device: ${/** @type {ErrorLike} */ (err)?.message || err}`);
@@ -547,6 +575,9 @@ export class InboxController {
   }
 
   closeStore() {
+    this.search?.close();
+    this.search = null;
+    this.setFilter(null);
     try {
       this.#store?.close();
     } catch {
