@@ -99,6 +99,53 @@ out.brokenObserver = [sums.length, (await other.summaries(h.ACCOUNT)).map((r) =>
 console.log(JSON.stringify(out));
 "#;
 
+/// web/vendor/README.md says its files are the library's published build byte for byte and
+/// gives each one's SHA-256: every vendored file is listed there, and each matches.
+#[test]
+fn vendored_files_are_the_published_bytes_the_readme_lists() {
+    use sha2::{Digest, Sha256};
+    let vendor = root().join("web/vendor");
+    let readme = std::fs::read_to_string(vendor.join("README.md")).expect("web/vendor/README.md");
+    // Rows of the form "| `minisearch/index.js` | `<64 hex>` |".
+    let listed: std::collections::BTreeMap<String, String> = readme
+        .lines()
+        .filter_map(|l| {
+            let cells: Vec<&str> = l.split('|').map(|c| c.trim().trim_matches('`')).collect();
+            let (file, sum) = (cells.get(1)?, cells.get(2)?);
+            (sum.len() == 64
+                && sum.bytes().all(|b| b.is_ascii_hexdigit())
+                && !file.ends_with(".tgz"))
+            .then(|| (file.to_string(), sum.to_string()))
+        })
+        .collect();
+    let mut files = Vec::new();
+    for dir in std::fs::read_dir(&vendor).expect("web/vendor") {
+        let dir = dir.expect("entry").path();
+        if dir.is_dir() {
+            for f in std::fs::read_dir(&dir).expect("library folder") {
+                let f = f.expect("entry").path();
+                let name = format!(
+                    "{}/{}",
+                    dir.file_name().unwrap_or_default().to_string_lossy(),
+                    f.file_name().unwrap_or_default().to_string_lossy()
+                );
+                files.push((name, f));
+            }
+        }
+    }
+    assert!(!files.is_empty(), "no vendored files found");
+    for (name, path) in files {
+        let want = listed
+            .get(&name)
+            .unwrap_or_else(|| panic!("{name} is vendored but not listed in web/vendor/README.md"));
+        let got = format!("{:x}", Sha256::digest(std::fs::read(&path).expect("read")));
+        assert_eq!(
+            &got, want,
+            "{name} differs from the published file the README lists"
+        );
+    }
+}
+
 #[test]
 fn query_parser_and_index_in_node_find_what_each_query_asks_for() {
     let root = root();
