@@ -7,6 +7,7 @@
 //! * `bench parse`: the core's parser benchmark.
 //! * `bench browser`: the wasm client in headless Chromium through the bridge vs. mpop (25 ms
 //!   delay each way) and vs. Python poplib (loopback).
+//! * `bench search`: search over kept mail in Chromium and Firefox (keystroke to results).
 //! * `fuzz [SECONDS]`: every `cargo fuzz` target for SECONDS each, then a summary table.
 
 use std::env;
@@ -19,6 +20,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
+mod bench_search;
 mod dist;
 mod npm;
 
@@ -95,8 +97,10 @@ fn main() -> ExitCode {
             Some("browser") => bench_browser(&root, &rest[1..]),
             Some("node") => bench_node(&root, &rest[1..]),
             Some("bridge") => bench_bridge(&root, &rest[1..]),
+            Some("search") => bench_search::bench_search(&root, &rest[1..]),
             _ => Err(
-                "usage: cargo xtask bench (pipelining|parse|browser|bridge) [args...]".to_owned(),
+                "usage: cargo xtask bench (pipelining|parse|browser|node|bridge|search) [args...]"
+                    .to_owned(),
             ),
         },
         Some("help") | Some("-h") | Some("--help") | None => {
@@ -129,6 +133,7 @@ fn print_help() {
            bench bridge ...   bridge-bench: relay throughput (throughput [--mb N] [--runs N] [--client rust|python]) or idle memory (idle [--sessions N]) or 2 bridges behind HAProxy vs one (proxy [--steps N,N,..] [--idle N])\n  \
            bench node         the npm package in Node over a direct socket vs. mpop (25 ms delay each way; --tls adds implicit TLS)\n  \
            bench browser      the wasm client in headless Chromium via the bridge vs. mpop (25 ms delay each way) and vs. Python poplib (loopback)\n  \
+           bench search       search over 10 000 kept messages in Chromium and Firefox: keystroke to results (p50/p95), index size, build and load time (--messages N --queries N --browsers ..)\n  \
            build-web          the wasm packages (size profile + wasm-bindgen, no wasm-opt) into web/pkg\n  \
            npm                the npm package pop3-web (web/ + npm/ + declarations), packed into target/npm/\n  \
            dist               the release tarball and .deb (bridge with the UI inside, systemd units) into target/dist/\n  \
