@@ -161,6 +161,7 @@ input:focus-visible, select:focus-visible { border-color: var(--accent); }
 .toolbar .title { display: flex; align-items: baseline; gap: .6rem; margin-right: auto; min-width: 0; }
 .toolbar h1 { margin: 0; font-size: 1.25rem; }
 .toolbar .count { color: var(--muted); }
+.toolbar select.check-interval { width: auto; }
 .statusline {
   margin: 0; padding: .35rem 1rem; font-size: .85rem; color: var(--muted);
   background: var(--surface); border-bottom: 1px solid var(--border); overflow-wrap: anywhere;

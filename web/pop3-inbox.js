@@ -12,6 +12,11 @@
 //             24 h; never more than the serving bridge's kioskIdleSeconds)
 //   store     "on" (default; "off" with api="mock") | "memory" | "off": where mail is kept
 //             (IndexedDB; this page's memory; not at all) — see docs/js-api.md, "Sync and export"
+//   check-interval seconds between checks for new mail when the user has not chosen (default
+//             300; "off" or 0: none; at least 10). The user's choice (toolbar) wins.
+//   title-count boolean; the element is the page (the stand-alone app): it shows the count of new
+//             messages in document.title ("(3) Mail") and the app badge. Embedded without it,
+//             only the `pop3-newmail` event says it.
 //   api       "mock" loads ./dev/mock-api.js instead of ./pop3.js (development and UI tests);
 //             ignored where that module is not served (the bridge serves dev/ only with
 //             dev_pages on)
@@ -20,6 +25,7 @@
 //   pop3-connected  { server, port, security, user, tls }
 //   pop3-logout     { committed, deleted }   deleted = messages deleted on the server
 //   pop3-error      { code, message }
+//   pop3-newmail    { count }   new messages since sign-in the user has not looked at yet
 //
 // This file is the element: it builds the screens from the parts in ./inbox/ and moves
 // between them (sign-in, inbox, offline). The state lives in inbox/controller.js (no DOM);
@@ -39,6 +45,7 @@ import { Reader } from './inbox/reader.js';
 import { Deletion } from './inbox/deletion.js';
 import { DeviceDialog } from './inbox/device-dialog.js';
 import { KioskIdle } from './inbox/kiosk-idle.js';
+import { NewMail, CHECK_MINUTES, DEFAULT_CHECK_SECONDS, intervalFromAttr } from './inbox/new-mail.js';
 import { h, plural, delayedProgress } from './inbox/dom.js';
 
 /**
@@ -53,6 +60,7 @@ import { h, plural, delayedProgress } from './inbox/dom.js';
  * @property {{ server: string, port: number, security: string, user: string, tls: TlsInfo | null }} pop3-connected
  * @property {{ committed: boolean, deleted: number, idle?: boolean }} pop3-logout `deleted`: messages deleted on the server
  * @property {{ code: string, message: string }} pop3-error
+ * @property {{ count: number }} pop3-newmail new messages the user has not looked at yet
  */
 
 /**
@@ -62,6 +70,9 @@ import { h, plural, delayedProgress } from './inbox/dom.js';
  * @property {HTMLButtonElement} refreshBtn
  * @property {HTMLButtonElement} logoutBtn
  * @property {HTMLButtonElement} deviceBtn
+ * @property {HTMLSelectElement} checkSelect how often to check for new mail
+ * @property {HTMLLabelElement} checkLabel its label (visually hidden)
+ * @property {HTMLButtonElement} notifyBtn "Notify me of new mail"
  * @property {HTMLParagraphElement} syncLine
  * @property {HTMLParagraphElement} status
  * @property {HTMLDivElement} inboxMessages
@@ -124,6 +135,11 @@ export class Pop3Inbox extends HTMLElement {
   /** @type {number | null} */
   #operatorIdle = null; // the serving bridge's kiosk idle time: a ceiling for `kiosk-idle`
   #els = /** @type {InboxEls} */ ({}); // the inbox screen's own elements (toolbar, status lines)
+  /** @type {NewMail} */
+  #newMail; // checks for new mail, counts it, notifies
+  #refreshing = false; // a Refresh (the button's or a check's) is running
+  /** @type {string | null} */
+  #baseTitle = null; // document.title without the count (title-count)
 
   constructor() {
     super();
@@ -139,6 +155,7 @@ export class Pop3Inbox extends HTMLElement {
     window.addEventListener('beforeunload', this.#onBeforeUnload);
     window.addEventListener('pagehide', this.#onPageHide);
     window.addEventListener('pageshow', this.#onPageShow);
+    document.addEventListener('visibilitychange', this.#onVisibility);
     this.#bridgeConfig ??= this.#loadBridgeConfig();
     this.#offerOffline();
   }
@@ -194,10 +211,17 @@ export class Pop3Inbox extends HTMLElement {
     }
   };
 
+  // Back in the foreground: check for new mail if the last check is old enough.
+  #onVisibility = () => {
+    if (document.visibilityState === 'visible') void this.#newMail.visible();
+  };
+
   disconnectedCallback() {
     window.removeEventListener('beforeunload', this.#onBeforeUnload);
     window.removeEventListener('pagehide', this.#onPageHide);
     window.removeEventListener('pageshow', this.#onPageShow);
+    document.removeEventListener('visibilitychange', this.#onVisibility);
+    this.#newMail.reset();
     // Leaving the page without QUIT: POP3 then discards deletion marks (nothing is deleted).
     this.#c.disconnect();
     this.#idle.stop();
@@ -252,9 +276,16 @@ export class Pop3Inbox extends HTMLElement {
 
     // --- Inbox: toolbar and status lines ---
     e.count = h('span', { class: 'count', 'aria-live': 'polite' });
-    e.refreshBtn = h('button', { type: 'button', class: 'refresh', text: 'Refresh', onclick: () => this.#refresh() });
+    e.refreshBtn = h('button', { type: 'button', class: 'refresh', text: 'Refresh', onclick: () => void this.#refresh() });
     e.logoutBtn = h('button', { type: 'button', class: 'logout', text: 'Log out', onclick: () => this.#logout() });
     e.deviceBtn = h('button', { type: 'button', class: 'device', text: 'This device…', hidden: true, onclick: () => this.#device.open() });
+    e.checkSelect = h(
+      'select',
+      { class: 'check-interval', id: 'p3-check-interval', name: 'check-interval', hidden: true, onchange: () => this.#chooseInterval() },
+      ...CHECK_MINUTES.map((m) => h('option', { value: m * 60, text: m ? `New mail: every ${m === 1 ? 'minute' : `${m} min`}` : 'New mail: off' })),
+    );
+    e.checkLabel = h('label', { for: 'p3-check-interval', class: 'visually-hidden', text: 'Check for new mail', hidden: true });
+    e.notifyBtn = h('button', { type: 'button', class: 'notify', text: 'Notify me of new mail', 'aria-pressed': 'false', hidden: true, onclick: () => this.#toggleNotify() });
     e.syncLine = h('p', { class: 'syncline', role: 'status', hidden: true });
     e.status = h('p', { class: 'statusline', role: 'status' });
     e.inboxMessages = h('div', { class: 'inbox-messages' });
@@ -263,7 +294,10 @@ export class Pop3Inbox extends HTMLElement {
 
     // --- The list, the reader, deleting ---
     this.#list = new MessageList(this, this.#c, {
-      open: (msg, opts) => this.#reader.open(msg, opts),
+      open: (msg, opts) => {
+        this.#newMail.opened(this.#c.itemOf(msg));
+        return this.#reader.open(msg, opts);
+      },
       askDelete: (msg) => this.#deletion.askDelete(msg),
       undo: (msg) => this.#deletion.undo(msg),
       closeReader: () => this.#reader.close(),
@@ -294,13 +328,26 @@ export class Pop3Inbox extends HTMLElement {
     e.inboxScreen = h(
       'section',
       { class: 'screen inbox', hidden: true, 'aria-label': 'Inbox' },
-      h('header', { class: 'toolbar' }, h('div', { class: 'title' }, h('h1', { text: 'Inbox' }), e.count), this.#searchBox().element, e.deviceBtn, e.refreshBtn, e.logoutBtn),
+      h('header', { class: 'toolbar' }, h('div', { class: 'title' }, h('h1', { text: 'Inbox' }), e.count), this.#searchBox().element, e.checkLabel, e.checkSelect, e.notifyBtn, e.deviceBtn, e.refreshBtn, e.logoutBtn),
       this.#idle.els.kioskCountdown,
       e.status,
       e.syncLine,
       e.inboxTop,
       h('div', { class: 'panes' }, h('div', { class: 'list-pane' }, this.#list.els.grid), this.#reader.els.reader),
     );
+
+    // Using the inbox while it is on screen is looking at it: the new mail has been seen.
+    const viewed = () => {
+      if (document.visibilityState === 'visible') this.#newMail.viewed();
+    };
+    e.inboxScreen.addEventListener('pointerdown', viewed);
+    e.inboxScreen.addEventListener('keydown', viewed);
+    this.#newMail = new NewMail({
+      check: () => this.#refresh({ auto: true }),
+      canCheck: () => this.#canCheck(),
+      kiosk: () => this.kiosk,
+      onCount: (count) => this.#newCount(count),
+    });
 
     this.#device = new DeviceDialog(this.#root, this.#c, { showError, syncNote: (text) => this.#syncNote(text) });
     this.#root.append(this.#form.els.loginScreen, e.inboxScreen, this.#deletion.els.dialog, this.#device.els.deviceDialog);
@@ -326,8 +373,14 @@ export class Pop3Inbox extends HTMLElement {
   /** What the controller says changed, shown. */
   #listen() {
     const c = this.#c;
-    c.on('items', ({ now }) => (now ? this.#list.render() : this.#list.queueRender()));
+    c.on('items', ({ now }) => {
+      if (now) this.#list.render();
+      else this.#list.queueRender();
+      this.#newMail.headersLoaded();
+    });
     c.on('listed', () => {
+      // Only a session's list: the mail kept on this device (offline) is not new mail.
+      if (c.session) this.#newMail.listed(c.allItems);
       this.#list.active = c.items.length ? 0 : -1;
       this.#showCount();
       this.#list.render();
@@ -399,7 +452,8 @@ export class Pop3Inbox extends HTMLElement {
 
   // ------------------------------------------------------------------ inbox
 
-  #showInbox() {
+  /** @param {{ focus?: boolean }} [options] focus false: a check for new mail leaves the focus where it is */
+  #showInbox({ focus = true } = {}) {
     const e = this.#els;
     this.#form.els.loginScreen.hidden = true;
     e.inboxScreen.hidden = false;
@@ -414,9 +468,92 @@ export class Pop3Inbox extends HTMLElement {
     e.count.textContent = '';
     this.#deletion.updateMarked();
     this.#list.render();
-    this.#list.focus();
+    if (focus) this.#list.focus();
     this.#idle.start();
+    this.#newMail.started();
+    void this.#applyNewMail();
     this.#loadMailbox();
+  }
+
+  // ------------------------------------------------------------------ new mail (inbox/new-mail.js)
+
+  /**
+   * A check for new mail runs only when Refresh would disturb nothing: signed in with a
+   * password kept (kiosk mode's Refresh asks for it, so kiosk mode never checks), no message
+   * marked (Refresh's QUIT would delete marked messages, and those of a deleting policy: the
+   * user confirms that with Refresh or Log out, never a timer), the list and the background
+   * sync done (a new session would cut them short), no message open, no search shown, no
+   * dialog open. Otherwise the next tick asks again.
+   */
+  #canCheck() {
+    const c = this.#c;
+    return (
+      !this.#refreshing &&
+      !!c.session &&
+      !c.offline &&
+      c.canReconnect &&
+      !this.#els.inboxScreen.hidden &&
+      c.markedCount() === 0 &&
+      !c.busy &&
+      !c.filtered &&
+      !this.#reader.isOpen &&
+      !this.#deletion.els.dialog.open &&
+      !this.#device.els.deviceDialog.open
+    );
+  }
+
+  /** The account's saved choice (else `check-interval`, else 5 min) and its notification setting. */
+  async #applyNewMail() {
+    const e = this.#els;
+    const saved = await this.#c.newMailSettings().catch(() => null);
+    const fromAttr = intervalFromAttr(this.getAttribute('check-interval'));
+    const seconds = saved?.seconds ?? fromAttr ?? DEFAULT_CHECK_SECONDS;
+    // A page's interval that is none of the menu's (tests: 10 s) shows as its own option.
+    if (![...e.checkSelect.options].some((o) => Number(o.value) === seconds)) {
+      e.checkSelect.append(h('option', { value: seconds, text: `New mail: every ${seconds} s` }));
+    }
+    e.checkSelect.value = String(seconds);
+    // Kiosk mode never checks (Refresh there asks for the password): no control for it.
+    e.checkSelect.hidden = e.checkLabel.hidden = this.kiosk;
+    this.#newMail.notify = !!saved?.notify && globalThis.Notification?.permission === 'granted';
+    this.#showNotify();
+    if (this.#newMail.seconds !== seconds) this.#newMail.schedule(seconds);
+  }
+
+  async #chooseInterval() {
+    const seconds = Number(this.#els.checkSelect.value) || 0;
+    this.#newMail.schedule(seconds);
+    await this.#c.saveNewMailSettings({ seconds, notify: this.#newMail.notify }).catch(() => {});
+  }
+
+  async #toggleNotify() {
+    const on = this.#newMail.notify ? (this.#newMail.notify = false) : await this.#newMail.enableNotifications();
+    if (!on && globalThis.Notification?.permission === 'denied') this.#syncNote('Notifications are blocked for this site in the browser’s settings.');
+    this.#showNotify();
+    await this.#c.saveNewMailSettings({ seconds: this.#newMail.seconds, notify: on }).catch(() => {});
+  }
+
+  /** The notification button: never in kiosk mode, nor where the browser has no notifications. */
+  #showNotify() {
+    const b = this.#els.notifyBtn;
+    b.hidden = !this.#newMail.notificationsAvailable;
+    b.setAttribute('aria-pressed', String(this.#newMail.notify));
+    b.textContent = this.#newMail.notify ? 'Notifications on' : 'Notify me of new mail';
+  }
+
+  /**
+   * The count of new messages: the `pop3-newmail` event always; with `title-count` (the
+   * stand-alone app) also the page's title and the app badge, which belong to the page.
+   * @param {number} count
+   */
+  #newCount(count) {
+    this.#emit('pop3-newmail', { count });
+    if (!this.hasAttribute('title-count')) return;
+    this.#baseTitle ??= document.title.replace(/^\(\d+\) /, '');
+    document.title = count ? `(${count}) ${this.#baseTitle}` : this.#baseTitle;
+    const nav = /** @type {Navigator & { setAppBadge?: (n?: number) => Promise<void>, clearAppBadge?: () => Promise<void> }} */ (navigator);
+    if (count) nav.setAppBadge?.(count).catch(() => {});
+    else nav.clearAppBadge?.().catch(() => {});
   }
 
   #showCount() {
@@ -477,7 +614,20 @@ export class Pop3Inbox extends HTMLElement {
     this.#emit('pop3-logout', { committed: r.committed, deleted: r.deleted });
   }
 
-  async #refresh() {
+  /** @param {{ auto?: boolean }} [options] auto: a check for new mail (new-mail.js), not the button */
+  async #refresh({ auto = false } = {}) {
+    // One at a time: the button and a check for new mail both end up here.
+    if (this.#refreshing) return;
+    this.#refreshing = true;
+    try {
+      await this.#refreshOnce(auto);
+    } finally {
+      this.#refreshing = false;
+    }
+  }
+
+  /** @param {boolean} auto */
+  async #refreshOnce(auto) {
     // POP3 shows a snapshot of the mailbox taken at login; new mail needs a new session.
     const creds = this.#c.creds;
     if (!this.#c.session || !creds) return;
@@ -500,7 +650,7 @@ export class Pop3Inbox extends HTMLElement {
     }
     try {
       await this.#open(creds);
-      this.#showInbox();
+      this.#showInbox({ focus: !auto });
       if (r.marked || r.error) this.#deletion.resultMessages(e.inboxMessages, r);
     } catch (err) {
       this.#c.forgetCreds();
@@ -524,6 +674,7 @@ export class Pop3Inbox extends HTMLElement {
   #showLogin() {
     const e = this.#els;
     const f = this.#form.els;
+    this.#newMail.reset();
     this.#c.closeStore();
     this.#offerOffline();
     this.#c.clearItems();

@@ -250,22 +250,245 @@ console.log(JSON.stringify({ checked, failures }, null, 1));
 process.exit(failures.length ? 1 : 0);
 "#;
 
-#[test]
-fn the_inbox_controller_runs_without_a_page() {
+/// New mail (web/inbox/new-mail.js) with a fake clock, fake timers and a fake Notification:
+/// the interval, no two checks at once, the check on returning to the tab, what counts as new
+/// (by UIDL, across two sessions of the real controller), what a notification says, and that
+/// kiosk mode neither checks nor notifies.
+const NEW_MAIL_SCRIPT: &str = r#"
+import { pathToFileURL } from 'node:url';
+import { readFileSync } from 'node:fs';
+const root = process.env.POP3_ROOT;
+const nm = await import(pathToFileURL(`${root}/web/inbox/new-mail.js`).href);
+const { InboxController } = await import(pathToFileURL(`${root}/web/inbox/controller.js`).href);
+const pkg = await import(pathToFileURL(`${root}/web/pkg/pop3_web.js`).href);
+const wasm = async () => {
+  pkg.initSync({ module: readFileSync(`${root}/web/pkg/pop3_web_bg.wasm`) });
+  return pkg;
+};
+const failures = [];
+let checked = 0;
+const expect = (what, got, want) => {
+  checked++;
+  if (JSON.stringify(got) !== JSON.stringify(want)) failures.push({ what, got, want });
+};
+
+// A fake clock and timers: `fire()` runs every interval timer once, as if its time had come.
+function fakeWorld({ kiosk = false, permission = 'granted' } = {}) {
+  const w = { time: 0, timers: new Map(), nextId: 1, checks: 0, release: [], counts: [], shown: [], asked: 0, allow: true };
+  w.timersApi = {
+    setInterval: (fn, ms) => (w.timers.set(w.nextId, { fn, ms }), w.nextId++),
+    clearInterval: (id) => w.timers.delete(id),
+  };
+  class FakeNotification {
+    static permission = permission;
+    static async requestPermission() {
+      w.asked++;
+      return FakeNotification.permission;
+    }
+    constructor(title, options) {
+      w.shown.push({ title, ...options });
+    }
+  }
+  w.mail = new nm.NewMail({
+    // A check that ends only when the test says so: overlapping ticks would show as a second call.
+    check: () => (w.checks++, new Promise((resolve) => w.release.push(resolve))),
+    canCheck: () => w.allow,
+    kiosk: () => kiosk,
+    onCount: (n) => w.counts.push(n),
+    now: () => w.time,
+    timers: w.timersApi,
+    notificationApi: () => FakeNotification,
+  });
+  w.fire = () => {
+    for (const t of w.timers.values()) t.fn();
+  };
+  w.finish = async () => {
+    for (const r of w.release.splice(0)) r();
+    await new Promise((r) => setTimeout(r, 0));
+  };
+  return w;
+}
+const item = (uid, from = 'Ann <ann@example.org>', subject = `about ${uid}`) => ({ uid, key: undefined, loaded: true, from, subject, msg: 0 });
+
+// The interval: one timer at the chosen period; off and kiosk mode: none.
+{
+  const w = fakeWorld();
+  w.mail.schedule(300);
+  expect('one timer, 5 min', [...w.timers.values()].map((t) => t.ms), [300000]);
+  w.fire();
+  expect('a tick checks', w.checks, 1);
+  await w.finish();
+  w.mail.schedule(60);
+  expect('a new choice replaces the timer', [...w.timers.values()].map((t) => t.ms), [60000]);
+  w.mail.schedule(0);
+  expect('off: no timer', w.timers.size, 0);
+  const k = fakeWorld({ kiosk: true });
+  k.mail.schedule(300);
+  k.fire();
+  await k.mail.run('interval');
+  expect('kiosk: no timer, no check', [k.timers.size, k.checks, k.mail.seconds], [0, 0, 0]);
+  expect('the attribute: at least 10 s, off, or nothing', ['3', '10', '600', 'off', '0', 'x', null].map(nm.intervalFromAttr), [10, 10, 600, 0, 0, null, null]);
+}
+
+// Never two checks at once; none while the element says it may not run (marks, reading, …).
+{
+  const w = fakeWorld();
+  w.mail.schedule(60);
+  w.fire();
+  w.fire();
+  const during = w.mail.run('visible');
+  expect('ticks during a check start nothing', [w.checks, w.mail.running], [1, true]);
+  await w.finish();
+  expect('a run asked during a check did not run', await during, false);
+  expect('the check ended', w.mail.running, false);
+  w.fire();
+  expect('the next tick checks again', w.checks, 2);
+  await w.finish();
+  w.allow = false;
+  w.fire();
+  expect('not while canCheck() says no', w.checks, 2);
+}
+
+// Back to the tab: a check only when the last one is older than a minute (and checks are on).
+{
+  const w = fakeWorld();
+  w.mail.schedule(300);
+  w.time = 1000;
+  w.mail.started();
+  w.time = 1000 + nm.VISIBLE_AFTER_MS - 1;
+  const early = w.mail.visible();
+  expect('visible soon after a check: none', w.checks, 0);
+  await w.finish();
+  await early;
+  w.time = 1000 + nm.VISIBLE_AFTER_MS;
+  const v = w.mail.visible();
+  await w.finish();
+  expect('visible a minute later: a check', [await v, w.checks], [true, 1]);
+  w.mail.schedule(0);
+  w.time += 10 * nm.VISIBLE_AFTER_MS;
+  const off = w.mail.visible();
+  expect('checks off: visible does not check', w.checks, 1);
+  await w.finish();
+  await off;
+}
+
+// What is new: not listed before in this page session, by identity; the first list is the baseline.
+{
+  const w = fakeWorld();
+  w.mail.notify = true;
+  w.mail.listed([item('a'), item('b')]);
+  expect('sign-in: nothing new, no notification', [w.mail.count, w.shown.length], [0, 0]);
+  const c = { uid: 'c', loaded: false, from: '', subject: '', msg: 3 };
+  w.mail.listed([c, item('a'), item('b'), { uid: null, key: null, loaded: true, from: 'x', subject: 'y', msg: 10 }]);
+  expect('one new (no identity: never new)', [w.mail.count, w.counts.at(-1)], [1, 1]);
+  expect('no notification before its headers', w.shown.length, 0);
+  Object.assign(c, { loaded: true, from: 'Bob <bob@example.org>', subject: 'Lunch?' });
+  w.mail.headersLoaded();
+  expect('then one, sender and subject', w.shown, [{ title: 'New mail from Bob <bob@example.org>', body: 'Lunch?', tag: 'pop3-newmail' }]);
+  w.mail.headersLoaded();
+  expect('only once', w.shown.length, 1);
+  w.mail.listed([item('d'), c, item('a'), item('b')]);
+  expect('still unseen: c and d', w.mail.count, 2);
+  w.mail.opened(c);
+  expect('opening c: one left', w.mail.count, 1);
+  w.mail.viewed();
+  expect('looking at the inbox: none left', [w.mail.count, w.counts.at(-1)], [0, 0]);
+  w.mail.listed([item('e'), item('f'), item('g'), item('h'), item('i'), item('a')]);
+  expect('more than three: one summary', w.shown.at(-1), { title: '5 new messages', body: '', tag: 'pop3-newmail' });
+  w.mail.listed([item('j'), item('k'), item('a')]);
+  expect('two or three: listed', w.shown.at(-1).body, 'Ann <ann@example.org>: about j\nAnn <ann@example.org>: about k');
+  w.mail.listed([item('a')]);
+  expect('gone from the server: no longer new', w.mail.count, 0);
+  w.mail.reset();
+  w.mail.listed([item('z')]);
+  expect('after sign-out the next list is a baseline again', w.mail.count, 0);
+}
+
+// Notifications: only after the user's click, only with permission; never in kiosk mode.
+{
+  const w = fakeWorld({ permission: 'default' });
+  expect('nothing asked on creation', w.asked, 0);
+  expect('denied stays off', [await w.mail.enableNotifications(), w.asked], [false, 1]);
+  w.mail.listed([item('a')]);
+  w.mail.listed([item('b'), item('a')]);
+  expect('off: no notification', w.shown.length, 0);
+  const g = fakeWorld({ permission: 'granted' });
+  expect('granted turns them on', await g.mail.enableNotifications(), true);
+  const k = fakeWorld({ kiosk: true, permission: 'granted' });
+  expect('kiosk: not offered, not enabled, not asked', [k.mail.notificationsAvailable, await k.mail.enableNotifications(), k.asked], [false, false, 0]);
+  k.mail.notify = true; // even if something turned them on
+  k.mail.listed([item('a')]);
+  k.mail.listed([item('b'), item('a')]);
+  expect('kiosk: never a notification', k.shown.length, 0);
+  expect('the control (not kiosk) does notify', (g.mail.listed([item('a')]), g.mail.listed([item('b'), item('a')]), g.shown.length), 1);
+}
+
+// The controller names every listed message by its UIDL, so two sessions tell what is new.
+{
+  const enc = new TextEncoder();
+  const session = (uids) => ({
+    async list() {
+      return uids.map((_, i) => ({ msg: i + 1, size: 10 }));
+    },
+    async uidl() {
+      return uids.map((uid, i) => ({ msg: i + 1, uid }));
+    },
+    async fetchHeaders({ msgs }) {
+      return msgs.map((msg) => ({ msg, headers: enc.encode(`From: Ann <ann@example.org>\r\nSubject: m ${uids[msg - 1]}\r\n\r\n`) }));
+    },
+    async quit() {
+      return { committed: true };
+    },
+    close() {},
+  });
+  const sessions = [session(['u1', 'u2']), session(['u1', 'u2', 'u3'])];
+  const api = { wasm, connect: async () => sessions.shift() };
+  const c = new InboxController({ attr: (n) => ({ store: 'off' })[n] ?? null, kiosk: () => false, api });
+  const w = fakeWorld();
+  c.on('listed', () => w.mail.listed(c.allItems));
+  const values = { server: 'pop.example.org', port: 995, security: 'tls', user: 'ann', password: 'pw', allowInsecure: false };
+  for (let i = 0; i < 2; i++) {
+    await c.open(values, 'ws://x/pop3');
+    c.resetMailbox();
+    await c.loadMailbox({ priority: () => [], progress: { update() {} } });
+    if (i === 0) await c.quit(0);
+  }
+  expect('the items carry their UIDL', c.allItems.map((it) => it.uid), ['u3', 'u2', 'u1']);
+  expect('the second session: u3 is new', [w.mail.count, c.busy], [1, false]);
+}
+
+console.log(JSON.stringify({ checked, failures }, null, 1));
+process.exit(failures.length ? 1 : 0);
+"#;
+
+/// Runs `script` in node with the repository root in POP3_ROOT; fails with its output.
+fn run_node(script: &str) {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("repository root")
         .to_path_buf();
     let out = Command::new("node")
-        .args(["--input-type=module", "-e", SCRIPT])
+        .args(["--input-type=module", "-e", script])
         .env("POP3_ROOT", &root)
         .output()
         .expect("node runs (Debian's nodejs package)");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
+    // An empty stdout with a failure: a promise never settled (node exits 13 at top level).
     assert!(
         out.status.success(),
-        "the controller misbehaved:\n{stdout}\n{stderr}"
+        "the controller misbehaved ({}):\n{stdout}\n{stderr}",
+        out.status
     );
     assert!(stdout.contains("\"failures\": []"), "{stdout}\n{stderr}");
+}
+
+#[test]
+fn the_inbox_controller_runs_without_a_page() {
+    run_node(SCRIPT);
+}
+
+#[test]
+fn new_mail_checks_on_time_one_at_a_time_counts_and_notifies_only_when_allowed() {
+    run_node(NEW_MAIL_SCRIPT);
 }

@@ -76,6 +76,7 @@ import { formatSize, nf, plural } from './dom.js';
  * @property {import('../types.js').SyncRun | null} run
  * @property {SyncReport | null} report
  * @property {Promise<SyncReport | null> | null} promise
+ * @property {boolean} settled the run ended (with a report, an error or cancelled)
  */
 
 const HEADER_BATCH = 200; // messages per fetchHeaders call: small enough for steady progress
@@ -209,6 +210,21 @@ export class InboxController {
   setFilter(keys) {
     this.#filter = keys;
     this.#emitItems(true);
+  }
+
+  /** Every item of the list, whatever the search shows. */
+  get allItems() {
+    return this.#items;
+  }
+
+  /** The list shows search results, not every message. */
+  get filtered() {
+    return !!this.#filter;
+  }
+
+  /** The list or the background sync is still working (a new session now would cut it short). */
+  get busy() {
+    return !!this.#loader || (!!this.#sync && !this.#sync.settled);
   }
 
   /** The running header load was aborted (undefined when none runs). */
@@ -377,10 +393,14 @@ export class InboxController {
       const list = await session.list();
       if (ctrl.signal.aborted) return;
       list.sort((a, b) => b.msg - a.msg);
-      this.#items = list.map((m) => ({ msg: m.msg, size: m.size, loaded: false, from: '', subject: '', date: null, marked: false }));
+      // UIDL once: the store's identities and what is new since the last session (new-mail.js).
+      const uidl = typeof session.uidl === 'function' ? await session.uidl().catch(() => null) : null;
+      if (ctrl.signal.aborted) return;
+      const uidOf = new Map((uidl ?? []).map((u) => [u.msg, u.uid]));
+      this.#items = list.map((m) => ({ msg: m.msg, size: m.size, loaded: false, from: '', subject: '', date: null, marked: false, uid: uidOf.get(m.msg) ?? null }));
       this.#index = new Map(this.#items.map((it, i) => [it.msg, i]));
       // Mail already kept here shows at once, without asking the server for its headers again.
-      await this.#prefillFromStore(session);
+      await this.#prefillFromStore(uidl);
       if (ctrl.signal.aborted) return;
       this.#emit('listed');
 
@@ -659,6 +679,30 @@ export class InboxController {
   }
 
   /**
+   * The account's new-mail settings (web/inbox/new-mail.js), beside its AccountSettings in
+   * the same record: `seconds` between checks (0: off), `notify` desktop notifications on.
+   * Null when none were saved, or there is no store (kiosk mode: memory only, gone at logout).
+   * @returns {Promise<{ seconds?: number, notify?: boolean } | null>}
+   */
+  async newMailSettings() {
+    const saved = this.#store ? await this.#store.account(/** @type {string} */ (this.#account)).catch(() => null) : null;
+    const v = saved?.newMail;
+    if (!v || typeof v !== 'object') return null;
+    const { seconds, notify } = /** @type {{ seconds?: unknown, notify?: unknown }} */ (v);
+    return { ...(typeof seconds === 'number' && { seconds }), ...(typeof notify === 'boolean' && { notify }) };
+  }
+
+  /**
+   * Remembers the new-mail settings for this account (nowhere when there is no store).
+   * @param {{ seconds: number, notify: boolean }} newMail
+   */
+  async saveNewMailSettings(newMail) {
+    if (!this.#store) return;
+    const prev = (await this.#store.account(/** @type {string} */ (this.#account))) ?? {};
+    await this.#store.saveAccount(/** @type {string} */ (this.#account), { ...prev, newMail });
+  }
+
+  /**
    * Every full message kept for this account, with its UIDL, for export.
    * @returns {Promise<ArchiveItem[]>}
    */
@@ -711,10 +755,10 @@ export class InboxController {
    * Stored summaries fill the list at once; only unknown messages need TOP from the server.
    * Which stored record a listed message is, is the sync engine's answer (reused UIDLs and
    * fingerprints honoured), never a lookup here.
-   * @param {Session} session
+   * @param {import('../types.js').UidlEntry[] | null} uidl the session's UIDL (null: none)
    */
-  async #prefillFromStore(session) {
-    if (!this.#store) return;
+  async #prefillFromStore(uidl) {
+    if (!this.#store || !uidl) return;
     try {
       const w = await this.wasm();
       if (!w) return;
@@ -723,7 +767,7 @@ export class InboxController {
         account: /** @type {string} */ (this.#account),
         SyncRun: w.SyncRun,
         list: this.#items.map(({ msg, size }) => ({ msg, size })),
-        uidl: await session.uidl(),
+        uidl,
       });
       for (const k of kept) {
         const i = this.#index.get(k.msg);
@@ -799,7 +843,7 @@ export class InboxController {
     }
     const ctrl = new AbortController();
     /** @type {SyncState} */
-    const s = { ctrl, run: null, report: null, promise: null };
+    const s = { ctrl, run: null, report: null, promise: null, settled: false };
     this.#sync = s;
     this.#syncNote('Keeping your mail on this device…');
     s.promise = syncAccount({
@@ -824,7 +868,12 @@ export class InboxController {
         this.#emitItems(false);
       },
     });
-    s.promise = /** @type {Promise<SyncReport>} */ (s.promise).finally(() => this.#topCache.clear()).then(
+    s.promise = /** @type {Promise<SyncReport>} */ (s.promise)
+      .finally(() => {
+        this.#topCache.clear();
+        s.settled = true;
+      })
+      .then(
       (report) => {
         s.report = report;
         if (this.#sync === s) this.#afterSync(report, notes);
