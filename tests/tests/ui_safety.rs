@@ -936,6 +936,71 @@ async fn html_message_screenshot(cx: &Ctx<'_>) -> R {
     Ok(())
 }
 
+/// A message's own `<style>` sheet (kept by the sanitizer, filtered) takes effect inside its
+/// frame: the styled newsletter of the corpus looks as designed (rules by class, id,
+/// combinator and `:nth-child`), while the page around the frame holds none of its rules and
+/// keeps its own look.
+async fn message_style_sheets_apply_inside_the_frame_only(cx: &Ctx<'_>) -> R {
+    let mail = cx
+        .corpus
+        .iter()
+        .find(|m| m.name == "corpus/style-newsletter.eml")
+        .ok_or("corpus/style-newsletter.eml missing")?;
+    let page_before = cx
+        .b
+        .js(
+            "return getComputedStyle(document.body).fontFamily + '|' + getComputedStyle(document.body).backgroundColor;",
+            vec![],
+        )
+        .await?;
+    cx.open_mail(&mail.raw, true).await?;
+    let frame = cx.b.find("#body iframe:not([hidden])").await?;
+    frame.enter_frame().await?;
+    let inside = cx
+        .b
+        .js(
+            "const css = (sel, prop) => { const e = document.querySelector(sel); return e ? getComputedStyle(e)[prop] : null; };
+             return { sheets: document.styleSheets.length,
+                      masthead: css('td.masthead', 'backgroundColor'),
+                      h1: css('.masthead h1', 'fontSize'),
+                      outer: css('#outer', 'backgroundColor'),
+                      italic: css('td.column > p:first-child', 'fontStyle'),
+                      button: css('a.button', 'backgroundColor'),
+                      striped: css('tr:nth-child(2n+1) td.column', 'backgroundColor') };",
+            vec![],
+        )
+        .await;
+    cx.b.client.enter_parent_frame().await?;
+    let v = inside?;
+    ensure(
+        v == json!({
+            "sheets": 2,
+            "masthead": "rgb(46, 94, 58)",
+            "h1": "28px",
+            "outer": "rgb(243, 239, 230)",
+            "italic": "italic",
+            "button": "rgb(200, 100, 42)",
+            "striped": "rgb(250, 248, 243)",
+        }),
+        format!("the newsletter's sheet inside the frame: {v}"),
+    )?;
+    let page = cx
+        .b
+        .js(
+            "return { look: getComputedStyle(document.body).fontFamily + '|' + getComputedStyle(document.body).backgroundColor,
+                      rules: [...document.styleSheets].some(s => { try { return [...s.cssRules].some(r => r.cssText.includes('masthead')); } catch { return false; } }),
+                      styled: document.querySelectorAll('.masthead, #outer').length };",
+            vec![],
+        )
+        .await?;
+    ensure(
+        page["look"] == page_before && page["rules"] == false && page["styled"] == 0,
+        format!("the page around the frame (before: {page_before}): {page}"),
+    )?;
+    cx.shot("styled-newsletter").await?;
+    Ok(())
+}
+
 /// The inbox's reader (index.html, mock API) shows HTML through the same sandboxed frame,
 /// offers the plain text, and forgets the message view when the reader closes.
 async fn inbox_reader_uses_the_sandboxed_frame(cx: &Ctx<'_>, server: &WebBridge) -> R {
@@ -1264,6 +1329,7 @@ async fn run_all(kind: BrowserKind) {
         case!(sanitized_view_blocks_scripts_and_remote_content_until_opt_in);
         case!(attachments_save_as_octet_stream_with_clean_names);
         case!(html_message_screenshot);
+        case!(message_style_sheets_apply_inside_the_frame_only);
         case!(plain_text_links_only_http_https_mailto);
         if let Err(e) = inbox_reader_opens_the_corpus_without_script_or_request(&cx, &server).await
         {

@@ -29,6 +29,7 @@ pub(crate) fn cut_point(html: &str, max_depth: usize, max_elements: usize) -> Op
         state: state.clone(),
         max_depth,
         max_elements,
+        no_name: Rc::new(QualName::new(None, ns!(html), local_name!("div"))),
     };
     // The same fragment parse as ammonia's (in a <div>, default options), so both build the
     // same tree from the same bytes.
@@ -68,7 +69,9 @@ struct State {
 /// template contents) and what the limits need.
 #[derive(Debug, Default)]
 struct Node {
-    name: Option<QualName>,
+    /// Shared, so that answering the tree builder's many name queries (one per open element
+    /// for every scope check) costs a reference count, not a clone and drop of three atoms.
+    name: Option<Rc<QualName>>,
     parent: Option<usize>,
     children: Vec<usize>,
     template_contents: Option<usize>,
@@ -82,11 +85,13 @@ struct Counter {
     state: Rc<State>,
     max_depth: usize,
     max_elements: usize,
+    /// The name given for a node that has none (the tree builder never asks for one).
+    no_name: Rc<QualName>,
 }
 
-/// An element's name, owned (names are interned atoms, so the clone is cheap).
+/// An element's name, shared with its node.
 #[derive(Debug)]
-struct Name(QualName);
+struct Name(Rc<QualName>);
 
 impl ElemName for Name {
     fn ns(&self) -> &Namespace {
@@ -158,7 +163,7 @@ impl TreeSink for Counter {
             self.nodes.borrow()[*target]
                 .name
                 .clone()
-                .unwrap_or_else(|| QualName::new(None, ns!(html), local_name!("div"))),
+                .unwrap_or_else(|| self.no_name.clone()),
         )
     }
 
@@ -170,7 +175,7 @@ impl TreeSink for Counter {
         }
         let template_contents = flags.template.then(|| self.add(Node::default()));
         self.add(Node {
-            name: Some(name),
+            name: Some(Rc::new(name)),
             template_contents,
             integration_point: flags.mathml_annotation_xml_integration_point,
             ..Node::default()

@@ -9,6 +9,7 @@
 
 mod anchors;
 mod charsets;
+mod css;
 mod filename;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;

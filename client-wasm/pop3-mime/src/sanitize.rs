@@ -1,10 +1,15 @@
 //! The allow-list HTML sanitizer (ammonia, i.e. html5ever parsing as a browser does) with the
 //! mail-specific rules: no active content, links only to http/https/mailto, images only from
 //! the message itself (`cid:` becomes `data:`) unless the user lets remote images load, and
-//! inline CSS that cannot fetch anything.
+//! CSS that cannot fetch or run anything: inline `style` attributes and `<style>` sheets
+//! (rules and `@media` rules, filtered by the same declaration filter; see `css`), with the
+//! `class` and `id` attributes their selectors need.
 //!
 //! This is one of two layers: the UI also shows the result in a sandboxed iframe without
-//! scripts and with a CSP that forbids remote loads, so a bug here alone is not an XSS.
+//! scripts and with a CSP that forbids remote loads, so a bug here alone is not an XSS. The
+//! frame is also what confines a message's style sheets to the message: the output is meant
+//! to be a document of its own (a sheet applies to the whole document it is in), never
+//! markup inserted into the app's page.
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
@@ -13,13 +18,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use ammonia::{Builder, UrlRelative};
 
-use crate::{anchors, html_limits};
+use crate::{anchors, css, html_limits};
 
 /// What the caller chooses about remote content.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SanitizeOptions {
     /// Keep `<img src>` with http/https URLs (the user asked to load remote content for this
     /// message). Nothing else remote is ever kept: no `srcset`, CSS `url()`, backgrounds.
+    /// This is all it changes, and each such source is counted in
+    /// [`Sanitized::remote_blocked`] when it is not kept (the fuzz target relies on both).
     pub allow_remote: bool,
 }
 
@@ -111,6 +118,8 @@ const TAGS: &[&str] = &[
     "span",
     "strike",
     "strong",
+    // Its text is a style sheet, filtered by `css::filter_sheet` (see `style_sheets`).
+    "style",
     "sub",
     "summary",
     "sup",
@@ -133,7 +142,6 @@ const TAGS: &[&str] = &[
 /// document, or markup in a foreign namespace where parser differentials live (mXSS).
 const DROP_WITH_CONTENT: &[&str] = &[
     "script",
-    "style",
     "svg",
     "math",
     "template",
@@ -157,7 +165,9 @@ const DROP_WITH_CONTENT: &[&str] = &[
     "canvas",
 ];
 
-const GENERIC_ATTRS: &[&str] = &["lang", "title", "dir", "align", "style"];
+/// `class` and `id` are what a message's style sheet selects by; in the message's own frame
+/// (no scripts, a document of its own) they name nothing else.
+const GENERIC_ATTRS: &[&str] = &["lang", "title", "dir", "align", "style", "class", "id"];
 
 const TAG_ATTRS: &[(&str, &[&str])] = &[
     ("a", &["href", "hreflang"]),
@@ -237,11 +247,12 @@ pub fn sanitize_with_images(
 ) -> Sanitized {
     let blocked = Arc::new(AtomicUsize::new(0));
     let cut = html_limits::cut_point(html, MAX_HTML_DEPTH, MAX_HTML_TAGS);
-    let first = fixups(
+    let first = fixups(style_sheets(
         builder(opts, images, Some(blocked.clone()))
             .clean(&html[..cut.unwrap_or(html.len())])
             .to_string(),
-    );
+        Some(&blocked),
+    ));
     let (html, settled_cut) = settle(first, opts);
     Sanitized {
         html,
@@ -265,11 +276,12 @@ fn settle(mut html: String, opts: SanitizeOptions) -> (String, bool) {
     for _ in 0..MAX_SETTLE_PASSES {
         let cut = html_limits::cut_point(&html, MAX_HTML_DEPTH, MAX_HTML_TAGS);
         truncated |= cut.is_some();
-        let next = fixups(
+        let next = fixups(style_sheets(
             builder(opts, Arc::new(InlineImages::new()), None)
                 .clean(&html[..cut.unwrap_or(html.len())])
                 .to_string(),
-        );
+            None,
+        ));
         if next == html {
             return (html, truncated);
         }
@@ -299,6 +311,64 @@ fn as_text(html: &str) -> String {
 /// What a serialization needs so that parsing it gives back the tree it came from.
 fn fixups(html: String) -> String {
     keep_pre_newline(anchors::unnest(html))
+}
+
+/// Every `<style>` sheet of ammonia's serialization `html` filtered (`css::filter_sheet`), and
+/// dropped if nothing is left. There every `<` outside a double-quoted attribute value starts a
+/// tag, `<style>` has no attributes (none are allowed), and its text is written raw up to its
+/// end tag: the parser ended the text at the first `</style` (any case), so the first one is
+/// the end. The filtered text never contains `<`, so it cannot end the element early when the
+/// browser parses it, and every later pass reads the same boundaries.
+fn style_sheets(html: String, blocked: Option<&AtomicUsize>) -> String {
+    if !html.contains("<style") {
+        return html;
+    }
+    let b = html.as_bytes();
+    let mut out = String::with_capacity(html.len());
+    let (mut copied, mut i) = (0usize, 0usize);
+    while let Some(off) = b[i..].iter().position(|&c| c == b'<') {
+        let start = i + off;
+        let mut j = start + 1;
+        let mut quoted = false;
+        while j < b.len() && (quoted || b[j] != b'>') {
+            quoted ^= b[j] == b'"';
+            j += 1;
+        }
+        let name_end = b[start + 1..j]
+            .iter()
+            .position(|&c| c.is_ascii_whitespace() || c == b'/')
+            .map_or(j, |p| start + 1 + p);
+        if &b[start + 1..name_end] != b"style" {
+            i = (j + 1).min(b.len());
+            continue;
+        }
+        let text_start = (j + 1).min(b.len());
+        let text_end =
+            find_ascii_ci(&html[text_start..], "</style").map_or(html.len(), |p| text_start + p);
+        let sheet = css::filter_sheet(&html[text_start..text_end], blocked);
+        out.push_str(&html[copied..start]);
+        // Without attributes (`filter_attribute` keeps none; `media` or `title` would only
+        // decide whether it applies).
+        if !sheet.is_empty() {
+            out.push_str("<style>");
+            out.push_str(&sheet);
+            out.push_str("</style>");
+        }
+        // Past the end tag (`</style>`: ammonia writes it so).
+        copied = html[text_end..]
+            .find('>')
+            .map_or(html.len(), |p| text_end + p + 1);
+        i = copied;
+    }
+    out.push_str(&html[copied..]);
+    out
+}
+
+/// Where `needle` (ASCII) first occurs in `hay`, ignoring ASCII case.
+fn find_ascii_ci(hay: &str, needle: &str) -> Option<usize> {
+    hay.as_bytes()
+        .windows(needle.len())
+        .position(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
 }
 
 /// The HTML parser drops a newline right after `<pre>`, and html5ever's serializer does not
@@ -372,7 +442,8 @@ fn builder(
     b
 }
 
-fn count(blocked: Option<&AtomicUsize>) {
+/// Counts one remote reference removed (first pass only: later passes pass `None`).
+pub(crate) fn count(blocked: Option<&AtomicUsize>) {
     if let Some(b) = blocked {
         b.fetch_add(1, Ordering::Relaxed);
     }
@@ -387,8 +458,10 @@ fn filter_attribute<'u>(
     blocked: Option<&AtomicUsize>,
 ) -> Option<Cow<'u, str>> {
     match (element, attr) {
+        // A style sheet's element keeps no attribute: its text is all `style_sheets` reads.
+        ("style", _) => None,
         (_, "style") => {
-            let css = filter_css(value, blocked);
+            let css = css::filter_declarations(value, blocked);
             (!css.is_empty()).then_some(Cow::Owned(css))
         }
         ("a", "href") => match scheme(value).as_deref() {
@@ -493,115 +566,6 @@ fn percent_decode(s: &str) -> String {
         }
     }
     String::from_utf8_lossy(&out).into_owned()
-}
-
-/// Words that, anywhere in a declaration's value, can make CSS fetch something or run code
-/// (`url(`, `image-set(`, `@import`, IE `expression()`/`behavior`, `-moz-binding`); `\` and
-/// comments are refused because CSS escapes and comments can spell any of them in disguise.
-const CSS_FORBIDDEN: &[&str] = &[
-    "url",
-    "image",
-    "expression",
-    "behavior",
-    "binding",
-    "javascript",
-    "//",
-    "vbscript",
-    "@",
-    "\\",
-    "/*",
-    "*/",
-    "<",
-    ">",
-];
-
-/// Keeps the declarations of an inline `style` that cannot load or run anything; re-serializes
-/// them as `name: value; …` so that filtering the output again gives the same string.
-pub(crate) fn filter_css(css: &str, blocked: Option<&AtomicUsize>) -> String {
-    let mut out: Vec<String> = Vec::new();
-    for decl in split_declarations(css) {
-        let Some((name, value)) = decl.split_once(':') else {
-            continue;
-        };
-        let name = name.trim().to_ascii_lowercase();
-        // Unsafe characters (pop3_proto::text) could hide a forbidden word from the checks
-        // below; as spaces they split it instead.
-        let value: String = value
-            .chars()
-            .map(|c| {
-                if pop3_proto::text::is_unsafe(c) {
-                    ' '
-                } else {
-                    c
-                }
-            })
-            .collect::<String>()
-            .trim()
-            .to_owned();
-        let valid_name = !name.is_empty()
-            && name.bytes().all(|b| b.is_ascii_lowercase() || b == b'-')
-            && !name.contains("behavior")
-            && !name.contains("binding");
-        let lower = value.to_lowercase();
-        if lower.contains("url") || lower.contains("image-set") || lower.contains("@import") {
-            count(blocked);
-        }
-        if !valid_name
-            || value.is_empty()
-            || CSS_FORBIDDEN
-                .iter()
-                .any(|w| lower.contains(w) || name.contains(w))
-            || !balanced(&value)
-        {
-            continue;
-        }
-        out.push(format!("{name}: {value}"));
-    }
-    out.join("; ")
-}
-
-/// Splits at `;` outside quotes and parentheses.
-fn split_declarations(css: &str) -> Vec<&str> {
-    let mut parts = Vec::new();
-    let (mut start, mut depth, mut quote) = (0usize, 0usize, None::<char>);
-    for (i, c) in css.char_indices() {
-        match (quote, c) {
-            (Some(q), c) if c == q => quote = None,
-            (Some(_), _) => {}
-            (None, '"' | '\'') => quote = Some(c),
-            (None, '(') => depth += 1,
-            (None, ')') => depth = depth.saturating_sub(1),
-            (None, ';') if depth == 0 => {
-                parts.push(&css[start..i]);
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    parts.push(&css[start..]);
-    parts
-}
-
-/// Quotes closed and parentheses balanced: an unterminated string or function would make the
-/// browser's CSS parser read on past what this filter checked.
-fn balanced(v: &str) -> bool {
-    let (mut depth, mut quote) = (0i64, None::<char>);
-    for c in v.chars() {
-        match (quote, c) {
-            (Some(q), c) if c == q => quote = None,
-            (Some(_), _) => {}
-            (None, '"' | '\'') => quote = Some(c),
-            (None, '(') => depth += 1,
-            (None, ')') => {
-                depth -= 1;
-                if depth < 0 {
-                    return false;
-                }
-            }
-            _ => {}
-        }
-    }
-    quote.is_none() && depth == 0
 }
 
 #[cfg(test)]

@@ -194,3 +194,55 @@ fn hostile_attachment_names_are_cleaned() {
     assert!(view.parts.iter().filter(|p| p.is_attachment).count() >= 4);
     assert!(!view.has_html, "an attached HTML file is not the body");
 }
+
+/// The HTML body of the corpus message `name`, rendered as the UI renders it.
+fn rendered(name: &str, allow_remote: bool) -> pop3_mime::Rendered {
+    let raw = corpus()
+        .into_iter()
+        .find(|(p, _)| p.ends_with(name))
+        .unwrap_or_else(|| panic!("{name} missing"))
+        .1;
+    render_html(&raw, SanitizeOptions { allow_remote }, &Limits::default()).unwrap()
+}
+
+#[test]
+fn a_styled_newsletter_keeps_its_style_sheet_classes_and_media_queries() {
+    let r = rendered("style-newsletter.eml", false);
+    for kept in [
+        "<style>body, table, td{margin: 0; padding: 0; font-family: Georgia, 'Times New Roman', serif}\n",
+        "#outer{background-color: #f3efe6; width: 100%}\n",
+        ".masthead h1{font-size: 28px; letter-spacing: 0.04em; margin: 0}\n",
+        "td.column > p:first-child{font-style: italic}\n",
+        "color: #ffffff !important;",
+        "tr:nth-child(2n+1) td.column{background-color: #faf8f3}\n",
+        "@media only screen and (max-width: 620px){\n.container{width: 100% !important}\n",
+        r#"<table id="outer">"#,
+        r#"<td class="masthead">"#,
+    ] {
+        assert!(r.html.contains(kept), "{kept:?} lost: {}", r.html);
+    }
+    assert_eq!(r.remote_blocked, 0);
+    assert_safe("style-newsletter", &r.html, false);
+}
+
+#[test]
+fn hostile_style_sheets_keep_only_rules_that_cannot_load_or_run() {
+    for allow_remote in [false, true] {
+        let r = rendered("style-sheets-hostile.eml", allow_remote);
+        assert!(!r.html.contains("probe.invalid"), "{}", r.html);
+        assert!(!r.html.contains("xss"), "{}", r.html);
+        let sheets: Vec<String> = tags(&r.html).into_iter().filter_map(|t| t.sheet).collect();
+        // Exactly the harmless rules, in order; every at-rule but @media is gone.
+        assert_eq!(
+            sheets.concat(),
+            ".kept{color: #0a7d3b; font-weight: bold}\n\
+             @media screen{\n.kept-in-media{color: #0a7d3b}\n}\n\
+             .q{color: red}\n.t{color: red}\n.u{color: red}\n",
+            "{}",
+            r.html
+        );
+        // The imports, fonts and url()s removed are counted for the remote-content bar.
+        assert!(r.remote_blocked >= 15, "counted {}", r.remote_blocked);
+        assert_safe("style-sheets-hostile", &r.html, allow_remote);
+    }
+}

@@ -5,6 +5,8 @@
 pub struct Tag {
     pub name: String,
     pub attrs: Vec<(String, String)>,
+    /// The raw text of a `<style>` element (a style sheet), up to its end tag.
+    pub sheet: Option<String>,
 }
 
 /// Reads the tags of ammonia's serialized output (attribute values always double-quoted; `<`
@@ -32,6 +34,7 @@ pub fn tags(html: &str) -> Vec<Tag> {
         let mut tag = Tag {
             name: html[start..i].to_ascii_lowercase(),
             attrs: Vec::new(),
+            sheet: None,
         };
         loop {
             while i < b.len() && b" \t\n/".contains(&b[i]) {
@@ -59,6 +62,16 @@ pub fn tags(html: &str) -> Vec<Tag> {
                 i += 1;
             }
             tag.attrs.push((name, value));
+        }
+        if tag.name == "style" {
+            // Raw text: the parser ends it at the first `</style`, in any case.
+            let rest = &html[i.min(html.len())..];
+            let end = rest
+                .to_ascii_lowercase()
+                .find("</style")
+                .unwrap_or(rest.len());
+            tag.sheet = Some(rest[..end].to_owned());
+            i += end;
         }
         out.push(tag);
     }
@@ -125,6 +138,7 @@ pub const ALLOWED_TAGS: &[&str] = &[
     "span",
     "strike",
     "strong",
+    "style",
     "sub",
     "summary",
     "sup",
@@ -144,7 +158,7 @@ pub const ALLOWED_TAGS: &[&str] = &[
 ];
 
 /// Attributes any allowed element may carry.
-const GENERIC_ATTRS: &[&str] = &["lang", "title", "dir", "align", "style"];
+const GENERIC_ATTRS: &[&str] = &["lang", "title", "dir", "align", "style", "class", "id"];
 
 /// The only attributes an element may carry besides [`GENERIC_ATTRS`]. Nothing here loads
 /// anything except `a href` (a link the user must click) and `img src` (checked below).
@@ -205,6 +219,9 @@ pub fn url_as_browser_reads(value: &str) -> String {
 /// CSS-loading in any other attribute. `what` names the input in failure messages.
 pub fn assert_safe(what: &str, html: &str, allow_remote: bool) {
     for t in tags(html) {
+        if let Some(sheet) = &t.sheet {
+            assert_safe_sheet(what, sheet);
+        }
         assert!(
             ALLOWED_TAGS.contains(&t.name.as_str()),
             "{what}: element <{}> in {html}",
@@ -256,6 +273,57 @@ pub fn assert_safe(what: &str, html: &str, allow_remote: bool) {
                     "{what}: remote reference in {name}={value}"
                 ),
             }
+        }
+    }
+}
+
+/// The safety oracle for a kept style sheet: written without CSS escapes and comments (so its
+/// text is the tokens a browser reads and no word can hide), no function that loads or runs
+/// (`url(`, `src(`, `image-set(`, `image(`, `expression(`), nothing with `//`, no
+/// `behavior` or `-moz-binding` property and no script URL in a declaration, no at-rule but `@media`, and no `<`
+/// (nothing can end the element).
+pub fn assert_safe_sheet(what: &str, sheet: &str) {
+    let lower = sheet.to_ascii_lowercase();
+    for bad in [
+        "\\",
+        "/*",
+        "<",
+        "url(",
+        "src(",
+        "image-set(",
+        "image(",
+        "expression(",
+        "//",
+        "probe.invalid",
+    ] {
+        assert!(
+            !lower.contains(bad),
+            "{what}: {bad} in style sheet {sheet:?}"
+        );
+    }
+    for (at, _) in lower.match_indices('@') {
+        assert!(
+            lower[at..].starts_with("@media "),
+            "{what}: at-rule other than @media in style sheet {sheet:?}"
+        );
+    }
+    // Declaration blocks: from a `{` to the next `}` with no `{` between.
+    for block in lower
+        .split('}')
+        .filter_map(|s| s.rsplit_once('{').map(|(_, b)| b))
+    {
+        for declaration in block.split(';') {
+            let name = declaration.split(':').next().unwrap_or("");
+            assert!(
+                !name.contains("behavior") && !name.contains("binding"),
+                "{what}: property {name:?} in style sheet {sheet:?}"
+            );
+        }
+        for bad in ["javascript:", "vbscript:"] {
+            assert!(
+                !block.contains(bad),
+                "{what}: {bad} in style sheet {sheet:?}"
+            );
         }
     }
 }
