@@ -66,7 +66,27 @@ export function tlsReady() {
   });
   return tlsLoaded.then(() => (serverName, trust) => new TlsClient(serverName, trust));
 }
-/** @type {Record<symbol, unknown>} */ (/** @type {unknown} */ (globalThis))[Symbol.for('pop3-web.tls')] ??= tlsReady;
+
+/**
+ * What the client's end-to-end TLS runs on (the loader under `Symbol.for('pop3-web.tls')`,
+ * client-wasm/pop3-web/src/end_to_end.rs). In a browser: a dedicated worker per connection
+ * (web/tls-worker.js), which loads the TLS module itself, so decryption does not share the
+ * page's thread; the page loads the module only if the worker cannot start (a CSP without
+ * 'self' for workers, say). Outside a page (Node and workerd have no `Worker`; Deno's would
+ * need file permissions of its own), or when the wasm comes from `useWasm()` (the runtime
+ * entries), the engine runs on this thread, the same `TlsClient` calls.
+ * @returns {Promise<unknown>}
+ */
+function tlsEngines() {
+  if (sources.tls || typeof Worker !== 'function' || typeof document === 'undefined') return tlsReady();
+  return Promise.resolve({
+    // This exact form (a literal URL relative to import.meta.url) is what bundlers such as
+    // Vite recognise, to bundle the worker and its wasm with the app.
+    worker: () => new Worker(new URL('./tls-worker.js', import.meta.url), { type: 'module' }),
+    inThread: tlsReady,
+  });
+}
+/** @type {Record<symbol, unknown>} */ (/** @type {unknown} */ (globalThis))[Symbol.for('pop3-web.tls')] ??= tlsEngines;
 
 /** The default bridge endpoint when the page is served by the bridge itself. */
 export function defaultBridgeUrl() {

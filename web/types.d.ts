@@ -103,6 +103,8 @@ export interface TlsInfo {
   notAfter: string;
   verified: boolean;
   pinMatched?: boolean | undefined;
+  /** End to end only: where the TLS engine runs, a worker (browsers) or this thread. */
+  engine?: 'worker' | 'in-thread' | undefined;
 }
 
 // ------------------------------------------------------------------------------ the session

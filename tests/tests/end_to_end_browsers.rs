@@ -8,6 +8,10 @@
 //! and `endToEnd: true` must still refuse that certificate unless the page trusts the CA. The
 //! certificate and STLS checks are the ones bridge/pop3-bridge/tests/tls_stls.rs runs against
 //! the bridge's own TLS.
+//!
+//! Then the shipped page (in Chromium): the bridge serves web/ with its
+//! Content-Security-Policy, and a page there imports web/pop3.js, whose TLS engine must run in
+//! web/tls-worker.js, and on the page itself where there is no `Worker`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -16,6 +20,7 @@ use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
 
+use e2e::browser::{Browser, BrowserKind, web_root};
 use e2e::certs::{IssuedCert, TestCa, Validity, self_signed};
 use e2e::loopback::LoopbackOnly;
 use e2e::wasm_tests::{self, Driver};
@@ -234,7 +239,12 @@ async fn tls_ends_in_chromium_and_firefox_with_the_same_certificate_and_stls_che
         ],
         // The bridge's own trust: what `"prefer"` lets it use and `endToEnd: true` ignores.
         extra_ca: vec![d.ca_pem_path().to_path_buf()],
-        origins: vec![format!("http://{page_addr}")],
+        // The runner's test page, and the bridge's own pages (web/, below).
+        origins: vec![
+            format!("http://{page_addr}"),
+            format!("http://{bridge_addr}"),
+        ],
+        web_root: Some(web_root()),
         ..Config::default()
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -275,6 +285,17 @@ async fn tls_ends_in_chromium_and_firefox_with_the_same_certificate_and_stls_che
     })
     .await
     .unwrap();
+    let bridge_url = format!("ws://{bridge_addr}/pop3");
+    let page = format!("http://{bridge_addr}/example.html");
+    // Chromium only: in Firefox a WebDriver script runs in a sandbox in which a session it
+    // starts stalls, with or without a worker (seen here); Firefox runs web/tls-worker.js
+    // through the wasm tests above and the shipped UI through tests/tests/ui_real.rs.
+    let mut engines = Vec::new();
+    for worker in [true, false] {
+        let r =
+            engine_on_the_shipped_page(BrowserKind::Chromium, &page, &bridge_url, &d, worker).await;
+        engines.push((worker, r));
+    }
     let _ = stop.send(());
     let _ = bridge.await;
     assert!(
@@ -285,6 +306,20 @@ async fn tls_ends_in_chromium_and_firefox_with_the_same_certificate_and_stls_che
         firefox,
         "the end-to-end tests failed in Firefox (output above)"
     );
+    for (worker, r) in engines {
+        let expected = if worker { "worker" } else { "in-thread" };
+        assert_eq!(
+            r.get("engine").and_then(|e| e.as_str()),
+            Some(expected),
+            "the shipped page in Chromium, Worker {}: {r}",
+            if worker { "available" } else { "removed" }
+        );
+        assert_eq!(
+            r.get("bytes").and_then(|b| b.as_u64()),
+            Some(first_len as u64),
+            "the first message, read through TLS in the page: {r}"
+        );
+    }
     // In each browser: "prefer" asked with end_to_end, then again without; `true` only with.
     assert_eq!(counts.with_end_to_end.load(Ordering::SeqCst), 4);
     assert_eq!(counts.without.load(Ordering::SeqCst), 2);
@@ -292,4 +327,49 @@ async fn tls_ends_in_chromium_and_firefox_with_the_same_certificate_and_stls_che
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// In a page of the bridge's own UI (web/): connect with TLS ending in the page, read the first
+/// message, quit. `{ engine, bytes }` (`session.tls.engine`) or `{ error }`. Without `worker`,
+/// the page has no `Worker` (as in a runtime without one), set before web/pop3.js loads.
+async fn engine_on_the_shipped_page(
+    kind: BrowserKind,
+    page: &str,
+    bridge_url: &str,
+    d: &Dovecot,
+    worker: bool,
+) -> serde_json::Value {
+    // The script returns its promise, which WebDriver waits for: Firefox runs a script in a
+    // sandbox that does not outlive it, so work left running after it returned would stop.
+    const SCRIPT: &str = r#"
+const [bridgeUrl, port, ca, worker] = arguments;
+if (!worker) globalThis.Worker = undefined;
+return (async () => {
+  try {
+    const m = await import('/pop3.js');
+    const s = await m.connect({ bridgeUrl, host: 'localhost', port, security: 'tls', user: 'web',
+                                password: 'pw-web', endToEnd: true, tlsTrust: { cas: [ca] } });
+    const raw = await s.retr(1);
+    await s.quit();
+    return { engine: s.tls.engine, bytes: raw.length };
+  } catch (e) {
+    return { error: String((e && (e.code || e.message)) || e) };
+  }
+})();
+"#;
+    let b = Browser::start(kind).await.expect("the browser starts");
+    b.goto(page).await.expect("the page loads");
+    let ca = std::fs::read_to_string(d.ca_pem_path()).unwrap();
+    let args = vec![
+        bridge_url.into(),
+        d.tls_port().into(),
+        ca.into(),
+        worker.into(),
+    ];
+    let r = b
+        .js(SCRIPT, args)
+        .await
+        .unwrap_or_else(|e| serde_json::json!({ "error": e.to_string() }));
+    let _ = b.close().await;
+    r
 }

@@ -14,11 +14,15 @@ use crate::{Result, header, run_cmd, target_dir};
 /// The modules of web/ that make up the package (tests, demos and dev pages stay out).
 const WEB_FILES: &[&str] = &[
     "pop3.js",
+    // The TLS engine's worker in browsers (pop3.js starts it next to itself).
+    "tls-worker.js",
     "types.d.ts",
     "pop3-inbox.js",
     "pop3-inbox.css.js",
     "store.js",
     "sync.js",
+    // The inbox's search (inbox/search-box.js imports it), with its vendored index below.
+    "search.js",
     "message-view.js",
     "file-name.js",
     "kiosk.js",
@@ -65,6 +69,8 @@ pub fn pack(root: &Path, tsc: &Path) -> Result<PathBuf> {
     }
     copy_dir(&web.join("inbox"), &pkg.join("inbox"))?;
     copy_dir(&web.join("pkg"), &pkg.join("pkg"))?;
+    // MiniSearch (MIT, its LICENSE.txt inside), imported by search.js.
+    copy_dir(&web.join("vendor"), &pkg.join("vendor"))?;
     for f in NPM_FILES {
         copy(&root.join("npm").join(f), &pkg.join(f))?;
     }
@@ -141,13 +147,14 @@ pub fn pack(root: &Path, tsc: &Path) -> Result<PathBuf> {
     );
     // TLS that ends in the client: fetched by the first connection that needs it.
     let tls: u64 = [
+        pkg.join("tls-worker.js"),
         pkg.join("pkg/pop3_tls_web.js"),
         pkg.join("pkg/pop3_tls_web_bg.wasm"),
     ]
     .iter()
     .map(|f| gzip_size(f))
     .sum();
-    println!("TLS module (gzip -9, its glue and wasm, loaded on demand): {tls} bytes");
+    println!("TLS module (gzip -9, its worker, glue and wasm, loaded on demand): {tls} bytes");
     Ok(tgz)
 }
 

@@ -54,6 +54,8 @@ impl TimeProvider for JsClock {
 #[derive(Debug)]
 pub struct TlsClient {
     session: ClientSession,
+    /// Where [`TlsClient::process`] copies each received chunk.
+    buffer: Vec<u8>,
 }
 
 #[wasm_bindgen]
@@ -71,7 +73,60 @@ impl TlsClient {
             // A name that cannot be used is the caller's options, not the server's fault.
             bad_options(&e.detail)
         })?;
-        Ok(TlsClient { session })
+        Ok(TlsClient {
+            session,
+            buffer: Vec::new(),
+        })
+    }
+
+    /// One batch of work, in this order: the ciphertext chunks `received` from the server,
+    /// the plaintext `send` to encrypt, and a close_notify if `close`. What the page's client
+    /// calls, on the page's thread or in web/tls-worker.js alike, once per batch: one call and
+    /// one result however many WebSocket messages came meanwhile. Never throws; returns
+    /// `{ plaintext, outgoing, handshakeDone, info?, error? }`: the plaintext decrypted (up to
+    /// an error, if one came), the ciphertext to send, whether the handshake finished in this
+    /// batch (then `info` is what `info()` gives), and the failure as `{ code, detail }`.
+    pub fn process(&mut self, received: js_sys::Array, send: &[u8], close: bool) -> js_sys::Object {
+        let was_handshaking = self.session.is_handshaking();
+        let mut error = None;
+        for chunk in received.iter() {
+            let chunk: js_sys::Uint8Array = chunk.unchecked_into();
+            // One buffer for every chunk of the batch: no allocation per WebSocket message.
+            self.buffer.resize(chunk.length() as usize, 0);
+            chunk.copy_to(&mut self.buffer);
+            if let Err(e) = self.session.receive(&self.buffer) {
+                error = Some(tls_error(&e));
+                break;
+            }
+        }
+        if error.is_none() && !send.is_empty() {
+            error = self.session.send(send).err().map(|e| tls_error(&e));
+        }
+        if error.is_none() && close {
+            self.session.close();
+        }
+        let o = js_sys::Object::new();
+        let plaintext = self.session.take_plaintext();
+        set(
+            &o,
+            "plaintext",
+            &js_sys::Uint8Array::from(&plaintext[..]).into(),
+        );
+        let outgoing = self.session.take_outgoing();
+        set(
+            &o,
+            "outgoing",
+            &js_sys::Uint8Array::from(&outgoing[..]).into(),
+        );
+        let done = was_handshaking && !self.session.is_handshaking();
+        set(&o, "handshakeDone", &done.into());
+        if done {
+            set(&o, "info", &self.info());
+        }
+        if let Some(e) = error {
+            set(&o, "error", &e);
+        }
+        o
     }
 
     /// Take bytes from the server; returns the plaintext they complete (may be empty).

@@ -162,6 +162,10 @@ pub(crate) struct TlsJs {
     pub verified: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pin_matched: Option<bool>,
+    /// TLS in this client: where its engine ran, `"worker"` (a thread of its own) or
+    /// `"in-thread"` (end_to_end.rs). Absent when the bridge or the runtime did TLS.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub engine: Option<String>,
 }
 
 impl From<&TlsInfo> for TlsJs {
@@ -175,6 +179,7 @@ impl From<&TlsInfo> for TlsJs {
             not_after: t.not_after.clone(),
             verified: t.verified,
             pin_matched: t.pin_matched,
+            engine: None,
         }
     }
 }
@@ -206,6 +211,7 @@ impl DirectTlsInfo {
             not_after: self.not_after.unwrap_or_default(),
             verified: self.verified.unwrap_or(true),
             pin_matched: None,
+            engine: None,
         }
     }
 }

@@ -26,8 +26,13 @@ extern "C" {
 pub(crate) enum LinkEvent {
     Open,
     Text(String),
-    Binary(Vec<u8>),
-    Closed { code: u16, reason: String },
+    /// One message, as the socket's own buffer: TLS in this client hands it to its worker
+    /// without a copy (end_to_end.rs); everything else copies it into wasm memory.
+    Binary(Uint8Array),
+    Closed {
+        code: u16,
+        reason: String,
+    },
 }
 
 pub(crate) struct Link {
@@ -51,7 +56,7 @@ impl Link {
             let ev = if let Some(text) = data.as_string() {
                 LinkEvent::Text(text)
             } else if let Some(buf) = data.dyn_ref::<ArrayBuffer>() {
-                LinkEvent::Binary(Uint8Array::new(buf).to_vec())
+                LinkEvent::Binary(Uint8Array::new(buf))
             } else {
                 return;
             };

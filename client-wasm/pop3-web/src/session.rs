@@ -127,8 +127,9 @@ pub(crate) struct Inner {
     /// The TLS module's loader, when TLS may end in this client (`endToEnd`): the request
     /// offers end to end only with one.
     tls_loader: Option<Function>,
-    /// The engine factory, once the module loaded (after the bridge agreed to relay).
-    tls_factory: Option<Function>,
+    /// Where the engine runs (a worker, or the factory here), once the loader answered
+    /// (after the bridge agreed to relay).
+    tls_engines: Option<e2e::Engines>,
     /// TLS in this client is due (the answer for implicit TLS, the `+OK` to STLS) and waits
     /// for the module: nothing goes to or comes from the server in clear meanwhile.
     tls_due: bool,
@@ -136,6 +137,9 @@ pub(crate) struct Inner {
     relay: bool,
     /// TLS inside this client, once started (implicit TLS: at the answer; STLS: at the `+OK`).
     e2e: Option<EndToEnd>,
+    /// The WebSocket closed while bytes it brought were still with the TLS worker: the close
+    /// is handled after them (the server's last answer, QUIT's `+OK`, comes before its close).
+    closed_behind_tls: Option<(u16, String)>,
     /// The bridge token of a request that preferred end to end, until its answer: an older
     /// bridge refuses that request, and it is asked again without (`again_without_end_to_end`).
     retry_token: Option<Option<String>>,
@@ -231,6 +235,8 @@ impl Inner {
                 Code::Protocol,
                 "The bridge sent an unexpected message.",
             )),
+            // After the end (a link kept open to say goodbye, end_to_end.rs): nothing to do.
+            LinkEvent::Binary(_) if self.phase == Phase::Over => {}
             LinkEvent::Binary(bytes) => {
                 if self.client.is_none() {
                     return self.fail(Pop3Error::new(
@@ -252,14 +258,20 @@ impl Inner {
                     );
                 }
                 match &mut self.e2e {
-                    Some(t) => match t.receive(&bytes) {
-                        Ok(r) => self.on_decrypted(r),
-                        Err(e) => self.fail(e),
-                    },
-                    None => self.feed(&bytes),
+                    Some(t) => {
+                        t.receive(bytes);
+                        self.tls_flush();
+                    }
+                    None => self.feed(&bytes.to_vec()),
                 }
             }
-            LinkEvent::Closed { code, reason } => self.on_closed(code, &reason),
+            LinkEvent::Closed { code, reason } => {
+                if self.e2e.as_ref().is_some_and(|t| !t.idle()) {
+                    self.closed_behind_tls = Some((code, reason));
+                } else {
+                    self.on_closed(code, &reason);
+                }
+            }
         }
     }
 
@@ -372,18 +384,95 @@ impl Inner {
         });
     }
 
-    fn on_tls_loaded(&mut self, r: Result<Function, Pop3Error>) {
+    fn on_tls_loaded(&mut self, r: Result<e2e::Engines, Pop3Error>) {
         if self.phase == Phase::Over {
             return;
         }
         match r {
-            Ok(f) => {
-                self.tls_factory = Some(f);
+            Ok(engines) => {
+                self.tls_engines = Some(engines);
                 if self.tls_due {
                     self.start_client_tls();
                 }
             }
             Err(e) => self.fail(e),
+        }
+    }
+
+    /// The engine's worker reported (end_to_end.rs).
+    fn on_tls_event(&mut self, ev: e2e::TlsEvent) {
+        if self.phase == Phase::Over {
+            return;
+        }
+        let Some(t) = &mut self.e2e else { return };
+        match ev {
+            e2e::TlsEvent::Result(v) => {
+                let r = t.result(&v);
+                // The next batch goes before this one's plaintext is handled: the worker
+                // decrypts while this thread parses.
+                self.tls_flush();
+                self.on_decrypted(r);
+                self.tls_flush();
+                self.close_behind_tls();
+            }
+            e2e::TlsEvent::Failed(reason) => {
+                let engines = self.tls_engines.clone().unwrap_or_default();
+                match t.worker_failed(&reason, &engines) {
+                    Ok(e2e::Fallback::Now(f)) => self.tls_here(Ok(f)),
+                    Ok(e2e::Fallback::Load(l)) => self.load_tls_here(l),
+                    Err(e) => self.fail(e),
+                }
+            }
+        }
+    }
+
+    /// The worker could not run the engine: loads the module on this thread.
+    fn load_tls_here(&mut self, loader: Function) {
+        let me = self.me.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            let r = e2e::in_thread(loader).await;
+            if let Some(rc) = me.upgrade() {
+                with_inner(&rc, |i| i.tls_here(r));
+            }
+        });
+    }
+
+    /// Runs the engine on this thread from now on (its first result: the ClientHello).
+    fn tls_here(&mut self, factory: Result<Function, Pop3Error>) {
+        if self.phase == Phase::Over {
+            return;
+        }
+        if let (Ok(f), Some(e)) = (&factory, &mut self.tls_engines) {
+            e.factory = Some(f.clone());
+        }
+        let Some(t) = &mut self.e2e else { return };
+        match factory.and_then(|f| t.run_here(&f)) {
+            Ok(r) => {
+                self.on_decrypted(r);
+                self.tls_flush();
+                self.close_behind_tls();
+            }
+            Err(e) => self.fail(e),
+        }
+    }
+
+    /// The WebSocket's close, once the TLS engine handed on everything that came before it.
+    fn close_behind_tls(&mut self) {
+        if self.e2e.as_ref().is_some_and(EndToEnd::idle)
+            && let Some((code, reason)) = self.closed_behind_tls.take()
+        {
+            self.on_closed(code, &reason);
+        }
+    }
+
+    /// Runs what waits for the engine: here, its results now (until nothing waits); on the
+    /// worker, its result comes later ([`Inner::on_tls_event`]).
+    fn tls_flush(&mut self) {
+        while self.phase != Phase::Over {
+            let Some(r) = self.e2e.as_mut().and_then(EndToEnd::flush) else {
+                return;
+            };
+            self.on_decrypted(r);
         }
     }
 
@@ -395,7 +484,7 @@ impl Inner {
     /// Starts TLS inside this client (implicit TLS at the answer, STLS after the `+OK`); if the
     /// module is still loading, when it has.
     fn start_client_tls(&mut self) {
-        let Some(f) = &self.tls_factory else {
+        let Some(engines) = &self.tls_engines else {
             self.tls_due = true;
             return;
         };
@@ -405,14 +494,26 @@ impl Inner {
             .tls_trust
             .as_ref()
             .map_or(JsValue::UNDEFINED, to_js);
-        let started = EndToEnd::start(f, &self.opts.host, &trust).and_then(|t| {
-            let hello = t.outgoing()?;
-            Ok((t, hello))
-        });
-        match started {
+        let me = self.me.clone();
+        let sink = move |ev| {
+            if let Some(rc) = me.upgrade() {
+                with_inner(&rc, |i| i.on_tls_event(ev));
+            }
+        };
+        match EndToEnd::start(engines, &self.opts.host, &trust, sink) {
             Ok((t, hello)) => {
+                let waiting = t.waiting();
                 self.e2e = Some(t);
-                self.send_wire(&hello);
+                match (hello, &engines.in_thread) {
+                    (Some(r), _) => self.on_decrypted(r),
+                    // No worker could be created: the module loads here.
+                    (None, Some(l)) if waiting => {
+                        let l = l.clone();
+                        self.load_tls_here(l);
+                    }
+                    // The worker's first result brings the ClientHello.
+                    _ => {}
+                }
             }
             Err(e) => self.fail(e),
         }
@@ -433,9 +534,7 @@ impl Inner {
     /// What the client's TLS made of bytes from the relay.
     fn on_decrypted(&mut self, r: e2e::Received) {
         self.send_wire(&r.outgoing);
-        if r.handshake_done
-            && let Some(info) = self.e2e.as_ref().map(|t| t.info(&self.opts.host))
-        {
+        if let Some(info) = r.handshake_done {
             if self.upgrading {
                 self.upgraded(info);
                 if self.phase == Phase::Over {
@@ -449,6 +548,9 @@ impl Inner {
         }
         if !r.plaintext.is_empty() {
             self.feed(&r.plaintext);
+        }
+        if let Some(e) = r.error {
+            self.fail(e);
         }
     }
 
@@ -707,10 +809,13 @@ impl Inner {
                     ));
                 }
                 // One encryption for everything the core wrote: fewer records and JS calls.
-                Some(t) => match t.send(&out.concat()) {
-                    Ok(cipher) => self.send_wire(&cipher),
-                    Err(e) => return self.fail(e),
-                },
+                Some(t) => {
+                    t.send(&out.concat());
+                    self.tls_flush();
+                    if self.phase == Phase::Over {
+                        return;
+                    }
+                }
                 None => {
                     for bytes in out {
                         self.send_wire(&bytes);
@@ -918,6 +1023,11 @@ impl Inner {
         }
         if let Some(d) = &self.direct {
             d.shut();
+        }
+        // The TLS worker's thread ends; the engine itself stays until the session goes, as
+        // this may run inside the worker's own callback.
+        if let Some(t) = &mut self.e2e {
+            t.stop();
         }
         // Not dropped here: this may run inside the timer's own callback.
         self.old_timer = self.timer.take();
@@ -1154,10 +1264,11 @@ pub async fn connect(options: JsValue) -> Result<Session, JsValue> {
             tls: None,
             insecure: false,
             tls_loader,
-            tls_factory: None,
+            tls_engines: None,
             tls_due: false,
             relay: false,
             e2e: None,
+            closed_behind_tls: None,
             retry_token: None,
             login_handle: None,
             login_method: None,
@@ -1543,9 +1654,8 @@ impl Session {
     pub fn close(&self) {
         with_inner(&self.inner, |i| {
             // TLS in this client says goodbye properly (close_notify) before the link goes.
-            if let Some(mut t) = i.e2e.take() {
-                let bye = t.close();
-                i.send_wire(&bye);
+            if let Some(t) = i.e2e.take() {
+                t.close(i.link.take());
             }
             i.fail(Pop3Error::new(Code::Closed, "The session was closed."));
         });

@@ -10,8 +10,8 @@
 #![cfg(target_arch = "wasm32")]
 
 use js_sys::{Promise, Reflect, Uint8Array};
-use wasm_bindgen::JsValue;
 use wasm_bindgen::closure::Closure;
+use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
 
@@ -79,20 +79,63 @@ fn env() -> Env {
     }
 }
 
-/// What web/pop3.js installs: a loader resolving to the engine factory of the TLS module.
-fn install_tls_module() {
-    let factory = Closure::<dyn Fn(String, JsValue) -> Result<JsValue, JsValue>>::new(
+/// The engine factory of the TLS module linked into this test.
+fn factory() -> JsValue {
+    Closure::<dyn Fn(String, JsValue) -> Result<JsValue, JsValue>>::new(
         |name: String, trust: JsValue| pop3_tls_web::TlsClient::new(name, trust).map(JsValue::from),
     )
-    .into_js_value();
-    let loader =
-        Closure::<dyn Fn() -> Promise>::new(move || Promise::resolve(&factory)).into_js_value();
+    .into_js_value()
+}
+
+// The loader web/pop3.js installs in a page, with the page's parts swapped for this test's:
+// web/tls-worker.js itself (its text, compiled in) runs in the worker, importing the TLS
+// module's exports from this test's own module (it links pop3-tls-web), which it is given
+// compiled. A worker script that cannot start stands for one a Content Security Policy blocks.
+#[wasm_bindgen(inline_js = "
+export function workerLoader(source, factory, module) {
+  const url = URL.createObjectURL(new Blob([source], { type: 'text/javascript' }));
+  const worker = () => new Worker(url, { type: 'module' });
+  return () => Promise.resolve({ worker, inThread: () => Promise.resolve(factory), module });
+}
+export function testModuleUrl() { return new URL('/wasm-bindgen-test.js', location.href).href; }
+")]
+extern "C" {
+    #[wasm_bindgen(js_name = workerLoader)]
+    fn worker_loader(source: &str, factory: JsValue, module: JsValue) -> JsValue;
+    #[wasm_bindgen(js_name = testModuleUrl)]
+    fn test_module_url() -> String;
+}
+
+fn install(loader: &JsValue) {
     Reflect::set(
         &js_sys::global(),
         &js_sys::Symbol::for_("pop3-web.tls"),
-        &loader,
+        loader,
     )
     .unwrap();
+}
+
+/// What web/pop3.js installs in a browser: a worker per connection runs the engine.
+fn install_tls_module() {
+    const WORKER: &str = include_str!("../../../web/tls-worker.js");
+    const GLUE: &str = "'./pkg/pop3_tls_web.js'";
+    assert!(WORKER.contains(GLUE), "web/tls-worker.js imports {GLUE}");
+    let source = WORKER.replace(GLUE, &format!("'{}'", test_module_url()));
+    install(&worker_loader(&source, factory(), wasm_bindgen::module()));
+}
+
+/// What web/pop3.js installs where there is no worker (Node, Deno, workerd): the factory.
+fn install_tls_module_without_worker() {
+    let factory = factory();
+    install(
+        &Closure::<dyn Fn() -> Promise>::new(move || Promise::resolve(&factory)).into_js_value(),
+    );
+}
+
+/// A worker that cannot start (as a CSP without 'self' for workers makes it).
+fn install_tls_module_with_a_failing_worker() {
+    let source = "throw new Error('this worker cannot start');";
+    install(&worker_loader(source, factory(), wasm_bindgen::module()));
 }
 
 fn object(pairs: &[(&str, JsValue)]) -> JsValue {
@@ -164,6 +207,11 @@ async fn implicit_tls_ends_in_the_browser_and_reads_mail() {
             .starts_with("TLSv1.")
     );
     assert!(!prop(&tls, "subject").as_string().unwrap().is_empty());
+    assert_eq!(
+        prop(&tls, "engine").as_string().as_deref(),
+        Some("worker"),
+        "a browser runs the TLS engine in a worker"
+    );
     let body = Uint8Array::new(&JsFuture::from(s.retr(1)).await.unwrap()).to_vec();
     assert_eq!(body.len() as u32, e.first_message_len);
     let q = JsFuture::from(s.quit()).await.unwrap();
@@ -279,4 +327,44 @@ async fn require_does_not_fall_back_on_an_older_bridge() {
     let o = options(&e, e.tls_port, "tls", trusting_the_ca(&e));
     Reflect::set(&o, &"bridgeUrl".into(), &e.old_bridge.into()).unwrap();
     assert_eq!(error_code(o).await, "bad_request");
+}
+
+/// Connects with implicit TLS ending here, reads the first message and quits; where the
+/// engine ran (`session.tls.engine`).
+async fn engine_that_read_mail(e: &Env) -> String {
+    let s = pop3_web::connect(options(e, e.tls_port, "tls", trusting_the_ca(e)))
+        .await
+        .unwrap();
+    let body = Uint8Array::new(&JsFuture::from(s.retr(1)).await.unwrap()).to_vec();
+    assert_eq!(body.len() as u32, e.first_message_len);
+    JsFuture::from(s.quit()).await.unwrap();
+    prop(&s.tls(), "engine").as_string().unwrap_or_default()
+}
+
+#[wasm_bindgen_test]
+async fn without_a_worker_the_engine_runs_on_the_page() {
+    let e = env();
+    install_tls_module_without_worker();
+    assert_eq!(engine_that_read_mail(&e).await, "in-thread");
+}
+
+#[wasm_bindgen_test]
+async fn a_worker_that_cannot_start_leaves_the_engine_on_the_page() {
+    let e = env();
+    install_tls_module_with_a_failing_worker();
+    assert_eq!(engine_that_read_mail(&e).await, "in-thread");
+}
+
+#[wasm_bindgen_test]
+async fn certificate_errors_come_through_the_page_engine_unchanged() {
+    let e = env();
+    install_tls_module_without_worker();
+    let o = options(&e, e.expired_port, "tls", trusting_the_ca(&e));
+    match pop3_web::connect(o).await {
+        Ok(_) => panic!("connected to a server with an expired certificate"),
+        Err(err) => assert_eq!(
+            prop(&err, "code").as_string().as_deref(),
+            Some("cert_expired")
+        ),
+    }
 }

@@ -26,7 +26,9 @@
 //! asks `endToEnd: false`), `end-to-end` (the bridge relays raw bytes and TLS ends in the page,
 //! `endToEnd: true` with Dovecot's CA in `tlsTrust`; the TLS module is loaded through
 //! web/pop3.js inside the timed `connect()`), `end-to-end-preloaded` (the same with the TLS
-//! module loaded before the clock starts), `plain` (the default: Dovecot's plain port, as
+//! module loaded before the clock starts), `end-to-end-in-thread` (`end-to-end` in a page
+//! without `Worker`, so the TLS engine shares the page's thread: the reference for the worker
+//! that web/pop3.js starts in browsers), `plain` (the default: Dovecot's plain port, as
 //! before), `all` (plain, bridge, end-to-end) or a comma-separated list. The variants alternate within each
 //! run; over TLS mpop uses `tls on` with `tls_trust_file` set to Dovecot's CA, and poplib
 //! `POP3_SSL` with that CA. Every browser run is checked to have ended TLS where it asked.
@@ -38,7 +40,7 @@
 //!
 //! Options: `--messages 1000 --size 4096 --delay-ms 25 --runs 3 --bridge PATH --web DIR
 //! --mpop PATH --python PATH --mode download|keep|big|all (or a comma-separated list; all is
-//! download,keep) --tls plain|bridge|end-to-end|end-to-end-preloaded|all (or a list) --big-size BYTES`. Run by
+//! download,keep) --tls plain|bridge|end-to-end|end-to-end-preloaded|end-to-end-in-thread|all (or a list) --big-size BYTES`. Run by
 //! `cargo xtask bench browser` (which builds the release bridge and `web/pkg` first).
 
 use std::fs;
@@ -89,6 +91,9 @@ enum Tls {
     /// [`Tls::EndToEnd`] with the TLS module loaded before the clock starts (as by a page that
     /// fetches it while the user types): `connect()` without the module's download.
     EndToEndPreloaded,
+    /// [`Tls::EndToEnd`] in a page without `Worker`: the engine on the page's own thread, as
+    /// in a runtime without workers or where a worker cannot start (the worker's reference).
+    EndToEndInThread,
 }
 
 impl Tls {
@@ -98,12 +103,26 @@ impl Tls {
             Tls::Bridge => "bridge-tls",
             Tls::EndToEnd => "end-to-end",
             Tls::EndToEndPreloaded => "e2e-preloaded",
+            Tls::EndToEndInThread => "e2e-in-thread",
+        }
+    }
+
+    /// Where TLS in the page must run (`session.tls.engine`): the worker web/pop3.js starts in
+    /// a browser, or the page's own thread without `Worker`; empty when the page has no TLS.
+    fn engine(self) -> &'static str {
+        match self {
+            Tls::EndToEnd | Tls::EndToEndPreloaded => "worker",
+            Tls::EndToEndInThread => "in-thread",
+            Tls::Plain | Tls::Bridge => "",
         }
     }
 
     /// Whether TLS ends in the page.
     fn in_page(self) -> bool {
-        matches!(self, Tls::EndToEnd | Tls::EndToEndPreloaded)
+        matches!(
+            self,
+            Tls::EndToEnd | Tls::EndToEndPreloaded | Tls::EndToEndInThread
+        )
     }
 }
 
@@ -168,10 +187,11 @@ fn parse_args() -> Args {
                         "bridge" => &[Tls::Bridge],
                         "end-to-end" => &[Tls::EndToEnd],
                         "end-to-end-preloaded" => &[Tls::EndToEndPreloaded],
+                        "end-to-end-in-thread" => &[Tls::EndToEndInThread],
                         "all" => &[Tls::EndToEnd, Tls::Bridge, Tls::Plain],
                         _ => {
                             eprintln!(
-                                "--tls is plain, bridge, end-to-end, end-to-end-preloaded or all (or a list)"
+                                "--tls is plain, bridge, end-to-end, end-to-end-preloaded, end-to-end-in-thread or all (or a list)"
                             );
                             std::process::exit(2)
                         }
@@ -185,7 +205,7 @@ fn parse_args() -> Args {
             }
             _ => {
                 eprintln!(
-                    "usage: bench-browser [--messages N] [--size BYTES] [--delay-ms MS] [--runs N] [--bridge PATH] [--web DIR] [--mpop PATH] [--python PATH] [--mode download|keep|big|all] [--tls plain|bridge|end-to-end|end-to-end-preloaded|all] [--big-size BYTES]"
+                    "usage: bench-browser [--messages N] [--size BYTES] [--delay-ms MS] [--runs N] [--bridge PATH] [--web DIR] [--mpop PATH] [--python PATH] [--mode download|keep|big|all] [--tls plain|bridge|end-to-end|end-to-end-preloaded|end-to-end-in-thread|all] [--big-size BYTES]"
                 );
                 std::process::exit(2)
             }
@@ -220,6 +240,8 @@ const p = arguments[0];
 window.__bench = null;
 (async () => {
   try {
+    // Before web/pop3.js looks for it: the TLS engine then runs on this thread.
+    if (p.noWorker) globalThis.Worker = undefined;
     const m = await import('/pop3.js');
     const o = { bridgeUrl: p.bridgeUrl, host: '127.0.0.1', port: p.port, security: p.security,
                 user: p.user, password: p.password, mechanisms: ['USER'] };
@@ -231,6 +253,7 @@ window.__bench = null;
     const t1 = performance.now();
     const e2e = s.endToEnd;
     const cipher = s.tls ? String(s.tls.cipher || '') : '';
+    const engine = s.tls ? String(s.tls.engine || '') : '';
     // The TLS module's fetches inside connect() (resource timing): how long, how many bytes.
     const tr = performance.getEntriesByType('resource').filter((e) => /pop3_tls_web/.test(e.name) && e.startTime >= t0);
     const tlsFetch = tr.length === 0 ? null : {
@@ -246,7 +269,7 @@ window.__bench = null;
       for (let i = 0; i < raw.length; i++) sum = (sum + raw[i]) % 4294967296;
       await s.quit();
       window.__bench = { ok: true, retr: (t2 - ta) / 1000, count: st.count, bytes: raw.length,
-                         sum, endToEnd: e2e, cipher };
+                         sum, endToEnd: e2e, cipher, engine };
       return;
     }
     const all = Array.from({ length: st.count }, (_, i) => i + 1);
@@ -256,7 +279,7 @@ window.__bench = null;
     const t3 = performance.now();
     window.__bench = { ok: true, total: (t3 - t0) / 1000, login: (t1 - t0) / 1000,
                        download: (t2 - t1) / 1000, toDownloaded: (t2 - t0) / 1000,
-                       count: r.count, bytes: r.bytes, endToEnd: e2e, cipher, tlsFetch };
+                       count: r.count, bytes: r.bytes, endToEnd: e2e, cipher, engine, tlsFetch };
   } catch (e) {
     window.__bench = { ok: false, error: String(e && (e.code || e.message) || e) + ' ' + String(e && e.message) };
   }
@@ -420,6 +443,8 @@ struct BrowserRun {
     end_to_end: bool,
     /// `session.tls.cipher` (empty without TLS).
     cipher: String,
+    /// `session.tls.engine`: where TLS in the page ran, `worker` or `in-thread` (empty else).
+    engine: String,
     /// The TLS module's fetches during `connect()`: seconds from the first start to the last
     /// end, bytes transferred (0 from the memory cache), files (resource timing).
     tls_fetch: Option<(f64, u64, u64)>,
@@ -451,6 +476,7 @@ async fn browser_run(b: &Browser, page_origin: &str, params: Json) -> Result<Bro
         sum: v["sum"].as_u64().unwrap_or(0),
         end_to_end: v["endToEnd"] == json!(true),
         cipher: v["cipher"].as_str().unwrap_or_default().to_owned(),
+        engine: v["engine"].as_str().unwrap_or_default().to_owned(),
         tls_fetch: v["tlsFetch"]["secs"].as_f64().map(|s| {
             (
                 s,
@@ -673,6 +699,7 @@ async fn main() -> ExitCode {
             "security": if tls == Tls::Plain { "plain" } else { "tls" },
             "endToEnd": tls.in_page(),
             "preload": tls == Tls::EndToEndPreloaded,
+            "noWorker": tls == Tls::EndToEndInThread,
             "cas": [ca_pem],
             "user": user,
             "password": password,
@@ -695,12 +722,13 @@ async fn main() -> ExitCode {
     };
     // Where TLS ended must be where the variant asked.
     let check_mode = |t: Tls, r: &BrowserRun| -> bool {
-        let ok = r.end_to_end == t.in_page();
+        let ok = r.end_to_end == t.in_page() && r.engine == t.engine();
         if !ok {
             println!(
-                "  {}: session.endToEnd is {}  <-- MISMATCH",
+                "  {}: session.endToEnd is {}, engine {:?}  <-- MISMATCH",
                 t.name(),
-                r.end_to_end
+                r.end_to_end,
+                r.engine
             );
         }
         ok
@@ -719,10 +747,11 @@ async fn main() -> ExitCode {
                 Ok(r) => {
                     failed |= !check_mode(t, &r);
                     println!(
-                        "warm-up {}: endToEnd {}, cipher {:?}",
+                        "warm-up {}: endToEnd {}, cipher {:?}, engine {:?}",
                         t.name(),
                         r.end_to_end,
-                        r.cipher
+                        r.cipher,
+                        r.engine
                     );
                 }
                 Err(e) => {
@@ -970,7 +999,11 @@ async fn big_bench(
     );
     let mut ok = true;
     let good = |t: Tls, r: &BrowserRun| {
-        r.count == 1 && r.bytes == len && r.sum == sum && r.end_to_end == t.in_page()
+        r.count == 1
+            && r.bytes == len
+            && r.sum == sum
+            && r.end_to_end == t.in_page()
+            && r.engine == t.engine()
     };
     for &t in &a.tls {
         match browser_run(b, origin, params(origin, t, "big", true)).await {
@@ -1003,13 +1036,14 @@ async fn big_bench(
                     let g = good(t, &r);
                     ok &= g;
                     println!(
-                        "run {run}: browser {:<13} retr {:7.3} s = {:7.1} MB/s ({} B, endToEnd {}, cipher {:?}){}",
+                        "run {run}: browser {:<13} retr {:7.3} s = {:7.1} MB/s ({} B, endToEnd {}, cipher {:?}, engine {:?}){}",
                         t.name(),
                         r.retr,
                         r.bytes as f64 / 1e6 / r.retr,
                         r.bytes,
                         r.end_to_end,
                         r.cipher,
+                        r.engine,
                         if g { "" } else { "  <-- MISMATCH" }
                     );
                     times
