@@ -913,6 +913,43 @@ impl InboxPage {
             .map_err(|e| format!("{}: click {css}: {e}", self.kind.name()))
     }
 
+    /// Signs in through the account form on the real bridge: server `localhost`, `port`, `user`
+    /// with the test Dovecot's password convention `pw-<user>` (typed with real keys), and
+    /// "remember" as asked; resolves once the inbox shows, or fails with the form's error.
+    pub async fn sign_in(
+        &self,
+        port: u16,
+        user: &str,
+        remember: bool,
+    ) -> std::result::Result<(), String> {
+        let js = format!(
+            "{INBOX_ROOT} r.querySelector('input[name=server]').value = 'localhost';
+             r.querySelector('input[name=port]').value = '{port}';
+             r.querySelector('input[name=user]').value = {user};
+             r.querySelector('input[name=remember]').checked = {remember};
+             return true;",
+            user = json!(user)
+        );
+        self.b.js(&js, vec![]).await.map_err(|e| e.to_string())?;
+        self.b
+            .type_in_shadow(INBOX_HOST, "input[name=password]", &format!("pw-{user}"))
+            .await
+            .map_err(|e| e.to_string())?;
+        self.click("button.connect").await?;
+        let v = self
+            .wait(
+                "the inbox (or an error)",
+                "!r.querySelector('.inbox').hidden || (r.querySelector('.error') && r.querySelector('.error').textContent)",
+                30,
+            )
+            .await?;
+        if v == Json::Bool(true) {
+            Ok(())
+        } else {
+            Err(format!("{}: login failed: {v}", self.kind.name()))
+        }
+    }
+
     /// Saves a screenshot under `target/screenshots/`.
     pub async fn shot(&self, name: &str) -> std::result::Result<(), String> {
         let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -15,6 +15,7 @@ pub mod npm;
 pub mod offline;
 pub mod proxies;
 mod proxy_thread;
+pub mod served;
 pub mod wasm_tests;
 
 pub use certs::{IssuedCert, TestCa, Validity};

@@ -14,18 +14,14 @@
 //!
 //! Needs web/pkg (`cargo xtask build-web`, which `cargo xtask test` runs first).
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use e2e::browser::{
-    Browser, BrowserKind, INBOX_HOST as HOST, INBOX_ROOT as R_, InboxPage, StartOptions,
-};
+use e2e::browser::{Browser, BrowserKind, InboxPage, StartOptions};
+use e2e::served::{ServedBridge, ui_config};
 use e2e::{Dovecot, DovecotOptions, Mailbox};
-use pop3_bridge::{Bridge, Config};
 use serde_json::{Value as Json, json};
-use tokio::net::TcpListener;
 
 type R<T = ()> = Result<T, String>;
 
@@ -51,56 +47,16 @@ fn deliver(maildir: &Path, from: &str, subject: &str) -> R {
 
 struct Stack {
     d: Dovecot,
-    addr: SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    bridge: Option<tokio::task::JoinHandle<()>>,
+    bridge: ServedBridge,
 }
 
 async fn stack() -> Stack {
-    let web = e2e::browser::web_root();
-    assert!(
-        web.join("pkg/pop3_web_bg.wasm").exists(),
-        "web/pkg is missing: run `cargo xtask build-web`"
-    );
     let opts = DovecotOptions::new()
         .user("reader", "pw-reader", Mailbox::new(2))
         .user("kiosk", "pw-kiosk", Mailbox::new(2));
     let d = Dovecot::start(opts).expect("dovecot");
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let config = Config {
-        listen: addr,
-        web_root: Some(web),
-        allow_hosts: vec!["localhost".into()],
-        allow_ports: vec![d.tls_port()],
-        extra_ca: vec![d.ca_pem_path().to_path_buf()],
-        ..Config::default()
-    };
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let bridge = tokio::spawn(async move {
-        let _ = Bridge::new(config)
-            .run(listener, async {
-                let _ = stopped.await;
-            })
-            .await;
-    });
-    Stack {
-        d,
-        addr,
-        stop: Some(stop),
-        bridge: Some(bridge),
-    }
-}
-
-impl Stack {
-    async fn shutdown(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        if let Some(b) = self.bridge.take() {
-            let _ = b.await;
-        }
-    }
+    let bridge = ServedBridge::start(ui_config(&d)).await;
+    Stack { d, bridge }
 }
 
 struct Ui {
@@ -154,30 +110,6 @@ impl Ui {
         Ok(())
     }
 
-    async fn login(&self, port: u16, user: &str) -> R {
-        let js = format!(
-            "{R_} r.querySelector('input[name=server]').value = 'localhost';
-             r.querySelector('input[name=port]').value = '{port}';
-             r.querySelector('input[name=user]').value = {user};
-             return true;",
-            user = json!(user)
-        );
-        self.b.js(&js, vec![]).await.map_err(|e| e.to_string())?;
-        self.b
-            .type_in_shadow(HOST, "input[name=password]", &format!("pw-{user}"))
-            .await
-            .map_err(|e| e.to_string())?;
-        self.click("button.connect").await?;
-        let v = self
-            .wait(
-                "the inbox (or an error)",
-                "!r.querySelector('.inbox').hidden || (r.querySelector('.error') && r.querySelector('.error').textContent)",
-                30,
-            )
-            .await?;
-        ensure(v == Json::Bool(true), format!("login failed: {v}"))
-    }
-
     async fn rows(&self) -> R<Json> {
         self.eval("[...r.querySelectorAll('.row')].map((x) => x.textContent)")
             .await
@@ -188,7 +120,7 @@ impl Ui {
 /// itself, counted in the title and the event, notified with sender and subject only.
 async fn new_mail_shows_counts_and_notifies(ui: &Ui, d: &Dovecot) -> R {
     ui.open("").await?;
-    ui.login(d.tls_port(), "reader").await?;
+    ui.sign_in(d.tls_port(), "reader", false).await?;
     ui.wait("two rows", "r.querySelectorAll('.row').length === 2", 30)
         .await?;
     let controls = ui
@@ -261,7 +193,7 @@ async fn new_mail_shows_counts_and_notifies(ui: &Ui, d: &Dovecot) -> R {
 /// Kiosk mode: no controls, no check by itself (it would need the password), no notification.
 async fn kiosk_neither_checks_nor_notifies(ui: &Ui, d: &Dovecot) -> R {
     ui.open("kiosk").await?;
-    ui.login(d.tls_port(), "kiosk").await?;
+    ui.sign_in(d.tls_port(), "kiosk", false).await?;
     ui.wait("two rows", "r.querySelectorAll('.row').length === 2", 30)
         .await?;
     let controls = ui
@@ -297,7 +229,7 @@ async fn run(kind: BrowserKind) {
     let b = Browser::start_with(kind, opts)
         .await
         .expect("browser starts");
-    let base = format!("http://{}", s.addr);
+    let base = format!("http://{}", s.bridge.addr);
     if kind == BrowserKind::Chromium {
         b.cdp(
             "Browser.grantPermissions",
@@ -331,7 +263,7 @@ async fn run(kind: BrowserKind) {
         }
     }
     let _ = ui.page.b.close().await;
-    s.shutdown().await;
+    s.bridge.stop().await;
     if let Err(e) = result {
         panic!("{}: {e}\n--- dovecot log ---\n{}", kind.name(), s.d.log());
     }

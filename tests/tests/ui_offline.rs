@@ -26,14 +26,13 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use e2e::browser::{Browser, BrowserKind, INBOX_HOST as HOST, INBOX_ROOT as R_, InboxPage};
+use e2e::browser::{Browser, BrowserKind, InboxPage};
 use e2e::offline::{copy_shell, reader_text};
+use e2e::served::{ServedBridge, ui_config};
 use e2e::{Dovecot, DovecotOptions, Mailbox};
-use pop3_bridge::{Bridge, Config};
+use pop3_bridge::Config;
 use serde_json::{Value as Json, json};
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 type R<T = ()> = Result<T, String>;
 
@@ -54,38 +53,6 @@ fn message(n: u32, subject: &str, body: &str) -> Vec<u8> {
          Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
     )
     .into_bytes()
-}
-
-/// A bridge on `listener` with `config`, stopped by [`Running::stop`].
-struct Running {
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<()>>,
-}
-
-fn run_bridge(listener: TcpListener, config: Config) -> Running {
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        let _ = Bridge::new(config)
-            .run(listener, async {
-                let _ = stopped.await;
-            })
-            .await;
-    });
-    Running {
-        stop: Some(stop),
-        task: Some(task),
-    }
-}
-
-impl Running {
-    async fn stop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        if let Some(t) = self.task.take() {
-            let _ = t.await;
-        }
-    }
 }
 
 /// The worker's state as the page sees it: what app-shell.js did, whether a worker controls
@@ -131,31 +98,6 @@ impl Ui {
             .js(SW_STATE, vec![])
             .await
             .map_err(|e| format!("{}: {e}", self.kind.name()))
-    }
-
-    async fn login(&self, port: u16) -> R {
-        let js = format!(
-            "{R_} r.querySelector('input[name=server]').value = 'localhost';
-             r.querySelector('input[name=port]').value = '{port}';
-             r.querySelector('input[name=user]').value = {user};
-             r.querySelector('input[name=remember]').checked = true;
-             return true;",
-            user = json!(USER)
-        );
-        self.b.js(&js, vec![]).await.map_err(|e| e.to_string())?;
-        self.b
-            .type_in_shadow(HOST, "input[name=password]", &format!("pw-{USER}"))
-            .await
-            .map_err(|e| e.to_string())?;
-        self.click("button.connect").await?;
-        let v = self
-            .wait(
-                "the inbox (or an error)",
-                "!r.querySelector('.inbox').hidden || (r.querySelector('.error') && r.querySelector('.error').textContent)",
-                30,
-            )
-            .await?;
-        ensure(v == Json::Bool(true), format!("login failed: {v}"))
     }
 }
 
@@ -435,21 +377,11 @@ async fn scenario(ui: &Ui, web: PathBuf, work: &std::path::Path) -> R {
         .map_err(|e| e.to_string())?;
     let addr: SocketAddr = listener.local_addr().map_err(|e| e.to_string())?;
     let page = format!("http://{addr}/index.html");
-    let mut bridge = run_bridge(
-        listener,
-        Config {
-            listen: addr,
-            web_root: Some(web.clone()),
-            allow_hosts: vec!["localhost".into()],
-            allow_ports: vec![d.tls_port()],
-            extra_ca: vec![d.ca_pem_path().to_path_buf()],
-            ..Config::default()
-        },
-    );
+    let mut bridge = ServedBridge::on(listener, ui_config(&d));
 
     ui.open(&page).await?;
     installable(ui).await?;
-    ui.login(d.tls_port()).await?;
+    ui.sign_in(d.tls_port(), USER, true).await?;
     ui.wait(
         "the sync to keep both messages",
         "r.querySelector('.syncline').textContent.includes('2 messages are kept')",
@@ -480,10 +412,9 @@ async fn scenario(ui: &Ui, web: PathBuf, work: &std::path::Path) -> R {
     )
     .map_err(|e| e.to_string())?;
     let listener = TcpListener::bind(addr).await.map_err(|e| e.to_string())?;
-    let mut bridge = run_bridge(
+    let mut bridge = ServedBridge::on(
         listener,
         Config {
-            listen: addr,
             web_root: Some(newer),
             pkg_root: Some(web.join("pkg")),
             ..Config::default()
@@ -503,10 +434,9 @@ async fn scenario(ui: &Ui, web: PathBuf, work: &std::path::Path) -> R {
         .await
         .map_err(|e| e.to_string())?;
     let kiosk_addr = listener.local_addr().map_err(|e| e.to_string())?;
-    let mut bridge = run_bridge(
+    let mut bridge = ServedBridge::on(
         listener,
         Config {
-            listen: kiosk_addr,
             web_root: Some(web),
             kiosk: true,
             ..Config::default()

@@ -14,14 +14,13 @@
 //!
 //! Needs web/pkg (`cargo xtask build-web`, which `cargo xtask test` runs first).
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use e2e::browser::{Browser, BrowserKind, INBOX_HOST as HOST, INBOX_ROOT as R_, InboxPage};
+use e2e::served::{ServedBridge, ui_config};
 use e2e::{Dovecot, DovecotOptions, Mailbox};
-use pop3_bridge::{Bridge, Config};
+use pop3_bridge::Config;
 use serde_json::{Value as Json, json};
-use tokio::net::TcpListener;
 
 type R<T = ()> = Result<T, String>;
 
@@ -56,31 +55,6 @@ impl Ui {
         )
         .await?;
         Ok(())
-    }
-
-    async fn login(&self, port: u16, user: &str, remember: bool) -> R {
-        let js = format!(
-            "{R_} r.querySelector('input[name=server]').value = 'localhost';
-             r.querySelector('input[name=port]').value = '{port}';
-             r.querySelector('input[name=user]').value = {user};
-             r.querySelector('input[name=remember]').checked = {remember};
-             return true;",
-            user = json!(user)
-        );
-        self.b.js(&js, vec![]).await.map_err(|e| e.to_string())?;
-        self.b
-            .type_in_shadow(HOST, "input[name=password]", &format!("pw-{user}"))
-            .await
-            .map_err(|e| e.to_string())?;
-        self.click("button.connect").await?;
-        let v = self
-            .wait(
-                "the inbox (or an error)",
-                "!r.querySelector('.inbox').hidden || (r.querySelector('.error') && r.querySelector('.error').textContent)",
-                30,
-            )
-            .await?;
-        ensure(v == Json::Bool(true), format!("login failed: {v}"))
     }
 
     /// Everything the origin keeps on the device (see `Browser::storage_dump`).
@@ -150,59 +124,22 @@ impl Ui {
 
 struct Stack {
     d: Dovecot,
-    addr: SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    bridge: Option<tokio::task::JoinHandle<()>>,
+    bridge: ServedBridge,
 }
 
 async fn stack(users: &[(&str, usize)], kiosk: bool) -> Stack {
-    let web = e2e::browser::web_root();
-    assert!(
-        web.join("pkg/pop3_web_bg.wasm").exists(),
-        "web/pkg is missing: run `cargo xtask build-web`"
-    );
     let mut opts = DovecotOptions::new();
     for (u, n) in users {
         opts = opts.user(u, &format!("pw-{u}"), Mailbox::new(*n));
     }
     let d = Dovecot::start(opts).expect("dovecot");
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
     let config = Config {
-        listen: addr,
-        web_root: Some(web),
-        allow_hosts: vec!["localhost".into()],
-        allow_ports: vec![d.tls_port()],
-        extra_ca: vec![d.ca_pem_path().to_path_buf()],
         kiosk,
         kiosk_idle_secs: 15,
-        ..Config::default()
+        ..ui_config(&d)
     };
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let bridge = tokio::spawn(async move {
-        let _ = Bridge::new(config)
-            .run(listener, async {
-                let _ = stopped.await;
-            })
-            .await;
-    });
-    Stack {
-        d,
-        addr,
-        stop: Some(stop),
-        bridge: Some(bridge),
-    }
-}
-
-impl Stack {
-    async fn shutdown(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        if let Some(b) = self.bridge.take() {
-            let _ = b.await;
-        }
-    }
+    let bridge = ServedBridge::start(config).await;
+    Stack { d, bridge }
 }
 
 /// The store scenario: the sync keeps every message here (and never the password), "delete
@@ -216,7 +153,7 @@ async fn keep_read_offline_and_delete_after_download(ui: &Ui, s: &mut Stack) -> 
     ui.b.js("localStorage.clear(); return true;", vec![])
         .await
         .map_err(|e| e.to_string())?;
-    ui.login(port, user, true).await?;
+    ui.sign_in(port, user, true).await?;
     let line = ui
         .wait(
             "the sync to keep all 6 messages",
@@ -267,7 +204,7 @@ async fn keep_read_offline_and_delete_after_download(ui: &Ui, s: &mut Stack) -> 
 
     // Policy: delete on the server once kept here. Headless browsers may not grant
     // persistent storage, so the risk box must be ticked to save it.
-    ui.login(port, user, true).await?;
+    ui.sign_in(port, user, true).await?;
     ui.wait(
         "the sync",
         "r.querySelector('.syncline').textContent.includes('kept on this device')",
@@ -333,10 +270,10 @@ async fn keep_read_offline_and_delete_after_download(ui: &Ui, s: &mut Stack) -> 
         20,
     )
     .await?;
-    s.shutdown().await;
+    s.bridge.stop().await;
     s.d.stop();
     ensure(
-        tokio::net::TcpStream::connect(s.addr).await.is_err(),
+        tokio::net::TcpStream::connect(s.bridge.addr).await.is_err(),
         "the bridge still answers",
     )?;
     ui.click("button.offline").await?;
@@ -702,7 +639,7 @@ async fn kiosk_leaves_nothing_behind(ui: &Ui, d: &Dovecot, query: &str) -> R {
         15,
     )
     .await?;
-    ui.login(port, user, false).await?;
+    ui.sign_in(port, user, false).await?;
     ui.wait(
         "the sync (in memory)",
         "r.querySelector('.syncline').textContent.includes('3 messages are kept')",
@@ -762,7 +699,7 @@ async fn kiosk_leaves_nothing_behind(ui: &Ui, d: &Dovecot, query: &str) -> R {
         30,
     )
     .await?;
-    ui.login(port, user, false).await?;
+    ui.sign_in(port, user, false).await?;
     let line = ui
         .wait(
             "the sync of the new session",
@@ -862,7 +799,7 @@ async fn run(kind: BrowserKind, store_scenario: bool) {
             kind,
             shots: "store",
         },
-        base: format!("http://{}", s.addr),
+        base: format!("http://{}", s.bridge.addr),
     };
     let query = if store_scenario {
         "kiosk&kiosk-idle=15"
@@ -883,7 +820,7 @@ async fn run(kind: BrowserKind, store_scenario: bool) {
         }
     }
     let _ = ui.page.b.close().await;
-    s.shutdown().await;
+    s.bridge.stop().await;
     if let Err(e) = result {
         panic!("{}: {e}\n--- dovecot log ---\n{}", kind.name(), s.d.log());
     }
