@@ -913,6 +913,18 @@ impl InboxPage {
             .map_err(|e| format!("{}: click {css}: {e}", self.kind.name()))
     }
 
+    /// Opens `url` and waits for the inbox element's account form.
+    pub async fn open_form(&self, url: &str) -> std::result::Result<(), String> {
+        self.b.goto(url).await.map_err(|e| e.to_string())?;
+        self.wait(
+            "the account form",
+            "customElements.get('pop3-inbox') && r && !r.querySelector('.login').hidden",
+            30,
+        )
+        .await
+        .map(|_| ())
+    }
+
     /// Signs in through the account form on the real bridge: server `localhost`, `port`, `user`
     /// with the test Dovecot's password convention `pw-<user>` (typed with real keys), and
     /// "remember" as asked; resolves once the inbox shows, or fails with the form's error.

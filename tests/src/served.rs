@@ -28,7 +28,8 @@ pub fn ui_config(d: &Dovecot) -> Config {
     }
 }
 
-/// A running bridge; [`ServedBridge::stop`] ends it (and waits until it has).
+/// A running bridge; [`ServedBridge::stop`] ends it (and waits until it has), and so does
+/// dropping it (without waiting).
 pub struct ServedBridge {
     /// Where it listens (the page's origin is `http://<addr>`).
     pub addr: SocketAddr,
@@ -69,6 +70,15 @@ impl ServedBridge {
         }
         if let Some(t) = self.task.take() {
             let _ = t.await;
+        }
+    }
+}
+
+/// A bridge dropped without `stop()` is told to stop too (it ends with the test's runtime).
+impl Drop for ServedBridge {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
         }
     }
 }

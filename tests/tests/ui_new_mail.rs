@@ -93,16 +93,8 @@ const PREPARE: &str = "
 
 impl Ui {
     async fn open(&self, query: &str) -> R {
-        self.b
-            .goto(&format!("{}/index.html?{query}", self.base))
-            .await
-            .map_err(|e| e.to_string())?;
-        self.wait(
-            "the account form",
-            "customElements.get('pop3-inbox') && r && !r.querySelector('.login').hidden",
-            30,
-        )
-        .await?;
+        self.open_form(&format!("{}/index.html?{query}", self.base))
+            .await?;
         self.b
             .js(PREPARE, vec![])
             .await

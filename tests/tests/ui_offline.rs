@@ -83,14 +83,7 @@ impl std::ops::Deref for Ui {
 
 impl Ui {
     async fn open(&self, url: &str) -> R {
-        self.b.goto(url).await.map_err(|e| e.to_string())?;
-        self.wait(
-            "the account form",
-            "customElements.get('pop3-inbox') && r && !r.querySelector('.login').hidden",
-            30,
-        )
-        .await?;
-        Ok(())
+        self.open_form(url).await
     }
 
     async fn sw_state(&self) -> R<Json> {

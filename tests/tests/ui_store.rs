@@ -44,17 +44,8 @@ impl std::ops::Deref for Ui {
 
 impl Ui {
     async fn open(&self, query: &str) -> R {
-        self.b
-            .goto(&format!("{}/index.html?{query}", self.base))
+        self.open_form(&format!("{}/index.html?{query}", self.base))
             .await
-            .map_err(|e| e.to_string())?;
-        self.wait(
-            "the account form",
-            "customElements.get('pop3-inbox') && r && !r.querySelector('.login').hidden",
-            30,
-        )
-        .await?;
-        Ok(())
     }
 
     /// Everything the origin keeps on the device (see `Browser::storage_dump`).

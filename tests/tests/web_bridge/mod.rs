@@ -5,42 +5,28 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use pop3_bridge::{Bridge, Config};
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
+use e2e::served::ServedBridge;
+use pop3_bridge::Config;
 
 pub struct WebBridge {
     pub addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<()>>,
+    served: ServedBridge,
 }
 
 impl WebBridge {
     /// Serves `web_root` on 127.0.0.1; `dev_pages` None keeps the default (off).
     pub async fn start(web_root: PathBuf, dev_pages: Option<bool>) -> WebBridge {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("addr");
         let mut config = Config {
-            listen: addr,
             web_root: Some(web_root),
             ..Config::default()
         };
         if let Some(on) = dev_pages {
             config.dev_pages = on;
         }
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let _ = Bridge::new(config)
-                .run(listener, async {
-                    let _ = stopped.await;
-                })
-                .await;
-        });
+        let served = ServedBridge::start(config).await;
         WebBridge {
-            addr,
-            stop: Some(stop),
-            task: Some(task),
+            addr: served.addr,
+            served,
         }
     }
 
@@ -58,19 +44,6 @@ impl WebBridge {
     /// Stops the bridge and waits for it.
     #[allow(dead_code)]
     pub async fn stop(mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        if let Some(t) = self.task.take() {
-            let _ = t.await;
-        }
-    }
-}
-
-impl Drop for WebBridge {
-    fn drop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
+        self.served.stop().await;
     }
 }
