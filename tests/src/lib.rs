@@ -11,6 +11,7 @@ pub mod driver;
 pub mod fault_proxy;
 pub mod loopback;
 pub mod maildir;
+pub mod node_module;
 pub mod npm;
 pub mod offline;
 pub mod proxies;

@@ -8,9 +8,6 @@
 //!
 //! Needs `node` (Debian's nodejs package).
 
-use std::path::PathBuf;
-use std::process::Command;
-
 const SCRIPT: &str = r#"
 import { pathToFileURL } from 'node:url';
 const root = process.env.POP3_ROOT;
@@ -463,22 +460,12 @@ process.exit(failures.length ? 1 : 0);
 
 /// Runs `script` in node with the repository root in POP3_ROOT; fails with its output.
 fn run_node(script: &str) {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("repository root")
-        .to_path_buf();
-    let out = Command::new("node")
-        .args(["--input-type=module", "-e", script])
-        .env("POP3_ROOT", &root)
-        .output()
-        .expect("node runs (Debian's nodejs package)");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    // An empty stdout with a failure: a promise never settled (node exits 13 at top level).
+    let r = e2e::node_module::run(script, &["pop3_web_bg.wasm"]);
+    let (stdout, stderr) = (&r.stdout, &r.stderr);
     assert!(
-        out.status.success(),
+        r.ok,
         "the controller misbehaved ({}):\n{stdout}\n{stderr}",
-        out.status
+        r.status
     );
     assert!(stdout.contains("\"failures\": []"), "{stdout}\n{stderr}");
 }

@@ -13,8 +13,6 @@
 //!
 //! Needs `node` and web/pkg (`cargo xtask build-web`, which `cargo xtask test` runs first).
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use e2e::browser::{Browser, BrowserKind};
@@ -25,12 +23,7 @@ mod web_bridge;
 
 type R<T = ()> = Result<T, String>;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("repository root")
-        .to_path_buf()
-}
+use e2e::node_module::repo_root as root;
 
 fn ensure(c: bool, what: impl Into<String>) -> R {
     if c { Ok(()) } else { Err(what.into()) }
@@ -148,21 +141,9 @@ fn vendored_files_are_the_published_bytes_the_readme_lists() {
 
 #[test]
 fn query_parser_and_index_in_node_find_what_each_query_asks_for() {
-    let root = root();
-    for f in ["pop3_web_bg.wasm", "pop3_mime_web_bg.wasm"] {
-        assert!(
-            root.join("web/pkg").join(f).exists(),
-            "web/pkg/{f} is missing: run `cargo xtask build-web`"
-        );
-    }
-    let out = Command::new("node")
-        .args(["--input-type=module", "-e", NODE_SCRIPT])
-        .env("POP3_ROOT", &root)
-        .output()
-        .expect("node runs (Debian's nodejs package)");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "node failed:\n{stdout}\n{stderr}");
+    let r = e2e::node_module::run(NODE_SCRIPT, &["pop3_web_bg.wasm", "pop3_mime_web_bg.wasm"]);
+    let (stdout, stderr) = (&r.stdout, &r.stderr);
+    assert!(r.ok, "node failed:\n{stdout}\n{stderr}");
     let v: Json = serde_json::from_str(stdout.lines().last().unwrap_or(""))
         .unwrap_or_else(|e| panic!("not JSON ({e}):\n{stdout}\n{stderr}"));
     assert_eq!(

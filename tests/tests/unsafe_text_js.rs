@@ -6,9 +6,6 @@
 //!
 //! Needs `node` and web/pkg (`cargo xtask build-web`, which `cargo xtask test` runs first).
 
-use std::path::PathBuf;
-use std::process::Command;
-
 /// Loads both wasm modules with `initSync` (no fetch in node), then checks every vector.
 const SCRIPT: &str = r#"
 import { readFileSync } from 'node:fs';
@@ -69,25 +66,10 @@ process.exit(failures.length ? 1 : 0);
 
 #[test]
 fn js_file_names_and_header_text_follow_the_shared_vectors() {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("repository root")
-        .to_path_buf();
-    for f in ["pop3_web_bg.wasm", "pop3_mime_web_bg.wasm"] {
-        assert!(
-            root.join("web/pkg").join(f).exists(),
-            "web/pkg/{f} is missing: run `cargo xtask build-web`"
-        );
-    }
-    let out = Command::new("node")
-        .args(["--input-type=module", "-e", SCRIPT])
-        .env("POP3_ROOT", &root)
-        .output()
-        .expect("node runs (Debian's nodejs package)");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let r = e2e::node_module::run(SCRIPT, &["pop3_web_bg.wasm", "pop3_mime_web_bg.wasm"]);
+    let (stdout, stderr) = (&r.stdout, &r.stderr);
     assert!(
-        out.status.success(),
+        r.ok,
         "JavaScript disagrees with the shared vectors:\n{stdout}\n{stderr}"
     );
     assert!(stdout.contains("\"failures\": []"), "{stdout}\n{stderr}");
