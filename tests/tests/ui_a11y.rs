@@ -463,6 +463,27 @@ async fn focus_stays_in(ui: &Ui, css: &str) -> R {
 
 /// The list is a grid with its counts, driven by the keyboard; the reader and the dialogs
 /// take the focus and give it back.
+/// `key` closes the reader (`how`: what it is, for the message): the list has the focus
+/// again, on the row the reader was opened from (row 29); `active` reads the grid's state.
+async fn closes_back_to_row_29(ui: &Ui, key: Key, how: &str, active: &str) -> R {
+    ui.press(&[key]).await?;
+    ui.wait(
+        "the reader to close",
+        "r.querySelector('.reader').hidden",
+        15,
+    )
+    .await?;
+    let v = ui
+        .eval(&format!("({{focus: {FOCUSED}, active: {active}}})"))
+        .await?;
+    ensure(
+        v == json!({"focus": "grid has-active", "active": {"desc": "row-29", "selected": ["row-29"]}}),
+        ui.err(format!(
+            "{how}: the list has the focus, on the same row: {v}"
+        )),
+    )
+}
+
 async fn keyboard_and_focus(ui: &Ui) -> R {
     ui.open("", Some("memory")).await?;
     // Signing in from the keyboard: Enter in the password field submits the form.
@@ -527,22 +548,7 @@ async fn keyboard_and_focus(ui: &Ui) -> R {
         ui.err(format!("the reader's heading has the focus: {v}")),
     )?;
     // Escape closes it: the focus is back on the list, on the row it came from.
-    ui.press(&[Key::Escape]).await?;
-    ui.wait(
-        "the reader to close",
-        "r.querySelector('.reader').hidden",
-        15,
-    )
-    .await?;
-    let v = ui
-        .eval(&format!("({{focus: {FOCUSED}, active: {active}}})"))
-        .await?;
-    ensure(
-        v == json!({"focus": "grid has-active", "active": {"desc": "row-29", "selected": ["row-29"]}}),
-        ui.err(format!(
-            "Escape: the list has the focus, on the same row: {v}"
-        )),
-    )?;
+    closes_back_to_row_29(ui, Key::Escape, "Escape", active).await?;
     // The reader's "Back to list" button, from the keyboard, does the same.
     ui.press(&[Key::Enter]).await?;
     ui.wait(
@@ -586,22 +592,7 @@ async fn keyboard_and_focus(ui: &Ui) -> R {
         v == "back",
         ui.err(format!("Shift+Tab from Delete: Back to list: {v}")),
     )?;
-    ui.press(&[Key::Enter]).await?;
-    ui.wait(
-        "the reader to close",
-        "r.querySelector('.reader').hidden",
-        15,
-    )
-    .await?;
-    let v = ui
-        .eval(&format!("({{focus: {FOCUSED}, active: {active}}})"))
-        .await?;
-    ensure(
-        v == json!({"focus": "grid has-active", "active": {"desc": "row-29", "selected": ["row-29"]}}),
-        ui.err(format!(
-            "Back to list: the list has the focus, on the same row: {v}"
-        )),
-    )?;
+    closes_back_to_row_29(ui, Key::Enter, "Back to list", active).await?;
 
     // Delete in the list asks; confirming marks the message and the focus is back on the list.
     ui.press(&[Key::Delete]).await?;
