@@ -328,16 +328,7 @@ fn style_sheets(html: String, blocked: Option<&AtomicUsize>) -> String {
     let (mut copied, mut i) = (0usize, 0usize);
     while let Some(off) = b[i..].iter().position(|&c| c == b'<') {
         let start = i + off;
-        let mut j = start + 1;
-        let mut quoted = false;
-        while j < b.len() && (quoted || b[j] != b'>') {
-            quoted ^= b[j] == b'"';
-            j += 1;
-        }
-        let name_end = b[start + 1..j]
-            .iter()
-            .position(|&c| c.is_ascii_whitespace() || c == b'/')
-            .map_or(j, |p| start + 1 + p);
+        let (name_end, j) = tag_at(b, start);
         if &b[start + 1..name_end] != b"style" {
             i = (j + 1).min(b.len());
             continue;
@@ -364,6 +355,23 @@ fn style_sheets(html: String, blocked: Option<&AtomicUsize>) -> String {
     out
 }
 
+/// The tag that starts at `b[start]` (a `<`) in ammonia's serialization: where its name ends
+/// (at whitespace or `/`, so an end tag's name is empty) and where the `>` that closes it is (a
+/// `>` inside a double-quoted attribute value does not close it), or `b.len()` without one.
+fn tag_at(b: &[u8], start: usize) -> (usize, usize) {
+    let mut j = start + 1;
+    let mut quoted = false;
+    while j < b.len() && (quoted || b[j] != b'>') {
+        quoted ^= b[j] == b'"';
+        j += 1;
+    }
+    let name_end = b[start + 1..j]
+        .iter()
+        .position(|&c| c.is_ascii_whitespace() || c == b'/')
+        .map_or(j, |p| start + 1 + p);
+    (name_end, j)
+}
+
 /// Where `needle` (ASCII) first occurs in `hay`, ignoring ASCII case.
 fn find_ascii_ci(hay: &str, needle: &str) -> Option<usize> {
     hay.as_bytes()
@@ -385,18 +393,7 @@ fn keep_pre_newline(html: String) -> String {
     let (mut copied, mut i) = (0usize, 0usize);
     while let Some(off) = b[i..].iter().position(|&c| c == b'<') {
         let start = i + off;
-        let mut j = start + 1;
-        let mut quoted = false;
-        while j < b.len() && (quoted || b[j] != b'>') {
-            if b[j] == b'"' {
-                quoted = !quoted;
-            }
-            j += 1;
-        }
-        let name_end = b[start + 1..j.min(b.len())]
-            .iter()
-            .position(|&c| c == b' ' || c == b'>')
-            .map_or(j, |p| start + 1 + p);
+        let (name_end, j) = tag_at(b, start);
         if &b[start + 1..name_end] == b"pre" && b.get(j + 1) == Some(&b'\n') {
             out.push_str(&html[copied..=j]);
             out.push('\n');
