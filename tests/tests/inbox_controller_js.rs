@@ -8,10 +8,11 @@
 //!
 //! Needs `node` (Debian's nodejs package).
 
-const SCRIPT: &str = r#"
+/// What both scripts start with: the controller, the client's wasm, and `expect`.
+const PRELUDE: &str = r#"
 import { pathToFileURL } from 'node:url';
-const root = process.env.POP3_ROOT;
 import { readFileSync } from 'node:fs';
+const root = process.env.POP3_ROOT;
 const { InboxController } = await import(pathToFileURL(`${root}/web/inbox/controller.js`).href);
 // The list's header display is the client's wasm (pop3-headers): node cannot fetch it, so the
 // fake API's wasm() initialises the same module instance the controller imports.
@@ -27,6 +28,9 @@ const expect = (what, got, want) => {
   checked++;
   if (JSON.stringify(got) !== JSON.stringify(want)) failures.push({ what, got, want });
 };
+"#;
+
+const SCRIPT: &str = r#"
 expect('no DOM here', [typeof document, typeof window], ['undefined', 'undefined']);
 
 const enc = new TextEncoder();
@@ -252,22 +256,7 @@ process.exit(failures.length ? 1 : 0);
 /// (by UIDL, across two sessions of the real controller), what a notification says, and that
 /// kiosk mode neither checks nor notifies.
 const NEW_MAIL_SCRIPT: &str = r#"
-import { pathToFileURL } from 'node:url';
-import { readFileSync } from 'node:fs';
-const root = process.env.POP3_ROOT;
 const nm = await import(pathToFileURL(`${root}/web/inbox/new-mail.js`).href);
-const { InboxController } = await import(pathToFileURL(`${root}/web/inbox/controller.js`).href);
-const pkg = await import(pathToFileURL(`${root}/web/pkg/pop3_web.js`).href);
-const wasm = async () => {
-  pkg.initSync({ module: readFileSync(`${root}/web/pkg/pop3_web_bg.wasm`) });
-  return pkg;
-};
-const failures = [];
-let checked = 0;
-const expect = (what, got, want) => {
-  checked++;
-  if (JSON.stringify(got) !== JSON.stringify(want)) failures.push({ what, got, want });
-};
 
 // A fake clock and timers: `fire()` runs every interval timer once, as if its time had come.
 function fakeWorld({ kiosk = false, permission = 'granted' } = {}) {
@@ -460,7 +449,7 @@ process.exit(failures.length ? 1 : 0);
 
 /// Runs `script` in node with the repository root in POP3_ROOT; fails with its output.
 fn run_node(script: &str) {
-    let r = e2e::node_module::run(script, &["pop3_web_bg.wasm"]);
+    let r = e2e::node_module::run(&format!("{PRELUDE}{script}"), &["pop3_web_bg.wasm"]);
     let (stdout, stderr) = (&r.stdout, &r.stderr);
     assert!(
         r.ok,
