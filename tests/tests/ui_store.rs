@@ -286,6 +286,7 @@ async fn keep_read_offline_and_delete_after_download(ui: &Ui, s: &mut Stack) -> 
         20,
     )
     .await?;
+    ui.shot("offline-search").await?;
     ui.eval("(() => { const q = r.querySelector('.search input'); q.value = ''; q.dispatchEvent(new Event('input')); return 1; })()")
         .await?;
     ui.wait(
