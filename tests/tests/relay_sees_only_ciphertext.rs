@@ -32,6 +32,10 @@ struct Recording {
     up: Vec<u8>,
     /// Back.
     down: Vec<u8>,
+    /// Directions of a connection the proxy started copying (two per connection) …
+    opened: usize,
+    /// … and those that ended (their source closed, the rest written on).
+    ended: usize,
 }
 
 /// A TCP proxy to `target` that records both directions of every connection.
@@ -48,6 +52,7 @@ async fn recording_proxy(target: u16) -> (u16, Arc<Mutex<Recording>>) {
             let (mut ir, mut iw) = inbound.into_split();
             let (mut or, mut ow) = outbound.into_split();
             let (r1, r2) = (r.clone(), r.clone());
+            r.lock().unwrap().opened += 2;
             tokio::spawn(async move {
                 let mut buf = vec![0u8; 16384];
                 while let Ok(n @ 1..) = ir.read(&mut buf).await {
@@ -57,6 +62,7 @@ async fn recording_proxy(target: u16) -> (u16, Arc<Mutex<Recording>>) {
                     }
                 }
                 let _ = ow.shutdown().await;
+                r1.lock().unwrap().ended += 1;
             });
             tokio::spawn(async move {
                 let mut buf = vec![0u8; 16384];
@@ -67,6 +73,7 @@ async fn recording_proxy(target: u16) -> (u16, Arc<Mutex<Recording>>) {
                     }
                 }
                 let _ = iw.shutdown().await;
+                r2.lock().unwrap().ended += 1;
             });
         }
     });
@@ -303,6 +310,16 @@ async fn session(
                 Event::MessageEnd { .. } => messages.push(std::mem::take(&mut current)),
                 Event::Closed { committed, .. } => {
                     assert!(committed);
+                    // Reads on until the bridge ends the WebSocket (the server closed), so
+                    // every byte the server sent, its TLS close_notify included, reaches this
+                    // client and the two legs' recordings can be compared exactly.
+                    while let Ok(Some(Ok(m))) =
+                        tokio::time::timeout(Duration::from_secs(20), ws.next()).await
+                    {
+                        if let Message::Close(_) = m {
+                            break;
+                        }
+                    }
                     return messages;
                 }
                 Event::Failed { error, .. } => panic!("a command failed: {error}"),
@@ -388,6 +405,26 @@ fn take(r: &Arc<Mutex<Recording>>) -> Recording {
     std::mem::take(&mut *r.lock().unwrap())
 }
 
+/// Waits until every connection through `r` has closed both ways, so that its last bytes (the
+/// QUIT's answer, the TLS close) are recorded. A guard against a hang, not a measure of time.
+async fn all_closed(r: &Arc<Mutex<Recording>>, what: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let (opened, ended) = {
+            let g = r.lock().unwrap();
+            (g.opened, g.ended)
+        };
+        if opened > 0 && ended == opened {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what}: {ended} of {opened} directions closed after 60 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_relaying_bridge_sees_no_password_no_message_and_no_header_text() {
     let s = setup().await;
@@ -406,8 +443,9 @@ async fn a_relaying_bridge_sees_no_password_no_message_and_no_header_text() {
             got, expected,
             "{security}: every message arrived byte-exact"
         );
-        // Let the proxies write down the last bytes (the QUIT's close).
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        // Every byte is recorded once both legs have closed (after QUIT).
+        all_closed(&s.client_leg, "the client's leg").await;
+        all_closed(leg, "the server's leg").await;
         let client = take(&s.client_leg);
         let server = take(leg);
         let (to_server, to_client) = (
@@ -481,7 +519,7 @@ async fn a_relaying_bridge_sees_no_password_no_message_and_no_header_text() {
     // so the search above would have found it.
     let got = session(s.bridge_port, s.tls_port, "tls", false, &ca).await;
     assert_eq!(got, expected);
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    all_closed(&s.client_leg, "the client's leg").await;
     let client = take(&s.client_leg);
     let seen_up = found(&secrets, &websocket_payload(&client.up));
     let seen_down = found(&secrets, &websocket_payload(&client.down));
