@@ -5,6 +5,20 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+/// A script's start that loads both wasm modules with `initSync` (node cannot fetch them):
+/// `root`, `at(path)` (a file URL under the root), `readFileSync`, `pathToFileURL`, `mime`
+/// (pop3_mime_web) and `client` (pop3_web).
+pub const BOTH_WASM: &str = r#"
+import { readFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+const root = process.env.POP3_ROOT;
+const at = (p) => pathToFileURL(`${root}/${p}`).href;
+const mime = await import(at('web/pkg/pop3_mime_web.js'));
+mime.initSync({ module: readFileSync(`${root}/web/pkg/pop3_mime_web_bg.wasm`) });
+const client = await import(at('web/pkg/pop3_web.js'));
+client.initSync({ module: readFileSync(`${root}/web/pkg/pop3_web_bg.wasm`) });
+"#;
+
 /// What node printed and how it ended.
 pub struct NodeRun {
     pub ok: bool,

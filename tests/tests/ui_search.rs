@@ -31,14 +31,6 @@ fn ensure(c: bool, what: impl Into<String>) -> R {
 
 /// Both wasm modules with `initSync` (no fetch in node); then the checks, as JSON.
 const NODE_SCRIPT: &str = r#"
-import { readFileSync } from 'node:fs';
-import { pathToFileURL } from 'node:url';
-const root = process.env.POP3_ROOT;
-const at = (p) => pathToFileURL(`${root}/${p}`).href;
-const mime = await import(at('web/pkg/pop3_mime_web.js'));
-mime.initSync({ module: readFileSync(`${root}/web/pkg/pop3_mime_web_bg.wasm`) });
-const client = await import(at('web/pkg/pop3_web.js'));
-client.initSync({ module: readFileSync(`${root}/web/pkg/pop3_web_bg.wasm`) });
 const { openStore } = await import(at('web/store.js'));
 const { openSearch } = await import(at('web/search.js'));
 const h = await import(at('web/dev/search-harness.js'));
@@ -141,7 +133,10 @@ fn vendored_files_are_the_published_bytes_the_readme_lists() {
 
 #[test]
 fn query_parser_and_index_in_node_find_what_each_query_asks_for() {
-    let r = e2e::node_module::run(NODE_SCRIPT, &["pop3_web_bg.wasm", "pop3_mime_web_bg.wasm"]);
+    let r = e2e::node_module::run(
+        &format!("{}{NODE_SCRIPT}", e2e::node_module::BOTH_WASM),
+        &["pop3_web_bg.wasm", "pop3_mime_web_bg.wasm"],
+    );
     let (stdout, stderr) = (&r.stdout, &r.stderr);
     assert!(r.ok, "node failed:\n{stdout}\n{stderr}");
     let v: Json = serde_json::from_str(stdout.lines().last().unwrap_or(""))

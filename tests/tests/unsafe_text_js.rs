@@ -8,14 +8,6 @@
 
 /// Loads both wasm modules with `initSync` (no fetch in node), then checks every vector.
 const SCRIPT: &str = r#"
-import { readFileSync } from 'node:fs';
-import { pathToFileURL } from 'node:url';
-const root = process.env.POP3_ROOT;
-const at = (p) => pathToFileURL(`${root}/${p}`).href;
-const mime = await import(at('web/pkg/pop3_mime_web.js'));
-mime.initSync({ module: readFileSync(`${root}/web/pkg/pop3_mime_web_bg.wasm`) });
-const client = await import(at('web/pkg/pop3_web.js'));
-client.initSync({ module: readFileSync(`${root}/web/pkg/pop3_web_bg.wasm`) });
 const files = await import(at('web/file-name.js'));
 const v = JSON.parse(readFileSync(`${root}/client-wasm/pop3-proto/tests/unsafe_text_vectors.json`, 'utf8'));
 
@@ -66,7 +58,10 @@ process.exit(failures.length ? 1 : 0);
 
 #[test]
 fn js_file_names_and_header_text_follow_the_shared_vectors() {
-    let r = e2e::node_module::run(SCRIPT, &["pop3_web_bg.wasm", "pop3_mime_web_bg.wasm"]);
+    let r = e2e::node_module::run(
+        &format!("{}{SCRIPT}", e2e::node_module::BOTH_WASM),
+        &["pop3_web_bg.wasm", "pop3_mime_web_bg.wasm"],
+    );
     let (stdout, stderr) = (&r.stdout, &r.stderr);
     assert!(
         r.ok,
