@@ -226,17 +226,19 @@ async fn tls_ends_in_chromium_and_firefox_with_the_same_certificate_and_stls_che
     drop(page);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let bridge_addr = listener.local_addr().unwrap();
+    // The bridge may reach these, and its connector dials nothing else.
+    let ports = vec![
+        d.plain_port(),
+        d.tls_port(),
+        expired,
+        wrong_name,
+        unknown_ca,
+        injection,
+    ];
     let config = Config {
         listen: bridge_addr,
         allow_hosts: vec!["localhost".into()],
-        allow_ports: vec![
-            d.plain_port(),
-            d.tls_port(),
-            expired,
-            wrong_name,
-            unknown_ca,
-            injection,
-        ],
+        allow_ports: ports.clone(),
         // The bridge's own trust: what `"prefer"` lets it use and `endToEnd: true` ignores.
         extra_ca: vec![d.ca_pem_path().to_path_buf()],
         // The runner's test page, and the bridge's own pages (web/, below).
@@ -248,14 +250,6 @@ async fn tls_ends_in_chromium_and_firefox_with_the_same_certificate_and_stls_che
         ..Config::default()
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let ports = vec![
-        d.plain_port(),
-        d.tls_port(),
-        expired,
-        wrong_name,
-        unknown_ca,
-        injection,
-    ];
     let bridge = tokio::spawn(
         Bridge::new(config)
             .with_connector(Arc::new(LoopbackOnly::new(ports)))
