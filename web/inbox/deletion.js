@@ -103,8 +103,12 @@ export class Deletion {
         'close',
         () => {
           resolve(e.dialog.returnValue === 'confirm');
-          // Give focus back to where the user was (the list or the reader).
-          if (opener && opener.isConnected && !opener.closest('[hidden]')) opener.focus();
+          // Give focus back to where the user was (the list or the reader), unless it has
+          // already moved on: the browser restores it itself on close, and 'close' comes a
+          // task later, after a fast Shift+Tab may have taken it elsewhere.
+          const now = this.#root.activeElement;
+          const lost = now === null || now === opener || e.dialog.contains(now);
+          if (lost && opener && opener.isConnected && !opener.closest('[hidden]')) opener.focus();
         },
         { once: true },
       );
