@@ -9,6 +9,8 @@
 // visit of this origin are removed (they hold only the app's public files, so removing them
 // loses nothing but the ability to open without network).
 
+import { I18n, pickLanguage } from './i18n/index.js';
+
 const el = document.querySelector('pop3-inbox');
 const banner = /** @type {HTMLElement | null} */ (document.querySelector('.app-update'));
 
@@ -50,11 +52,15 @@ let asked = false;
  */
 function offer(reg) {
   if (!banner || banner.childElementCount) return;
+  // The page's language as the inbox chooses it: its `lang` attribute, else the browser's.
+  const own = el?.getAttribute('lang');
+  const i18n = new I18n(pickLanguage([own, ...navigator.languages]));
+  banner.lang = i18n.lang;
   const text = document.createElement('span');
-  text.textContent = 'A new version of this app is available.';
+  text.textContent = i18n.text('shell.update');
   const button = document.createElement('button');
   button.type = 'button';
-  button.textContent = 'Reload';
+  button.textContent = i18n.text('shell.reload');
   button.addEventListener('click', () => {
     asked = true;
     button.disabled = true;

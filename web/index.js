@@ -8,7 +8,7 @@
 // A crafted link may also name a server: the form then shows that server prominently and
 // Connect names it (inbox/account-form.js). `kiosk-idle` can only shorten the idle time the
 // bridge's operator set, and `kiosk` can only turn kiosk mode on.
-const ALLOWED = ['server', 'port', 'security', 'user', 'kiosk', 'kiosk-idle', 'api'];
+const ALLOWED = ['server', 'port', 'security', 'user', 'kiosk', 'kiosk-idle', 'api', 'lang'];
 const params = new URLSearchParams(location.search);
 const el = /** @type {HTMLElement} */ (document.querySelector('pop3-inbox'));
 for (const name of ALLOWED) {

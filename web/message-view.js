@@ -14,8 +14,10 @@
 // Attachments are saved as application/octet-stream with <a download>: never opened as a
 // document in this origin (no blob: HTML/SVG/XML navigation).
 
-import { h as el, formatSize } from './inbox/dom.js';
+import { h as el, setText } from './inbox/dom.js';
+import { ENGLISH, bindAttr } from './i18n/index.js';
 /**
+ * @import { I18n, Msg } from './i18n/index.js'
  * @import { Address, ErrorLike, MimeApi, ParsedMessage, RenderOptions } from './types.js'
  * @import { FilenameCleaner } from './file-name.js'
  */
@@ -74,10 +76,10 @@ export function frameDocument(bodyHtml, { allowRemote = false } = {}) {
  * plain-text view's `plainTextHtml`). The frame is the second layer: it must hold even if
  * `bodyHtml` were hostile.
  * @param {string} bodyHtml
- * @param {{ allowRemote?: boolean, title?: string, className?: string }} [options]
+ * @param {{ allowRemote?: boolean, title?: string | Msg, className?: string }} [options]
  * @returns {HTMLIFrameElement}
  */
-export function createMessageFrame(bodyHtml, { allowRemote = false, title = 'Message', className = '' } = {}) {
+export function createMessageFrame(bodyHtml, { allowRemote = false, title = ENGLISH.t('view.frame'), className = '' } = {}) {
   const frame = document.createElement('iframe');
   frame.className = `message-frame ${className}`.trim();
   // Attributes before srcdoc: the document must never exist without its sandbox.
@@ -87,7 +89,7 @@ export function createMessageFrame(bodyHtml, { allowRemote = false, title = 'Mes
   // frame whose required policy the embedding page's own CSP does not subsume, which blanks
   // every message under a strict page policy such as index.html's. The <meta> policy inside
   // applies in every browser, and the page's policy is inherited on top of it.
-  frame.setAttribute('title', title);
+  bindAttr(frame, 'title', title); // a catalog Msg stays live (a language change)
   frame.setAttribute('loading', 'eager');
   frame.srcdoc = frameDocument(bodyHtml, { allowRemote });
   return frame;
@@ -281,6 +283,7 @@ export function sanitizedRenderer(mime) {
  * @property {boolean | undefined} [preferPlain]
  * @property {string | undefined} [emptyNote]
  * @property {((bytes: Uint8Array, name: string) => void) | undefined} [onSave]
+ * @property {I18n | undefined} [i18n] the language of its labels (default English)
  */
 
 /**
@@ -318,9 +321,11 @@ export function showMessage({ body, attachments }, options) {
   let plain = !hasHtml || !!options.preferPlain;
   let token = 0;
   let destroyed = false;
+  const i18n = options.i18n ?? ENGLISH;
+  const t = i18n.t.bind(i18n);
 
   const remoteText = el('span');
-  const remoteBtn = el('button', { type: 'button', class: 'load-remote', text: 'Load remote content' });
+  const remoteBtn = el('button', { type: 'button', class: 'load-remote', text: t('view.loadRemote') });
   const remoteBar = el('div', { class: 'remote-bar', role: 'status', hidden: true }, remoteText, remoteBtn);
   // The plain text is shown in a sandboxed frame like the HTML (`plainTextHtml`), not in the
   // page: its links must live in a document that says x-dns-prefetch-control off, or Firefox
@@ -334,7 +339,7 @@ export function showMessage({ body, attachments }, options) {
   /** @type {HTMLIFrameElement | null} */
   let textFrame = null;
   const hasText = text != null && String(text).trim() !== '';
-  const emptyNote = options.emptyNote ?? (hasHtml ? 'This message has no plain-text version.' : 'This message has no text.');
+  const emptyNote = options.emptyNote ?? t(hasHtml ? 'view.noPlain' : 'view.noText');
   const note = el('p', { class: 'message-note', text: emptyNote, hidden: true });
   const frameSlot = el('div', { class: 'message-frame-slot', hidden: true });
   const content = el('div', { class: 'message-content' }, note, frameSlot);
@@ -354,9 +359,9 @@ export function showMessage({ body, attachments }, options) {
 
   async function draw() {
     const my = ++token;
-    toggle.textContent = plain ? 'Show formatted (HTML) version' : 'Show plain text';
+    setText(toggle, t(plain ? 'view.showHtml' : 'view.showPlain'));
     if (plain && hasText && !textFrame) {
-      textFrame = createMessageFrame(plainTextHtml(text), { title: 'Message (plain text)', className: 'message-text-frame' });
+      textFrame = createMessageFrame(plainTextHtml(text), { title: t('view.framePlain'), className: 'message-text-frame' });
       content.append(textFrame);
     }
     if (textFrame) textFrame.hidden = !plain;
@@ -372,13 +377,13 @@ export function showMessage({ body, attachments }, options) {
       r = await /** @type {Renderer} */ (render)(bytes, { allowRemote }); // (not plain: there is HTML, so a renderer)
     } catch (err) {
       if (my !== token || destroyed) return;
-      frameSlot.replaceChildren(el('p', { class: 'message-note', text: `This message could not be shown: ${/** @type {ErrorLike} */ (err)?.message || err}` }));
+      frameSlot.replaceChildren(el('p', { class: 'message-note', text: t('view.renderFailed', { error: String(/** @type {ErrorLike} */ (err)?.message || err) }) }));
       return;
     }
     if (my !== token || destroyed) return;
     const blocked = Number(r?.remoteBlocked) || 0;
     remoteBar.hidden = allowRemote || blocked <= 0;
-    remoteText.textContent = `Remote content (${blocked === 1 ? '1 item' : `${blocked} items`}) was blocked to protect your privacy.`;
+    setText(remoteText, t('view.remoteBlocked', { n: blocked }));
     frameSlot.replaceChildren(createMessageFrame(String(r?.html ?? ''), { allowRemote }));
   }
 
@@ -393,18 +398,18 @@ export function showMessage({ body, attachments }, options) {
       for (const p of parts) {
         const cleaned = cleanFilename(p.filename, mime ?? undefined);
         const ext = cleaned.extension || String(p.extension ?? '').toLowerCase();
-        const meta = [ext ? `${ext.toUpperCase()} file` : 'File', formatSize(Number(p.size)), String(p.contentType ?? '')].filter(Boolean).join(' · ');
+        const meta = i18n.lazy(() => [ext ? i18n.text('view.fileOf', { ext: ext.toUpperCase() }) : i18n.text('view.file'), i18n.size(Number(p.size)), String(p.contentType ?? '')].filter(Boolean).join(' · '));
         const save = el('button', {
           type: 'button',
           class: 'save',
-          text: 'Save',
-          'aria-label': `Save ${cleaned.name}`,
+          text: t('view.save'),
+          'aria-label': t('view.saveName', { name: cleaned.name }),
           onclick: async () => {
             try {
               const data = await /** @type {MimeApi} */ (mime).partBytes(bytes, p.id); // (the button exists only with mime.partBytes)
               onSave(data, cleaned.name);
             } catch (err) {
-              save.replaceWith(el('span', { class: 'message-note', text: `Could not save: ${/** @type {ErrorLike} */ (err)?.message || err}` }));
+              save.replaceWith(el('span', { class: 'message-note', text: t('view.saveFailed', { error: String(/** @type {ErrorLike} */ (err)?.message || err) }) }));
             }
           },
         });
@@ -418,7 +423,7 @@ export function showMessage({ body, attachments }, options) {
           ),
         );
       }
-      attachments.replaceChildren(el('h3', { text: parts.length === 1 ? '1 attachment' : `${parts.length} attachments` }), list);
+      attachments.replaceChildren(el('h3', { text: t('view.attachments', { n: parts.length }) }), list);
       attachments.hidden = false;
     }
   }

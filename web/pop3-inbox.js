@@ -17,6 +17,9 @@
 //   title-count boolean; the element is the page (the stand-alone app): it shows the count of new
 //             messages in document.title ("(3) Mail") and the app badge. Embedded without it,
 //             only the `pop3-newmail` event says it.
+//   lang      the UI's language (a BCP 47 tag: "fr", "en-GB"); default: the first of the
+//             browser's languages (navigator.languages) the UI speaks (web/i18n/), else English.
+//             Changing it re-renders the text in place.
 //   api       "mock" loads ./dev/mock-api.js instead of ./pop3.js (development and UI tests);
 //             ignored where that module is not served (the bridge serves dev/ only with
 //             dev_pages on)
@@ -46,7 +49,8 @@ import { Deletion } from './inbox/deletion.js';
 import { DeviceDialog } from './inbox/device-dialog.js';
 import { KioskIdle } from './inbox/kiosk-idle.js';
 import { NewMail, CHECK_MINUTES, DEFAULT_CHECK_SECONDS, intervalFromAttr } from './inbox/new-mail.js';
-import { h, plural, delayedProgress } from './inbox/dom.js';
+import { h, setText, delayedProgress } from './inbox/dom.js';
+import { I18n, LAYER_LANG, pickLanguage, relabel } from './i18n/index.js';
 
 /**
  * @import { ErrorLike, TlsInfo } from './types.js'
@@ -88,10 +92,18 @@ import { h, plural, delayedProgress } from './inbox/dom.js';
  * @param {string | undefined} code
  */
 function isCertificateError(code) {
+  return groupOf(code) === 'certificate';
+}
+
+/**
+ * The group of error `code` (`errorCodes()`), or undefined (unknown, or the wasm not loaded).
+ * @param {string | undefined} code
+ */
+function groupOf(code) {
   try {
-    return errorCodes().some((c) => c.code === code && c.group === 'certificate');
+    return errorCodes().find((c) => c.code === code)?.group;
   } catch {
-    return false;
+    return undefined;
   }
 }
 
@@ -114,9 +126,10 @@ function adoptStyles(root) {
 }
 
 export class Pop3Inbox extends HTMLElement {
-  static observedAttributes = ['server', 'port', 'security', 'user', 'kiosk'];
+  static observedAttributes = ['server', 'port', 'security', 'user', 'kiosk', 'lang'];
 
   #root;
+  #i18n = new I18n(pickLanguage(globalThis.navigator?.languages ?? [])); // this element's language (web/i18n/)
   #c; // the controller: session, list, store, sync
   /** @type {AccountForm} */
   #form; // the sign-in form
@@ -138,6 +151,7 @@ export class Pop3Inbox extends HTMLElement {
   /** @type {NewMail} */
   #newMail; // checks for new mail, counts it, notifies
   #refreshing = false; // a Refresh (the button's or a check's) is running
+  #checkFailed = false; // the last automatic check could not sign in again: the old list stays, the next check retries
   /** @type {string | null} */
   #baseTitle = null; // document.title without the count (title-count)
 
@@ -145,17 +159,38 @@ export class Pop3Inbox extends HTMLElement {
     super();
     this.#root = this.attachShadow({ mode: 'open', delegatesFocus: false });
     adoptStyles(this.#root);
-    this.#c = new InboxController({ attr: (name) => this.getAttribute(name), kiosk: () => this.kiosk });
+    this.#c = new InboxController({ attr: (name) => this.getAttribute(name), kiosk: () => this.kiosk, i18n: this.#i18n });
     this.#build();
     this.#listen();
+    this.#applyLanguage();
+  }
+
+  /**
+   * The UI's language: the `lang` attribute if the UI speaks it, else the first of the
+   * browser's languages it speaks, else English. A `lang` the document or a parent element
+   * sets is not followed: it says what language the page's own content is in (index.html says
+   * "en"), not which one the user reads; the browser's languages say that. All text shown is
+   * re-rendered in place, and the shadow content carries the language for screen readers.
+   */
+  #applyLanguage() {
+    const own = this.getAttribute('lang');
+    const lang = pickLanguage([own, ...(globalThis.navigator?.languages ?? [])]);
+    const changed = this.#i18n.set(lang);
+    for (const el of this.#root.children) if (el instanceof HTMLElement) el.lang = lang;
+    if (changed) {
+      relabel(this.#root);
+      this.#list.render(); // rows are rebuilt from the list: their dates and sizes in the new format
+    }
   }
 
   connectedCallback() {
+    this.#applyLanguage();
     this.#form.applyDefaults();
     window.addEventListener('beforeunload', this.#onBeforeUnload);
     window.addEventListener('pagehide', this.#onPageHide);
     window.addEventListener('pageshow', this.#onPageShow);
     document.addEventListener('visibilitychange', this.#onVisibility);
+    window.addEventListener('languagechange', this.#onLanguageChange);
     this.#bridgeConfig ??= this.#loadBridgeConfig();
     this.#offerOffline();
   }
@@ -211,6 +246,9 @@ export class Pop3Inbox extends HTMLElement {
     }
   };
 
+  // The user changed the browser's languages: without a `lang` attribute, the text follows.
+  #onLanguageChange = () => this.#applyLanguage();
+
   // Back in the foreground: check for new mail if the last check is old enough.
   #onVisibility = () => {
     if (document.visibilityState === 'visible') void this.#newMail.visible();
@@ -221,6 +259,7 @@ export class Pop3Inbox extends HTMLElement {
     window.removeEventListener('pagehide', this.#onPageHide);
     window.removeEventListener('pageshow', this.#onPageShow);
     document.removeEventListener('visibilitychange', this.#onVisibility);
+    window.removeEventListener('languagechange', this.#onLanguageChange);
     this.#newMail.reset();
     // Leaving the page without QUIT: POP3 then discards deletion marks (nothing is deleted).
     this.#c.disconnect();
@@ -229,8 +268,10 @@ export class Pop3Inbox extends HTMLElement {
     if (this.kiosk) this.#wipe();
   }
 
-  attributeChangedCallback() {
-    if (this.isConnected) this.#form.applyDefaults();
+  /** @param {string} name */
+  attributeChangedCallback(name) {
+    if (name === 'lang') this.#applyLanguage();
+    else if (this.isConnected) this.#form.applyDefaults();
   }
 
   get kiosk() {
@@ -269,31 +310,33 @@ export class Pop3Inbox extends HTMLElement {
 
   #build() {
     const e = this.#els;
+    const i18n = this.#i18n;
+    const t = i18n.t.bind(i18n);
     /** @type {import('./types.js').ShowError} */
     const showError = (slot, err, title) => this.#showError(slot, err, title);
 
-    this.#form = new AccountForm(this, { onSubmit: (ev) => this.#onSubmit(ev), onOffline: () => this.#openOffline() });
+    this.#form = new AccountForm(this, i18n, { onSubmit: (ev) => this.#onSubmit(ev), onOffline: () => this.#openOffline() });
 
     // --- Inbox: toolbar and status lines ---
     e.count = h('span', { class: 'count', 'aria-live': 'polite' });
-    e.refreshBtn = h('button', { type: 'button', class: 'refresh', text: 'Refresh', onclick: () => void this.#refresh() });
-    e.logoutBtn = h('button', { type: 'button', class: 'logout', text: 'Log out', onclick: () => this.#logout() });
-    e.deviceBtn = h('button', { type: 'button', class: 'device', text: 'This device…', hidden: true, onclick: () => this.#device.open() });
+    e.refreshBtn = h('button', { type: 'button', class: 'refresh', text: t('inbox.refresh'), onclick: () => void this.#refresh() });
+    e.logoutBtn = h('button', { type: 'button', class: 'logout', text: t('inbox.logout'), onclick: () => this.#logout() });
+    e.deviceBtn = h('button', { type: 'button', class: 'device', text: t('inbox.device'), hidden: true, onclick: () => this.#device.open() });
     e.checkSelect = h(
       'select',
       { class: 'check-interval', id: 'p3-check-interval', name: 'check-interval', hidden: true, onchange: () => this.#chooseInterval() },
-      ...CHECK_MINUTES.map((m) => h('option', { value: m * 60, text: m ? `New mail: every ${m === 1 ? 'minute' : `${m} min`}` : 'New mail: off' })),
+      ...CHECK_MINUTES.map((m) => h('option', { value: m * 60, text: m ? t('check.everyMinutes', { n: m }) : t('check.off') })),
     );
-    e.checkLabel = h('label', { for: 'p3-check-interval', class: 'visually-hidden', text: 'Check for new mail', hidden: true });
-    e.notifyBtn = h('button', { type: 'button', class: 'notify', text: 'Notify me of new mail', 'aria-pressed': 'false', hidden: true, onclick: () => this.#toggleNotify() });
+    e.checkLabel = h('label', { for: 'p3-check-interval', class: 'visually-hidden', text: t('check.label'), hidden: true });
+    e.notifyBtn = h('button', { type: 'button', class: 'notify', text: t('notify.off'), 'aria-pressed': 'false', hidden: true, onclick: () => this.#toggleNotify() });
     e.syncLine = h('p', { class: 'syncline', role: 'status', hidden: true });
     e.status = h('p', { class: 'statusline', role: 'status' });
     e.inboxMessages = h('div', { class: 'inbox-messages' });
     e.inboxProgress = h('div', { class: 'progress-slot' });
-    this.#idle = new KioskIdle(this, { onTimeout: () => this.#idleLogout(), maxSeconds: () => this.#operatorIdle });
+    this.#idle = new KioskIdle(this, i18n, { onTimeout: () => this.#idleLogout(), maxSeconds: () => this.#operatorIdle });
 
     // --- The list, the reader, deleting ---
-    this.#list = new MessageList(this, this.#c, {
+    this.#list = new MessageList(this, this.#c, i18n, {
       open: (msg, opts) => {
         this.#newMail.opened(this.#c.itemOf(msg));
         return this.#reader.open(msg, opts);
@@ -304,7 +347,7 @@ export class Pop3Inbox extends HTMLElement {
       readerOpen: () => this.#reader.isOpen,
       countShown: () => !!e.count.textContent,
     });
-    this.#reader = new Reader(this.#c, {
+    this.#reader = new Reader(this.#c, i18n, {
       askDelete: (msg) => this.#deletion.askDelete(msg),
       undo: (msg) => this.#deletion.undo(msg),
       backToList: () => {
@@ -313,7 +356,7 @@ export class Pop3Inbox extends HTMLElement {
       },
       showError,
     });
-    this.#deletion = new Deletion(this.#root, this.#c, {
+    this.#deletion = new Deletion(this.#root, this.#c, i18n, {
       list: this.#list,
       reader: this.#reader,
       inboxMessages: e.inboxMessages,
@@ -321,14 +364,14 @@ export class Pop3Inbox extends HTMLElement {
       showError,
       logout: () => this.#logout(),
       showCount: () => this.#showCount(),
-      logoutLabel: (text) => (e.logoutBtn.textContent = text),
+      logoutLabel: (text) => setText(e.logoutBtn, text),
     });
     e.inboxTop = h('div', { class: 'inbox-messages' }, this.#deletion.els.markedBar, e.inboxProgress, e.inboxMessages);
 
     e.inboxScreen = h(
       'section',
-      { class: 'screen inbox', hidden: true, 'aria-label': 'Inbox' },
-      h('header', { class: 'toolbar' }, h('div', { class: 'title' }, h('h1', { text: 'Inbox' }), e.count), this.#searchBox().element, e.checkLabel, e.checkSelect, e.notifyBtn, e.deviceBtn, e.refreshBtn, e.logoutBtn),
+      { class: 'screen inbox', hidden: true, 'aria-label': t('inbox.title') },
+      h('header', { class: 'toolbar' }, h('div', { class: 'title' }, h('h1', { text: t('inbox.title') }), e.count), this.#searchBox().element, e.checkLabel, e.checkSelect, e.notifyBtn, e.deviceBtn, e.refreshBtn, e.logoutBtn),
       this.#idle.els.kioskCountdown,
       e.status,
       e.syncLine,
@@ -347,9 +390,10 @@ export class Pop3Inbox extends HTMLElement {
       canCheck: () => this.#canCheck(),
       kiosk: () => this.kiosk,
       onCount: (count) => this.#newCount(count),
+      i18n,
     });
 
-    this.#device = new DeviceDialog(this.#root, this.#c, { showError, syncNote: (text) => this.#syncNote(text) });
+    this.#device = new DeviceDialog(this.#root, this.#c, i18n, { showError, syncNote: (text) => this.#syncNote(text) });
     this.#root.append(this.#form.els.loginScreen, e.inboxScreen, this.#deletion.els.dialog, this.#device.els.deviceDialog);
   }
 
@@ -357,6 +401,7 @@ export class Pop3Inbox extends HTMLElement {
   #searchBox() {
     const c = this.#c;
     return new SearchBox({
+      i18n: this.#i18n,
       search: (q) => {
         // No index (nothing kept on this device, or it is still loading): the field says so.
         if (!c.search) throw new Error('no search index');
@@ -365,6 +410,7 @@ export class Pop3Inbox extends HTMLElement {
       onResults: (hits) => {
         c.setFilter(hits && new Set(hits.map((x) => x.key)));
         this.#list.active = c.items.length ? 0 : -1;
+        if (this.#els.count.textContent) this.#showCount();
         this.#list.render();
       },
     });
@@ -403,10 +449,10 @@ export class Pop3Inbox extends HTMLElement {
     if (!(await this.#bridgeConfig)) {
       this.#showError(
         f.formMessages,
-        Object.assign(new Error("This site's settings could not be loaded, so signing in is not possible right now (this device may be a shared one). Reload the page or try again later."), {
+        Object.assign(new Error(this.#i18n.text('error.clientConfig')), {
           code: 'client_config_unavailable',
         }),
-        'Could not sign in',
+        this.#i18n.t('error.signIn'),
       );
       return;
     }
@@ -415,9 +461,9 @@ export class Pop3Inbox extends HTMLElement {
     const values = form.values();
     f.formMessages.replaceChildren();
     form.busy(true);
-    const progress = delayedProgress(f.formProgress, `Connecting to ${values.server}…`);
+    const progress = delayedProgress(f.formProgress, this.#i18n.t('signin.connecting', { server: values.server }));
     // Mail kept on this device shows at once; the server's list replaces it once connected.
-    const early = await this.#showKept(values, `Connecting to ${values.server}… Meanwhile, this is the mail kept on this device.`);
+    const early = await this.#showKept(values, this.#i18n.t('signin.connectingKept', { server: values.server }));
     // Kiosk mode: the password lives in `values` only, for this sign-in (a failed one asks again);
     // the controller clears it there once the login has succeeded or failed.
     if (this.kiosk) f.password.value = '';
@@ -428,10 +474,10 @@ export class Pop3Inbox extends HTMLElement {
       this.#showInbox();
     } catch (err) {
       if (early) {
-        this.#showError(this.#els.inboxMessages, err, 'Could not sign in: showing the mail kept on this device');
+        this.#showError(this.#els.inboxMessages, err, this.#i18n.t('error.signInKept'));
         return;
       }
-      this.#showError(f.formMessages, err, 'Could not sign in');
+      this.#showError(f.formMessages, err, this.#i18n.t('error.signIn'));
       // Return the user to where they can fix it.
       form.focusFor(/** @type {ErrorLike} */ (err)?.code);
     } finally {
@@ -489,7 +535,7 @@ export class Pop3Inbox extends HTMLElement {
     const c = this.#c;
     return (
       !this.#refreshing &&
-      !!c.session &&
+      (!!c.session || this.#checkFailed) &&
       !c.offline &&
       c.canReconnect &&
       !this.#els.inboxScreen.hidden &&
@@ -510,7 +556,7 @@ export class Pop3Inbox extends HTMLElement {
     const seconds = saved?.seconds ?? fromAttr ?? DEFAULT_CHECK_SECONDS;
     // A page's interval that is none of the menu's (tests: 10 s) shows as its own option.
     if (![...e.checkSelect.options].some((o) => Number(o.value) === seconds)) {
-      e.checkSelect.append(h('option', { value: seconds, text: `New mail: every ${seconds} s` }));
+      e.checkSelect.append(h('option', { value: seconds, text: this.#i18n.t('check.everySeconds', { n: seconds }) }));
     }
     e.checkSelect.value = String(seconds);
     // Kiosk mode never checks (Refresh there asks for the password): no control for it.
@@ -528,7 +574,7 @@ export class Pop3Inbox extends HTMLElement {
 
   async #toggleNotify() {
     const on = this.#newMail.notify ? (this.#newMail.notify = false) : await this.#newMail.enableNotifications();
-    if (!on && globalThis.Notification?.permission === 'denied') this.#syncNote('Notifications are blocked for this site in the browser’s settings.');
+    if (!on && globalThis.Notification?.permission === 'denied') this.#syncNote(this.#i18n.t('notify.blocked'));
     this.#showNotify();
     await this.#c.saveNewMailSettings({ seconds: this.#newMail.seconds, notify: on }).catch(() => {});
   }
@@ -538,7 +584,7 @@ export class Pop3Inbox extends HTMLElement {
     const b = this.#els.notifyBtn;
     b.hidden = !this.#newMail.notificationsAvailable;
     b.setAttribute('aria-pressed', String(this.#newMail.notify));
-    b.textContent = this.#newMail.notify ? 'Notifications on' : 'Notify me of new mail';
+    setText(b, this.#i18n.t(this.#newMail.notify ? 'notify.on' : 'notify.off'));
   }
 
   /**
@@ -556,47 +602,47 @@ export class Pop3Inbox extends HTMLElement {
     else nav.clearAppBadge?.().catch(() => {});
   }
 
+  /** The header's count: every message, or while a search is active how many of them match. */
   #showCount() {
-    this.#els.count.textContent = plural(this.#c.items.length, 'message', 'messages');
+    const c = this.#c;
+    const n = c.allItems.length;
+    setText(this.#els.count, c.filtered ? this.#i18n.t('inbox.countOf', { shown: c.items.length, n }) : this.#i18n.t('inbox.count', { n }));
   }
 
   #renderStatus() {
     const s = /** @type {import('./types.js').Session} */ (this.#c.session);
     const c = /** @type {AccountValues} */ (this.#c.creds);
     const e = this.#els;
-    const parts = [];
+    const t = this.#i18n.t.bind(this.#i18n);
+    /** @type {import('./i18n/index.js').Msg[]} the sentences after the badge */
+    const said = [];
+    let badge;
+    const cipher = [s.tls?.version, s.tls?.cipher].filter(Boolean).join(', ');
+    const encrypted = () => (cipher ? t('status.cipher', { cipher }) : t('status.encrypted'));
     if (s.tls && !s.insecure && s.endToEnd) {
       // TLS ends in this page: the bridge relays bytes it cannot decrypt.
-      parts.push(h('span', { class: 'badge secure', text: 'End-to-end encrypted' }));
-      parts.push('The bridge cannot read your mail. ');
-      const cipher = [s.tls.version, s.tls.cipher].filter(Boolean).join(', ');
-      parts.push(cipher ? `Connection encrypted with ${cipher}. ` : 'Connection encrypted. ');
-      parts.push(certificateText(s.tls));
+      badge = h('span', { class: 'badge secure', text: t('status.e2eBadge') });
+      said.push(t('status.e2e'), encrypted(), t(certificateKey(s.tls)));
     } else if (s.tls && !s.insecure) {
       // TLS ends at the bridge: whoever runs it could read the session.
-      parts.push(h('span', { class: 'badge secure', text: 'Encrypted to the bridge' }));
-      parts.push('The bridge decrypts the connection to the mail server. ');
-      const cipher = [s.tls.version, s.tls.cipher].filter(Boolean).join(', ');
-      parts.push(cipher ? `Connection encrypted with ${cipher}. ` : 'Connection encrypted. ');
-      parts.push(certificateText(s.tls));
+      badge = h('span', { class: 'badge secure', text: t('status.bridgeBadge') });
+      said.push(t('status.bridge'), encrypted(), t(certificateKey(s.tls)));
     } else {
-      parts.push(h('span', { class: 'badge insecure', text: 'Not encrypted' }));
-      parts.push('Your password and messages are sent without protection. ');
+      badge = h('span', { class: 'badge insecure', text: t('status.plainBadge') });
+      said.push(t('status.plain'));
     }
-    parts.push(`Signed in as ${c.user} on ${c.server}`);
-    if (s.loginMethod) parts.push(` (${s.loginMethod})`);
-    parts.push('.');
-    e.status.replaceChildren(...parts);
+    said.push(s.loginMethod ? t('status.signedInWith', { user: c.user, server: c.server, method: s.loginMethod }) : t('status.signedIn', { user: c.user, server: c.server }));
+    e.status.replaceChildren(badge, h('span', { text: this.#i18n.lazy(() => said.join(' ')) }));
     e.status.classList.toggle('insecure', !s.tls || !!s.insecure);
   }
 
   async #loadMailbox() {
     const e = this.#els;
-    const progress = delayedProgress(e.inboxProgress, 'Reading the list of messages…');
+    const progress = delayedProgress(e.inboxProgress, this.#i18n.t('inbox.reading'));
     try {
       await this.#c.loadMailbox({ priority: (max) => this.#list.visibleUnloaded(max), progress });
     } catch (err) {
-      this.#showError(e.inboxMessages, err, 'Could not load your messages');
+      this.#showError(e.inboxMessages, err, this.#i18n.t('error.load'));
     } finally {
       progress.done();
     }
@@ -629,9 +675,10 @@ export class Pop3Inbox extends HTMLElement {
   /** @param {boolean} auto */
   async #refreshOnce(auto) {
     // POP3 shows a snapshot of the mailbox taken at login; new mail needs a new session.
+    // After a failed check there is none to end (the list shown is the last one).
     const creds = this.#c.creds;
-    if (!this.#c.session || !creds) return;
-    const r = await this.#deletion.endSession({ reason: 'refresh' });
+    if (!creds || (!this.#c.session && !this.#checkFailed)) return;
+    const r = this.#c.session ? await this.#deletion.endSession({ reason: 'refresh' }) : { committed: false, deleted: 0, error: null, marked: 0 };
     if (!r) return;
     const e = this.#els;
     const f = this.#form.els;
@@ -643,25 +690,37 @@ export class Pop3Inbox extends HTMLElement {
       this.#toLogin();
       this.#form.prefill({ server, port, security, user, allowInsecure, pin });
       this.#deletion.resultMessages(f.formMessages, r);
-      f.formMessages.append(h('p', { class: 'notice', role: 'status', text: 'To get new mail, enter your password again and connect.' }));
+      f.formMessages.append(h('p', { class: 'notice', role: 'status', text: this.#i18n.t('signin.again') }));
       f.password.focus({ preventScroll: true });
       this.#emit('pop3-logout', { committed: r.committed, deleted: r.deleted });
       return;
     }
     try {
       await this.#open(creds);
+      this.#checkFailed = false;
       this.#showInbox({ focus: !auto });
       if (r.marked || r.error) this.#deletion.resultMessages(e.inboxMessages, r);
     } catch (err) {
+      if (auto) {
+        // A check nobody asked for right now (the bridge or the network is down): the user
+        // stays where they are, with the list they had (kept messages still open), and is
+        // told; the next check tries again. Refresh and Log out still work as always.
+        this.#checkFailed = true;
+        this.#syncNote(this.#i18n.t('check.failed', { error: String(/** @type {ErrorLike} */ (err)?.message || err) }));
+        e.syncLine.classList.add('check-failed');
+        return;
+      }
+      this.#checkFailed = false;
       this.#c.forgetCreds();
       this.#toLogin();
       this.#deletion.resultMessages(f.formMessages, r);
-      this.#showError(f.formMessages, err, 'Could not reconnect');
+      this.#showError(f.formMessages, err, this.#i18n.t('error.reconnect'));
     }
   }
 
   #toLogin() {
     const e = this.#els;
+    this.#checkFailed = false;
     this.#c.leave();
     this.#idle.stop();
     e.syncLine.hidden = true;
@@ -692,7 +751,7 @@ export class Pop3Inbox extends HTMLElement {
     // user marked, so end without QUIT instead (POP3 then deletes nothing).
     this.#c.drop();
     this.#toLogin();
-    this.#form.els.formMessages.replaceChildren(h('p', { class: 'notice', role: 'status', text: 'You were logged out because nothing happened for a while. Nothing was deleted.' }));
+    this.#form.els.formMessages.replaceChildren(h('p', { class: 'notice', role: 'status', text: this.#i18n.t('signin.idle') }));
     this.#emit('pop3-logout', { committed: false, deleted: 0, idle: true });
   }
 
@@ -736,16 +795,16 @@ export class Pop3Inbox extends HTMLElement {
   async #openOffline() {
     const r = this.#form.loadRemembered();
     if (!r) return;
-    const shown = await this.#showKept(/** @type {AccountRef} */ ({ server: r.server, port: r.port, user: r.user }), `Mail kept on this device for ${r.user} on ${r.server}. Sign in to get new mail.`);
+    const shown = await this.#showKept(/** @type {AccountRef} */ ({ server: r.server, port: r.port, user: r.user }), this.#i18n.t('offline.status', { user: r.user ?? '', server: r.server ?? '' }));
     if (shown) this.#list.focus();
-    else this.#showError(this.#form.els.formMessages, new Error('No mail is kept on this device for this account.'), 'Nothing to show offline');
+    else this.#showError(this.#form.els.formMessages, new Error(this.#i18n.text('offline.none')), this.#i18n.t('offline.noneTitle'));
   }
 
   /**
    * Shows the mail kept for the account of `values`, without a session (reading works; new
    * mail needs a connection). Resolves false when nothing is kept (or there is no store).
    * @param {AccountRef} values
-   * @param {string} statusText
+   * @param {import('./i18n/index.js').Msg} statusText
    */
   async #showKept(values, statusText) {
     const e = this.#els;
@@ -754,13 +813,15 @@ export class Pop3Inbox extends HTMLElement {
       this.#form.els.loginScreen.hidden = true;
       e.inboxScreen.hidden = false;
       e.refreshBtn.hidden = true;
-      e.logoutBtn.textContent = 'Close';
+      // No session to check with: no new-mail interval nor notifications (sign-in shows them).
+      e.checkSelect.hidden = e.checkLabel.hidden = e.notifyBtn.hidden = true;
+      setText(e.logoutBtn, this.#i18n.t('offline.close'));
       this.#deletion.els.markedBar.hidden = true;
       e.inboxMessages.replaceChildren();
       this.#reader.close(false);
       this.#list.active = this.#c.items.length ? 0 : -1;
       this.#showCount();
-      e.status.replaceChildren(h('span', { class: 'badge', text: 'Offline' }), statusText);
+      e.status.replaceChildren(h('span', { class: 'badge', text: this.#i18n.t('offline.badge') }), h('span', { text: statusText }));
       e.status.classList.remove('insecure');
       this.#syncNote('');
       this.#list.render();
@@ -772,33 +833,42 @@ export class Pop3Inbox extends HTMLElement {
 
   // ------------------------------------------------------------------ errors and notes
 
-  /** @param {string} text */
+  /** @param {string | import('./i18n/index.js').Msg} text */
   #syncNote(text) {
     const e = this.#els;
-    e.syncLine.textContent = text || '';
-    e.syncLine.hidden = !text;
+    setText(e.syncLine, text);
+    e.syncLine.hidden = !String(text);
+    e.syncLine.classList.remove('check-failed');
   }
 
   /**
    * Plain-language error, then the server's own words quoted, then technical details.
+   *
+   * The wasm and store layers write their messages in English (LAYER_LANG), with the details
+   * of the case (a date, a size). In English that message is shown as it is; in another
+   * language the catalog's text for the error's code (or its group) is shown instead, and the
+   * layer's own message moves to the technical details, so nothing of it is lost.
    * @param {Element} slot
    * @param {unknown} error
-   * @param {string} title
+   * @param {string | import('./i18n/index.js').Msg} title
    */
   #showError(slot, error, title) {
     const err = /** @type {ErrorLike | null | undefined} */ (error);
     const message = err?.message || String(err);
+    const i18n = this.#i18n;
+    const code = err?.code;
+    const known = code ? [`code.${code}`, `group.${groupOf(code)}`].find((k) => i18n.has(k)) : undefined;
+    const translated = known && (i18n.lang !== LAYER_LANG || !err?.message) ? i18n.t(known) : null;
+    const detail = translated && err?.message ? [err.message, err.detail].filter(Boolean).join('\n\n') : err?.detail;
     const isCert = isCertificateError(err?.code);
     const box = h(
       'div',
       { class: 'error', role: 'alert' },
       h('p', { class: 'error-title', text: title }),
-      h('p', { class: 'error-message', text: message }),
-      err?.serverText ? h('figure', { class: 'server-text' }, h('figcaption', { text: 'The server said:' }), h('blockquote', { text: err.serverText })) : null,
-      err?.detail
-        ? h('details', { class: 'error-detail', open: isCert }, h('summary', { text: isCert ? 'Certificate details' : 'Technical details' }), h('pre', { text: err.detail }))
-        : null,
-      err?.code ? h('p', { class: 'error-code', text: `Error code: ${err.code}` }) : null,
+      h('p', { class: 'error-message', text: translated ?? message }),
+      err?.serverText ? h('figure', { class: 'server-text' }, h('figcaption', { text: i18n.t('error.serverSaid') }), h('blockquote', { text: err.serverText })) : null,
+      detail ? h('details', { class: 'error-detail', open: isCert }, h('summary', { text: i18n.t(isCert ? 'error.certDetails' : 'error.details') }), h('pre', { text: detail })) : null,
+      code ? h('p', { class: 'error-code', text: i18n.t('error.code', { code }) }) : null,
     );
     slot.replaceChildren(box);
     box.scrollIntoView?.({ block: 'nearest' });
@@ -816,14 +886,14 @@ export class Pop3Inbox extends HTMLElement {
 }
 
 /**
- * What the status line says of the server's certificate. A matching pin (the user's
- * fingerprint, or the page's or bridge operator's) accepts a certificate no CA vouches for: it
- * was checked, against exactly that certificate, so it is not "NOT verified".
+ * What the status line says of the server's certificate (a catalog key). A matching pin (the
+ * user's fingerprint, or the page's or bridge operator's) accepts a certificate no CA vouches
+ * for: it was checked, against exactly that certificate, so it is not "NOT verified".
  * @param {TlsInfo} tls
  */
-function certificateText(tls) {
-  if (tls.pinMatched === true) return tls.verified === false ? 'Certificate accepted by its fingerprint. ' : 'Certificate verified, and it matches its fingerprint. ';
-  return tls.verified === false ? 'The certificate was NOT verified. ' : 'Certificate verified. ';
+function certificateKey(tls) {
+  if (tls.pinMatched === true) return tls.verified === false ? 'status.certPinned' : 'status.certVerifiedPinned';
+  return tls.verified === false ? 'status.certNotVerified' : 'status.certVerified';
 }
 
 if (!customElements.get('pop3-inbox')) customElements.define('pop3-inbox', Pop3Inbox);

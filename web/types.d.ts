@@ -4,6 +4,8 @@
 // (pkg/*.d.ts) type every options object and most results as `any`; these are the shapes the
 // Rust side (client-wasm/pop3-web, pop3-mime-web, pop3-sync) accepts and returns.
 
+import type { Msg } from './i18n/index.js';
+
 // ------------------------------------------------------------------------------ errors
 
 /** Every rejection of the API: an `Error` named "Pop3Error" (docs/js-api.md, "Errors"). */
@@ -498,13 +500,13 @@ export type ElementHandlers = {
  */
 export type ElementProps = ElementHandlers & {
   class?: string | undefined;
-  text?: string | undefined;
+  text?: string | Msg | undefined;
   dataset?: Record<string, string> | undefined;
-  [attribute: string]: string | number | boolean | null | undefined | Record<string, string> | ((ev: never) => unknown);
+  [attribute: string]: string | Msg | number | boolean | null | undefined | Record<string, string> | ((ev: never) => unknown);
 };
 
 /** A child of `h()`: text becomes a text node; null, undefined and false are left out. */
-export type ElementChild = Node | string | null | undefined | false;
+export type ElementChild = Node | string | Msg | null | undefined | false;
 
 /** The element's error box: a plain-language `title`, the error's message, the server's words. */
-export type ShowError = (slot: Element, err: unknown, title: string) => void;
+export type ShowError = (slot: Element, err: unknown, title: string | Msg) => void;

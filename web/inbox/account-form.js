@@ -13,9 +13,12 @@
 // crafted link: it is shown prominently next to Connect, which names it ("Connect to …"),
 // so signing in is a confirmation of that server. Typing another server removes the note.
 
-import { h } from './dom.js';
+import { h, setText } from './dom.js';
 
-/** @import { Security } from '../types.js' */
+/**
+ * @import { Security } from '../types.js'
+ * @import { I18n } from '../i18n/index.js'
+ */
 
 /**
  * What the user typed (`values()`): the account and the password for one sign-in.
@@ -90,14 +93,13 @@ export function normalizePin(text) {
   return /^[0-9a-f]{64}$/i.test(s) ? s.toLowerCase() : null;
 }
 
-const PIN_ERROR = 'The certificate fingerprint must be 64 hexadecimal digits (a SHA-256); colons or spaces between them are allowed. Correct it, or leave the field empty.';
-
 /** @type {Readonly<Record<string, number>>} */
 export const DEFAULT_PORTS = { tls: 995, stls: 110, plain: 110 };
 
 export class AccountForm {
   els = /** @type {AccountFormEls} */ ({});
   #host; // the element: its attributes and kiosk mode
+  #i18n; // the element's language (web/i18n/)
   #lastSecurity = 'tls';
   /** @type {string | null} */
   #urlServer = null; // the server as the page URL gave it (to be confirmed), or null
@@ -106,27 +108,30 @@ export class AccountForm {
    * `host`: the <pop3-inbox> element; `onSubmit(ev)`, `onOffline()`: the element's handlers.
    * `onSubmit` gets the form's submit event, or null in kiosk mode (no form submission).
    * @param {HTMLElement} host
+   * @param {I18n} i18n
    * @param {{ onSubmit: (ev: Event | null) => void, onOffline: () => void }} actions
    */
-  constructor(host, { onSubmit, onOffline }) {
+  constructor(host, i18n, { onSubmit, onOffline }) {
     this.#host = host;
+    this.#i18n = i18n;
+    const t = i18n.t.bind(i18n);
     const e = this.els;
     const id = (/** @type {string} */ s) => `p3-${s}`;
-    e.server = h('input', { id: id('server'), name: 'server', required: true, autocomplete: 'off', autocapitalize: 'none', spellcheck: 'false', inputmode: 'url', placeholder: 'pop.example.org', oninput: () => this.#showUrlServer() });
+    e.server = h('input', { id: id('server'), name: 'server', required: true, autocomplete: 'off', autocapitalize: 'none', spellcheck: 'false', inputmode: 'url', placeholder: t('form.serverPlaceholder'), oninput: () => this.#showUrlServer() });
     e.security = h(
       'select',
       { id: id('security'), name: 'security', onchange: () => this.#onSecurityChange() },
-      h('option', { value: 'tls', text: 'TLS (port 995)' }),
-      h('option', { value: 'stls', text: 'STARTTLS (port 110)' }),
-      h('option', { value: 'plain', text: 'No encryption' }),
+      h('option', { value: 'tls', text: t('form.securityTls') }),
+      h('option', { value: 'stls', text: t('form.securityStls') }),
+      h('option', { value: 'plain', text: t('form.securityPlain') }),
     );
     e.port = h('input', { id: id('port'), name: 'port', type: 'number', min: 1, max: 65535, required: true, inputmode: 'numeric', value: 995 });
     e.acceptInsecure = h('input', { type: 'checkbox', name: 'acceptInsecure', id: id('accept-insecure') });
     e.insecureWarning = h(
       'div',
       { class: 'warning', id: id('insecure-warning'), hidden: true },
-      h('p', {}, h('strong', { text: 'Warning: no encryption. ' }), 'Your password and all your messages would travel over the network unprotected, readable and changeable by anyone along the way. Only use this on a network you fully trust, for example a test server on this computer.'),
-      h('label', { class: 'check', for: id('accept-insecure') }, e.acceptInsecure, h('span', { text: 'I understand the risk and want to connect without encryption' })),
+      h('p', {}, h('strong', { text: t('form.insecureStrong') }), ' ', t('form.insecureText')),
+      h('label', { class: 'check', for: id('accept-insecure') }, e.acceptInsecure, h('span', { text: t('form.insecureAccept') })),
     );
     // Optional trust for a server whose certificate no CA vouches for (self-signed): its
     // SHA-256 pin. Only TLS that ends in the page can use it (see the controller's open()).
@@ -136,7 +141,7 @@ export class AccountForm {
       autocomplete: 'off',
       autocapitalize: 'none',
       spellcheck: 'false',
-      placeholder: 'AB:CD:…',
+      placeholder: t('form.pinPlaceholder'),
       'aria-describedby': `${id('pin-hint')} ${id('pin-error')}`,
       oninput: () => this.#showPinError(false),
     });
@@ -144,42 +149,36 @@ export class AccountForm {
     e.pinField = h(
       'div',
       { class: 'field' },
-      h('label', { class: 'field-label', for: id('pin') }, 'Certificate fingerprint (SHA-256) ', h('span', { class: 'optional', text: '(optional)' })),
+      h('label', { class: 'field-label', for: id('pin') }, t('form.pin'), ' ', h('span', { class: 'optional', text: t('form.optional') })),
       e.pin,
-      h(
-        'p',
-        { class: 'field-hint', id: id('pin-hint') },
-        'Only for a server with a self-signed certificate: the SHA-256 fingerprint of the server’s certificate, for example from ',
-        h('code', { text: 'openssl x509 -noout -fingerprint -sha256' }),
-        '. The connection then ends in this page, and the certificate must match it.',
-      ),
+      h('p', { class: 'field-hint', id: id('pin-hint') }, t('form.pinHintBefore'), ' ', h('code', { text: 'openssl x509 -noout -fingerprint -sha256' }), t('form.pinHintAfter')),
       e.pinError,
     );
     e.user = h('input', { id: id('user'), name: 'user', required: true, autocomplete: 'username', autocapitalize: 'none', spellcheck: 'false' });
     e.password = h('input', { id: id('password'), name: 'password', type: 'password', required: true, autocomplete: 'current-password' });
     e.remember = h('input', { type: 'checkbox', name: 'remember', id: id('remember') });
-    e.rememberLabel = h('label', { class: 'check', for: id('remember') }, e.remember, h('span', { text: 'Remember server, user and fingerprint on this device (never the password)' }));
-    e.kioskHint = h('p', { class: 'hint', hidden: true, text: 'Remembering is turned off on this shared device.' });
+    e.rememberLabel = h('label', { class: 'check', for: id('remember') }, e.remember, h('span', { text: t('form.remember') }));
+    e.kioskHint = h('p', { class: 'hint', hidden: true, text: t('form.kioskHint') });
     e.urlServerNote = h('div', { class: 'warning url-server', id: id('url-server'), hidden: true });
     // In kiosk mode a plain button (see applyDefaults); otherwise it submits the form.
-    e.connectBtn = h('button', { type: 'submit', class: 'primary connect', text: 'Connect', onclick: () => this.#kiosk && onSubmit(null) });
-    e.offlineBtn = h('button', { type: 'button', class: 'offline', hidden: true, text: 'Read mail kept on this device (offline)', onclick: onOffline });
+    e.connectBtn = h('button', { type: 'submit', class: 'primary connect', text: t('form.connect'), onclick: () => this.#kiosk && onSubmit(null) });
+    e.offlineBtn = h('button', { type: 'button', class: 'offline', hidden: true, text: t('form.offline'), onclick: onOffline });
     e.formMessages = h('div', { class: 'form-messages' });
     e.formProgress = h('div', { class: 'progress-slot' });
     e.fieldset = h(
       'fieldset',
       {},
-      h('label', { class: 'field', for: id('server') }, h('span', { text: 'Mail server' }), e.server),
+      h('label', { class: 'field', for: id('server') }, h('span', { text: t('form.server') }), e.server),
       h(
         'div',
         { class: 'field-row' },
-        h('label', { class: 'field', for: id('security') }, h('span', { text: 'Security' }), e.security),
-        h('label', { class: 'field', for: id('port') }, h('span', { text: 'Port' }), e.port),
+        h('label', { class: 'field', for: id('security') }, h('span', { text: t('form.security') }), e.security),
+        h('label', { class: 'field', for: id('port') }, h('span', { text: t('form.port') }), e.port),
       ),
       e.insecureWarning,
       e.pinField,
-      h('label', { class: 'field', for: id('user') }, h('span', { text: 'User name' }), e.user),
-      h('label', { class: 'field', for: id('password') }, h('span', { text: 'Password' }), e.password),
+      h('label', { class: 'field', for: id('user') }, h('span', { text: t('form.user') }), e.user),
+      h('label', { class: 'field', for: id('password') }, h('span', { text: t('form.password') }), e.password),
       e.rememberLabel,
       e.kioskHint,
       e.urlServerNote,
@@ -201,13 +200,13 @@ export class AccountForm {
           }
         },
       },
-      h('h1', { id: id('login-title'), text: 'Sign in to your mail' }),
-      h('p', { class: 'lead', text: 'Read your POP3 mailbox in the browser.' }),
+      h('h1', { id: id('login-title'), text: t('form.title') }),
+      h('p', { class: 'lead', text: t('form.lead') }),
       e.formMessages,
       e.fieldset,
       e.formProgress,
     );
-    e.loginScreen = h('section', { class: 'screen login', 'aria-label': 'Account' }, e.form);
+    e.loginScreen = h('section', { class: 'screen login', 'aria-label': t('form.screen') }, e.form);
     this.#setSecurityUi();
   }
 
@@ -253,12 +252,13 @@ export class AccountForm {
     const server = e.server.value.trim();
     const show = !!this.#urlServer && server === this.#urlServer.trim();
     e.urlServerNote.hidden = !show;
-    e.connectBtn.textContent = show ? `Connect to ${server}` : 'Connect';
+    const t = this.#i18n.t.bind(this.#i18n);
+    setText(e.connectBtn, show ? t('form.connectTo', { server }) : t('form.connect'));
     if (show) {
       e.urlServerNote.replaceChildren(
-        h('p', {}, h('strong', { text: 'Check the mail server. ' }), 'The link you opened chose the server your password will be sent to:'),
+        h('p', {}, h('strong', { text: t('form.urlServerStrong') }), ' ', t('form.urlServerText')),
         h('p', { class: 'url-server-name' }, h('strong', { text: server })),
-        h('p', { text: 'Connect only if this is your own mail provider’s server. If it is not, type the right one above.' }),
+        h('p', { text: t('form.urlServerCheck') }),
       );
       // Larger than the text around it (CSSOM, allowed by a strict CSP: no style attribute).
       /** @type {HTMLElement} */ (e.urlServerNote.querySelector('.url-server-name')).style.fontSize = '1.3em';
@@ -331,7 +331,7 @@ export class AccountForm {
   #showPinError(on) {
     const e = this.els;
     e.pinError.hidden = !on;
-    e.pinError.textContent = on ? PIN_ERROR : '';
+    setText(e.pinError, on ? this.#i18n.t('form.pinError') : '');
     if (on) e.pin.setAttribute('aria-invalid', 'true');
     else e.pin.removeAttribute('aria-invalid');
   }

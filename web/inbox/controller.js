@@ -17,7 +17,7 @@ import { summarizeHeaders } from '../pop3.js';
 import { openStore, requestPersistence } from '../store.js';
 import { openSearch } from '../search.js';
 import { syncAccount, finishSync, undoSyncDeletions, summaryOf, keepOnDemand, identifyKept } from '../sync.js';
-import { formatSize, nf, plural } from './dom.js';
+import { ENGLISH } from '../i18n/index.js';
 
 
 /**
@@ -27,6 +27,7 @@ import { formatSize, nf, plural } from './dom.js';
  * @import { SyncReport } from '../sync.js'
  * @import { AccountValues } from './account-form.js'
  * @import { DelayedProgress } from './dom.js'
+ * @import { I18n, Msg } from '../i18n/index.js'
  */
 
 /**
@@ -51,7 +52,7 @@ import { formatSize, nf, plural } from './dom.js';
  * @property {{ now: boolean }} items the list changed; `now` false: a render on the next frame is enough
  * @property {undefined} listed the server's list replaced the items
  * @property {undefined} marks deletion marks changed
- * @property {string} syncnote the line under the status ('' hides it)
+ * @property {string | Msg} syncnote the line under the status ('' hides it)
  * @property {undefined} store the offline store opened or closed
  */
 
@@ -126,13 +127,17 @@ export class InboxController {
 
   /**
    * `attr(name)`: the element's attribute now; `kiosk()`: whether kiosk mode is on now;
-   * `api`: a module with the shape of pop3.js to use instead of loading one (tests in node).
-   * @param {{ attr: (name: string) => string | null, kiosk: () => boolean, api?: InboxApi | null }} options
+   * `api`: a module with the shape of pop3.js to use instead of loading one (tests in node);
+   * `i18n`: the element's language, for the status lines it writes (default English).
+   * @param {{ attr: (name: string) => string | null, kiosk: () => boolean, api?: InboxApi | null, i18n?: I18n }} options
    */
-  constructor({ attr, kiosk, api = null }) {
+  constructor({ attr, kiosk, api = null, i18n = ENGLISH }) {
     this.#opt = { attr, kiosk };
     this.#api = api;
+    this.#i18n = i18n;
   }
+
+  #i18n;
 
   /**
    * Listens to `type`; returns the function that stops listening.
@@ -162,7 +167,7 @@ export class InboxController {
     this.#emit('items', { now });
   }
 
-  /** @param {string} text */
+  /** @param {string | Msg} text */
   #syncNote(text) {
     this.#emit('syncnote', text || '');
   }
@@ -292,7 +297,7 @@ export class InboxController {
       // A static specifier: bundlers split the client off and still find it.
       this.#api = /** @type {InboxApi} */ (/** @type {unknown} */ (await import('../pop3.js')));
     } catch (err) {
-      throw Object.assign(new Error('The mail client could not be loaded. Reload the page; if it keeps happening, the site is not set up completely.'), {
+      throw Object.assign(new Error(this.#i18n.text('error.loadClient')), {
         code: 'load_failed',
         detail: String(/** @type {ErrorLike} */ (err)?.message || err),
       });
@@ -417,11 +422,11 @@ export class InboxController {
         }
         if (!batch.length) break;
         const base = loaded;
-        progress.update(base, total, `Loading message headers: ${nf.format(base)} of ${nf.format(total)}`);
+        progress.update(base, total, this.#i18n.t('inbox.headers', { done: base, total }));
         const got = await session.fetchHeaders({
           msgs: batch,
           signal: ctrl.signal,
-          onProgress: ({ done }) => progress.update(base + done, total, `Loading message headers: ${nf.format(base + done)} of ${nf.format(total)}`),
+          onProgress: ({ done }) => progress.update(base + done, total, this.#i18n.t('inbox.headers', { done: base + done, total })),
         });
         if (ctrl.signal.aborted) return;
         for (const r of got) {
@@ -590,7 +595,7 @@ export class InboxController {
       );
     } catch (err) {
       this.#store = null;
-      this.#syncNote(`Mail is not kept on this device: ${/** @type {ErrorLike} */ (err)?.message || err}`);
+      this.#syncNote(this.#i18n.t('sync.noStore', { error: String(/** @type {ErrorLike} */ (err)?.message || err) }));
     }
   }
 
@@ -796,7 +801,7 @@ export class InboxController {
       }
     }
     if (!this.#session || !(it.msg > 0)) {
-      throw Object.assign(new Error('Only the headers of this message are kept on this device. Connect to read it.'), { code: 'offline' });
+      throw Object.assign(new Error(this.#i18n.text('code.offline')), { code: 'offline' });
     }
     const bytes = await this.#session.retr(it.msg);
     this.#keepOnDemand(it, bytes);
@@ -833,19 +838,19 @@ export class InboxController {
     if (!w || this.#session !== session || this.#sync) return;
     const settings = await this.settings();
     const policy = this.kiosk ? /** @type {SyncPolicy} */ ({ mode: 'leave' }) : settings.policy;
-    /** @type {string[]} */
+    /** @type {Msg[]} */
     const notes = [];
     // Deleting on the server needs a copy here that the browser promised not to evict.
     let allowDelete = !this.kiosk;
     if (allowDelete && policy.mode !== 'leave' && this.#store.kind === 'indexeddb' && !settings.riskAccepted && !(await requestPersistence())) {
       allowDelete = false;
-      notes.push('Nothing was deleted on the server: this browser did not promise to keep the mail stored here. Allow it in “This device…”.');
+      notes.push(this.#i18n.t('sync.notPersisted'));
     }
     const ctrl = new AbortController();
     /** @type {SyncState} */
     const s = { ctrl, run: null, report: null, promise: null, settled: false };
     this.#sync = s;
-    this.#syncNote('Keeping your mail on this device…');
+    this.#syncNote(this.#i18n.t('sync.keeping'));
     s.promise = syncAccount({
       session,
       store: this.#store,
@@ -858,7 +863,13 @@ export class InboxController {
       onRun: (run) => (s.run = run),
       onProgress: (p) => {
         if (p.phase === 'bodies' && this.#sync === s) {
-          this.#syncNote(`Keeping your mail on this device: ${nf.format(p.done)} of ${plural(p.total, 'message', 'messages')}${p.totalBytes ? ` (${formatSize(p.bytes)} of ${formatSize(p.totalBytes)})` : ''}…`);
+          const i18n = this.#i18n;
+          const { done, total, bytes, totalBytes } = p;
+          this.#syncNote(
+            totalBytes
+              ? i18n.t('sync.progressBytes', { done, n: total, bytes: i18n.lazy(() => i18n.size(bytes)), total: i18n.lazy(() => i18n.size(totalBytes)) })
+              : i18n.t('sync.progress', { done, n: total }),
+          );
         }
       },
       onStored: ({ msg, key, full }) => {
@@ -881,7 +892,7 @@ export class InboxController {
       },
       (/** @type {ErrorLike | null} */ err) => {
         if (this.#sync === s && err?.code !== 'cancelled' && !ctrl.signal.aborted) {
-          this.#syncNote(`Keeping mail on this device stopped: ${err?.message || err}. Nothing was deleted on the server; the next sync continues.`);
+          this.#syncNote(this.#i18n.t('sync.stopped', { error: String(err?.message || err) }));
         }
         return null;
       },
@@ -890,7 +901,7 @@ export class InboxController {
 
   /**
    * @param {SyncReport} report
-   * @param {string[]} notes
+   * @param {Msg[]} notes
    */
   #afterSync(report, notes) {
     for (const en of report.plan?.entries ?? []) {
@@ -902,17 +913,19 @@ export class InboxController {
       const it = this.#itemOf(d.msg);
       if (it) Object.assign(it, { marked: true, byPolicy: true });
     }
-    /** @type {string[]} */
+    const i18n = this.#i18n;
+    // The sync layer's own words (blocked, error, warnings) are shown as it wrote them.
+    /** @type {(string | Msg)[]} */
     const lines = [];
     if (report.blocked) lines.push(report.blocked.message);
-    if (report.error) lines.push(`${report.error.message} Nothing was deleted on the server.`);
+    if (report.error) lines.push(i18n.t('sync.errorNothingDeleted', { error: report.error.message }));
     for (const w of report.warnings) lines.push(w.message);
     lines.push(...notes);
-    const kept = this.#items.filter((x) => x.kept === 'full').length;
+    const n = this.#items.filter((x) => x.kept === 'full').length;
     const del = report.deletions.length;
-    const where = this.#store?.kind === 'memory' ? "in this page's memory only (erased when you log out)" : 'on this device';
-    const summary = `${plural(kept, 'message is', 'messages are')} kept ${where}${del ? `; ${plural(del, 'message', 'messages')} will be deleted from the server when you finish the session (Undo keeps ${del === 1 ? 'it' : 'them'} there)` : ''}.`;
-    this.#syncNote([summary, ...lines].join(' '));
+    const kept = i18n.t(this.#store?.kind === 'memory' ? 'sync.keptMemory' : 'sync.kept', { n });
+    const summary = del ? i18n.t('sync.keptDelete', { kept, n: del }) : i18n.t('sync.keptOnly', { kept });
+    this.#syncNote(i18n.lazy(() => [summary, ...lines].join(' ')));
     this.#emit('marks');
     this.#emitItems(true);
   }

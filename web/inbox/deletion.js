@@ -5,13 +5,14 @@
 // reported as it is. Offline, Delete removes the copy kept on this device instead.
 // Also the one confirmation dialog, reused for every question.
 
-import { h, nf, plural, delayedProgress, trapFocus } from './dom.js';
+import { h, setText, delayedProgress, trapFocus } from './dom.js';
 
 /**
  * @import { ShowError } from '../types.js'
  * @import { InboxController, QuitOutcome } from './controller.js'
  * @import { MessageList } from './message-list.js'
  * @import { Reader } from './reader.js'
+ * @import { I18n, Msg } from '../i18n/index.js'
  */
 
 /**
@@ -24,7 +25,7 @@ import { h, nf, plural, delayedProgress, trapFocus } from './dom.js';
  * @property {ShowError} showError
  * @property {() => void} logout
  * @property {() => void} showCount
- * @property {(text: string) => void} logoutLabel
+ * @property {(text: Msg) => void} logoutLabel
  */
 
 /**
@@ -41,9 +42,9 @@ import { h, nf, plural, delayedProgress, trapFocus } from './dom.js';
 /**
  * A question of the confirmation dialog: each `text` entry is a paragraph (a list: its pieces).
  * @typedef {object} ConfirmQuestion
- * @property {string} title
- * @property {(string | Node | (string | Node)[])[]} text
- * @property {string} confirmLabel
+ * @property {Msg} title
+ * @property {(Msg | Node | (Msg | string | Node)[])[]} text
+ * @property {Msg} confirmLabel
  * @property {boolean | undefined} [danger] default true
  */
 
@@ -52,16 +53,20 @@ export class Deletion {
   #root; // the shadow root (where focus is)
   #c; // the controller
   #a; // { list, reader, inboxMessages, inboxProgress, showError, logout(), showCount(), logoutLabel(text) }
+  #i18n; // the element's language
 
   /**
    * @param {ShadowRoot} root
    * @param {InboxController} controller
+   * @param {I18n} i18n
    * @param {DeletionActions} actions
    */
-  constructor(root, controller, actions) {
+  constructor(root, controller, i18n, actions) {
     this.#root = root;
     this.#c = controller;
+    this.#i18n = i18n;
     this.#a = actions;
+    const t = i18n.t.bind(i18n);
     const e = this.els;
     const id = (/** @type {string} */ s) => `p3-${s}`;
     // Announced when it changes: how many messages the session's end will delete.
@@ -70,13 +75,13 @@ export class Deletion {
       'div',
       { class: 'marked-bar', hidden: true },
       e.markedText,
-      h('button', { type: 'button', class: 'undo-all', text: 'Undo all', onclick: () => this.undoAll() }),
-      h('button', { type: 'button', class: 'finish primary', text: 'Finish session', onclick: () => actions.logout() }),
+      h('button', { type: 'button', class: 'undo-all', text: t('marked.undoAll'), onclick: () => this.undoAll() }),
+      h('button', { type: 'button', class: 'finish primary', text: t('marked.finish'), onclick: () => actions.logout() }),
     );
     e.dTitle = h('h2', { id: id('dialog-title') });
     e.dText = h('div', { id: id('dialog-text') });
     e.dConfirm = h('button', { type: 'submit', value: 'confirm', class: 'danger confirm' });
-    e.dCancel = h('button', { type: 'submit', value: 'cancel', class: 'cancel', text: 'Cancel', autofocus: true });
+    e.dCancel = h('button', { type: 'submit', value: 'cancel', class: 'cancel', text: t('dialog.cancel'), autofocus: true });
     e.dialog = h(
       'dialog',
       { 'aria-labelledby': id('dialog-title'), 'aria-describedby': id('dialog-text') },
@@ -92,9 +97,9 @@ export class Deletion {
    */
   confirm({ title, text, confirmLabel, danger = true }) {
     const e = this.els;
-    e.dTitle.textContent = title;
+    setText(e.dTitle, title);
     e.dText.replaceChildren(...text.map((t) => h('p', {}, ...(Array.isArray(t) ? t : [t]))));
-    e.dConfirm.textContent = confirmLabel;
+    setText(e.dConfirm, confirmLabel);
     e.dConfirm.className = `confirm ${danger ? 'danger' : 'primary'}`;
     e.dialog.returnValue = '';
     const opener = /** @type {HTMLElement | null} */ (this.#root.activeElement);
@@ -125,13 +130,11 @@ export class Deletion {
     const it = c.itemAt(i);
     if (c.offline) return this.#askDeleteLocal(it);
     if (!c.session) return;
+    const t = this.#i18n.t.bind(this.#i18n);
     const ok = await this.confirm({
-      title: 'Delete this message?',
-      text: [
-        ['“', h('strong', { text: it.subject || '(no subject)' }), '” will be marked for deletion.'],
-        'It is deleted from the server only when you finish the session (Log out). Until then it stays on the server and you can undo.',
-      ],
-      confirmLabel: 'Mark for deletion',
+      title: t('delete.title'),
+      text: [this.#withSubject('delete.text', it.subject), t('delete.when')],
+      confirmLabel: t('delete.confirm'),
     });
     if (!ok) return;
     try {
@@ -141,17 +144,18 @@ export class Deletion {
       this.updateMarked();
       this.#a.list.render();
     } catch (err) {
-      this.#a.showError(this.#a.inboxMessages, err, 'Could not mark the message for deletion');
+      this.#a.showError(this.#a.inboxMessages, err, this.#i18n.t('error.mark'));
     }
   }
 
   /** @param {import('./controller.js').InboxItem} it */
   async #askDeleteLocal(it) {
     const c = this.#c;
+    const t = this.#i18n.t.bind(this.#i18n);
     const ok = await this.confirm({
-      title: 'Delete this message from this device?',
-      text: [['“', h('strong', { text: it.subject || '(no subject)' }), '” will be deleted from this device. This cannot be undone.'], 'If it is still on the server, it stays there (unless this account deletes on the server what you delete here).'],
-      confirmLabel: 'Delete from this device',
+      title: t('deleteLocal.title'),
+      text: [this.#withSubject('deleteLocal.text', it.subject), t('deleteLocal.server')],
+      confirmLabel: t('deleteLocal.confirm'),
     });
     if (!ok || !c.store) return;
     try {
@@ -163,8 +167,21 @@ export class Deletion {
       this.#a.showCount();
       list.render();
     } catch (err) {
-      this.#a.showError(this.#a.inboxMessages, err, 'Could not delete the message');
+      this.#a.showError(this.#a.inboxMessages, err, this.#i18n.t('error.deleteLocal'));
     }
+  }
+
+  /**
+   * The catalog's sentence `key` with the message's subject in bold where its `{subject}` is
+   * (the subject is mail: a text node, never markup).
+   * @param {string} key
+   * @param {string} subject
+   * @returns {(Msg | Node)[]}
+   */
+  #withSubject(key, subject) {
+    const i18n = this.#i18n;
+    const side = (/** @type {0 | 1} */ k) => i18n.lazy(() => i18n.text(key).split('{subject}')[k] ?? '');
+    return [side(0), h('strong', { text: subject || i18n.t('list.noSubject') }), side(1)];
   }
 
   /**
@@ -172,11 +189,11 @@ export class Deletion {
    * @param {number} msg
    */
   async undo(msg) {
-    const progress = delayedProgress(this.#a.inboxProgress, 'Undoing…');
+    const progress = delayedProgress(this.#a.inboxProgress, this.#i18n.t('marked.undoing'));
     try {
       await this.#c.undo(msg);
     } catch (err) {
-      this.#a.showError(this.#a.inboxMessages, err, 'Could not undo');
+      this.#a.showError(this.#a.inboxMessages, err, this.#i18n.t('error.undo'));
     } finally {
       progress.done();
       this.updateMarked();
@@ -189,7 +206,7 @@ export class Deletion {
     try {
       await this.#c.undoAll();
     } catch (err) {
-      this.#a.showError(this.#a.inboxMessages, err, 'Could not undo');
+      this.#a.showError(this.#a.inboxMessages, err, this.#i18n.t('error.undo'));
     }
     this.updateMarked();
     this.#a.list.render();
@@ -200,8 +217,8 @@ export class Deletion {
     const e = this.els;
     const n = this.#c.markedCount();
     e.markedBar.hidden = n === 0;
-    e.markedText.textContent = `${plural(n, 'message', 'messages')} marked for deletion. ${n === 1 ? 'It is' : 'They are'} deleted from the server when you finish the session.`;
-    this.#a.logoutLabel(n ? 'Finish session' : 'Log out');
+    setText(e.markedText, this.#i18n.t('marked.count', { n }));
+    this.#a.logoutLabel(this.#i18n.t(n ? 'marked.finish' : 'inbox.logout'));
     this.#a.reader.updateMarked();
   }
 
@@ -216,17 +233,16 @@ export class Deletion {
     await this.#c.stopSync();
     const n = this.#c.markedCount();
     if (n) {
+      const t = this.#i18n.t.bind(this.#i18n);
+      const refresh = reason === 'refresh';
       const ok = await this.confirm({
-        title: `Delete ${plural(n, 'message', 'messages')} and ${reason === 'refresh' ? 'refresh' : 'log out'}?`,
-        text: [
-          `Ending the session deletes the ${plural(n, 'marked message', 'marked messages')} from the server. This cannot be undone.`,
-          'To keep them, choose Cancel and then Undo.',
-        ],
-        confirmLabel: `Delete ${nf.format(n)} and ${reason === 'refresh' ? 'refresh' : 'log out'}`,
+        title: t(refresh ? 'quit.titleRefresh' : 'quit.titleLogout', { n }),
+        text: [t('quit.text', { n }), t('quit.keep')],
+        confirmLabel: t(refresh ? 'quit.confirmRefresh' : 'quit.confirmLogout', { n }),
       });
       if (!ok) return null;
     }
-    const progress = delayedProgress(this.#a.inboxProgress, 'Finishing the session…');
+    const progress = delayedProgress(this.#a.inboxProgress, this.#i18n.t('quit.finishing'));
     try {
       return await this.#c.quit(n);
     } finally {
@@ -240,18 +256,19 @@ export class Deletion {
    * @param {QuitOutcome} r
    */
   resultMessages(slot, r) {
+    const t = this.#i18n.t.bind(this.#i18n);
     slot.replaceChildren();
     if (r.committed) {
-      const text = r.deleted ? `${plural(r.deleted, 'message', 'messages')} deleted on the server. You are logged out.` : 'You are logged out.';
+      const text = r.deleted ? t('quit.deleted', { n: r.deleted }) : t('quit.loggedOut');
       slot.append(h('p', { class: 'notice', role: 'status', text }));
     } else if (r.marked) {
-      const err = r.error || { message: 'The server did not confirm the end of the session.' };
-      this.#a.showError(slot, err, `The ${plural(r.marked, 'marked message was', 'marked messages were')} NOT deleted`);
+      const err = r.error || { message: this.#i18n.text('quit.unconfirmed') };
+      this.#a.showError(slot, err, t('quit.notDeleted', { n: r.marked }));
     } else if (r.error) {
       // Nothing was marked, so nothing was lost; still say the session ended untidily.
-      this.#a.showError(slot, r.error, 'The session did not end cleanly (nothing was deleted)');
+      this.#a.showError(slot, r.error, t('quit.unclean'));
     } else {
-      slot.append(h('p', { class: 'notice', role: 'status', text: 'You are logged out.' }));
+      slot.append(h('p', { class: 'notice', role: 'status', text: t('quit.loggedOut') }));
     }
   }
 }

@@ -4,11 +4,12 @@
 // Import. Deleting policies need persistent storage, or the user's explicit consent.
 
 import { requestPersistence, storageEstimate } from '../store.js';
-import { h, formatSize, plural, trapFocus } from './dom.js';
+import { h, setText, trapFocus } from './dom.js';
 
 /**
  * @import { ShowError, SyncPolicy, PolicyMode } from '../types.js'
  * @import { InboxController } from './controller.js'
+ * @import { I18n, Msg } from '../i18n/index.js'
  */
 
 /**
@@ -29,34 +30,38 @@ export class DeviceDialog {
   #root; // the shadow root (the download link is put there for its click)
   #c; // the controller
   #a; // { showError(slot, err, title), syncNote(text) }
+  #i18n; // the element's language
 
   /**
    * @param {ShadowRoot} root
    * @param {InboxController} controller
-   * @param {{ showError: ShowError, syncNote: (text: string) => void }} actions
+   * @param {I18n} i18n
+   * @param {{ showError: ShowError, syncNote: (text: Msg) => void }} actions
    */
-  constructor(root, controller, actions) {
+  constructor(root, controller, i18n, actions) {
     this.#root = root;
     this.#c = controller;
+    this.#i18n = i18n;
     this.#a = actions;
+    const t = i18n.t.bind(i18n);
     const e = this.els;
     const id = (/** @type {string} */ s) => `p3-dev-${s}`;
     e.devMode = h(
       'select',
       { id: id('mode'), name: 'mode' },
-      h('option', { value: 'leave', text: 'Leave mail on the server (safest)' }),
-      h('option', { value: 'delete-after-download', text: 'Delete from the server once kept here' }),
-      h('option', { value: 'keep-days', text: 'Delete from the server after some days' }),
-      h('option', { value: 'mirror-local-deletes', text: 'Delete from the server what I delete here' }),
+      h('option', { value: 'leave', text: t('device.modeLeave') }),
+      h('option', { value: 'delete-after-download', text: t('device.modeDelete') }),
+      h('option', { value: 'keep-days', text: t('device.modeDays') }),
+      h('option', { value: 'mirror-local-deletes', text: t('device.modeMirror') }),
     );
     e.devDays = h('input', { id: id('days'), name: 'days', type: 'number', min: 1, max: 3650, value: 14 });
-    e.devLimit = h('input', { id: id('limit'), name: 'limit', type: 'number', min: 0, step: 1, placeholder: 'no limit' });
+    e.devLimit = h('input', { id: id('limit'), name: 'limit', type: 'number', min: 0, step: 1, placeholder: t('device.noLimit') });
     e.devRisk = h('input', { type: 'checkbox', id: id('risk'), name: 'risk' });
     e.devRiskBox = h(
       'div',
       { class: 'warning', hidden: true },
-      h('p', { text: 'This browser has not promised to keep the mail stored here: it may erase it when space runs low. Mail deleted from the server would then be lost.' }),
-      h('label', { class: 'check', for: id('risk') }, e.devRisk, h('span', { text: 'Delete on the server anyway' })),
+      h('p', { text: t('device.risk') }),
+      h('label', { class: 'check', for: id('risk') }, e.devRisk, h('span', { text: t('device.riskAccept') })),
     );
     e.devInfo = h('p', { class: 'hint' });
     e.devMessages = h('div', { class: 'form-messages' });
@@ -67,22 +72,22 @@ export class DeviceDialog {
       h(
         'form',
         { method: 'dialog', onsubmit: (ev) => this.#save(ev) },
-        h('h2', { id: id('title'), text: 'Mail kept on this device' }),
+        h('h2', { id: id('title'), text: t('device.title') }),
         e.devInfo,
         e.devMessages,
-        h('label', { class: 'field', for: id('mode') }, h('span', { text: 'After mail is kept here' }), e.devMode),
-        h('label', { class: 'field', for: id('days') }, h('span', { text: 'Days to leave it on the server' }), e.devDays),
-        h('label', { class: 'field', for: id('limit') }, h('span', { text: 'Keep only the headers of messages larger than (MB)' }), e.devLimit),
+        h('label', { class: 'field', for: id('mode') }, h('span', { text: t('device.mode') }), e.devMode),
+        h('label', { class: 'field', for: id('days') }, h('span', { text: t('device.days') }), e.devDays),
+        h('label', { class: 'field', for: id('limit') }, h('span', { text: t('device.limit') }), e.devLimit),
         e.devRiskBox,
         h(
           'div',
           { class: 'dialog-actions' },
-          h('button', { type: 'button', class: 'export-mbox', text: 'Export (mbox)', onclick: () => this.#exportArchive('mbox') }),
-          h('button', { type: 'button', class: 'export-zip', text: 'Export (.eml zip)', onclick: () => this.#exportArchive('zip') }),
-          h('button', { type: 'button', class: 'import', text: 'Import…', onclick: () => e.devImport.click() }),
-          h('label', { class: 'visually-hidden', for: id('import') }, 'Archive to import', e.devImport),
+          h('button', { type: 'button', class: 'export-mbox', text: t('device.exportMbox'), onclick: () => this.#exportArchive('mbox') }),
+          h('button', { type: 'button', class: 'export-zip', text: t('device.exportZip'), onclick: () => this.#exportArchive('zip') }),
+          h('button', { type: 'button', class: 'import', text: t('device.import'), onclick: () => e.devImport.click() }),
+          h('label', { class: 'visually-hidden', for: id('import') }, t('device.importLabel'), e.devImport),
         ),
-        h('div', { class: 'dialog-actions' }, h('button', { type: 'submit', value: 'cancel', class: 'cancel', text: 'Close', formnovalidate: true }), h('button', { type: 'submit', value: 'save', class: 'primary save', text: 'Save' })),
+        h('div', { class: 'dialog-actions' }, h('button', { type: 'submit', value: 'cancel', class: 'cancel', text: t('dialog.close'), formnovalidate: true }), h('button', { type: 'submit', value: 'save', class: 'primary save', text: t('dialog.save') })),
       ),
     );
     e.devMode.addEventListener('change', () => this.#riskUi());
@@ -109,7 +114,10 @@ export class DeviceDialog {
     e.devMessages.replaceChildren();
     const est = await storageEstimate();
     const kept = this.#c.keptCount();
-    e.devInfo.textContent = `${plural(kept, 'message', 'messages')} of this account kept here.${est ? ` This site uses ${formatSize(est.usage)} of ${formatSize(est.quota)} available.` : ''}`;
+    const i18n = this.#i18n;
+    const size = (/** @type {number} */ n) => i18n.lazy(() => i18n.size(n));
+    const info = [i18n.t('device.kept', { n: kept }), ...(est ? [i18n.t('device.usage', { used: size(est.usage), quota: size(est.quota) })] : [])];
+    setText(e.devInfo, i18n.lazy(() => info.join(' ')));
     await this.#riskUi();
     e.deviceDialog.showModal();
   }
@@ -126,10 +134,10 @@ export class DeviceDialog {
     if (mb > 0) policy.sizeLimit = Math.round(mb * 1048576);
     try {
       await this.#c.saveSettings({ policy, riskAccepted: mode !== 'leave' && e.devRisk.checked });
-      this.#a.syncNote(`Saved. ${mode === 'leave' ? 'Mail stays on the server.' : 'It applies from the next sync (Refresh).'}`);
+      this.#a.syncNote(this.#i18n.t(mode === 'leave' ? 'device.savedLeave' : 'device.saved'));
     } catch (err) {
       ev.preventDefault();
-      this.#a.showError(e.devMessages, err, 'Could not save');
+      this.#a.showError(e.devMessages, err, this.#i18n.t('error.save'));
     }
   }
 
@@ -145,9 +153,9 @@ export class DeviceDialog {
       a.click();
       a.remove();
       setTimeout(() => URL.revokeObjectURL(url), 60000);
-      e.devMessages.replaceChildren(h('p', { class: 'notice', role: 'status', text: `Exported ${plural(count, 'message', 'messages')} to ${name}.` }));
+      e.devMessages.replaceChildren(h('p', { class: 'notice', role: 'status', text: this.#i18n.t('device.exported', { n: count, name }) }));
     } catch (err) {
-      this.#a.showError(e.devMessages, err, 'Could not export');
+      this.#a.showError(e.devMessages, err, this.#i18n.t('error.export'));
     }
   }
 
@@ -158,9 +166,9 @@ export class DeviceDialog {
     if (!file) return;
     try {
       const got = await this.#c.importArchive(new Uint8Array(await file.arrayBuffer()));
-      e.devMessages.replaceChildren(h('p', { class: 'notice', role: 'status', text: `Imported ${plural(got.count, 'message', 'messages')} from ${got.format}; ${plural(got.skipped, 'was', 'were')} already here.` }));
+      e.devMessages.replaceChildren(h('p', { class: 'notice', role: 'status', text: this.#i18n.lazy(() => `${this.#i18n.text('device.imported', { n: got.count, format: got.format })} ${this.#i18n.text('device.skipped', { n: got.skipped })}`) }));
     } catch (err) {
-      this.#a.showError(e.devMessages, err, 'Could not import');
+      this.#a.showError(e.devMessages, err, this.#i18n.t('error.import'));
     }
   }
 }

@@ -1,8 +1,11 @@
 // @ts-check
 // The one module of small helpers the UI shares (the inbox's parts and message-view.js):
 // the DOM builder, the dialogs' focus trap, the size / count / date formats and the delayed
-// progress bar (the default bridge URL is the JS API's, web/pop3.js). Nothing touches `document` or `location` at import time, so the DOM-free
-// controller may import the text formats from here as well.
+// progress bar (the default bridge URL is the JS API's, web/pop3.js). Text, counts, dates and
+// sizes come from the message catalog (../i18n/): `h` and `setText` accept its Msg values and
+// keep them live for a language change.
+
+import { Msg, bindText, bindAttr } from '../i18n/index.js';
 
 /** @import { ElementProps, ElementChild } from '../types.js' */
 
@@ -19,16 +22,37 @@ export function h(tag, props = {}, ...children) {
   for (const [k, v] of Object.entries(props)) {
     if (v === false || v === null || v === undefined) continue;
     if (k === 'class') el.className = /** @type {string} */ (v);
-    else if (k === 'text') el.textContent = /** @type {string} */ (v);
+    else if (k === 'text') setText(el, /** @type {string | Msg} */ (v));
     else if (k.startsWith('on')) el.addEventListener(k.slice(2), /** @type {EventListener} */ (v));
     else if (k === 'dataset') Object.assign(el.dataset, v);
+    else if (v instanceof Msg) bindAttr(el, k, v);
     else el.setAttribute(k, v === true ? '' : String(v));
   }
   for (const c of children.flat()) {
     if (c === null || c === undefined || c === false) continue;
-    el.append(typeof c === 'string' ? document.createTextNode(c) : c);
+    el.append(typeof c === 'string' || c instanceof Msg ? textNode(c) : c);
   }
   return el;
+}
+
+/**
+ * A text node showing `value`; a catalog Msg stays live (re-rendered on a language change).
+ * @param {string | Msg} value
+ */
+export function textNode(value) {
+  const t = document.createTextNode('');
+  bindText(t, value);
+  return t;
+}
+
+/**
+ * `el`'s text is `value` (as `textContent =`), kept live when it is a catalog Msg.
+ * @param {Element} el
+ * @param {string | Msg | null | undefined} value
+ */
+export function setText(el, value) {
+  if (value instanceof Msg) el.replaceChildren(textNode(value));
+  else el.textContent = value ?? '';
 }
 
 /** What Tab can reach inside a dialog (then filtered: enabled and shown). */
@@ -60,55 +84,18 @@ export function trapFocus(dialog) {
   });
 }
 
-export const nf = new Intl.NumberFormat();
-
-/**
- * "1 message", "2 messages" (the number formatted for the reader's locale).
- * @param {number} n
- * @param {string} one
- * @param {string} many
- */
-export function plural(n, one, many) {
-  return `${nf.format(n)} ${n === 1 ? one : many}`;
-}
-
-/** @param {number} n bytes; '' when not a size */
-export function formatSize(n) {
-  if (!Number.isFinite(n) || n < 0) return '';
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${Math.round(n / 1024)} KB`;
-  return `${(n / 1024 / 1024).toFixed(1)} MB`;
-}
-
-const timeFmt = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
-const dayFmt = new Intl.DateTimeFormat(undefined, { day: 'numeric', month: 'short' });
-const fullDayFmt = new Intl.DateTimeFormat(undefined, { day: 'numeric', month: 'short', year: 'numeric' });
-export const longFmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'full', timeStyle: 'short' });
-
-/**
- * The list's date column: the time today, day and month this year, else with the year.
- * @param {Date | null | undefined} d
- */
-export function formatListDate(d) {
-  if (!d) return '';
-  const now = new Date();
-  if (d.toDateString() === now.toDateString()) return timeFmt.format(d);
-  if (d.getFullYear() === now.getFullYear()) return dayFmt.format(d);
-  return fullDayFmt.format(d);
-}
-
 const PROGRESS_DELAY_MS = 300; // "longer than a moment": shorter work shows no progress bar
 
 /**
  * @typedef {object} DelayedProgress
- * @property {(done: number, total: number, text?: string) => void} update
+ * @property {(done: number, total: number, text?: string | Msg) => void} update
  * @property {() => void} done the work is over: the bar goes (or never shows)
  */
 
 /**
  * A <progress> with text in `slot`, shown only if the work lasts longer than a moment.
  * @param {Element} slot
- * @param {string} label
+ * @param {string | Msg} label
  * @returns {DelayedProgress}
  */
 export function delayedProgress(slot, label) {
@@ -124,7 +111,7 @@ export function delayedProgress(slot, label) {
     update(done, total, t) {
       bar.max = Math.max(1, total);
       bar.value = Math.min(done, total);
-      if (t) text.textContent = t;
+      if (t) setText(text, t);
     },
     done() {
       clearTimeout(timer);

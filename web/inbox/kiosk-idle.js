@@ -5,12 +5,15 @@
 import { IdleLogout, clampIdleSeconds, DEFAULT_IDLE_SECONDS } from '../kiosk.js';
 import { h } from './dom.js';
 
+/** @import { I18n } from '../i18n/index.js' */
+
 export class KioskIdle {
   /** @type {{ kioskCountdown: HTMLDivElement }} */
   els = /** @type {{ kioskCountdown: HTMLDivElement }} */ ({});
   #host; // the element: activity inside it counts, `kiosk-idle` sets the seconds
   #onTimeout;
   #maxSeconds; // the operator's ceiling (the bridge's kiosk_idle_secs), or null
+  #i18n; // the element's language
   /** @type {IdleLogout | null} */
   #idle = null;
 
@@ -18,10 +21,12 @@ export class KioskIdle {
    * `maxSeconds()`: the idle time the operator set (the serving bridge's client config), or
    * null; the element's `kiosk-idle` (which a page URL may set) can only shorten it.
    * @param {HTMLElement} host
+   * @param {I18n} i18n
    * @param {{ onTimeout: () => void, maxSeconds: () => number | null }} actions
    */
-  constructor(host, { onTimeout, maxSeconds }) {
+  constructor(host, i18n, { onTimeout, maxSeconds }) {
     this.#host = host;
+    this.#i18n = i18n;
     this.#onTimeout = onTimeout;
     this.#maxSeconds = maxSeconds;
     this.els.kioskCountdown = h('div', { class: 'kiosk-countdown warning', role: 'alert', hidden: true });
@@ -50,9 +55,10 @@ export class KioskIdle {
       onTick: (left) => {
         el.hidden = left === null;
         if (left !== null) {
+          const t = this.#i18n.t.bind(this.#i18n);
           el.replaceChildren(
-            h('p', { text: `No activity: you will be logged out in ${left} ${left === 1 ? 'second' : 'seconds'} and everything shown here will be erased.` }),
-            h('button', { type: 'button', class: 'stay primary', text: 'Stay signed in', onclick: () => this.#idle?.touch() }),
+            h('p', { text: t('kiosk.countdown', { n: left }) }),
+            h('button', { type: 'button', class: 'stay primary', text: t('kiosk.stay'), onclick: () => this.#idle?.touch() }),
           );
         }
       },

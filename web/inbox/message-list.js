@@ -4,9 +4,12 @@
 // controller and reports what the user asks for (open, delete, undo, close the reader).
 
 import { displayName } from '../pop3.js';
-import { h, formatListDate, formatSize } from './dom.js';
+import { h } from './dom.js';
 
-/** @import { InboxController } from './controller.js' */
+/**
+ * @import { InboxController } from './controller.js'
+ * @import { I18n } from '../i18n/index.js'
+ */
 
 /**
  * What the list asks of the element.
@@ -29,6 +32,7 @@ export class MessageList {
   #c; // the controller
   #host; // the element (its CSS gives the row height)
   #actions; // { open(msg, {focus}), askDelete(msg), undo(msg), closeReader(), readerOpen(), countShown() }
+  #i18n; // the element's language: rows are rendered again (render()) when it changes
   /** @type {HTMLDivElement[]} */
   #rowPool = [];
   #renderQueued = false;
@@ -37,28 +41,31 @@ export class MessageList {
   /**
    * @param {HTMLElement} host
    * @param {InboxController} controller
+   * @param {I18n} i18n
    * @param {ListActions} actions
    */
-  constructor(host, controller, actions) {
+  constructor(host, controller, i18n, actions) {
     this.#host = host;
     this.#c = controller;
+    this.#i18n = i18n;
     this.#actions = actions;
+    const t = i18n.t.bind(i18n);
     const e = this.els;
     e.body = h('div', { class: 'body', role: 'rowgroup' });
-    e.empty = h('p', { class: 'empty', hidden: true, text: 'Your inbox is empty.' });
+    e.empty = h('p', { class: 'empty', hidden: true, text: t('list.empty') });
     e.grid = h(
       'div',
-      { class: 'grid', role: 'grid', tabindex: 0, 'aria-label': 'Messages, newest first', 'aria-readonly': 'true', 'aria-rowcount': 1, 'aria-colcount': 4 },
+      { class: 'grid', role: 'grid', tabindex: 0, 'aria-label': t('list.label'), 'aria-readonly': 'true', 'aria-rowcount': 1, 'aria-colcount': 4 },
       h(
         'div',
         { class: 'head-group', role: 'rowgroup' },
         h(
           'div',
           { class: 'head cols', role: 'row', 'aria-rowindex': 1 },
-          h('span', { role: 'columnheader', class: 'cell', text: 'From' }),
-          h('span', { role: 'columnheader', class: 'cell', text: 'Subject' }),
-          h('span', { role: 'columnheader', class: 'cell', text: 'Date' }),
-          h('span', { role: 'columnheader', class: 'cell size', text: 'Size' }),
+          h('span', { role: 'columnheader', class: 'cell', text: t('list.from') }),
+          h('span', { role: 'columnheader', class: 'cell', text: t('list.subject') }),
+          h('span', { role: 'columnheader', class: 'cell', text: t('list.date') }),
+          h('span', { role: 'columnheader', class: 'cell size', text: t('list.size') }),
         ),
       ),
       e.body,
@@ -148,18 +155,20 @@ export class MessageList {
       row.classList.toggle('kept', it.kept === 'full');
       row.style.transform = `translateY(${i * rh}px)`;
       const [cFrom, cSubject, cDate, cSize] = /** @type {HTMLCollectionOf<HTMLSpanElement>} */ (row.children);
-      cFrom.textContent = it.loaded ? displayName(it.from) || '(no sender)' : 'Loading…';
+      // Plain strings: the rows are rendered again when the language changes.
+      const tx = this.#i18n.text.bind(this.#i18n);
+      cFrom.textContent = it.loaded ? displayName(it.from) || tx('list.noSender') : tx('list.loading');
       cFrom.title = it.from;
-      cSubject.textContent = it.loaded ? it.subject || '(no subject)' : '';
+      cSubject.textContent = it.loaded ? it.subject || tx('list.noSubject') : '';
       cSubject.title = it.subject;
-      cDate.textContent = formatListDate(it.date);
+      cDate.textContent = this.#i18n.listDate(it.date);
       if (it.marked) {
         // Struck-through row with an Undo right where the size was.
-        const undo = h('button', { type: 'button', class: 'undo', text: 'Undo', 'aria-label': `Undo delete of ${it.subject || 'message'}`, tabindex: -1, dataset: { undo: String(it.msg) } });
-        cSize.replaceChildren(h('span', { class: 'visually-hidden', text: 'Marked for deletion. ' }), undo);
+        const undo = h('button', { type: 'button', class: 'undo', text: tx('list.undo'), 'aria-label': tx('list.undoOf', { subject: it.subject || tx('list.message') }), tabindex: -1, dataset: { undo: String(it.msg) } });
+        cSize.replaceChildren(h('span', { class: 'visually-hidden', text: `${tx('list.marked')} ` }), undo);
       } else {
-        cSize.textContent = formatSize(it.size);
-        cSize.title = it.kept === 'full' ? 'Kept on this device' : '';
+        cSize.textContent = this.#i18n.size(it.size);
+        cSize.title = it.kept === 'full' ? tx('list.kept') : '';
       }
       rows.push(row);
     }

@@ -13,8 +13,11 @@
 // No DOM here (tests drive it in node): the clock, the timers and the Notification API are
 // injected; the element wires the events and shows the controls.
 
+import { ENGLISH } from '../i18n/index.js';
+
 /**
  * @import { InboxItem } from './controller.js'
+ * @import { I18n } from '../i18n/index.js'
  */
 
 /** The intervals the user can pick, in minutes (0: off). */
@@ -79,14 +82,17 @@ export function newSince(seen, items) {
 /**
  * What one notification of a check says: sender and subject only, never body text.
  * @param {Pick<InboxItem, 'from' | 'subject'>[]} fresh
+ * @param {I18n} [i18n] the language (default English)
  * @returns {{ title: string, body: string } | null}
  */
-export function notificationText(fresh) {
+export function notificationText(fresh, i18n = ENGLISH) {
   const n = fresh.length;
+  const tx = i18n.text.bind(i18n);
+  const subject = (/** @type {string} */ s) => s || tx('list.noSubject');
   if (!n) return null;
-  if (n === 1) return { title: `New mail from ${fresh[0].from || 'an unknown sender'}`, body: fresh[0].subject || '(no subject)' };
-  if (n > NOTIFY_LIST_MAX) return { title: `${n} new messages`, body: '' };
-  return { title: `${n} new messages`, body: fresh.map((it) => `${it.from || 'Unknown sender'}: ${it.subject || '(no subject)'}`).join('\n') };
+  if (n === 1) return { title: tx('notify.from', { from: fresh[0].from || tx('notify.unknownSender') }), body: subject(fresh[0].subject) };
+  if (n > NOTIFY_LIST_MAX) return { title: tx('notify.count', { n }), body: '' };
+  return { title: tx('notify.count', { n }), body: fresh.map((it) => tx('notify.line', { from: it.from || tx('notify.unknownSenderList'), subject: subject(it.subject) })).join('\n') };
 }
 
 /**
@@ -98,6 +104,7 @@ export function notificationText(fresh) {
  * @property {() => number} [now] the clock (ms)
  * @property {{ setInterval: (fn: () => void, ms: number) => unknown, clearInterval: (id: any) => void }} [timers]
  * @property {() => any} [notificationApi] the Notification constructor, or undefined where there is none
+ * @property {I18n} [i18n] the notifications' language (default English)
  */
 
 export class NewMail {
@@ -218,7 +225,7 @@ export class NewMail {
     if (!this.notify || this.#o.kiosk()) return;
     const N = this.#o.notificationApi();
     if (typeof N !== 'function' || N.permission !== 'granted') return;
-    const text = notificationText(fresh);
+    const text = notificationText(fresh, this.#o.i18n);
     if (!text) return;
     try {
       // One tag: a newer check's notification replaces the older one instead of piling up.

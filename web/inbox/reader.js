@@ -6,7 +6,7 @@
 import { summarizeHeaders } from '../pop3.js';
 import { headerSection } from '../sync.js';
 import { showMessage, loadMime, formatAddresses, saveBytes } from '../message-view.js';
-import { h, formatSize, longFmt, delayedProgress } from './dom.js';
+import { h, setText, delayedProgress } from './dom.js';
 
 /** The most of a refused message's raw text the fallback view shows (characters). */
 const RAW_TEXT_MAX = 1024 * 1024;
@@ -14,6 +14,7 @@ const RAW_TEXT_MAX = 1024 * 1024;
 /**
  * @import { HeaderSummary, ShowError, ParsedMessage, MimeApi } from '../types.js'
  * @import { InboxController } from './controller.js'
+ * @import { I18n } from '../i18n/index.js'
  */
 
 /**
@@ -60,6 +61,7 @@ export class Reader {
   els = /** @type {ReaderEls} */ ({});
   #c; // the controller
   #actions; // { askDelete(msg), undo(msg), backToList(), showError(slot, err, title) }
+  #i18n; // the element's language
   /** @type {number | null} */
   #openMsg = null;
   #readToken = 0;
@@ -70,22 +72,25 @@ export class Reader {
 
   /**
    * @param {InboxController} controller
+   * @param {I18n} i18n
    * @param {ReaderActions} actions
    */
-  constructor(controller, actions) {
+  constructor(controller, i18n, actions) {
     this.#c = controller;
+    this.#i18n = i18n;
     this.#actions = actions;
+    const t = i18n.t.bind(i18n);
     const e = this.els;
     const id = (/** @type {string} */ s) => `p3-${s}`;
     e.rSubject = h('h2', { id: id('reader-subject'), tabindex: -1 });
     e.rFrom = h('dd');
     e.rTo = h('dd');
-    e.rCcTerm = h('dt', { text: 'Cc', hidden: true });
+    e.rCcTerm = h('dt', { text: t('reader.cc'), hidden: true });
     e.rCc = h('dd', { hidden: true });
     e.rDate = h('dd');
-    e.rDeleteBtn = h('button', { type: 'button', class: 'delete danger', text: 'Delete', onclick: () => actions.askDelete(/** @type {number} */ (this.#openMsg)) });
-    e.rUndoBtn = h('button', { type: 'button', class: 'undo', text: 'Undo delete', hidden: true, onclick: () => actions.undo(/** @type {number} */ (this.#openMsg)) });
-    e.rMarkedNote = h('p', { class: 'marked-note', hidden: true, text: 'Marked for deletion. It will be deleted from the server when you finish the session.' });
+    e.rDeleteBtn = h('button', { type: 'button', class: 'delete danger', text: t('reader.delete'), onclick: () => actions.askDelete(/** @type {number} */ (this.#openMsg)) });
+    e.rUndoBtn = h('button', { type: 'button', class: 'undo', text: t('reader.undo'), hidden: true, onclick: () => actions.undo(/** @type {number} */ (this.#openMsg)) });
+    e.rMarkedNote = h('p', { class: 'marked-note', hidden: true, text: t('reader.marked') });
     e.rMessages = h('div', { class: 'reader-messages' });
     e.rProgress = h('div', { class: 'progress-slot' });
     e.rNote = h('p', { class: 'message-note', hidden: true });
@@ -107,13 +112,13 @@ export class Reader {
         h(
           'div',
           { class: 'reader-bar' },
-          h('button', { type: 'button', class: 'back', text: 'Back to list', 'aria-keyshortcuts': 'Escape', onclick: () => this.close() }),
+          h('button', { type: 'button', class: 'back', text: t('reader.back'), 'aria-keyshortcuts': 'Escape', onclick: () => this.close() }),
           h('span', { class: 'spacer' }),
           e.rUndoBtn,
           e.rDeleteBtn,
         ),
         e.rSubject,
-        h('dl', {}, h('dt', { text: 'From' }), e.rFrom, h('dt', { text: 'To' }), e.rTo, e.rCcTerm, e.rCc, h('dt', { text: 'Date' }), e.rDate),
+        h('dl', {}, h('dt', { text: t('reader.from') }), e.rFrom, h('dt', { text: t('reader.to') }), e.rTo, e.rCcTerm, e.rCc, h('dt', { text: t('reader.date') }), e.rDate),
         e.rMarkedNote,
       ),
       h('div', { class: 'reader-main' }, e.rMessages, e.rProgress, e.rNote, e.rSaveWarning, e.rAttachments, e.rHtml, e.rOffline),
@@ -160,10 +165,12 @@ export class Reader {
     e.reader.hidden = false;
     e.rMessages.replaceChildren();
     // Show what we already know from the list while the full message downloads.
-    e.rSubject.textContent = it.subject || '(no subject)';
+    const i18n = this.#i18n;
+    setText(e.rSubject, it.subject || i18n.t('list.noSubject'));
     e.rFrom.textContent = it.from;
     e.rTo.textContent = '';
-    e.rDate.textContent = it.date ? longFmt.format(it.date) : '';
+    const listed = it.date;
+    setText(e.rDate, listed ? i18n.lazy(() => i18n.longDate(listed)) : '');
     e.rCc.hidden = e.rCcTerm.hidden = true;
     this.#view?.destroy();
     this.#view = null;
@@ -175,13 +182,13 @@ export class Reader {
     if (focus) e.rSubject.focus();
     let parsed = this.#parsed.get(msg);
     if (!parsed) {
-      const progress = delayedProgress(e.rProgress, `Downloading message (${formatSize(it.size)})…`);
+      const progress = delayedProgress(e.rProgress, i18n.t('reader.downloading', { size: i18n.lazy(() => i18n.size(it.size)) }));
       try {
         parsed = await this.#parse(await this.#c.messageBytes(it));
         if (this.#parsed.size > 20) this.#parsed.clear();
         this.#parsed.set(msg, parsed);
       } catch (err) {
-        if (token === this.#readToken) this.#actions.showError(e.rMessages, err, 'Could not open this message');
+        if (token === this.#readToken) this.#actions.showError(e.rMessages, err, i18n.t('error.open'));
         return;
       } finally {
         progress.done();
@@ -189,13 +196,13 @@ export class Reader {
     }
     if (token !== this.#readToken) return; // the user opened another message meanwhile
     const head = parsed.head;
-    e.rSubject.textContent = head.subject || '(no subject)';
+    setText(e.rSubject, head.subject || i18n.t('list.noSubject'));
     e.rFrom.textContent = head.from;
     e.rTo.textContent = head.to;
     e.rCc.textContent = head.cc;
     e.rCc.hidden = e.rCcTerm.hidden = !head.cc;
     const d = Date.parse(head.date);
-    e.rDate.textContent = Number.isNaN(d) ? head.date : longFmt.format(new Date(d));
+    setText(e.rDate, Number.isNaN(d) ? head.date : i18n.lazy(() => i18n.longDate(new Date(d))));
     this.#view = showMessage(
       { body: e.rHtml, attachments: e.rAttachments },
       {
@@ -205,15 +212,16 @@ export class Reader {
         mime: parsed.mime,
         emptyNote: parsed.js?.kind === 'no-plain' ? '' : undefined,
         onSave: (data, name) => this.#save(data, name, parsed.mime),
+        i18n,
       },
     );
     if (parsed.js && parsed.js.kind === 'no-plain') {
       // Only without the wasm MIME parser (a build without it): the JS parser finds text only.
       e.rNote.hidden = false;
-      e.rNote.textContent = 'This message has no plain-text version, and this build cannot show formatted (HTML) messages.';
+      setText(e.rNote, i18n.t('reader.noPlainNoHtml'));
     }
     e.rOffline.hidden = !this.#c.store;
-    e.rOffline.textContent = it.kept === 'full' ? 'Kept on this device: readable offline.' : 'Not kept on this device yet.';
+    setText(e.rOffline, i18n.t(it.kept === 'full' ? 'reader.kept' : 'reader.notKept'));
   }
 
   /**
@@ -269,10 +277,11 @@ export class Reader {
       w.hidden = true;
       w.replaceChildren();
     };
+    const t = this.#i18n.t.bind(this.#i18n);
     w.replaceChildren(
-      h('p', {}, h('strong', { text: 'This is a shared device. ' }), `If you save “${name}”, the file stays on this device after you log out, where the next person who uses it can open it. Logging out does not erase it; delete it yourself when you are done.`),
-      h('button', { type: 'button', class: 'save-anyway', text: 'Save anyway', onclick: () => (close(), saveBytes(data, name, mime ?? undefined)) }),
-      h('button', { type: 'button', class: 'save-cancel', text: 'Cancel', onclick: close }),
+      h('p', {}, h('strong', { text: t('reader.sharedStrong') }), ' ', t('reader.sharedText', { name })),
+      h('button', { type: 'button', class: 'save-anyway', text: t('reader.saveAnyway'), onclick: () => (close(), saveBytes(data, name, mime ?? undefined)) }),
+      h('button', { type: 'button', class: 'save-cancel', text: t('dialog.cancel'), onclick: close }),
     );
     w.hidden = false;
     w.scrollIntoView?.({ block: 'nearest' });

@@ -4,9 +4,13 @@
 // nothing of the index: `search` is given (MailSearch.search of web/search.js), so the field
 // works with any engine, and tests can drive it with their own.
 
-import { h, plural } from './dom.js';
+import { h, setText } from './dom.js';
+import { ENGLISH } from '../i18n/index.js';
 
-/** @import { SearchHit } from '../search.js' */
+/**
+ * @import { SearchHit } from '../search.js'
+ * @import { I18n, Msg } from '../i18n/index.js'
+ */
 
 /**
  * @typedef {object} SearchBoxOptions
@@ -17,6 +21,7 @@ import { h, plural } from './dom.js';
  *   at once, the index answers within a frame); at most 30
  * @property {number} [announceMs] the count is announced (aria-live) once typing paused this
  *   long, so a screen reader is not flooded with one count per keystroke (default 400)
+ * @property {I18n} [i18n] the language of its labels (default English)
  */
 
 let ids = 0;
@@ -36,11 +41,13 @@ export class SearchBox {
 
   /** @param {SearchBoxOptions} options */
   constructor(options) {
-    this.#opts = { debounceMs: Math.min(Math.max(options.debounceMs ?? 0, 0), 30), announceMs: options.announceMs ?? 400, search: options.search, onResults: options.onResults };
+    const i18n = options.i18n ?? ENGLISH;
+    this.#opts = { debounceMs: Math.min(Math.max(options.debounceMs ?? 0, 0), 30), announceMs: options.announceMs ?? 400, search: options.search, onResults: options.onResults, i18n };
+    const t = i18n.t.bind(i18n);
     const id = `p3-search-${++ids}`;
-    this.input = h('input', { id, type: 'search', name: 'q', autocomplete: 'off', spellcheck: 'false', placeholder: 'Search mail (from: to: subject: has:attachment before: after:)' });
+    this.input = h('input', { id, type: 'search', name: 'q', autocomplete: 'off', spellcheck: 'false', placeholder: t('search.placeholder') });
     this.status = h('p', { class: 'visually-hidden search-status', 'aria-live': 'polite', 'aria-atomic': 'true' });
-    this.element = h('form', { role: 'search', class: 'search', 'aria-label': 'Search mail', onsubmit: (/** @type {Event} */ e) => e.preventDefault() }, h('label', { for: id, class: 'visually-hidden', text: 'Search mail' }), this.input, this.status);
+    this.element = h('form', { role: 'search', class: 'search', 'aria-label': t('search.label'), onsubmit: (/** @type {Event} */ e) => e.preventDefault() }, h('label', { for: id, class: 'visually-hidden', text: t('search.label') }), this.input, this.status);
     // (Escape empties a search field in Chromium and Firefox, with an `input` event.)
     this.input.addEventListener('input', () => this.#typed());
   }
@@ -68,15 +75,16 @@ export class SearchBox {
       }
     }
     this.#opts.onResults(hits, query);
-    this.#announce(query ? (hits ? (hits.length ? plural(hits.length, 'message found', 'messages found') : 'No messages found') : 'Search is not available') : '');
+    const t = this.#opts.i18n.t.bind(this.#opts.i18n);
+    this.#announce(query ? (hits ? (hits.length ? t('search.found', { n: hits.length }) : t('search.none')) : t('search.unavailable')) : '');
   }
 
-  /** @param {string} text */
+  /** @param {Msg | string} text */
   #announce(text) {
     if (this.#announceTimer != null) clearTimeout(this.#announceTimer);
     this.#announceTimer = setTimeout(() => {
       this.#announceTimer = null;
-      this.status.textContent = text;
+      setText(this.status, text);
     }, this.#opts.announceMs);
   }
 

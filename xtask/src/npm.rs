@@ -68,6 +68,7 @@ pub fn pack(root: &Path, tsc: &Path) -> Result<PathBuf> {
         copy(&web.join(f), &pkg.join(f))?;
     }
     copy_dir(&web.join("inbox"), &pkg.join("inbox"))?;
+    copy_dir(&web.join("i18n"), &pkg.join("i18n"))?;
     copy_dir(&web.join("pkg"), &pkg.join("pkg"))?;
     // MiniSearch (MIT, its LICENSE.txt inside), imported by search.js.
     copy_dir(&web.join("vendor"), &pkg.join("vendor"))?;
