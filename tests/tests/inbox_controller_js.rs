@@ -260,7 +260,7 @@ const nm = await import(pathToFileURL(`${root}/web/inbox/new-mail.js`).href);
 
 // A fake clock and timers: `fire()` runs every interval timer once, as if its time had come.
 function fakeWorld({ kiosk = false, permission = 'granted' } = {}) {
-  const w = { time: 0, timers: new Map(), nextId: 1, checks: 0, release: [], counts: [], shown: [], asked: 0, allow: true };
+  const w = { time: 0, timers: new Map(), nextId: 1, checks: 0, release: [], counts: [], shown: [], asked: 0, allow: true, onScreen: false };
   w.timersApi = {
     setInterval: (fn, ms) => (w.timers.set(w.nextId, { fn, ms }), w.nextId++),
     clearInterval: (id) => w.timers.delete(id),
@@ -284,6 +284,7 @@ function fakeWorld({ kiosk = false, permission = 'granted' } = {}) {
     now: () => w.time,
     timers: w.timersApi,
     notificationApi: () => FakeNotification,
+    onScreen: () => w.onScreen,
   });
   w.fire = () => {
     for (const t of w.timers.values()) t.fn();
@@ -407,6 +408,13 @@ const item = (uid, from = 'Ann <ann@example.org>', subject = `about ${uid}`) => 
   k.mail.listed([item('b'), item('a')]);
   expect('kiosk: never a notification', k.shown.length, 0);
   expect('the control (not kiosk) does notify', (g.mail.listed([item('a')]), g.mail.listed([item('b'), item('a')]), g.shown.length), 1);
+  // With the inbox on screen the list and the count show it: counted, not notified.
+  g.onScreen = true;
+  g.mail.listed([item('c'), item('b'), item('a')]);
+  expect('on screen: counted, no notification', [g.mail.count, g.shown.length], [2, 1]);
+  g.onScreen = false;
+  g.mail.listed([item('d'), item('c'), item('b'), item('a')]);
+  expect('elsewhere again: notified', g.shown.length, 2);
 }
 
 // The controller names every listed message by its UIDL, so two sessions tell what is new.

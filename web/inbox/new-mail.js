@@ -104,6 +104,8 @@ export function notificationText(fresh, i18n = ENGLISH) {
  * @property {() => number} [now] the clock (ms)
  * @property {{ setInterval: (fn: () => void, ms: number) => unknown, clearInterval: (id: any) => void }} [timers]
  * @property {() => any} [notificationApi] the Notification constructor, or undefined where there is none
+ * @property {() => boolean} [onScreen] whether the inbox is on screen now (default: the document
+ *   is visible); then its list and count show new mail, and a notification would only repeat them
  * @property {I18n} [i18n] the notifications' language (default English)
  */
 
@@ -126,7 +128,13 @@ export class NewMail {
 
   /** @param {NewMailOptions} options */
   constructor(options) {
-    this.#o = { now: () => Date.now(), timers: globalThis, notificationApi: () => /** @type {any} */ (globalThis).Notification, ...options };
+    this.#o = {
+      now: () => Date.now(),
+      timers: globalThis,
+      notificationApi: () => /** @type {any} */ (globalThis).Notification,
+      onScreen: () => globalThis.document?.visibilityState === 'visible',
+      ...options,
+    };
   }
 
   get seconds() {
@@ -222,7 +230,9 @@ export class NewMail {
 
   /** @param {InboxItem[]} fresh */
   #notify(fresh) {
-    if (!this.notify || this.#o.kiosk()) return;
+    // Only when the user is elsewhere (another tab, another window, minimized): a desktop
+    // notification over the inbox the user is looking at would be noise.
+    if (!this.notify || this.#o.kiosk() || this.#o.onScreen()) return;
     const N = this.#o.notificationApi();
     if (typeof N !== 'function' || N.permission !== 'granted') return;
     const text = notificationText(fresh, this.#o.i18n);
