@@ -81,7 +81,10 @@ import { ENGLISH } from '../i18n/index.js';
  */
 
 const HEADER_BATCH = 200; // messages per fetchHeaders call: small enough for steady progress
-const TOP_CACHE_MAX = 5000; // header answers kept for the sync (about 1-2 KB each)
+// Header answers kept for the sync, bounded by their bytes (not their count): a mailbox of
+// 10,000 messages has 5-20 MB of headers, and a header the cache drops is fetched again by the
+// sync (TOP a second time for every message past the bound).
+const TOP_CACHE_MAX_BYTES = 32 * 1024 * 1024;
 
 export class InboxController {
   /** @type {{ attr: (name: string) => string | null, kiosk: () => boolean }} */
@@ -118,6 +121,7 @@ export class InboxController {
   #offline = false; // showing the store without a session
   /** @type {Map<number, Uint8Array>} */
   #topCache = new Map(); // msg -> TOP n 0 bytes read by the list, handed to the sync once
+  #topCacheBytes = 0;
   /**
    * connect()'s `endToEnd` (undefined: its default, 'prefer') and `tlsTrust` (CAs and pins for
    * TLS that ends in the page), as the embedding page set them on the element.
@@ -381,6 +385,7 @@ export class InboxController {
     this.#items = [];
     this.#index.clear();
     this.#topCache.clear();
+    this.#topCacheBytes = 0;
   }
 
   /**
@@ -433,7 +438,10 @@ export class InboxController {
           const i = this.#index.get(r.msg);
           if (i === undefined) continue;
           // The sync needs these same headers; bounded, the rest it asks for itself.
-          if (this.#store && this.#topCache.size < TOP_CACHE_MAX) this.#topCache.set(r.msg, r.headers);
+          if (this.#store && this.#topCacheBytes + r.headers.length <= TOP_CACHE_MAX_BYTES) {
+            this.#topCache.set(r.msg, r.headers);
+            this.#topCacheBytes += r.headers.length;
+          }
           const it = this.#items[i];
           const sum = /** @type {HeaderSummary} */ (summarizeHeaders(r.headers)); // (pkg's .d.ts says `object`)
           Object.assign(it, { loaded: true, from: sum.from, subject: sum.subject, date: sum.date });
@@ -882,6 +890,7 @@ export class InboxController {
     s.promise = /** @type {Promise<SyncReport>} */ (s.promise)
       .finally(() => {
         this.#topCache.clear();
+        this.#topCacheBytes = 0;
         s.settled = true;
       })
       .then(
