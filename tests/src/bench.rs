@@ -1,5 +1,5 @@
-//! What the benchmark binaries share: the median, mpop as the reference client, and the
-//! byte-exact check of what a client saved.
+//! What the benchmark binaries share: the median, mpop as the reference client, the byte-exact
+//! check of what a client saved, and the browser's renderer memory (also read by tests).
 
 use std::collections::HashMap;
 use std::fs;
@@ -154,4 +154,52 @@ pub fn count_matches(dir: &Path, expected: &[Vec<u8>]) -> (usize, usize) {
         }
     }
     (files.len(), matched)
+}
+
+/// Peak and current resident memory (VmHWM, VmRSS, bytes) of the browser's renderer processes
+/// that descend from this process (so no other process's browser counts; a process that runs
+/// one browser gets that browser's): the page's whole process, JS heap, wasm memory and
+/// IndexedDB's buffers in it, as `(pid, peak, now)`. Linux only (empty elsewhere).
+pub fn renderer_memory() -> Vec<(u32, u64, u64)> {
+    let me = std::process::id();
+    let parent = |pid: u32| -> Option<u32> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // "pid (comm) state ppid ...": comm may hold spaces, so split after its ')'.
+        stat[stat.rfind(')')? + 2..].split(' ').nth(1)?.parse().ok()
+    };
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        if !String::from_utf8_lossy(&cmd).contains("--type=renderer") {
+            continue;
+        }
+        let (mut p, mut ours) = (pid, false);
+        for _ in 0..64 {
+            match parent(p) {
+                Some(q) if q == me => {
+                    ours = true;
+                    break;
+                }
+                Some(q) if q > 1 => p = q,
+                _ => break,
+            }
+        }
+        if !ours {
+            continue;
+        }
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let kb = |field: &str| -> u64 {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(field))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+                .unwrap_or(0)
+                * 1024
+        };
+        out.push((pid, kb("VmHWM:"), kb("VmRSS:")));
+    }
+    out
 }

@@ -22,6 +22,11 @@
 //! Dovecot's own logout line says what was deleted, and a next sync without faults keeps every
 //! message byte for byte and (delete once kept) empties the server.
 //!
+//! Then one big message (30 MB) is kept by the same sync, read back whole through the store
+//! (checked against its recorded checksum) and compared with the server's bytes; the peak
+//! resident memory of the browser's renderer process is reported (one browser per test
+//! process, so the scenarios share this one test: the memory read is that browser's alone).
+//!
 //! Needs web/pkg (`cargo xtask build-web`).
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -589,8 +594,93 @@ async fn failed_commit_after_the_download(s: &mut Stack) -> R {
     s.recover(&originals, ctx).await
 }
 
+/// The size of the big message: large enough that holding it whole more than a few times
+/// shows in the peak, small enough for every `cargo xtask test` (the bench keeps 60 MB).
+const BIG: usize = 30_000_000;
+
+/// One stored message read back through the product's store API (`readMessage`, which checks
+/// the bytes against the checksum recorded at commit): its length and checksum, computed in
+/// the page (the bytes themselves stay there).
+const READ_BACK: &str = r#"
+const [account, key] = arguments;
+return (async () => {
+  const { pkg, storeMod } = window.__kt;
+  const store = await storeMod.openStore({ hash: async (b) => pkg.sha256Hex(b) });
+  try {
+    const bytes = await store.readMessage(account, key);
+    // The page's wasm memory (it never shrinks: its size is the peak of the wasm side).
+    const wasmMemory = (await pkg.default()).memory.buffer.byteLength;
+    return { len: bytes.length, sha256: pkg.sha256Hex(bytes), wasmMemory };
+  } catch (e) {
+    return { error: String(e?.code || e) };
+  } finally {
+    store.close();
+  }
+})();
+"#;
+
+/// One big message: kept by the sync, its checksum recorded, read back whole through the
+/// store (checked against that checksum) and equal to the server's bytes; the renderer's peak
+/// memory is reported.
+async fn big_message_kept_and_read_back(s: &mut Stack) -> R {
+    let ctx = "a big message";
+    let w =
+        s.d.refill(USER, &Mailbox::new(1).seed(154).size(BIG))
+            .map_err(|e| format!("refill: {e}"))?;
+    let original = hex(&w.expected_bytes(0));
+    let len = w.expected_bytes(0).len();
+    s.open().await?;
+    s.wipe().await?;
+    let before = e2e::bench::renderer_memory();
+    s.start_sync(0, 0).await?;
+    let st = s
+        .wait_state("the big message's sync", |st| !st["result"].is_null())
+        .await?;
+    ensure(
+        st["result"]["ok"] == json!(true) && strings(&st["kept"]).len() == 1,
+        format!("{ctx}: the sync keeps it: {st}"),
+    )?;
+    let key = strings(&st["kept"]).remove(0);
+    let after_keep = e2e::bench::renderer_memory();
+    let v = s
+        .js(READ_BACK, vec![json!(s.account()), json!(key)])
+        .await?;
+    ensure(
+        v["len"] == json!(len) && v["sha256"] == json!(original),
+        format!("{ctx}: read back whole and equal to the server's {len} bytes: {v}"),
+    )?;
+    let (stored, _) = s.stored().await?;
+    ensure(
+        stored.get(&key) == Some(&original),
+        format!("{ctx}: its recorded checksum is the server's bytes'"),
+    )?;
+    let after_read = e2e::bench::renderer_memory();
+    let wasm_mib = v["wasmMemory"].as_f64().unwrap_or(f64::NAN) / 1048576.0;
+    let mib = |v: &[(u32, u64, u64)], peak: bool| -> String {
+        v.iter()
+            .map(|&(pid, hwm, rss)| {
+                format!(
+                    "{pid}: {:.0} MiB",
+                    (if peak { hwm } else { rss }) as f64 / 1048576.0
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    eprintln!(
+        "{ctx} of {len} B kept, read back and checked; renderer resident memory before the \
+         sync [{}], peak (VmHWM) after the keep [{}], after the read-back [{}], now [{}]; the page's wasm memory {wasm_mib:.0} MiB",
+        mib(&before, false),
+        mib(&after_keep, true),
+        mib(&after_read, true),
+        mib(&after_read, false)
+    );
+    // Leave the session without QUIT (nothing deleted) and the page, for the next scenario.
+    s.open().await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn faults_in_the_middle_of_a_batch_lose_nothing_and_delete_nothing_uncommitted() {
+async fn faults_in_the_middle_of_a_batch_lose_nothing_and_a_big_message_is_kept_whole() {
     let mut s = Stack::start().await;
     // Each scenario runs (from a fresh page and store) even when one before it failed, so a
     // broken guard shows in every scenario that catches it.
@@ -599,6 +689,7 @@ async fn faults_in_the_middle_of_a_batch_lose_nothing_and_delete_nothing_uncommi
         reload_in_a_batch(&mut s).await,
         cut_in_a_batch(&mut s).await,
         failed_commit_after_the_download(&mut s).await,
+        big_message_kept_and_read_back(&mut s).await,
     ] {
         if let Err(e) = r {
             errors.push(e);

@@ -1,4 +1,4 @@
-//! `bench-browser`: the wasm client in headless Chromium downloads a whole Dovecot mailbox
+//! `bench-browser`: the wasm client in headless Chromium (or Firefox: `--browser firefox`) downloads a whole Dovecot mailbox
 //! through the real bridge, against native references in the same run:
 //!
 //! 1. **50 ms RTT**: a delay proxy adds `--delay-ms` (25) each way between the browser and the
@@ -38,9 +38,21 @@
 //! alternating; the time is taken in the page from the `retr()` call to its result (after
 //! login), and MB/s is 10^6 bytes per second. The bytes are checked (length and a checksum).
 //!
+//! With `--mode keep-big` the real `<pop3-inbox>` keeps the one message of `--big-size` bytes
+//! of that account on loopback: the time from Connect until the UI says it is kept, and the
+//! peak resident memory (VmHWM) of the browser's renderer process at that moment (Chromium;
+//! the peak since the process started, so it covers every run before), each run checked
+//! against the store.
+//!
+//! With `--mode many` a third account holds `--many` (10,000) messages of `--size` bytes, and
+//! the real `<pop3-inbox>` keeps them all over the browser-side delay proxy (`--delay-ms` each
+//! way), from an empty store: the times from the click on Connect until the list's first
+//! screen shows every row's headers (goal under 1 s) and until the UI says every message is
+//! kept, medians of `--runs`, each run checked against the store (count and bytes).
+//!
 //! Options: `--messages 1000 --size 4096 --delay-ms 25 --runs 3 --bridge PATH --web DIR
-//! --mpop PATH --python PATH --mode download|keep|big|all (or a comma-separated list; all is
-//! download,keep) --tls plain|bridge|end-to-end|end-to-end-preloaded|end-to-end-in-thread|all (or a list) --big-size BYTES`. Run by
+//! --mpop PATH --python PATH --mode download|keep|big|keep-big|many|all (or a comma-separated
+//! list; all is download,keep) --many 10000 --browser chromium|firefox --tls plain|bridge|end-to-end|end-to-end-preloaded|end-to-end-in-thread|all (or a list) --big-size BYTES`. Run by
 //! `cargo xtask bench browser` (which builds the release bridge and `web/pkg` first).
 
 use std::fs;
@@ -67,16 +79,23 @@ struct Args {
     mode: Mode,
     tls: Vec<Tls>,
     big_size: usize,
+    /// The mailbox of `--mode many`.
+    many: usize,
+    /// The browser every mode runs in.
+    browser: BrowserKind,
 }
 
 /// What to measure: the download through the JS API (`download`, the default), keeping every
 /// message on the device through the real inbox UI (`keep`), one big message's `retr()`
-/// (`big`); `all` is download and keep.
+/// (`big`), the first screen and keeping of a mailbox of `--many` messages (`many`); `all` is
+/// download and keep.
 #[derive(Clone, Copy, PartialEq, Eq)]
 struct Mode {
     download: bool,
     keep: bool,
     big: bool,
+    many: bool,
+    keep_big: bool,
 }
 
 /// Where the browser's connection to Dovecot is encrypted.
@@ -140,9 +159,13 @@ fn parse_args() -> Args {
             download: true,
             keep: false,
             big: false,
+            many: false,
+            keep_big: false,
         },
         tls: vec![Tls::Plain],
         big_size: 60_000_000,
+        many: 10_000,
+        browser: BrowserKind::Chromium,
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
@@ -160,20 +183,37 @@ fn parse_args() -> Args {
             "--mpop" => a.mpop = PathBuf::from(v),
             "--python" => a.python = PathBuf::from(v),
             "--big-size" => a.big_size = v.parse().expect("--big-size"),
+            "--many" => a.many = v.parse().expect("--many"),
+            "--browser" => {
+                a.browser = match v.as_str() {
+                    "chromium" => BrowserKind::Chromium,
+                    "firefox" => BrowserKind::Firefox,
+                    _ => {
+                        eprintln!("--browser is chromium or firefox");
+                        std::process::exit(2)
+                    }
+                }
+            }
             "--mode" => {
                 a.mode = Mode {
                     download: false,
                     keep: false,
                     big: false,
+                    many: false,
+                    keep_big: false,
                 };
                 for m in v.split(',') {
                     match m {
                         "download" => a.mode.download = true,
                         "keep" => a.mode.keep = true,
                         "big" => a.mode.big = true,
+                        "many" => a.mode.many = true,
+                        "keep-big" => a.mode.keep_big = true,
                         "all" => (a.mode.download, a.mode.keep) = (true, true),
                         _ => {
-                            eprintln!("--mode is download, keep, big or all (or a list)");
+                            eprintln!(
+                                "--mode is download, keep, big, keep-big, many or all (or a list)"
+                            );
                             std::process::exit(2)
                         }
                     }
@@ -205,7 +245,7 @@ fn parse_args() -> Args {
             }
             _ => {
                 eprintln!(
-                    "usage: bench-browser [--messages N] [--size BYTES] [--delay-ms MS] [--runs N] [--bridge PATH] [--web DIR] [--mpop PATH] [--python PATH] [--mode download|keep|big|all] [--tls plain|bridge|end-to-end|end-to-end-preloaded|end-to-end-in-thread|all] [--big-size BYTES]"
+                    "usage: bench-browser [--messages N] [--size BYTES] [--delay-ms MS] [--runs N] [--bridge PATH] [--web DIR] [--mpop PATH] [--python PATH] [--mode download|keep|big|keep-big|many|all] [--tls plain|bridge|end-to-end|end-to-end-preloaded|end-to-end-in-thread|all] [--big-size BYTES] [--many N] [--browser chromium|firefox]"
                 );
                 std::process::exit(2)
             }
@@ -311,14 +351,21 @@ const kept = () => {
 };
 let t0 = 0;
 let headersShown = null;
+let screenShown = null;
+let syncFrom = null;
 let bodiesFrom = null;
 const obs = new MutationObserver(() => {
-  if (headersShown === null && r.querySelectorAll('.row').length > 0 && !r.querySelector('.inbox').hidden) headersShown = performance.now();
+  const rows = r.querySelectorAll('.row').length;
+  if (headersShown === null && rows > 0 && !r.querySelector('.inbox').hidden) headersShown = performance.now();
+  // The first screen: the list's rows are there and every one of them shows its headers.
+  if (screenShown === null && headersShown !== null && !r.querySelector('.row.loading')) screenShown = performance.now();
+  // The background sync starts once the list has every header.
+  if (syncFrom === null && /Keeping your mail on this device/.test(line.textContent || '')) syncFrom = performance.now();
   if (bodiesFrom === null && /: [\d.,\s\u00a0\u202f]+ of /.test(line.textContent || '')) bodiesFrom = performance.now();
   const n = kept();
   if (n !== null) {
     obs.disconnect();
-    window.__keep = { ok: true, secs: (performance.now() - t0) / 1000, listSecs: headersShown === null ? null : (headersShown - t0) / 1000, bodiesSecs: bodiesFrom === null ? null : (bodiesFrom - t0) / 1000, kept: n, line: line.textContent };
+    window.__keep = { ok: true, secs: (performance.now() - t0) / 1000, listSecs: headersShown === null ? null : (headersShown - t0) / 1000, screenSecs: screenShown === null ? null : (screenShown - t0) / 1000, syncSecs: syncFrom === null ? null : (syncFrom - t0) / 1000, bodiesSecs: bodiesFrom === null ? null : (bodiesFrom - t0) / 1000, kept: n, line: line.textContent };
   }
   const err = r.querySelector('.error');
   if (err && err.textContent) { obs.disconnect(); window.__keep = { ok: false, error: err.textContent }; }
@@ -351,17 +398,30 @@ return new Promise((resolve) => {
 struct KeepRun {
     secs: f64,
     list_secs: Option<f64>,
+    /// Until every row of the list's first screen shows its headers.
+    screen_secs: Option<f64>,
+    /// Until the background sync starts (the list has every header).
+    sync_secs: Option<f64>,
     bodies_secs: Option<f64>,
     kept: u64,
     stored: u64,
     stored_bytes: u64,
+    /// The largest peak resident memory (VmHWM) of the browser's renderer processes when the
+    /// UI said all are kept (before the store is read back), in bytes; 0 where unknown (Firefox).
+    renderer_peak: u64,
 }
 
 /// One keep run in the real `<pop3-inbox>` served from `origin`: an empty store and a fresh
 /// page, Connect, and the time until the UI says every message is kept; then the store is
 /// read back (count and bytes of the full records) and the session ended with Logout (QUIT,
 /// leave on server: nothing is deleted).
-async fn keep_run(b: &Browser, origin: &str, port: u16, password: &str) -> Result<KeepRun, String> {
+async fn keep_run(
+    b: &Browser,
+    origin: &str,
+    port: u16,
+    user: &str,
+    password: &str,
+) -> Result<KeepRun, String> {
     let e = |e: e2e::browser::BrowserError| e.to_string();
     b.goto(&format!("{origin}/healthz")).await.map_err(e)?;
     b.js(
@@ -382,7 +442,7 @@ async fn keep_run(b: &Browser, origin: &str, port: u16, password: &str) -> Resul
     .map_err(e)?;
     b.js(
         KEEP_SCRIPT,
-        vec![json!({ "port": port, "user": "bench", "password": password })],
+        vec![json!({ "port": port, "user": user, "password": password })],
     )
     .await
     .map_err(e)?;
@@ -397,7 +457,12 @@ async fn keep_run(b: &Browser, origin: &str, port: u16, password: &str) -> Resul
     if v["ok"] != json!(true) {
         return Err(format!("in the page: {}", v["error"]));
     }
-    let acct = format!("bench@127.0.0.1:{port}");
+    let renderer_peak = e2e::bench::renderer_memory()
+        .iter()
+        .map(|m| m.1)
+        .max()
+        .unwrap_or(0);
+    let acct = format!("{user}@127.0.0.1:{port}");
     let s = b.js(KEPT_SCRIPT, vec![json!(acct)]).await.map_err(e)?;
     if !s["error"].is_null() {
         return Err(format!("reading the store: {s}"));
@@ -419,10 +484,13 @@ async fn keep_run(b: &Browser, origin: &str, port: u16, password: &str) -> Resul
     Ok(KeepRun {
         secs: v["secs"].as_f64().unwrap_or(f64::NAN),
         list_secs: v["listSecs"].as_f64(),
+        screen_secs: v["screenSecs"].as_f64(),
+        sync_secs: v["syncSecs"].as_f64(),
         bodies_secs: v["bodiesSecs"].as_f64(),
         kept: v["kept"].as_u64().unwrap_or(0),
         stored: s["full"].as_u64().unwrap_or(0),
         stored_bytes: s["bytes"].as_u64().unwrap_or(0),
+        renderer_peak,
     })
 }
 
@@ -583,7 +651,8 @@ async fn main() -> ExitCode {
     let password = "bench-password";
     let tls_any = a.tls.iter().any(|&t| t != Tls::Plain);
     println!(
-        "browser bench: {} messages of ~{} B, {} ms one-way delay, {} runs each; browser variants: {}",
+        "browser bench ({}): {} messages of ~{} B, {} ms one-way delay, {} runs each; browser variants: {}",
+        a.browser.name(),
         a.messages,
         a.size,
         a.delay_ms,
@@ -610,8 +679,11 @@ async fn main() -> ExitCode {
             Mailbox::new(a.messages).size(a.size).seed(7),
         )
         .oauth2(false);
-    if a.mode.big {
+    if a.mode.big || a.mode.keep_big {
         opts = opts.user("big", password, Mailbox::new(1).size(a.big_size).seed(11));
+    }
+    if a.mode.many {
+        opts = opts.user("many", password, Mailbox::new(a.many).size(a.size).seed(13));
     }
     let dovecot = match Dovecot::start_async(opts).await {
         Ok(d) => d,
@@ -676,10 +748,10 @@ async fn main() -> ExitCode {
             .map(|p| format!(" (TLS: {})", p.local_addr()))
             .unwrap_or_default()
     );
-    let b = match Browser::start(BrowserKind::Chromium).await {
+    let b = match Browser::start(a.browser).await {
         Ok(b) => b,
         Err(e) => {
-            eprintln!("bench: Chromium did not start: {e}");
+            eprintln!("bench: {} did not start: {e}", a.browser.name());
             return ExitCode::FAILURE;
         }
     };
@@ -959,6 +1031,12 @@ async fn main() -> ExitCode {
         )
         .await;
     }
+    if a.mode.keep_big {
+        failed |= !keep_big_bench(&a, &b, &direct_origin, &dovecot, password).await;
+    }
+    if a.mode.many {
+        failed |= !many_bench(&a, &b, &delayed_origin, &direct_origin, &dovecot, password).await;
+    }
     let _ = b.close().await;
     println!(
         "browser-side proxy: {} connections; mpop-side proxy: {} connections{}",
@@ -1124,7 +1202,7 @@ async fn keep_bench(
         disk.display()
     );
     // Warm-up (not counted): page, modules and wasm compiled and cached once.
-    if let Err(e) = keep_run(b, links[1].0, ui_port, password).await {
+    if let Err(e) = keep_run(b, links[1].0, ui_port, "bench", password).await {
         println!("keep warm-up FAILED: {e}");
         return false;
     }
@@ -1139,7 +1217,7 @@ async fn keep_bench(
         println!("--- keep, {name}");
         let (mut ui, mut mp, mut list) = (vec![], vec![], vec![]);
         for run in 1..=a.runs {
-            match keep_run(b, origin, ui_port, password).await {
+            match keep_run(b, origin, ui_port, "bench", password).await {
                 Ok(r) => {
                     let good = r.kept == a.messages as u64
                         && r.stored == a.messages as u64
@@ -1197,5 +1275,143 @@ async fn keep_bench(
             median(list)
         );
     }
+    ok
+}
+
+/// The many-messages benchmark: a mailbox of `--many` messages, from Connect in the real
+/// `<pop3-inbox>` (empty store, leave on server) over the delay proxy (`--delay-ms` each way)
+/// until the first screen of the list shows every row's headers, and until the UI says every
+/// message is kept; `--runs` runs after a warm-up with the smaller `bench` mailbox on loopback.
+/// Each run is checked against the store (count and bytes). Returns whether every run
+/// succeeded and matched.
+async fn many_bench(
+    a: &Args,
+    b: &Browser,
+    origin: &str,
+    warm_origin: &str,
+    dovecot: &Dovecot,
+    password: &str,
+) -> bool {
+    let port = dovecot.plain_port();
+    let user = dovecot.user("many");
+    let expected: u64 = (0..a.many)
+        .map(|i| user.mailbox.expected_bytes(i).len() as u64)
+        .sum();
+    println!(
+        "--- many: {} messages ({:.1} MB), Connect in <pop3-inbox> over {} ms each way until the first screen of the list, and until all are kept",
+        a.many,
+        expected as f64 / 1e6,
+        a.delay_ms
+    );
+    if let Err(e) = keep_run(b, warm_origin, port, "bench", password).await {
+        println!("many warm-up FAILED: {e}");
+        return false;
+    }
+    let mut ok = true;
+    let (mut screen, mut all, mut list) = (vec![], vec![], vec![]);
+    for run in 1..=a.runs {
+        match keep_run(b, origin, port, "many", password).await {
+            Ok(r) => {
+                let good = r.kept == a.many as u64
+                    && r.stored == a.many as u64
+                    && r.stored_bytes == expected
+                    && r.screen_secs.is_some();
+                println!(
+                    "run {run}: list shown {}, first screen {}, sync from {}, bodies from {}, all kept {:7.3} s (UI says {} kept, store holds {} / {} B){}",
+                    secs(r.list_secs),
+                    secs(r.screen_secs),
+                    secs(r.sync_secs),
+                    secs(r.bodies_secs),
+                    r.secs,
+                    r.kept,
+                    r.stored,
+                    r.stored_bytes,
+                    if good { "" } else { "  <-- MISMATCH" }
+                );
+                ok &= good;
+                all.push(r.secs);
+                list.extend(r.list_secs);
+                screen.extend(r.screen_secs);
+            }
+            Err(e) => {
+                println!("run {run}: FAILED: {e}");
+                ok = false;
+            }
+        }
+    }
+    println!("---");
+    println!(
+        "many, {} messages at {} ms each way: first screen median {:.3} s (goal < 1 s; list rows from {:.3} s), all kept median {:.3} s ({} complete runs)",
+        a.many,
+        a.delay_ms,
+        median(&screen),
+        median(&list),
+        median(&all),
+        all.len()
+    );
+    ok
+}
+
+/// The big-message keep benchmark (`--mode keep-big`): the real `<pop3-inbox>` keeps the one
+/// message of account `big` on loopback, `--runs` times after a warm-up with the `bench`
+/// mailbox; reports the time until the UI says it is kept and the renderer's peak resident
+/// memory then (before the store is read back for the check). Returns whether every run
+/// succeeded and matched.
+async fn keep_big_bench(
+    a: &Args,
+    b: &Browser,
+    origin: &str,
+    dovecot: &Dovecot,
+    password: &str,
+) -> bool {
+    let port = dovecot.plain_port();
+    let len = dovecot.expected_bytes("big", 0).len() as u64;
+    let mib = |v: u64| v as f64 / 1048576.0;
+    println!(
+        "--- keep-big: Connect in <pop3-inbox> until the one message of {len} B is kept, loopback; renderer peak = largest VmHWM of the browser's renderer processes (whole process: JS heap, wasm memory, buffers)"
+    );
+    if let Err(e) = keep_run(b, origin, port, "bench", password).await {
+        println!("keep-big warm-up FAILED: {e}");
+        return false;
+    }
+    let before = e2e::bench::renderer_memory();
+    println!(
+        "renderer resident memory before the first big keep: {}",
+        before
+            .iter()
+            .map(|m| format!("{:.0} MiB (peak so far {:.0} MiB)", mib(m.2), mib(m.1)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let mut ok = true;
+    let mut times = vec![];
+    for run in 1..=a.runs {
+        match keep_run(b, origin, port, "big", password).await {
+            Ok(r) => {
+                let good = r.kept == 1 && r.stored == 1 && r.stored_bytes == len;
+                println!(
+                    "run {run}: kept in {:7.3} s = {:.1} MB/s; renderer peak so far {:.0} MiB (UI says {} kept, store holds {} / {} B){}",
+                    r.secs,
+                    len as f64 / 1e6 / r.secs,
+                    mib(r.renderer_peak),
+                    r.kept,
+                    r.stored,
+                    r.stored_bytes,
+                    if good { "" } else { "  <-- MISMATCH" }
+                );
+                ok &= good;
+                times.push(r.secs);
+            }
+            Err(e) => {
+                println!("run {run}: FAILED: {e}");
+                ok = false;
+            }
+        }
+    }
+    println!(
+        "keep-big: median {:.3} s for {len} B ({} complete runs)",
+        median(&times),
+        times.len()
+    );
     ok
 }
