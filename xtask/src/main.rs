@@ -331,7 +331,12 @@ const WEB_PACKAGES: [(&str, &str); 3] = [
 /// No wasm-opt, on purpose and in this one place: Debian 12's binaryen (108) mis-handles the
 /// reference-typed tables current rustc and wasm-bindgen emit and produces modules browsers
 /// reject, and a current binaryen (132, measured from npm) makes the modules 10 % smaller raw
-/// but 4 % *larger* gzipped, which is what users download. The size profile does the work.
+/// but 4 % *larger* gzipped, which is what users download (the TLS module alone: 271.7 KB
+/// gzipped, 280.1 KB after binaryen 132's -Oz). The size profile does the work.
+///
+/// One exception, ring in the TLS module, at opt-level 2 for its Rust and -Os for its C (the
+/// root Cargo.toml's `[profile.wasm-release.package.ring]` says why): the C level is set here
+/// because the cc crate takes it from cargo's OPT_LEVEL unless CFLAGS say otherwise.
 fn build_web(root: &Path) -> Result {
     header("build-web");
     let cargo = cargo();
@@ -345,7 +350,13 @@ fn build_web(root: &Path) -> Result {
     for (pkg, _) in WEB_PACKAGES {
         args.extend(["-p", pkg]);
     }
-    run_cmd(Command::new(&cargo).args(&args))?;
+    // After whatever the caller set, so that it is the level that counts (the last -O wins).
+    let cflags_var = "CFLAGS_wasm32_unknown_unknown";
+    let cflags = match std::env::var(cflags_var) {
+        Ok(v) if !v.trim().is_empty() => format!("{v} -Os"),
+        _ => "-Os".to_owned(),
+    };
+    run_cmd(Command::new(&cargo).args(&args).env(cflags_var, cflags))?;
     let out = root.join("web").join("pkg");
     let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
     for (_, name) in WEB_PACKAGES {

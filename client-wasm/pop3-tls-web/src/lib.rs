@@ -12,7 +12,8 @@
 //! unaudited, and this code protects passwords.
 //!
 //! Speed: wasm has no AES instructions, so `pop3-tls` asks for ChaCha20-Poly1305 first here
-//! (about 130 MB/s against 45 MB/s for software AES-GCM, measured in Node 20).
+//! (about 250 MB/s against 43 MB/s for software AES-GCM, CPU time in Node 20). ring itself is
+//! built for speed rather than size (opt-level 2, its C at -Os: the root Cargo.toml says why).
 //!
 //! Randomness: getrandom's "js" backend, `crypto.getRandomValues` (browsers, Node, Deno,
 //! workerd). Time: `Date.now()` through `JsClock`; nothing here may read
@@ -106,12 +107,14 @@ impl TlsClient {
             self.session.close();
         }
         let o = js_sys::Object::new();
-        let plaintext = self.session.take_plaintext();
+        // Copied out and cleared rather than taken: the session's buffer keeps its capacity,
+        // so a large batch does not regrow (and recopy) it every time.
         set(
             &o,
             "plaintext",
-            &js_sys::Uint8Array::from(&plaintext[..]).into(),
+            &js_sys::Uint8Array::from(self.session.plaintext()).into(),
         );
+        self.session.clear_plaintext();
         let outgoing = self.session.take_outgoing();
         set(
             &o,

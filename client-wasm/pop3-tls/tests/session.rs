@@ -406,8 +406,9 @@ fn pattern(len: usize, seed: u32) -> Vec<u8> {
         .collect()
 }
 
-/// 2 MB each way, fed to the client `split` bytes at a time; every byte arrives in order.
-fn round_trip(split: usize) {
+/// 2 MB each way, fed to the client `split` bytes at a time, the plaintext moved out by
+/// `take` after each; every byte arrives in order.
+fn round_trip(split: usize, take: fn(&mut ClientSession) -> Vec<u8>) {
     const LEN: usize = 2 * 1024 * 1024;
     let ca = Ca::new("CA");
     let leaf = ca.leaf(&[HOST], false);
@@ -433,7 +434,7 @@ fn round_trip(split: usize) {
     let mut got_down = Vec::new();
     for chunk in wire.chunks(split) {
         c.receive(chunk).unwrap();
-        got_down.extend(c.take_plaintext());
+        got_down.extend(take(&mut c));
     }
     assert!(
         got_down == down,
@@ -445,17 +446,30 @@ fn round_trip(split: usize) {
 
 #[test]
 fn two_megabytes_each_way_fed_one_byte_at_a_time_are_byte_exact() {
-    round_trip(1);
+    round_trip(1, ClientSession::take_plaintext);
 }
 
 #[test]
 fn two_megabytes_each_way_fed_in_64_kib_chunks_are_byte_exact() {
-    round_trip(64 * 1024);
+    round_trip(64 * 1024, ClientSession::take_plaintext);
+}
+
+/// The browser module's way (`plaintext` copied out, then `clear_plaintext`, the buffer kept):
+/// each byte is handed on exactly once.
+#[test]
+fn plaintext_shown_then_cleared_hands_on_every_byte_once() {
+    fn show_and_clear(c: &mut ClientSession) -> Vec<u8> {
+        let shown = c.plaintext().to_vec();
+        c.clear_plaintext();
+        shown
+    }
+    round_trip(64 * 1024, show_and_clear);
+    round_trip(1000, show_and_clear);
 }
 
 #[test]
 fn two_megabytes_fed_at_once_are_byte_exact() {
-    round_trip(usize::MAX);
+    round_trip(usize::MAX, ClientSession::take_plaintext);
 }
 
 #[test]
