@@ -94,6 +94,21 @@ button, .row { transition: background-color .12s ease-out, border-color .12s eas
   border-radius: 16px; padding: 1.75rem; box-shadow: 0 6px 24px rgb(20 30 60 / 8%);
 }
 .card h1 { font-size: 1.5rem; margin: 0 0 .25rem; }
+
+/* ---------- Several accounts (inbox/accounts.js): beside the form, above it when narrow ---------- */
+.login { flex-wrap: wrap; gap: 1rem; }
+.accounts h2 { font-size: 1.15rem; margin: 0 0 .75rem; }
+.account-list { list-style: none; margin: 0 0 1rem; padding: 0; display: flex; flex-direction: column; gap: .6rem; }
+.account-entry { display: flex; flex-wrap: wrap; align-items: center; gap: .25rem .6rem; padding-bottom: .6rem; border-bottom: 1px solid var(--border); }
+.account-name { font-weight: 600; overflow-wrap: anywhere; }
+.account-kept { color: var(--muted); font-size: .9rem; }
+.account-buttons { display: flex; flex-wrap: wrap; gap: .4rem; width: 100%; }
+.account-actions { display: flex; flex-wrap: wrap; gap: .5rem; }
+.account-badge {
+  display: inline-block; max-width: 8rem; overflow: hidden; text-overflow: ellipsis; vertical-align: bottom;
+  padding: 0 .45rem; margin-right: .3rem; border-radius: 999px; border: 1px solid var(--border);
+  background: var(--selected); font-size: .8rem; font-weight: 600;
+}
 .card .lead { margin: 0 0 1.25rem; color: var(--muted); }
 fieldset { border: none; margin: 0; padding: 0; min-width: 0; }
 .field { display: flex; flex-direction: column; gap: .3rem; margin-bottom: 1rem; }

@@ -32,8 +32,9 @@
 //
 // This file is the element: it builds the screens from the parts in ./inbox/ and moves
 // between them (sign-in, inbox, offline). The state lives in inbox/controller.js (no DOM);
-// inbox/account-form.js, message-list.js, reader.js, deletion.js, device-dialog.js and
-// kiosk-idle.js each own their part of the shadow DOM; inbox/dom.js has the shared helpers.
+// inbox/account-form.js, accounts.js (several accounts, "All inboxes"), message-list.js,
+// reader.js, deletion.js, device-dialog.js and kiosk-idle.js each own their part of the shadow
+// DOM; inbox/dom.js has the shared helpers.
 //
 // Security rule for all of them: every string that comes from the server or the bridge is
 // inserted with textContent (or as an attribute value), never as markup.
@@ -48,6 +49,7 @@ import { Reader } from './inbox/reader.js';
 import { Deletion } from './inbox/deletion.js';
 import { DeviceDialog } from './inbox/device-dialog.js';
 import { KioskIdle } from './inbox/kiosk-idle.js';
+import { AccountsPanel, accountId, parseAccountId } from './inbox/accounts.js';
 import { NewMail, CHECK_MINUTES, DEFAULT_CHECK_SECONDS, intervalFromAttr } from './inbox/new-mail.js';
 import { h, setText, delayedProgress } from './inbox/dom.js';
 import { I18n, LAYER_LANG, pickLanguage, relabel } from './i18n/index.js';
@@ -74,6 +76,7 @@ import { I18n, LAYER_LANG, pickLanguage, relabel } from './i18n/index.js';
  * @property {HTMLButtonElement} refreshBtn
  * @property {HTMLButtonElement} logoutBtn
  * @property {HTMLButtonElement} deviceBtn
+ * @property {HTMLButtonElement} switchBtn "Switch account": signs out, shows the accounts
  * @property {HTMLSelectElement} checkSelect how often to check for new mail
  * @property {HTMLLabelElement} checkLabel its label (visually hidden)
  * @property {HTMLButtonElement} notifyBtn "Notify me of new mail"
@@ -143,6 +146,8 @@ export class Pop3Inbox extends HTMLElement {
   #device; // "This device…"
   /** @type {KioskIdle} */
   #idle; // kiosk mode's idle logout
+  /** @type {AccountsPanel} */
+  #accounts; // the accounts on this device (sign-in screen)
   /** @type {Promise<boolean> | null} */
   #bridgeConfig = null; // promise: the serving bridge's /client-config.json applied (false: it could not be read)
   /** @type {number | null} */
@@ -321,6 +326,7 @@ export class Pop3Inbox extends HTMLElement {
     e.count = h('span', { class: 'count', 'aria-live': 'polite' });
     e.refreshBtn = h('button', { type: 'button', class: 'refresh', text: t('inbox.refresh'), onclick: () => void this.#refresh() });
     e.logoutBtn = h('button', { type: 'button', class: 'logout', text: t('inbox.logout'), onclick: () => this.#logout() });
+    e.switchBtn = h('button', { type: 'button', class: 'switch-account', text: t('accounts.switch'), onclick: () => void this.#switchAccount() });
     e.deviceBtn = h('button', { type: 'button', class: 'device', text: t('inbox.device'), hidden: true, onclick: () => this.#device.open() });
     e.checkSelect = h(
       'select',
@@ -371,7 +377,7 @@ export class Pop3Inbox extends HTMLElement {
     e.inboxScreen = h(
       'section',
       { class: 'screen inbox', hidden: true, 'aria-label': t('inbox.title') },
-      h('header', { class: 'toolbar' }, h('div', { class: 'title' }, h('h1', { text: t('inbox.title') }), e.count), this.#searchBox().element, e.checkLabel, e.checkSelect, e.notifyBtn, e.deviceBtn, e.refreshBtn, e.logoutBtn),
+      h('header', { class: 'toolbar' }, h('div', { class: 'title' }, h('h1', { text: t('inbox.title') }), e.count), this.#searchBox().element, e.checkLabel, e.checkSelect, e.notifyBtn, e.deviceBtn, e.switchBtn, e.refreshBtn, e.logoutBtn),
       this.#idle.els.kioskCountdown,
       e.status,
       e.syncLine,
@@ -394,6 +400,28 @@ export class Pop3Inbox extends HTMLElement {
     });
 
     this.#device = new DeviceDialog(this.#root, this.#c, i18n, { showError, syncNote: (text) => this.#syncNote(text) });
+    this.#accounts = new AccountsPanel(i18n, {
+      remembered: () => this.#form.rememberedList(),
+      // Fail closed: where the bridge's settings could not be read (kiosk mode may be on), the
+      // device's store is neither read nor created.
+      kept: async () => ((await this.#bridgeConfig) ? this.#c.accountsKept() : []),
+      use: (a, remembered) => this.#form.fillAccount(a, remembered),
+      add: () => this.#form.fillAccount(null),
+      openKept: (id) => void this.#openKept(id),
+      openAll: () => void this.#openAll(),
+      confirm: (q) => this.#deletion.confirm(q),
+      remove: async (id) => {
+        try {
+          await this.#c.removeAccount(id);
+        } catch (err) {
+          this.#showError(this.#form.els.formMessages, err, this.#i18n.t('accounts.removeFailed'));
+          return;
+        }
+        this.#form.forget(id);
+        void this.#offerOffline();
+      },
+    });
+    this.#form.els.loginScreen.prepend(this.#accounts.els.panel);
     this.#root.append(this.#form.els.loginScreen, e.inboxScreen, this.#deletion.els.dialog, this.#device.els.deviceDialog);
   }
 
@@ -433,7 +461,7 @@ export class Pop3Inbox extends HTMLElement {
     });
     c.on('marks', () => this.#deletion.updateMarked());
     c.on('syncnote', (text) => this.#syncNote(text));
-    c.on('store', () => (this.#els.deviceBtn.hidden = !c.store || this.kiosk));
+    c.on('store', () => (this.#els.deviceBtn.hidden = !c.store || this.kiosk || c.allInboxes));
   }
 
   // ------------------------------------------------------------------ signing in
@@ -504,6 +532,7 @@ export class Pop3Inbox extends HTMLElement {
     this.#form.els.loginScreen.hidden = true;
     e.inboxScreen.hidden = false;
     e.refreshBtn.hidden = false;
+    e.switchBtn.hidden = this.kiosk; // a shared device has one account, remembered nowhere
     e.inboxMessages.replaceChildren();
     this.#syncNote('');
     this.#renderStatus();
@@ -660,6 +689,19 @@ export class Pop3Inbox extends HTMLElement {
     this.#emit('pop3-logout', { committed: r.committed, deleted: r.deleted });
   }
 
+  /**
+   * Another account: signs out as Log out does (marked messages are confirmed first, nothing
+   * is deleted without it), then the sign-in screen lists the accounts; choosing one asks for
+   * its password.
+   */
+  async #switchAccount() {
+    await this.#logout();
+    if (this.#form.els.loginScreen.hidden) return; // the user stayed (cancelled the question)
+    await this.#accounts.refresh();
+    const first = this.#accounts.els.panel.hidden ? null : this.#accounts.els.panel.querySelector('button');
+    (first ?? this.#accounts.els.addBtn).focus();
+  }
+
   /** @param {{ auto?: boolean }} [options] auto: a check for new mail (new-mail.js), not the button */
   async #refresh({ auto = false } = {}) {
     // One at a time: the button and a check for new mail both end up here.
@@ -787,6 +829,8 @@ export class Pop3Inbox extends HTMLElement {
     const btn = this.#form.els.offlineBtn;
     btn.hidden = true;
     await this.#bridgeConfig;
+    // The accounts list too, once kiosk mode is known (it shows none there).
+    void this.#accounts.refresh();
     const r = this.#form.loadRemembered();
     if (!r?.server || !r?.user) return;
     btn.hidden = (await this.#c.keptFor(/** @type {AccountRef} */ (r))) === 0;
@@ -794,10 +838,44 @@ export class Pop3Inbox extends HTMLElement {
 
   async #openOffline() {
     const r = this.#form.loadRemembered();
-    if (!r) return;
-    const shown = await this.#showKept(/** @type {AccountRef} */ ({ server: r.server, port: r.port, user: r.user }), this.#i18n.t('offline.status', { user: r.user ?? '', server: r.server ?? '' }));
+    if (r) await this.#openKept(accountId(r));
+  }
+
+  /**
+   * One account's kept mail offline (the remembered one, or one of the accounts list).
+   * @param {string} id
+   */
+  async #openKept(id) {
+    const r = parseAccountId(id);
+    const shown = await this.#showKept(/** @type {AccountRef} */ (r), this.#i18n.t('offline.status', { user: r.user ?? '', server: r.server ?? '' }));
     if (shown) this.#list.focus();
     else this.#showError(this.#form.els.formMessages, new Error(this.#i18n.text('offline.none')), this.#i18n.t('offline.noneTitle'));
+  }
+
+  /**
+   * "All inboxes": every account's kept mail in one list, each row marked by its account. Read
+   * only where a connection would be needed: no Refresh, no new mail, no server deletion;
+   * Delete removes this device's copy only, as offline (the message stays on the server).
+   */
+  async #openAll() {
+    const i18n = this.#i18n;
+    /** @type {{ account: string, kept: number }[]} */
+    let counts = [];
+    try {
+      counts = await this.#c.loadAll();
+    } catch (err) {
+      this.#showError(this.#form.els.formMessages, err, i18n.t('accounts.allFailed'));
+      return;
+    }
+    if (!counts.length) {
+      this.#showError(this.#form.els.formMessages, new Error(i18n.text('offline.none')), i18n.t('offline.noneTitle'));
+      return;
+    }
+    // Rendered again in a new language: every piece comes from the catalog each time.
+    const each = () => counts.map((c) => i18n.text('accounts.allEach', { account: c.account, n: c.kept })).join(', ');
+    const status = i18n.lazy(() => `${i18n.text('accounts.allStatus', { n: counts.length })} ${each()}. ${i18n.text('accounts.allReadOnly')}`);
+    this.#showOfflineList(status, i18n.t('accounts.allBadge'));
+    this.#list.focus();
   }
 
   /**
@@ -807,28 +885,38 @@ export class Pop3Inbox extends HTMLElement {
    * @param {import('./i18n/index.js').Msg} statusText
    */
   async #showKept(values, statusText) {
-    const e = this.#els;
     try {
       if (!(await this.#c.loadKept(values))) return false;
-      this.#form.els.loginScreen.hidden = true;
-      e.inboxScreen.hidden = false;
-      e.refreshBtn.hidden = true;
-      // No session to check with: no new-mail interval nor notifications (sign-in shows them).
-      e.checkSelect.hidden = e.checkLabel.hidden = e.notifyBtn.hidden = true;
-      setText(e.logoutBtn, this.#i18n.t('offline.close'));
-      this.#deletion.els.markedBar.hidden = true;
-      e.inboxMessages.replaceChildren();
-      this.#reader.close(false);
-      this.#list.active = this.#c.items.length ? 0 : -1;
-      this.#showCount();
-      e.status.replaceChildren(h('span', { class: 'badge', text: this.#i18n.t('offline.badge') }), h('span', { text: statusText }));
-      e.status.classList.remove('insecure');
-      this.#syncNote('');
-      this.#list.render();
+      this.#showOfflineList(statusText, this.#i18n.t('offline.badge'));
       return true;
     } catch {
       return false;
     }
+  }
+
+  /**
+   * The inbox screen for the kept mail the controller loaded (no session).
+   * @param {import('./i18n/index.js').Msg} statusText
+   * @param {import('./i18n/index.js').Msg} badge
+   */
+  #showOfflineList(statusText, badge) {
+    const e = this.#els;
+    this.#form.els.loginScreen.hidden = true;
+    e.inboxScreen.hidden = false;
+    e.refreshBtn.hidden = true;
+    e.switchBtn.hidden = this.kiosk;
+    // No session to check with: no new-mail interval nor notifications (sign-in shows them).
+    e.checkSelect.hidden = e.checkLabel.hidden = e.notifyBtn.hidden = true;
+    setText(e.logoutBtn, this.#i18n.t('offline.close'));
+    this.#deletion.els.markedBar.hidden = true;
+    e.inboxMessages.replaceChildren();
+    this.#reader.close(false);
+    this.#list.active = this.#c.items.length ? 0 : -1;
+    this.#showCount();
+    e.status.replaceChildren(h('span', { class: 'badge', text: badge }), h('span', { text: statusText }));
+    e.status.classList.remove('insecure');
+    this.#syncNote('');
+    this.#list.render();
   }
 
   // ------------------------------------------------------------------ errors and notes

@@ -472,6 +472,29 @@ class IdbStore {
     this.#observers.deleted(account, null);
   }
 
+  /**
+   * Every account this store knows: those with settings (`accounts`) and those with kept mail
+   * (`summaries`), each name once, sorted. A key cursor jumps from one account to the next, so
+   * the cost follows the number of accounts, not of messages.
+   * @returns {Promise<string[]>}
+   */
+  async accountNames() {
+    const tx = this.#tx(['accounts', 'summaries'], 'readonly');
+    const names = new Set(/** @type {string[]} */ (await req(tx.objectStore('accounts').getAllKeys())));
+    await new Promise((resolve, reject) => {
+      const r = tx.objectStore('summaries').openKeyCursor();
+      r.onerror = () => reject(storeError(r.error));
+      r.onsuccess = () => {
+        const cur = r.result;
+        if (!cur) return resolve(undefined);
+        const account = /** @type {[string, string]} */ (cur.key)[0];
+        names.add(account);
+        cur.continue([account, []]); // past every key of this account
+      };
+    });
+    return [...names].sort();
+  }
+
   close() {
     this.#db.close();
   }
@@ -648,6 +671,16 @@ class MemoryStore {
     for (const k of [...this.#rows.keys()]) if (k.startsWith(`${account}\n`)) this.#rows.delete(k);
     this.#accounts.delete(account);
     this.#observers.deleted(account, null);
+  }
+
+  /**
+   * Every account this store knows (settings or kept mail), each name once, sorted.
+   * @returns {Promise<string[]>}
+   */
+  async accountNames() {
+    const names = new Set(this.#accounts.keys());
+    for (const k of this.#rows.keys()) names.add(k.slice(0, k.lastIndexOf('\n')));
+    return [...names].sort();
   }
 
   close() {

@@ -88,6 +88,30 @@ export default /** @type {const} */ ({
   'offline.none': 'No mail is kept on this device for this account.',
   'offline.noneTitle': 'Nothing to show offline',
 
+  // --- several accounts (the sign-in screen's list, "All inboxes")
+  'accounts.title': 'Accounts on this device',
+  'accounts.kept': { one: '{n} message kept', other: '{n} messages kept' },
+  'accounts.use': 'Sign in',
+  'accounts.useOf': 'Sign in to {account}',
+  'accounts.open': 'Read offline',
+  'accounts.openOf': 'Read the mail kept for {account} offline',
+  'accounts.remove': 'Remove',
+  'accounts.removeOf': 'Remove {account} from this device',
+  'accounts.add': 'Add an account',
+  'accounts.all': 'All inboxes',
+  'accounts.switch': 'Switch account',
+  'accounts.removeTitle': 'Remove this account from this device?',
+  'accounts.removeText': '{account} will no longer be remembered here.',
+  'accounts.removeKept': { one: 'The {n} message kept on this device for it will be deleted from this device.', other: 'The {n} messages kept on this device for it will be deleted from this device.' },
+  'accounts.removeServer': 'Nothing is deleted on the mail server.',
+  'accounts.removeConfirm': 'Remove account',
+  'accounts.removeFailed': 'The account could not be removed',
+  'accounts.allFailed': 'The mail kept on this device could not be read',
+  'accounts.allBadge': 'All inboxes',
+  'accounts.allStatus': { one: 'Mail kept on this device for {n} account:', other: 'Mail kept on this device for {n} accounts:' },
+  'accounts.allEach': '{account} ({n})',
+  'accounts.allReadOnly': 'Read only: sign in to an account to get new mail or delete on the server; Delete here removes only this device’s copy.',
+
   // --- keeping mail on this device (the line under the status)
   'sync.keeping': 'Keeping your mail on this device…',
   'sync.progress': { one: 'Keeping your mail on this device: {done} of {n} message…', other: 'Keeping your mail on this device: {done} of {n} messages…' },
@@ -132,6 +156,7 @@ export default /** @type {const} */ ({
   'list.message': 'message',
   'list.marked': 'Marked for deletion.',
   'list.kept': 'Kept on this device',
+  'list.account': 'Account {account}:',
 
   // --- the reader
   'reader.back': 'Back to list',

@@ -14,6 +14,7 @@
 // so signing in is a confirmation of that server. Typing another server removes the note.
 
 import { h, setText } from './dom.js';
+import { accountId, rememberAccount, rememberedAccounts, forgetAccount } from './accounts.js';
 
 /**
  * @import { Security } from '../types.js'
@@ -288,12 +289,59 @@ export class AccountForm {
         // Deliberately only these fields: the password is never stored (the pin is no secret).
         const { server, port, security, user, pin } = values;
         localStorage.setItem(STORAGE_KEY, JSON.stringify({ server, port: String(port), security, user, ...(pin ? { pin } : {}) }));
+        rememberAccount({ server, port: String(port), security, user, ...(pin ? { pin } : {}) });
       } else {
-        localStorage.removeItem(STORAGE_KEY);
+        // Not remembered: this account goes; another one remembered before stays.
+        const last = this.loadRemembered();
+        if (!last || accountId(last) === accountId(values) || !last.server) localStorage.removeItem(STORAGE_KEY);
+        forgetAccount(accountId(values));
       }
     } catch {
       /* storage unavailable (private mode, quota): remembering is best effort */
     }
+  }
+
+  /**
+   * Every remembered account (several accounts, inbox/accounts.js), the one the form fills in
+   * first among them; none in kiosk mode.
+   * @returns {RememberedAccount[]}
+   */
+  rememberedList() {
+    if (this.#kiosk) return [];
+    const last = this.loadRemembered();
+    const list = rememberedAccounts();
+    return last?.server && last.user && !list.some((a) => accountId(a) === accountId(last)) ? [last, ...list] : list;
+  }
+
+  /**
+   * No longer remembers the account `id` (in the list, and as the form's default).
+   * @param {string} id
+   */
+  forget(id) {
+    forgetAccount(id);
+    const last = this.loadRemembered();
+    try {
+      if (last && accountId(last) === id) localStorage.removeItem(STORAGE_KEY);
+    } catch {
+      /* storage unavailable */
+    }
+    this.applyDefaults();
+  }
+
+  /**
+   * The form for an account of the list (its password asked for), or empty for a new one.
+   * "Remember" stays ticked for a remembered account; one known only by its kept mail is not
+   * remembered unless the user ticks it.
+   * @param {RememberedAccount | null} a
+   * @param {boolean} [remembered]
+   */
+  fillAccount(a, remembered = false) {
+    const e = this.els;
+    const security = /** @type {import('../types.js').Security} */ (a?.security && DEFAULT_PORTS[a.security] ? a.security : 'tls');
+    this.prefill({ server: a?.server ?? '', port: Number(a?.port) || DEFAULT_PORTS[security], security, user: a?.user ?? '', allowInsecure: false, pin: a?.pin ?? '' });
+    e.remember.checked = !this.#kiosk && remembered;
+    this.els.formMessages.replaceChildren();
+    this.focusFirst();
   }
 
   /**

@@ -44,6 +44,7 @@ import { ENGLISH } from '../i18n/index.js';
  * @property {string | null | undefined} [uid]
  * @property {'full' | 'headers' | null | undefined} [kept] what this device keeps of it
  * @property {boolean | undefined} [byPolicy] marked by the sync policy, not by the user
+ * @property {string | undefined} [account] "All inboxes": the account it is kept for (else the controller's)
  */
 
 /**
@@ -79,6 +80,25 @@ import { ENGLISH } from '../i18n/index.js';
  * @property {Promise<SyncReport | null> | null} promise
  * @property {boolean} settled the run ended (with a report, an error or cancelled)
  */
+
+/**
+ * The store's name for an account ("user@server:port"): the one definition (the store keys
+ * every record by it; inbox/accounts.js lists accounts by it).
+ * @param {{ server?: string | undefined, port?: number | string | undefined, user?: string | undefined }} a
+ */
+export function accountId(a) {
+  return `${a.user}@${a.server}:${a.port}`;
+}
+
+/**
+ * A kept message (a store summary) as an item of the list shown without a session.
+ * @param {import('../store.js').SummaryRow} x
+ * @param {number} i its place: message numbers of kept mail are negative (no session's)
+ * @returns {InboxItem}
+ */
+function keptItem(x, i) {
+  return { msg: -(i + 1), key: x.key, kept: x.full ? 'full' : 'headers', size: x.size, loaded: true, from: x.from, subject: x.subject, date: x.dateMs == null ? null : new Date(x.dateMs), marked: false };
+}
 
 const HEADER_BATCH = 200; // messages per fetchHeaders call: small enough for steady progress
 // Header answers kept for the sync, bounded by their bytes (not their count): a mailbox of
@@ -119,6 +139,7 @@ export class InboxController {
   /** @type {SyncState | null} */
   #sync = null; // this session's background sync: { ctrl, promise, report }
   #offline = false; // showing the store without a session
+  #allInboxes = false; // offline, every account's kept mail together ("All inboxes")
   /** @type {Map<number, Uint8Array>} */
   #topCache = new Map(); // msg -> TOP n 0 bytes read by the list, handed to the sync once
   #topCacheBytes = 0;
@@ -195,6 +216,11 @@ export class InboxController {
 
   get offline() {
     return this.#offline;
+  }
+
+  /** The list is every account's kept mail together (offline, read only but for device copies). */
+  get allInboxes() {
+    return this.#allInboxes;
   }
 
   get store() {
@@ -355,6 +381,7 @@ export class InboxController {
     this.#creds = values;
     this.#passwordKept = keep;
     this.#offline = false;
+    this.#allInboxes = false;
     await this.#openStore(values);
     return session;
   }
@@ -497,6 +524,7 @@ export class InboxController {
   leave() {
     this.#loader?.abort();
     this.#offline = false;
+    this.#allInboxes = false;
   }
 
   clearItems() {
@@ -587,7 +615,7 @@ export class InboxController {
   /** @param {AccountRef} values */
   async #openStore(values) {
     this.closeStore();
-    this.#account = `${values.user}@${values.server}:${values.port}`;
+    this.#account = accountId(values);
     const mode = await this.storeMode();
     if (mode === 'off') return;
     try {
@@ -628,7 +656,7 @@ export class InboxController {
     if (this.kiosk || (await this.storeMode()) !== 'indexeddb' || !globalThis.indexedDB) return 0;
     try {
       const store = await openStore();
-      const rows = await store.summaries(`${r.user}@${r.server}:${r.port}`);
+      const rows = await store.summaries(accountId(r));
       store.close();
       return rows.length;
     } catch {
@@ -648,11 +676,88 @@ export class InboxController {
     const rows = await this.#store.summaries(/** @type {string} */ (this.#account));
     if (!rows.length) return false;
     this.#offline = true;
+    this.#allInboxes = false;
     this.#session = null;
     this.#creds = null;
-    this.#items = rows.map((x, i) => ({ msg: -(i + 1), key: x.key, kept: x.full ? 'full' : 'headers', size: x.size, loaded: true, from: x.from, subject: x.subject, date: x.dateMs == null ? null : new Date(x.dateMs), marked: false }));
+    this.#items = rows.map((x, i) => keptItem(x, i));
     this.#index = new Map(this.#items.map((it, i) => [it.msg, i]));
     return true;
+  }
+
+  /**
+   * The accounts with mail kept on this device, and how many messages each (none in kiosk
+   * mode, nor without IndexedDB).
+   * @returns {Promise<{ account: string, kept: number }[]>}
+   */
+  async accountsKept() {
+    if (this.kiosk || (await this.storeMode()) !== 'indexeddb' || !globalThis.indexedDB) return [];
+    const store = await openStore();
+    try {
+      const names = await store.accountNames();
+      return await Promise.all(names.map(async (account) => ({ account, kept: (await store.summaries(account)).length })));
+    } finally {
+      store.close();
+    }
+  }
+
+  /**
+   * "All inboxes": every account's kept mail becomes the list, newest first, each item naming
+   * its account; no session (new mail and server deletions need one). Resolves the accounts
+   * shown with their counts (empty: nothing kept, the list is unchanged).
+   * @returns {Promise<{ account: string, kept: number }[]>}
+   */
+  async loadAll() {
+    if (this.kiosk || (await this.storeMode()) !== 'indexeddb' || !globalThis.indexedDB) return [];
+    this.closeStore();
+    const w = await this.wasm().catch(() => null);
+    const store = await openStore(w ? { hash: async (b) => w.sha256Hex(b) } : {});
+    const rows = [];
+    /** @type {{ account: string, kept: number }[]} */
+    const counts = [];
+    for (const account of await store.accountNames()) {
+      const mine = await store.summaries(account);
+      if (mine.length) counts.push({ account, kept: mine.length });
+      for (const x of mine) rows.push({ ...x, account });
+    }
+    if (!rows.length) {
+      store.close();
+      return [];
+    }
+    rows.sort((a, b) => (b.dateMs || 0) - (a.dateMs || 0));
+    this.#store = store; // no search: its index is per account
+    this.#account = null;
+    this.#offline = true;
+    this.#allInboxes = true;
+    this.#session = null;
+    this.#creds = null;
+    this.#emit('store');
+    this.#items = rows.map((x, i) => ({ ...keptItem(x, i), account: x.account }));
+    this.#index = new Map(this.#items.map((it, i) => [it.msg, i]));
+    return counts;
+  }
+
+  /**
+   * Removes an account from this device: its kept mail, records and settings (the store's
+   * `wipeAccount`). The caller forgets what "remember" kept of it.
+   * @param {string} account
+   */
+  async removeAccount(account) {
+    if (this.#account === account) this.closeStore();
+    if (this.kiosk || (await this.storeMode()) !== 'indexeddb' || !globalThis.indexedDB) return;
+    const w = await this.wasm().catch(() => null);
+    const store = await openStore(w ? { hash: async (b) => w.sha256Hex(b) } : {});
+    try {
+      // Its search index (web/search.js, a database of its own) follows the store's wipe: it
+      // is opened first, so it hears of it and saves itself empty (no subject, no word left).
+      const search = await openSearch(store, account, { background: false }).catch(() => null);
+      await store.wipeAccount(account);
+      if (search) {
+        await search.settled();
+        search.close();
+      }
+    } finally {
+      store.close();
+    }
   }
 
   /**
@@ -660,7 +765,7 @@ export class InboxController {
    * @param {InboxItem} it
    */
   async deleteLocal(it) {
-    await /** @type {Store} */ (this.#store).deleteLocal(/** @type {string} */ (this.#account), /** @type {string} */ (it.key));
+    await /** @type {Store} */ (this.#store).deleteLocal(/** @type {string} */ (it.account ?? this.#account), /** @type {string} */ (it.key));
   }
 
   /** @param {InboxItem} it */
@@ -801,7 +906,7 @@ export class InboxController {
   async messageBytes(it) {
     if (this.#store && it.key && it.kept === 'full') {
       try {
-        return await this.#store.readMessage(/** @type {string} */ (this.#account), it.key);
+        return await this.#store.readMessage(/** @type {string} */ (it.account ?? this.#account), it.key);
       } catch (err) {
         // Damaged or missing copy: fetch it again when the server still has it.
         if (!this.#session || !(it.msg > 0)) throw err;

@@ -157,7 +157,12 @@ export class MessageList {
       const [cFrom, cSubject, cDate, cSize] = /** @type {HTMLCollectionOf<HTMLSpanElement>} */ (row.children);
       // Plain strings: the rows are rendered again when the language changes.
       const tx = this.#i18n.text.bind(this.#i18n);
-      cFrom.textContent = it.loaded ? displayName(it.from) || tx('list.noSender') : tx('list.loading');
+      const sender = it.loaded ? displayName(it.from) || tx('list.noSender') : tx('list.loading');
+      if (it.account) {
+        // "All inboxes": the row's account, as a badge (its user) and in full for screen readers.
+        const badge = h('span', { class: 'account-badge', title: it.account }, h('span', { class: 'visually-hidden', text: tx('list.account', { account: it.account }) }), h('span', { 'aria-hidden': 'true', text: it.account.slice(0, it.account.lastIndexOf('@')) }));
+        cFrom.replaceChildren(badge, ' ', sender);
+      } else cFrom.textContent = sender;
       cFrom.title = it.from;
       cSubject.textContent = it.loaded ? it.subject || tx('list.noSubject') : '';
       cSubject.title = it.subject;
