@@ -730,6 +730,22 @@ async function writeRecord(rec) {
 }
 
 /**
+ * Deletes the stored search index of one account (removing the account): its record, words
+ * and the account's name with it. Call it once no MailSearch of that account is open.
+ * @param {string} account
+ * @returns {Promise<void>}
+ */
+export async function deleteSearchIndex(account) {
+  const db = await openDb();
+  return new Promise((resolve, reject) => {
+    const tx = db.transaction(OBJECT_STORE, 'readwrite');
+    tx.objectStore(OBJECT_STORE).delete(account);
+    tx.oncomplete = () => resolve(undefined);
+    tx.onabort = () => reject(tx.error);
+  });
+}
+
+/**
  * Deletes every stored search index (all accounts): with "forget this device", beside the
  * store's deleteDatabase().
  * @returns {Promise<void>}

@@ -15,7 +15,7 @@
 
 import { summarizeHeaders } from '../pop3.js';
 import { openStore, requestPersistence } from '../store.js';
-import { openSearch } from '../search.js';
+import { openSearch, deleteSearchIndex } from '../search.js';
 import { syncAccount, finishSync, undoSyncDeletions, summaryOf, keepOnDemand, identifyKept } from '../sync.js';
 import { ENGLISH } from '../i18n/index.js';
 
@@ -748,13 +748,15 @@ export class InboxController {
     const store = await openStore(w ? { hash: async (b) => w.sha256Hex(b) } : {});
     try {
       // Its search index (web/search.js, a database of its own) follows the store's wipe: it
-      // is opened first, so it hears of it and saves itself empty (no subject, no word left).
+      // is opened first, so it hears of it and drops every word; once it has settled and
+      // closed, its record (the account's name with it) is deleted too.
       const search = await openSearch(store, account, { background: false }).catch(() => null);
       await store.wipeAccount(account);
       if (search) {
         await search.settled();
         search.close();
       }
+      await deleteSearchIndex(account);
     } finally {
       store.close();
     }
