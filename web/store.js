@@ -18,6 +18,10 @@
 // commitMessages() commits a batch of messages the same way in ONE such transaction (all or
 // none of them): it resolves only once the whole batch is durable, and only then may any
 // message of it count as stored.
+// The IndexedDB store commits those batches in a module worker (web/keep-worker.js, its own
+// connection to the same database: `Keeper` below), so the checksums and the writes of a large
+// sync leave the page's thread; where that worker cannot start, the page runs the same commit
+// (`writeBatch`) itself. Either way the answer comes only after the transaction's `complete`.
 
 /** @import { KnownRecord, SyncPolicy, StorageEstimate } from './types.js' */
 
@@ -119,7 +123,7 @@ const MESSAGES = {
  * @param {any} err whatever IndexedDB or the browser threw
  * @returns {StoreError}
  */
-function storeError(err) {
+export function storeError(err) {
   if (err instanceof StoreError) return err;
   const name = err?.name || '';
   if (name === 'QuotaExceededError' || /quota/i.test(err?.message || '')) return new StoreError('quota', MESSAGES.quota, err);
@@ -162,8 +166,11 @@ const done = (tx) =>
     tx.onerror = () => {}; // the abort handler reports it, once
   });
 
-/** @returns {Promise<IDBDatabase>} */
-function openDb() {
+/**
+ * Opens (and creates or upgrades) the database: for the page's store and for the keep worker.
+ * @returns {Promise<IDBDatabase>}
+ */
+export function openDb() {
   return new Promise((resolve, reject) => {
     /** @type {IDBOpenDBRequest} */
     let r;
@@ -237,13 +244,182 @@ function call(fn) {
   }
 }
 
+/**
+ * @param {IDBDatabase} db
+ * @param {string[]} stores
+ * @param {IDBTransactionMode} mode
+ * @param {boolean} [strict] durability "strict": committed only once on disk
+ */
+function transaction(db, stores, mode, strict = false) {
+  try {
+    return db.transaction(stores, mode, strict ? { durability: 'strict' } : undefined);
+  } catch (err) {
+    throw storeError(err);
+  }
+}
+
+/**
+ * The commit of one batch (IdbStore.commitMessages), wherever it runs: on the page, or in the
+ * keep worker (web/keep-worker.js) on its own connection to the same database. Checksums
+ * first, then every message in ONE strict transaction; resolves only once it has completed
+ * (durably), with the checksums in order and the keys the user deleted here (their records
+ * say `localDeleted`: they stay out of the list). Rejects with a StoreError, nothing stored.
+ * @param {IDBDatabase} db
+ * @param {string} account
+ * @param {CommitInput[]} messages
+ * @param {Hasher} hash
+ * @returns {Promise<{ sums: string[], hidden: string[] }>}
+ */
+export async function writeBatch(db, account, messages, hash) {
+  // Checksums first: nothing may be awaited inside the transaction but its own requests.
+  /** @type {string[]} */
+  const sums = [];
+  for (const m of messages) sums.push(await hash(m.bytes));
+  const tx = transaction(db, ['messages', 'summaries', 'uidl'], 'readwrite', true);
+  const committed = done(tx).catch((e) => Promise.reject(storeError(e)));
+  /** @type {Map<string, any>} the UIDL record of each key, as this commit leaves it */
+  const current = new Map();
+  try {
+    const msgs = tx.objectStore('messages');
+    const summaries = tx.objectStore('summaries');
+    const uidl = tx.objectStore('uidl');
+    const storedMs = Date.now();
+    // The records already there, each read once; flags the sync engine set earlier (pending
+    // deletion, local deletion) are kept.
+    const keys = [...new Set(messages.map((m) => m.key))];
+    const before = await Promise.all(keys.map((key) => req(uidl.get([account, key]))));
+    for (const [i, key] of keys.entries()) current.set(key, before[i]);
+    messages.forEach(({ key, bytes, full, summary, known }, i) => {
+      const sha256 = sums[i];
+      msgs.put({ account, key, bytes, full, sha256, size: bytes.length });
+      summaries.put({ ...summary, account, key, full, storedMs });
+      // The record says what the bytes beside it are, in the same commit: never ahead of them.
+      const rec = { ...current.get(key), ...known, account, key, stored: full ? 'full' : 'headers', sha256: full ? sha256 : (known?.sha256 ?? null) };
+      uidl.put(rec);
+      current.set(key, rec);
+    });
+  } catch (err) {
+    try {
+      tx.abort();
+    } catch {
+      // already finished: `committed` says how
+    }
+    await committed.catch(() => {});
+    throw storeError(err);
+  }
+  await committed;
+  return { sums, hidden: [...current.keys()].filter((k) => current.get(k)?.localDeleted) };
+}
+
+/**
+ * The page's side of the keep worker (web/keep-worker.js), which hashes and writes batches off
+ * the page's thread, so the inbox stays responsive while a sync keeps mail. The protocol:
+ *
+ *   worker → page  { ready: true } once its database is open, or { unavailable: reason }
+ *   page → worker  { id, account, messages }   one batch (CommitInput[], copied)
+ *   worker → page  { id, sums, hidden }        writeBatch()'s answer, sent only after the
+ *                                              transaction's `complete` (durable)
+ *                  { id, error: { code, message } }   its StoreError, nothing stored
+ */
+class Keeper {
+  /**
+   * The worker, once it said it is ready; null when it cannot start here (no module workers,
+   * a page policy that forbids them, no WebCrypto or IndexedDB in workers): the page then
+   * commits in its own thread.
+   * @returns {Promise<Keeper | null>}
+   */
+  static start() {
+    return new Promise((resolve) => {
+      /** @type {Worker} */
+      let worker;
+      try {
+        // This exact form (a literal URL relative to import.meta.url) is what bundlers such as
+        // Vite recognise, to bundle the worker with the app.
+        worker = new Worker(new URL('./keep-worker.js', import.meta.url), { type: 'module' });
+      } catch {
+        resolve(null);
+        return;
+      }
+      const fail = () => {
+        worker.terminate();
+        resolve(null);
+      };
+      worker.onerror = (e) => {
+        e.preventDefault();
+        fail();
+      };
+      worker.onmessage = (e) => (e.data?.ready ? resolve(new Keeper(worker)) : fail());
+    });
+  }
+
+  #worker;
+  #next = 1;
+  /** @type {Map<number, { resolve: (r: { sums: string[], hidden: string[] }) => void, reject: (e: StoreError) => void }>} */
+  #pending = new Map();
+  /** @type {StoreError | null} set once the worker is gone: every commit after fails with it */
+  #dead = null;
+
+  /** @param {Worker} worker */
+  constructor(worker) {
+    this.#worker = worker;
+    worker.onmessage = (e) => {
+      const { id, sums, hidden, error } = e.data ?? {};
+      const p = this.#pending.get(id);
+      if (!p) return;
+      this.#pending.delete(id);
+      if (error) p.reject(new StoreError(error.code, error.message));
+      else p.resolve({ sums, hidden });
+    };
+    // The worker died (crashed, or out of memory): what it had not answered counts as not
+    // stored, which is safe (no DELE without the answer), and the sync fails with it.
+    worker.onerror = (e) => {
+      e.preventDefault();
+      this.#stop(new StoreError('unavailable', `${MESSAGES.unavailable} (the keep worker stopped: ${e.message || 'error'})`));
+    };
+  }
+
+  /**
+   * @param {string} account
+   * @param {CommitInput[]} messages
+   * @returns {Promise<{ sums: string[], hidden: string[] }>}
+   */
+  commit(account, messages) {
+    if (this.#dead) return Promise.reject(this.#dead);
+    const id = this.#next++;
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject });
+      try {
+        // Copied, not transferred: the caller keeps its bytes (the sync shows them, and
+        // retries a refused batch one message at a time).
+        this.#worker.postMessage({ id, account, messages });
+      } catch (err) {
+        this.#pending.delete(id);
+        reject(storeError(err));
+      }
+    });
+  }
+
+  /** @param {StoreError} err */
+  #stop(err) {
+    this.#dead = err;
+    this.#worker.terminate();
+    for (const p of this.#pending.values()) p.reject(err);
+    this.#pending.clear();
+  }
+
+  close() {
+    this.#stop(new StoreError('unavailable', 'The mail store is closed.'));
+  }
+}
+
 /** Keys of one account: [account, key] pairs sort by account first, so a key range selects it. */
 const accountRange = (/** @type {string} */ account) => IDBKeyRange.bound([account, ''], [account, []]);
 
 /**
  * Opens the store. `{ memory: true }` keeps everything in this page's memory only (kiosk mode):
  * nothing reaches IndexedDB, and closing the tab forgets it all.
- * @param {{ memory?: boolean, hash?: Hasher }} [options] `hash`: the checksum (default WebCrypto)
+ * @param {{ memory?: boolean, hash?: Hasher }} [options] `hash`: the checksum (default WebCrypto;
+ *   the keep worker always uses WebCrypto's SHA-256, the same value)
  * @returns {Promise<Store>}
  */
 export async function openStore({ memory = false, hash = sha256Hex } = {}) {
@@ -283,11 +459,7 @@ class IdbStore {
    * @param {boolean} [strict] durability "strict": committed only once on disk
    */
   #tx(stores, mode, strict = false) {
-    try {
-      return this.#db.transaction(stores, mode, strict ? { durability: 'strict' } : undefined);
-    } catch (err) {
-      throw storeError(err);
-    }
+    return transaction(this.#db, stores, mode, strict);
   }
 
   /**
@@ -350,9 +522,10 @@ class IdbStore {
 
   /**
    * Stores a batch of messages, each exactly as commitMessage() would (bytes + summary + UIDL
-   * record, checksum computed here), all in ONE strict transaction: it resolves with their
-   * checksums, in order, once the whole batch is durable, and rejects (StoreError('quota')
-   * when the disk is full) with none of them stored. Messages with the same key are written in
+   * record, checksums computed with them: `writeBatch`, in the keep worker or on this page), all
+   * in ONE strict transaction: it resolves with their checksums, in order, once the whole
+   * batch is durable, and rejects (StoreError('quota') when the disk is full) with none of
+   * them stored. Messages with the same key are written in
    * order, each merging into the record the one before it wrote, as separate commits would.
    * @param {string} account
    * @param {CommitInput[]} messages
@@ -360,46 +533,39 @@ class IdbStore {
    */
   async commitMessages(account, messages) {
     if (!messages.length) return [];
-    // Checksums first: nothing may be awaited inside the transaction but its own requests.
-    /** @type {string[]} */
-    const sums = [];
-    for (const m of messages) sums.push(await this.#hash(m.bytes));
-    const tx = this.#tx(['messages', 'summaries', 'uidl'], 'readwrite', true);
-    const committed = done(tx).catch((e) => Promise.reject(storeError(e)));
-    /** @type {Map<string, any>} the UIDL record of each key, as this commit leaves it */
-    const current = new Map();
-    try {
-      const msgs = tx.objectStore('messages');
-      const summaries = tx.objectStore('summaries');
-      const uidl = tx.objectStore('uidl');
-      const storedMs = Date.now();
-      // The records already there, each read once; flags the sync engine set earlier (pending
-      // deletion, local deletion) are kept.
-      const keys = [...new Set(messages.map((m) => m.key))];
-      const before = await Promise.all(keys.map((key) => req(uidl.get([account, key]))));
-      for (const [i, key] of keys.entries()) current.set(key, before[i]);
-      messages.forEach(({ key, bytes, full, summary, known }, i) => {
-        const sha256 = sums[i];
-        msgs.put({ account, key, bytes, full, sha256, size: bytes.length });
-        summaries.put({ ...summary, account, key, full, storedMs });
-        // The record says what the bytes beside it are, in the same commit: never ahead of them.
-        const rec = { ...current.get(key), ...known, account, key, stored: full ? 'full' : 'headers', sha256: full ? sha256 : (known?.sha256 ?? null) };
-        uidl.put(rec);
-        current.set(key, rec);
-      });
-    } catch (err) {
-      try {
-        tx.abort();
-      } catch {
-        // already finished: `committed` says how
-      }
-      await committed.catch(() => {});
-      throw storeError(err);
-    }
-    await committed;
+    const keeper = await this.#keeperReady();
+    const { sums, hidden } = keeper ? await keeper.commit(account, messages) : await writeBatch(this.#db, account, messages, this.#hash);
     // (What the user deleted here stays out of the list, so out of the index too.)
-    this.#observers.kept(account, messages.filter((m) => !current.get(m.key)?.localDeleted));
+    const gone = new Set(hidden);
+    this.#observers.kept(account, messages.filter((m) => !gone.has(m.key)));
     return sums.map((sha256) => ({ sha256 }));
+  }
+
+  /**
+   * Where batches are committed: 'worker' (web/keep-worker.js), 'in-thread' (this page), or
+   * null before the first commit decided it.
+   * @returns {'worker' | 'in-thread' | null}
+   */
+  get keepPath() {
+    return this.#keepPath;
+  }
+
+  /** @type {'worker' | 'in-thread' | null} */
+  #keepPath = null;
+  /** @type {Promise<Keeper | null> | null} */
+  #keeper = null;
+
+  /**
+   * The keep worker, started at the first commit (a store opened only to read starts none);
+   * null when it cannot run here, and this page then commits itself, the same way.
+   * @returns {Promise<Keeper | null>}
+   */
+  #keeperReady() {
+    this.#keeper ??= Keeper.start().then((k) => {
+      this.#keepPath = k ? 'worker' : 'in-thread';
+      return k;
+    });
+    return this.#keeper;
   }
 
   /**
@@ -496,6 +662,7 @@ class IdbStore {
   }
 
   close() {
+    this.#keeper?.then((k) => k?.close());
     this.#db.close();
   }
 }

@@ -16,6 +16,8 @@ const WEB_FILES: &[&str] = &[
     "pop3.js",
     // The TLS engine's worker in browsers (pop3.js starts it next to itself).
     "tls-worker.js",
+    // The offline store's keep worker in browsers (store.js starts it next to itself).
+    "keep-worker.js",
     "types.d.ts",
     "pop3-inbox.js",
     "pop3-inbox.css.js",
