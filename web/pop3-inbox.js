@@ -428,7 +428,7 @@ export class Pop3Inbox extends HTMLElement {
   /** The search field (web/inbox/search-box.js): its results filter the list. */
   #searchBox() {
     const c = this.#c;
-    return new SearchBox({
+    const box = new SearchBox({
       i18n: this.#i18n,
       search: (q) => {
         // No index (nothing kept on this device, or it is still loading): the field says so.
@@ -442,6 +442,11 @@ export class Pop3Inbox extends HTMLElement {
         this.#list.render();
       },
     });
+    // Mail kept, deleted or its body indexed after the query was typed: the results again.
+    c.on('searchchanged', () => {
+      if (box.input.value.trim()) box.run();
+    });
+    return box;
   }
 
   /** What the controller says changed, shown. */

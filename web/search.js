@@ -255,7 +255,13 @@ const docOf = (key, s, content = null) => ({
  * @property {() => Promise<MimeApi | null>} [mime] loads the reading module (default: the
  *   one message-view.js loads, on first need); null: index headers only
  * @property {boolean} [background] index bodies (default true)
+ * @property {() => void} [onChange] the index changed (mail kept or deleted, bodies indexed):
+ *   results shown for a query typed earlier may be stale. Called at most every
+ *   CHANGE_NOTICE_MS, and once more after the last change.
  */
+
+/** How often `onChange` may be called: enough to refresh results a user is looking at. */
+const CHANGE_NOTICE_MS = 300;
 
 /**
  * Opens the search index of `account` over `store`: loads it from IndexedDB (or builds it from
@@ -293,6 +299,10 @@ export class MailSearch {
   /** @type {(() => void) | null} */
   #unobserve = null;
   #closed = false;
+  /** @type {(() => void) | null} */
+  #onChange = null;
+  /** @type {ReturnType<typeof setTimeout> | null} */
+  #changeTimer = null;
   /** @type {Promise<void> | null} a rebuild under way */
   #rebuilding = null;
   /** @type {ReturnType<typeof setTimeout> | null} */
@@ -320,6 +330,7 @@ export class MailSearch {
     this.#persist = store.kind === 'indexeddb';
     this.#loadMime = options.mime ?? defaultMime;
     this.#background = options.background ?? true;
+    this.#onChange = options.onChange ?? null;
   }
 
   /** Loads or builds the index and starts listening to the store. */
@@ -546,7 +557,17 @@ export class MailSearch {
     }
   }
 
+  /** Tells `onChange` (throttled): the index is not what it was when the results were made. */
+  #changed() {
+    if (!this.#onChange || this.#changeTimer != null || this.#closed) return;
+    this.#changeTimer = setTimeout(() => {
+      this.#changeTimer = null;
+      if (!this.#closed) this.#onChange?.();
+    }, CHANGE_NOTICE_MS);
+  }
+
   #scheduleSave() {
+    this.#changed();
     if (!this.#persist || this.#closed) return;
     if (this.#saveTimer != null) clearTimeout(this.#saveTimer);
     this.#saveTimer = setTimeout(() => {
@@ -616,6 +637,8 @@ export class MailSearch {
     this.#unobserve?.();
     if (this.#saveTimer != null) clearTimeout(this.#saveTimer);
     this.#saveTimer = null;
+    if (this.#changeTimer != null) clearTimeout(this.#changeTimer);
+    this.#changeTimer = null;
     this.#pending.clear();
     this.#checkSettled();
   }

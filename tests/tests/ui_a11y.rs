@@ -419,6 +419,80 @@ async fn axe_on_every_screen(ui: &Ui, media: Media) -> R {
     )
     .await?;
     axe("kiosk-countdown").await;
+
+    // Mail kept on this device (IndexedDB) and remembered: search results as typed, the
+    // sign-in screen's list of accounts, all inboxes together, and the French text.
+    ui.open("", Some("on")).await?;
+    ui.fill_login("small").await?;
+    ui.click("input[name=remember]").await?;
+    ui.click("button.connect").await?;
+    ui.wait(
+        "the list, synced",
+        "!r.querySelector('.inbox').hidden && r.querySelector('.count').textContent === '30 messages' && !r.querySelector('.inbox progress')",
+        30,
+    )
+    .await?;
+    ui.b.type_in_shadow(HOST, ".search input[type=search]", "meeting")
+        .await
+        .map_err(|e| ui.err(e))?;
+    ui.wait(
+        "search results",
+        "r.querySelector('.search input').value === 'meeting' && r.querySelectorAll('.row').length > 0
+           && /\\d+\\D+\\d+/.test(r.querySelector('.count').textContent)",
+        30,
+    )
+    .await?;
+    axe("search-results").await;
+    ui.b.type_in_shadow(HOST, ".search input[type=search]", "zqxjvk")
+        .await
+        .map_err(|e| ui.err(e))?;
+    let v = ui
+        .wait(
+            "no search results",
+            "r.querySelectorAll('.row').length === 0 && !r.querySelector('.empty').hidden && r.querySelector('.empty').textContent",
+            30,
+        )
+        .await?;
+    ensure(
+        v == "No messages found",
+        ui.err(format!("an empty search is not an empty inbox: {v}")),
+    )?;
+    axe("search-no-results").await;
+    ui.eval("(() => { const q = r.querySelector('.search input'); q.value = ''; q.dispatchEvent(new Event('input')); return 1; })()")
+        .await?;
+    ui.click("button.logout").await?;
+    ui.wait(
+        "the list of accounts",
+        "!r.querySelector('.login').hidden && r.querySelector('.account-entry') && !r.querySelector('button.all-inboxes').hidden",
+        30,
+    )
+    .await?;
+    axe("accounts").await;
+    ui.click("button.all-inboxes").await?;
+    ui.wait(
+        "all inboxes",
+        "!r.querySelector('.inbox').hidden && r.querySelector('.count').textContent === '30 messages'",
+        30,
+    )
+    .await?;
+    axe("all-inboxes").await;
+    ui.eval("(document.querySelector('pop3-inbox').setAttribute('lang', 'fr'), 1)")
+        .await?;
+    ui.wait(
+        "the French inbox",
+        "r.querySelector('[lang=fr]') && r.querySelector('button.logout').textContent !== 'Log out'",
+        15,
+    )
+    .await?;
+    axe("all-inboxes-fr").await;
+    ui.click("button.logout").await?;
+    ui.wait(
+        "the French sign-in screen",
+        "!r.querySelector('.login').hidden",
+        15,
+    )
+    .await?;
+    axe("accounts-fr").await;
     ensure(found.is_empty(), found.join("\n"))
 }
 

@@ -94,7 +94,7 @@ export default /** @type {const} */ ({
   'accounts.use': 'Sign in',
   'accounts.useOf': 'Sign in to {account}',
   'accounts.open': 'Read offline',
-  'accounts.openOf': 'Read the mail kept for {account} offline',
+  'accounts.openOf': 'Read offline: the mail kept for {account}',
   'accounts.remove': 'Remove',
   'accounts.removeOf': 'Remove {account} from this device',
   'accounts.add': 'Add an account',

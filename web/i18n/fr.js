@@ -94,7 +94,7 @@ export default /** @type {const} */ ({
   'accounts.use': 'Se connecter',
   'accounts.useOf': 'Se connecter à {account}',
   'accounts.open': 'Lire hors ligne',
-  'accounts.openOf': 'Lire hors ligne le courrier conservé pour {account}',
+  'accounts.openOf': 'Lire hors ligne : le courrier conservé pour {account}',
   'accounts.remove': 'Retirer',
   'accounts.removeOf': 'Retirer {account} de cet appareil',
   'accounts.add': 'Ajouter un compte',

@@ -9,6 +9,7 @@
 //   marks             deletion marks changed (marked bar, logout label, reader)
 //   syncnote text     the line under the status ('' hides it)
 //   store             the offline store opened or closed (`store` is it, or null)
+//   searchchanged     the search index changed: results shown for a query may be stale
 //
 // The option getters read the element's attributes at the moment they are needed, because
 // attributes may be set after the element upgraded (index.js copies them from the URL).
@@ -55,6 +56,7 @@ import { ENGLISH } from '../i18n/index.js';
  * @property {undefined} marks deletion marks changed
  * @property {string | Msg} syncnote the line under the status ('' hides it)
  * @property {undefined} store the offline store opened or closed
+ * @property {undefined} searchchanged the search index changed: a search shown may be stale
  */
 
 /**
@@ -625,7 +627,7 @@ export class InboxController {
       this.#emit('store');
       // Search comes when its index is loaded; the inbox never waits for it, nor fails with it.
       const store = this.#store;
-      openSearch(store, this.#account).then(
+      openSearch(store, this.#account, { onChange: () => this.#emit('searchchanged') }).then(
         (s) => (this.#store === store ? (this.search = s) : s.close()),
         (err) => console.warn('pop3: search is not available', err),
       );

@@ -4,7 +4,7 @@
 // controller and reports what the user asks for (open, delete, undo, close the reader).
 
 import { displayName } from '../pop3.js';
-import { h } from './dom.js';
+import { h, setText } from './dom.js';
 
 /**
  * @import { InboxController } from './controller.js'
@@ -126,6 +126,8 @@ export class MessageList {
     e.body.style.height = `${n * rh}px`;
     e.grid.setAttribute('aria-rowcount', String(n + 1));
     e.empty.hidden = !(n === 0 && this.#c.session && !this.#c.loadAborted && this.#actions.countShown());
+    // An empty search is not an empty inbox.
+    if (!e.empty.hidden) setText(e.empty, this.#i18n.t(this.#c.filtered ? 'search.none' : 'list.empty'));
     const [first, last] = n ? this.#visibleRange() : [0, -1];
     const needed = Math.max(0, last - first + 1);
     while (this.#rowPool.length < needed) {
