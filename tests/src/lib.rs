@@ -24,3 +24,13 @@ pub use delay_proxy::DelayProxy;
 pub use dovecot::{Dovecot, DovecotOptions, User};
 pub use fault_proxy::{Direction, Fault, FaultPlan, FaultProxy};
 pub use maildir::{Mailbox, WrittenMailbox};
+
+/// The SHA-256 of `bytes` in lowercase hex: how the store writes its checksums (web/store.js),
+/// so tests compare what the page kept with what the server holds.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}

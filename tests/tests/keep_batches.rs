@@ -29,6 +29,7 @@
 //!
 //! Needs web/pkg (`cargo xtask build-web`).
 
+use e2e::sha256_hex;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -37,7 +38,6 @@ use e2e::browser::{Browser, BrowserKind};
 use e2e::{Dovecot, DovecotOptions, Mailbox};
 use pop3_bridge::{Bridge, Config};
 use serde_json::{Value as Json, json};
-use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
 
 const USER: &str = "batch";
@@ -49,13 +49,6 @@ type R<T = ()> = Result<T, String>;
 
 fn ensure(c: bool, what: impl Into<String>) -> R {
     if c { Ok(()) } else { Err(what.into()) }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// Loads the product's modules into the page once (it is any page of the bridge's origin).
@@ -345,7 +338,7 @@ impl Stack {
         let have: BTreeSet<&String> = stored.values().collect();
         for (i, o) in originals.iter().enumerate() {
             ensure(
-                have.contains(&hex(o)),
+                have.contains(&sha256_hex(o)),
                 format!(
                     "{ctx}: after recovery message {} is not kept byte for byte",
                     i + 1
@@ -627,7 +620,7 @@ async fn big_message_kept_and_read_back(s: &mut Stack) -> R {
     let w =
         s.d.refill(USER, &Mailbox::new(1).seed(154).size(BIG))
             .map_err(|e| format!("refill: {e}"))?;
-    let original = hex(&w.expected_bytes(0));
+    let original = sha256_hex(&w.expected_bytes(0));
     let len = w.expected_bytes(0).len();
     s.open().await?;
     s.wipe().await?;

@@ -13,6 +13,7 @@
 //!
 //! Needs web/pkg (`cargo xtask build-web`, which `cargo xtask test` runs first).
 
+use e2e::sha256_hex;
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -22,7 +23,6 @@ use e2e::served::{ServedBridge, ui_config};
 use e2e::{Dovecot, DovecotOptions, Mailbox};
 use pop3_bridge::Config;
 use serde_json::json;
-use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
@@ -38,13 +38,6 @@ type R<T = ()> = Result<T, String>;
 
 fn ensure(c: bool, what: impl Into<String>) -> R {
     if c { Ok(()) } else { Err(what.into()) }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// A TCP relay to Dovecot that the test controls at moments it picks from what the page
@@ -399,7 +392,7 @@ async fn first_sync_cut_and_resume(s: &Stack) -> R {
     )?;
     for i in 0..COUNT {
         ensure(
-            have.contains(hex(&s.d.expected_bytes(USER, i)).as_str()),
+            have.contains(sha256_hex(&s.d.expected_bytes(USER, i)).as_str()),
             format!("message {} is not kept byte for byte", i + 1),
         )?;
     }

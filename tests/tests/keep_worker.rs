@@ -18,8 +18,8 @@
 //! (which now run through the worker); this test proves which path runs.
 
 use e2e::browser::{Browser, BrowserKind, StaticServer, web_root};
+use e2e::sha256_hex;
 use serde_json::{Value as Json, json};
-use sha2::{Digest, Sha256};
 
 const MESSAGES: [(&str, &str); 2] = [
     (
@@ -84,13 +84,6 @@ return (async () => {
 })();
 "#;
 
-fn hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 /// Commits in `mode` on a fresh page and checks the result; `path` is the keep path expected.
 async fn commit_in(
     b: &Browser,
@@ -107,7 +100,10 @@ async fn commit_in(
         .js(COMMIT, vec![json!(mode), json!(messages)])
         .await
         .map_err(|e| e.to_string())?;
-    let sums: Vec<String> = MESSAGES.iter().map(|(_, t)| hex(t.as_bytes())).collect();
+    let sums: Vec<String> = MESSAGES
+        .iter()
+        .map(|(_, t)| sha256_hex(t.as_bytes()))
+        .collect();
     let texts: Vec<&str> = MESSAGES.iter().map(|(_, t)| *t).collect();
     let known: Vec<Json> = MESSAGES
         .iter()

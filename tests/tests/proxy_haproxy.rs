@@ -393,14 +393,6 @@ async fn a_token_minted_for_one_instance_works_on_the_other() {
     );
 }
 
-fn sha_hex(b: &[u8]) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(b)
-        .iter()
-        .map(|x| format!("{x:02x}"))
-        .collect()
-}
-
 /// The `del=N/M` of a Dovecot logout line.
 fn deleted(logout: &str) -> (usize, usize) {
     let d = logout
@@ -529,7 +521,7 @@ async fn failover_during_a_sync_loses_nothing_and_deletes_each_message_once() {
         .collect();
     for (i, o) in originals.iter().enumerate() {
         assert!(
-            stored.contains(&sha_hex(o)),
+            stored.contains(&e2e::sha256_hex(o)),
             "message {} is not in the store",
             i + 1
         );

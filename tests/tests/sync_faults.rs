@@ -31,6 +31,7 @@
 //! DevTools protocol), checks Dovecot's own logout line for what QUIT deleted, and runs two
 //! syncs of one account from two browser windows.
 
+use e2e::sha256_hex;
 use std::collections::{BTreeMap, HashSet};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -42,7 +43,6 @@ use e2e::maildir::SplitMix64;
 use e2e::{Direction, Dovecot, DovecotOptions, Fault, FaultPlan, FaultProxy, Mailbox};
 use pop3_bridge::{Bridge, Config};
 use serde_json::{Value as Json, json};
-use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
 
 const USER: &str = "sync";
@@ -59,13 +59,6 @@ const CLOSE_NOTIFY: u64 = 24;
 
 fn web_root() -> PathBuf {
     e2e::browser::web_root()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 fn env_u64(name: &str) -> Option<u64> {
@@ -362,10 +355,10 @@ impl Stack {
             .server_messages(USER)
             .map_err(|e| e.to_string())?
             .iter()
-            .map(|m| hex(m))
+            .map(|m| sha256_hex(m))
             .collect();
         for (i, o) in originals.iter().enumerate() {
-            let h = hex(o);
+            let h = sha256_hex(o);
             if !server.contains(&h) && !stored.contains(&h) {
                 return Err(format!(
                     "{when}: message {} ({} bytes) LOST: neither on the server nor in the store \
@@ -673,7 +666,7 @@ async fn soak(stack: &mut Stack, runs: u64, seed0: u64) -> Result<(), String> {
             .check_invariant(&originals, &opts, &format!("{ctx}, after recovery"))
             .await?;
         for (i, o) in originals.iter().enumerate() {
-            if !stored.contains(&hex(o)) {
+            if !stored.contains(&sha256_hex(o)) {
                 return Err(format!(
                     "{ctx}: after recovery message {} is not in the store",
                     i + 1
