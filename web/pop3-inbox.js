@@ -442,6 +442,8 @@ export class Pop3Inbox extends HTMLElement {
         this.#list.render();
       },
     });
+    // All inboxes has no index (each account has its own): no field that can only say so.
+    c.on('store', () => (box.element.hidden = c.allInboxes));
     // Mail kept, deleted or its body indexed after the query was typed: the results again.
     c.on('searchchanged', () => {
       if (box.input.value.trim()) box.run();

@@ -282,9 +282,9 @@ async fn scenario(ui: &InboxPage) -> R {
             format!("the view names each account with its count, read only: {status}"),
         )?;
         ensure(
-            ui.eval("r.querySelector('button.refresh').hidden && r.querySelector('button.device').hidden").await?
+            ui.eval("r.querySelector('button.refresh').hidden && r.querySelector('button.device').hidden && r.querySelector('form[role=search]').hidden").await?
                 == true,
-            "no Refresh nor device settings in All inboxes",
+            "no Refresh, device settings nor search in All inboxes",
         )?;
         ui.shot("all-inboxes").await?;
         for (acc, body) in [(&b, BOB_BODY), (&a, ALICE_BODY)] {
@@ -371,6 +371,10 @@ async fn scenario(ui: &InboxPage) -> R {
         ensure(
             rows == json!([[false, "Alice newer"], [false, "Alice older"]]),
             format!("A's kept mail offline: {rows}"),
+        )?;
+        ensure(
+            ui.eval("!r.querySelector('form[role=search]').hidden").await? == true,
+            "one account's kept mail offline is searchable",
         )?;
 
         // 5. Kiosk mode on the same device: one account, nothing of the others shown.
