@@ -556,7 +556,17 @@ class IdbStore {
   #keeper = null;
 
   /**
-   * The keep worker, started at the first commit (a store opened only to read starts none);
+   * Starts the keep worker now, for a sync about to run: its start (a module, its own database
+   * connection) then overlaps the session's login and list instead of delaying the first
+   * commit, while the server waits.
+   */
+  prepareKeep() {
+    void this.#keeperReady();
+  }
+
+  /**
+   * The keep worker, started by a sync (prepareKeep) or at the first commit (a store opened
+   * only to read starts none);
    * null when it cannot run here, and this page then commits itself, the same way.
    * @returns {Promise<Keeper | null>}
    */

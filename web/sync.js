@@ -229,6 +229,8 @@ export function syncAccount(options) {
 async function syncLocked({ session, store, account, policy, SyncRun, now = Date.now, signal, onRun, onProgress, onStored, headersOf, allowDelete = true, downloadAndDeleteWithoutUidl = false }) {
   /** @type {SyncReport} */
   const report = { run: null, plan: null, blocked: null, warnings: [], stored: 0, bytes: 0, deletions: [], error: null };
+  // (The memory store of kiosk mode has no worker.)
+  /** @type {{ prepareKeep?: () => void }} */ (store).prepareKeep?.();
   const known = await store.known(account);
   const run = new SyncRun({ account, policy: policy ?? {}, known, nowMs: now(), downloadAndDeleteWithoutUidl });
   report.run = run;
