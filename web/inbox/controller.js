@@ -614,6 +614,20 @@ export class InboxController {
     return (await this.usesMock()) ? 'off' : 'indexeddb';
   }
 
+  /** Whether this page keeps mail on disk (IndexedDB): not kiosk mode, the store on, IndexedDB here. */
+  async #onDisk() {
+    return !this.kiosk && (await this.storeMode()) === 'indexeddb' && !!globalThis.indexedDB;
+  }
+
+  /**
+   * The IndexedDB store, opened for work on any account (all inboxes, removing one), its
+   * checksums by the client's wasm where it loads (WebCrypto otherwise).
+   */
+  async #openDiskStore() {
+    const w = await this.wasm().catch(() => null);
+    return openStore(w ? { hash: async (b) => w.sha256Hex(b) } : {});
+  }
+
   /** @param {AccountRef} values */
   async #openStore(values) {
     this.closeStore();
@@ -655,7 +669,7 @@ export class InboxController {
    * @param {AccountRef} r
    */
   async keptFor(r) {
-    if (this.kiosk || (await this.storeMode()) !== 'indexeddb' || !globalThis.indexedDB) return 0;
+    if (!(await this.#onDisk())) return 0;
     try {
       const store = await openStore();
       const rows = await store.summaries(accountId(r));
@@ -672,7 +686,7 @@ export class InboxController {
    * @param {AccountRef} values
    */
   async loadKept(values) {
-    if (this.kiosk || (await this.storeMode()) !== 'indexeddb' || !globalThis.indexedDB) return false;
+    if (!(await this.#onDisk())) return false;
     await this.#openStore(values);
     if (!this.#store) return false;
     const rows = await this.#store.summaries(/** @type {string} */ (this.#account));
@@ -692,7 +706,7 @@ export class InboxController {
    * @returns {Promise<{ account: string, kept: number }[]>}
    */
   async accountsKept() {
-    if (this.kiosk || (await this.storeMode()) !== 'indexeddb' || !globalThis.indexedDB) return [];
+    if (!(await this.#onDisk())) return [];
     const store = await openStore();
     try {
       const names = await store.accountNames();
@@ -709,10 +723,9 @@ export class InboxController {
    * @returns {Promise<{ account: string, kept: number }[]>}
    */
   async loadAll() {
-    if (this.kiosk || (await this.storeMode()) !== 'indexeddb' || !globalThis.indexedDB) return [];
+    if (!(await this.#onDisk())) return [];
     this.closeStore();
-    const w = await this.wasm().catch(() => null);
-    const store = await openStore(w ? { hash: async (b) => w.sha256Hex(b) } : {});
+    const store = await this.#openDiskStore();
     const rows = [];
     /** @type {{ account: string, kept: number }[]} */
     const counts = [];
@@ -745,9 +758,8 @@ export class InboxController {
    */
   async removeAccount(account) {
     if (this.#account === account) this.closeStore();
-    if (this.kiosk || (await this.storeMode()) !== 'indexeddb' || !globalThis.indexedDB) return;
-    const w = await this.wasm().catch(() => null);
-    const store = await openStore(w ? { hash: async (b) => w.sha256Hex(b) } : {});
+    if (!(await this.#onDisk())) return;
+    const store = await this.#openDiskStore();
     try {
       // Its search index (web/search.js, a database of its own) follows the store's wipe: it
       // is opened first, so it hears of it and drops every word; once it has settled and
