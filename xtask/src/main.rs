@@ -595,6 +595,11 @@ fn test() -> Result {
         let t = Instant::now();
         let mut cmd = Command::new(&cargo);
         cmd.args(&args).envs(envs);
+        // CI builds once, from scratch, in a fresh clone: incremental caches would never be
+        // read again and took as much disk as the test binaries themselves.
+        if env::var_os("CI").is_some() && env::var_os("CARGO_INCREMENTAL").is_none() {
+            cmd.env("CARGO_INCREMENTAL", "0");
+        }
         if name == "test" {
             cmd.envs(npm_env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         }
