@@ -23,8 +23,8 @@ globalThis.onmessage = (/** @type {MessageEvent<Batch>} */ e) => {
   chain = chain.then(async (db) => {
     if (!db) return db;
     try {
-      const { sums, hidden } = await writeBatch(db, b.account, b.messages, sha256Hex);
-      port.postMessage({ id: b.id, sums, hidden });
+      const { sums, hidden, skipped } = await writeBatch(db, b.account, b.messages, sha256Hex);
+      port.postMessage({ id: b.id, sums, hidden, skipped });
     } catch (err) {
       const { code, message } = storeError(err);
       port.postMessage({ id: b.id, error: { code, message } });

@@ -262,23 +262,25 @@ function transaction(db, stores, mode, strict = false) {
  * The commit of one batch (IdbStore.commitMessages), wherever it runs: on the page, or in the
  * keep worker (web/keep-worker.js) on its own connection to the same database. Checksums
  * first, then every message in ONE strict transaction; resolves only once it has completed
- * (durably), with the checksums in order and the keys the user deleted here (their records
- * say `localDeleted`: they stay out of the list). Rejects with a StoreError, nothing stored.
+ * (durably), with the checksums in order, the keys the user deleted here (their records
+ * say `localDeleted`: they stay out of the list), and the places of header-only messages not
+ * written because the full message is already kept. Rejects with a StoreError, nothing stored.
  * @param {IDBDatabase} db
  * @param {string} account
  * @param {CommitInput[]} messages
  * @param {Hasher} hash
- * @returns {Promise<{ sums: string[], hidden: string[] }>}
+ * @returns {Promise<{ sums: string[], hidden: string[], skipped: number[] }>}
  */
 export async function writeBatch(db, account, messages, hash) {
-  // Checksums first: nothing may be awaited inside the transaction but its own requests.
-  /** @type {string[]} */
-  const sums = [];
-  for (const m of messages) sums.push(await hash(m.bytes));
+  // Checksums first: nothing may be awaited inside the transaction but its own requests. All
+  // at once: WebCrypto digests run beside each other, and one at a time each waited its turn.
+  const sums = await Promise.all(messages.map((m) => hash(m.bytes)));
   const tx = transaction(db, ['messages', 'summaries', 'uidl'], 'readwrite', true);
   const committed = done(tx).catch((e) => Promise.reject(storeError(e)));
   /** @type {Map<string, any>} the UIDL record of each key, as this commit leaves it */
   const current = new Map();
+  /** @type {number[]} the places in `messages` of headers not written over a full message */
+  const skipped = [];
   try {
     const msgs = tx.objectStore('messages');
     const summaries = tx.objectStore('summaries');
@@ -290,6 +292,12 @@ export async function writeBatch(db, account, messages, hash) {
     const before = await Promise.all(keys.map((key) => req(uidl.get([account, key]))));
     for (const [i, key] of keys.entries()) current.set(key, before[i]);
     messages.forEach(({ key, bytes, full, summary, known }, i) => {
+      // A message's headers never replace its kept body: the sync commits headers and bodies
+      // in two queues that may finish in either order.
+      if (!full && current.get(key)?.stored === 'full') {
+        skipped.push(i);
+        return;
+      }
       const sha256 = sums[i];
       msgs.put({ account, key, bytes, full, sha256, size: bytes.length });
       summaries.put({ ...summary, account, key, full, storedMs });
@@ -308,7 +316,7 @@ export async function writeBatch(db, account, messages, hash) {
     throw storeError(err);
   }
   await committed;
-  return { sums, hidden: [...current.keys()].filter((k) => current.get(k)?.localDeleted) };
+  return { sums, hidden: [...current.keys()].filter((k) => current.get(k)?.localDeleted), skipped };
 }
 
 /**
@@ -354,7 +362,7 @@ class Keeper {
 
   #worker;
   #next = 1;
-  /** @type {Map<number, { resolve: (r: { sums: string[], hidden: string[] }) => void, reject: (e: StoreError) => void }>} */
+  /** @type {Map<number, { resolve: (r: { sums: string[], hidden: string[], skipped: number[] }) => void, reject: (e: StoreError) => void }>} */
   #pending = new Map();
   /** @type {StoreError | null} set once the worker is gone: every commit after fails with it */
   #dead = null;
@@ -363,12 +371,12 @@ class Keeper {
   constructor(worker) {
     this.#worker = worker;
     worker.onmessage = (e) => {
-      const { id, sums, hidden, error } = e.data ?? {};
+      const { id, sums, hidden, skipped, error } = e.data ?? {};
       const p = this.#pending.get(id);
       if (!p) return;
       this.#pending.delete(id);
       if (error) p.reject(new StoreError(error.code, error.message));
-      else p.resolve({ sums, hidden });
+      else p.resolve({ sums, hidden, skipped });
     };
     // The worker died (crashed, or out of memory): what it had not answered counts as not
     // stored, which is safe (no DELE without the answer), and the sync fails with it.
@@ -381,7 +389,7 @@ class Keeper {
   /**
    * @param {string} account
    * @param {CommitInput[]} messages
-   * @returns {Promise<{ sums: string[], hidden: string[] }>}
+   * @returns {Promise<{ sums: string[], hidden: string[], skipped: number[] }>}
    */
   commit(account, messages) {
     if (this.#dead) return Promise.reject(this.#dead);
@@ -534,10 +542,12 @@ class IdbStore {
   async commitMessages(account, messages) {
     if (!messages.length) return [];
     const keeper = await this.#keeperReady();
-    const { sums, hidden } = keeper ? await keeper.commit(account, messages) : await writeBatch(this.#db, account, messages, this.#hash);
-    // (What the user deleted here stays out of the list, so out of the index too.)
+    const { sums, hidden, skipped } = keeper ? await keeper.commit(account, messages) : await writeBatch(this.#db, account, messages, this.#hash);
+    // (What the user deleted here stays out of the list, so out of the index too; headers not
+    // written over a kept body change nothing.)
     const gone = new Set(hidden);
-    this.#observers.kept(account, messages.filter((m) => !gone.has(m.key)));
+    const unchanged = new Set(skipped);
+    this.#observers.kept(account, messages.filter((m, i) => !gone.has(m.key) && !unchanged.has(i)));
     return sums.map((sha256) => ({ sha256 }));
   }
 
@@ -787,7 +797,13 @@ class MemoryStore {
     const sums = [];
     for (const m of messages) sums.push(await this.#hash(m.bytes));
     const storedMs = Date.now();
+    /** @type {Set<number>} headers not written over a kept body (as `writeBatch`) */
+    const unchanged = new Set();
     messages.forEach(({ key, bytes, full, summary, known }, i) => {
+      if (!full && this.#rows.get(`${account}\n${key}`)?.uidl?.stored === 'full') {
+        unchanged.add(i);
+        return;
+      }
       const sha256 = sums[i];
       this.#rows.set(`${account}\n${key}`, {
         message: { key, bytes, full, sha256, size: bytes.length },
@@ -796,7 +812,7 @@ class MemoryStore {
         uidl: /** @type {KnownRecord} */ ({ ...this.#rows.get(`${account}\n${key}`)?.uidl, ...known, key, stored: full ? 'full' : 'headers', sha256: full ? sha256 : (known?.sha256 ?? null) }),
       });
     });
-    this.#observers.kept(account, messages.filter((m) => !this.#rows.get(`${account}\n${m.key}`)?.uidl?.localDeleted));
+    this.#observers.kept(account, messages.filter((m, i) => !unchanged.has(i) && !this.#rows.get(`${account}\n${m.key}`)?.uidl?.localDeleted));
     return sums.map((sha256) => ({ sha256 }));
   }
 

@@ -12,7 +12,10 @@
 //!   message the user deleted here, committed again, is kept out of what the observers hear;
 //! - **no `Worker`** at all, and **a worker that cannot start** (its script does not load):
 //!   the same commit runs on the page (`keepPath` 'in-thread', the page's checksum function
-//!   called once per message), with the same results.
+//!   called once per message), with the same results;
+//! - in each of those, and in kiosk mode's memory store: **headers committed after the full
+//!   message** (the sync's header and body queues run side by side) leave the kept body, its
+//!   record and the observers as they were; the full message committed again is heard once.
 //!
 //! Durability and the batch rules themselves are proven by keep_batches.rs and sync_faults.rs
 //! (which now run through the worker); this test proves which path runs.
@@ -40,7 +43,7 @@ return (async () => {
   const RealWorker = globalThis.Worker;
   try {
     const storeMod = await import('/store.js');
-    if (mode === 'no-worker') globalThis.Worker = undefined;
+    if (mode === 'no-worker' || mode === 'memory') globalThis.Worker = undefined;
     if (mode === 'broken-worker') {
       // A worker whose script is not there: it starts, then fails to load.
       globalThis.Worker = class extends RealWorker {
@@ -51,7 +54,7 @@ return (async () => {
     }
     const account = `keep-${mode}`;
     let pageHashes = 0;
-    const store = await storeMod.openStore({ hash: (b) => { pageHashes++; return storeMod.sha256Hex(b); } });
+    const store = await storeMod.openStore({ memory: mode === 'memory', hash: (b) => { pageHashes++; return storeMod.sha256Hex(b); } });
     const seen = [];
     store.observe({ kept: (_account, items) => seen.push(...items.map((i) => i.key)) });
     const enc = new TextEncoder();
@@ -62,9 +65,10 @@ return (async () => {
       summary: { from: 'a', subject: key, to: 'b', dateMs: 0, size: text.length },
       known: { key, uid: key },
     });
-    const before = store.keepPath;
+    // (The memory store of kiosk mode has no keep path: it commits on the page.)
+    const before = mode === 'memory' ? null : store.keepPath;
     const sums = await store.commitMessages(account, messages.map(input));
-    const path = store.keepPath;
+    const path = mode === 'memory' ? 'in-thread' : store.keepPath;
     const commitHashes = pageHashes;
     const back = [];
     for (const [key] of messages) back.push(new TextDecoder().decode(await store.readMessage(account, key)));
@@ -74,8 +78,18 @@ return (async () => {
     await store.deleteLocal(account, messages[0][0]);
     await store.commitMessages(account, [input(messages[0])]);
     const seenAfterDelete = seen.splice(0);
+    // The sync's header commit for a message lands after its body's (two queues): the kept
+    // body stays, its record still says full, and nothing changed for the observers. In the
+    // same batch, a full message then its headers: the same.
+    const [key2, text2] = messages[1];
+    const headersOnly = { ...input(messages[1]), bytes: enc.encode(text2.slice(0, text2.indexOf('\r\n\r\n') + 4)), full: false };
+    await store.commitMessages(account, [headersOnly]);
+    await store.commitMessages(account, [input(messages[1]), headersOnly]);
+    const seenAfterHeaders = seen.splice(0);
+    const backAfterHeaders = new TextDecoder().decode(await store.readMessage(account, key2));
+    const storedAfterHeaders = (await store.known(account)).find((k) => k.key === key2)?.stored;
     store.close();
-    return { before, path, commitHashes, sums: sums.map((s) => s.sha256), back, known, seenFirst, seenAfterDelete };
+    return { before, path, commitHashes, sums: sums.map((s) => s.sha256), back, known, seenFirst, seenAfterDelete, seenAfterHeaders, backAfterHeaders, storedAfterHeaders };
   } catch (e) {
     return { error: `${e?.code ?? ''} ${e}` };
   } finally {
@@ -121,6 +135,9 @@ async fn commit_in(
         "known": known,
         "seenFirst": ["k1", "k2"],
         "seenAfterDelete": [],
+        "seenAfterHeaders": [MESSAGES[1].0],
+        "backAfterHeaders": MESSAGES[1].1,
+        "storedAfterHeaders": "full",
     });
     if r == expected {
         Ok(())
@@ -139,6 +156,7 @@ async fn run(kind: BrowserKind) {
         ("worker", "worker"),
         ("no-worker", "in-thread"),
         ("broken-worker", "in-thread"),
+        ("memory", "in-thread"),
     ] {
         if let Err(e) = commit_in(&b, &server, mode, path).await {
             errors.push(e);
@@ -149,11 +167,11 @@ async fn run(kind: BrowserKind) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn chromium_keeps_mail_in_the_worker_and_on_the_page_when_it_cannot_start() {
+async fn chromium_keeps_mail_in_the_worker_or_on_the_page_and_headers_never_replace_a_body() {
     run(BrowserKind::Chromium).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn firefox_keeps_mail_in_the_worker_and_on_the_page_when_it_cannot_start() {
+async fn firefox_keeps_mail_in_the_worker_or_on_the_page_and_headers_never_replace_a_body() {
     run(BrowserKind::Firefox).await;
 }
