@@ -9,12 +9,14 @@
 // bytes between the session, the run and the store, in the one order that keeps mail safe:
 //
 //   LIST + UIDL (pipelined) -> plan -> persist new records
-//   -> TOP n 0 for new messages (headers first, so the list fills in quickly); the run says
+//   -> TOP n 0 for new messages (the inbox's list usually has them already); the run says
 //      whether and under which record the header bytes are written
-//   -> run.bodiesWithin(storage estimate): the bodies to fetch, and what stays on the server
-//   -> RETR bodies, each written with run.recordFor()'s record, committed to the store
-//      durably in batches (one strict transaction per batch), THEN reported to the run: no
-//      message of a batch counts as stored before the batch's transaction has completed
+//   -> run.bodiesWithin(storage estimate): the bodies to fetch, and what stays on the server;
+//      header records are written for what stays there
+//   -> RETR bodies while those header records commit, each written with run.recordFor()'s
+//      record, committed to the store durably in batches (one strict transaction per batch),
+//      THEN reported to the run: no message of a batch counts as stored before the batch's
+//      transaction has completed
 //   -> only after every commit settled: DELE for what the run allows, persisted as pending
 //   -> QUIT (by the caller, after showing what will be deleted) -> finishSync()
 //
@@ -254,13 +256,21 @@ async function syncLocked({ session, store, account, policy, SyncRun, now = Date
   await persist();
   if (plan.blocked) return report;
 
+  // Stops the downloads when a commit fails (or the caller aborts).
+  const ctrl = new AbortController();
+  // The header commits' outcome: null once all are durable, else the first failure.
+  /** @type {Promise<unknown>} */
+  let headersCommitted = Promise.resolve(null);
+
+  /** The header records the run gives, to be written for messages whose body does not come. @type {{ msg: number, input: import('./store.js').CommitInput }[]} */
+  const headerRecords = [];
   // The header bytes of this session, by message: the body commit's summary is made from them.
   /** @type {Map<number, Uint8Array>} */
   const headerBytes = new Map();
   /** The summaries made from those bytes for the header commits (the body commit's is the same). @type {Map<number, Summary>} */
   const headerSummaries = new Map();
 
-  // Headers first: new messages appear in the list before any body is downloaded.
+  // Headers first: the run tells by them new mail from mail kept here under another UIDL.
   if (plan.headers.length) {
     // Headers the caller already read in this session (the inbox's list) are not asked again.
     /** @type {Map<number, { msg: number, headers: Uint8Array }>} */
@@ -276,14 +286,6 @@ async function syncLocked({ session, store, account, policy, SyncRun, now = Date
       const got = await session.fetchHeaders({ msgs: missing, signal, onProgress: (p) => onProgress?.({ phase: 'headers', ...p }) });
       for (const r of got) byMsg.set(r.msg, r);
     }
-    // Committed in batches; each message is reported to the run (and shown) only once the
-    // batch that holds it is durable.
-    const headerCommits = commitQueue(store, account, (batch) => {
-      for (const { msg, input } of batch) {
-        run.stored(msg, { full: false });
-        onStored?.({ msg, key: input.key, summary: input.summary, full: false });
-      }
-    });
     for (const msg of plan.headers) {
       const r = byMsg.get(msg);
       const h = run.headers(msg, r ? r.headers : null);
@@ -295,11 +297,8 @@ async function syncLocked({ session, store, account, policy, SyncRun, now = Date
       const bytes = /** @type {NonNullable<typeof r>} */ (r).headers; // a record comes only with header bytes
       const summary = summaryOf(bytes, rec.size);
       headerSummaries.set(msg, summary);
-      // The list shows it once committed; the body (if it is to come) replaces these bytes later.
-      headerCommits.add(msg, { key: rec.key, bytes, full: false, summary, known: rec });
+      headerRecords.push({ msg, input: { key: rec.key, bytes, full: false, summary, known: rec } });
     }
-    const failed = await headerCommits.drain();
-    if (failed) throw failed;
   }
 
   // Bodies, newest first, within the space the browser says it has: the run decides which.
@@ -307,7 +306,30 @@ async function syncLocked({ session, store, account, policy, SyncRun, now = Date
   if (fetch.warning) report.warnings.push(fetch.warning);
   const bodies = fetch.bodies;
 
-  const ctrl = new AbortController();
+  // Header records are written for the messages whose body stays on the server (too big, no
+  // room, a policy that keeps headers only): the others are written whole in a moment, and
+  // writing each of them twice was as much work as keeping the bodies. Each is reported to
+  // the run (and shown) only once the batch that holds it is durable. Not awaited here: the
+  // bodies download meanwhile (a header record never replaces a kept body, whichever commit
+  // lands first: `writeBatch`). Both settle before any DELE.
+  const coming = new Set(bodies);
+  const headersOnly = headerRecords.filter((h) => !coming.has(h.msg));
+  if (headersOnly.length) {
+    const headerCommits = commitQueue(
+      store,
+      account,
+      (batch) => {
+        for (const { msg, input } of batch) {
+          run.stored(msg, { full: false });
+          onStored?.({ msg, key: input.key, summary: input.summary, full: false });
+        }
+      },
+      () => ctrl.abort(),
+    );
+    for (const { msg, input } of headersOnly) headerCommits.add(msg, input);
+    headersCommitted = headerCommits.drain();
+  }
+
   const stop = () => ctrl.abort();
   signal?.addEventListener('abort', stop, { once: true });
   /** @type {ErrorLike | null} */
@@ -360,15 +382,21 @@ async function syncLocked({ session, store, account, policy, SyncRun, now = Date
   } catch (err) {
     if (!commitError) {
       // What arrived whole before the break is committed (and only then counted); the rest
-      // stays on the server.
+      // stays on the server. A failed header commit (it stopped the download) comes first.
       await bodyCommits.drain();
+      const headerFailure = await headersCommitted;
       await persist().catch(() => {});
-      throw err;
+      throw headerFailure ?? err;
     }
   } finally {
     signal?.removeEventListener('abort', stop);
   }
   await bodyCommits.drain();
+  const headerFailure = await headersCommitted;
+  if (headerFailure) {
+    await persist().catch(() => {});
+    throw headerFailure;
+  }
   if (commitError) {
     // (Set by the commits' callbacks, which the type checker does not follow.)
     const failure = /** @type {ErrorLike} */ (commitError);

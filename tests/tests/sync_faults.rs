@@ -121,10 +121,11 @@ enum Kind {
 #[derive(Debug, Clone, Copy)]
 enum Mishap {
     Fault(FaultPlan),
-    /// Reload the page once the session is logged in (0), once the n-th message (headers or
-    /// body) is kept, between DELE and QUIT (2 × messages + 1), or between QUIT's answer and
-    /// the store's bookkeeping (2 × messages + 2): a point of the sync, not a time, so the
-    /// reload lands in the open session and the run can be replayed.
+    /// Reload the page once the session is logged in (0), once the n-th message is kept,
+    /// between DELE and QUIT (messages + 1), or between QUIT's answer and the store's
+    /// bookkeeping (messages + 2): a point of the sync, not a time, so the reload lands in the
+    /// open session and the run can be replayed. (Header records are written only for messages
+    /// whose body stays on the server: none here, every body fits.)
     Reload {
         at_kept: u64,
     },
@@ -418,13 +419,13 @@ impl Stack {
 /// The run's mishap, drawn from the clean sync's measurements. A deleting policy's sync also
 /// carries DELE commands and answers (measured under leave, they are not in `m`): `deletes`
 /// (how many) adds the least they can take, so every offset is still inside the traffic.
-/// A reload comes at one of the sync's points: logged in, each of the `count` headers and
-/// `count` bodies kept (after the last one comes DELE), DELE done and QUIT not yet sent, QUIT
-/// answered and the store not yet told.
+/// A reload comes at one of the sync's points: logged in, each of the `count` messages kept
+/// (after the last one comes DELE), DELE done and QUIT not yet sent, QUIT answered and the
+/// store not yet told.
 fn choose(rng: &mut SplitMix64, m: &Measured, count: usize, deletes: bool) -> Mishap {
     if rng.next() % 100 < 20 {
         return Mishap::Reload {
-            at_kept: rng.next() % (2 * count as u64 + 3),
+            at_kept: rng.next() % (count as u64 + 3),
         };
     }
     // "DELE n\r\n" and "+OK Marked to be deleted.\r\n" for each, "messages deleted" added to
@@ -596,7 +597,7 @@ async fn soak(stack: &mut Stack, runs: u64, seed0: u64) -> Result<(), String> {
                     eprintln!("{ctx}: the page went away at {unload}");
                 }
                 // Where it was aimed: in the logged-in session, or after QUIT's answer.
-                let aimed = if at_kept == 2 * count as u64 + 2 {
+                let aimed = if at_kept == count as u64 + 2 {
                     phase == "quit"
                 } else {
                     matches!(phase.as_str(), "session" | "syncing")

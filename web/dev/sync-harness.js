@@ -26,7 +26,7 @@ import { syncAccount, finishSync } from '../sync.js';
  * @property {boolean | undefined} [quitAfterError] end a failed sync with QUIT as well (the UI does not):
  *   then the server itself says whether anything was deleted
  * @property {number | undefined} [reloadAt] reload the page in the middle of this sync: once logged
- *   in (0), once the n-th message (headers or body) is kept, then (the next two) before QUIT
+ *   in (0), once the n-th message is kept (or its headers, when its body stays on the server), then (the next two) before QUIT
  *   and after its answer; at the end if that point never comes
  */
 
