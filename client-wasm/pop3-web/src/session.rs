@@ -62,8 +62,8 @@ struct Batch {
     done: u32,
     bytes: f64,
     total_bytes: f64,
-    sizes: HashMap<u32, u64>,
-    uids: HashMap<u32, String>,
+    sizes: Rc<HashMap<u32, u64>>,
+    uids: Rc<HashMap<u32, String>>,
     results: Array,
     on_progress: Option<Function>,
     on_message: Option<Function>,
@@ -77,6 +77,8 @@ enum Op {
     Uidl(Deferred),
     Body(Deferred, Vec<u8>),
     Unit(Deferred),
+    /// DELE or RSET: its answer changes which messages LIST and UIDL show ([`Listing`]).
+    Change(Deferred),
     Quit(Deferred),
     BatchList(u64),
     BatchUidl(u64),
@@ -92,8 +94,57 @@ impl Op {
             | Op::Uidl(d)
             | Op::Body(d, _)
             | Op::Unit(d)
+            | Op::Change(d)
             | Op::Quit(d) => Ok(d),
             Op::BatchList(id) | Op::BatchUidl(id) | Op::BatchItem(id, ..) => Err(id),
+        }
+    }
+}
+
+/// This session's scan listing (LIST) and unique ids (UIDL), from their last full answers.
+/// RFC 1939 locks the maildrop for the session: message numbers, sizes and unique ids stay as
+/// they are until a DELE or RSET changes which messages are listed. Each batch (fetchHeaders,
+/// download) asked for both again before its first command: one round trip per batch, and for
+/// 10,000 messages some 300 KB of UIDL each time the inbox fetched its next 200 headers.
+#[derive(Default)]
+struct Listing {
+    sizes: Option<Rc<HashMap<u32, u64>>>,
+    uids: Option<Rc<HashMap<u32, String>>>,
+    /// DELE or RSET commands not answered yet: meanwhile no listing is used or recorded (an
+    /// answer to a LIST sent before them may arrive after them).
+    changing: u32,
+}
+
+impl Listing {
+    /// A DELE or RSET goes out: what is known may no longer be what the server lists.
+    fn change_sent(&mut self) {
+        self.changing += 1;
+        self.sizes = None;
+        self.uids = None;
+    }
+
+    /// Its answer (either): the next full LIST or UIDL answer is this session's again.
+    fn change_answered(&mut self) {
+        self.changing = self.changing.saturating_sub(1);
+    }
+
+    fn sizes(&self) -> Option<Rc<HashMap<u32, u64>>> {
+        (self.changing == 0).then(|| self.sizes.clone()).flatten()
+    }
+
+    fn uids(&self) -> Option<Rc<HashMap<u32, String>>> {
+        (self.changing == 0).then(|| self.uids.clone()).flatten()
+    }
+
+    fn record_sizes(&mut self, sizes: &Rc<HashMap<u32, u64>>) {
+        if self.changing == 0 {
+            self.sizes = Some(sizes.clone());
+        }
+    }
+
+    fn record_uids(&mut self, uids: &Rc<HashMap<u32, String>>) {
+        if self.changing == 0 {
+            self.uids = Some(uids.clone());
         }
     }
 }
@@ -156,6 +207,7 @@ pub(crate) struct Inner {
     pending: HashMap<Handle, Op>,
     batches: HashMap<u64, Batch>,
     next_batch: u64,
+    listing: Listing,
     failure: Option<Pop3Error>,
     timer: Option<Timer>,
     /// The timer whose callback may be running right now: dropped at the next reschedule, never
@@ -900,6 +952,9 @@ impl Inner {
             }
             Event::List { handle, entries } => match self.pending.remove(&handle) {
                 Some(Op::List(d)) => {
+                    self.listing.record_sizes(&Rc::new(
+                        entries.iter().map(|e| (e.msg.get(), e.size)).collect(),
+                    ));
                     let v: Vec<ScanJs> = entries
                         .iter()
                         .map(|e| ScanJs {
@@ -910,8 +965,10 @@ impl Inner {
                     self.resolve(d, to_js(&v));
                 }
                 Some(Op::BatchList(id)) => {
+                    let sizes = Rc::new(entries.iter().map(|e| (e.msg.get(), e.size)).collect());
+                    self.listing.record_sizes(&sizes);
                     if let Some(b) = self.batches.get_mut(&id) {
-                        b.sizes = entries.iter().map(|e| (e.msg.get(), e.size)).collect();
+                        b.sizes = sizes;
                         b.listing_pending -= 1;
                     }
                 }
@@ -919,6 +976,12 @@ impl Inner {
             },
             Event::Uidl { handle, entries } => match self.pending.remove(&handle) {
                 Some(Op::Uidl(d)) => {
+                    self.listing.record_uids(&Rc::new(
+                        entries
+                            .iter()
+                            .map(|e| (e.msg.get(), e.uid.to_string()))
+                            .collect(),
+                    ));
                     let v: Vec<UidJs> = entries
                         .iter()
                         .map(|e| UidJs {
@@ -929,11 +992,15 @@ impl Inner {
                     self.resolve(d, to_js(&v));
                 }
                 Some(Op::BatchUidl(id)) => {
-                    if let Some(b) = self.batches.get_mut(&id) {
-                        b.uids = entries
+                    let uids = Rc::new(
+                        entries
                             .into_iter()
                             .map(|e| (e.msg.get(), e.uid.to_string()))
-                            .collect();
+                            .collect(),
+                    );
+                    self.listing.record_uids(&uids);
+                    if let Some(b) = self.batches.get_mut(&id) {
+                        b.uids = uids;
                         b.listing_pending -= 1;
                     }
                 }
@@ -953,11 +1020,14 @@ impl Inner {
                 Some(Op::BatchItem(id, msg, buf)) => self.batch_item_done(id, msg, buf),
                 _ => {}
             },
-            Event::Done { handle, .. } => {
-                if let Some(Op::Unit(d)) = self.pending.remove(&handle) {
+            Event::Done { handle, .. } => match self.pending.remove(&handle) {
+                Some(Op::Unit(d)) => self.resolve(d, JsValue::UNDEFINED),
+                Some(Op::Change(d)) => {
+                    self.listing.change_answered();
                     self.resolve(d, JsValue::UNDEFINED);
                 }
-            }
+                _ => {}
+            },
             Event::Languages { handle, languages } => {
                 if let Some(Op::Unit(d)) = self.pending.remove(&handle) {
                     self.resolve(d, to_js(&languages));
@@ -988,7 +1058,11 @@ impl Inner {
         if Some(handle) == self.login_handle && !self.logged_in {
             return self.fail(e);
         }
-        match self.pending.remove(&handle).map(Op::settles) {
+        let op = self.pending.remove(&handle);
+        if matches!(op, Some(Op::Change(_))) {
+            self.listing.change_answered();
+        }
+        match op.map(Op::settles) {
             Some(Ok(d)) => self.reject(d, &e),
             Some(Err(id)) => {
                 if let Some(b) = self.batches.remove(&id) {
@@ -1277,6 +1351,7 @@ pub async fn connect(options: JsValue) -> Result<Session, JsValue> {
             pending: HashMap::new(),
             batches: HashMap::new(),
             next_batch: 1,
+            listing: Listing::default(),
             failure: None,
             timer: None,
             old_timer: None,
@@ -1483,7 +1558,13 @@ impl Session {
             match i.client.as_mut().and_then(Client::transaction) {
                 Some(mut t) => {
                     let h = issue(&mut t);
-                    i.pending.insert(h, op(d));
+                    let op = op(d);
+                    // DELE, RSET: the listing batches reuse is forgotten as it goes out, and
+                    // recorded again only after its answer.
+                    if matches!(op, Op::Change(_)) {
+                        i.listing.change_sent();
+                    }
+                    i.pending.insert(h, op);
                 }
                 None => i.reject(
                     d,
@@ -1528,14 +1609,14 @@ impl Session {
     /// Marks a message for deletion at quit().
     pub fn dele(&self, msg: u32) -> Promise {
         match MsgNum::new(msg) {
-            Some(n) => self.command(|t| t.dele(n), Op::Unit),
+            Some(n) => self.command(|t| t.dele(n), Op::Change),
             None => bad_msg(),
         }
     }
 
     /// Unmarks all messages marked in this session.
     pub fn rset(&self) -> Promise {
-        self.command(|t| t.rset(), Op::Unit)
+        self.command(|t| t.rset(), Op::Change)
     }
 
     /// Does nothing, keeps the session alive.
@@ -1617,8 +1698,8 @@ impl Session {
                 done: 0,
                 bytes: 0.0,
                 total_bytes: 0.0,
-                sizes: HashMap::new(),
-                uids: HashMap::new(),
+                sizes: Rc::default(),
+                uids: Rc::default(),
                 results: Array::new(),
                 on_progress: func("onProgress"),
                 on_message: func("onMessage"),
@@ -1633,14 +1714,25 @@ impl Session {
                 let e = Pop3Error::new(Code::NotLoggedIn, "The session is not open for commands.");
                 return i.reject(b.d, &e);
             };
-            // Sizes (and uids for headers) first; then the list to fetch is fixed.
-            let hl = t.list(None);
-            b.listing_pending = 1;
-            let hu = (uidl && kind == BatchKind::Headers).then(|| t.uidl(None));
-            i.pending.insert(hl, Op::BatchList(id));
-            if let Some(hu) = hu {
-                b.listing_pending += 1;
-                i.pending.insert(hu, Op::BatchUidl(id));
+            // Sizes (and uids for headers) first, from this session's listing when it has
+            // one (`Listing`); then the list to fetch is fixed.
+            match i.listing.sizes() {
+                Some(sizes) => b.sizes = sizes,
+                None => {
+                    let hl = t.list(None);
+                    b.listing_pending += 1;
+                    i.pending.insert(hl, Op::BatchList(id));
+                }
+            }
+            if uidl && kind == BatchKind::Headers {
+                match i.listing.uids() {
+                    Some(uids) => b.uids = uids,
+                    None => {
+                        let hu = t.uidl(None);
+                        b.listing_pending += 1;
+                        i.pending.insert(hu, Op::BatchUidl(id));
+                    }
+                }
             }
             if let Some(m) = msgs {
                 b.todo = m.into();

@@ -259,3 +259,99 @@ async fn cancelling_a_download_rejects_with_cancelled() {
     let _ = err.dyn_into::<js_sys::Error>().unwrap();
     s.close();
 }
+
+/// Records what this page sends on its WebSockets (the bridge terminates TLS here, so they carry
+/// the POP3 commands): returns a function that stops recording and gives the command lines.
+fn record_commands() -> js_sys::Function {
+    let start = js_sys::Function::new_no_args(
+        r#"
+        const proto = WebSocket.prototype;
+        const real = proto.send;
+        const lines = [];
+        const dec = new TextDecoder();
+        proto.send = function (data) {
+          const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+          lines.push(...dec.decode(bytes).split('\r\n').filter((l) => l));
+          return real.call(this, data);
+        };
+        return () => { proto.send = real; return lines; };
+        "#,
+    );
+    start.call0(&JsValue::NULL).unwrap().unchecked_into()
+}
+
+/// How many of `lines` are the bare command `cmd` (LIST or UIDL of the whole maildrop).
+fn count_of(lines: &JsValue, cmd: &str) -> usize {
+    Array::from(lines)
+        .iter()
+        .filter(|l| l.as_string().as_deref() == Some(cmd))
+        .count()
+}
+
+#[wasm_bindgen_test]
+async fn batches_reuse_the_sessions_listing_until_dele_or_rset() {
+    let e = env();
+    let s = pop3_web::connect(login(&e, "web", "pw-web", e.tls_port, "tls"))
+        .await
+        .unwrap();
+    let stop = record_commands();
+    // The first batch of the session asks for its listing; the next ones do not.
+    let first = Array::from(
+        &wait(s.fetch_headers(options(&[(
+            "msgs",
+            Array::of2(&1.into(), &2.into()).into(),
+        )])))
+        .await
+        .unwrap(),
+    );
+    let second = Array::from(
+        &wait(s.fetch_headers(options(&[(
+            "msgs",
+            Array::of2(&3.into(), &4.into()).into(),
+        )])))
+        .await
+        .unwrap(),
+    );
+    let list = Array::from(&wait(s.list()).await.unwrap());
+    let uidl = Array::from(&wait(s.uidl()).await.unwrap());
+    let got = wait(s.download(vec![5, 6], options(&[]))).await.unwrap();
+    assert_eq!(prop(&got, "count").as_f64(), Some(2.0));
+    let before = stop.call0(&JsValue::NULL).unwrap();
+    // One LIST and one UIDL for the first batch, one each for list() and uidl(); none for
+    // the second batch or the download.
+    assert_eq!(
+        (count_of(&before, "LIST"), count_of(&before, "UIDL")),
+        (2, 2),
+        "{:?}",
+        Array::from(&before).to_vec()
+    );
+    // The reused listing gives each message the size and unique id the server lists.
+    for r in first.iter().chain(second.iter()) {
+        let msg = prop(&r, "msg");
+        let listed = list.iter().find(|x| prop(x, "msg") == msg).unwrap();
+        let uid = uidl.iter().find(|x| prop(x, "msg") == msg).unwrap();
+        assert_eq!(prop(&r, "size"), prop(&listed, "size"));
+        assert_eq!(prop(&r, "uid"), prop(&uid, "uid"));
+    }
+
+    // After DELE, and again after RSET, the next batch asks the server again.
+    let stop = record_commands();
+    wait(s.dele(1)).await.unwrap();
+    let after_dele = Array::from(
+        &wait(s.fetch_headers(options(&[("msgs", Array::of1(&2.into()).into())])))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(after_dele.length(), 1);
+    wait(s.rset()).await.unwrap();
+    wait(s.download(vec![3], options(&[]))).await.unwrap();
+    let after = stop.call0(&JsValue::NULL).unwrap();
+    assert_eq!(
+        (count_of(&after, "LIST"), count_of(&after, "UIDL")),
+        (2, 1),
+        "{:?}",
+        Array::from(&after).to_vec()
+    );
+    // Nothing is deleted: this mailbox serves the other tests.
+    s.close();
+}
