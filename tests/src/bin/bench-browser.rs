@@ -54,6 +54,10 @@
 //! --mpop PATH --python PATH --mode download|keep|big|keep-big|many|all (or a comma-separated
 //! list; all is download,keep) --many 10000 --browser chromium|firefox --tls plain|bridge|end-to-end|end-to-end-preloaded|end-to-end-in-thread|all (or a list) --big-size BYTES`. Run by
 //! `cargo xtask bench browser` (which builds the release bridge and `web/pkg` first).
+//!
+//! `POP3_BENCH_CPU_PROFILE=FILE` (Chromium, `--mode keep`): the page's main thread is sampled
+//! from Connect until all are kept, and the last run's profile is saved there as a DevTools
+//! `.cpuprofile` (open it in the Performance panel). Workers are not in it.
 
 use std::fs;
 use std::net::SocketAddr;
@@ -440,6 +444,16 @@ async fn keep_run(
     )
     .await
     .map_err(e)?;
+    // POP3_BENCH_CPU_PROFILE (see the top): where the page's time goes while it keeps mail.
+    let profile =
+        std::env::var_os("POP3_BENCH_CPU_PROFILE").filter(|_| b.kind == BrowserKind::Chromium);
+    if profile.is_some() {
+        b.cdp("Profiler.enable", json!({})).await.map_err(e)?;
+        b.cdp("Profiler.setSamplingInterval", json!({ "interval": 200 }))
+            .await
+            .map_err(e)?;
+        b.cdp("Profiler.start", json!({})).await.map_err(e)?;
+    }
     b.js(
         KEEP_SCRIPT,
         vec![json!({ "port": port, "user": user, "password": password })],
@@ -454,6 +468,11 @@ async fn keep_run(
         )
         .await
         .map_err(e)?;
+    if let Some(path) = &profile {
+        let p = b.cdp("Profiler.stop", json!({})).await.map_err(e)?;
+        std::fs::write(path, p["profile"].to_string())
+            .map_err(|err| format!("writing the CPU profile: {err}"))?;
+    }
     if v["ok"] != json!(true) {
         return Err(format!("in the page: {}", v["error"]));
     }
