@@ -187,6 +187,8 @@ function codeOf(err) {
  * @property {((progress: SyncProgress) => void) | undefined} [onProgress]
  * @property {((stored: StoredEvent) => void) | undefined} [onStored]
  * @property {((msg: number) => Uint8Array | undefined) | undefined} [headersOf] TOP n 0 answers this session already has
+ * @property {Promise<unknown> | undefined} [headersReady] settles when `headersOf` has all it will have (the
+ *   caller is still fetching them): the sync lists and records meanwhile, and waits for it before its headers
  * @property {boolean | undefined} [allowDelete] default true
  * @property {boolean | undefined} [downloadAndDeleteWithoutUidl]
  */
@@ -211,6 +213,7 @@ function codeOf(err) {
  * options: { session, store, account, policy, SyncRun, now?, signal?, onRun?(run),
  *            onProgress?({phase, done, total, bytes, totalBytes}), onStored?({msg, key, summary, full}),
  *            headersOf?(msg) -> Uint8Array | undefined (TOP n 0 answers this session already has),
+ *            headersReady? (a promise: headersOf has all it will have once it settles),
  *            allowDelete?, downloadAndDeleteWithoutUidl? }
  *   (`sha256Hex` is still accepted and no longer used: the run computes what it needs.)
  * report:  { run, plan, blocked, warnings, stored, bytes, deletions, error }
@@ -228,7 +231,7 @@ export function syncAccount(options) {
  * @param {SyncOptions} options
  * @returns {Promise<SyncReport>}
  */
-async function syncLocked({ session, store, account, policy, SyncRun, now = Date.now, signal, onRun, onProgress, onStored, headersOf, allowDelete = true, downloadAndDeleteWithoutUidl = false }) {
+async function syncLocked({ session, store, account, policy, SyncRun, now = Date.now, signal, onRun, onProgress, onStored, headersOf, headersReady, allowDelete = true, downloadAndDeleteWithoutUidl = false }) {
   /** @type {SyncReport} */
   const report = { run: null, plan: null, blocked: null, warnings: [], stored: 0, bytes: 0, deletions: [], error: null };
   // (The memory store of kiosk mode has no worker.)
@@ -273,6 +276,7 @@ async function syncLocked({ session, store, account, policy, SyncRun, now = Date
   // Headers first: the run tells by them new mail from mail kept here under another UIDL.
   if (plan.headers.length) {
     // Headers the caller already read in this session (the inbox's list) are not asked again.
+    await headersReady;
     /** @type {Map<number, { msg: number, headers: Uint8Array }>} */
     const byMsg = new Map();
     /** @type {number[]} */

@@ -102,7 +102,10 @@ function keptItem(x, i) {
   return { msg: -(i + 1), key: x.key, kept: x.full ? 'full' : 'headers', size: x.size, loaded: true, from: x.from, subject: x.subject, date: x.dateMs == null ? null : new Date(x.dateMs), marked: false };
 }
 
-const HEADER_BATCH = 200; // messages per fetchHeaders call: small enough for steady progress
+// Messages per fetchHeaders call of the list: on screen first, then this many at a time. Rows
+// fill in per call, and a row scrolled to waits for the call under way; fewer calls waited
+// less on the network (1000 headers at 50 ms RTT: 0.1 s sooner with 500 than with 200).
+const HEADER_BATCH = 500;
 // Header answers kept for the sync, bounded by their bytes (not their count): a mailbox of
 // 10,000 messages has 5-20 MB of headers, and a header the cache drops is fetched again by the
 // sync (TOP a second time for every message past the bound).
@@ -428,6 +431,17 @@ export class InboxController {
     this.#loader?.abort();
     const ctrl = new AbortController();
     this.#loader = ctrl;
+    // The sync starts once the first screen of headers is in, beside the rest of them (its
+    // listing and records meanwhile), and reads them when they are all here.
+    /** @type {() => void} */
+    let headersDone = () => {};
+    const headersReady = new Promise((resolve) => (headersDone = () => resolve(undefined)));
+    let syncStarted = false;
+    const startSync = () => {
+      if (syncStarted || ctrl.signal.aborted || this.#session !== session) return;
+      syncStarted = true;
+      this.#startSync(headersReady);
+    };
     try {
       const list = await session.list();
       if (ctrl.signal.aborted) return;
@@ -483,13 +497,17 @@ export class InboxController {
         }
         loaded += batch.length;
         this.#emitItems(true);
+        // Keep the mail on this device in the background (policy permitting).
+        startSync();
       }
-      // Headers are in: keep the mail on this device in the background (policy permitting).
-      if (!ctrl.signal.aborted && this.#session === session) this.#startSync();
+      headersDone();
+      startSync();
     } catch (err) {
       if (/** @type {ErrorLike} */ (err)?.code === 'cancelled' || ctrl.signal.aborted) return;
       throw err;
     } finally {
+      // (A sync already started asks the server itself for the headers not fetched here.)
+      headersDone();
       if (this.#loader === ctrl) this.#loader = null;
     }
   }
@@ -955,7 +973,8 @@ export class InboxController {
     }
   }
 
-  async #startSync() {
+  /** @param {Promise<unknown>} headersReady settles when the list's headers are all fetched */
+  async #startSync(headersReady) {
     if (!this.#store || !this.#session || this.#sync) return;
     const session = this.#session;
     let w;
@@ -989,6 +1008,7 @@ export class InboxController {
       SyncRun: w.SyncRun,
       signal: ctrl.signal,
       allowDelete,
+      headersReady,
       headersOf: (msg) => this.#topCache.get(msg),
       onRun: (run) => (s.run = run),
       onProgress: (p) => {
