@@ -19,7 +19,9 @@
 //! against mpop delivering the same mailbox to a Maildir with its default fsync, over the
 //! delay proxies and on loopback. mpop's Maildir is under the temporary directory, like the
 //! browser's profile, so both write to the same filesystem (`TMPDIR=/dev/shm` puts both in
-//! memory). Each UI run is checked against the store afterwards (count and bytes).
+//! memory). Each UI run is checked against the store afterwards (count and bytes), and says
+//! how responsive the page stayed meanwhile: its long tasks (Chromium reports them) and the
+//! longest gap between two animation frames.
 //!
 //! With `--tls` the download runs over TLS to Dovecot's implicit-TLS port (issue #16):
 //! `bridge` (the bridge terminates TLS, trusting Dovecot's CA through `--extra-ca`; the page
@@ -363,22 +365,66 @@ const obs = new MutationObserver(() => {
   if (headersShown === null && rows > 0 && !r.querySelector('.inbox').hidden) headersShown = performance.now();
   // The first screen: the list's rows are there and every one of them shows its headers.
   if (screenShown === null && headersShown !== null && !r.querySelector('.row.loading')) screenShown = performance.now();
-  // The background sync starts once the list has every header.
+  // The background sync starts once the list's first screen is in.
   if (syncFrom === null && /Keeping your mail on this device/.test(line.textContent || '')) syncFrom = performance.now();
   if (bodiesFrom === null && /: [\d.,\s\u00a0\u202f]+ of /.test(line.textContent || '')) bodiesFrom = performance.now();
   const n = kept();
   if (n !== null) {
     obs.disconnect();
-    window.__keep = { ok: true, secs: (performance.now() - t0) / 1000, listSecs: headersShown === null ? null : (headersShown - t0) / 1000, screenSecs: screenShown === null ? null : (screenShown - t0) / 1000, syncSecs: syncFrom === null ? null : (syncFrom - t0) / 1000, bodiesSecs: bodiesFrom === null ? null : (bodiesFrom - t0) / 1000, kept: n, line: line.textContent };
+    tasks.disconnect?.();
+    frames.done = true;
+    const gaps = { longTasks: tasks.count, longTaskMs: tasks.total, longestTaskMs: tasks.longest, longestFrameGapMs: frames.longest };
+    window.__keep = { ok: true, ...gaps, secs: (performance.now() - t0) / 1000, listSecs: headersShown === null ? null : (headersShown - t0) / 1000, screenSecs: screenShown === null ? null : (screenShown - t0) / 1000, syncSecs: syncFrom === null ? null : (syncFrom - t0) / 1000, bodiesSecs: bodiesFrom === null ? null : (bodiesFrom - t0) / 1000, kept: n, line: line.textContent };
   }
   const err = r.querySelector('.error');
   if (err && err.textContent) { obs.disconnect(); window.__keep = { ok: false, error: err.textContent }; }
 });
 obs.observe(r, { subtree: true, childList: true, characterData: true, attributes: true });
+// How responsive the page stays: its long tasks (50 ms or more, where the browser reports
+// them: Chromium) and the longest time between two animation frames (a frame waits for the
+// task under way; in a visible tab that is how long scrolling would freeze).
+const tasks = { count: 0, total: 0, longest: 0, disconnect: null };
+try {
+  const po = new PerformanceObserver((l) => {
+    for (const e of l.getEntries()) {
+      if (e.startTime < t0) continue;
+      tasks.count++;
+      tasks.total += e.duration;
+      tasks.longest = Math.max(tasks.longest, e.duration);
+    }
+  });
+  po.observe({ type: 'longtask' });
+  tasks.disconnect = () => po.disconnect();
+} catch {
+  tasks.count = null;
+}
+const frames = { longest: 0, last: 0, done: false };
+const frame = (t) => {
+  if (frames.done) return;
+  if (frames.last) frames.longest = Math.max(frames.longest, t - frames.last);
+  frames.last = t;
+  requestAnimationFrame(frame);
+};
 t0 = performance.now();
+requestAnimationFrame(frame);
 r.querySelector('button.connect').click();
 return true;
 "#;
+
+/// A keep run's responsiveness, for its line: long tasks (where reported) and the longest gap
+/// between two animation frames.
+fn responsiveness(r: &KeepRun) -> String {
+    let tasks = match r.long_tasks {
+        Some((n, total, longest)) => {
+            format!("{n} long tasks, {total:.0} ms in all, longest {longest:.0} ms")
+        }
+        None => "long tasks not reported".to_owned(),
+    };
+    match r.longest_frame_gap_ms {
+        Some(g) => format!("{tasks}; longest frame gap {g:.0} ms"),
+        None => tasks,
+    }
+}
 
 /// What the store holds for the account after a keep run: full records and their bytes.
 const KEPT_SCRIPT: &str = r#"
@@ -404,8 +450,12 @@ struct KeepRun {
     list_secs: Option<f64>,
     /// Until every row of the list's first screen shows its headers.
     screen_secs: Option<f64>,
-    /// Until the background sync starts (the list has every header).
+    /// Until the background sync starts (the list's first screen is in).
     sync_secs: Option<f64>,
+    /// Long tasks on the page's thread (Chromium only): count, total and longest, in ms.
+    long_tasks: Option<(u64, f64, f64)>,
+    /// The longest time between two animation frames, in ms.
+    longest_frame_gap_ms: Option<f64>,
     bodies_secs: Option<f64>,
     kept: u64,
     stored: u64,
@@ -505,6 +555,14 @@ async fn keep_run(
         list_secs: v["listSecs"].as_f64(),
         screen_secs: v["screenSecs"].as_f64(),
         sync_secs: v["syncSecs"].as_f64(),
+        long_tasks: v["longTasks"].as_u64().map(|n| {
+            (
+                n,
+                v["longTaskMs"].as_f64().unwrap_or(0.0),
+                v["longestTaskMs"].as_f64().unwrap_or(0.0),
+            )
+        }),
+        longest_frame_gap_ms: v["longestFrameGapMs"].as_f64(),
         bodies_secs: v["bodiesSecs"].as_f64(),
         kept: v["kept"].as_u64().unwrap_or(0),
         stored: s["full"].as_u64().unwrap_or(0),
@@ -1234,7 +1292,7 @@ async fn keep_bench(
             "loopback".to_owned()
         };
         println!("--- keep, {name}");
-        let (mut ui, mut mp, mut list) = (vec![], vec![], vec![]);
+        let (mut ui, mut mp, mut list, mut gaps) = (vec![], vec![], vec![], vec![]);
         for run in 1..=a.runs {
             match keep_run(b, origin, ui_port, "bench", password).await {
                 Ok(r) => {
@@ -1242,16 +1300,20 @@ async fn keep_bench(
                         && r.stored == a.messages as u64
                         && r.stored_bytes == expected_bytes;
                     println!(
-                        "run {run}: ui      {:7.3} s (list shown {}, bodies from {}, UI says {} kept, store holds {} / {} B){}",
+                        "run {run}: ui      {:7.3} s (list shown {}, bodies from {}, UI says {} kept, store holds {} / {} B; {}){}",
                         r.secs,
                         secs(r.list_secs),
                         secs(r.bodies_secs),
                         r.kept,
                         r.stored,
                         r.stored_bytes,
+                        responsiveness(&r),
                         if good { "" } else { "  <-- MISMATCH" }
                     );
                     ok &= good;
+                    if let Some(g) = r.longest_frame_gap_ms {
+                        gaps.push(g);
+                    }
                     ui.push(r.secs);
                     if let Some(s) = r.list_secs {
                         list.push(s);
@@ -1280,18 +1342,19 @@ async fn keep_bench(
                 }
             }
         }
-        results.push((name, ui, mp, list));
+        results.push((name, ui, mp, list, gaps));
     }
     println!("---");
-    for (i, (name, ui, mp, list)) in results.iter().enumerate() {
+    for (i, (name, ui, mp, list, gaps)) in results.iter().enumerate() {
         let goal = if i == 0 { 1.0 } else { 2.0 };
         let (u, m) = (median(ui), median(mp));
         println!(
-            "keep, {name}: UI median {u:.3} s, mpop median {m:.3} s: {:.2} x mpop (goal <= {goal:.1} x; {} and {} complete runs; list shown after {:.3} s)",
+            "keep, {name}: UI median {u:.3} s, mpop median {m:.3} s: {:.2} x mpop (goal <= {goal:.1} x; {} and {} complete runs; list shown after {:.3} s; longest frame gap median {:.0} ms)",
             u / m,
             ui.len(),
             mp.len(),
-            median(list)
+            median(list),
+            median(gaps)
         );
     }
     ok
