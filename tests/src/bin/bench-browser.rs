@@ -385,6 +385,8 @@ obs.observe(r, { subtree: true, childList: true, characterData: true, attributes
 // task under way; in a visible tab that is how long scrolling would freeze).
 const tasks = { count: 0, total: 0, longest: 0, disconnect: null };
 try {
+  // (Firefox accepts the observer and never reports: not supported is not none.)
+  if (!PerformanceObserver.supportedEntryTypes?.includes('longtask')) throw new Error('no long tasks here');
   const po = new PerformanceObserver((l) => {
     for (const e of l.getEntries()) {
       if (e.startTime < t0) continue;
