@@ -259,6 +259,12 @@ function transaction(db, stores, mode, strict = false) {
 }
 
 /**
+ * What a batch's commit answers (`writeBatch`, through the keep worker or not): the checksums
+ * in order, the keys the user deleted here, the places of headers not written over a kept body.
+ * @typedef {{ sums: string[], hidden: string[], skipped: number[] }} BatchWritten
+ */
+
+/**
  * The commit of one batch (IdbStore.commitMessages), wherever it runs: on the page, or in the
  * keep worker (web/keep-worker.js) on its own connection to the same database. Checksums
  * first, then every message in ONE strict transaction; resolves only once it has completed
@@ -269,7 +275,7 @@ function transaction(db, stores, mode, strict = false) {
  * @param {string} account
  * @param {CommitInput[]} messages
  * @param {Hasher} hash
- * @returns {Promise<{ sums: string[], hidden: string[], skipped: number[] }>}
+ * @returns {Promise<BatchWritten>}
  */
 export async function writeBatch(db, account, messages, hash) {
   // Checksums first: nothing may be awaited inside the transaction but its own requests. All
@@ -362,7 +368,7 @@ class Keeper {
 
   #worker;
   #next = 1;
-  /** @type {Map<number, { resolve: (r: { sums: string[], hidden: string[], skipped: number[] }) => void, reject: (e: StoreError) => void }>} */
+  /** @type {Map<number, { resolve: (r: BatchWritten) => void, reject: (e: StoreError) => void }>} */
   #pending = new Map();
   /** @type {StoreError | null} set once the worker is gone: every commit after fails with it */
   #dead = null;
@@ -389,7 +395,7 @@ class Keeper {
   /**
    * @param {string} account
    * @param {CommitInput[]} messages
-   * @returns {Promise<{ sums: string[], hidden: string[], skipped: number[] }>}
+   * @returns {Promise<BatchWritten>}
    */
   commit(account, messages) {
     if (this.#dead) return Promise.reject(this.#dead);

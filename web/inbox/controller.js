@@ -500,13 +500,13 @@ export class InboxController {
         // Keep the mail on this device in the background (policy permitting).
         startSync();
       }
-      headersDone();
       startSync();
     } catch (err) {
       if (/** @type {ErrorLike} */ (err)?.code === 'cancelled' || ctrl.signal.aborted) return;
       throw err;
     } finally {
-      // (A sync already started asks the server itself for the headers not fetched here.)
+      // Every header this loop will fetch is here (after a failure, a sync already started
+      // asks the server itself for the rest).
       headersDone();
       if (this.#loader === ctrl) this.#loader = null;
     }

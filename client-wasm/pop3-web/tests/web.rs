@@ -291,6 +291,13 @@ fn assert_listings(lines: &JsValue, want: (usize, usize)) {
     assert_eq!((count("LIST"), count("UIDL")), want, "{lines:?}");
 }
 
+/// `fetchHeaders({ msgs })`'s answers.
+async fn headers_of(s: &pop3_web::Session, msgs: &[u32]) -> Array {
+    let msgs: Array = msgs.iter().map(|&m| JsValue::from(m)).collect();
+    let opts = options(&[("msgs", msgs.into())]);
+    Array::from(&wait(s.fetch_headers(opts)).await.unwrap())
+}
+
 #[wasm_bindgen_test]
 async fn batches_reuse_the_sessions_listing_until_dele_or_rset() {
     let e = env();
@@ -299,22 +306,8 @@ async fn batches_reuse_the_sessions_listing_until_dele_or_rset() {
         .unwrap();
     let stop = record_commands();
     // The first batch of the session asks for its listing; the next ones do not.
-    let first = Array::from(
-        &wait(s.fetch_headers(options(&[(
-            "msgs",
-            Array::of2(&1.into(), &2.into()).into(),
-        )])))
-        .await
-        .unwrap(),
-    );
-    let second = Array::from(
-        &wait(s.fetch_headers(options(&[(
-            "msgs",
-            Array::of2(&3.into(), &4.into()).into(),
-        )])))
-        .await
-        .unwrap(),
-    );
+    let first = headers_of(&s, &[1, 2]).await;
+    let second = headers_of(&s, &[3, 4]).await;
     let list = Array::from(&wait(s.list()).await.unwrap());
     let uidl = Array::from(&wait(s.uidl()).await.unwrap());
     let got = wait(s.download(vec![5, 6], options(&[]))).await.unwrap();
@@ -334,12 +327,7 @@ async fn batches_reuse_the_sessions_listing_until_dele_or_rset() {
     // After DELE, and again after RSET, the next batch asks the server again.
     let stop = record_commands();
     wait(s.dele(1)).await.unwrap();
-    let after_dele = Array::from(
-        &wait(s.fetch_headers(options(&[("msgs", Array::of1(&2.into()).into())])))
-            .await
-            .unwrap(),
-    );
-    assert_eq!(after_dele.length(), 1);
+    assert_eq!(headers_of(&s, &[2]).await.length(), 1);
     wait(s.rset()).await.unwrap();
     wait(s.download(vec![3], options(&[]))).await.unwrap();
     assert_listings(&stop.call0(&JsValue::NULL).unwrap(), (2, 1));
