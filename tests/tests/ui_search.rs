@@ -458,20 +458,25 @@ async fn bench_search_keystroke_to_results() {
                 json!({"n": n, "queries": queries})
             ))
             .await?;
-            page.b
+            let harness = page
+                .b
                 .wait_js(
                     "the benchmark",
                     "window.harness.benchResult()",
                     Duration::from_secs(3600),
                 )
                 .await
-                .map_err(|e| e.to_string())
+                .map_err(|e| e.to_string())?;
+            let inbox = in_the_inbox(&page, &server, queries).await?;
+            Ok::<_, String>((harness, inbox))
         }
         .await;
         let _ = page.b.close().await;
-        let r = result.unwrap_or_else(|e| panic!("{name}: {e}"));
+        let (r, inbox) = result.unwrap_or_else(|e| panic!("{name}: {e}"));
         assert!(r.get("error").is_none(), "{name}: {r}");
+        assert!(inbox.get("error").is_none(), "{name}: {inbox}");
         println!("search-bench {name} {r}");
+        println!("search-bench-inbox {name} {inbox}");
         summary.push(format!(
             "{name:<9} {n} messages, {} keystrokes: p50 {:.1} ms, p95 {:.1} ms, max {:.1} ms | kept in {} ms (commits {} ms), indexed+saved {} ms, loaded in {} ms, index {} KB serialized",
             r["keystrokes"],
@@ -484,12 +489,124 @@ async fn bench_search_keystroke_to_results() {
             r["loadMs"],
             r["bytes"].as_u64().unwrap_or(0) / 1024,
         ));
+        summary.push(format!(
+            "{name:<9} in <pop3-inbox>, {} of {} rows, {} keystrokes to the list on screen: p50 {:.1} ms, p95 {:.1} ms, max {:.1} ms (the handler alone, search and list update: p50 {:.1} ms, p95 {:.1} ms); opened offline in {} ms",
+            inbox["rows"],
+            n,
+            inbox["keystrokes"],
+            inbox["p50Ms"].as_f64().unwrap_or(f64::NAN),
+            inbox["p95Ms"].as_f64().unwrap_or(f64::NAN),
+            inbox["maxMs"].as_f64().unwrap_or(f64::NAN),
+            inbox["handlerP50Ms"].as_f64().unwrap_or(f64::NAN),
+            inbox["handlerP95Ms"].as_f64().unwrap_or(f64::NAN),
+            inbox["openMs"],
+        ));
     }
     server.stop().await;
     println!(
-        "\nsearch benchmark (keystroke: `input` event to the results callback; goal p95 < 50 ms)"
+        "\nsearch benchmark (keystroke: `input` event to the results callback in the harness; in \
+         <pop3-inbox>, to the first frame painted after the list shows the results; goal p95 < 50 ms)"
     );
     for line in summary {
         println!("  {line}");
     }
 }
+
+/// The same queries typed into the real inbox: the harness's account (its 10 000 messages and
+/// stored index, same origin) opened offline in `<pop3-inbox>`, each keystroke timed in the page
+/// from its `input` event until the first frame after the list showed the results has been
+/// painted (a requestAnimationFrame, then a task: what the user sees), and the synchronous part
+/// (search, filter, list update) on its own.
+async fn in_the_inbox(page: &Page, server: &WebBridge, queries: u64) -> R<Json> {
+    let qs = page
+        .js(&format!(
+            "return import('/dev/search-harness.js').then((m) => m.benchQueries({queries}))"
+        ))
+        .await?;
+    let account = page
+        .js("return import('/dev/search-harness.js').then((m) => m.ACCOUNT)")
+        .await?;
+    let root = e2e::browser::INBOX_ROOT;
+    let wait = |what: &'static str, expr: String, secs: u64| async move {
+        page.b
+            .wait_js(
+                what,
+                &format!("(() => {{ {root} return ({expr}); }})()"),
+                Duration::from_secs(secs),
+            )
+            .await
+            .map_err(|e| format!("{}: waiting for {what}: {e}", page.kind.name()))
+    };
+    page.b
+        .goto(&server.url(""))
+        .await
+        .map_err(|e| e.to_string())?;
+    let open = format!(".account-entry[data-account={account}] button.account-open");
+    wait(
+        "the account's entry",
+        format!("r && r.querySelector('{open}')"),
+        30,
+    )
+    .await?;
+    let t0 = page.js("return performance.now()").await?;
+    page.b
+        .click_in_shadow(e2e::browser::INBOX_HOST, &open)
+        .await
+        .map_err(|e| format!("{}: click {open}: {e}", page.kind.name()))?;
+    let rows = wait(
+        "the kept list",
+        "!r.querySelector('.inbox').hidden && +(r.querySelector('[role=grid]')?.getAttribute('aria-rowcount') ?? 0) - 1".to_owned(),
+        120,
+    )
+    .await?;
+    let open_ms = page
+        .js("return performance.now()")
+        .await?
+        .as_f64()
+        .unwrap_or(0.0)
+        - t0.as_f64().unwrap_or(0.0);
+    page.js(&format!("{root} window.__inboxBench = null; ({INBOX_BENCH})(r, {qs}).then((v) => (window.__inboxBench = v), (e) => (window.__inboxBench = {{ error: String(e && e.stack || e) }})); return true;"))
+        .await?;
+    let mut v = page
+        .b
+        .wait_js(
+            "the keystrokes in the inbox",
+            "window.__inboxBench",
+            Duration::from_secs(1800),
+        )
+        .await
+        .map_err(|e| format!("{}: {e}", page.kind.name()))?;
+    v["rows"] = rows;
+    v["openMs"] = json!(open_ms.round());
+    Ok(v)
+}
+
+/// In the page: waits until the inbox's index answers, then types every query char by char.
+const INBOX_BENCH: &str = r#"async (r, qs) => {
+  const input = r.querySelector('form[role=search] input');
+  const status = r.querySelector('.search-status');
+  const frame = () => new Promise((ok) => requestAnimationFrame(() => setTimeout(ok, 0)));
+  const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
+  const type = (v) => { input.value = v; input.dispatchEvent(new Event('input', { bubbles: true })); };
+  // The index loads after the list shows: until then the field says it is not available.
+  for (let i = 0; ; i++) {
+    type('zulu'); await sleep(600);
+    if (/\d/.test(status.textContent)) break;
+    if (i > 300) throw new Error('the inbox search never answered: ' + status.textContent);
+  }
+  type(''); await frame();
+  const times = [], handler = [];
+  for (const q of qs) {
+    for (let k = 1; k <= q.length; k++) {
+      input.value = q.slice(0, k);
+      const t0 = performance.now();
+      input.dispatchEvent(new Event('input', { bubbles: true }));
+      handler.push(performance.now() - t0);
+      await frame();
+      times.push(performance.now() - t0);
+    }
+  }
+  type(''); await frame();
+  const pct = (xs, p) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]; };
+  return { keystrokes: times.length, p50Ms: pct(times, 50), p95Ms: pct(times, 95), maxMs: pct(times, 100), handlerP50Ms: pct(handler, 50), handlerP95Ms: pct(handler, 95), handlerMaxMs: pct(handler, 100) };
+}"#;
