@@ -7,8 +7,10 @@
 //!   (with messages, with a marked one, with kiosk mode's idle countdown), the reader (plain
 //!   text; formatted with a blocked remote image and an attachment), the confirmation dialog
 //!   and the device dialog, in the light theme and in the dark one (`prefers-color-scheme:
-//!   dark`, which also checks the dark colours' contrast). axe looks into the element's open
-//!   shadow root itself (checked: it reports an unnamed button put there).
+//!   dark`, which also checks the dark colours' contrast; the inbox's background and text are
+//!   checked to be dark and light there, light and dark otherwise, and saved as a screenshot
+//!   each). axe looks into the element's open shadow root itself (checked: it reports an
+//!   unnamed button put there).
 //! - The keyboard (light session): arrows move the active row (announced through `aria-activedescendant` and
 //!   `aria-selected`), Enter opens the reader with the focus on its heading, Escape closes it
 //!   and the focus is back on the list with the same row active, Delete asks in a modal
@@ -278,6 +280,40 @@ async fn media_applied(ui: &Ui, media: Media) -> R {
     )
 }
 
+/// The inbox is drawn in the theme asked for: the element's background and the list's text
+/// are dark and light (or light and dark), so the dark run's contrast checks judge dark colours,
+/// not the light theme again.
+async fn theme_applied(ui: &Ui, media: Media) -> R {
+    let v = ui
+        .eval(
+            "(() => {
+               const lum = (c) => {
+                 const [r_, g, b] = c.match(/[\\d.]+/g).slice(0, 3).map((x) => +x / 255);
+                 return 0.2126 * r_ + 0.7152 * g + 0.0722 * b;
+               };
+               return { bg: lum(getComputedStyle(r.host).backgroundColor),
+                        text: lum(getComputedStyle(r.querySelector('.grid .row') ?? r.querySelector('.grid')).color) };
+             })()",
+        )
+        .await?;
+    let (bg, text) = (
+        v["bg"].as_f64().unwrap_or(-1.0),
+        v["text"].as_f64().unwrap_or(-1.0),
+    );
+    let ok = if media.dark {
+        bg < 0.2 && text > 0.6
+    } else {
+        bg > 0.8 && text < 0.4
+    };
+    ensure(
+        ok,
+        ui.err(format!(
+            "the {} theme is not what the inbox shows: background luminance {bg:.2}, text {text:.2}",
+            if media.dark { "dark" } else { "light" }
+        )),
+    )
+}
+
 /// axe reports what it should inside the element's shadow root: a button without a name,
 /// put there for this check, is a violation (else a clean run could mean axe never looked).
 async fn axe_sees_the_shadow_root(ui: &Ui) -> R {
@@ -341,6 +377,13 @@ async fn axe_on_every_screen(ui: &Ui, media: Media) -> R {
     ui.open("", Some("memory")).await?;
     ui.login("small").await?;
     axe("inbox").await;
+    theme_applied(ui, media).await?;
+    ui.shot(if media.dark {
+        "inbox-dark"
+    } else {
+        "inbox-light"
+    })
+    .await?;
 
     ui.eval("(r.querySelector('.grid').focus(), 1)").await?;
     ui.press(&[Key::Enter]).await?;
