@@ -9,7 +9,7 @@
 // static_files.rs, `shell_worker`): the list of shell files with each one's ETag, and `build`,
 // a hash over all of them. Any changed shell file changes this file's bytes, which is how the
 // browser's update check (on navigation) finds a new version. The new worker installs into a
-// cache of its own and then WAITS: the page (app-update.js) offers "A new version is available
+// cache of its own and then WAITS: the page (app-shell.js) offers "A new version is available
 // — Reload", and only that click lets it take over (no skipWaiting on install), so a session is
 // never switched to new code under the user.
 //
@@ -85,7 +85,7 @@
   });
 
   worker.addEventListener('message', (/** @type {MessageEvent_} */ e) => {
-    // The user clicked "Reload" on the offer (app-update.js).
+    // The user clicked "Reload" on the offer (app-shell.js).
     if (e.data === 'take-over') void worker.skipWaiting();
   });
 
