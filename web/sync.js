@@ -9,14 +9,16 @@
 // bytes between the session, the run and the store, in the one order that keeps mail safe:
 //
 //   LIST + UIDL (pipelined) -> plan -> persist new records
-//   -> TOP n 0 for new messages (the inbox's list usually has them already); the run says
-//      whether and under which record the header bytes are written
-//   -> run.bodiesWithin(storage estimate): the bodies to fetch, and what stays on the server;
-//      header records are written for what stays there
-//   -> RETR bodies while those header records commit, each written with run.recordFor()'s
-//      record, committed to the store durably in batches (one strict transaction per batch),
-//      THEN reported to the run: no message of a batch counts as stored before the batch's
-//      transaction has completed
+//   -> run.bodiesWithin(storage estimate): the bodies to fetch, and what stays on the server
+//   -> RETR those bodies at once, each written with run.recordFor()'s record (a new message's
+//      own header section gives it its fingerprint), committed to the store durably in
+//      batches (one strict transaction per batch), THEN reported to the run: no message of a
+//      batch counts as stored before the batch's transaction has completed
+//   -> meanwhile TOP n 0 (the inbox's list usually has them already) only for what
+//      run.headersBesides() names, the new messages whose body stays on the server; the run
+//      says whether and under which record the header bytes are written, and they commit
+//      while the bodies download. (While a stored message's identity is being verified, its
+//      headers and every other come first, then bodiesWithin again.)
 //   -> only after every commit settled: DELE for what the run allows, persisted as pending
 //   -> QUIT (by the caller, after showing what will be deleted) -> finishSync()
 //
@@ -261,9 +263,8 @@ async function syncLocked({ session, store, account, policy, SyncRun, now = Date
 
   // Stops the downloads when a commit fails (or the caller aborts).
   const ctrl = new AbortController();
-  // The header commits' outcome: null once all are durable, else the first failure.
-  /** @type {Promise<unknown>} */
-  let headersCommitted = Promise.resolve(null);
+  const stop = () => ctrl.abort();
+  signal?.addEventListener('abort', stop, { once: true });
 
   /** The header records the run gives, to be written for messages whose body does not come. @type {{ msg: number, input: import('./store.js').CommitInput }[]} */
   const headerRecords = [];
@@ -273,29 +274,34 @@ async function syncLocked({ session, store, account, policy, SyncRun, now = Date
   /** The summaries made from those bytes for the header commits (the body commit's is the same). @type {Map<number, Summary>} */
   const headerSummaries = new Map();
 
-  // Headers first: the run tells by them new mail from mail kept here under another UIDL.
-  if (plan.headers.length) {
+  /**
+   * Reads the headers of `msgs` (those the inbox's list has, else `TOP n 0`) and feeds them to
+   * the run, which tells by them new mail from mail kept here under another UIDL, and says
+   * whether and under which record they are written (never for a stored message under a new
+   * UIDL, never over a stored full body).
+   * @param {number[]} msgs
+   */
+  const readHeaders = async (msgs) => {
+    if (!msgs.length) return;
     // Headers the caller already read in this session (the inbox's list) are not asked again.
     await headersReady;
     /** @type {Map<number, { msg: number, headers: Uint8Array }>} */
     const byMsg = new Map();
     /** @type {number[]} */
     const missing = [];
-    for (const msg of plan.headers) {
+    for (const msg of msgs) {
       const headers = headersOf?.(msg);
       if (headers) byMsg.set(msg, { msg, headers });
       else missing.push(msg);
     }
     if (missing.length) {
-      const got = await session.fetchHeaders({ msgs: missing, signal, onProgress: (p) => onProgress?.({ phase: 'headers', ...p }) });
+      const got = await session.fetchHeaders({ msgs: missing, signal: ctrl.signal, onProgress: (p) => onProgress?.({ phase: 'headers', ...p }) });
       for (const r of got) byMsg.set(r.msg, r);
     }
-    for (const msg of plan.headers) {
+    for (const msg of msgs) {
       const r = byMsg.get(msg);
       const h = run.headers(msg, r ? r.headers : null);
       if (r) headerBytes.set(msg, r.headers);
-      // The run says whether these bytes are written, and the record beside them: never for a
-      // stored message under a new UIDL, never over a stored full body.
       const rec = h.record;
       if (!rec) continue;
       const bytes = /** @type {NonNullable<typeof r>} */ (r).headers; // a record comes only with header bytes
@@ -303,22 +309,21 @@ async function syncLocked({ session, store, account, policy, SyncRun, now = Date
       headerSummaries.set(msg, summary);
       headerRecords.push({ msg, input: { key: rec.key, bytes, full: false, summary, known: rec } });
     }
-  }
+  };
 
-  // Bodies, newest first, within the space the browser says it has: the run decides which.
-  const fetch = run.bodiesWithin(await storageEstimate());
-  if (fetch.warning) report.warnings.push(fetch.warning);
-  const bodies = fetch.bodies;
-
-  // Header records are written for the messages whose body stays on the server (too big, no
-  // room, a policy that keeps headers only): the others are written whole in a moment, and
-  // writing each of them twice was as much work as keeping the bodies. Each is reported to
-  // the run (and shown) only once the batch that holds it is durable. Not awaited here: the
-  // bodies download meanwhile (a header record never replaces a kept body, whichever commit
-  // lands first: `writeBatch`). Both settle before any DELE.
-  const coming = new Set(bodies);
-  const headersOnly = headerRecords.filter((h) => !coming.has(h.msg));
-  if (headersOnly.length) {
+  /**
+   * Writes the header records of the messages whose body stays on the server (too big, no
+   * room, a policy that keeps headers only): the others are written whole in a moment, and
+   * writing each of them twice was as much work as keeping the bodies. Each is reported to
+   * the run (and shown) only once the batch that holds it is durable. Resolves with the first
+   * failure, or null once all are durable (a header record never replaces a kept body,
+   * whichever commit lands first: `writeBatch`).
+   * @param {Set<number>} coming the bodies being downloaded
+   * @returns {Promise<unknown>}
+   */
+  const commitHeaders = (coming) => {
+    const headersOnly = headerRecords.filter((h) => !coming.has(h.msg));
+    if (!headersOnly.length) return Promise.resolve(null);
     const headerCommits = commitQueue(
       store,
       account,
@@ -331,11 +336,46 @@ async function syncLocked({ session, store, account, policy, SyncRun, now = Date
       () => ctrl.abort(),
     );
     for (const { msg, input } of headersOnly) headerCommits.add(msg, input);
-    headersCommitted = headerCommits.drain();
-  }
+    return headerCommits.drain();
+  };
 
-  const stop = () => ctrl.abort();
-  signal?.addEventListener('abort', stop, { once: true });
+  // Bodies, newest first, within the space the browser says it has: the run decides which.
+  let fetch = run.bodiesWithin(await storageEstimate());
+  // A new message's body carries its own header section (recordFor reads it), so the bodies
+  // start now, and TOP goes only to messages whose body stays on the server; the list's TOP
+  // of every header no longer holds them up. Null: the headers decide first (a stored
+  // message's identity is being verified), then what to download.
+  const besides = plan.headers.length ? run.headersBesides(fetch.bodies) : [];
+  if (besides === null) {
+    try {
+      await readHeaders(plan.headers);
+    } catch (err) {
+      signal?.removeEventListener('abort', stop);
+      throw err;
+    }
+    fetch = run.bodiesWithin(await storageEstimate());
+  }
+  if (fetch.warning) report.warnings.push(fetch.warning);
+  const bodies = fetch.bodies;
+  const coming = new Set(bodies);
+  // The header records' outcome: null once all are durable, else the first failure. Not
+  // awaited here: the bodies download meanwhile. Both settle before any DELE; a failure of
+  // either stops the other.
+  /** @type {Promise<unknown>} */
+  const headersCommitted =
+    besides === null
+      ? commitHeaders(coming)
+      : readHeaders(besides).then(
+          () => commitHeaders(coming),
+          (err) => {
+            // Stopped by another failure (a body commit, the download, the caller): that one
+            // is what the sync reports.
+            const first = !ctrl.signal.aborted;
+            ctrl.abort();
+            return first ? (err ?? new Error('reading the headers failed')) : null;
+          },
+        );
+
   /** @type {ErrorLike | null} */
   let commitError = null; // what the store (or the run) threw first
   /** @param {unknown} err */

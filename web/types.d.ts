@@ -431,6 +431,8 @@ export interface SyncRun {
   headers(msg: number, headerBytes: Uint8Array | null): HeadersResult;
   bodies(): number[];
   bodiesWithin(estimate: StorageEstimate | null): BodiesWithin;
+  /** The headers still to read while `bodies` download now; null: read every header first. */
+  headersBesides(bodies: number[]): number[] | null;
   recordFor(msg: number, bytes: Uint8Array): KnownRecord;
   stored(msg: number, info: StoredInfo): { key: string; duplicate: boolean };
   deletions(): SyncDeletion[];

@@ -937,6 +937,52 @@ impl SyncRun {
         }
     }
 
+    /// The header sections still to fetch (`TOP n 0`) when `bodies` (from
+    /// [`SyncRun::bodies_within`]) are downloaded now: `plan().headers` without the new
+    /// messages among `bodies`, whose own header section decides what TOP's would (feed it with
+    /// [`SyncRun::body_headers`] before [`SyncRun::record_for`]). So the bodies need not wait
+    /// for a TOP of every new message, and those headers are not read twice.
+    ///
+    /// `None` while a `verify` message is undecided: its headers may set free a record that a
+    /// new message turns out to be (and spare that download), so every header comes first,
+    /// then `bodies_within` again.
+    pub fn headers_besides(&self, bodies: &[u32]) -> Option<Vec<u32>> {
+        if self.phase != Phase::Listed {
+            return Some(Vec::new());
+        }
+        self.tick(self.entries.len() + bodies.len());
+        if self
+            .entries
+            .values()
+            .any(|e| matches!(e.ident, Ident::Verify(..)) && !e.headers_done)
+        {
+            return None;
+        }
+        let coming: BTreeSet<u32> = bodies.iter().copied().collect();
+        let may_match = self.may_match();
+        Some(
+            self.entries
+                .values()
+                .rev()
+                .filter(|e| self.needs_headers(e, may_match))
+                .filter(|e| !(matches!(e.ident, Ident::New(_)) && coming.contains(&e.msg)))
+                .map(|e| e.msg)
+                .collect(),
+        )
+    }
+
+    /// The full message `raw` of new message `msg` arrived before its headers were fed: its
+    /// header section decides what [`SyncRun::headers`] would (its fingerprint, or that it is
+    /// mail kept here under another UIDL, whose record it then takes). Nothing to do when its
+    /// headers were fed already or it is not a new message.
+    pub fn body_headers(&mut self, msg: u32, raw: &[u8]) -> Result<(), SyncError> {
+        let e = self.entry(msg)?;
+        if e.headers_done || !matches!(e.ident, Ident::New(_)) {
+            return Ok(());
+        }
+        self.headers(msg, Some(raw)).map(|_| ())
+    }
+
     /// The current plan (also after headers and stores: it always reflects what is left).
     pub fn plan(&self) -> Plan {
         let listed = self.phase == Phase::Listed;

@@ -808,3 +808,77 @@ fn a_user_deletion_of_a_message_of_unsure_identity_keeps_its_local_copy() {
     assert!(r.quit(true, &[1]).delete_local.is_empty());
     assert!(!record(&r.known(), "d").local_deleted);
 }
+
+#[test]
+fn new_mail_downloaded_at_once_takes_its_fingerprint_from_the_body() {
+    let items = [(1, "a", 10), (2, "b", 20), (3, "c", 30)];
+    // Without a TOP: the bodies come first, and the headers of the one whose body stays on
+    // the server (no room) are all that is still fetched.
+    let mut r = run_with(Mode::Leave, vec![]);
+    r.listing(listing(&items)).unwrap();
+    let bodies = vec![3, 2];
+    assert_eq!(r.headers_besides(&bodies), Some(vec![1]));
+    for m in bodies {
+        let id = ["a", "b", "c"][m as usize - 1];
+        let mut raw = headers(id, "");
+        raw.extend_from_slice(b"Subject: not a header\r\n");
+        r.body_headers(m, &raw).unwrap();
+        let rec = r.record_for(m, &full(&sha(m as u8))).unwrap();
+        assert_eq!(rec.fingerprint, Some(fp(id, m as u64 * 10)));
+        r.stored(m, full(&sha(m as u8))).unwrap();
+    }
+    r.headers(1, Some(&headers("a", ""))).unwrap();
+    // The same records as a sync that read every header by TOP first.
+    let mut t = run_with(Mode::Leave, vec![]);
+    t.listing(listing(&items)).unwrap();
+    for m in [3, 2, 1] {
+        let id = ["a", "b", "c"][m as usize - 1];
+        t.headers(m, Some(&headers(id, ""))).unwrap();
+    }
+    for m in [3, 2] {
+        t.record_for(m, &full(&sha(m as u8))).unwrap();
+        t.stored(m, full(&sha(m as u8))).unwrap();
+    }
+    assert_eq!(r.known(), t.known());
+    assert_eq!(r.plan().headers, Vec::<u32>::new());
+}
+
+#[test]
+fn headers_come_first_while_a_verify_is_undecided() {
+    // A stored message whose size changed is verified by its headers; if it turns out to be
+    // other mail, its record becomes a candidate that a new message may match.
+    let mut old = rec("x", 100, Stored::Full);
+    old.fingerprint = Some(fp("old", 100));
+    let mut r = run_with(Mode::Leave, vec![old]);
+    r.listing(listing(&[(1, "x", 120), (2, "y", 100)])).unwrap();
+    assert_eq!(r.headers_besides(&r.bodies()), None);
+    r.headers(1, Some(&headers("changed", ""))).unwrap();
+    // Decided: the new message may be the stored one, so its body waits for its headers.
+    assert_eq!(r.bodies(), vec![1]);
+    assert_eq!(r.headers_besides(&r.bodies()), Some(vec![2]));
+    r.headers(2, Some(&headers("old", ""))).unwrap();
+    assert_eq!(r.bodies(), vec![1]);
+}
+
+#[test]
+fn a_body_that_is_mail_kept_under_another_uidl_takes_that_record() {
+    // A verified-away record is a candidate; a new message downloaded before its TOP (it was
+    // in the bodies already) still finds it by the fingerprint of its body's headers.
+    let mut kept = rec("gone", 50, Stored::Full);
+    kept.fingerprint = Some(fp("m", 50));
+    kept.server_gone = true;
+    let mut r = run_with(Mode::Leave, vec![kept]);
+    r.listing(listing(&[(1, "new", 50)])).unwrap();
+    // The stored mail may be this message: its body waits, and its headers are fetched.
+    assert!(r.bodies().is_empty());
+    assert_eq!(r.headers_besides(&[]), Some(vec![1]));
+    // Fed from a body instead (as a caller that downloaded it anyway would), it matches.
+    r.body_headers(1, &headers("m", "")).unwrap();
+    let known = r.known();
+    assert_eq!(record(&known, "gone").uid.as_deref(), Some("new"));
+    assert!(r.dropped().contains(&"new".to_owned()));
+    assert!(r.bodies().is_empty());
+    // Nothing to do for a message whose headers were fed already.
+    r.body_headers(1, &headers("other", "")).unwrap();
+    assert_eq!(record(&r.known(), "gone").uid.as_deref(), Some("new"));
+}

@@ -91,10 +91,15 @@ impl SyncRun {
 
     /// `recordFor(msg, bytes)`: the record to write with the full message `bytes` of `msg`, in
     /// the same commit: `{ key, uid, size, fingerprint, firstSeenMs, stored: 'full', sha256 }`.
-    /// Throws `sync_state` when nothing may be written for it (identity not established yet,
-    /// deleted on this device, not synced).
+    /// A new message's header section stands in for its TOP when that was not fed
+    /// (`headersBesides`): its fingerprint, or the record of the same mail kept under another
+    /// UIDL, whose key then comes back. Throws `sync_state` when nothing may be written for it
+    /// (identity not established yet, deleted on this device, not synced).
     #[wasm_bindgen(js_name = recordFor)]
-    pub fn record_for(&self, msg: u32, bytes: &[u8]) -> Result<JsValue, JsValue> {
+    pub fn record_for(&mut self, msg: u32, bytes: &[u8]) -> Result<JsValue, JsValue> {
+        self.inner
+            .body_headers(msg, bytes)
+            .map_err(|e| sync_err(&e))?;
         let what = Committed::Full {
             sha256: Sha256::of(bytes),
         };
@@ -109,6 +114,17 @@ impl SyncRun {
     #[wasm_bindgen(js_name = bodiesWithin)]
     pub fn bodies_within(&self, estimate: JsValue) -> JsValue {
         to_js(&self.inner.bodies_within(estimate_of(&estimate)))
+    }
+
+    /// `headersBesides(bodies)` → the message numbers whose headers (`TOP n 0`) are still to
+    /// fetch while `bodies` (of `bodiesWithin`) download now: the new messages among them take
+    /// theirs from the body (`recordFor`). `null`: headers first (a `verify` is undecided),
+    /// then `bodiesWithin` again.
+    #[wasm_bindgen(js_name = headersBesides)]
+    pub fn headers_besides(&self, bodies: Vec<u32>) -> JsValue {
+        self.inner
+            .headers_besides(&bodies)
+            .map_or(JsValue::NULL, |h| to_js(&h))
     }
 
     /// `[{msg, uid, key, reason, sha256}]`: send DELE for these now.
