@@ -15,8 +15,9 @@
 //   check-interval seconds between checks for new mail when the user has not chosen (default
 //             300; "off" or 0: none; at least 10). The user's choice (toolbar) wins.
 //   title-count boolean; the element is the page (the stand-alone app): it shows the count of new
-//             messages in document.title ("(3) Mail") and the app badge. Embedded without it,
-//             only the `pop3-newmail` event says it.
+//             messages in document.title ("(3) Mail") and the app badge, and the app's own
+//             title ("Mail") in the UI's language. Embedded without it, only the
+//             `pop3-newmail` event says it.
 //   lang      the UI's language (a BCP 47 tag: "fr", "en-GB"); default: the first of the
 //             browser's languages (navigator.languages) the UI speaks (web/i18n/), else English.
 //             Changing it re-renders the text in place.
@@ -40,8 +41,8 @@
 // inserted with textContent (or as an attribute value), never as markup.
 
 import { CSS } from './pop3-inbox.css.js';
-import { InboxController } from './inbox/controller.js';
-import { errorCodes, defaultBridgeUrl } from './pop3.js';
+import { InboxController, groupOf } from './inbox/controller.js';
+import { defaultBridgeUrl } from './pop3.js';
 import { AccountForm } from './inbox/account-form.js';
 import { MessageList } from './inbox/message-list.js';
 import { SearchBox } from './inbox/search-box.js';
@@ -52,7 +53,7 @@ import { KioskIdle } from './inbox/kiosk-idle.js';
 import { AccountsPanel, accountId, parseAccountId } from './inbox/accounts.js';
 import { NewMail, CHECK_MINUTES, DEFAULT_CHECK_SECONDS, intervalFromAttr } from './inbox/new-mail.js';
 import { h, setText, delayedProgress } from './inbox/dom.js';
-import { I18n, LAYER_LANG, pickLanguage, relabel } from './i18n/index.js';
+import { I18n, LANGUAGES, LAYER_LANG, pickLanguage, relabel } from './i18n/index.js';
 
 /**
  * @import { ErrorLike, TlsInfo } from './types.js'
@@ -96,18 +97,6 @@ import { I18n, LAYER_LANG, pickLanguage, relabel } from './i18n/index.js';
  */
 function isCertificateError(code) {
   return groupOf(code) === 'certificate';
-}
-
-/**
- * The group of error `code` (`errorCodes()`), or undefined (unknown, or the wasm not loaded).
- * @param {string | undefined} code
- */
-function groupOf(code) {
-  try {
-    return errorCodes().find((c) => c.code === code)?.group;
-  } catch {
-    return undefined;
-  }
 }
 
 /** @type {CSSStyleSheet | null} */
@@ -186,6 +175,7 @@ export class Pop3Inbox extends HTMLElement {
       relabel(this.#root);
       this.#list.render(); // rows are rebuilt from the list: their dates and sizes in the new format
     }
+    this.#showTitle();
   }
 
   connectedCallback() {
@@ -631,11 +621,23 @@ export class Pop3Inbox extends HTMLElement {
   #newCount(count) {
     this.#emit('pop3-newmail', { count });
     if (!this.hasAttribute('title-count')) return;
-    this.#baseTitle ??= document.title.replace(/^\(\d+\) /, '');
-    document.title = count ? `(${count}) ${this.#baseTitle}` : this.#baseTitle;
+    this.#showTitle();
     const nav = /** @type {Navigator & { setAppBadge?: (n?: number) => Promise<void>, clearAppBadge?: () => Promise<void> }} */ (navigator);
     if (count) nav.setAppBadge?.(count).catch(() => {});
     else nav.clearAppBadge?.().catch(() => {});
+  }
+
+  /**
+   * With `title-count`, the page's title: the count of new messages before it, and the app's
+   * own title (English `app.title`, what index.html says) in the UI's language. A title the
+   * page chose for itself is the page's and stays as it is.
+   */
+  #showTitle() {
+    if (!this.hasAttribute('title-count')) return;
+    this.#baseTitle ??= document.title.replace(/^\(\d+\) /, '');
+    const base = this.#baseTitle === LANGUAGES.en['app.title'] ? this.#i18n.text('app.title') : this.#baseTitle;
+    const count = this.#newMail.count;
+    document.title = count ? `(${count}) ${base}` : base;
   }
 
   /** The header's count: every message, or while a search is active how many of them match. */

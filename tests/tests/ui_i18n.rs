@@ -6,15 +6,21 @@
 //! 1. A browser whose preferred language is French (Chromium `--lang`/`--accept-lang`, Firefox
 //!    `intl.accept_languages`) shows the sign-in screen and, once signed in, the inbox in
 //!    French, with a message's date ("janv.", a French month) and size ("Mo", a decimal comma)
-//!    formatted for French; the shadow content says `lang="fr"`.
+//!    formatted for French; the shadow content says `lang="fr"`, the page's title is the app's
+//!    French name. The browser's storage estimate is made to say "no room": the sync's warning
+//!    (the engine's `storage_low`) shows in French too.
 //! 2. Setting the element's `lang` attribute switches the text live, both ways, on the sign-in
-//!    screen (what was typed stays) and in the inbox (buttons, count, status line, list dates).
+//!    screen (what was typed stays) and in the inbox (buttons, count, status line, list dates,
+//!    the page's title).
 //!
 //! The catalog's modules are in the service worker's app shell (kept for offline use).
 //!
 //! And, without a browser, that every catalog has the same keys with the same placeholders
 //! as English, with the plural forms its language needs, and that every key the UI's code
-//! names is in the catalog.
+//! names is in the catalog; that every code the sync engine, web/sync.js and the store report
+//! has its text in every catalog; and, driving the inbox's controller in node, that what the
+//! sync layer reports (why it did nothing, a warning, the error that stopped it) and a list row
+//! whose headers never came show in French, and in English again after a switch.
 //!
 //! Needs web/pkg (`cargo xtask build-web`, which `cargo xtask test` runs first).
 
@@ -64,6 +70,7 @@ const SCREEN: &str = "({
     gridLabel: r.querySelector('[role=grid]').getAttribute('aria-label'),
     date: r.querySelector('.row .date') ? r.querySelector('.row .date').textContent : null,
     size: r.querySelector('.row .size') ? r.querySelector('.row .size').textContent : null,
+    docTitle: document.title,
 })";
 
 struct Ui {
@@ -130,6 +137,10 @@ async fn browser_language_picks_french(ui: &Ui, port: u16) -> R {
             .is_some_and(|l| !l.is_empty() && l.iter().all(|x| x == "fr")),
         format!("the shadow content does not say lang=fr: {v}"),
     )?;
+    ensure(
+        s(&v, "docTitle") == "Courrier",
+        format!("the page's title is not French: {v}"),
+    )?;
     ui.shot("signin-fr").await?;
     // The catalog is part of the app shell the service worker keeps for offline use.
     let worker =
@@ -144,6 +155,9 @@ async fn browser_language_picks_french(ui: &Ui, port: u16) -> R {
         )?;
     }
 
+    // No room on this device, says the browser: the sync keeps the headers only, and warns.
+    ui.eval("(StorageManager.prototype.estimate = async () => ({ quota: 0, usage: 0 }), true)")
+        .await?;
     ui.sign_in(port, "reader", false).await?;
     let v = ui
         .wait(
@@ -152,6 +166,18 @@ async fn browser_language_picks_french(ui: &Ui, port: u16) -> R {
             60,
         )
         .await?;
+    let sync = ui
+        .wait(
+            "the sync's summary",
+            "r.querySelector('.syncline').textContent.includes('conservé') && r.querySelector('.syncline').textContent",
+            60,
+        )
+        .await?;
+    let sync = sync.as_str().unwrap_or_default();
+    ensure(
+        sync.contains("1 nouveau message ne tient pas sur cet appareil") && !sync.contains("room"),
+        format!("the sync's warning is not French: {sync:?}"),
+    )?;
     ensure(
         s(&v, "inbox") == "Boîte de réception"
             && s(&v, "refresh") == "Actualiser"
@@ -213,7 +239,8 @@ async fn lang_attribute_switches_live(ui: &Ui, port: u16) -> R {
             && s(&v, "status").contains("Signed in as reader on localhost")
             && s(&v, "date").contains("Jan")
             && s(&v, "size").contains("MB")
-            && s(&v, "size").contains('.'),
+            && s(&v, "size").contains('.')
+            && s(&v, "docTitle") == "Mail",
         format!("the inbox is not English with lang=en: {v}"),
     )?;
     ui.set_lang(Some("fr")).await?;
@@ -224,7 +251,8 @@ async fn lang_attribute_switches_live(ui: &Ui, port: u16) -> R {
             && s(&v, "logout") == "Se déconnecter"
             && s(&v, "status").contains("Connecté en tant que reader sur localhost")
             && s(&v, "search").starts_with("Rechercher")
-            && s(&v, "gridLabel") == "Messages, les plus récents d’abord",
+            && s(&v, "gridLabel") == "Messages, les plus récents d’abord"
+            && s(&v, "docTitle") == "Courrier",
         format!("lang=fr did not switch the inbox to French: {v}"),
     )?;
     french_date_and_size(&v)?;
@@ -354,4 +382,188 @@ console.log(JSON.stringify(problems));
         "the catalogs disagree:\n{}",
         problems.join("\n")
     );
+}
+
+/// Every code the sync layer can report (the engine's `Blocked` and `Warning` codes in
+/// client-wasm/pop3-sync, the warnings web/sync.js adds) has a `sync.warn.<code>` text, and
+/// every StoreError code of web/store.js a `code.<code>` text, in every catalog: the UI shows
+/// them by code, and a missing one would show the layer's English in any language.
+#[test]
+fn every_code_the_sync_and_the_store_report_has_a_text_in_every_catalog() {
+    let script = r#"
+import { readFileSync, readdirSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+const root = process.env.POP3_ROOT;
+const { LANGUAGES } = await import(pathToFileURL(`${root}/web/i18n/index.js`).href);
+const read = (f) => readFileSync(`${root}/${f}`, 'utf8');
+const sync = new Set();
+const engine = 'client-wasm/pop3-sync/src';
+for (const f of readdirSync(`${root}/${engine}`, { recursive: true }).filter((f) => f.endsWith('.rs'))) {
+  const src = read(`${engine}/${f}`);
+  // warn(list, "code", "sentence", count) and Blocked / Warning { code: "code", .. }
+  for (const m of src.matchAll(/\bwarn\(\s*[^,()]+,\s*"([a-z0-9_]+)"/g)) sync.add(m[1]);
+  for (const m of src.matchAll(/\bcode: "([a-z0-9_]+)"/g)) sync.add(m[1]);
+}
+for (const m of read('web/sync.js').matchAll(/\bcode: '([a-z0-9_]+)'/g)) sync.add(m[1]);
+const typedef = /@typedef \{([^}]*)\} StoreErrorCode/.exec(read('web/store.js'));
+const store = new Set([...(typedef?.[1] ?? '').matchAll(/'([a-z0-9_]+)'/g)].map((m) => m[1]));
+const problems = [];
+if (sync.size < 13) problems.push(`only ${sync.size} sync codes found (${[...sync]}): the scan is broken`);
+if (store.size < 6) problems.push(`only ${store.size} store codes found (${[...store]}): the scan is broken`);
+for (const [lang, cat] of Object.entries(LANGUAGES)) {
+  for (const c of sync) if (!(`sync.warn.${c}` in cat)) problems.push(`${lang}: no sync.warn.${c}`);
+  for (const c of store) if (!(`code.${c}` in cat)) problems.push(`${lang}: no code.${c}`);
+}
+console.log(JSON.stringify(problems));
+"#;
+    let out = e2e::node_module::run(script, &[]);
+    assert!(out.ok, "node failed ({}): {}", out.status, out.stderr);
+    let problems: Vec<String> = serde_json::from_str(out.stdout.trim()).expect("a JSON list");
+    assert!(
+        problems.is_empty(),
+        "codes without a text:\n{}",
+        problems.join("\n")
+    );
+}
+
+/// The inbox's controller (web/inbox/controller.js) in node, speaking French, with fake
+/// sessions and this page's memory store: what the sync layer reports shows in French, and in
+/// English (its own words) once the language is switched, without anything being redone.
+/// - A message whose headers never came (gone from the server meanwhile) is listed as such.
+/// - The server announces UIDL and then refuses it: the engine's `uidl_failed` (blocked).
+/// - The browser says there is no room: the engine's `storage_low` warning, with its count.
+/// - Another tab holds the account's sync lock: the store's `locked` error stops the sync.
+#[test]
+fn what_the_sync_layer_reports_shows_in_the_ui_language() {
+    let script = r#"
+import { readFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+const root = process.env.POP3_ROOT;
+const { InboxController } = await import(pathToFileURL(`${root}/web/inbox/controller.js`).href);
+const { I18n } = await import(pathToFileURL(`${root}/web/i18n/index.js`).href);
+const pkg = await import(pathToFileURL(`${root}/web/pkg/pop3_web.js`).href);
+const wasm = async () => {
+  pkg.initSync({ module: readFileSync(`${root}/web/pkg/pop3_web_bg.wasm`) });
+  return pkg;
+};
+// Node 20 has no `navigator`: each case puts in the Web Locks and storage estimate it needs.
+globalThis.navigator ??= {};
+const enc = new TextEncoder();
+const raw = (m) => enc.encode(`From: Ann <ann@example.org>\r\nSubject: message ${m}\r\nMessage-ID: <m${m}@example.org>\r\n\r\nbody ${m}\r\n`);
+const head = (m) => raw(m).slice(0, raw(m).length - `body ${m}\r\n`.length);
+function session({ uidl = true, headersOf = (msgs) => msgs } = {}) {
+  return {
+    open: true,
+    capabilities: { uidl: true, top: true },
+    async list() {
+      return [1, 2].map((msg) => ({ msg, size: raw(msg).length }));
+    },
+    async uidl() {
+      if (!uidl) throw Object.assign(new Error('-ERR no UIDL today'), { code: 'server_refused' });
+      return [1, 2].map((msg) => ({ msg, uid: `uid-${msg}` }));
+    },
+    async fetchHeaders({ msgs }) {
+      return headersOf(msgs).map((msg) => ({ msg, headers: head(msg) }));
+    },
+    async download(msgs, { onMessage }) {
+      for (const m of msgs) await onMessage(m, raw(m));
+    },
+    async dele() {},
+    async rset() {},
+    async quit() {
+      return { committed: true };
+    },
+    close() {},
+  };
+}
+const values = { server: 'pop.example.org', port: 995, security: 'tls', user: 'ann', password: 'pw', allowInsecure: false };
+// Signs in with `s` in French, lists, and resolves once the sync says how it ended: the
+// controller, its i18n and that last line (a Msg, rendered in the language of the moment).
+async function run(s) {
+  const i18n = new I18n('fr');
+  const c = new InboxController({ attr: (n) => ({ store: 'memory' })[n] ?? null, kiosk: () => false, api: { wasm, connect: async () => s }, i18n });
+  let ended;
+  const line = new Promise((resolve) => (ended = resolve));
+  c.on('syncnote', (t) => {
+    if (/conservé|arrêtée/.test(String(t))) ended(t);
+  });
+  await c.open({ ...values }, 'ws://x/pop3');
+  await c.loadMailbox({ priority: () => [], progress: { update() {} } });
+  let timer;
+  const note = await Promise.race([line, new Promise((resolve) => (timer = setTimeout(() => resolve('timeout'), 10000)))]);
+  clearTimeout(timer);
+  return { c, i18n, note };
+}
+const out = {};
+
+// Headers for message 2 only; UIDL announced, then refused.
+{
+  const { c, i18n, note } = await run(session({ uidl: false, headersOf: (msgs) => msgs.filter((m) => m === 2) }));
+  const subject = () => c.itemOf(1)?.subject;
+  out.headersFr = subject();
+  out.blockedFr = String(note);
+  i18n.set('en');
+  out.headersEn = subject();
+  out.blockedEn = String(note);
+}
+
+// No room at all.
+navigator.storage = { estimate: async () => ({ quota: 0, usage: 0 }) };
+{
+  const { i18n, note } = await run(session());
+  out.storageFr = String(note);
+  i18n.set('en');
+  out.storageEn = String(note);
+}
+delete navigator.storage;
+
+// Another tab is syncing this account.
+navigator.locks = { request: (name, options, fn) => fn(null) };
+{
+  const { i18n, note } = await run(session());
+  out.lockedFr = String(note);
+  i18n.set('en');
+  out.lockedEn = String(note);
+}
+delete navigator.locks;
+console.log(JSON.stringify(out));
+"#;
+    let out = e2e::node_module::run(script, &["pop3_web.js", "pop3_web_bg.wasm"]);
+    assert!(out.ok, "node failed ({}): {}", out.status, out.stderr);
+    let v: Json = serde_json::from_str(out.stdout.trim()).expect("a JSON object");
+    let has = |k: &str, want: &str| s(&v, k).contains(want);
+    let checks = [
+        ("headersFr", "(en-têtes indisponibles)"),
+        ("headersEn", "(headers unavailable)"),
+        (
+            "blockedFr",
+            "Le serveur annonce des identifiants uniques (UIDL), mais la commande a échoué.",
+        ),
+        (
+            "blockedEn",
+            "The server announced unique ids (UIDL) but the command failed.",
+        ),
+        (
+            "storageFr",
+            "2 nouveaux messages ne tiennent pas sur cet appareil",
+        ),
+        (
+            "storageEn",
+            "This device has room for only 0 of the 2 new messages.",
+        ),
+        (
+            "lockedFr",
+            "s’est arrêtée\u{a0}: Un autre onglet synchronise déjà ce compte. Rien n’a été supprimé",
+        ),
+        (
+            "lockedEn",
+            "stopped: Another tab is already syncing this account. Nothing was deleted",
+        ),
+    ];
+    let wrong: Vec<String> = checks
+        .iter()
+        .filter(|(k, want)| !has(k, want))
+        .map(|(k, want)| format!("{k}: {:?} does not say {want:?}", s(&v, k)))
+        .collect();
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }

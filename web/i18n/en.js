@@ -3,6 +3,9 @@
 // `{name}` is filled in; an entry with `one`/`other` forms is chosen by the count `{n}`.
 
 export default /** @type {const} */ ({
+  // --- the app's name: the page's title (with `title-count`, "(3) Mail" when new mail came)
+  'app.title': 'Mail',
+
   // --- sizes ({size}: the number, formatted by Intl)
   'size.bytes': '{size} B',
   'size.kb': '{size} KB',
@@ -119,7 +122,7 @@ export default /** @type {const} */ ({
     one: 'Keeping your mail on this device: {done} of {n} message ({bytes} of {total})…',
     other: 'Keeping your mail on this device: {done} of {n} messages ({bytes} of {total})…',
   },
-  'sync.stopped': 'Keeping mail on this device stopped: {error}. Nothing was deleted on the server; the next sync continues.',
+  'sync.stopped': 'Keeping mail on this device stopped: {error} Nothing was deleted on the server; the next sync continues.',
   'sync.noStore': 'Mail is not kept on this device: {error}',
   'sync.notPersisted': 'Nothing was deleted on the server: this browser did not promise to keep the mail stored here. Allow it in “This device…”.',
   'sync.errorNothingDeleted': '{error} Nothing was deleted on the server.',
@@ -133,6 +136,28 @@ export default /** @type {const} */ ({
     one: '{kept}; {n} message will be deleted from the server when you finish the session (Undo keeps it there).',
     other: '{kept}; {n} messages will be deleted from the server when you finish the session (Undo keeps them there).',
   },
+  // What the sync engine (client-wasm/pop3-sync) and web/sync.js report, by their `code`: why
+  // a run did nothing, and its warnings ({n}: how many messages). As with errors, English
+  // shows the engine's own sentence (it has the case's details); these are the model for the
+  // translations, which show them instead (inbox/controller.js).
+  'sync.warn.uidl_failed': 'The server announced unique ids (UIDL) but the command failed. Nothing is downloaded or deleted, so no message is fetched twice or lost.',
+  'sync.warn.no_uidl':
+    'This server does not give messages unique ids (UIDL), so this app cannot tell which messages it already has. Only “download and delete” is possible, if you choose it explicitly.',
+  'sync.warn.uidl_mass_vanish':
+    'Most messages the store knew are no longer on the server under their old ids (a server migration?). Nothing is deleted in this session; new messages are matched to stored ones by Message-ID, date and size.',
+  'sync.warn.uidl_duplicate': 'The server gave the same unique id to several messages; only the first is fetched and none of them is deleted.',
+  'sync.warn.uidl_missing': 'Some messages have no unique id in the server’s UIDL answer; they are skipped.',
+  'sync.warn.uidl_invalid': 'Some unique ids from the server are malformed; those messages are skipped.',
+  'sync.warn.uidl_unlisted': 'The UIDL answer names messages that LIST does not have.',
+  'sync.warn.record_bad_sha256': 'Some stored messages have a damaged checksum; they will be downloaded again.',
+  'sync.warn.record_duplicate': 'Some stored records were duplicates and were ignored.',
+  'sync.warn.record_no_key': 'Some stored records have neither key nor UIDL and were ignored.',
+  'sync.warn.no_uidl_too_large': 'Without unique ids, messages over the size limit are left on the server.',
+  'sync.warn.storage_low': {
+    one: '{n} new message does not fit on this device and stays on the server; free some space and sync again.',
+    other: '{n} new messages do not fit on this device and stay on the server; free some space and sync again.',
+  },
+  'sync.warn.dele_failed': { one: 'The server refused to delete {n} message; it stays on the server.', other: 'The server refused to delete {n} messages; they stay on the server.' },
 
   // --- search
   'search.label': 'Search mail',
@@ -150,6 +175,7 @@ export default /** @type {const} */ ({
   'list.size': 'Size',
   'list.noSender': '(no sender)',
   'list.noSubject': '(no subject)',
+  'list.headersUnavailable': '(headers unavailable)',
   'list.loading': 'Loading…',
   'list.undo': 'Undo',
   'list.undoOf': 'Undo delete of {subject}',
@@ -300,6 +326,12 @@ export default /** @type {const} */ ({
   'code.cert_expired': 'The server’s certificate has expired.',
   'code.cert_name_mismatch': 'The server’s certificate is for another name.',
   'code.cert_unknown_issuer': 'The server’s certificate was issued by an authority that is not trusted.',
+  'code.quota': 'This device has no room left for more mail. Nothing was deleted on the server. Free some space (or delete messages kept here) and sync again.',
+  'code.unavailable': 'This browser does not let the page keep mail (storage is turned off, or this is a private window). Mail stays on the server.',
+  'code.blocked': 'Another tab is still using an older version of the mail store. Close the other tabs of this page and try again.',
+  'code.locked': 'Another tab is already syncing this account.',
+  'code.corrupt': 'The copy of this message on this device is damaged. It will be downloaded again if it is still on the server.',
+  'code.not_found': 'This message is not kept on this device.',
   'group.argument': 'The settings given are not valid.',
   'group.bridge': 'The connection service (bridge) failed.',
   'group.policy': 'The connection service does not allow this connection.',

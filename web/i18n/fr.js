@@ -3,6 +3,9 @@
 // suivent Intl.PluralRules('fr') (0 et 1 sont au singulier).
 
 export default /** @type {const} */ ({
+  // --- le nom de l’application : le titre de la page (« (3) Courrier » à l’arrivée de nouveaux messages)
+  'app.title': 'Courrier',
+
   // --- tailles ({size}: le nombre, mis en forme par Intl)
   'size.bytes': '{size} o',
   'size.kb': '{size} Ko',
@@ -119,7 +122,7 @@ export default /** @type {const} */ ({
     one: 'Conservation de votre courrier sur cet appareil : {done} sur {n} message ({bytes} sur {total})…',
     other: 'Conservation de votre courrier sur cet appareil : {done} sur {n} messages ({bytes} sur {total})…',
   },
-  'sync.stopped': 'La conservation du courrier sur cet appareil s’est arrêtée : {error}. Rien n’a été supprimé sur le serveur ; la prochaine synchronisation reprendra.',
+  'sync.stopped': 'La conservation du courrier sur cet appareil s’est arrêtée : {error} Rien n’a été supprimé sur le serveur ; la prochaine synchronisation reprendra.',
   'sync.noStore': 'Le courrier n’est pas conservé sur cet appareil : {error}',
   'sync.notPersisted': 'Rien n’a été supprimé sur le serveur : ce navigateur ne s’est pas engagé à garder le courrier stocké ici. Autorisez-le dans « Cet appareil… ».',
   'sync.errorNothingDeleted': '{error} Rien n’a été supprimé sur le serveur.',
@@ -133,6 +136,25 @@ export default /** @type {const} */ ({
     one: '{kept} ; {n} message sera supprimé du serveur à la fin de la session (Annuler l’y garde).',
     other: '{kept} ; {n} messages seront supprimés du serveur à la fin de la session (Annuler les y garde).',
   },
+  // ce que signale la synchronisation, par code (voir en.js)
+  'sync.warn.uidl_failed': 'Le serveur annonce des identifiants uniques (UIDL), mais la commande a échoué. Rien n’est téléchargé ni supprimé : aucun message n’est ainsi récupéré deux fois ni perdu.',
+  'sync.warn.no_uidl':
+    'Ce serveur ne donne pas d’identifiants uniques (UIDL) aux messages : cette application ne peut donc pas savoir lesquels elle a déjà. Seul « télécharger puis supprimer » est possible, si vous le choisissez explicitement.',
+  'sync.warn.uidl_mass_vanish':
+    'La plupart des messages que le stockage connaissait ne sont plus sur le serveur sous leurs anciens identifiants (une migration du serveur ?). Rien n’est supprimé pendant cette session ; les nouveaux messages sont rapprochés de ceux conservés par leur Message-ID, leur date et leur taille.',
+  'sync.warn.uidl_duplicate': 'Le serveur a donné le même identifiant unique à plusieurs messages ; seul le premier est récupéré, et aucun d’eux n’est supprimé.',
+  'sync.warn.uidl_missing': 'Certains messages n’ont pas d’identifiant unique dans la réponse UIDL du serveur ; ils sont ignorés.',
+  'sync.warn.uidl_invalid': 'Certains identifiants uniques envoyés par le serveur sont mal formés ; ces messages sont ignorés.',
+  'sync.warn.uidl_unlisted': 'La réponse UIDL cite des messages que la réponse LIST ne contient pas.',
+  'sync.warn.record_bad_sha256': 'La somme de contrôle de certains messages conservés est endommagée ; ils seront de nouveau téléchargés.',
+  'sync.warn.record_duplicate': 'Certains enregistrements conservés étaient des doublons et ont été ignorés.',
+  'sync.warn.record_no_key': 'Certains enregistrements conservés n’ont ni clé ni UIDL et ont été ignorés.',
+  'sync.warn.no_uidl_too_large': 'Sans identifiants uniques, les messages qui dépassent la taille limite restent sur le serveur.',
+  'sync.warn.storage_low': {
+    one: '{n} nouveau message ne tient pas sur cet appareil et reste sur le serveur ; libérez de l’espace et synchronisez à nouveau.',
+    other: '{n} nouveaux messages ne tiennent pas sur cet appareil et restent sur le serveur ; libérez de l’espace et synchronisez à nouveau.',
+  },
+  'sync.warn.dele_failed': { one: 'Le serveur a refusé de supprimer {n} message ; il reste sur le serveur.', other: 'Le serveur a refusé de supprimer {n} messages ; ils restent sur le serveur.' },
 
   // --- recherche (les mots-clés de requête restent ceux de la syntaxe)
   'search.label': 'Rechercher dans le courrier',
@@ -150,6 +172,7 @@ export default /** @type {const} */ ({
   'list.size': 'Taille',
   'list.noSender': '(sans expéditeur)',
   'list.noSubject': '(sans objet)',
+  'list.headersUnavailable': '(en-têtes indisponibles)',
   'list.loading': 'Chargement…',
   'list.undo': 'Annuler',
   'list.undoOf': 'Annuler la suppression de {subject}',
@@ -298,6 +321,12 @@ export default /** @type {const} */ ({
   'code.cert_expired': 'Le certificat du serveur a expiré.',
   'code.cert_name_mismatch': 'Le certificat du serveur est établi pour un autre nom.',
   'code.cert_unknown_issuer': 'Le certificat du serveur a été émis par une autorité non reconnue.',
+  'code.quota': 'Cet appareil n’a plus de place pour d’autres messages. Rien n’a été supprimé sur le serveur. Libérez de l’espace (ou supprimez des messages conservés ici) et synchronisez à nouveau.',
+  'code.unavailable': 'Ce navigateur ne permet pas à la page de conserver du courrier (le stockage est désactivé, ou c’est une fenêtre de navigation privée). Le courrier reste sur le serveur.',
+  'code.blocked': 'Un autre onglet utilise encore une ancienne version du stockage du courrier. Fermez les autres onglets de cette page et réessayez.',
+  'code.locked': 'Un autre onglet synchronise déjà ce compte.',
+  'code.corrupt': 'La copie de ce message sur cet appareil est endommagée. Elle sera de nouveau téléchargée si le message est encore sur le serveur.',
+  'code.not_found': 'Ce message n’est pas conservé sur cet appareil.',
   'group.argument': 'Les réglages indiqués ne sont pas valides.',
   'group.bridge': 'Le service de connexion (relais) a échoué.',
   'group.policy': 'Le service de connexion n’autorise pas cette connexion.',

@@ -14,11 +14,11 @@
 // The option getters read the element's attributes at the moment they are needed, because
 // attributes may be set after the element upgraded (index.js copies them from the URL).
 
-import { summarizeHeaders } from '../pop3.js';
+import { summarizeHeaders, errorCodes } from '../pop3.js';
 import { openStore, requestPersistence } from '../store.js';
 import { openSearch, deleteSearchIndex } from '../search.js';
 import { syncAccount, finishSync, undoSyncDeletions, summaryOf, keepOnDemand, identifyKept } from '../sync.js';
-import { ENGLISH } from '../i18n/index.js';
+import { ENGLISH, LAYER_LANG } from '../i18n/index.js';
 
 
 /**
@@ -28,7 +28,7 @@ import { ENGLISH } from '../i18n/index.js';
  * @import { SyncReport } from '../sync.js'
  * @import { AccountValues } from './account-form.js'
  * @import { DelayedProgress } from './dom.js'
- * @import { I18n, Msg } from '../i18n/index.js'
+ * @import { I18n, Msg, Args } from '../i18n/index.js'
  */
 
 /**
@@ -90,6 +90,19 @@ import { ENGLISH } from '../i18n/index.js';
  */
 export function accountId(a) {
   return `${a.user}@${a.server}:${a.port}`;
+}
+
+/**
+ * The group of error `code` in the client's list (`errorCodes()`, the one definition), or
+ * undefined (unknown, or the wasm not loaded yet).
+ * @param {string | undefined} code
+ */
+export function groupOf(code) {
+  try {
+    return errorCodes().find((c) => c.code === code)?.group;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -490,10 +503,14 @@ export class InboxController {
           Object.assign(it, { loaded: true, from: sum.from, subject: sum.subject, date: sum.date });
           if (r.size) it.size = r.size;
         }
-        // A message that vanished server-side must not stall the loop: mark it as loaded.
+        // A message that vanished server-side must not stall the loop: mark it as loaded. Its
+        // subject says so in the language of the moment the row is drawn (the list draws its
+        // rows again after a language change).
         for (const m of batch) {
           const i = this.#index.get(m);
-          if (i !== undefined && !this.#items[i].loaded) Object.assign(this.#items[i], { loaded: true, from: '', subject: '(headers unavailable)' });
+          if (i === undefined || this.#items[i].loaded) continue;
+          Object.assign(this.#items[i], { loaded: true, from: '' });
+          Object.defineProperty(this.#items[i], 'subject', { get: () => this.#i18n.text('list.headersUnavailable'), enumerable: true, configurable: true });
         }
         loaded += batch.length;
         this.#emitItems(true);
@@ -665,7 +682,7 @@ export class InboxController {
       );
     } catch (err) {
       this.#store = null;
-      this.#syncNote(this.#i18n.t('sync.noStore', { error: String(/** @type {ErrorLike} */ (err)?.message || err) }));
+      this.#syncNote(this.#i18n.t('sync.noStore', { error: this.#errorText(/** @type {ErrorLike} */ (err)) }));
     }
   }
 
@@ -1047,7 +1064,7 @@ export class InboxController {
       },
       (/** @type {ErrorLike | null} */ err) => {
         if (this.#sync === s && err?.code !== 'cancelled' && !ctrl.signal.aborted) {
-          this.#syncNote(this.#i18n.t('sync.stopped', { error: String(err?.message || err) }));
+          this.#syncNote(this.#i18n.t('sync.stopped', { error: this.#errorText(err) }));
         }
         return null;
       },
@@ -1069,12 +1086,12 @@ export class InboxController {
       if (it) Object.assign(it, { marked: true, byPolicy: true });
     }
     const i18n = this.#i18n;
-    // The sync layer's own words (blocked, error, warnings) are shown as it wrote them.
-    /** @type {(string | Msg)[]} */
+    // What the sync layer reported (why it did nothing, its error, its warnings), by code.
+    /** @type {Msg[]} */
     const lines = [];
-    if (report.blocked) lines.push(report.blocked.message);
-    if (report.error) lines.push(i18n.t('sync.errorNothingDeleted', { error: report.error.message }));
-    for (const w of report.warnings) lines.push(w.message);
+    if (report.blocked) lines.push(this.#layerText(report.blocked.message, [`sync.warn.${report.blocked.code}`]));
+    if (report.error) lines.push(i18n.t('sync.errorNothingDeleted', { error: this.#errorText(report.error) }));
+    for (const w of report.warnings) lines.push(this.#layerText(w.message, [`sync.warn.${w.code}`], { n: w.count }));
     lines.push(...notes);
     const n = this.#items.filter((x) => x.kept === 'full').length;
     const del = report.deletions.length;
@@ -1083,6 +1100,35 @@ export class InboxController {
     this.#syncNote(i18n.lazy(() => [summary, ...lines].join(' ')));
     this.#emit('marks');
     this.#emitItems(true);
+  }
+
+  /**
+   * What a layer below (the sync engine, the store, the client) said, in the UI's language.
+   * They write English (LAYER_LANG) with the case's details (how many messages fit, what the
+   * browser said), so in English their words are shown as they are; in another language the
+   * first of `keys` the catalog has is shown instead, and their words only where it has none
+   * (an unknown code). The rule of pop3-inbox.js `#showError`.
+   * @param {string} message the layer's words
+   * @param {string[]} keys the catalog's texts for it, most specific first
+   * @param {Args} [args]
+   * @returns {Msg}
+   */
+  #layerText(message, keys, args) {
+    const i18n = this.#i18n;
+    return i18n.lazy(() => {
+      const key = i18n.lang === LAYER_LANG ? undefined : keys.find((k) => i18n.has(k));
+      return key ? i18n.text(key, args) : message;
+    });
+  }
+
+  /**
+   * An error of the store or the sync (a StoreError, a Pop3Error, the sync report's `error`)
+   * by its code (`code.*`), else by its code's group in the client's list (`group.*`).
+   * @param {ErrorLike | null | undefined} err
+   */
+  #errorText(err) {
+    const code = err?.code;
+    return this.#layerText(String(err?.message || err), code ? [`code.${code}`, `group.${groupOf(code)}`] : []);
   }
 
   /** Stops the background sync and waits for it, so no DELE follows what the user saw. */
