@@ -89,6 +89,10 @@ import { I18n, LANGUAGES, LAYER_LANG, pickLanguage, relabel } from './i18n/index
  * @property {HTMLElement} inboxScreen
  */
 
+/** How long the serving bridge's /client-config.json may take before sign-in fails closed (it
+ * is retried at the next sign-in). */
+const CONFIG_TIMEOUT_MS = 8000;
+
 /**
  * Whether `code` is a certificate problem, from the client's own list of codes
  * (`errorCodes()`, the one definition). Before the client's wasm has loaded there is no
@@ -206,7 +210,9 @@ export class Pop3Inbox extends HTMLElement {
     // embedding page (not a bridge) serves this element: its attributes decide.
     if (this.getAttribute('bridge') || (await this.#c.usesMock())) return true;
     try {
-      const r = await fetch(new URL('/client-config.json', location.href), { cache: 'no-store', credentials: 'same-origin' });
+      // A network that silently drops packets would hold sign-in (and the offer to read kept
+      // mail offline) for as long as TCP waits: a small same-origin file takes far less.
+      const r = await fetch(new URL('/client-config.json', location.href), { cache: 'no-store', credentials: 'same-origin', signal: AbortSignal.timeout(CONFIG_TIMEOUT_MS) });
       if (!r.ok) return false;
       /** @type {unknown} */
       const c = await r.json();

@@ -13,7 +13,8 @@
 //!    that path only (everything else, the WebSocket included, reaches the bridge). Sign-in
 //!    must show an error, reach no POP3 server and keep nothing in IndexedDB. (A proxy rather
 //!    than a bridge option: it is exactly what a misconfigured reverse proxy does, and it needs
-//!    no test-only switch in the bridge.)
+//!    no test-only switch in the bridge.) The same through a proxy that never answers that
+//!    path: sign-in gives up with an error instead of waiting for TCP.
 //! 4. In kiosk mode the fields do not invite the browser to save the password (autocomplete
 //!    off, no form `submit` event when signing in), and saving an attachment first warns that
 //!    the file stays on this shared device.
@@ -184,6 +185,8 @@ struct Stack {
     short: SocketAddr,
     /// A proxy in front of `kiosk` that answers 500 for /client-config.json.
     broken: SocketAddr,
+    /// One that never answers it.
+    silent: SocketAddr,
     stops: Stops,
     tasks: Tasks,
 }
@@ -216,10 +219,11 @@ async fn bridge(d: &Dovecot, idle: u32, stops: &mut Stops, tasks: &mut Tasks) ->
     addr
 }
 
-/// One connection through the failing proxy: `/client-config.json` gets a 500; any other
-/// request goes to the bridge (with `Connection: close`, so the next request comes on a new
-/// connection and is looked at too); a WebSocket upgrade is relayed as it is.
-async fn proxy_one(mut c: TcpStream, to: SocketAddr) -> std::io::Result<()> {
+/// One connection through a failing proxy: `/client-config.json` gets a 500 (or, `silent`, no
+/// answer at all, as from a network that drops packets); any other request goes to the bridge
+/// (with `Connection: close`, so the next request comes on a new connection and is looked at
+/// too); a WebSocket upgrade is relayed as it is.
+async fn proxy_one(mut c: TcpStream, to: SocketAddr, silent: bool) -> std::io::Result<()> {
     let mut head = Vec::new();
     let mut buf = [0u8; 4096];
     while !head.windows(4).any(|w| w == b"\r\n\r\n") {
@@ -232,6 +236,11 @@ async fn proxy_one(mut c: TcpStream, to: SocketAddr) -> std::io::Result<()> {
     let text = String::from_utf8_lossy(&head).into_owned();
     let path = text.split_whitespace().nth(1).unwrap_or("/");
     if path.starts_with("/client-config.json") {
+        if silent {
+            // Held open, never answered, until the page gives up (or the test ends).
+            let _ = c.read(&mut buf).await;
+            return Ok(());
+        }
         let body = "client configuration unavailable";
         c.write_all(
             format!(
@@ -276,18 +285,24 @@ async fn stack() -> Stack {
     let (mut stops, mut tasks) = (Stops::new(), Tasks::new());
     let kiosk = bridge(&d, 300, &mut stops, &mut tasks).await;
     let short = bridge(&d, 12, &mut stops, &mut tasks).await;
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let broken = listener.local_addr().expect("addr");
-    tasks.push(tokio::spawn(async move {
-        while let Ok((c, _)) = listener.accept().await {
-            tokio::spawn(proxy_one(c, kiosk));
-        }
-    }));
+    let mut proxy = async |silent: bool| {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tasks.push(tokio::spawn(async move {
+            while let Ok((c, _)) = listener.accept().await {
+                tokio::spawn(proxy_one(c, kiosk, silent));
+            }
+        }));
+        addr
+    };
+    let broken = proxy(false).await;
+    let silent = proxy(true).await;
     Stack {
         d,
         kiosk,
         short,
         broken,
+        silent,
         stops,
         tasks,
     }
@@ -525,10 +540,16 @@ async fn idle_ceiling(ui: &Ui, s: &Stack) -> R {
     ui.signed_out(&s.d, "the idle logout").await
 }
 
-/// 3: the client configuration cannot be loaded: sign-in fails closed.
+/// 3: the client configuration cannot be loaded (an error, or no answer ever): sign-in fails
+/// closed.
 async fn config_unavailable_fails_closed(ui: &Ui, s: &Stack) -> R {
+    config_fails_closed(ui, s, s.broken, "config-unavailable").await?;
+    config_fails_closed(ui, s, s.silent, "config-unanswered").await
+}
+
+async fn config_fails_closed(ui: &Ui, s: &Stack, through: SocketAddr, shot: &str) -> R {
     let port = s.d.tls_port();
-    ui.open(&format!("http://{}/index.html", s.broken)).await?;
+    ui.open(&format!("http://{through}/index.html")).await?;
     let before = logins(&s.d);
     ui.fill_and_connect(port).await?;
     let v = ui
@@ -538,20 +559,20 @@ async fn config_unavailable_fails_closed(ui: &Ui, s: &Stack) -> R {
             30,
         )
         .await?;
-    ui.shot("config-unavailable").await?;
+    ui.shot(shot).await?;
     // Whatever the page did, give a sync time to write what it would keep.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let dump = ui.b.storage_dump().await.map_err(|e| e.to_string())?;
     ensure(
         v != "INBOX" && logins(&s.d) == before,
         format!(
-            "signed in although the bridge's client configuration could not be loaded: {v}, POP3 logins {before} -> {}",
+            "{shot}: signed in although the bridge's client configuration could not be loaded: {v}, POP3 logins {before} -> {}",
             logins(&s.d)
         ),
     )?;
     ensure(
         dump["dbs"] == json!([]),
-        format!("mail kept on the device: {dump}"),
+        format!("{shot}: mail kept on the device: {dump}"),
     )
 }
 
