@@ -763,7 +763,7 @@ export class Pop3Inbox extends HTMLElement {
         // stays where they are, with the list they had (kept messages still open), and is
         // told; the next check tries again. Refresh and Log out still work as always.
         this.#checkFailed = true;
-        this.#syncNote(this.#i18n.t('check.failed', { error: String(/** @type {ErrorLike} */ (err)?.message || err) }));
+        this.#syncNote(this.#i18n.t('check.failed', { error: this.#c.errorText(/** @type {ErrorLike} */ (err)) }));
         e.syncLine.classList.add('check-failed');
         return;
       }

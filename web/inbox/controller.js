@@ -682,7 +682,7 @@ export class InboxController {
       );
     } catch (err) {
       this.#store = null;
-      this.#syncNote(this.#i18n.t('sync.noStore', { error: this.#errorText(/** @type {ErrorLike} */ (err)) }));
+      this.#syncNote(this.#i18n.t('sync.noStore', { error: this.errorText(/** @type {ErrorLike} */ (err)) }));
     }
   }
 
@@ -1064,7 +1064,7 @@ export class InboxController {
       },
       (/** @type {ErrorLike | null} */ err) => {
         if (this.#sync === s && err?.code !== 'cancelled' && !ctrl.signal.aborted) {
-          this.#syncNote(this.#i18n.t('sync.stopped', { error: this.#errorText(err) }));
+          this.#syncNote(this.#i18n.t('sync.stopped', { error: this.errorText(err) }));
         }
         return null;
       },
@@ -1090,7 +1090,7 @@ export class InboxController {
     /** @type {Msg[]} */
     const lines = [];
     if (report.blocked) lines.push(this.#layerText(report.blocked.message, [`sync.warn.${report.blocked.code}`]));
-    if (report.error) lines.push(i18n.t('sync.errorNothingDeleted', { error: this.#errorText(report.error) }));
+    if (report.error) lines.push(i18n.t('sync.errorNothingDeleted', { error: this.errorText(report.error) }));
     for (const w of report.warnings) lines.push(this.#layerText(w.message, [`sync.warn.${w.code}`], { n: w.count }));
     lines.push(...notes);
     const n = this.#items.filter((x) => x.kept === 'full').length;
@@ -1126,7 +1126,7 @@ export class InboxController {
    * by its code (`code.*`), else by its code's group in the client's list (`group.*`).
    * @param {ErrorLike | null | undefined} err
    */
-  #errorText(err) {
+  errorText(err) {
     const code = err?.code;
     return this.#layerText(String(err?.message || err), code ? [`code.${code}`, `group.${groupOf(code)}`] : []);
   }
