@@ -5,12 +5,22 @@
 //! stand-alone page sets), the user turns notifications on with the button (a real click:
 //! the browser's own permission prompt is answered by the profile, Firefox's
 //! `permissions.default.desktop-notification` pref, Chromium's `Browser.grantPermissions`).
-//! A message is then delivered into the user's Maildir; the next check (a Refresh: a new
-//! POP3 session) lists it, the title says "(1) Mail", `pop3-newmail` says 1, and one
-//! notification shows its sender and subject and none of its body. The real Notification
-//! constructor runs; a subclass only records what it was given. Using the inbox clears the
-//! count. Then in kiosk mode: neither control shows, and mail delivered while signed in
-//! neither appears by itself nor notifies (a kiosk check would need the password again).
+//! Nothing asked for the permission before that click (in Chromium from the page's first
+//! script on, through an init script), and the click asks once. A message is then delivered
+//! into the user's Maildir; the next check (a Refresh: a new POP3 session) lists it, the title
+//! says "(1) Mail", `pop3-newmail` says 1, the app badge is set to 1 (`navigator.setAppBadge`
+//! recorded, defined where the browser has none), and one notification shows its sender and
+//! subject and none of its body. The real Notification constructor runs; a subclass only
+//! records what it was given. Using the inbox clears the count and the badge.
+//!
+//! The toolbar's "New mail" choice (15 min, picked in the menu) is saved for the account: it
+//! is shown again when the account signs in again, and another account signing in meanwhile
+//! gets the page's interval. Coming back to the tab (`visibilitychange`, visible) checks at
+//! once when the last check is a minute old or more (the page's clock moved on), so mail
+//! delivered meanwhile shows without waiting for the interval; sooner, it checks nothing.
+//!
+//! Then in kiosk mode: neither control shows, and mail delivered while signed in neither
+//! appears by itself nor notifies (a kiosk check would need the password again).
 //!
 //! Needs web/pkg (`cargo xtask build-web`, which `cargo xtask test` runs first).
 
@@ -18,7 +28,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use e2e::browser::{Browser, BrowserKind, InboxPage, StartOptions};
+use e2e::browser::{Browser, BrowserKind, INBOX_HOST as HOST, InboxPage, StartOptions};
 use e2e::served::{ServedBridge, ui_config};
 use e2e::{Dovecot, DovecotOptions, Mailbox};
 use serde_json::{Value as Json, json};
@@ -53,6 +63,7 @@ struct Stack {
 async fn stack() -> Stack {
     let opts = DovecotOptions::new()
         .user("reader", "pw-reader", Mailbox::new(2))
+        .user("other", "pw-other", Mailbox::new(2))
         .user("kiosk", "pw-kiosk", Mailbox::new(2));
     let d = Dovecot::start(opts).expect("dovecot");
     let bridge = ServedBridge::start(ui_config(&d)).await;
@@ -71,27 +82,53 @@ impl std::ops::Deref for Ui {
     }
 }
 
+/// What the page asks of the platform, recorded: the app badge (`navigator.setAppBadge` and
+/// `clearAppBadge` replaced, or defined where the browser has none, as Firefox), each call of
+/// `Notification.requestPermission`, and each notification shown. Until the page asked, the
+/// permission reads "default" (as for a user who never answered), so turning notifications on
+/// must ask; the browser's answer is then the profile's grant. The real Notification
+/// constructor runs; a subclass only records what it was given. Runs once per document: in
+/// Chromium also as an init script, before the page's own scripts, so a request made while the
+/// page loads is counted too (`__recordedFrom` says "loading" then).
+const RECORDERS: &str = "
+  if (!window.__recordedFrom) {
+    window.__recordedFrom = document.readyState;
+    window.__badge = [];
+    for (const [name, op] of [['setAppBadge', 'set'], ['clearAppBadge', 'clear']]) {
+      Object.defineProperty(navigator, name, {
+        configurable: true,
+        value: (...args) => { window.__badge.push([op, ...args]); return window.Promise.resolve(); },
+      });
+    }
+    window.__asked = 0;
+    window.__shown = [];
+    if (typeof Notification === 'function') {
+      const Real = Notification;
+      window.Notification = class extends Real {
+        static get permission() { return window.__asked ? Real.permission : 'default'; }
+        static requestPermission(...args) {
+          window.__asked += 1;
+          return Real.requestPermission(...args);
+        }
+        constructor(title, options) {
+          super(title, options);
+          window.__shown.push({ title, ...options });
+        }
+      };
+    }
+  }";
+
 /// Before sign-in: a 10 s interval and the title count (attributes are read at sign-in), the
-/// `pop3-newmail` counts recorded, and the real Notification wrapped to record its arguments.
+/// `pop3-newmail` counts recorded, and [`RECORDERS`] (if the init script did not run them).
 const PREPARE: &str = "
   const el = document.querySelector('pop3-inbox');
   el.setAttribute('check-interval', '10');
   el.setAttribute('title-count', '');
   window.__counts = [];
   document.addEventListener('pop3-newmail', (e) => window.__counts.push(e.detail.count));
-  window.__shown = [];
   // Headless browsers always show the page: the user is said to be in another tab, where the
   // inbox notifies (on screen it only counts; inbox_controller_js proves both).
   Object.defineProperty(document, 'visibilityState', { get: () => 'hidden', configurable: true });
-  if (typeof Notification === 'function') {
-    const Real = Notification;
-    window.Notification = class extends Real {
-      constructor(title, options) {
-        super(title, options);
-        window.__shown.push({ title, ...options });
-      }
-    };
-  }
   return true;";
 
 impl Ui {
@@ -99,7 +136,7 @@ impl Ui {
         self.open_form(&format!("{}/index.html?{query}", self.base))
             .await?;
         self.b
-            .js(PREPARE, vec![])
+            .js(&format!("{RECORDERS}{PREPARE}"), vec![])
             .await
             .map_err(|e| e.to_string())?;
         Ok(())
@@ -109,25 +146,100 @@ impl Ui {
         self.eval("[...r.querySelectorAll('.row')].map((x) => x.textContent)")
             .await
     }
+
+    /// Signs `user` in ("remember" off; the store is on, as by default) and waits for the list
+    /// of `n` messages and the sync that keeps them: a check runs only once both are done.
+    async fn signed_in(&self, d: &Dovecot, user: &str, n: usize) -> R {
+        self.sign_in(d.tls_port(), user, false).await?;
+        self.wait(
+            "the list and the sync",
+            &format!(
+                "r.querySelectorAll('.row').length === {n} && !r.querySelector('.syncline').hidden && r.querySelector('.syncline').textContent.includes('{n} messages are kept')"
+            ),
+            60,
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Log out, back to the sign-in form.
+    async fn sign_out(&self) -> R {
+        self.click("button.logout").await?;
+        self.wait(
+            "the sign-in form",
+            "!r.querySelector('.login').hidden && r.querySelector('.inbox').hidden",
+            20,
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// The toolbar's "New mail" choice as shown.
+    async fn interval_shown(&self) -> R<Json> {
+        self.eval("r.querySelector('select.check-interval').value")
+            .await
+    }
+
+    /// The new-mail settings this device's store holds for `user`'s account (null: none).
+    async fn saved_new_mail(&self, d: &Dovecot, user: &str) -> R<Json> {
+        let script = format!(
+            "return new Promise((resolve) => {{
+               const req = indexedDB.open('pop3-mail');
+               req.onerror = () => resolve('no database');
+               req.onsuccess = () => {{
+                 const db = req.result;
+                 const g = db.transaction('accounts').objectStore('accounts').get({acct});
+                 g.onsuccess = () => {{ db.close(); resolve(g.result ? (g.result.newMail ?? null) : null); }};
+                 g.onerror = () => {{ db.close(); resolve('read error'); }};
+               }};
+             }});",
+            acct = json!(format!("{user}@localhost:{}", d.tls_port()))
+        );
+        self.b.js(&script, vec![]).await.map_err(|e| e.to_string())
+    }
+
+    /// The tab comes back to the foreground: `visibilitychange` with the document visible.
+    async fn tab_comes_back(&self) -> R {
+        self.b
+            .js(
+                "Object.defineProperty(document, 'visibilityState', { get: () => 'visible', configurable: true });
+                 document.dispatchEvent(new Event('visibilitychange'));
+                 return true;",
+                vec![],
+            )
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
 }
 
-/// Signed in (not kiosk): notifications on by the button, a delivered message appears by
-/// itself, counted in the title and the event, notified with sender and subject only.
+/// Signed in (not kiosk): nothing asks for the notification permission until the user clicks
+/// the button, which asks once; a delivered message appears by itself, counted in the title,
+/// the event and the app badge, notified with sender and subject only; looking at the inbox
+/// clears the count and the badge.
 async fn new_mail_shows_counts_and_notifies(ui: &Ui, d: &Dovecot) -> R {
     ui.open("").await?;
     ui.sign_in(d.tls_port(), "reader", false).await?;
     ui.wait("two rows", "r.querySelectorAll('.row').length === 2", 30)
         .await?;
     let controls = ui
-        .eval("({ select: !r.querySelector('select.check-interval').hidden, value: r.querySelector('select.check-interval').value, label: r.querySelector('select.check-interval').labels[0].textContent, notify: !r.querySelector('button.notify').hidden, title: document.title, counts: window.__counts })")
+        .eval("({ select: !r.querySelector('select.check-interval').hidden, value: r.querySelector('select.check-interval').value, label: r.querySelector('select.check-interval').labels[0].textContent, notify: !r.querySelector('button.notify').hidden, title: document.title, counts: window.__counts, asked: window.__asked, recordedFrom: window.__recordedFrom, badge: window.__badge })")
         .await?;
     ensure(
         controls["select"] == true
             && controls["value"] == "10"
             && controls["label"] == "Check for new mail"
             && controls["notify"] == true
-            && controls["title"] == "Mail",
+            && controls["title"] == "Mail"
+            && controls["badge"] == json!([]),
         format!("the controls after sign-in: {controls}"),
+    )?;
+    // Loading the page and signing in never asked for the permission (in Chromium the
+    // recorders ran before the page's scripts: the whole load is covered).
+    ensure(
+        controls["asked"] == 0
+            && (ui.kind != BrowserKind::Chromium || controls["recordedFrom"] == "loading"),
+        format!("the notification permission was asked before the click: {controls}"),
     )?;
     // A real click: browsers grant notifications only from a user gesture.
     ui.click("button.notify").await?;
@@ -137,6 +249,11 @@ async fn new_mail_shows_counts_and_notifies(ui: &Ui, d: &Dovecot) -> R {
         15,
     )
     .await?;
+    let asked = ui.eval("window.__asked").await?;
+    ensure(
+        asked == 1,
+        format!("the click asks for the permission once: asked {asked} times"),
+    )?;
 
     deliver(
         d.maildir("reader"),
@@ -153,13 +270,19 @@ async fn new_mail_shows_counts_and_notifies(ui: &Ui, d: &Dovecot) -> R {
     let after = ui
         .wait(
             "the title count and the notification",
-            "document.title === '(1) Mail' && window.__shown.length > 0 && { title: document.title, counts: window.__counts, shown: window.__shown, rows: r.querySelectorAll('.row').length }",
+            "document.title === '(1) Mail' && window.__shown.length > 0 && { title: document.title, counts: window.__counts, shown: window.__shown, rows: r.querySelectorAll('.row').length, badge: window.__badge, asked: window.__asked }",
             30,
         )
         .await?;
     ensure(
         after["counts"].as_array().and_then(|c| c.last()) == Some(&json!(1)) && after["rows"] == 3,
         format!("after the check: {after}"),
+    )?;
+    // The app badge says the count (the stand-alone page's `title-count`), once; nothing asked
+    // for the permission again.
+    ensure(
+        after["badge"] == json!([["set", 1]]) && after["asked"] == 1,
+        format!("the app badge after the check: {after}"),
     )?;
     let shown = &after["shown"];
     ensure(
@@ -182,14 +305,111 @@ async fn new_mail_shows_counts_and_notifies(ui: &Ui, d: &Dovecot) -> R {
     let cleared = ui
         .wait(
             "the count cleared",
-            "document.title === 'Mail' && { counts: window.__counts }",
+            "document.title === 'Mail' && { counts: window.__counts, badge: window.__badge }",
             15,
         )
         .await?;
     ensure(
-        cleared["counts"].as_array().and_then(|c| c.last()) == Some(&json!(0)),
-        format!("after looking: {cleared}"),
+        cleared["counts"].as_array().and_then(|c| c.last()) == Some(&json!(0))
+            && cleared["badge"] == json!([["set", 1], ["clear"]]),
+        format!("after looking (the count and the app badge cleared): {cleared}"),
     )
+}
+
+/// The toolbar's "New mail" choice is the account's: picked from the menu, it is saved for this
+/// account, shown again when it signs in again, and another account signing in
+/// in between gets the page's interval, not this one. Leaves "reader" signed in with its 15 min.
+async fn chosen_interval_is_kept_per_account(ui: &Ui, d: &Dovecot) -> R {
+    ensure(
+        ui.interval_shown().await? == "10",
+        "reader starts with the page's 10 s",
+    )?;
+    // A real choice in the menu (WebDriver clicks the option; the select's change runs).
+    ui.b.find_in_shadow(HOST, "select.check-interval")
+        .await
+        .map_err(|e| e.to_string())?
+        .select_by_value("900")
+        .await
+        .map_err(|e| format!("{}: choosing 15 min: {e}", ui.kind.name()))?;
+    // Saving is asynchronous (the store): wait for it, as a user would not sign out at once.
+    let start = std::time::Instant::now();
+    let saved = loop {
+        let saved = ui.saved_new_mail(d, "reader").await?;
+        if saved["seconds"] == 900 || start.elapsed() > Duration::from_secs(10) {
+            break saved;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    ensure(
+        saved["seconds"] == 900,
+        format!("the choice is saved for reader's account: {saved}"),
+    )?;
+    ui.sign_out().await?;
+
+    // Another account on the same device: the page's interval, and nothing saved for it.
+    ui.signed_in(d, "other", 2).await?;
+    let other = (
+        ui.interval_shown().await?,
+        ui.saved_new_mail(d, "other").await?,
+    );
+    ensure(
+        other.0 == "10" && other.1.is_null(),
+        format!(
+            "another account took reader's choice: shown {}, saved {}",
+            other.0, other.1
+        ),
+    )?;
+    ui.sign_out().await?;
+
+    // reader again: its choice, not the page's.
+    ui.signed_in(d, "reader", 3).await?;
+    let again = ui.interval_shown().await?;
+    ensure(
+        again == "900",
+        format!("reader's choice after signing in again: {again}"),
+    )
+}
+
+/// Back in the foreground after more than a minute, the inbox checks at once: mail delivered
+/// meanwhile shows without waiting for the 15 min interval. Sooner than a minute after the
+/// last check (here the sign-in), coming back checks nothing.
+async fn coming_back_to_the_tab_checks(ui: &Ui, d: &Dovecot) -> R {
+    deliver(
+        d.maildir("reader"),
+        "Tom Tab <tom@example.org>",
+        "While you were away",
+    )?;
+    ui.tab_comes_back().await?;
+    // Time for a check (a new session: well under a second here) if one ran.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let rows = ui.rows().await?;
+    ensure(
+        rows.as_array().map(Vec::len) == Some(3),
+        format!("coming back within a minute of the sign-in checked: {rows}"),
+    )?;
+    // The last check a minute and more ago: the page's clock moves on 61 s. (`window.Date`:
+    // Firefox runs WebDriver scripts in a sandbox with its own `Date`.)
+    ui.b.js(
+        "const D = window.Date; if (!window.__realNow) { window.__realNow = D.now; D.now = () => window.__realNow.call(D) + 61000; } return true;",
+        vec![],
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    ui.tab_comes_back().await?;
+    let seen = ui
+        .wait(
+            "the mail delivered while away, listed by the check",
+            "[...r.querySelectorAll('.row')].some((x) => x.textContent.includes('While you were away')) && { rows: r.querySelectorAll('.row').length, title: document.title, badge: window.__badge }",
+            20,
+        )
+        .await?;
+    ui.b.js(
+        "if (window.__realNow) { window.Date.now = window.__realNow; delete window.__realNow; } return true;",
+        vec![],
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    ensure(seen["rows"] == 4, format!("after coming back: {seen}"))
 }
 
 /// Kiosk mode: no controls, no check by itself (it would need the password), no notification.
@@ -239,6 +459,13 @@ async fn run(kind: BrowserKind) {
         )
         .await
         .expect("grant notifications");
+        // The recorders before the page's own scripts, in every document of this session.
+        b.cdp(
+            "Page.addScriptToEvaluateOnNewDocument",
+            json!({ "source": RECORDERS }),
+        )
+        .await
+        .expect("the init script");
     }
     let ui = Ui {
         page: InboxPage {
@@ -249,6 +476,12 @@ async fn run(kind: BrowserKind) {
         base,
     };
     let mut result = new_mail_shows_counts_and_notifies(&ui, &s.d).await;
+    if result.is_ok() {
+        result = chosen_interval_is_kept_per_account(&ui, &s.d).await;
+    }
+    if result.is_ok() {
+        result = coming_back_to_the_tab_checks(&ui, &s.d).await;
+    }
     if result.is_ok() {
         result = kiosk_neither_checks_nor_notifies(&ui, &s.d).await;
     }

@@ -5,7 +5,9 @@
 //!   the origin's storage; "delete once kept here" deletes on the server only what is stored,
 //!   listed before QUIT like the user's own marks; then, with the bridge and Dovecot stopped,
 //!   the kept mail is read, exported (mbox and zip, checked byte for byte against what the
-//!   server had) and imported.
+//!   server had) and imported: an mbox, and a zip another program made (Python's `zipfile`,
+//!   deflated entries), whose new messages are kept byte for byte.
+//! - Firefox: the same zip of another program imported while signed in.
 //! - Chromium and Firefox: kiosk mode (from the page's URL in Chromium, imposed by the bridge's
 //!   `kiosk` setting in Firefox) keeps mail in memory only (no database even while signed in),
 //!   ignores a deleting policy and, after the idle time with a visible countdown, logs out
@@ -16,7 +18,9 @@
 
 use std::time::Duration;
 
-use e2e::browser::{Browser, BrowserKind, INBOX_HOST as HOST, INBOX_ROOT as R_, InboxPage};
+use e2e::browser::{
+    Browser, BrowserKind, INBOX_HOST as HOST, INBOX_ROOT as R_, InboxPage, decode_base64,
+};
 use e2e::served::{ServedBridge, ui_config};
 use e2e::{Dovecot, DovecotOptions, Mailbox};
 use pop3_bridge::Config;
@@ -84,6 +88,84 @@ impl Ui {
         self.wait("the dialog to close", "!r.querySelector('dialog').open", 15)
             .await?;
         Ok(())
+    }
+
+    /// This device… → Import of the file at `path` (a real file chooser's input, given the path
+    /// through WebDriver); returns what the dialog says, and closes it.
+    async fn import(&self, path: &str) -> R<Json> {
+        self.click("button.device").await?;
+        self.wait(
+            "the device dialog",
+            "r.querySelector('.device-dialog').open",
+            15,
+        )
+        .await?;
+        let input = self
+            .b
+            .find_in_shadow(HOST, ".device-dialog input[name=import]")
+            .await
+            .map_err(|e| e.to_string())?;
+        input.send_keys(path).await.map_err(|e| e.to_string())?;
+        let msg = self
+            .wait(
+                "the import result",
+                "r.querySelector('.device-dialog .notice, .device-dialog .error') && r.querySelector('.device-dialog .form-messages').textContent",
+                20,
+            )
+            .await?;
+        self.click(".device-dialog button.cancel").await?;
+        self.wait(
+            "the dialog to close",
+            "!r.querySelector('.device-dialog').open",
+            15,
+        )
+        .await?;
+        Ok(msg)
+    }
+
+    /// The bytes of every full message the browser's IndexedDB store keeps for `user`.
+    async fn kept_bytes(&self, user: &str, port: u16) -> R<Vec<Vec<u8>>> {
+        let script = format!(
+            "return new Promise((resolve) => {{
+               const req = indexedDB.open('pop3-mail');
+               req.onerror = () => resolve('no database');
+               req.onsuccess = () => {{
+                 const db = req.result;
+                 const acct = {acct};
+                 const g = db.transaction('messages').objectStore('messages')
+                   .getAll(IDBKeyRange.bound([acct, ''], [acct, []]));
+                 g.onerror = () => {{ db.close(); resolve('read error'); }};
+                 g.onsuccess = async () => {{
+                   db.close();
+                   const out = [];
+                   for (const m of g.result.filter((m) => m.full)) {{
+                     const b = m.bytes instanceof window.Blob
+                       ? new window.Uint8Array(await m.bytes.arrayBuffer())
+                       : new window.Uint8Array(m.bytes);
+                     let s = '';
+                     for (let i = 0; i < b.length; i += 0x8000) s += window.String.fromCharCode(...b.subarray(i, i + 0x8000));
+                     out.push(window.btoa(s));
+                   }}
+                   resolve(out);
+                 }};
+               }};
+             }});",
+            acct = json!(format!("{user}@localhost:{port}"))
+        );
+        let v = self
+            .b
+            .js(&script, vec![])
+            .await
+            .map_err(|e| e.to_string())?;
+        v.as_array()
+            .ok_or_else(|| format!("the kept messages: {v}"))?
+            .iter()
+            .map(|b| {
+                b.as_str()
+                    .and_then(|b| decode_base64(b.as_bytes()))
+                    .ok_or_else(|| format!("a kept message's bytes: {b}"))
+            })
+            .collect()
     }
 
     /// Full records in the browser's IndexedDB store for `user` (0 when there is no database).
@@ -361,7 +443,8 @@ async fn keep_read_offline_and_delete_after_download(ui: &Ui, s: &mut Stack) -> 
     ui.shot("offline").await?;
     ui.click("button.back").await?;
     export_holds_every_kept_message(ui, &originals).await?;
-    import_skips_what_is_kept(ui, user, port).await
+    import_skips_what_is_kept(ui, user, port).await?;
+    import_reads_a_deflated_zip_from_another_tool(ui, user, port, &originals[0], 8).await
 }
 
 /// This device… → Export (mbox) and Export (.eml zip), offline: each download holds every
@@ -576,40 +659,137 @@ async fn import_skips_what_is_kept(ui: &Ui, user: &str, port: u16) -> R {
     std::fs::write(&path, &mbox).map_err(|e| e.to_string())?;
     let path = path.to_string_lossy().to_string();
     for (round, expect) in [(1, "Imported 2 messages"), (2, "Imported 0 messages")] {
-        ui.click("button.device").await?;
-        ui.wait(
-            "the device dialog",
-            "r.querySelector('.device-dialog').open",
-            15,
-        )
-        .await?;
-        let input =
-            ui.b.find_in_shadow(HOST, ".device-dialog input[name=import]")
-                .await
-                .map_err(|e| e.to_string())?;
-        input.send_keys(&path).await.map_err(|e| e.to_string())?;
-        let msg = ui
-            .wait(
-                "the import result",
-                "r.querySelector('.device-dialog .notice, .device-dialog .error') && r.querySelector('.device-dialog .form-messages').textContent",
-                20,
-            )
-            .await?;
+        let msg = ui.import(&path).await?;
         ensure(
             msg.as_str().is_some_and(|t| t.contains(expect)),
             format!("import round {round}: {msg}"),
         )?;
-        ui.click(".device-dialog button.cancel").await?;
-        ui.wait(
-            "the dialog to close",
-            "!r.querySelector('.device-dialog').open",
-            15,
-        )
-        .await?;
     }
     ensure(
         ui.kept_in_indexeddb(user, port).await? == 8,
         "6 kept + 2 imported messages",
+    )
+}
+
+/// Writes the folder `argv[1]` (its `Inbox/` with every file in it, and `notes.txt`) as the zip
+/// `argv[2]` the way another program would: Python's `zipfile`, deflate at level 9, with the
+/// folder's own directory entry. Prints each entry as `name method compressed size`.
+const PYTHON_ZIP: &str = r#"
+import os, sys, zipfile
+src, out = sys.argv[1], sys.argv[2]
+with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as z:
+    z.write(os.path.join(src, "Inbox"), "Inbox/")
+    for name in sorted(os.listdir(os.path.join(src, "Inbox"))):
+        z.write(os.path.join(src, "Inbox", name), "Inbox/" + name)
+    z.write(os.path.join(src, "notes.txt"), "notes.txt")
+with zipfile.ZipFile(out) as z:
+    for i in z.infolist():
+        print(i.filename, i.compress_type, i.compress_size, i.file_size)
+"#;
+
+/// Import (This device… → Import) of a zip another program made: `.eml` files compressed with
+/// deflate (method 8, which our own exports never use), under a folder with its directory
+/// entry, beside a file that is not mail, without the `X-POP3-UIDL:` line our exports add; one
+/// with CRLF and 8-bit UTF-8 text, one with bare LF line endings, and one the exact bytes of a
+/// message this account already keeps (`kept`). The two new ones are kept byte for byte, the
+/// known one is said to be already here and not kept twice, nothing else is added. `before`:
+/// how many messages the account keeps until then.
+async fn import_reads_a_deflated_zip_from_another_tool(
+    ui: &Ui,
+    user: &str,
+    port: u16,
+    kept: &[u8],
+    before: usize,
+) -> R {
+    let long = "A line of a long message that deflate packs well: Grüße, €, naïve.\r\n".repeat(200);
+    let crlf = format!(
+        "From: Zed Zip <zed@example.org>\r\nTo: {user}@example.org\r\nSubject: Zipped elsewhere, CRLF\r\n\
+         Date: Fri, 02 Jan 2026 09:00:00 +0000\r\nMessage-ID: <zip-crlf@example.org>\r\n\
+         MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\
+         Content-Transfer-Encoding: 8bit\r\n\r\n{long}"
+    )
+    .into_bytes();
+    let lf = format!(
+        "From: Zed Zip <zed@example.org>\nTo: {user}@example.org\nSubject: Zipped elsewhere, LF\n\
+         Date: Fri, 02 Jan 2026 10:00:00 +0000\nMessage-ID: <zip-lf@example.org>\n\n\
+         Bare LF line endings, as a Unix program writes them.\n"
+    )
+    .into_bytes();
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let src = dir.path().join("src");
+    let inbox = src.join("Inbox");
+    std::fs::create_dir_all(&inbox).map_err(|e| e.to_string())?;
+    for (name, bytes) in [
+        ("0001.eml", &crlf[..]),
+        ("0002.eml", &lf[..]),
+        ("0003.eml", kept),
+    ] {
+        std::fs::write(inbox.join(name), bytes).map_err(|e| e.to_string())?;
+    }
+    std::fs::write(
+        src.join("notes.txt"),
+        b"Exported by another mail program.\n",
+    )
+    .map_err(|e| e.to_string())?;
+    let zip = dir.path().join("other-program.zip");
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(PYTHON_ZIP)
+        .arg(&src)
+        .arg(&zip)
+        .output()
+        .map_err(|e| format!("python3: {e}"))?;
+    let listing = String::from_utf8_lossy(&out.stdout).to_string();
+    ensure(
+        out.status.success(),
+        format!("python3 zipfile: {}", String::from_utf8_lossy(&out.stderr)),
+    )?;
+    // Every message deflated (method 8), the long one to well under its size.
+    let emls: Vec<Vec<&str>> = listing
+        .lines()
+        .map(|l| l.split(' ').collect::<Vec<_>>())
+        .filter(|f| f[0].ends_with(".eml"))
+        .collect();
+    ensure(
+        emls.len() == 3
+            && emls.iter().all(|f| f[1] == "8")
+            && emls[0][2].parse::<usize>().unwrap_or(usize::MAX) * 4 < crlf.len(),
+        format!("the zip's entries: {listing}"),
+    )?;
+
+    let msg = ui.import(&zip.to_string_lossy()).await?;
+    ensure(
+        msg.as_str().is_some_and(|t| {
+            t.contains("Imported 2 messages from zip") && t.contains("1 was already here")
+        }),
+        format!("import of another program's zip: {msg}"),
+    )?;
+    let now = ui.kept_bytes(user, port).await?;
+    for (what, want) in [("the CRLF message", &crlf), ("the LF message", &lf)] {
+        let subject = if want == &crlf {
+            "Zipped elsewhere, CRLF"
+        } else {
+            "Zipped elsewhere, LF"
+        };
+        let similar: Vec<usize> = now
+            .iter()
+            .filter(|m| String::from_utf8_lossy(m).contains(subject))
+            .map(Vec::len)
+            .collect();
+        ensure(
+            now.iter().filter(|m| *m == want).count() == 1,
+            format!(
+                "{what} is kept byte for byte ({} bytes in the zip; kept with its subject: {similar:?} bytes)",
+                want.len()
+            ),
+        )?;
+    }
+    ensure(
+        now.len() == before + 2 && now.iter().filter(|m| m.as_slice() == kept).count() == 1,
+        format!(
+            "{before} kept + 2 imported, the known one once: {} kept",
+            now.len()
+        ),
     )
 }
 
@@ -826,4 +1006,49 @@ async fn store_and_kiosk_in_chromium() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kiosk_from_the_bridge_config_in_firefox() {
     run(BrowserKind::Firefox, false).await;
+}
+
+/// Firefox: signed in (its store open, the sync done), the import of another program's zip.
+/// (Chromium imports it offline, in the store scenario.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_programs_zip_imports_in_firefox() {
+    let mut s = stack(&[("keeper", 2)], false).await;
+    let kind = BrowserKind::Firefox;
+    let b = Browser::start(kind).await.expect("browser starts");
+    let ui = Ui {
+        page: InboxPage {
+            b,
+            kind,
+            shots: "store-import",
+        },
+        base: format!("http://{}", s.bridge.addr),
+    };
+    let (user, port) = ("keeper", s.d.tls_port());
+    let kept = s.d.expected_bytes(user, 0);
+    let mut result = async {
+        ui.open("").await?;
+        ui.sign_in(port, user, true).await?;
+        ui.wait(
+            "the sync to keep both messages",
+            "r.querySelector('.syncline').textContent.includes('2 messages are kept')",
+            60,
+        )
+        .await?;
+        import_reads_a_deflated_zip_from_another_tool(&ui, user, port, &kept, 2).await
+    }
+    .await;
+    if let Err(e) = &mut result {
+        let _ = ui.shot("FAILED").await;
+        if let Ok(state) = ui
+            .eval("({ login: !r.querySelector('.login').hidden, inbox: !r.querySelector('.inbox').hidden, rows: r.querySelectorAll('.row').length, sync: r.querySelector('.syncline').textContent, errors: [...r.querySelectorAll('.error')].map((x) => x.textContent) })")
+            .await
+        {
+            e.push_str(&format!("\npage: {state}"));
+        }
+    }
+    let _ = ui.page.b.close().await;
+    s.bridge.stop().await;
+    if let Err(e) = result {
+        panic!("{}: {e}\n--- dovecot log ---\n{}", kind.name(), s.d.log());
+    }
 }
