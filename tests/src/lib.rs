@@ -1,6 +1,7 @@
 //! End-to-end test support: a real Dovecot POP3 server, deterministic Maildirs, a test CA and a
 //! latency-adding TCP proxy.
 
+pub mod axe;
 pub mod bench;
 pub mod browser;
 pub mod certs;

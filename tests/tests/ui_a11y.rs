@@ -22,8 +22,6 @@
 //! DevTools' media emulation, in Firefox through its content preferences; each session first
 //! checks that the page really sees the preference it asked for.
 
-use std::path::PathBuf;
-
 use e2e::browser::{Browser, BrowserKind, INBOX_HOST as HOST, InboxPage, StartOptions};
 use fantoccini::actions::{InputSource, KeyAction, KeyActions};
 use fantoccini::key::Key;
@@ -36,29 +34,6 @@ type R<T = ()> = Result<T, String>;
 
 fn ensure(c: bool, what: impl Into<String>) -> R {
     if c { Ok(()) } else { Err(what.into()) }
-}
-
-/// The rule sets axe runs: WCAG 2.0, 2.1 and 2.2 level A and AA, and Deque's best practices.
-const AXE_TAGS: &[&str] = &[
-    "wcag2a",
-    "wcag2aa",
-    "wcag21a",
-    "wcag21aa",
-    "wcag22aa",
-    "best-practice",
-];
-
-/// axe-core's browser build, from the JavaScript tools `cargo xtask test` installs.
-fn axe_source() -> String {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../xtask/js/node_modules/axe-core/axe.min.js");
-    std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e}; axe-core is installed with the JavaScript tools by `cargo xtask test` \
-             (npm ci in xtask/js)",
-            path.display()
-        )
-    })
 }
 
 /// What the page is asked to prefer.
@@ -127,7 +102,7 @@ impl Ui {
                 shots: "a11y",
             },
             server,
-            axe: axe_source(),
+            axe: e2e::axe::source(),
         };
         Ok(ui)
     }
@@ -221,36 +196,9 @@ impl Ui {
     /// out: they are the sender's markup, shown in a sandboxed frame (axe still checks the
     /// frame element itself, e.g. its title).
     async fn axe_clean(&self, screen: &str) -> R {
-        let loaded = self
-            .b
-            .js("return typeof window.axe === 'object';", vec![])
-            .await
-            .map_err(|e| self.err(e))?;
-        if loaded != Json::Bool(true) {
-            self.b
-                .js(&format!("{}\nreturn 1;", self.axe), vec![])
-                .await
-                .map_err(|e| self.err(format!("injecting axe: {e}")))?;
-        }
-        let v = self
-            .b
-            .client
-            .execute_async(
-                "const [tags, done] = arguments;
-                 // The settled screen: a dialog fading in would be measured half transparent.
-                 const root = document.querySelector('pop3-inbox').shadowRoot;
-                 Promise.all(root.getAnimations().map((a) => a.finished.catch(() => null)))
-                 .then(() => axe.run(document, { runOnly: { type: 'tag', values: tags }, iframes: false, resultTypes: ['violations'] }))
-                   .then((res) => done({ ok: true, rules: res.passes.length + res.violations.length,
-                     violations: res.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help,
-                       nodes: v.nodes.map((n) => ({ target: n.target, html: n.html.slice(0, 160), why: n.failureSummary })) })) }),
-                         (e) => done({ ok: false, error: String(e) }));",
-                vec![json!(AXE_TAGS)],
-            )
+        let violations = e2e::axe::violations(&self.b, &self.axe)
             .await
             .map_err(|e| self.err(format!("axe on {screen}: {e}")))?;
-        ensure(v["ok"] == true, self.err(format!("axe on {screen}: {v}")))?;
-        let violations = v["violations"].as_array().cloned().unwrap_or_default();
         if !violations.is_empty() {
             let _ = self.shot(&format!("FAILED-axe-{screen}")).await;
         }

@@ -12,8 +12,9 @@
 //!    message, which opens with its body shown, and the reading module's wasm loads (the
 //!    reader's text fallback alone would not prove it).
 //! 4. A bridge serving a newer build on the same origin: the next visit finds it, and the page
-//!    offers it ("A new version … Reload") while still running the old one; only the click
-//!    switches, and the old version's cache goes.
+//!    offers it ("A new version … Reload") while still running the old one (axe finds no
+//!    violation on the page with the offer shown); only the click switches, and the old
+//!    version's cache goes.
 //! 5. Kiosk mode registers no worker and keeps no cache: a `?kiosk` visit removes what the
 //!    earlier visits installed, and a kiosk bridge's page (a fresh origin) registers nothing.
 //!
@@ -430,6 +431,19 @@ async fn update_offered(ui: &Ui, page: &str, old_cache: &str) -> R {
         .await
         .map_err(|e| e.to_string())?;
     ensure(visible == true, "the offer is a visible status region")?;
+    // The offer is the page's own markup, outside the inbox: axe checks it too (its contrast,
+    // the button's name, the status region).
+    let violations = e2e::axe::violations(&ui.b, &e2e::axe::source())
+        .await
+        .map_err(|e| format!("axe on the offer: {e}"))?;
+    ensure(
+        violations.is_empty(),
+        format!(
+            "axe found {} violation(s) on the offer of a new version:\n{}",
+            violations.len(),
+            serde_json::to_string_pretty(&violations).unwrap_or_default()
+        ),
+    )?;
     ui.shot("update-offered").await?;
     ui.b.find(".app-update button")
         .await
