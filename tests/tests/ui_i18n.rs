@@ -374,14 +374,15 @@ for (const f of files) {
 if (named < 100) problems.push(`only ${named} catalog keys found in the UI's code: the scan is broken`);
 console.log(JSON.stringify(problems));
 "#;
+    no_problems(script, "the catalogs disagree");
+}
+
+/// Runs `script` in node; it prints a JSON list of problems, which must be empty.
+fn no_problems(script: &str, what: &str) {
     let out = e2e::node_module::run(script, &[]);
     assert!(out.ok, "node failed ({}): {}", out.status, out.stderr);
     let problems: Vec<String> = serde_json::from_str(out.stdout.trim()).expect("a JSON list");
-    assert!(
-        problems.is_empty(),
-        "the catalogs disagree:\n{}",
-        problems.join("\n")
-    );
+    assert!(problems.is_empty(), "{what}:\n{}", problems.join("\n"));
 }
 
 /// Every code the sync layer can report (the engine's `Blocked` and `Warning` codes in
@@ -416,14 +417,7 @@ for (const [lang, cat] of Object.entries(LANGUAGES)) {
 }
 console.log(JSON.stringify(problems));
 "#;
-    let out = e2e::node_module::run(script, &[]);
-    assert!(out.ok, "node failed ({}): {}", out.status, out.stderr);
-    let problems: Vec<String> = serde_json::from_str(out.stdout.trim()).expect("a JSON list");
-    assert!(
-        problems.is_empty(),
-        "codes without a text:\n{}",
-        problems.join("\n")
-    );
+    no_problems(script, "codes without a text");
 }
 
 /// The inbox's controller (web/inbox/controller.js) in node, speaking French, with fake

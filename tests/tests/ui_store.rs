@@ -982,6 +982,12 @@ async fn run(kind: BrowserKind, store_scenario: bool) {
     if result.is_ok() && store_scenario {
         result = keep_read_offline_and_delete_after_download(&ui, &mut s).await;
     }
+    finish(ui, s, result).await;
+}
+
+/// Ends a test: on failure, a screenshot and what the page shows join the error; the browser
+/// and the bridge stop; then it fails with Dovecot's log.
+async fn finish(ui: Ui, mut s: Stack, mut result: R) {
     if let Err(e) = &mut result {
         let _ = ui.shot("FAILED").await;
         if let Ok(state) = ui
@@ -991,6 +997,7 @@ async fn run(kind: BrowserKind, store_scenario: bool) {
             e.push_str(&format!("\npage: {state}"));
         }
     }
+    let kind = ui.page.kind;
     let _ = ui.page.b.close().await;
     s.bridge.stop().await;
     if let Err(e) = result {
@@ -1012,7 +1019,7 @@ async fn kiosk_from_the_bridge_config_in_firefox() {
 /// (Chromium imports it offline, in the store scenario.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_programs_zip_imports_in_firefox() {
-    let mut s = stack(&[("keeper", 2)], false).await;
+    let s = stack(&[("keeper", 2)], false).await;
     let kind = BrowserKind::Firefox;
     let b = Browser::start(kind).await.expect("browser starts");
     let ui = Ui {
@@ -1025,7 +1032,7 @@ async fn another_programs_zip_imports_in_firefox() {
     };
     let (user, port) = ("keeper", s.d.tls_port());
     let kept = s.d.expected_bytes(user, 0);
-    let mut result = async {
+    let result = async {
         ui.open("").await?;
         ui.sign_in(port, user, true).await?;
         ui.wait(
@@ -1037,18 +1044,5 @@ async fn another_programs_zip_imports_in_firefox() {
         import_reads_a_deflated_zip_from_another_tool(&ui, user, port, &kept, 2).await
     }
     .await;
-    if let Err(e) = &mut result {
-        let _ = ui.shot("FAILED").await;
-        if let Ok(state) = ui
-            .eval("({ login: !r.querySelector('.login').hidden, inbox: !r.querySelector('.inbox').hidden, rows: r.querySelectorAll('.row').length, sync: r.querySelector('.syncline').textContent, errors: [...r.querySelectorAll('.error')].map((x) => x.textContent) })")
-            .await
-        {
-            e.push_str(&format!("\npage: {state}"));
-        }
-    }
-    let _ = ui.page.b.close().await;
-    s.bridge.stop().await;
-    if let Err(e) = result {
-        panic!("{}: {e}\n--- dovecot log ---\n{}", kind.name(), s.d.log());
-    }
+    finish(ui, s, result).await;
 }
