@@ -11,7 +11,9 @@
 //!   checked to be dark and light there, light and dark otherwise, and saved as a screenshot
 //!   each). axe looks into the element's open shadow root itself (checked: it reports an
 //!   unnamed button put there).
-//! - The keyboard (light session): arrows move the active row (announced through `aria-activedescendant` and
+//! - The keyboard (light session; also the toolbar: the search field reached by Shift+Tab from
+//!   the list, typing filters and Escape empties it, Tab on to the new-mail interval, which
+//!   the arrow keys change): arrows move the active row (announced through `aria-activedescendant` and
 //!   `aria-selected`), Enter opens the reader with the focus on its heading, Escape closes it
 //!   and the focus is back on the list with the same row active, Delete asks in a modal
 //!   dialog that keeps Tab and Shift+Tab inside and gives the focus back to its opener.
@@ -721,7 +723,79 @@ async fn keyboard_and_focus(ui: &Ui) -> R {
             "the device dialog gave the focus back to its button: {v}"
         )),
     )?;
-    Ok(())
+    toolbar_from_the_keyboard(ui).await
+}
+
+/// Presses Tab (or Shift+Tab, `back`) until `css` has the focus, at most `max` times: the
+/// control is reachable by the keyboard.
+async fn tab_to(ui: &Ui, css: &str, back: bool, max: usize) -> R {
+    let here = format!("r.activeElement === r.querySelector('{css}')");
+    for _ in 0..max {
+        if ui.eval(&here).await? == true {
+            return Ok(());
+        }
+        if back {
+            ui.shift_tab().await?;
+        } else {
+            ui.press(&[Key::Tab]).await?;
+        }
+    }
+    Err(ui.err(format!(
+        "{css} not reached with {max} presses of {}Tab (at {})",
+        if back { "Shift+" } else { "" },
+        ui.eval(FOCUSED).await?
+    )))
+}
+
+/// The toolbar from the keyboard: from the list, Shift+Tab reaches the search field; typing
+/// filters the list and Escape empties it again; Tab goes on to the new-mail interval, which
+/// the arrow keys change (and the choice is taken).
+async fn toolbar_from_the_keyboard(ui: &Ui) -> R {
+    let search = "form[role=search] input";
+    ui.eval("(r.querySelector('[role=grid]').focus(), 1)")
+        .await?;
+    tab_to(ui, search, true, 12).await?;
+    ui.b.type_in_shadow(HOST, search, "Holiday")
+        .await
+        .map_err(|e| ui.err(e))?;
+    let count = "r.querySelector('.count').textContent";
+    let v = ui
+        .wait(
+            "the search's results",
+            &format!("/ of 30 /.test({count}) && {count}"),
+            15,
+        )
+        .await?;
+    ensure(
+        v.as_str().is_some_and(|c| !c.starts_with("30 ")),
+        ui.err(format!("typing in the search field filters the list: {v}")),
+    )?;
+    ui.press(&[Key::Escape]).await?;
+    ui.wait(
+        "the whole list again",
+        &format!("{count} === '30 messages' && r.querySelector('{search}').value === ''"),
+        15,
+    )
+    .await?;
+    let select = "select.check-interval";
+    tab_to(ui, select, false, 6).await?;
+    let before = ui
+        .eval(&format!("r.querySelector('{select}').value"))
+        .await?;
+    ui.press(&[Key::Down]).await?;
+    let after = ui
+        .wait(
+            "the interval changed from the keyboard",
+            &format!(
+                "r.querySelector('{select}').value !== {before} && r.querySelector('{select}').value"
+            ),
+            15,
+        )
+        .await?;
+    ensure(
+        after != before,
+        ui.err(format!("Down on the interval: {before} -> {after}")),
+    )
 }
 
 /// `prefers-reduced-motion: reduce` leaves no transition or animation in the element; without
