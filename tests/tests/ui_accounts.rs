@@ -16,6 +16,8 @@
 //!    shows its kept mail without a connection.
 //! 5. Kiosk mode on the same device shows neither the accounts nor "Switch account".
 //!
+//! Each account keeps its own policy: a size limit set for one is not the other's.
+//!
 //! Needs web/pkg (`cargo xtask build-web`). Saves `target/screenshots/accounts-*-all-inboxes.png`
 //! (docs/screenshots/all-inboxes.png is the Chromium one).
 
@@ -149,6 +151,47 @@ async fn search_docs(ui: &InboxPage, account: &str) -> R<Json> {
     .map_err(|e| format!("{}: {e}", ui.kind.name()))
 }
 
+/// The size limit of the signed-in account's policy, as its device dialog shows it; with
+/// `set`, that limit is then saved, else the dialog is closed unchanged.
+async fn device_limit(ui: &InboxPage, set: Option<&str>) -> R<String> {
+    ui.wait(
+        "the device button",
+        "!r.querySelector('button.device').hidden",
+        20,
+    )
+    .await?;
+    ui.click("button.device").await?;
+    ui.wait(
+        "the device dialog",
+        "r.querySelector('.device-dialog').open",
+        20,
+    )
+    .await?;
+    let shown = ui
+        .eval("r.querySelector('.device-dialog [name=limit]').value")
+        .await?
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    if let Some(v) = set {
+        ui.eval(&format!(
+            "(r.querySelector('.device-dialog [name=limit]').value = {}, 1)",
+            json!(v)
+        ))
+        .await?;
+        ui.click(".device-dialog button.save").await?;
+    } else {
+        ui.click(".device-dialog button.cancel").await?;
+    }
+    ui.wait(
+        "the device dialog to close",
+        "!r.querySelector('.device-dialog').open",
+        20,
+    )
+    .await?;
+    Ok(shown)
+}
+
 /// Clicks the button `css` of the list entry of `account`.
 async fn entry_click(ui: &InboxPage, account: &str, css: &str) -> R {
     ui.click(&format!(".account-entry[data-account=\"{account}\"] {css}"))
@@ -185,6 +228,8 @@ async fn scenario(ui: &InboxPage) -> R {
         )?;
         ui.sign_in(port, ALICE, true).await?;
         kept(ui, 2).await?;
+        // A's own policy: a size limit, set in its device dialog.
+        device_limit(ui, Some("123456")).await?;
         switch(ui).await?;
         wait_listed(ui, &[&a]).await?;
         ui.click("button.account-add").await?;
@@ -197,6 +242,11 @@ async fn scenario(ui: &InboxPage) -> R {
         )?;
         ui.sign_in(port, BOB, true).await?;
         kept(ui, 1).await?;
+        let limit = device_limit(ui, None).await?;
+        ensure(
+            limit.is_empty(),
+            format!("B has its own policy, not A's size limit: {limit:?}"),
+        )?;
         // B's search index saved too (web/search.js saves it a moment after a change): removing
         // B must take it along, so it has to exist first.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
@@ -238,6 +288,11 @@ async fn scenario(ui: &InboxPage) -> R {
             30,
         )
         .await?;
+        let limit = device_limit(ui, None).await?;
+        ensure(
+            limit == "123456",
+            format!("A's policy is still its own: size limit {limit:?}"),
+        )?;
         let text = stored_text(ui).await?;
         ensure(
             text.contains("pop3-inbox:accounts") && text.contains(ALICE_BODY) && text.contains(BOB_BODY),
