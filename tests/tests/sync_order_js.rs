@@ -10,7 +10,9 @@
 //! - a message over the size limit (its body stays on the server) is the only one read by
 //!   TOP, while the others download, and is kept as headers;
 //! - while a stored message's identity is being verified (its size changed), its TOP comes
-//!   before any RETR, as before.
+//!   before any RETR, as before;
+//! - while kept mail that vanished from the server may turn up under a new UIDL, a new
+//!   message's TOP comes first, and unmatched it is still kept in the same sync.
 //!
 //! Needs `node` (Debian's nodejs package) and web/pkg.
 
@@ -40,10 +42,13 @@ const headerPart = (b) => {
   return enc.encode(t.slice(0, t.indexOf('\r\n\r\n') + 4));
 };
 
-/** A server of `n` messages (`pad`: extra body bytes per message), recording the commands. */
-function server(n, pad = () => 0) {
+/**
+ * A server of `n` messages (`pad`: extra body bytes per message; `mail`: which mail each
+ * message number holds, default the same number), recording the commands.
+ */
+function server(n, pad = () => 0, mail = (m) => m) {
   const calls = [];
-  const bytes = (m) => raw(m, pad(m));
+  const bytes = (m) => raw(mail(m), pad(m));
   return {
     calls,
     bytes,
@@ -56,7 +61,7 @@ function server(n, pad = () => 0) {
       },
       async uidl() {
         calls.push('UIDL');
-        return Array.from({ length: n }, (_, i) => ({ msg: i + 1, uid: `uid-${i + 1}` }));
+        return Array.from({ length: n }, (_, i) => ({ msg: i + 1, uid: `uid-${mail(i + 1)}` }));
       },
       async fetchHeaders({ msgs }) {
         calls.push(`TOP ${msgs.join(',')}`);
@@ -124,6 +129,19 @@ const kept = async (store) => Object.fromEntries((await store.known(ACCOUNT)).ma
   const top = srv.calls.findIndex((c) => c.startsWith('TOP'));
   const retr = srv.calls.findIndex((c) => c.startsWith('RETR'));
   expect('verify: its TOP is answered before any RETR', [srv.calls[top], top >= 0 && top < retr && srv.calls[top + 1] === 'TOP answered'], ['TOP 3,1', true]);
+}
+
+// Kept mail vanished from the server (deleted by another client) may turn up under a new UIDL:
+// a new message's headers decide first, and an unmatched one is still kept in this sync.
+{
+  const store = await openStore({ memory: true });
+  await syncAccount({ session: server(2).session, store, account: ACCOUNT, SyncRun: pkg.SyncRun });
+  // Mail 1 stays, mail 2 is gone, mail 3 arrives (message numbers 1 and 2).
+  const srv = server(2, () => 0, (m) => (m === 1 ? 1 : 3));
+  const report = await syncAccount({ session: srv.session, store, account: ACCOUNT, SyncRun: pkg.SyncRun });
+  const top = srv.calls.indexOf('TOP 2');
+  expect('vanished mail: the new message is kept in the same sync', [report.stored, report.error, (await kept(store))['uid-3']], [1, null, 'full']);
+  expect('vanished mail: its TOP is answered before its RETR', top >= 0 && srv.calls[top + 1] === 'TOP answered' && srv.calls.indexOf('RETR 2') > top, true);
 }
 
 console.log(JSON.stringify({ checked, failures }, null, 1));

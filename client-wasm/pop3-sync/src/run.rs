@@ -943,18 +943,21 @@ impl SyncRun {
     /// [`SyncRun::body_headers`] before [`SyncRun::record_for`]). So the bodies need not wait
     /// for a TOP of every new message, and those headers are not read twice.
     ///
-    /// `None` while a `verify` message is undecided: its headers may set free a record that a
-    /// new message turns out to be (and spare that download), so every header comes first,
-    /// then `bodies_within` again.
+    /// `None` when headers decide what to download: while stored mail that vanished under its
+    /// UIDL may turn up as a new message (a fingerprint match spares that download, so new
+    /// messages wait for their headers and are not in `bodies` yet), or while a `verify`
+    /// message is undecided (its headers may set such a record free). Then every header comes
+    /// first, then `bodies_within` again.
     pub fn headers_besides(&self, bodies: &[u32]) -> Option<Vec<u32>> {
         if self.phase != Phase::Listed {
             return Some(Vec::new());
         }
         self.tick(self.entries.len() + bodies.len());
-        if self
-            .entries
-            .values()
-            .any(|e| matches!(e.ident, Ident::Verify(..)) && !e.headers_done)
+        if self.may_match()
+            || self
+                .entries
+                .values()
+                .any(|e| matches!(e.ident, Ident::Verify(..)) && !e.headers_done)
         {
             return None;
         }
