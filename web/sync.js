@@ -17,8 +17,9 @@
 //   -> meanwhile TOP n 0 (the inbox's list usually has them already) only for what
 //      run.headersBesides() names, the new messages whose body stays on the server; the run
 //      says whether and under which record the header bytes are written, and they commit
-//      while the bodies download. (While a stored message's identity is being verified, its
-//      headers and every other come first, then bodiesWithin again.)
+//      while the bodies download. (While a stored message's identity is being verified, or
+//      kept mail that vanished may turn up under a new UIDL, every header comes first, then
+//      bodiesWithin again.)
 //   -> only after every commit settled: DELE for what the run allows, persisted as pending
 //   -> QUIT (by the caller, after showing what will be deleted) -> finishSync()
 //
@@ -344,7 +345,8 @@ async function syncLocked({ session, store, account, policy, SyncRun, now = Date
   // A new message's body carries its own header section (recordFor reads it), so the bodies
   // start now, and TOP goes only to messages whose body stays on the server; the list's TOP
   // of every header no longer holds them up. Null: the headers decide first (a stored
-  // message's identity is being verified), then what to download.
+  // message's identity is being verified, or kept mail that vanished may turn up as a new
+  // message), then what to download.
   const besides = plan.headers.length ? run.headersBesides(fetch.bodies) : [];
   if (besides === null) {
     try {

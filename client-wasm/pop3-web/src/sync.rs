@@ -118,8 +118,8 @@ impl SyncRun {
 
     /// `headersBesides(bodies)` → the message numbers whose headers (`TOP n 0`) are still to
     /// fetch while `bodies` (of `bodiesWithin`) download now: the new messages among them take
-    /// theirs from the body (`recordFor`). `null`: headers first (a `verify` is undecided),
-    /// then `bodiesWithin` again.
+    /// theirs from the body (`recordFor`). `null`: headers first (a `verify` is undecided, or
+    /// vanished kept mail may turn up as a new message), then `bodiesWithin` again.
     #[wasm_bindgen(js_name = headersBesides)]
     pub fn headers_besides(&self, bodies: Vec<u32>) -> JsValue {
         self.inner
