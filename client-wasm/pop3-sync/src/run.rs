@@ -962,16 +962,21 @@ impl SyncRun {
             return None;
         }
         let coming: BTreeSet<u32> = bodies.iter().copied().collect();
-        let may_match = self.may_match();
         Some(
-            self.entries
-                .values()
-                .rev()
-                .filter(|e| self.needs_headers(e, may_match))
+            self.headers_to_read()
                 .filter(|e| !(matches!(e.ident, Ident::New(_)) && coming.contains(&e.msg)))
                 .map(|e| e.msg)
                 .collect(),
         )
+    }
+
+    /// The messages whose headers the plan asks for, newest first.
+    fn headers_to_read(&self) -> impl Iterator<Item = &Entry> {
+        let may_match = self.may_match();
+        self.entries
+            .values()
+            .rev()
+            .filter(move |e| self.needs_headers(e, may_match))
     }
 
     /// The full message `raw` of new message `msg` arrived before its headers were fed: its
@@ -989,15 +994,9 @@ impl SyncRun {
     /// The current plan (also after headers and stores: it always reflects what is left).
     pub fn plan(&self) -> Plan {
         let listed = self.phase == Phase::Listed;
-        let may_match = self.may_match();
         self.tick(2 * self.entries.len());
         let headers: Vec<u32> = if listed {
-            self.entries
-                .values()
-                .rev()
-                .filter(|e| self.needs_headers(e, may_match))
-                .map(|e| e.msg)
-                .collect()
+            self.headers_to_read().map(|e| e.msg).collect()
         } else {
             Vec::new()
         };
