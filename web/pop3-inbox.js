@@ -41,7 +41,7 @@
 // inserted with textContent (or as an attribute value), never as markup.
 
 import { CSS } from './pop3-inbox.css.js';
-import { InboxController, groupOf } from './inbox/controller.js';
+import { InboxController, errorKeys, groupOf } from './inbox/controller.js';
 import { defaultBridgeUrl } from './pop3.js';
 import { AccountForm } from './inbox/account-form.js';
 import { MessageList } from './inbox/message-list.js';
@@ -960,7 +960,7 @@ export class Pop3Inbox extends HTMLElement {
     const message = err?.message || String(err);
     const i18n = this.#i18n;
     const code = err?.code;
-    const known = code ? [`code.${code}`, `group.${groupOf(code)}`].find((k) => i18n.has(k)) : undefined;
+    const known = errorKeys(code).find((k) => i18n.has(k));
     const translated = known && (i18n.lang !== LAYER_LANG || !err?.message) ? i18n.t(known) : null;
     const detail = translated && err?.message ? [err.message, err.detail].filter(Boolean).join('\n\n') : err?.detail;
     const isCert = isCertificateError(err?.code);

@@ -106,6 +106,16 @@ export function groupOf(code) {
 }
 
 /**
+ * The catalog's texts for error `code`, most specific first: its own (`code.*`), then its
+ * group's (`group.*`). Empty without a code.
+ * @param {string | undefined} code
+ * @returns {string[]}
+ */
+export function errorKeys(code) {
+  return code ? [`code.${code}`, `group.${groupOf(code)}`] : [];
+}
+
+/**
  * A kept message (a store summary) as an item of the list shown without a session.
  * @param {import('../store.js').SummaryRow} x
  * @param {number} i its place: message numbers of kept mail are negative (no session's)
@@ -1127,8 +1137,7 @@ export class InboxController {
    * @param {ErrorLike | null | undefined} err
    */
   errorText(err) {
-    const code = err?.code;
-    return this.#layerText(String(err?.message || err), code ? [`code.${code}`, `group.${groupOf(code)}`] : []);
+    return this.#layerText(String(err?.message || err), errorKeys(err?.code));
   }
 
   /** Stops the background sync and waits for it, so no DELE follows what the user saw. */
