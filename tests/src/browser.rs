@@ -349,6 +349,17 @@ impl Browser {
         Ok(self.client.execute(script, args).await?)
     }
 
+    /// [`Browser::wait_js`] with `r` bound to `<pop3-inbox>`'s shadow root (the way
+    /// [`InboxPage::wait`] looks into the inbox).
+    pub async fn wait_inbox(&self, what: &str, expr: &str, timeout: Duration) -> Result<Json> {
+        self.wait_js(
+            what,
+            &format!("(() => {{ {INBOX_ROOT} return ({expr}); }})()"),
+            timeout,
+        )
+        .await
+    }
+
     /// Polls the JS expression `expr` until it is truthy; returns its last value.
     pub async fn wait_js(&self, what: &str, expr: &str, timeout: Duration) -> Result<Json> {
         let script = format!("return ({expr});");
@@ -896,11 +907,7 @@ impl InboxPage {
         secs: u64,
     ) -> std::result::Result<Json, String> {
         self.b
-            .wait_js(
-                what,
-                &format!("(() => {{ {INBOX_ROOT} return ({expr}); }})()"),
-                Duration::from_secs(secs),
-            )
+            .wait_inbox(what, expr, Duration::from_secs(secs))
             .await
             .map_err(|e| format!("{}: waiting for {what}: {e}", self.kind.name()))
     }
@@ -911,6 +918,32 @@ impl InboxPage {
             .click_in_shadow(INBOX_HOST, css)
             .await
             .map_err(|e| format!("{}: click {css}: {e}", self.kind.name()))
+    }
+
+    /// Opens "This device…" (the device dialog) with a real click and waits until it is open.
+    pub async fn open_device_dialog(&self) -> std::result::Result<(), String> {
+        self.click("button.device").await?;
+        self.wait(
+            "the device dialog",
+            "r.querySelector('.device-dialog').open",
+            15,
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Leaves the device dialog with its button `button` (`save`, `cancel`) and waits until it
+    /// is closed.
+    pub async fn close_device_dialog(&self, button: &str) -> std::result::Result<(), String> {
+        self.click(&format!(".device-dialog button.{button}"))
+            .await?;
+        self.wait(
+            "the device dialog to close",
+            "!r.querySelector('.device-dialog').open",
+            15,
+        )
+        .await
+        .map(|_| ())
     }
 
     /// Opens `url` and waits for the inbox element's account form.

@@ -160,13 +160,7 @@ async fn device_limit(ui: &InboxPage, set: Option<&str>) -> R<String> {
         20,
     )
     .await?;
-    ui.click("button.device").await?;
-    ui.wait(
-        "the device dialog",
-        "r.querySelector('.device-dialog').open",
-        20,
-    )
-    .await?;
+    ui.open_device_dialog().await?;
     let shown = ui
         .eval("r.querySelector('.device-dialog [name=limit]').value")
         .await?
@@ -179,16 +173,9 @@ async fn device_limit(ui: &InboxPage, set: Option<&str>) -> R<String> {
             json!(v)
         ))
         .await?;
-        ui.click(".device-dialog button.save").await?;
-    } else {
-        ui.click(".device-dialog button.cancel").await?;
     }
-    ui.wait(
-        "the device dialog to close",
-        "!r.querySelector('.device-dialog').open",
-        20,
-    )
-    .await?;
+    ui.close_device_dialog(if set.is_some() { "save" } else { "cancel" })
+        .await?;
     Ok(shown)
 }
 

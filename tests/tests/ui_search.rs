@@ -529,11 +529,7 @@ async fn in_the_inbox(page: &Page, server: &WebBridge, queries: u64) -> R<Json> 
     let root = e2e::browser::INBOX_ROOT;
     let wait = |what: &'static str, expr: String, secs: u64| async move {
         page.b
-            .wait_js(
-                what,
-                &format!("(() => {{ {root} return ({expr}); }})()"),
-                Duration::from_secs(secs),
-            )
+            .wait_inbox(what, &expr, Duration::from_secs(secs))
             .await
             .map_err(|e| format!("{}: waiting for {what}: {e}", page.kind.name()))
     };

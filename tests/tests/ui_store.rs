@@ -93,13 +93,7 @@ impl Ui {
     /// This device… → Import of the file at `path` (a real file chooser's input, given the path
     /// through WebDriver); returns what the dialog says, and closes it.
     async fn import(&self, path: &str) -> R<Json> {
-        self.click("button.device").await?;
-        self.wait(
-            "the device dialog",
-            "r.querySelector('.device-dialog').open",
-            15,
-        )
-        .await?;
+        self.open_device_dialog().await?;
         let input = self
             .b
             .find_in_shadow(HOST, ".device-dialog input[name=import]")
@@ -113,13 +107,7 @@ impl Ui {
                 20,
             )
             .await?;
-        self.click(".device-dialog button.cancel").await?;
-        self.wait(
-            "the dialog to close",
-            "!r.querySelector('.device-dialog').open",
-            15,
-        )
-        .await?;
+        self.close_device_dialog("cancel").await?;
         Ok(msg)
     }
 
@@ -284,21 +272,9 @@ async fn keep_read_offline_and_delete_after_download(ui: &Ui, s: &mut Stack) -> 
         60,
     )
     .await?;
-    ui.click("button.device").await?;
-    ui.wait(
-        "the device dialog",
-        "r.querySelector('.device-dialog').open",
-        15,
-    )
-    .await?;
+    ui.open_device_dialog().await?;
     ui.choose_policy("delete-after-download").await?;
-    ui.click(".device-dialog button.save").await?;
-    ui.wait(
-        "the dialog to close",
-        "!r.querySelector('.device-dialog').open",
-        15,
-    )
-    .await?;
+    ui.close_device_dialog("save").await?;
     // Refresh = a new session: the sync marks the kept messages for deletion, shown before QUIT.
     ui.click("button.refresh").await?;
     let marked = ui
@@ -452,13 +428,7 @@ async fn keep_read_offline_and_delete_after_download(ui: &Ui, s: &mut Stack) -> 
 async fn export_holds_every_kept_message(ui: &Ui, originals: &[Vec<u8>]) -> R {
     ui.b.capture_downloads().await.map_err(|e| e.to_string())?;
     for (button, name) in [("export-mbox", "mbox"), ("export-zip", "zip")] {
-        ui.click("button.device").await?;
-        ui.wait(
-            "the device dialog",
-            "r.querySelector('.device-dialog').open",
-            15,
-        )
-        .await?;
+        ui.open_device_dialog().await?;
         ui.click(&format!(".device-dialog button.{button}")).await?;
         let msg = ui
             .wait(
@@ -472,13 +442,7 @@ async fn export_holds_every_kept_message(ui: &Ui, originals: &[Vec<u8>]) -> R {
                 .is_some_and(|t| t.contains("Exported 6 messages")),
             format!("export ({name}): {msg}"),
         )?;
-        ui.click(".device-dialog button.cancel").await?;
-        ui.wait(
-            "the dialog to close",
-            "!r.querySelector('.device-dialog').open",
-            15,
-        )
-        .await?;
+        ui.close_device_dialog("cancel").await?;
     }
     let downloads = ui.b.downloads().await.map_err(|e| e.to_string())?;
     ensure(
