@@ -111,7 +111,8 @@ impl Ui {
         Ok(msg)
     }
 
-    /// The bytes of every full message the browser's IndexedDB store keeps for `user`.
+    /// The bytes of every full message the browser's IndexedDB store keeps for `user` (none
+    /// when there is no database).
     async fn kept_bytes(&self, user: &str, port: u16) -> R<Vec<Vec<u8>>> {
         let script = format!(
             "return new Promise((resolve) => {{
@@ -119,6 +120,7 @@ impl Ui {
                req.onerror = () => resolve('no database');
                req.onsuccess = () => {{
                  const db = req.result;
+                 if (!db.objectStoreNames.contains('messages')) {{ db.close(); resolve([]); return; }}
                  const acct = {acct};
                  const g = db.transaction('messages').objectStore('messages')
                    .getAll(IDBKeyRange.bound([acct, ''], [acct, []]));
@@ -158,28 +160,7 @@ impl Ui {
 
     /// Full records in the browser's IndexedDB store for `user` (0 when there is no database).
     async fn kept_in_indexeddb(&self, user: &str, port: u16) -> R<u64> {
-        let script = format!(
-            "return new Promise((resolve) => {{
-               const req = indexedDB.open('pop3-mail');
-               req.onerror = () => resolve(-1);
-               req.onsuccess = () => {{
-                 const db = req.result;
-                 if (!db.objectStoreNames.contains('messages')) {{ db.close(); resolve(0); return; }}
-                 const acct = {acct};
-                 const g = db.transaction('messages').objectStore('messages')
-                   .getAll(IDBKeyRange.bound([acct, ''], [acct, []]));
-                 g.onsuccess = () => {{ db.close(); resolve(g.result.filter((m) => m.full).length); }};
-                 g.onerror = () => {{ db.close(); resolve(-2); }};
-               }};
-             }});",
-            acct = json!(format!("{user}@localhost:{port}"))
-        );
-        let v = self
-            .b
-            .js(&script, vec![])
-            .await
-            .map_err(|e| e.to_string())?;
-        v.as_u64().ok_or_else(|| format!("IndexedDB count: {v}"))
+        Ok(self.kept_bytes(user, port).await?.len() as u64)
     }
 }
 
