@@ -28,7 +28,8 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex(&Sha256::digest(bytes))
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// Lower-case hex of `bytes`.
+pub(crate) fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(bytes.len() * 2);
     for b in bytes {
@@ -142,5 +143,27 @@ mod tests {
             sha256_hex(b"abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
+    }
+
+    proptest::proptest! {
+        /// A streamed download's checksum is the one the whole message would have had, however
+        /// it was cut: the stored record's `sha256` means the same either way.
+        #[test]
+        fn a_checksum_taken_in_pieces_is_the_wholes(
+            bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..300),
+            cuts in proptest::collection::vec(0usize..300, 0..6),
+        ) {
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(bytes.len())).collect();
+            cuts.sort_unstable();
+            let mut h = crate::Sha256Hasher::default();
+            let mut last = 0;
+            for c in cuts.into_iter().chain([bytes.len()]) {
+                h.update(&bytes[last..c]);
+                last = c;
+            }
+            let whole = crate::Sha256::of(&bytes);
+            proptest::prop_assert_eq!(h.finish(), whole.clone());
+            proptest::prop_assert_eq!(whole.as_str(), sha256_hex(&bytes));
+        }
     }
 }

@@ -43,7 +43,9 @@ mod run;
 pub use error::SyncError;
 pub use headers::{Summary, fingerprint, parse_summary, sha256_hex};
 pub use identify::{Identified, IdentifyIn, identify};
-pub use record::{CommitRecord, Committed, KnownRecord, Mode, Policy, Sha256, Stored};
+pub use record::{
+    CommitRecord, Committed, KnownRecord, Mode, Policy, Sha256, Sha256Hasher, Stored,
+};
 pub use run::{
     Blocked, BodiesToFetch, Deletion, DeletionReason, HeadersResult, ListingIn, Plan, PlanEntry,
     QuitResult, SPACE_MARGIN, ScanIn, Status, StorageEstimate, StoredResult, SyncOptions, SyncRun,

@@ -92,15 +92,9 @@ pub struct Sha256(String);
 impl Sha256 {
     /// The checksum of `bytes`.
     pub fn of(bytes: &[u8]) -> Sha256 {
-        use sha2::Digest;
-        const DIGITS: &[u8; 16] = b"0123456789abcdef";
-        let digest = sha2::Sha256::digest(bytes);
-        let mut s = String::with_capacity(64);
-        for b in digest {
-            s.push(char::from(DIGITS[usize::from(b >> 4)]));
-            s.push(char::from(DIGITS[usize::from(b & 15)]));
-        }
-        Sha256(s)
+        let mut h = Sha256Hasher::default();
+        h.update(bytes);
+        h.finish()
     }
 
     /// A checksum given as text (from the caller's store): 64 hexadecimal digits, either case.
@@ -119,6 +113,25 @@ impl Sha256 {
     /// definition of that key (`sha256:<hex>`); JavaScript never builds it.
     pub fn no_uidl_key(&self) -> String {
         no_uidl_key(&self.0)
+    }
+}
+
+/// A [`Sha256`] taken piece by piece: for a message too big to hold whole, hashed as its
+/// pieces arrive (a streamed download) and equal to [`Sha256::of`] the pieces joined.
+#[derive(Debug, Clone, Default)]
+pub struct Sha256Hasher(sha2::Sha256);
+
+impl Sha256Hasher {
+    /// Adds the next piece.
+    pub fn update(&mut self, bytes: &[u8]) {
+        use sha2::Digest;
+        self.0.update(bytes);
+    }
+
+    /// The checksum of every piece given, in order.
+    pub fn finish(self) -> Sha256 {
+        use sha2::Digest;
+        Sha256(crate::headers::hex(&self.0.finalize()))
     }
 }
 
