@@ -160,9 +160,21 @@ export interface FetchedHeaders {
 }
 
 export interface DownloadOptions {
-  onMessage?: ((msg: number, bytes: Uint8Array) => void) | undefined;
+  /** Each message in order; for a streamed one (`streamOver`) `bytes` is null and `streamed` says what `onChunk` got. */
+  onMessage?: ((msg: number, bytes: Uint8Array | null, streamed?: StreamedMessage) => void) | undefined;
   onProgress?: ((progress: Progress) => void) | undefined;
   signal?: AbortSignal | undefined;
+  /** A message that passes this many bytes goes to `onChunk` in pieces, never whole. */
+  streamOver?: number | undefined;
+  /** The pieces of a streamed message, in order: the first holds everything up to `streamOver`, the others about 1 MiB. */
+  onChunk?: ((msg: number, bytes: Uint8Array) => void) | undefined;
+}
+
+/** `onMessage`'s third argument for a streamed message. */
+export interface StreamedMessage {
+  size: number;
+  /** Lower-case hex SHA-256 of all its pieces joined. */
+  sha256: string;
 }
 
 export interface DownloadResult {
@@ -434,6 +446,8 @@ export interface SyncRun {
   /** The headers still to read while `bodies` download now; null: read every header first. */
   headersBesides(bodies: number[]): number[] | null;
   recordFor(msg: number, bytes: Uint8Array): KnownRecord;
+  /** `recordFor` for a message downloaded in pieces: its first piece's header section, and the checksum of all of it. */
+  recordForStreamed(msg: number, head: Uint8Array, sha256: string): KnownRecord;
   stored(msg: number, info: StoredInfo): { key: string; duplicate: boolean };
   deletions(): SyncDeletion[];
   deleteAcked(msg: number): void;

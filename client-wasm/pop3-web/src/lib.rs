@@ -20,4 +20,4 @@ mod timer;
 
 pub use error::error_codes;
 pub use session::{Session, connect};
-pub use sync::SyncRun;
+pub use sync::{SyncRun, sha256_hex};

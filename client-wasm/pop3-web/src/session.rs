@@ -30,6 +30,11 @@ use wasm_bindgen::prelude::*;
 /// (400) full, few enough that cancelling stops the traffic quickly.
 const BATCH_WINDOW: usize = 500;
 
+/// The pieces a streamed download hands over (`download`'s `streamOver`): big enough that a
+/// 60 MB message is some 60 calls and stored parts, small enough that the page never holds
+/// more than a few of them.
+const STREAM_PIECE: usize = 1 << 20;
+
 /// A promise's two functions.
 struct Deferred {
     resolve: Function,
@@ -67,7 +72,57 @@ struct Batch {
     results: Array,
     on_progress: Option<Function>,
     on_message: Option<Function>,
+    /// `download`'s streaming: past this many bytes a message goes to `on_chunk` in pieces.
+    stream_over: Option<usize>,
+    on_chunk: Option<Function>,
     signal: Option<web_sys::AbortSignal>,
+}
+
+/// One message of a batch while it arrives: its bytes, or, once it is streamed (bigger than
+/// the batch's `stream_over`), the piece not yet handed over and the checksum of all of it.
+#[derive(Default)]
+struct Arriving {
+    buf: Vec<u8>,
+    streamed: Option<Streamed>,
+}
+
+struct Streamed {
+    sha256: pop3_sync::Sha256Hasher,
+    size: u64,
+}
+
+/// `onMessage`'s third argument for a streamed message: its bytes went to `onChunk`.
+#[derive(serde::Serialize)]
+struct StreamedJs {
+    size: f64,
+    sha256: String,
+}
+
+impl Batch {
+    /// The piece of `a` to hand over now, if any: once a download passes `stream_over` bytes
+    /// (whatever LIST said, so a server cannot make the page hold more by understating a
+    /// size), everything it holds, then every `STREAM_PIECE` bytes. Each piece joins the
+    /// message's checksum as it goes.
+    fn piece_due(&self, a: &mut Arriving) -> Option<Vec<u8>> {
+        if self.kind != BatchKind::Download || self.on_chunk.is_none() {
+            return None;
+        }
+        let due = match &a.streamed {
+            Some(_) => a.buf.len() >= STREAM_PIECE,
+            None => a.buf.len() > self.stream_over?,
+        };
+        if !due {
+            return None;
+        }
+        let s = a.streamed.get_or_insert_with(|| Streamed {
+            sha256: pop3_sync::Sha256Hasher::default(),
+            size: 0,
+        });
+        s.sha256.update(&a.buf);
+        s.size += a.buf.len() as u64;
+        let keep = a.buf.capacity().min(STREAM_PIECE * 2);
+        Some(std::mem::replace(&mut a.buf, Vec::with_capacity(keep)))
+    }
 }
 
 /// What an awaited command's answer settles.
@@ -82,7 +137,7 @@ enum Op {
     Quit(Deferred),
     BatchList(u64),
     BatchUidl(u64),
-    BatchItem(u64, u32, Vec<u8>),
+    BatchItem(u64, u32, Arriving),
 }
 
 impl Op {
@@ -1007,8 +1062,13 @@ impl Inner {
                 _ => {}
             },
             Event::MessageData { handle, data } => match self.pending.get_mut(&handle) {
-                Some(Op::Body(_, buf)) | Some(Op::BatchItem(_, _, buf)) => {
-                    buf.extend_from_slice(&data)
+                Some(Op::Body(_, buf)) => buf.extend_from_slice(&data),
+                Some(Op::BatchItem(id, msg, a)) => {
+                    a.buf.extend_from_slice(&data);
+                    let (id, msg) = (*id, *msg);
+                    if let Some(piece) = self.batches.get(&id).and_then(|b| b.piece_due(a)) {
+                        self.batch_piece(id, msg, piece);
+                    }
                 }
                 _ => {}
             },
@@ -1017,7 +1077,7 @@ impl Inner {
                     let v = Uint8Array::from(buf.as_slice()).into();
                     self.resolve(d, v);
                 }
-                Some(Op::BatchItem(id, msg, buf)) => self.batch_item_done(id, msg, buf),
+                Some(Op::BatchItem(id, msg, a)) => self.batch_item_done(id, msg, a),
                 _ => {}
             },
             Event::Done { handle, .. } => match self.pending.remove(&handle) {
@@ -1109,13 +1169,60 @@ impl Inner {
 
     // ----- batches -----
 
-    fn batch_item_done(&mut self, id: u64, msg: u32, buf: Vec<u8>) {
+    /// Hands a streamed message's next piece to `onChunk`.
+    fn batch_piece(&mut self, id: u64, msg: u32, piece: Vec<u8>) {
+        if let Some(f) = self.batches.get(&id).and_then(|b| b.on_chunk.clone()) {
+            let bytes: JsValue = Uint8Array::from(piece.as_slice()).into();
+            self.call(&f, &[JsValue::from(msg), bytes]);
+        }
+    }
+
+    fn batch_item_done(&mut self, id: u64, msg: u32, mut a: Arriving) {
         let Some(b) = self.batches.get_mut(&id) else {
             return;
         };
         b.outstanding -= 1;
         b.done += 1;
-        b.bytes += buf.len() as f64;
+        // A streamed message: its last piece goes to `onChunk`, and `onMessage` gets its size
+        // and checksum in place of the bytes.
+        let streamed = a.streamed.take().map(|mut s| {
+            s.sha256.update(&a.buf);
+            s.size += a.buf.len() as u64;
+            s
+        });
+        let size = streamed.as_ref().map_or(a.buf.len() as u64, |s| s.size);
+        b.bytes += size as f64;
+        if let Some(s) = streamed {
+            let last = std::mem::take(&mut a.buf);
+            if !last.is_empty() {
+                self.batch_piece(id, msg, last);
+            }
+            let info = to_js(&StreamedJs {
+                size: s.size as f64,
+                sha256: s.sha256.finish().as_str().to_string(),
+            });
+            let Some(b) = self.batches.get_mut(&id) else {
+                return;
+            };
+            let progress = to_js(&ProgressJs {
+                done: b.done,
+                total: b.total,
+                bytes: b.bytes,
+                total_bytes: b.total_bytes,
+            });
+            let mut calls = Vec::new();
+            if let Some(f) = &b.on_message {
+                calls.push((f.clone(), vec![JsValue::from(msg), JsValue::NULL, info]));
+            }
+            if let Some(f) = &b.on_progress {
+                calls.push((f.clone(), vec![progress]));
+            }
+            for (f, args) in calls {
+                self.call(&f, &args);
+            }
+            return;
+        }
+        let buf = a.buf;
         let bytes: JsValue = Uint8Array::from(buf.as_slice()).into();
         let progress = to_js(&ProgressJs {
             done: b.done,
@@ -1202,7 +1309,8 @@ impl Inner {
                     BatchKind::Download => t.retr(n),
                 };
                 b.outstanding += 1;
-                self.pending.insert(h, Op::BatchItem(id, msg, Vec::new()));
+                self.pending
+                    .insert(h, Op::BatchItem(id, msg, Arriving::default()));
                 progressed = true;
             }
             if b.todo.is_empty()
@@ -1664,7 +1772,11 @@ impl Session {
     }
 
     /// Downloads `msgs` (RETR, pipelined), calling `onMessage(msg, bytes)` for each in order;
-    /// resolves `{count, bytes}`. Options: `onMessage`, `onProgress`, `signal`.
+    /// resolves `{count, bytes}`. Options: `onMessage`, `onProgress`, `signal`, and for big
+    /// messages `streamOver` with `onChunk`: a message that passes `streamOver` bytes is handed
+    /// to `onChunk(msg, bytes)` in pieces (the first holds everything up to that point, the
+    /// others about 1 MiB), never whole, and then `onMessage(msg, null, {size, sha256})`
+    /// gives its size and the checksum of all its pieces.
     pub fn download(&self, msgs: Vec<u32>, options: JsValue) -> Promise {
         self.batch(BatchKind::Download, Some(msgs), None, &options)
     }
@@ -1703,6 +1815,11 @@ impl Session {
                 results: Array::new(),
                 on_progress: func("onProgress"),
                 on_message: func("onMessage"),
+                stream_over: get(options, "streamOver")
+                    .and_then(|v| v.as_f64())
+                    .filter(|v| *v >= 0.0)
+                    .map(|v| v as usize),
+                on_chunk: func("onChunk"),
                 signal,
             };
             let uidl = i

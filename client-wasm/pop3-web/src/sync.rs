@@ -109,6 +109,26 @@ impl SyncRun {
             .map_err(|e| sync_err(&e))
     }
 
+    /// `recordForStreamed(msg, head, sha256)`: `recordFor` for a message downloaded in pieces
+    /// (`download`'s `streamOver`), never held whole: `head` is its first piece (its header
+    /// section is in it), `sha256` the checksum `onMessage` gave for all of it.
+    #[wasm_bindgen(js_name = recordForStreamed)]
+    pub fn record_for_streamed(
+        &mut self,
+        msg: u32,
+        head: &[u8],
+        sha256: &str,
+    ) -> Result<JsValue, JsValue> {
+        let sha256 = Sha256::parse(sha256).map_err(|e| sync_err(&e))?;
+        self.inner
+            .body_headers(msg, head)
+            .map_err(|e| sync_err(&e))?;
+        self.inner
+            .record_for(msg, &Committed::Full { sha256 })
+            .map(|r| to_js(&r))
+            .map_err(|e| sync_err(&e))
+    }
+
     /// `bodiesWithin({ quota, usage } | null)` → `{ bodies, totalBytes, warning }`: the bodies
     /// to download now, within the storage estimate (`null`: the browser does not say).
     #[wasm_bindgen(js_name = bodiesWithin)]

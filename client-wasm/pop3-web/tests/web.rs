@@ -334,3 +334,76 @@ async fn batches_reuse_the_sessions_listing_until_dele_or_rset() {
     // Nothing is deleted: this mailbox serves the other tests.
     s.close();
 }
+
+#[wasm_bindgen_test]
+async fn a_message_past_stream_over_comes_in_pieces_that_join_to_its_bytes_with_their_checksum() {
+    let e = env();
+    let s = pop3_web::connect(login(&e, "web", "pw-web", e.tls_port, "tls"))
+        .await
+        .unwrap();
+    // The mailbox's smallest and biggest messages; the threshold lies between them.
+    let mut all = Vec::new();
+    for m in 1..=e.count {
+        all.push((m, Uint8Array::new(&wait(s.retr(m)).await.unwrap()).to_vec()));
+    }
+    all.sort_by_key(|(_, b)| b.len());
+    let (small, big) = (all[0].clone(), all[all.len() - 1].clone());
+    assert!(
+        small.1.len() < big.1.len(),
+        "the mailbox's messages differ in size"
+    );
+    let over = small.1.len() as u32;
+
+    type Seen = Vec<(u32, Option<Vec<u8>>, JsValue)>;
+    let pieces = std::rc::Rc::new(std::cell::RefCell::new(Vec::<(u32, Vec<u8>)>::new()));
+    let ends = std::rc::Rc::new(std::cell::RefCell::new(Seen::new()));
+    let (p, m) = (pieces.clone(), ends.clone());
+    let on_chunk = wasm_bindgen::closure::Closure::<dyn FnMut(u32, Uint8Array)>::new(
+        move |msg: u32, b: Uint8Array| p.borrow_mut().push((msg, b.to_vec())),
+    );
+    let on_message = wasm_bindgen::closure::Closure::<dyn FnMut(u32, JsValue, JsValue)>::new(
+        move |msg: u32, b: JsValue, info: JsValue| {
+            let bytes = (!b.is_null()).then(|| Uint8Array::new(&b).to_vec());
+            m.borrow_mut().push((msg, bytes, info));
+        },
+    );
+    let opts = options(&[
+        ("onMessage", on_message.as_ref().clone()),
+        ("onChunk", on_chunk.as_ref().clone()),
+        ("streamOver", over.into()),
+    ]);
+    let got = wait(s.download(vec![big.0, small.0], opts)).await.unwrap();
+    assert_eq!(
+        prop(&got, "bytes").as_f64(),
+        Some((big.1.len() + small.1.len()) as f64),
+        "the batch counts a streamed message's bytes too"
+    );
+    let ends = ends.take();
+    assert_eq!(ends.len(), 2, "onMessage once per message");
+    // The big one: pieces only, joined they are its bytes, and its checksum is theirs.
+    let (msg, bytes, info) = &ends[0];
+    assert_eq!(
+        (*msg, bytes.is_none()),
+        (big.0, true),
+        "no whole bytes for a streamed message"
+    );
+    let pieces = pieces.take();
+    // (Here it may all arrive in one read: one piece, past the threshold.)
+    assert!(!pieces.is_empty(), "handed over in pieces");
+    assert!(
+        pieces.iter().all(|(m, _)| *m == big.0),
+        "only the big message streams"
+    );
+    assert!(pieces[0].1.len() > over as usize);
+    let joined: Vec<u8> = pieces.iter().flat_map(|(_, b)| b.clone()).collect();
+    assert_eq!(joined, big.1, "the pieces join to the message's bytes");
+    assert_eq!(prop(info, "size").as_f64(), Some(big.1.len() as f64));
+    assert_eq!(
+        prop(info, "sha256").as_string(),
+        Some(pop3_web::sha256_hex(&big.1))
+    );
+    // The small one comes whole, as without streaming.
+    assert_eq!(ends[1].0, small.0);
+    assert_eq!(ends[1].1.as_deref(), Some(small.1.as_slice()));
+    s.close();
+}
