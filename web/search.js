@@ -36,6 +36,13 @@ const DB_VERSION = 1;
 const OBJECT_STORE = 'indexes';
 /** Body text beyond this many characters is not indexed (keeps the index small; the start of a message is what people search for). */
 const BODY_MAX_CHARS = 64 * 1024;
+/**
+ * Of a bigger message, only the start is read to index it (its text comes first; the rest is
+ * mostly attachments): reading a 60 MB message whole would take the page that much memory
+ * again, after the sync kept it in pieces so that it never would. Attachments that begin
+ * past this point are not found by name.
+ */
+const BODY_READ_MAX = 4 * 1024 * 1024;
 /** The index is saved this long after its last change (saving serializes all of it). */
 const SAVE_DELAY_MS = 1500;
 /**
@@ -533,7 +540,7 @@ export class MailSearch {
         this.#pending.delete(key);
         let bytes;
         try {
-          bytes = await this.#store.readMessage(this.#account, key);
+          bytes = await this.#store.readStart(this.#account, key, BODY_READ_MAX);
         } catch {
           continue; // deleted meanwhile, or damaged (the reader says so): nothing to index
         }

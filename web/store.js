@@ -4,7 +4,9 @@
 //
 // Layout (database "pop3-mail", one record per message in each store, never one blob per
 // folder, so a damaged record costs at most that one message):
-//   messages   [account, key] -> { bytes, full, sha256, size }      the raw message (or headers)
+//   messages   [account, key] -> { bytes, full, sha256, size }      the raw message (or headers):
+//              a Uint8Array, or a Blob for a message downloaded in pieces (sync.js streams big
+//              ones), so the page never holds it whole; readers get a Uint8Array either way
 //   summaries  [account, key] -> { from, subject, dateMs, size, … } what the list shows
 //   uidl       [account, key] -> the sync engine's KnownRecord (docs/js-api.md, "Sync and export")
 // `key` is the sync engine's stable key for a message (its UIDL, or a checksum for mail fetched
@@ -65,13 +67,54 @@
  * One message to commit: `commitMessage(account, message)`.
  * @typedef {object} CommitInput
  * @property {string} key the sync engine's key (its record's `key`)
- * @property {Uint8Array} bytes the whole message, or its headers
+ * @property {Uint8Array | Blob} bytes the whole message, or its headers; a Blob for a message
+ *   kept in pieces (a streamed download: the page never held it whole)
+ * @property {string} [sha256] a Blob's checksum, taken from its pieces as they arrived (a Blob
+ *   is not read back to hash it: that would hold it whole); required with a Blob
  * @property {boolean} full
  * @property {Summary} summary
  * @property {KnownRecord | null | undefined} [known] the engine's record to write beside the bytes
  */
 
 /** @typedef {(bytes: Uint8Array) => Promise<string>} Hasher lower-case hex SHA-256 */
+
+/**
+ * Whether a message's bytes are a Uint8Array (else a Blob). Not `instanceof`: bytes from
+ * another realm (a frame, a test driver's sandbox) are a Uint8Array of another constructor.
+ * @param {Uint8Array | Blob} bytes
+ * @returns {bytes is Uint8Array}
+ */
+const isArray = (bytes) => ArrayBuffer.isView(bytes);
+
+/**
+ * The size of a message's bytes, whichever form they have.
+ * @param {Uint8Array | Blob} bytes
+ */
+export const sizeOf = (bytes) => (isArray(bytes) ? bytes.length : bytes.size);
+
+/**
+ * A message's checksum for its commit: hashed here, or, for a Blob, the one its pieces gave.
+ * @param {CommitInput} m
+ * @param {Hasher} hash
+ * @returns {Promise<string>}
+ */
+function checksumOf(m, hash) {
+  if (isArray(m.bytes)) return hash(m.bytes);
+  if (typeof m.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(m.sha256)) {
+    return Promise.reject(new TypeError('a message kept as a Blob needs its lower-case hex sha256'));
+  }
+  return Promise.resolve(m.sha256);
+}
+
+/**
+ * A stored message's bytes as a Uint8Array (a Blob is read whole here: for the reader and
+ * export, which need all of it).
+ * @param {Uint8Array | Blob} bytes
+ * @returns {Promise<Uint8Array>}
+ */
+async function bytesOf(bytes) {
+  return isArray(bytes) ? bytes : new Uint8Array(await bytes.arrayBuffer());
+}
 
 /**
  * A message the store has just committed, as its observers see it (`observe()`).
@@ -280,7 +323,7 @@ function transaction(db, stores, mode, strict = false) {
 export async function writeBatch(db, account, messages, hash) {
   // Checksums first: nothing may be awaited inside the transaction but its own requests. All
   // at once: WebCrypto digests run beside each other, and one at a time each waited its turn.
-  const sums = await Promise.all(messages.map((m) => hash(m.bytes)));
+  const sums = await Promise.all(messages.map((m) => checksumOf(m, hash)));
   const tx = transaction(db, ['messages', 'summaries', 'uidl'], 'readwrite', true);
   const committed = done(tx).catch((e) => Promise.reject(storeError(e)));
   /** @type {Map<string, any>} the UIDL record of each key, as this commit leaves it */
@@ -305,7 +348,7 @@ export async function writeBatch(db, account, messages, hash) {
         return;
       }
       const sha256 = sums[i];
-      msgs.put({ account, key, bytes, full, sha256, size: bytes.length });
+      msgs.put({ account, key, bytes, full, sha256, size: sizeOf(bytes) });
       summaries.put({ ...summary, account, key, full, storedMs });
       // The record says what the bytes beside it are, in the same commit: never ahead of them.
       const rec = { ...current.get(key), ...known, account, key, stored: full ? 'full' : 'headers', sha256: full ? sha256 : (known?.sha256 ?? null) };
@@ -620,7 +663,24 @@ class IdbStore {
     const tx = this.#tx(['messages'], 'readonly');
     const rec = await req(tx.objectStore('messages').get([account, key]));
     if (!rec) throw new StoreError('not_found', 'This message is not kept on this device.');
-    return verify(rec, await this.#hash(rec.bytes));
+    const bytes = await bytesOf(rec.bytes);
+    return verify(rec, bytes, await this.#hash(bytes));
+  }
+
+  /**
+   * The first `max` bytes of a kept message, for the search index, which reads no further
+   * into a big one: all of it, checked as readMessage() does, when it is no longer; else the
+   * start only, unchecked (the checksum covers the whole; the reader checks it).
+   * @param {string} account
+   * @param {string} key
+   * @param {number} max
+   * @returns {Promise<Uint8Array>}
+   */
+  async readStart(account, key, max) {
+    const tx = this.#tx(['messages'], 'readonly');
+    const rec = await req(tx.objectStore('messages').get([account, key]));
+    if (!rec) throw new StoreError('not_found', 'This message is not kept on this device.');
+    return start(rec, max, this.#hash);
   }
 
   /**
@@ -631,7 +691,7 @@ class IdbStore {
   async allMessages(account) {
     const tx = this.#tx(['messages'], 'readonly');
     const rows = await req(tx.objectStore('messages').getAll(accountRange(account)));
-    return rows.map(({ key, bytes, full, sha256 }) => ({ key, bytes, full, sha256 }));
+    return Promise.all(rows.map(async ({ key, bytes, full, sha256 }) => ({ key, bytes: await bytesOf(bytes), full, sha256 })));
   }
 
   /**
@@ -694,20 +754,33 @@ class IdbStore {
 }
 
 /**
- * @param {{ bytes: Uint8Array, sha256: string }} rec a `messages` record
- * @param {string} actual the checksum of its bytes now
+ * @param {{ sha256: string }} rec a `messages` record
+ * @param {Uint8Array} bytes its bytes
+ * @param {string} actual their checksum now
  */
-function verify(rec, actual) {
+function verify(rec, bytes, actual) {
   if (rec.sha256 && actual !== rec.sha256) {
     throw new StoreError('corrupt', 'The copy of this message on this device is damaged. It will be downloaded again if it is still on the server.');
   }
-  return rec.bytes;
+  return bytes;
+}
+
+/**
+ * `readStart()` of either store.
+ * @param {{ bytes: Uint8Array | Blob, sha256: string }} rec a `messages` record
+ * @param {number} max
+ * @param {Hasher} hash
+ */
+async function start(rec, max, hash) {
+  if (sizeOf(rec.bytes) > max) return bytesOf(rec.bytes.slice(0, max));
+  const bytes = await bytesOf(rec.bytes);
+  return verify(rec, bytes, await hash(bytes));
 }
 
 /**
  * One message of the memory store: what the three IndexedDB stores hold under its key.
  * @typedef {object} MemoryRow
- * @property {StoredMessage & { size: number } | undefined} [message]
+ * @property {Omit<StoredMessage, 'bytes'> & { bytes: Uint8Array | Blob, size: number } | undefined} [message]
  * @property {Summary & { key: string, full: boolean, storedMs: number } | undefined} [summary]
  * @property {KnownRecord | undefined} [uidl]
  */
@@ -801,7 +874,7 @@ class MemoryStore {
   async commitMessages(account, messages) {
     /** @type {string[]} */
     const sums = [];
-    for (const m of messages) sums.push(await this.#hash(m.bytes));
+    for (const m of messages) sums.push(await checksumOf(m, this.#hash));
     const storedMs = Date.now();
     /** @type {Set<number>} headers not written over a kept body (as `writeBatch`) */
     const unchanged = new Set();
@@ -812,7 +885,7 @@ class MemoryStore {
       }
       const sha256 = sums[i];
       this.#rows.set(`${account}\n${key}`, {
-        message: { key, bytes, full, sha256, size: bytes.length },
+        message: { key, bytes, full, sha256, size: sizeOf(bytes) },
         summary: { ...summary, key, full, storedMs },
         // (`known` is the engine's whole record: the merged record is one too.)
         uidl: /** @type {KnownRecord} */ ({ ...this.#rows.get(`${account}\n${key}`)?.uidl, ...known, key, stored: full ? 'full' : 'headers', sha256: full ? sha256 : (known?.sha256 ?? null) }),
@@ -841,7 +914,20 @@ class MemoryStore {
   async readMessage(account, key) {
     const rec = this.#rows.get(`${account}\n${key}`)?.message;
     if (!rec) throw new StoreError('not_found', 'This message is not kept on this device.');
-    return verify(rec, await this.#hash(rec.bytes));
+    const bytes = await bytesOf(rec.bytes);
+    return verify(rec, bytes, await this.#hash(bytes));
+  }
+
+  /**
+   * @param {string} account
+   * @param {string} key
+   * @param {number} max
+   * @returns {Promise<Uint8Array>}
+   */
+  async readStart(account, key, max) {
+    const rec = this.#rows.get(`${account}\n${key}`)?.message;
+    if (!rec) throw new StoreError('not_found', 'This message is not kept on this device.');
+    return start(rec, max, this.#hash);
   }
 
   /**
@@ -849,9 +935,13 @@ class MemoryStore {
    * @returns {Promise<StoredMessage[]>}
    */
   async allMessages(account) {
-    return this.#all(account)
-      .filter((r) => r.message)
-      .map((r) => ({ .../** @type {NonNullable<MemoryRow['message']>} */ (r.message) }));
+    const rows = this.#all(account).filter((r) => r.message);
+    return Promise.all(
+      rows.map(async (r) => {
+        const m = /** @type {NonNullable<MemoryRow['message']>} */ (r.message);
+        return { key: m.key, bytes: await bytesOf(m.bytes), full: m.full, sha256: m.sha256 };
+      }),
+    );
   }
 
   /**

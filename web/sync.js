@@ -26,7 +26,7 @@
 // A failure anywhere before QUIT leaves the mail on the server (POP3 forgets DELE marks without
 // QUIT), and the pending deletions are retried by the next sync.
 
-import { withSyncLock, storageEstimate } from './store.js';
+import { withSyncLock, storageEstimate, sizeOf } from './store.js';
 import { summarizeHeaders } from './pop3.js';
 
 /**
@@ -56,6 +56,14 @@ export function summaryOf(bytes, size) {
   const s = /** @type {HeaderSummary} */ (summarizeHeaders(headerSection(bytes))); // (pkg's .d.ts says `object`)
   return { from: s.from || '', subject: s.subject || '', to: s.to || '', dateMs: s.date ? s.date.getTime() : null, size };
 }
+
+/**
+ * A message that grows past this many bytes is downloaded in pieces and kept as a Blob made of
+ * them (`download`'s `streamOver`), its checksum taken as the pieces arrive: the page never
+ * holds it whole (a 60 MB message took the page about 1 GB held whole). Smaller ones keep the
+ * faster path, whole.
+ */
+export const STREAM_OVER = 8 * 1024 * 1024;
 
 /** A batch is committed in one strict transaction: at most this many messages … */
 export const BATCH_MAX_MESSAGES = 500;
@@ -140,7 +148,7 @@ function commitQueue(store, account, after, onError) {
     add(msg, input) {
       if (failed) return;
       open.push({ msg, input });
-      openBytes += input.bytes.length;
+      openBytes += sizeOf(input.bytes);
       if (open.length >= BATCH_MAX_MESSAGES || openBytes >= BATCH_MAX_BYTES) seal();
       kick();
     },
@@ -399,26 +407,50 @@ async function syncLocked({ session, store, account, policy, SyncRun, now = Date
         // Durable now: only from here on may the run count it as stored (and so deletable).
         run.stored(msg, { sha256: sums[i].sha256, full: true });
         report.stored++;
-        report.bytes += input.bytes.length;
+        report.bytes += sizeOf(input.bytes);
         onStored?.({ msg, key: input.key, summary: input.summary, full: true });
       });
     },
     fail,
   );
+  // A big message's pieces while it arrives (`STREAM_OVER`): its header section, and each
+  // piece as a Blob (the browser keeps a Blob's bytes outside the page's heap).
+  /** @type {Map<number, { head: Uint8Array, parts: Blob[] }>} */
+  const streams = new Map();
   try {
     if (bodies.length) {
       await session.download(bodies, {
         signal: ctrl.signal,
         onProgress: (p) => onProgress?.({ phase: 'bodies', ...p }),
-        onMessage: (msg, bytes) => {
+        streamOver: STREAM_OVER,
+        onChunk: (msg, piece) => {
+          if (commitError) return;
+          let s = streams.get(msg);
+          // (A copy of the header section: the first piece itself can go.)
+          if (!s) streams.set(msg, (s = { head: headerSection(piece).slice(), parts: [] }));
+          s.parts.push(new Blob([/** @type {Uint8Array<ArrayBuffer>} */ (piece)]));
+        },
+        onMessage: (msg, whole, streamed) => {
           if (commitError) return;
           try {
-            // The run's record: its key (a reused UIDL's new key, the checksum without UIDL) and fields.
-            const rec = run.recordFor(msg, bytes);
             const hb = headerBytes.get(msg);
             const shown = headerSummaries.get(msg);
-            const summary = shown && shown.size === rec.size ? shown : hb ? summaryOf(hb, rec.size) : summaryOf(bytes, bytes.length);
-            bodyCommits.add(msg, { key: rec.key, bytes, full: true, summary, known: rec });
+            /** @type {import('./store.js').CommitInput} */
+            let input;
+            if (whole) {
+              // The run's record: its key (a reused UIDL's new key, the checksum without UIDL) and fields.
+              const rec = run.recordFor(msg, whole);
+              const summary = shown && shown.size === rec.size ? shown : hb ? summaryOf(hb, rec.size) : summaryOf(whole, whole.length);
+              input = { key: rec.key, bytes: whole, full: true, summary, known: rec };
+            } else {
+              const s = streams.get(msg);
+              streams.delete(msg);
+              if (!s || !streamed) throw new Error(`message ${msg} arrived neither whole nor in pieces`);
+              const rec = run.recordForStreamed(msg, s.head, streamed.sha256);
+              const summary = shown && shown.size === rec.size ? shown : hb ? summaryOf(hb, rec.size) : summaryOf(s.head, streamed.size);
+              input = { key: rec.key, bytes: new Blob(s.parts), sha256: streamed.sha256, full: true, summary, known: rec };
+            }
+            bodyCommits.add(msg, input);
           } catch (err) {
             fail(err);
           }

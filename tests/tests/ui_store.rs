@@ -8,6 +8,9 @@
 //!   server had) and imported: an mbox, and a zip another program made (Python's `zipfile`,
 //!   deflated entries), whose new messages are kept byte for byte.
 //! - Firefox: the same zip of another program imported while signed in.
+//! - Chromium and Firefox: a 12 MB message (a 9 MB attachment) is kept in pieces, as one Blob
+//!   byte for byte the server's, and the reader opens it from the device with its text and
+//!   attachment.
 //! - Chromium and Firefox: kiosk mode (from the page's URL in Chromium, imposed by the bridge's
 //!   `kiosk` setting in Firefox) keeps mail in memory only (no database even while signed in),
 //!   ignores a deleting policy and, after the idle time with a visible countdown, logs out
@@ -990,4 +993,140 @@ async fn another_programs_zip_imports_in_firefox() {
     }
     .await;
     finish(ui, s, result).await;
+}
+
+/// A message past sync.js's `STREAM_OVER` (8 MiB): a short text and a 9 MB attachment.
+fn big_message(user: &str) -> Vec<u8> {
+    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+    let scan: Vec<u8> = (0..9_000_000)
+        .map(|_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed as u8
+        })
+        .collect();
+    use base64::Engine as _;
+    let flat = base64::engine::general_purpose::STANDARD.encode(&scan);
+    // 76 characters a line, as RFC 2045 asks.
+    let b64: String = flat
+        .as_bytes()
+        .chunks(76)
+        .map(|l| format!("{}\r\n", String::from_utf8_lossy(l)))
+        .collect();
+    format!(
+        "From: Scanner <scanner@example.org>\r\nTo: {user}@example.org\r\nSubject: The big scan\r\n\
+         Date: Sat, 05 Dec 2026 09:00:00 +0000\r\nMessage-ID: <big-scan@example.org>\r\n\
+         MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n\
+         --b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{BIG_TEXT}\r\n\
+         --b1\r\nContent-Type: application/pdf; name=\"scan.pdf\"\r\n\
+         Content-Disposition: attachment; filename=\"scan.pdf\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n{b64}--b1--\r\n"
+    )
+    .into_bytes()
+}
+
+/// The big message's text: what the reader must show.
+const BIG_TEXT: &str = "Here is the scan you asked for: all 40 pages.";
+
+/// A big message is kept in pieces (a Blob in IndexedDB, byte for byte the server's), and the
+/// reader opens it from this device (Dovecot's own count: one RETR, the sync's) with its text
+/// and its attachment.
+async fn big_message_kept_in_pieces_and_read(kind: BrowserKind) {
+    let user = "big";
+    let bytes = big_message(user);
+    let d = Dovecot::start(DovecotOptions::new().user(
+        user,
+        &format!("pw-{user}"),
+        Mailbox::empty().raw_message(bytes.clone()),
+    ))
+    .expect("dovecot");
+    let bridge = ServedBridge::start(ui_config(&d)).await;
+    let s = Stack { d, bridge };
+    let b = Browser::start(kind).await.expect("browser starts");
+    let ui = Ui {
+        page: InboxPage {
+            b,
+            kind,
+            shots: "store-big",
+        },
+        base: format!("http://{}", s.bridge.addr),
+    };
+    let port = s.d.tls_port();
+    let result = async {
+        ui.open("").await?;
+        ui.sign_in(port, user, true).await?;
+        ui.wait(
+            "the sync to keep it",
+            "r.querySelector('.syncline').textContent.includes('1 message is kept')",
+            120,
+        )
+        .await?;
+        let kept = ui.kept_bytes(user, port).await?;
+        ensure(
+            kept == vec![bytes.clone()],
+            format!("kept byte for byte: {} kept", kept.len()),
+        )?;
+        let blob = ui
+            .b
+            .js(
+                &format!(
+                    "return new Promise((resolve) => {{ const q = indexedDB.open('pop3-mail'); q.onsuccess = () => {{
+                       const g = q.result.transaction('messages').objectStore('messages').getAll();
+                       g.onsuccess = () => {{ q.result.close(); resolve(g.result.map((m) => m.bytes instanceof window.Blob && m.size === {len})); }};
+                     }}; }});",
+                    len = bytes.len()
+                ),
+                vec![],
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        ensure(
+            blob == json!([true]),
+            format!("the store holds it as one Blob: {blob}"),
+        )?;
+        ui.eval("(r.querySelector('.row').click(), 1)").await?;
+        let text = e2e::offline::reader_text(&ui, BIG_TEXT, 60).await;
+        ensure(
+            text.contains(BIG_TEXT),
+            format!("the reader shows its text: {text:?}"),
+        )?;
+        let attachment = ui
+            .wait(
+                "its attachment",
+                "[...r.querySelectorAll('.reader .attachment-name')].map((x) => x.textContent).join(' ') === 'scan.pdf'",
+                30,
+            )
+            .await?;
+        ensure(attachment == json!(true), "the attachment is listed")?;
+        ui.shot("reader").await?;
+        let logouts = s.d.pop3_disconnects(user).len();
+        ui.click("button.logout").await?;
+        let start = std::time::Instant::now();
+        let line = loop {
+            if let Some(l) = s.d.pop3_disconnects(user).get(logouts) {
+                break l.clone();
+            }
+            if start.elapsed() > Duration::from_secs(15) {
+                return Err("Dovecot logged no logout".to_string());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        ensure(
+            line.contains("retr=1/"),
+            format!("the reader read it from this device, not the server: {line:?}"),
+        )
+    }
+    .await;
+    finish(ui, s, result).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_big_message_is_kept_in_pieces_and_read_in_chromium() {
+    big_message_kept_in_pieces_and_read(BrowserKind::Chromium).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_big_message_is_kept_in_pieces_and_read_in_firefox() {
+    big_message_kept_in_pieces_and_read(BrowserKind::Firefox).await;
 }
