@@ -161,6 +161,32 @@ pub fn count_matches(dir: &Path, expected: &[Vec<u8>]) -> (usize, usize) {
 /// one browser gets that browser's): the page's whole process, JS heap, wasm memory and
 /// IndexedDB's buffers in it, as `(pid, peak, now)`. Linux only (empty elsewhere).
 pub fn renderer_memory() -> Vec<(u32, u64, u64)> {
+    browser_memory()
+        .into_iter()
+        .filter(|p| p.kind == "renderer")
+        .map(|p| (p.pid, p.peak, p.now))
+        .collect()
+}
+
+/// One process of the browser under test (`browser_memory`).
+#[derive(Debug, Clone)]
+pub struct BrowserProcess {
+    /// The process id.
+    pub pid: u32,
+    /// Chromium's `--type=` (`renderer`, `gpu-process`, `utility`, …), `browser` for the main
+    /// process, or the executable's name for any other browser.
+    pub kind: String,
+    /// Peak resident memory since it started or since `reset_peaks` (VmHWM), bytes.
+    pub peak: u64,
+    /// Resident memory now (VmRSS), bytes.
+    pub now: u64,
+}
+
+/// Every process that descends from this one and belongs to a browser (Chromium's processes,
+/// Firefox's), with its kind and memory. Where the bytes of a page's Blobs and IndexedDB go
+/// depends on the browser: Chromium keeps them in the main process (or a storage utility),
+/// outside the page's renderer. Linux only (empty elsewhere).
+pub fn browser_memory() -> Vec<BrowserProcess> {
     let me = std::process::id();
     let parent = |pid: u32| -> Option<u32> {
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -173,9 +199,19 @@ pub fn renderer_memory() -> Vec<(u32, u64, u64)> {
             continue;
         };
         let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-        if !String::from_utf8_lossy(&cmd).contains("--type=renderer") {
+        let cmd = String::from_utf8_lossy(&cmd);
+        // (Chromium's child processes rewrite their command line into one string with spaces.)
+        let exe = cmd.split(['\0', ' ']).next().unwrap_or_default();
+        let exe = exe.rsplit('/').next().unwrap_or_default();
+        let kind = if let Some((_, t)) = cmd.split_once("--type=") {
+            t.split(['\0', ' ']).next().unwrap_or_default().to_string()
+        } else if exe.contains("chrom") {
+            "browser".to_string()
+        } else if exe.contains("firefox") {
+            exe.to_string()
+        } else {
             continue;
-        }
+        };
         let (mut p, mut ours) = (pid, false);
         for _ in 0..64 {
             match parent(p) {
@@ -199,7 +235,21 @@ pub fn renderer_memory() -> Vec<(u32, u64, u64)> {
                 .unwrap_or(0)
                 * 1024
         };
-        out.push((pid, kb("VmHWM:"), kb("VmRSS:")));
+        out.push(BrowserProcess {
+            pid,
+            kind,
+            peak: kb("VmHWM:"),
+            now: kb("VmRSS:"),
+        });
     }
     out
+}
+
+/// Sets each process's peak resident memory (VmHWM) back to what it holds now (Linux's
+/// `clear_refs` 5), so the next `browser_memory` gives the peak of what ran in between, not
+/// since the process started. Returns how many processes were reset.
+pub fn reset_peaks(pids: &[u32]) -> usize {
+    pids.iter()
+        .filter(|pid| std::fs::write(format!("/proc/{pid}/clear_refs"), "5").is_ok())
+        .count()
 }
