@@ -26,6 +26,7 @@ struct PartJs {
     content_id: Option<String>,
     is_attachment: bool,
     depth: usize,
+    outline: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -94,6 +95,7 @@ impl From<MessageView> for MessageJs {
                     content_id: p.content_id,
                     is_attachment: p.is_attachment,
                     depth: p.depth,
+                    outline: p.outline_mark,
                 })
                 .collect(),
             text_parts: v.text_parts,
@@ -163,4 +165,132 @@ pub fn clean_filename(name: &str) -> JsValue {
         name: c.name,
         extension: c.extension,
     })
+}
+
+// ---------------------------------------------------------------------------- big messages
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LeafJs {
+    start: f64,
+    end: f64,
+    size: f64,
+    encoding: &'static str,
+    cut: bool,
+}
+
+/// `new OutlineBuilder(nonce)`: a big message's outline, fed in pieces
+/// (`pop3_mime::outline`); `finish()` gives `{ bytes, leaves, size, cut }`.
+#[wasm_bindgen]
+#[derive(Debug)]
+pub struct OutlineBuilder(Option<pop3_mime::outline::OutlineBuilder>);
+
+#[wasm_bindgen]
+impl OutlineBuilder {
+    /// A builder whose marks carry `nonce`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(nonce: &str) -> OutlineBuilder {
+        OutlineBuilder(Some(pop3_mime::outline::OutlineBuilder::new(nonce)))
+    }
+
+    /// The next piece of the message.
+    pub fn feed(&mut self, piece: &[u8]) {
+        if let Some(b) = &mut self.0 {
+            b.feed(piece);
+        }
+    }
+
+    /// The outline: `{ bytes: Uint8Array, leaves: [{ start, end, size, encoding, cut }],
+    /// size, cut }`; `null` when it was already finished.
+    pub fn finish(&mut self) -> JsValue {
+        let Some(b) = self.0.take() else {
+            return JsValue::NULL;
+        };
+        let o = b.finish();
+        let leaves: Vec<LeafJs> = o
+            .leaves
+            .iter()
+            .map(|l| LeafJs {
+                start: l.start as f64,
+                end: l.end as f64,
+                size: l.size as f64,
+                encoding: l.encoding.as_str(),
+                cut: l.cut,
+            })
+            .collect();
+        let out = js_sys::Object::new();
+        let set = |k: &str, v: &JsValue| js_sys::Reflect::set(&out, &k.into(), v).is_ok();
+        let ok = set(
+            "bytes",
+            &js_sys::Uint8Array::from(o.bytes.as_slice()).into(),
+        ) && set("leaves", &to_js(&leaves))
+            && set("size", &(o.size as f64).into())
+            && set("cut", &o.cut().into());
+        if ok { out.into() } else { JsValue::NULL }
+    }
+}
+
+/// `new PartDecoder(encoding)`: a part's transfer encoding (`base64`, `quoted-printable`,
+/// `identity`: a leaf's `encoding`) undone piece by piece (`pop3_mime::decode`).
+#[wasm_bindgen]
+#[derive(Debug)]
+pub struct PartDecoder(Option<pop3_mime::decode::PartDecoder>);
+
+#[wasm_bindgen]
+impl PartDecoder {
+    /// A decoder for `encoding`; an unknown name decodes nothing away (identity).
+    #[wasm_bindgen(constructor)]
+    pub fn new(encoding: &str) -> PartDecoder {
+        let e = pop3_mime::decode::TransferEncoding::from_name(encoding)
+            .unwrap_or(pop3_mime::decode::TransferEncoding::Identity);
+        PartDecoder(Some(pop3_mime::decode::PartDecoder::new(e)))
+    }
+
+    /// The decoded bytes of the next piece.
+    pub fn update(&mut self, piece: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        if let Some(d) = &mut self.0 {
+            d.update(piece, &mut out);
+        }
+        out
+    }
+
+    /// What is still held, at the end of the body.
+    pub fn finish(&mut self) -> Vec<u8> {
+        let mut out = Vec::new();
+        if let Some(d) = self.0.take() {
+            d.finish(&mut out);
+        }
+        out
+    }
+}
+
+/// `new Sha256Stream()`: a kept message's checksum taken piece by piece, the same as the
+/// store's (`pop3_sync::Sha256Hasher`); `finish()` gives lower-case hex.
+#[wasm_bindgen]
+#[derive(Debug, Default)]
+pub struct Sha256Stream(Option<pop3_sync::Sha256Hasher>);
+
+#[wasm_bindgen]
+impl Sha256Stream {
+    /// A new checksum.
+    #[wasm_bindgen(constructor)]
+    pub fn new() -> Sha256Stream {
+        Sha256Stream(Some(pop3_sync::Sha256Hasher::default()))
+    }
+
+    /// The next piece.
+    pub fn update(&mut self, piece: &[u8]) {
+        if let Some(h) = &mut self.0 {
+            h.update(piece);
+        }
+    }
+
+    /// Lower-case hex of every piece given (empty once already finished).
+    pub fn finish(&mut self) -> String {
+        self.0
+            .take()
+            .map(|h| h.finish().as_str().to_owned())
+            .unwrap_or_default()
+    }
 }

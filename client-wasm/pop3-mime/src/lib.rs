@@ -10,11 +10,13 @@
 mod anchors;
 mod charsets;
 mod css;
+pub mod decode;
 mod filename;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 mod html_limits;
 mod message;
+pub mod outline;
 mod sanitize;
 mod text;
 

@@ -61,6 +61,9 @@ pub struct PartInfo {
     pub is_attachment: bool,
     /// Nesting depth: 1 for the parts of the message itself.
     pub depth: usize,
+    /// In an outline ([`crate::outline`]): its mark, `<nonce> <leaf index>`, as the part's
+    /// [`crate::outline::MARK`] header gives it (the caller checks the nonce).
+    pub outline_mark: Option<String>,
 }
 
 /// Something was left out or shown approximately.
@@ -329,6 +332,7 @@ impl<'a, 'x> Walker<'a, 'x> {
                 // Decided once the body parts are known.
                 is_attachment: true,
                 depth,
+                outline_mark: outline_mark(part),
             },
             part,
             owner: msg,
@@ -338,6 +342,19 @@ impl<'a, 'x> Walker<'a, 'x> {
             self.message(nested, id, depth + 1);
         }
     }
+}
+
+/// The part's [`crate::outline::MARK`] header, when it has exactly one.
+fn outline_mark(part: &MessagePart<'_>) -> Option<String> {
+    let mut marks = part
+        .headers
+        .iter()
+        .filter(|h| h.name.as_str().eq_ignore_ascii_case(crate::outline::MARK));
+    let mark = marks.next()?;
+    if marks.next().is_some() {
+        return None;
+    }
+    mark.value.as_text().map(|t| t.trim().to_owned())
 }
 
 fn join(prefix: &str, n: usize) -> String {
