@@ -18,7 +18,7 @@ import { h as el, setText } from './inbox/dom.js';
 import { ENGLISH, bindAttr } from './i18n/index.js';
 /**
  * @import { I18n, Msg } from './i18n/index.js'
- * @import { Address, ErrorLike, MimeApi, ParsedMessage, RenderOptions } from './types.js'
+ * @import { Address, ErrorLike, MessagePart, MimeApi, OutlineLeaf, ParsedMessage, RenderOptions } from './types.js'
  * @import { FilenameCleaner } from './file-name.js'
  */
 
@@ -190,12 +190,12 @@ export { cleanFilename };
  * `download` name, so the browser saves it instead of showing it: an HTML or SVG attachment
  * is never rendered as a page of this origin. The name goes through the wasm cleaner of `mime`
  * (default: the reading module loadMime() loaded; without one it is "attachment").
- * @param {Uint8Array} bytes
+ * @param {Uint8Array | Blob} bytes (a Blob: a part of a big message, never held whole)
  * @param {string | null | undefined} name the sender's
  * @param {FilenameCleaner} [mime]
  */
 export function saveBytes(bytes, name, mime) {
-  const blob = new Blob([/** @type {Uint8Array<ArrayBuffer>} */ (bytes)], { type: 'application/octet-stream' });
+  const blob = new Blob([/** @type {Uint8Array<ArrayBuffer> | Blob} */ (bytes)], { type: 'application/octet-stream' });
   const url = URL.createObjectURL(blob);
   const a = document.createElement('a');
   a.href = url;
@@ -228,6 +228,32 @@ export function formatAddresses(list) {
     })
     .filter(Boolean)
     .join(', ');
+}
+
+/**
+ * One part of a big message, decoded from the message's own bytes piece by piece (its
+ * outline's leaf: where its body lies and how it is encoded), so neither the message nor the
+ * part is ever held whole: each decoded piece goes into the Blob it resolves with.
+ * @param {Blob} message the whole message
+ * @param {OutlineLeaf} leaf
+ * @param {Required<Pick<MimeApi, 'PartDecoder'>>} mime
+ * @returns {Promise<Blob>}
+ */
+export async function leafBlob(message, leaf, mime) {
+  const piece = 1024 * 1024;
+  const d = new mime.PartDecoder(leaf.encoding);
+  /** @type {Blob[]} */
+  const out = [];
+  try {
+    for (let at = leaf.start; at < leaf.end; at += piece) {
+      const bytes = new Uint8Array(await message.slice(at, Math.min(at + piece, leaf.end)).arrayBuffer());
+      out.push(new Blob([/** @type {Uint8Array<ArrayBuffer>} */ (d.update(bytes))]));
+    }
+    out.push(new Blob([/** @type {Uint8Array<ArrayBuffer>} */ (d.finish())]));
+  } finally {
+    d.free();
+  }
+  return new Blob(out);
 }
 
 // ---------------------------------------------------------------------------- the wasm API
@@ -282,7 +308,9 @@ export function sanitizedRenderer(mime) {
  * @property {Renderer | null | undefined} [render]
  * @property {boolean | undefined} [preferPlain]
  * @property {string | undefined} [emptyNote]
- * @property {((bytes: Uint8Array, name: string) => void) | undefined} [onSave]
+ * @property {((bytes: Uint8Array | Blob, name: string) => void) | undefined} [onSave]
+ * @property {((part: MessagePart) => (() => Promise<Uint8Array | Blob>) | null) | undefined} [savePart]
+ *   how a part's bytes are had (default: `mime.partBytes` of `bytes`); null: it cannot be saved
  * @property {I18n | undefined} [i18n] the language of its labels (default English)
  */
 
@@ -308,12 +336,20 @@ export function sanitizedRenderer(mime) {
  *   preferPlain start with the plain-text view even when there is HTML
  *   emptyNote   what to say when there is no text to show ('' for nothing)
  *   onSave      (bytes, name) => void; default saveBytes
+ *   savePart    (part) => (() => Promise<bytes | Blob>) | null: how a part is had for saving
+ *               (a big message's outline saves from the message itself); null: no Save
  * @param {{ body: HTMLElement, attachments?: HTMLElement | null }} slots
  * @param {ShowMessageOptions} options
  * @returns {MessageView}
  */
 export function showMessage({ body, attachments }, options) {
   const { bytes, message = null, mime = null, onSave = (data, name) => saveBytes(data, name, mime ?? undefined) } = options;
+  const savePart =
+    options.savePart ??
+    ((/** @type {MessagePart} */ p) => {
+      const m = mime;
+      return m?.partBytes ? async () => m.partBytes(bytes, p.id) : null;
+    });
   const render = options.render ?? (mime ? sanitizedRenderer(mime) : null);
   const text = message ? message.text : options.text;
   const hasHtml = !!(message?.hasHtml && render);
@@ -397,6 +433,7 @@ export function showMessage({ body, attachments }, options) {
       const list = el('ul', { class: 'attachment-list' });
       for (const p of parts) {
         const cleaned = cleanFilename(p.filename, mime ?? undefined);
+        const data = savePart(p);
         const ext = cleaned.extension || String(p.extension ?? '').toLowerCase();
         const meta = i18n.lazy(() => [ext ? i18n.text('view.fileOf', { ext: ext.toUpperCase() }) : i18n.text('view.file'), i18n.size(Number(p.size)), String(p.contentType ?? '')].filter(Boolean).join(' · '));
         const save = el('button', {
@@ -406,8 +443,7 @@ export function showMessage({ body, attachments }, options) {
           'aria-label': t('view.saveName', { name: cleaned.name }),
           onclick: async () => {
             try {
-              const data = await /** @type {MimeApi} */ (mime).partBytes(bytes, p.id); // (the button exists only with mime.partBytes)
-              onSave(data, cleaned.name);
+              onSave(await /** @type {NonNullable<typeof data>} */ (data)(), cleaned.name); // (the button exists only with `data`)
             } catch (err) {
               save.replaceWith(el('span', { class: 'message-note', text: t('view.saveFailed', { error: String(/** @type {ErrorLike} */ (err)?.message || err) }) }));
             }
@@ -419,7 +455,7 @@ export function showMessage({ body, attachments }, options) {
             { class: 'attachment', 'data-part': String(p.id ?? '') },
             el('span', { class: 'attachment-name', text: cleaned.name, title: cleaned.name }),
             el('span', { class: 'attachment-meta', text: meta }),
-            mime?.partBytes ? save : null,
+            data ? save : null,
           ),
         );
       }

@@ -160,3 +160,10 @@ export const sanitizeHtml = (html, options = {}) => mime.sanitizeHtml(html, opti
  * @type {(name: string) => CleanedName}
  */
 export const cleanFilename = (name) => mime.cleanFilename(name);
+/**
+ * For a message too big to hold whole (docs/js-api.md, "Big messages"): `new OutlineBuilder(nonce)`
+ * (feed pieces, then `finish()` → `{ bytes, leaves, size, cut }`: parse `bytes` with
+ * parseMessage), `new PartDecoder(encoding)` (a leaf's bytes decoded piece by piece), and
+ * `new Sha256Stream()` (a checksum piece by piece).
+ */
+export { OutlineBuilder, PartDecoder, Sha256Stream } from './pkg/pop3_mime_web.js';

@@ -79,6 +79,22 @@
 /** @typedef {(bytes: Uint8Array) => Promise<string>} Hasher lower-case hex SHA-256 */
 
 /**
+ * A SHA-256 taken piece by piece (`Sha256Stream` of the reading module): `finish()` gives
+ * lower-case hex.
+ * @typedef {{ update(piece: Uint8Array): void, finish(): string, free?(): void }} StreamHasher
+ */
+
+/**
+ * A message bigger than this is big: the sync downloads and keeps it in pieces, as a Blob
+ * (sync.js), and the reader reads it in pieces and shows its outline (inbox/reader.js), so
+ * the page never holds it whole. Smaller ones take the faster path, whole.
+ */
+export const BIG_MESSAGE = 8 * 1024 * 1024;
+
+/** A big message is read back in pieces of this size. */
+const READ_PIECE = 1024 * 1024;
+
+/**
  * Whether a message's bytes are a Uint8Array (else a Blob). Not `instanceof`: bytes from
  * another realm (a frame, a test driver's sandbox) are a Uint8Array of another constructor.
  * @param {Uint8Array | Blob} bytes
@@ -668,6 +684,23 @@ class IdbStore {
   }
 
   /**
+   * A kept message read piece by piece, for one too big to read whole: each piece goes to
+   * `onPiece` in order and into `hasher`, and once all are read the checksum is checked
+   * (a mismatch is StoreError('corrupt'), as readMessage()). Resolves with the message's
+   * bytes as a Blob, to read parts of it again.
+   * @param {string} account
+   * @param {string} key
+   * @param {{ onPiece: (piece: Uint8Array) => void, hasher: () => StreamHasher }} options
+   * @returns {Promise<Blob>}
+   */
+  async readInPieces(account, key, { onPiece, hasher }) {
+    const tx = this.#tx(['messages'], 'readonly');
+    const rec = await req(tx.objectStore('messages').get([account, key]));
+    if (!rec) throw new StoreError('not_found', 'This message is not kept on this device.');
+    return inPieces(rec, onPiece, hasher);
+  }
+
+  /**
    * The first `max` bytes of a kept message, for the search index, which reads no further
    * into a big one: all of it, checked as readMessage() does, when it is no longer; else the
    * start only, unchecked (the checksum covers the whole; the reader checks it).
@@ -763,6 +796,29 @@ function verify(rec, bytes, actual) {
     throw new StoreError('corrupt', 'The copy of this message on this device is damaged. It will be downloaded again if it is still on the server.');
   }
   return bytes;
+}
+
+/**
+ * `readInPieces()` of either store.
+ * @param {{ bytes: Uint8Array | Blob, sha256: string }} rec a `messages` record
+ * @param {(piece: Uint8Array) => void} onPiece
+ * @param {() => StreamHasher} hasher
+ * @returns {Promise<Blob>}
+ */
+async function inPieces(rec, onPiece, hasher) {
+  const blob = isArray(rec.bytes) ? new Blob([/** @type {Uint8Array<ArrayBuffer>} */ (rec.bytes)]) : rec.bytes;
+  const h = hasher();
+  try {
+    for (let at = 0; at < blob.size; at += READ_PIECE) {
+      const piece = new Uint8Array(await blob.slice(at, at + READ_PIECE).arrayBuffer());
+      h.update(piece);
+      onPiece(piece);
+    }
+    verify(rec, new Uint8Array(0), h.finish());
+  } finally {
+    h.free?.();
+  }
+  return blob;
 }
 
 /**
@@ -928,6 +984,18 @@ class MemoryStore {
     const rec = this.#rows.get(`${account}\n${key}`)?.message;
     if (!rec) throw new StoreError('not_found', 'This message is not kept on this device.');
     return start(rec, max, this.#hash);
+  }
+
+  /**
+   * @param {string} account
+   * @param {string} key
+   * @param {{ onPiece: (piece: Uint8Array) => void, hasher: () => StreamHasher }} options
+   * @returns {Promise<Blob>}
+   */
+  async readInPieces(account, key, { onPiece, hasher }) {
+    const rec = this.#rows.get(`${account}\n${key}`)?.message;
+    if (!rec) throw new StoreError('not_found', 'This message is not kept on this device.');
+    return inPieces(rec, onPiece, hasher);
   }
 
   /**

@@ -26,7 +26,7 @@
 // A failure anywhere before QUIT leaves the mail on the server (POP3 forgets DELE marks without
 // QUIT), and the pending deletions are retried by the next sync.
 
-import { withSyncLock, storageEstimate, sizeOf } from './store.js';
+import { withSyncLock, storageEstimate, sizeOf, BIG_MESSAGE } from './store.js';
 import { summarizeHeaders } from './pop3.js';
 
 /**
@@ -58,12 +58,12 @@ export function summaryOf(bytes, size) {
 }
 
 /**
- * A message that grows past this many bytes is downloaded in pieces and kept as a Blob made of
- * them (`download`'s `streamOver`), its checksum taken as the pieces arrive: the page never
- * holds it whole (a 60 MB message took the page about 1 GB held whole). Smaller ones keep the
- * faster path, whole.
+ * A message that grows past this many bytes (store.js's BIG_MESSAGE) is downloaded in pieces
+ * and kept as a Blob made of them (`download`'s `streamOver`), its checksum taken as the
+ * pieces arrive: the page never holds it whole (a 60 MB message took the page about 1 GB held
+ * whole). Smaller ones keep the faster path, whole.
  */
-export const STREAM_OVER = 8 * 1024 * 1024;
+export const STREAM_OVER = BIG_MESSAGE;
 
 /** A batch is committed in one strict transaction: at most this many messages … */
 export const BATCH_MAX_MESSAGES = 500;

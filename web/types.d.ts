@@ -240,6 +240,49 @@ export interface MessagePart {
   contentId: string | null;
   isAttachment: boolean;
   depth: number;
+  /** In an outline (`OutlineBuilder`): its mark, `<nonce> <leaf index>`; else null. */
+  outline: string | null;
+}
+
+/** One part body of an outlined message: where it lies in the message, decoded size, encoding. */
+export interface OutlineLeaf {
+  start: number;
+  end: number;
+  size: number;
+  encoding: 'base64' | 'quoted-printable' | 'identity';
+  /** The outline holds only its start. */
+  cut: boolean;
+}
+
+/** `OutlineBuilder.finish()`. */
+export interface Outline {
+  /** A message in its own right: every header section, and the start of each part. */
+  bytes: Uint8Array;
+  leaves: OutlineLeaf[];
+  size: number;
+  /** Some part is shown only in part. */
+  cut: boolean;
+}
+
+/** A big message's outline, fed in pieces. */
+export interface OutlineBuilderApi {
+  feed(piece: Uint8Array): void;
+  finish(): Outline | null;
+  free(): void;
+}
+
+/** A part's transfer encoding undone piece by piece. */
+export interface PartDecoderApi {
+  update(piece: Uint8Array): Uint8Array;
+  finish(): Uint8Array;
+  free(): void;
+}
+
+/** SHA-256 taken piece by piece: `finish()` gives lower-case hex. */
+export interface Sha256StreamApi {
+  update(piece: Uint8Array): void;
+  finish(): string;
+  free(): void;
 }
 
 /** `parseMessage(bytes)`. */
@@ -284,6 +327,10 @@ export interface MimeApi {
   partBytes(bytes: Uint8Array, partId: string): Uint8Array;
   sanitizeHtml?(html: string, options?: RenderOptions): RenderResult;
   cleanFilename(name: string): CleanedName;
+  /** For a message too big to read whole (web/pop3.js; absent in a reduced build). */
+  OutlineBuilder?: new (nonce: string) => OutlineBuilderApi;
+  PartDecoder?: new (encoding: string) => PartDecoderApi;
+  Sha256Stream?: new () => Sha256StreamApi;
 }
 
 // ------------------------------------------------------------------------------ sync

@@ -995,8 +995,9 @@ async fn another_programs_zip_imports_in_firefox() {
     finish(ui, s, result).await;
 }
 
-/// A message past sync.js's `STREAM_OVER` (8 MiB): a short text and a 9 MB attachment.
-fn big_message(user: &str) -> Vec<u8> {
+/// A message past store.js's `BIG_MESSAGE` (8 MiB): a short text and a 9 MB attachment; and
+/// the attachment's bytes.
+fn big_message(user: &str) -> (Vec<u8>, Vec<u8>) {
     let mut seed = 0x2545_f491_4f6c_dd1d_u64;
     let scan: Vec<u8> = (0..9_000_000)
         .map(|_| {
@@ -1014,7 +1015,7 @@ fn big_message(user: &str) -> Vec<u8> {
         .chunks(76)
         .map(|l| format!("{}\r\n", String::from_utf8_lossy(l)))
         .collect();
-    format!(
+    let message = format!(
         "From: Scanner <scanner@example.org>\r\nTo: {user}@example.org\r\nSubject: The big scan\r\n\
          Date: Sat, 05 Dec 2026 09:00:00 +0000\r\nMessage-ID: <big-scan@example.org>\r\n\
          MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n\
@@ -1023,18 +1024,20 @@ fn big_message(user: &str) -> Vec<u8> {
          Content-Disposition: attachment; filename=\"scan.pdf\"\r\n\
          Content-Transfer-Encoding: base64\r\n\r\n{b64}--b1--\r\n"
     )
-    .into_bytes()
+    .into_bytes();
+    (message, scan)
 }
 
 /// The big message's text: what the reader must show.
 const BIG_TEXT: &str = "Here is the scan you asked for: all 40 pages.";
 
 /// A big message is kept in pieces (a Blob in IndexedDB, byte for byte the server's), and the
-/// reader opens it from this device (Dovecot's own count: one RETR, the sync's) with its text
-/// and its attachment.
+/// reader opens its outline from this device (Dovecot's own count: one RETR, the sync's): its
+/// text, its attachment at its whole size, a note that only the start of each part is shown;
+/// the attachment and the whole message are saved byte for byte.
 async fn big_message_kept_in_pieces_and_read(kind: BrowserKind) {
     let user = "big";
-    let bytes = big_message(user);
+    let (bytes, scan) = big_message(user);
     let d = Dovecot::start(DovecotOptions::new().user(
         user,
         &format!("pw-{user}"),
@@ -1099,7 +1102,38 @@ async fn big_message_kept_in_pieces_and_read(kind: BrowserKind) {
             )
             .await?;
         ensure(attachment == json!(true), "the attachment is listed")?;
+        let shown = ui
+            .wait(
+                "the big-message note and the attachment's whole size",
+                "!r.querySelector('.reader .big-message').hidden && [r.querySelector('.reader .big-message').textContent, r.querySelector('.reader .attachment-meta').textContent]",
+                10,
+            )
+            .await?;
+        ensure(
+            shown[0].as_str().is_some_and(|t| t.contains("only the start"))
+                && shown[1].as_str().is_some_and(|t| t.contains("8.6 MB")),
+            format!("the reader says only the start is shown, and the attachment's whole size: {shown}"),
+        )?;
         ui.shot("reader").await?;
+        ui.b.capture_downloads().await.map_err(|e| e.to_string())?;
+        ui.click(".reader .attachment button.save").await?;
+        ui.click(".reader .big-message button.save-whole").await?;
+        let start = std::time::Instant::now();
+        let downloads = loop {
+            let d = ui.b.downloads().await.map_err(|e| e.to_string())?;
+            if d.len() >= 2 || start.elapsed() > Duration::from_secs(30) {
+                break d;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
+        let got: Vec<(&str, usize)> = downloads.iter().map(|d| (d.name.as_str(), d.bytes.len())).collect();
+        let named = |n: &str| downloads.iter().find(|d| d.name == n).map(|d| &d.bytes);
+        ensure(
+            downloads.len() == 2
+                && named("scan.pdf") == Some(&scan)
+                && named("message.eml") == Some(&bytes),
+            format!("the attachment and the whole message saved byte for byte: {got:?}"),
+        )?;
         let logouts = s.d.pop3_disconnects(user).len();
         ui.click("button.logout").await?;
         let start = std::time::Instant::now();

@@ -15,7 +15,7 @@
 // attributes may be set after the element upgraded (index.js copies them from the URL).
 
 import { summarizeHeaders, errorCodes } from '../pop3.js';
-import { openStore, requestPersistence } from '../store.js';
+import { openStore, requestPersistence, BIG_MESSAGE } from '../store.js';
 import { openSearch, deleteSearchIndex } from '../search.js';
 import { syncAccount, finishSync, undoSyncDeletions, summaryOf, keepOnDemand, identifyKept } from '../sync.js';
 import { ENGLISH, LAYER_LANG } from '../i18n/index.js';
@@ -980,6 +980,28 @@ export class InboxController {
     const bytes = await this.#session.retr(it.msg);
     this.#keepOnDemand(it, bytes);
     return bytes;
+  }
+
+  /**
+   * A kept message too big to read whole (store.js's BIG_MESSAGE): read from this device piece
+   * by piece into `onPiece`, its checksum checked as it goes (`hasher`). Resolves with its
+   * bytes as a Blob; or null when it is not such a message, or when its copy here cannot be
+   * read and the server still has it (then `messageBytes` downloads it again, as for any
+   * damaged copy: start over with a fresh `onPiece`).
+   * @param {InboxItem} it
+   * @param {(piece: Uint8Array) => void} onPiece
+   * @param {() => import('../store.js').StreamHasher} hasher
+   * @returns {Promise<Blob | null>}
+   */
+  async readInPieces(it, onPiece, hasher) {
+    if (!(this.#store && it.key && it.kept === 'full' && it.size > BIG_MESSAGE)) return null;
+    try {
+      return await this.#store.readInPieces(/** @type {string} */ (it.account ?? this.#account), it.key, { onPiece, hasher });
+    } catch (err) {
+      if (!this.#session || !(it.msg > 0)) throw err;
+      it.kept = null;
+      return null;
+    }
   }
 
   /** A message read before the sync kept it (or over the size limit): keep it now, under the record the sync engine gives (it says when nothing may be written). */

@@ -5,14 +5,14 @@
 
 import { summarizeHeaders } from '../pop3.js';
 import { headerSection } from '../sync.js';
-import { showMessage, loadMime, formatAddresses, saveBytes } from '../message-view.js';
+import { showMessage, loadMime, formatAddresses, saveBytes, leafBlob } from '../message-view.js';
 import { h, setText, delayedProgress } from './dom.js';
 
 /** The most of a refused message's raw text the fallback view shows (characters). */
 const RAW_TEXT_MAX = 1024 * 1024;
 
 /**
- * @import { HeaderSummary, ShowError, ParsedMessage, MimeApi } from '../types.js'
+ * @import { HeaderSummary, ShowError, ParsedMessage, MimeApi, MessagePart, OutlineLeaf } from '../types.js'
  * @import { InboxController } from './controller.js'
  * @import { I18n } from '../i18n/index.js'
  */
@@ -34,6 +34,17 @@ const RAW_TEXT_MAX = 1024 * 1024;
  * @property {ParsedMessage | null} message its answer
  * @property {{ text: string, kind: 'plain' | 'empty' | 'no-plain' } | null} js the fallback: the raw text
  * @property {{ subject: string, from: string, to: string, cc: string, date: string }} head as text
+ * @property {BigView | null} [big] a message too big to read whole: `bytes` is its outline
+ */
+
+/**
+ * A big message's outline view (`#parseBig`): the message itself as a Blob, each marked part's
+ * leaf (by part id), whether any part is shown only in part, and its size.
+ * @typedef {object} BigView
+ * @property {Blob} blob
+ * @property {Map<string, OutlineLeaf>} leaves
+ * @property {boolean} cut
+ * @property {number} size
  */
 
 /**
@@ -50,6 +61,7 @@ const RAW_TEXT_MAX = 1024 * 1024;
  * @property {HTMLDivElement} rMessages
  * @property {HTMLDivElement} rProgress
  * @property {HTMLParagraphElement} rNote
+ * @property {HTMLDivElement} rBig a big message: only the start of its parts is shown
  * @property {HTMLDivElement} rHtml
  * @property {HTMLDivElement} rAttachments
  * @property {HTMLParagraphElement} rOffline
@@ -94,6 +106,7 @@ export class Reader {
     e.rMessages = h('div', { class: 'reader-messages' });
     e.rProgress = h('div', { class: 'progress-slot' });
     e.rNote = h('p', { class: 'message-note', hidden: true });
+    e.rBig = h('div', { class: 'message-note big-message', role: 'status', hidden: true });
     // The body (sanitized HTML in a sandboxed frame, or plain text) and the attachments are
     // rendered by message-view.js, the only code that touches message bodies.
     e.rHtml = h('div', { class: 'message-html', hidden: true });
@@ -121,7 +134,7 @@ export class Reader {
         h('dl', {}, h('dt', { text: t('reader.from') }), e.rFrom, h('dt', { text: t('reader.to') }), e.rTo, e.rCcTerm, e.rCc, h('dt', { text: t('reader.date') }), e.rDate),
         e.rMarkedNote,
       ),
-      h('div', { class: 'reader-main' }, e.rMessages, e.rProgress, e.rNote, e.rSaveWarning, e.rAttachments, e.rHtml, e.rOffline),
+      h('div', { class: 'reader-main' }, e.rMessages, e.rProgress, e.rNote, e.rBig, e.rSaveWarning, e.rAttachments, e.rHtml, e.rOffline),
     );
     e.reader.addEventListener('keydown', (ev) => {
       if (ev.key === 'Escape') {
@@ -178,13 +191,15 @@ export class Reader {
     e.rHtml.replaceChildren(h('pre', { class: 'message-body' }));
     e.rHtml.hidden = false;
     e.rNote.hidden = true;
+    e.rBig.hidden = true;
+    e.rBig.replaceChildren();
     this.updateMarked();
     if (focus) e.rSubject.focus();
     let parsed = this.#parsed.get(msg);
     if (!parsed) {
       const progress = delayedProgress(e.rProgress, i18n.t('reader.downloading', { size: i18n.lazy(() => i18n.size(it.size)) }));
       try {
-        parsed = await this.#parse(await this.#c.messageBytes(it));
+        parsed = (await this.#parseBig(it)) ?? (await this.#parse(await this.#c.messageBytes(it)));
         if (this.#parsed.size > 20) this.#parsed.clear();
         this.#parsed.set(msg, parsed);
       } catch (err) {
@@ -212,9 +227,20 @@ export class Reader {
         mime: parsed.mime,
         emptyNote: parsed.js?.kind === 'no-plain' ? '' : undefined,
         onSave: (data, name) => this.#save(data, name, parsed.mime),
+        savePart: parsed.big ? bigSaver(parsed.big, /** @type {MimeApi} */ (parsed.mime)) : undefined,
         i18n,
       },
     );
+    const big = parsed.big;
+    if (big?.cut) {
+      // Only the start of its text (or of some part) is shown: say so, and offer it whole.
+      e.rBig.replaceChildren(
+        h('span', { text: i18n.t('reader.bigMessage', { size: i18n.lazy(() => i18n.size(big.size)) }) }),
+        ' ',
+        h('button', { type: 'button', class: 'save-whole', text: i18n.t('reader.saveWhole'), onclick: () => this.#save(big.blob, 'message.eml', parsed.mime) }),
+      );
+      e.rBig.hidden = false;
+    }
     if (parsed.js && parsed.js.kind === 'no-plain') {
       // Only without the wasm MIME parser (a build without it): the JS parser finds text only.
       e.rNote.hidden = false;
@@ -261,9 +287,58 @@ export class Reader {
   }
 
   /**
+   * A kept message too big to read whole (store.js's BIG_MESSAGE) is read from this device in
+   * pieces into its outline (the reading module's OutlineBuilder: every header section and
+   * the start of each part), its checksum checked as it goes; the outline is parsed as any
+   * message, and each of its parts knows where its whole body lies, to be saved from the
+   * message itself. Null when the message is not such a one (or its copy here could not be
+   * read and it is downloaded again: `messageBytes`), or without the reading module.
+   * @param {import('./controller.js').InboxItem} it
+   * @returns {Promise<ParsedView | null>}
+   */
+  async #parseBig(it) {
+    const mime = await loadMime();
+    const { OutlineBuilder, Sha256Stream } = mime ?? {};
+    if (!mime || !OutlineBuilder || !Sha256Stream || !mime.PartDecoder) return null;
+    // The marks of this outline: a header of that name in the message itself never matches.
+    const nonce = [...crypto.getRandomValues(new Uint8Array(12))].map((b) => b.toString(16).padStart(2, '0')).join('');
+    const builder = new OutlineBuilder(nonce);
+    try {
+      const blob = await this.#c.readInPieces(
+        it,
+        (piece) => builder.feed(piece),
+        () => new Sha256Stream(),
+      );
+      const o = blob && builder.finish();
+      if (!blob || !o) return null;
+      const message = mime.parseMessage(o.bytes);
+      /** @type {Map<string, OutlineLeaf>} */
+      const leaves = new Map();
+      for (const p of message.parts) {
+        const [n, index] = String(p.outline ?? '').split(' ');
+        const leaf = n === nonce ? o.leaves[Number(index)] : undefined;
+        if (!leaf) continue;
+        leaves.set(p.id, leaf);
+        p.size = leaf.size; // the whole part's, not its start's
+      }
+      const str = (/** @type {unknown} */ v) => (v == null ? '' : String(v));
+      return {
+        bytes: o.bytes,
+        mime,
+        message,
+        js: null,
+        head: { subject: str(message.subject), from: formatAddresses(message.from), to: formatAddresses(message.to), cc: formatAddresses(message.cc), date: str(message.date) },
+        big: { blob, leaves, cut: o.cut, size: o.size },
+      };
+    } finally {
+      builder.free();
+    }
+  }
+
+  /**
    * Saves an attachment. In kiosk mode only after a warning: the file stays on this shared
    * device (its downloads folder) after logout, where the next user can open it.
-   * @param {Uint8Array} data
+   * @param {Uint8Array | Blob} data
    * @param {string} name
    * @param {MimeApi | null} mime
    */
@@ -326,4 +401,20 @@ export class Reader {
     e.rSaveWarning.hidden = true;
     for (const el of [e.rSubject, e.rFrom, e.rTo, e.rCc, e.rDate]) el.textContent = '';
   }
+}
+
+/**
+ * How a big message's parts are saved: a marked part from the message itself (its leaf),
+ * decoded piece by piece; a part without a mark lies in a body the outline may have cut, and
+ * is not offered on its own (the whole message is).
+ * @param {BigView} big
+ * @param {MimeApi} mime
+ * @returns {(part: MessagePart) => (() => Promise<Blob>) | null}
+ */
+function bigSaver(big, mime) {
+  return (part) => {
+    const leaf = big.leaves.get(part.id);
+    const decoder = mime.PartDecoder;
+    return leaf && decoder ? () => leafBlob(big.blob, leaf, { PartDecoder: decoder }) : null;
+  };
 }
