@@ -47,3 +47,44 @@ pub fn sanitize_html(data: &[u8]) {
         }
     }
 }
+
+/// Any bytes, in pieces of any one size (the first byte says which): a big message's outline
+/// never panics, stays within its bound, is the same however the message was cut (when no
+/// line is long enough to be taken in part), names only ranges inside the message, and reads
+/// as a message; every leaf decodes.
+pub fn outline(data: &[u8]) {
+    use crate::decode::PartDecoder;
+    use crate::outline::OutlineBuilder;
+    let Some((&step, msg)) = data.split_first() else {
+        return;
+    };
+    let (keep, max) = (256, 2048);
+    let whole = {
+        let mut b = OutlineBuilder::with_limits("fz", keep, max);
+        b.feed(msg);
+        b.finish()
+    };
+    let pieces = {
+        let mut b = OutlineBuilder::with_limits("fz", keep, max);
+        for c in msg.chunks(usize::from(step).max(1)) {
+            b.feed(c);
+        }
+        b.finish()
+    };
+    if !msg.split(|&b| b == b'\n').any(|l| l.len() > 8 * 1024) {
+        assert_eq!(
+            whole, pieces,
+            "the outline depends on how the message was cut"
+        );
+    }
+    assert!(whole.bytes.len() <= 2 * max);
+    assert_eq!(whole.size, msg.len() as u64);
+    for l in &whole.leaves {
+        assert!(l.start <= l.end && l.end <= whole.size);
+        let mut d = PartDecoder::new(l.encoding);
+        let mut out = Vec::new();
+        d.update(&msg[l.start as usize..l.end as usize], &mut out);
+        d.finish(&mut out);
+    }
+    let _ = crate::parse_message(&whole.bytes, &Limits::default());
+}

@@ -33,6 +33,11 @@ fn sanitize_html_corpus_holds() {
     replay("sanitize_html", pop3_mime::fuzzing::sanitize_html);
 }
 
+#[test]
+fn outline_corpus_holds() {
+    replay("outline", pop3_mime::fuzzing::outline);
+}
+
 const H: &str = "From: a@example.invalid\r\nSubject: bomb\r\nMIME-Version: 1.0\r\n";
 
 /// Runs the fuzz property on a thread with a small stack, as a browser's wasm has, within a
