@@ -38,7 +38,7 @@ pub(crate) fn word_at(s: &str) -> Option<Word<'_>> {
     }
     let payload = &payload_and_rest[..end];
     let bytes = match enc {
-        b'B' | b'b' => base64(payload.as_bytes()),
+        b'B' | b'b' => crate::decode_base64(payload.as_bytes()),
         b'Q' | b'q' => q_decode(payload.as_bytes()),
         _ => return None,
     };
@@ -137,31 +137,4 @@ fn hex(b: u8) -> Option<u8> {
         b'A'..=b'F' => Some(b - b'A' + 10),
         _ => None,
     }
-}
-
-/// Forgiving base64: characters outside the alphabet are skipped, padding is optional, and a
-/// lone trailing sextet (no whole byte) is dropped.
-fn base64(s: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(s.len() * 3 / 4);
-    let mut acc: u32 = 0;
-    let mut bits = 0;
-    for &b in s {
-        let v = match b {
-            b'A'..=b'Z' => b - b'A',
-            b'a'..=b'z' => b - b'a' + 26,
-            b'0'..=b'9' => b - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            b'=' => break,
-            _ => continue,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    out
 }

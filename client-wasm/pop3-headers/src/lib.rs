@@ -19,11 +19,13 @@ mod address;
 pub mod charsets;
 mod date;
 mod encoded;
+mod forgiving_base64;
 
 pub use address::display_name;
 pub use charsets::{Builtin, Charsets, header_bytes_to_text};
 pub use date::{Date, parse_date};
 pub use encoded::decode_encoded_words;
+pub use forgiving_base64::{Base64Decoder, decode_base64};
 
 use pop3_proto::text::display_line;
 

@@ -57,9 +57,7 @@ const QP_LINE_MAX: usize = 64 * 1024;
 #[derive(Debug, Clone)]
 pub struct PartDecoder {
     encoding: TransferEncoding,
-    /// Base64: the sextets of the quantum under way, and how many.
-    acc: u32,
-    n: u8,
+    base64: pop3_headers::Base64Decoder,
     /// Quoted-printable: the line under way (without its end).
     line: Vec<u8>,
 }
@@ -69,8 +67,7 @@ impl PartDecoder {
     pub fn new(encoding: TransferEncoding) -> PartDecoder {
         PartDecoder {
             encoding,
-            acc: 0,
-            n: 0,
+            base64: pop3_headers::Base64Decoder::default(),
             line: Vec::new(),
         }
     }
@@ -79,7 +76,7 @@ impl PartDecoder {
     pub fn update(&mut self, input: &[u8], out: &mut Vec<u8>) {
         match self.encoding {
             TransferEncoding::Identity => out.extend_from_slice(input),
-            TransferEncoding::Base64 => self.base64(input, out),
+            TransferEncoding::Base64 => self.base64.update(input, out),
             TransferEncoding::QuotedPrintable => {
                 let mut rest = input;
                 while let Some(i) = memchr::memchr(b'\n', rest) {
@@ -108,55 +105,9 @@ impl PartDecoder {
 
     /// The end of the body: whatever is still held.
     pub fn finish(mut self, out: &mut Vec<u8>) {
-        match self.encoding {
-            TransferEncoding::Identity => {}
-            TransferEncoding::Base64 => self.flush_quantum(out),
-            TransferEncoding::QuotedPrintable => {
-                let line = std::mem::take(&mut self.line);
-                qp_line(&line, out);
-            }
-        }
-    }
-
-    fn base64(&mut self, input: &[u8], out: &mut Vec<u8>) {
-        for &c in input {
-            let v = match c {
-                b'A'..=b'Z' => c - b'A',
-                b'a'..=b'z' => c - b'a' + 26,
-                b'0'..=b'9' => c - b'0' + 52,
-                b'+' => 62,
-                b'/' => 63,
-                // Padding ends a quantum; whatever else (line breaks, spaces, damage) is
-                // skipped.
-                b'=' => {
-                    self.flush_quantum(out);
-                    continue;
-                }
-                _ => continue,
-            };
-            self.acc = (self.acc << 6) | u32::from(v);
-            self.n += 1;
-            if self.n == 4 {
-                let [_, a, b, c] = self.acc.to_be_bytes();
-                out.extend_from_slice(&[a, b, c]);
-                self.acc = 0;
-                self.n = 0;
-            }
-        }
-    }
-
-    /// The bytes of an unfinished quantum (2 sextets give 1 byte, 3 give 2; 1 gives none).
-    fn flush_quantum(&mut self, out: &mut Vec<u8>) {
-        let (acc, n) = (self.acc, self.n);
-        self.acc = 0;
-        self.n = 0;
-        match n {
-            2 => out.push((acc >> 4) as u8),
-            3 => {
-                let v = acc >> 2;
-                out.extend_from_slice(&[(v >> 8) as u8, v as u8]);
-            }
-            _ => {}
+        if self.encoding == TransferEncoding::QuotedPrintable {
+            let line = std::mem::take(&mut self.line);
+            qp_line(&line, out);
         }
     }
 }

@@ -393,28 +393,12 @@ impl OutlineBuilder {
             // An attached message (not transfer-encoded): its own header section comes next.
             // It is a leaf too (saved as it is), which ends with an enclosing boundary.
             _ if mime == "message/rfc822" && encoding == TransferEncoding::Identity => {
-                self.mark(blank);
-                self.messages
-                    .push((self.leaves.len(), self.boundaries.len()));
-                self.leaves.push(Leaf {
-                    start: self.offset,
-                    end: self.offset,
-                    size: 0,
-                    encoding,
-                    cut: false,
-                });
+                let leaf = self.open_leaf(blank, encoding);
+                self.messages.push((leaf, self.boundaries.len()));
                 self.state = State::Headers(Entity::default());
             }
             _ => {
-                self.mark(blank);
-                // Its place among the leaves is taken now; the leaf is filled in at its end.
-                self.leaves.push(Leaf {
-                    start: self.offset,
-                    end: self.offset,
-                    size: 0,
-                    encoding,
-                    cut: false,
-                });
+                self.open_leaf(blank, encoding);
                 self.state = State::Body(Body {
                     start: self.offset,
                     kept: 0,
@@ -426,6 +410,21 @@ impl OutlineBuilder {
                 });
             }
         }
+    }
+
+    /// Ends the header section under way with the mark of a new leaf, whose body starts
+    /// here; its place among the leaves is taken now, and it is filled in at its end.
+    /// Returns its index.
+    fn open_leaf(&mut self, blank: &[u8], encoding: TransferEncoding) -> usize {
+        self.mark(blank);
+        self.leaves.push(Leaf {
+            start: self.offset,
+            end: self.offset,
+            size: 0,
+            encoding,
+            cut: false,
+        });
+        self.leaves.len() - 1
     }
 
     /// Ends the header section under way with the leaf mark the next leaf gets.

@@ -1178,11 +1178,6 @@ impl Inner {
     }
 
     fn batch_item_done(&mut self, id: u64, msg: u32, mut a: Arriving) {
-        let Some(b) = self.batches.get_mut(&id) else {
-            return;
-        };
-        b.outstanding -= 1;
-        b.done += 1;
         // A streamed message: its last piece goes to `onChunk`, and `onMessage` gets its size
         // and checksum in place of the bytes.
         let streamed = a.streamed.take().map(|mut s| {
@@ -1190,40 +1185,16 @@ impl Inner {
             s.size += a.buf.len() as u64;
             s
         });
-        let size = streamed.as_ref().map_or(a.buf.len() as u64, |s| s.size);
-        b.bytes += size as f64;
-        if let Some(s) = streamed {
+        if streamed.is_some() && !a.buf.is_empty() {
             let last = std::mem::take(&mut a.buf);
-            if !last.is_empty() {
-                self.batch_piece(id, msg, last);
-            }
-            let info = to_js(&StreamedJs {
-                size: s.size as f64,
-                sha256: s.sha256.finish().as_str().to_string(),
-            });
-            let Some(b) = self.batches.get_mut(&id) else {
-                return;
-            };
-            let progress = to_js(&ProgressJs {
-                done: b.done,
-                total: b.total,
-                bytes: b.bytes,
-                total_bytes: b.total_bytes,
-            });
-            let mut calls = Vec::new();
-            if let Some(f) = &b.on_message {
-                calls.push((f.clone(), vec![JsValue::from(msg), JsValue::NULL, info]));
-            }
-            if let Some(f) = &b.on_progress {
-                calls.push((f.clone(), vec![progress]));
-            }
-            for (f, args) in calls {
-                self.call(&f, &args);
-            }
-            return;
+            self.batch_piece(id, msg, last);
         }
-        let buf = a.buf;
-        let bytes: JsValue = Uint8Array::from(buf.as_slice()).into();
+        let Some(b) = self.batches.get_mut(&id) else {
+            return;
+        };
+        b.outstanding -= 1;
+        b.done += 1;
+        b.bytes += streamed.as_ref().map_or(a.buf.len() as u64, |s| s.size) as f64;
         let progress = to_js(&ProgressJs {
             done: b.done,
             total: b.total,
@@ -1231,8 +1202,8 @@ impl Inner {
             total_bytes: b.total_bytes,
         });
         let mut calls = Vec::new();
-        match b.kind {
-            BatchKind::Headers => {
+        match (b.kind, streamed) {
+            (BatchKind::Headers, _) => {
                 let o = Object::new();
                 let _ = Reflect::set(&o, &"msg".into(), &msg.into());
                 let uid = b
@@ -1242,12 +1213,27 @@ impl Inner {
                 let _ = Reflect::set(&o, &"uid".into(), &uid);
                 let size = b.sizes.get(&msg).copied().unwrap_or_default() as f64;
                 let _ = Reflect::set(&o, &"size".into(), &size.into());
+                let bytes: JsValue = Uint8Array::from(a.buf.as_slice()).into();
                 let _ = Reflect::set(&o, &"headers".into(), &bytes);
                 b.results.push(&o);
             }
-            BatchKind::Download => {
+            (BatchKind::Download, streamed) => {
                 if let Some(f) = &b.on_message {
-                    calls.push((f.clone(), vec![JsValue::from(msg), bytes]));
+                    let args = match streamed {
+                        Some(s) => vec![
+                            JsValue::from(msg),
+                            JsValue::NULL,
+                            to_js(&StreamedJs {
+                                size: s.size as f64,
+                                sha256: s.sha256.finish().as_str().to_string(),
+                            }),
+                        ],
+                        None => vec![
+                            JsValue::from(msg),
+                            Uint8Array::from(a.buf.as_slice()).into(),
+                        ],
+                    };
+                    calls.push((f.clone(), args));
                 }
             }
         }
