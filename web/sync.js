@@ -544,21 +544,33 @@ export async function undoSyncDeletions(store, account, run) {
  * Rejects only when the store fails.
  */
 /**
- * @param {{ store: Store | null, account: string, run: SyncRun | null | undefined, msg: number, bytes: Uint8Array }} options
+ * @param {{ store: Store | null, account: string, run: SyncRun | null | undefined, msg: number, bytes: Uint8Array | Blob, streamed?: { head: Uint8Array, sha256: string } | undefined }} options
+ *   `streamed`: `bytes` is a Blob of the pieces a streamed download gave, with their header
+ *   section and checksum (`recordForStreamed`)
  * @returns {Promise<{ key: string, summary: Summary } | null>}
  */
-export async function keepOnDemand({ store, account, run, msg, bytes }) {
+export async function keepOnDemand({ store, account, run, msg, bytes, streamed }) {
   if (!store || !run) return null;
   /** @type {import('./types.js').KnownRecord} */
   let rec;
+  /** @type {Uint8Array} */
+  let head;
   try {
-    rec = run.recordFor(msg, bytes);
+    if (streamed) {
+      rec = run.recordForStreamed(msg, streamed.head, streamed.sha256);
+      head = streamed.head;
+    } else if (ArrayBuffer.isView(bytes)) {
+      rec = run.recordFor(msg, bytes);
+      head = bytes;
+    } else {
+      return null;
+    }
   } catch {
     return null;
   }
-  const summary = summaryOf(bytes, rec.size);
+  const summary = summaryOf(head, rec.size);
   // The store merges this into the record the sync wrote, keeping its flags.
-  const { sha256 } = await store.commitMessage(account, { key: rec.key, bytes, full: true, summary, known: rec });
+  const { sha256 } = await store.commitMessage(account, { key: rec.key, bytes, ...(streamed && { sha256: streamed.sha256 }), full: true, summary, known: rec });
   run.stored(msg, { sha256, full: true });
   return { key: rec.key, summary };
 }

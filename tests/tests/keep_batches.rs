@@ -692,31 +692,6 @@ return new Promise((resolve) => {
 });
 "#;
 
-/// Changes one byte in the middle of a kept message's stored Blob (same size, same recorded
-/// checksum), as a damaged disk would.
-const DAMAGE: &str = r#"
-const [account, key] = arguments;
-const open = () => new Promise((resolve, reject) => { const r = indexedDB.open('pop3-mail'); r.onsuccess = () => resolve(r.result); r.onerror = () => reject(r.error); });
-const req = (r) => new Promise((resolve, reject) => { r.onsuccess = () => resolve(r.result); r.onerror = () => reject(r.error); });
-return (async () => {
-  const db = await open();
-  try {
-    const m = await req(db.transaction('messages').objectStore('messages').get([account, key]));
-    const at = Math.floor(m.size / 2);
-    const was = new Uint8Array(await m.bytes.slice(at, at + 1).arrayBuffer())[0];
-    m.bytes = new Blob([m.bytes.slice(0, at), new Uint8Array([was ^ 1]), m.bytes.slice(at + 1)]);
-    const tx = db.transaction('messages', 'readwrite');
-    tx.objectStore('messages').put(m);
-    await new Promise((resolve, reject) => { tx.oncomplete = resolve; tx.onabort = () => reject(tx.error); });
-    return true;
-  } catch (e) {
-    return String(e);
-  } finally {
-    db.close();
-  }
-})();
-"#;
-
 /// A big message (past sync.js's `STREAM_OVER`, 8 MiB) downloads in pieces; the connection is
 /// cut after a few of them: nothing counts as kept, nothing is stored or deleted, and the next
 /// sync keeps it whole.
@@ -827,7 +802,9 @@ async fn big_message_kept_and_read_back(s: &mut Stack) -> R {
             && p["pieces"] == json!(len.div_ceil(1 << 20)),
         format!("{ctx}: read back in pieces of 1 MiB, checked, the server's bytes: {p}"),
     )?;
-    let damaged = s.js(DAMAGE, vec![json!(s.account()), json!(key)]).await?;
+    let damaged = s
+        .js(e2e::offline::DAMAGE_KEPT_BLOBS, vec![json!(s.account())])
+        .await?;
     let bad = s
         .js(READ_BACK, vec![json!(s.account()), json!(key)])
         .await?;
@@ -835,7 +812,7 @@ async fn big_message_kept_and_read_back(s: &mut Stack) -> R {
         .js(READ_IN_PIECES, vec![json!(s.account()), json!(key)])
         .await?;
     ensure(
-        damaged == json!(true)
+        damaged == json!(1)
             && bad["error"] == json!("corrupt")
             && bad_pieces["error"] == json!("corrupt"),
         format!(

@@ -17,8 +17,11 @@
 import { summarizeHeaders, errorCodes } from '../pop3.js';
 import { openStore, requestPersistence, BIG_MESSAGE } from '../store.js';
 import { openSearch, deleteSearchIndex } from '../search.js';
-import { syncAccount, finishSync, undoSyncDeletions, summaryOf, keepOnDemand, identifyKept } from '../sync.js';
+import { syncAccount, finishSync, undoSyncDeletions, summaryOf, keepOnDemand, identifyKept, headerSection } from '../sync.js';
 import { ENGLISH, LAYER_LANG } from '../i18n/index.js';
+
+/** A big message downloaded to read is handed over from this size on: its header section is in the first piece. */
+const HEAD_PIECE = 256 * 1024;
 
 
 /**
@@ -983,36 +986,70 @@ export class InboxController {
   }
 
   /**
-   * A kept message too big to read whole (store.js's BIG_MESSAGE): read from this device piece
-   * by piece into `onPiece`, its checksum checked as it goes (`hasher`). Resolves with its
-   * bytes as a Blob; or null when it is not such a message, or when its copy here cannot be
-   * read and the server still has it (then `messageBytes` downloads it again, as for any
-   * damaged copy: start over with a fresh `onPiece`).
+   * A message too big to read whole (store.js's BIG_MESSAGE), piece by piece: from this
+   * device when kept, its checksum checked as it goes (`hasher`); else from the server,
+   * downloaded in pieces and then kept here as it came (a Blob, never whole in the page).
+   * `begin()` gives where the pieces go, from the first; it is called again when the reading
+   * starts over (a damaged copy here, downloaded instead). Resolves with its bytes as a Blob;
+   * or null when it is not such a message, or neither kept nor on a server this session
+   * reaches (`messageBytes` says why).
    * @param {InboxItem} it
-   * @param {(piece: Uint8Array) => void} onPiece
+   * @param {() => (piece: Uint8Array) => void} begin
    * @param {() => import('../store.js').StreamHasher} hasher
    * @returns {Promise<Blob | null>}
    */
-  async readInPieces(it, onPiece, hasher) {
-    if (!(this.#store && it.key && it.kept === 'full' && it.size > BIG_MESSAGE)) return null;
-    try {
-      return await this.#store.readInPieces(/** @type {string} */ (it.account ?? this.#account), it.key, { onPiece, hasher });
-    } catch (err) {
-      if (!this.#session || !(it.msg > 0)) throw err;
-      it.kept = null;
-      return null;
+  async readInPieces(it, begin, hasher) {
+    if (!(it.size > BIG_MESSAGE)) return null;
+    if (this.#store && it.key && it.kept === 'full') {
+      try {
+        return await this.#store.readInPieces(/** @type {string} */ (it.account ?? this.#account), it.key, { onPiece: begin(), hasher });
+      } catch (err) {
+        // Damaged or missing copy: read it from the server when it still has it.
+        if (!this.#session || !(it.msg > 0)) throw err;
+        it.kept = null;
+      }
     }
+    const session = this.#session;
+    if (!session || !(it.msg > 0)) return null;
+    const onPiece = begin();
+    /** @type {Blob[]} */
+    const parts = [];
+    /** @type {{ head: Uint8Array, sha256: string } | null} */
+    let streamed = null;
+    let head = new Uint8Array(0);
+    await session.download([it.msg], {
+      // The first piece holds the header section (the record and the summary come from it).
+      streamOver: HEAD_PIECE,
+      onChunk: (_msg, piece) => {
+        if (!parts.length) head = headerSection(piece).slice();
+        parts.push(new Blob([/** @type {Uint8Array<ArrayBuffer>} */ (piece)]));
+        onPiece(piece);
+      },
+      onMessage: (_msg, whole, info) => {
+        if (whole) {
+          // (Smaller than LIST said: it came whole after all.)
+          head = headerSection(whole).slice();
+          parts.push(new Blob([/** @type {Uint8Array<ArrayBuffer>} */ (whole)]));
+          onPiece(whole);
+        }
+        streamed = { head, sha256: info?.sha256 ?? '' };
+      },
+    });
+    const blob = new Blob(parts);
+    if (streamed) this.#keepOnDemand(it, blob, streamed);
+    return blob;
   }
 
   /** A message read before the sync kept it (or over the size limit): keep it now, under the record the sync engine gives (it says when nothing may be written). */
   /**
    * @param {InboxItem} it
-   * @param {Uint8Array} bytes
+   * @param {Uint8Array | Blob} bytes
+   * @param {{ head: Uint8Array, sha256: string }} [streamed] a Blob's header section and checksum
    */
-  async #keepOnDemand(it, bytes) {
+  async #keepOnDemand(it, bytes, streamed) {
     if (!this.#store || it.kept === 'full') return;
     try {
-      const r = await keepOnDemand({ store: this.#store, account: /** @type {string} */ (this.#account), run: this.#sync?.run, msg: it.msg, bytes });
+      const r = await keepOnDemand({ store: this.#store, account: /** @type {string} */ (this.#account), run: this.#sync?.run, msg: it.msg, bytes, streamed });
       if (!r) return;
       it.key = r.key;
       it.kept = 'full';

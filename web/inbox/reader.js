@@ -287,12 +287,12 @@ export class Reader {
   }
 
   /**
-   * A kept message too big to read whole (store.js's BIG_MESSAGE) is read from this device in
-   * pieces into its outline (the reading module's OutlineBuilder: every header section and
-   * the start of each part), its checksum checked as it goes; the outline is parsed as any
-   * message, and each of its parts knows where its whole body lies, to be saved from the
-   * message itself. Null when the message is not such a one (or its copy here could not be
-   * read and it is downloaded again: `messageBytes`), or without the reading module.
+   * A message too big to read whole (store.js's BIG_MESSAGE) is read in pieces into its
+   * outline (the reading module's OutlineBuilder: every header section and the start of each
+   * part): from this device, its checksum checked as it goes, or downloaded in pieces and
+   * then kept (`readInPieces`). The outline is parsed as any message, and each of its parts
+   * knows where its whole body lies, to be saved from the message itself. Null when the
+   * message is not such a one, or without the reading module.
    * @param {import('./controller.js').InboxItem} it
    * @returns {Promise<ParsedView | null>}
    */
@@ -302,14 +302,19 @@ export class Reader {
     if (!mime || !OutlineBuilder || !Sha256Stream || !mime.PartDecoder) return null;
     // The marks of this outline: a header of that name in the message itself never matches.
     const nonce = [...crypto.getRandomValues(new Uint8Array(12))].map((b) => b.toString(16).padStart(2, '0')).join('');
-    const builder = new OutlineBuilder(nonce);
+    /** @type {{ builder: import('../types.js').OutlineBuilderApi | null }} */
+    const cur = { builder: null };
+    // A fresh outline each time the reading starts (again, when a damaged copy here is
+    // downloaded instead).
+    const begin = () => {
+      cur.builder?.free();
+      const b = new OutlineBuilder(nonce);
+      cur.builder = b;
+      return (/** @type {Uint8Array} */ piece) => b.feed(piece);
+    };
     try {
-      const blob = await this.#c.readInPieces(
-        it,
-        (piece) => builder.feed(piece),
-        () => new Sha256Stream(),
-      );
-      const o = blob && builder.finish();
+      const blob = await this.#c.readInPieces(it, begin, () => new Sha256Stream());
+      const o = blob && cur.builder?.finish();
       if (!blob || !o) return null;
       const message = mime.parseMessage(o.bytes);
       /** @type {Map<string, OutlineLeaf>} */
@@ -331,7 +336,7 @@ export class Reader {
         big: { blob, leaves, cut: o.cut, size: o.size },
       };
     } finally {
-      builder.free();
+      cur.builder?.free();
     }
   }
 
