@@ -1110,9 +1110,9 @@ async fn big_message_kept_in_pieces_and_read(kind: BrowserKind) {
             )
             .await?;
         ensure(
-            shown[0].as_str().is_some_and(|t| t.contains("only the start"))
+            shown[0].as_str().is_some_and(|t| t.contains("up to its first megabyte"))
                 && shown[1].as_str().is_some_and(|t| t.contains("8.6 MB")),
-            format!("the reader says only the start is shown, and the attachment's whole size: {shown}"),
+            format!("the reader says each part is shown up to its first megabyte, and the attachment's whole size: {shown}"),
         )?;
         ui.shot("reader").await?;
         ui.b.capture_downloads().await.map_err(|e| e.to_string())?;

@@ -195,7 +195,7 @@ export default /** @type {const} */ ({
   'reader.date': 'Date',
   'reader.downloading': 'Downloading message ({size})…',
   'reader.noPlainNoHtml': 'This message has no plain-text version, and this build cannot show formatted (HTML) messages.',
-  'reader.bigMessage': 'This message is {size}: only the start of its text and of each part is shown here. Attachments are saved whole.',
+  'reader.bigMessage': 'This message is {size}: each of its parts is shown here up to its first megabyte. Attachments are saved whole.',
   'reader.saveWhole': 'Save the whole message',
   'reader.kept': 'Kept on this device: readable offline.',
   'reader.notKept': 'Not kept on this device yet.',

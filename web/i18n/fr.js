@@ -192,7 +192,7 @@ export default /** @type {const} */ ({
   'reader.date': 'Date',
   'reader.downloading': 'Téléchargement du message ({size})…',
   'reader.noPlainNoHtml': 'Ce message n’a pas de version en texte brut, et cette version de l’application ne peut pas afficher les messages mis en forme (HTML).',
-  'reader.bigMessage': 'Ce message fait {size} : seul le début de son texte et de chaque partie est affiché ici. Les pièces jointes sont enregistrées en entier.',
+  'reader.bigMessage': 'Ce message fait {size} : chacune de ses parties est affichée ici jusqu’à son premier mégaoctet. Les pièces jointes sont enregistrées en entier.',
   'reader.saveWhole': 'Enregistrer le message entier',
   'reader.kept': 'Conservé sur cet appareil : lisible hors ligne.',
   'reader.notKept': 'Pas encore conservé sur cet appareil.',
