@@ -1031,16 +1031,13 @@ fn big_message(user: &str) -> (Vec<u8>, Vec<u8>) {
 /// The big message's text: what the reader must show.
 const BIG_TEXT: &str = "Here is the scan you asked for: all 40 pages.";
 
-/// A big message is kept in pieces (a Blob in IndexedDB, byte for byte the server's), and the
-/// reader opens its outline from this device (Dovecot's own count: one RETR, the sync's): its
-/// text, its attachment at its whole size, a note that only the start of each part is shown;
-/// the attachment and the whole message are saved byte for byte.
-async fn big_message_kept_in_pieces_and_read(kind: BrowserKind) {
-    let user = "big";
-    let (bytes, scan) = big_message(user);
+/// The stack, browser and page of a big-message test: Dovecot holding `big_message` for user
+/// `big`, the bridge serving the UI, the inbox page open; and the message and its attachment.
+async fn big_stack(kind: BrowserKind, shots: &'static str) -> (Ui, Stack, Vec<u8>, Vec<u8>) {
+    let (bytes, scan) = big_message(BIG_USER);
     let d = Dovecot::start(DovecotOptions::new().user(
-        user,
-        &format!("pw-{user}"),
+        BIG_USER,
+        &format!("pw-{BIG_USER}"),
         Mailbox::empty().raw_message(bytes.clone()),
     ))
     .expect("dovecot");
@@ -1048,29 +1045,29 @@ async fn big_message_kept_in_pieces_and_read(kind: BrowserKind) {
     let s = Stack { d, bridge };
     let b = Browser::start(kind).await.expect("browser starts");
     let ui = Ui {
-        page: InboxPage {
-            b,
-            kind,
-            shots: "store-big",
-        },
+        page: InboxPage { b, kind, shots },
         base: format!("http://{}", s.bridge.addr),
     };
-    let port = s.d.tls_port();
-    let result = async {
-        ui.open("").await?;
-        ui.sign_in(port, user, true).await?;
-        ui.wait(
-            "the sync to keep it",
-            "r.querySelector('.syncline').textContent.includes('1 message is kept')",
-            120,
-        )
-        .await?;
-        let kept = ui.kept_bytes(user, port).await?;
-        ensure(
-            kept == vec![bytes.clone()],
-            format!("kept byte for byte: {} kept", kept.len()),
-        )?;
-        let blob = ui
+    (ui, s, bytes, scan)
+}
+
+const BIG_USER: &str = "big";
+
+impl Ui {
+    /// Waits until the store keeps exactly `bytes` for `user`, as one Blob.
+    async fn wait_kept_as_blob(&self, user: &str, port: u16, bytes: &[u8], what: &str) -> R {
+        let start = std::time::Instant::now();
+        loop {
+            let kept = self.kept_bytes(user, port).await?;
+            if kept.len() == 1 && kept[0] == bytes {
+                break;
+            }
+            if start.elapsed() > Duration::from_secs(60) {
+                return Err(format!("{what}: {} kept", kept.len()));
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let blob = self
             .b
             .js(
                 &format!(
@@ -1086,14 +1083,56 @@ async fn big_message_kept_in_pieces_and_read(kind: BrowserKind) {
             .map_err(|e| e.to_string())?;
         ensure(
             blob == json!([true]),
-            format!("the store holds it as one Blob: {blob}"),
-        )?;
-        ui.eval("(r.querySelector('.row').click(), 1)").await?;
-        let text = e2e::offline::reader_text(&ui, BIG_TEXT, 60).await;
+            format!("{what}: the store holds it as one Blob of its size: {blob}"),
+        )
+    }
+
+    /// Clicks the only row and waits for the reader to show the big message's text.
+    async fn open_big(&self, what: &str) -> R {
+        self.eval("(r.querySelector('.row').click(), 1)").await?;
+        let text = e2e::offline::reader_text(self, BIG_TEXT, 60).await;
         ensure(
             text.contains(BIG_TEXT),
-            format!("the reader shows its text: {text:?}"),
-        )?;
+            format!("{what}: the reader shows its text: {text:?}"),
+        )
+    }
+
+    /// Logs out and returns Dovecot's line for the end of that session of `user`.
+    async fn logout_line(&self, d: &Dovecot, user: &str) -> R<String> {
+        let logouts = d.pop3_disconnects(user).len();
+        self.click("button.logout").await?;
+        let start = std::time::Instant::now();
+        loop {
+            if let Some(l) = d.pop3_disconnects(user).get(logouts) {
+                return Ok(l.clone());
+            }
+            if start.elapsed() > Duration::from_secs(15) {
+                return Err("Dovecot logged no logout".to_string());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// A big message is kept in pieces (a Blob in IndexedDB, byte for byte the server's), and the
+/// reader opens its outline from this device (Dovecot's own count: one RETR, the sync's): its
+/// text, its attachment at its whole size, a note that each part is shown up to its first
+/// megabyte; the attachment and the whole message are saved byte for byte.
+async fn big_message_kept_in_pieces_and_read(kind: BrowserKind) {
+    let (ui, s, bytes, scan) = big_stack(kind, "store-big").await;
+    let (user, port) = (BIG_USER, s.d.tls_port());
+    let result = async {
+        ui.open("").await?;
+        ui.sign_in(port, user, true).await?;
+        ui.wait(
+            "the sync to keep it",
+            "r.querySelector('.syncline').textContent.includes('1 message is kept')",
+            120,
+        )
+        .await?;
+        ui.wait_kept_as_blob(user, port, &bytes, "kept by the sync")
+            .await?;
+        ui.open_big("kept").await?;
         let attachment = ui
             .wait(
                 "its attachment",
@@ -1134,18 +1173,7 @@ async fn big_message_kept_in_pieces_and_read(kind: BrowserKind) {
                 && named("message.eml") == Some(&bytes),
             format!("the attachment and the whole message saved byte for byte: {got:?}"),
         )?;
-        let logouts = s.d.pop3_disconnects(user).len();
-        ui.click("button.logout").await?;
-        let start = std::time::Instant::now();
-        let line = loop {
-            if let Some(l) = s.d.pop3_disconnects(user).get(logouts) {
-                break l.clone();
-            }
-            if start.elapsed() > Duration::from_secs(15) {
-                return Err("Dovecot logged no logout".to_string());
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        };
+        let line = ui.logout_line(&s.d, user).await?;
         ensure(
             line.contains("retr=1/"),
             format!("the reader read it from this device, not the server: {line:?}"),
@@ -1157,28 +1185,16 @@ async fn big_message_kept_in_pieces_and_read(kind: BrowserKind) {
 
 /// A big message over the account's size limit is not kept by the sync (headers only); opened,
 /// it is downloaded in pieces into its outline (never whole), shown with its text and its
-/// attachment, and then kept here as it came, a Blob byte for byte the server's.
+/// attachment at its whole size, and then kept here as it came, a Blob byte for byte the
+/// server's. Then a byte of that Blob goes bad: signed in again, the reader finds it out as it
+/// reads the pieces, starts over from the server, shows the message and keeps it again.
 async fn big_message_over_the_limit_read_on_demand(kind: BrowserKind) {
-    let user = "big";
-    let (bytes, _) = big_message(user);
-    let d = Dovecot::start(DovecotOptions::new().user(
-        user,
-        &format!("pw-{user}"),
-        Mailbox::empty().raw_message(bytes.clone()),
-    ))
-    .expect("dovecot");
-    let bridge = ServedBridge::start(ui_config(&d)).await;
-    let s = Stack { d, bridge };
-    let b = Browser::start(kind).await.expect("browser starts");
-    let ui = Ui {
-        page: InboxPage {
-            b,
-            kind,
-            shots: "store-big-on-demand",
-        },
-        base: format!("http://{}", s.bridge.addr),
-    };
-    let port = s.d.tls_port();
+    let (ui, s, bytes, _) = big_stack(kind, "store-big-on-demand").await;
+    let (user, port) = (BIG_USER, s.d.tls_port());
+    let account = format!("{user}@localhost:{port}");
+    // (Clicked once the sync has drawn the list for the last time: while an account with kept
+    // mail connects, the kept list shows, and signing in closes what was opened from it.)
+    let sync_ended = "(() => { const l = r.querySelector('.syncline').textContent; return !!l && !l.includes('…'); })()";
     let result = async {
         ui.open("").await?;
         // Headers only past 10 MB, for this account, before its first sync.
@@ -1189,7 +1205,7 @@ async fn big_message_over_the_limit_read_on_demand(kind: BrowserKind) {
                     "return import('/store.js').then(async (m) => {{ const st = await m.openStore();
                        await st.saveAccount({acct}, {{ settings: {{ policy: {{ mode: 'leave', sizeLimit: 10 * 1048576 }}, riskAccepted: false }} }});
                        st.close(); return true; }}, (e) => String(e));",
-                    acct = json!(format!("{user}@localhost:{port}"))
+                    acct = json!(account)
                 ),
                 vec![],
             )
@@ -1198,28 +1214,10 @@ async fn big_message_over_the_limit_read_on_demand(kind: BrowserKind) {
         ensure(saved == json!(true), format!("the size limit saved: {saved}"))?;
         ui.open("").await?;
         ui.sign_in(port, user, true).await?;
-        ui.wait("the row", "r.querySelectorAll('.row').length === 1", 30)
-            .await?;
-        // The sync ends without keeping it (its record says headers).
-        let start = std::time::Instant::now();
-        loop {
-            let kept = ui.kept_bytes(user, port).await?;
-            let line = ui.eval("r.querySelector('.syncline').textContent").await?;
-            if line.as_str().is_some_and(|l| !l.is_empty() && !l.contains('…')) {
-                ensure(kept.is_empty(), format!("not kept by the sync: {line}"))?;
-                break;
-            }
-            if start.elapsed() > Duration::from_secs(60) {
-                return Err(format!("the sync did not end: {line}"));
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-        ui.eval("(r.querySelector('.row').click(), 1)").await?;
-        let text = e2e::offline::reader_text(&ui, BIG_TEXT, 60).await;
-        ensure(
-            text.contains(BIG_TEXT),
-            format!("the reader shows its text: {text:?}"),
-        )?;
+        ui.wait("the sync's end", sync_ended, 60).await?;
+        let kept = ui.kept_bytes(user, port).await?;
+        ensure(kept.is_empty(), "not kept by the sync (over the limit)")?;
+        ui.open_big("not kept").await?;
         let shown = ui
             .wait(
                 "the big-message note",
@@ -1231,81 +1229,20 @@ async fn big_message_over_the_limit_read_on_demand(kind: BrowserKind) {
             shown.as_str().is_some_and(|t| t.contains("8.6 MB")),
             format!("the attachment at its whole size: {shown}"),
         )?;
-        // Kept on demand, as it came.
-        let start = std::time::Instant::now();
-        loop {
-            let kept = ui.kept_bytes(user, port).await?;
-            if kept == vec![bytes.clone()] {
-                break;
-            }
-            if start.elapsed() > Duration::from_secs(30) {
-                return Err(format!("not kept on demand: {} kept", kept.len()));
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-        let blob = ui
-            .b
-            .js(
-                "return new Promise((resolve) => { const q = indexedDB.open('pop3-mail'); q.onsuccess = () => {
-                   const g = q.result.transaction('messages').objectStore('messages').getAll();
-                   g.onsuccess = () => { q.result.close(); resolve(g.result.map((m) => m.bytes instanceof window.Blob)); };
-                 }; });",
-                vec![],
-            )
-            .await
-            .map_err(|e| e.to_string())?;
-        ensure(blob == json!([true]), format!("kept as a Blob: {blob}"))?;
-        // A byte of the kept copy goes bad. Signed in again, the reader finds it out as it
-        // reads the pieces, starts over from the server, shows the message and keeps it again.
+        ui.wait_kept_as_blob(user, port, &bytes, "kept on demand")
+            .await?;
         let damaged = ui
             .b
-            .js(
-                e2e::offline::DAMAGE_KEPT_BLOBS,
-                vec![json!(format!("{user}@localhost:{port}"))],
-            )
+            .js(e2e::offline::DAMAGE_KEPT_BLOBS, vec![json!(account)])
             .await
             .map_err(|e| e.to_string())?;
         ensure(damaged == json!(1), format!("one kept Blob damaged: {damaged}"))?;
         ui.open("").await?;
         ui.sign_in(port, user, true).await?;
-        ui.wait("the row", "r.querySelectorAll('.row').length === 1", 30)
-            .await?;
-        // (Clicked once the sync has drawn the list for the last time.)
-        ui.wait(
-            "the sync's end",
-            "(() => { const l = r.querySelector('.syncline').textContent; return !!l && !l.includes('…'); })()",
-            60,
-        )
-        .await?;
-        ui.eval("(r.querySelector('.row').click(), 1)").await?;
-        let text = e2e::offline::reader_text(&ui, BIG_TEXT, 60).await;
-        ensure(
-            text.contains(BIG_TEXT),
-            format!("the damaged copy's message is shown from the server: {text:?}"),
-        )?;
-        let start = std::time::Instant::now();
-        loop {
-            let kept = ui.kept_bytes(user, port).await?;
-            if kept == vec![bytes.clone()] {
-                break;
-            }
-            if start.elapsed() > Duration::from_secs(30) {
-                return Err("the damaged copy is not kept again".to_string());
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-        let logouts = s.d.pop3_disconnects(user).len();
-        ui.click("button.logout").await?;
-        let start = std::time::Instant::now();
-        let line = loop {
-            if let Some(l) = s.d.pop3_disconnects(user).get(logouts) {
-                break l.clone();
-            }
-            if start.elapsed() > Duration::from_secs(15) {
-                return Err("Dovecot logged no logout".to_string());
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        };
+        ui.wait("the sync's end", sync_ended, 60).await?;
+        ui.open_big("a damaged copy, read from the server").await?;
+        ui.wait_kept_as_blob(user, port, &bytes, "kept again").await?;
+        let line = ui.logout_line(&s.d, user).await?;
         ensure(
             line.contains("retr=1/"),
             format!("one RETR in that session, the reader's: {line:?}"),
