@@ -713,12 +713,6 @@ fn block_declares_encoding(lower: &[u8], pos: usize) -> bool {
                 if lower[prev..nl].iter().all(|&c| c == b'\r') && prev > floor {
                     break;
                 }
-                // A part's header block starts right after its boundary line: without this,
-                // the walk went on through the part before, and after 64 KiB of it took an
-                // attached message for an encoded one and left its parts out.
-                if lower[prev..nl].starts_with(b"--") && (prev > floor || floor == 0) {
-                    break;
-                }
             }
             None if floor > 0 => return true,
             None => {
