@@ -446,9 +446,12 @@ async function syncLocked({ session, store, account, policy, SyncRun, now = Date
               const s = streams.get(msg);
               streams.delete(msg);
               if (!s || !streamed) throw new Error(`message ${msg} arrived neither whole nor in pieces`);
+              const blob = new Blob(s.parts);
+              // Every piece is in it, or the checksum would vouch for bytes it does not hold.
+              if (blob.size !== streamed.size) throw new Error(`message ${msg}: ${blob.size} of its ${streamed.size} bytes were kept`);
               const rec = run.recordForStreamed(msg, s.head, streamed.sha256);
               const summary = shown && shown.size === rec.size ? shown : hb ? summaryOf(hb, rec.size) : summaryOf(s.head, streamed.size);
-              input = { key: rec.key, bytes: new Blob(s.parts), sha256: streamed.sha256, full: true, summary, known: rec };
+              input = { key: rec.key, bytes: blob, sha256: streamed.sha256, full: true, summary, known: rec };
             }
             bodyCommits.add(msg, input);
           } catch (err) {

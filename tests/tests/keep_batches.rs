@@ -76,7 +76,8 @@ return (async () => {
 /// batch of bodies (1-based; 0: none) waits, after its messages arrived and before its
 /// transaction, until `__t.release('ok' | 'fail')` ('fail': its transaction is aborted).
 /// `o.cutAfter` (n) closes the connection once n bodies have arrived while that batch waits;
-/// `o.cutAfterPieces` (n) once n pieces of a streamed (big) message have arrived. What the
+/// `o.cutAfterPieces` (n) once n pieces of a streamed (big) message have arrived, and
+/// `o.dropPiece` (n) keeps the n-th piece from the sync, as a failure inside it would. What the
 /// download hands the sync is counted: pieces, the largest, the messages that came in pieces.
 /// Every message the sync reports as kept is logged in sessionStorage (it survives a reload).
 const START: &str = r#"
@@ -119,7 +120,7 @@ return (async () => {
           t.cut = true;
           session.close();
         }
-        d.onChunk?.(m, b);
+        if (t.pieces !== o.dropPiece) d.onChunk?.(m, b);
       },
       onMessage: (m, b, info) => {
         if (b) t.maxWhole = Math.max(t.maxWhole, b.length);
@@ -278,17 +279,12 @@ impl Stack {
     }
 
     async fn start_sync(&self, hold_batch: u32, cut_after: u32) -> R {
-        self.start_sync_cut_in_pieces(hold_batch, cut_after, 0)
-            .await
+        self.start_sync_with(hold_batch, cut_after, json!({})).await
     }
 
-    async fn start_sync_cut_in_pieces(
-        &self,
-        hold_batch: u32,
-        cut_after: u32,
-        cut_after_pieces: u32,
-    ) -> R {
-        let o = json!({
+    /// `start_sync` with more of START's options (`cutAfterPieces`, `dropPiece`).
+    async fn start_sync_with(&self, hold_batch: u32, cut_after: u32, more: Json) -> R {
+        let mut o = json!({
             "bridgeUrl": self.bridge_url,
             "port": self.d.tls_port(),
             "user": USER,
@@ -297,8 +293,10 @@ impl Stack {
             "policy": { "mode": "delete-after-download" },
             "holdBatch": hold_batch,
             "cutAfter": cut_after,
-            "cutAfterPieces": cut_after_pieces,
         });
+        if let (Some(o), Some(more)) = (o.as_object_mut(), more.as_object()) {
+            o.extend(more.clone());
+        }
         self.js(START, vec![o]).await?;
         Ok(())
     }
@@ -700,7 +698,8 @@ async fn cut_in_a_big_message(s: &mut Stack, original: &str) -> R {
     s.open().await?;
     s.wipe().await?;
     let logouts = s.d.pop3_disconnects(USER).len();
-    s.start_sync_cut_in_pieces(0, 0, 4).await?;
+    s.start_sync_with(0, 0, json!({ "cutAfterPieces": 4 }))
+        .await?;
     let st = s
         .wait_state("the broken sync's end", |st| !st["result"].is_null())
         .await?;
@@ -736,6 +735,28 @@ async fn cut_in_a_big_message(s: &mut Stack, original: &str) -> R {
     Ok(())
 }
 
+/// A piece of a big message never reaches the sync (as if taking it failed): the message is
+/// not committed with a checksum that vouches for bytes the Blob does not hold. The sync
+/// fails, nothing is stored, kept or marked for deletion.
+async fn a_lost_piece_keeps_nothing(s: &mut Stack) -> R {
+    let ctx = "a piece of a big message lost";
+    s.open().await?;
+    s.wipe().await?;
+    s.start_sync_with(0, 0, json!({ "dropPiece": 3 })).await?;
+    let st = s
+        .wait_state("the sync's end", |st| !st["result"].is_null())
+        .await?;
+    let (stored, _) = s.stored().await?;
+    ensure(
+        st["result"]["ok"] == json!(false)
+            && strings(&st["kept"]).is_empty()
+            && st["marked"] == json!(0)
+            && stored.is_empty(),
+        format!("{ctx}: the sync fails, nothing is kept, stored or marked: {st} {stored:?}"),
+    )?;
+    s.open().await
+}
+
 /// One big message: kept by the sync in pieces (the page never held it whole: every piece
 /// and every whole message the download handed over is small) as a Blob, its checksum
 /// recorded, read back whole through the store (checked against that checksum) and equal to
@@ -749,6 +770,7 @@ async fn big_message_kept_and_read_back(s: &mut Stack) -> R {
     let original = sha256_hex(&w.expected_bytes(0));
     let len = w.expected_bytes(0).len();
     cut_in_a_big_message(s, &original).await?;
+    a_lost_piece_keeps_nothing(s).await?;
     s.open().await?;
     s.wipe().await?;
     let before = e2e::bench::renderer_memory();

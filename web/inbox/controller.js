@@ -1014,7 +1014,7 @@ export class InboxController {
     const onPiece = begin();
     /** @type {Blob[]} */
     const parts = [];
-    /** @type {{ head: Uint8Array, sha256: string } | null} */
+    /** @type {{ head: Uint8Array, sha256: string, size: number } | null} */
     let streamed = null;
     let head = new Uint8Array(0);
     await session.download([it.msg], {
@@ -1032,11 +1032,13 @@ export class InboxController {
           parts.push(new Blob([/** @type {Uint8Array<ArrayBuffer>} */ (whole)]));
           onPiece(whole);
         }
-        streamed = { head, sha256: info?.sha256 ?? '' };
+        streamed = { head, sha256: info?.sha256 ?? '', size: info?.size ?? -1 };
       },
     });
     const blob = new Blob(parts);
-    if (streamed) this.#keepOnDemand(it, blob, streamed);
+    // Kept only with every piece in it: the checksum vouches for all of them.
+    const s = /** @type {{ head: Uint8Array, sha256: string, size: number } | null} */ (streamed);
+    if (s && s.size === blob.size) this.#keepOnDemand(it, blob, s);
     return blob;
   }
 

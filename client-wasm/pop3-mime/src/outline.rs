@@ -26,6 +26,12 @@ pub const OUTLINE_MAX: usize = 16 << 20;
 /// caller's, new for each outline, so a header of that name in the message itself never
 /// matches.
 pub const MARK: &str = "X-Pop3-Outline-Part";
+/// Parts listed at most, as [`crate::Limits::max_parts`]: past them, bodies are left out and
+/// no more leaves are made (a hostile message of millions of empty parts costs no more).
+pub const MAX_LEAVES: usize = 1000;
+/// Multiparts and attached messages nested at most: deeper ones are taken as a leaf, so a
+/// boundary is looked up among at most this many (parse_message stops at 16).
+pub const MAX_NESTING: usize = 32;
 /// A line longer than this is taken as it comes, in pieces: no boundary or empty line is
 /// that long.
 const LINE_MAX: usize = 8 * 1024;
@@ -329,7 +335,7 @@ impl OutlineBuilder {
                 if fits {
                     b.kept += line.len();
                     self.keep(&line);
-                } else {
+                } else if !b.cut {
                     b.cut = true;
                     self.cut_messages();
                 }
@@ -347,8 +353,10 @@ impl OutlineBuilder {
     /// truncated there).
     fn keep(&mut self, bytes: &[u8]) {
         if self.out.len() + bytes.len() > self.max.saturating_mul(2) {
-            self.truncated = true;
-            self.cut_messages();
+            if !self.truncated {
+                self.truncated = true;
+                self.cut_messages();
+            }
             return;
         }
         if !self.truncated {
@@ -384,15 +392,26 @@ impl OutlineBuilder {
             .transfer_encoding
             .as_deref()
             .map_or(TransferEncoding::Identity, TransferEncoding::from_header);
+        let nested = self.boundaries.len() + self.messages.len();
+        if self.leaves.len() >= MAX_LEAVES {
+            // Past the part limit: nothing more is listed, and bodies are left out.
+            self.keep(blank);
+            self.truncated = true;
+            self.state = State::Filler(FILLER_KEEP);
+            return;
+        }
         match boundary {
-            Some(b) if mime.starts_with("multipart/") => {
+            Some(b) if mime.starts_with("multipart/") && nested < MAX_NESTING => {
                 self.keep(blank);
                 self.boundaries.push(b);
                 self.state = State::Filler(0);
             }
             // An attached message (not transfer-encoded): its own header section comes next.
             // It is a leaf too (saved as it is), which ends with an enclosing boundary.
-            _ if mime == "message/rfc822" && encoding == TransferEncoding::Identity => {
+            _ if mime == "message/rfc822"
+                && encoding == TransferEncoding::Identity
+                && nested < MAX_NESTING =>
+            {
                 let leaf = self.open_leaf(blank, encoding);
                 self.messages.push((leaf, self.boundaries.len()));
                 self.state = State::Headers(Entity::default());
@@ -673,6 +692,32 @@ mod tests {
         let view = parse_message(&o.bytes, &Limits::default()).unwrap();
         assert!(view.text.unwrap().starts_with("line 0 of"));
         assert_eq!(o.leaves[0].size, (raw.len() - 38) as u64);
+    }
+
+    #[test]
+    fn millions_of_parts_or_deep_nesting_stay_within_the_limits() {
+        let mut raw = b"Content-Type: multipart/mixed; boundary=b\r\n\r\n".to_vec();
+        for _ in 0..200_000 {
+            raw.extend_from_slice(b"--b\r\n\r\n");
+        }
+        let o = outline(&raw, &[], PART_KEEP, OUTLINE_MAX);
+        assert_eq!(o.leaves.len(), MAX_LEAVES);
+        assert!(o.truncated);
+        let mut deep = Vec::new();
+        for i in 0..10_000 {
+            deep.extend_from_slice(
+                format!("Content-Type: multipart/mixed; boundary=b{i}\r\n\r\n--b{i}\r\n")
+                    .as_bytes(),
+            );
+        }
+        deep.extend_from_slice(b"\r\ntext\r\n--b0--\r\n");
+        let b = {
+            let mut b = OutlineBuilder::with_limits("n0nce", PART_KEEP, OUTLINE_MAX);
+            b.feed(&deep);
+            b
+        };
+        assert!(b.boundaries.len() <= MAX_NESTING);
+        assert!(b.finish().leaves.len() <= 1);
     }
 
     proptest! {

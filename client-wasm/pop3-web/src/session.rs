@@ -1064,9 +1064,14 @@ impl Inner {
             Event::MessageData { handle, data } => match self.pending.get_mut(&handle) {
                 Some(Op::Body(_, buf)) => buf.extend_from_slice(&data),
                 Some(Op::BatchItem(id, msg, a)) => {
-                    a.buf.extend_from_slice(&data);
                     let (id, msg) = (*id, *msg);
-                    if let Some(piece) = self.batches.get(&id).and_then(|b| b.piece_due(a)) {
+                    // A cancelled batch's answers still arrive; nobody takes them, so nothing
+                    // of them is held (a big message would otherwise be, whole).
+                    let Some(b) = self.batches.get(&id) else {
+                        return;
+                    };
+                    a.buf.extend_from_slice(&data);
+                    if let Some(piece) = b.piece_due(a) {
                         self.batch_piece(id, msg, piece);
                     }
                 }
