@@ -644,8 +644,7 @@ fn transfer_decode(raw: &[u8], enc: Encoding) -> Option<Vec<u8>> {
     }
 }
 
-/// How far to look around a `message/` for the header block it is in; a longer header block
-/// is treated as if it declared an encoding.
+/// How far back a folded Content-Type is followed from a `message/` in it.
 const HEADER_WINDOW: usize = 64 << 10;
 
 /// Makes transfer-encoded attached messages (and multipart/digest, whose parts default to
@@ -660,9 +659,22 @@ const HEADER_WINDOW: usize = 64 << 10;
 fn defuse_encoded_messages(raw: &[u8]) -> Cow<'_, [u8]> {
     let lower = raw.to_ascii_lowercase();
     let mut patch: Vec<usize> = Vec::new();
-    for pos in memchr::memmem::find_iter(&lower, b"message/") {
-        if in_content_type(&lower, pos) && block_declares_encoding(&lower, pos) {
-            patch.push(pos);
+    let messages: Vec<usize> = memchr::memmem::find_iter(&lower, b"message/")
+        .filter(|&pos| in_content_type(&lower, pos))
+        .collect();
+    if !messages.is_empty() {
+        // Each `message/` with the block of non-blank lines around it: a superset of the
+        // header block the parser reads (which holds no blank line), so an encoding declared
+        // there is never missed. Blocks do not overlap: one pass, whatever their length.
+        let mut next = 0;
+        for (start, end) in blocks(&lower) {
+            let first = next;
+            while next < messages.len() && messages[next] < end {
+                next += 1;
+            }
+            if first < next && declares_encoding(&lower[start..end]) {
+                patch.extend_from_slice(&messages[first..next]);
+            }
         }
     }
     for pos in memchr::memmem::find_iter(&lower, b"multipart/digest") {
@@ -696,57 +708,30 @@ fn in_content_type(lower: &[u8], pos: usize) -> bool {
     }
 }
 
-/// Whether the header block around `pos` has a base64 or quoted-printable
-/// Content-Transfer-Encoding (or is too long to tell).
-fn block_declares_encoding(lower: &[u8], pos: usize) -> bool {
-    let floor = pos.saturating_sub(HEADER_WINDOW);
-    let ceil = (pos + HEADER_WINDOW).min(lower.len());
-    // Line by line back to the blank line that starts the block.
-    let mut start = pos;
-    loop {
-        match memchr::memrchr(b'\n', &lower[floor..start]) {
-            Some(i) => {
-                let nl = floor + i;
-                let prev =
-                    memchr::memrchr(b'\n', &lower[floor..nl]).map_or(floor, |j| floor + j + 1);
-                start = nl;
-                if lower[prev..nl].iter().all(|&c| c == b'\r') && prev > floor {
-                    break;
-                }
-            }
-            None if floor > 0 => return true,
-            None => {
-                start = 0;
-                break;
-            }
+/// The blocks of non-blank lines of `lower`, in order, as `(start, end)`: every byte is in
+/// one block or in a blank line (one of only `\r`s, or empty).
+fn blocks(lower: &[u8]) -> impl Iterator<Item = (usize, usize)> + '_ {
+    let blank = |line: &[u8]| line.iter().all(|&c| c == b'\r');
+    let eol = |at: usize| memchr::memchr(b'\n', &lower[at..]).map_or(lower.len(), |i| at + i);
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        while at < lower.len() && blank(&lower[at..eol(at)]) {
+            at = eol(at) + 1;
         }
-    }
-    // Line by line forward to the blank line that ends it.
-    let mut end = pos;
-    loop {
-        match memchr::memchr(b'\n', &lower[end..ceil]) {
-            Some(i) => {
-                let line_start = end + i + 1;
-                end = line_start;
-                let next = memchr::memchr(b'\n', &lower[line_start..ceil]).map(|j| line_start + j);
-                match next {
-                    Some(n) if lower[line_start..n].iter().all(|&c| c == b'\r') => break,
-                    Some(_) => {}
-                    None if ceil < lower.len() => return true,
-                    None => {
-                        end = lower.len();
-                        break;
-                    }
-                }
-            }
-            None if ceil < lower.len() => return true,
-            None => {
-                end = lower.len();
-                break;
-            }
+        if at >= lower.len() {
+            return None;
         }
-    }
-    let block = &lower[start..end];
+        let start = at;
+        while at < lower.len() && !blank(&lower[at..eol(at)]) {
+            at = eol(at) + 1;
+        }
+        Some((start, at.min(lower.len())))
+    })
+}
+
+/// Whether a header block declares a base64 or quoted-printable Content-Transfer-Encoding
+/// (anywhere in it: a superset, as a folded or odd header may place it).
+fn declares_encoding(block: &[u8]) -> bool {
     memchr::memmem::find(block, b"content-transfer-encoding").is_some()
         && (memchr::memmem::find(block, b"base64").is_some()
             || memchr::memmem::find(block, b"quoted-printable").is_some())

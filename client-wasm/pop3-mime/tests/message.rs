@@ -192,6 +192,48 @@ fn an_attached_message_is_listed_with_its_parts() {
     assert_eq!(v.text.as_deref().map(str::trim_end), Some("see"));
 }
 
+/// An attached message whose part comes after more than 64 KiB of the part before it is
+/// expanded all the same: the encoding is looked for in the header block around it, however
+/// far back that block's blank line lies (before, past 64 KiB it was taken as encoded).
+#[test]
+fn an_attached_message_after_a_long_part_is_listed_with_its_parts() {
+    let line = "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ejAxMjM0\r\n";
+    let raw = format!(
+        "Subject: fwd\r\nContent-Type: multipart/mixed; boundary=\"o\"\r\n\r\n--o\r\n\
+         Content-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n\r\n{}\
+         --o\r\nContent-Type: message/rfc822\r\n\r\nSubject: inner\r\n\
+         Content-Type: multipart/mixed; boundary=\"i\"\r\n\r\n--i\r\nContent-Type: text/plain\r\n\r\n\
+         inner text\r\n--i\r\nContent-Type: image/png\r\n\r\nPNG\r\n--i--\r\n--o--\r\n",
+        line.repeat(1500)
+    );
+    let v = parse_message(raw.as_bytes(), &Limits::default()).unwrap();
+    let ids: Vec<_> = v.parts.iter().map(|p| p.id.as_str()).collect();
+    assert_eq!(ids, ["1", "2", "2.1", "2.2"]);
+}
+
+/// An encoding declared in the header block stays found with a line the parser skips (no
+/// colon) between it and the Content-Type, however that line looks: the encoded message is
+/// listed, never expanded.
+#[test]
+fn an_encoding_above_a_junk_line_still_keeps_the_message_opaque() {
+    let inner = "Subject: inner\r\nContent-Type: multipart/mixed; boundary=i\r\n\r\n--i\r\n\
+                 Content-Type: text/plain\r\n\r\nhi\r\n--i--\r\n";
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(inner);
+    for junk in ["--x", "garbage"] {
+        let raw = format!(
+            "Subject: s\r\nContent-Transfer-Encoding: base64\r\n{junk}\r\n\
+             Content-Type: message/rfc822\r\n\r\n{b64}\r\n"
+        );
+        let v = parse_message(raw.as_bytes(), &Limits::default()).unwrap();
+        assert!(
+            v.parts.iter().all(|p| !p.id.contains('.')),
+            "{junk}: not expanded: {:?}",
+            v.parts.iter().map(|p| &p.id).collect::<Vec<_>>()
+        );
+    }
+}
+
 #[test]
 fn an_encoded_attached_message_is_listed_but_not_expanded() {
     let raw = b"Subject: fwd\r\nContent-Type: multipart/mixed; boundary=\"o\"\r\n\r\n--o\r\nContent-Type: text/plain\r\n\r\nsee\r\n--o\r\nContent-Type: message/rfc822\r\nContent-Transfer-Encoding: base64\r\n\r\nU3ViamVjdDogaW5uZXINCg0KYm9keQ0K\r\n--o--\r\n";
