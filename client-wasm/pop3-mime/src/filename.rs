@@ -52,11 +52,24 @@ pub fn clean_filename(raw: &str) -> CleanName {
         .trim_start_matches(['.', ' '])
         .trim_end_matches(['.', ' '])
         .to_owned();
-    let (stem, ext) = split_extension(&s);
-    // Cut to length, then trimmed again: a cut can end in a space, which Windows would drop.
-    let ext: String = ext.chars().take(MAX_EXTENSION_CHARS).collect();
-    let ext = ext.trim_end_matches(['.', ' ']);
-    let mut stem = stem.trim_end_matches(['.', ' ']).to_owned();
+    // The extension is cut to length, then trimmed again: a cut can end in a space, which
+    // Windows would drop. When nothing is left of it, the stem's own last dot names the type
+    // the OS will act on (`x.exe.` + 16 spaces + `junk` saves as `x.exe`), so the stem is split
+    // again; otherwise that extension would go unshown and a second cleaning would split it.
+    let mut rest = s.as_str();
+    let (stem, ext) = loop {
+        let (stem, ext) = split_extension(rest);
+        let cut: String = ext.chars().take(MAX_EXTENSION_CHARS).collect();
+        let cut = cut.trim_end_matches(['.', ' ']).to_owned();
+        let stem = stem.trim_end_matches(['.', ' ']);
+        if cut.is_empty() && !ext.is_empty() {
+            rest = stem;
+            continue;
+        }
+        break (stem, cut);
+    };
+    let ext = ext.as_str();
+    let mut stem = stem.to_owned();
     let stem_upper = stem.to_ascii_uppercase();
     let device = stem_upper.split('.').next().unwrap_or("");
     if RESERVED.contains(&device.trim_end()) {
