@@ -152,6 +152,8 @@ export class Pop3Inbox extends HTMLElement {
   #checkFailed = false; // the last automatic check could not sign in again: the old list stays, the next check retries
   /** @type {string | null} */
   #baseTitle = null; // document.title without the count (title-count)
+  /** @type {string | null} */
+  #reopen = null; // the store key of a kept message read while signing in: the reader stays on it
 
   constructor() {
     super();
@@ -459,6 +461,18 @@ export class Pop3Inbox extends HTMLElement {
       // Only a session's list: the mail kept on this device (offline) is not new mail.
       if (c.session) this.#newMail.listed(c.allItems);
       this.#list.active = c.items.length ? 0 : -1;
+      if (this.#reopen !== null) {
+        // The message read while signing in, now under its number on the server (or gone
+        // from it: then the reader closes, as for any message that is no longer listed).
+        const key = this.#reopen;
+        this.#reopen = null;
+        const i = c.items.findIndex((it) => it.key === key);
+        if (i < 0) this.#reader.close(false);
+        else {
+          this.#reader.rebind(c.items[i].msg);
+          this.#list.active = i;
+        }
+      }
       this.#showCount();
       this.#list.render();
     });
@@ -502,7 +516,10 @@ export class Pop3Inbox extends HTMLElement {
       await this.#open(values);
       form.saveRemembered(values);
       f.password.value = '';
-      this.#showInbox();
+      // A kept message the user opened while this connected stays open: the server's list
+      // replaces the kept one under it.
+      const reading = early && this.#reader.isOpen ? this.#c.itemOf(this.#reader.openMsg)?.key : undefined;
+      this.#showInbox({ reading });
     } catch (err) {
       if (early) {
         this.#showError(this.#els.inboxMessages, err, this.#i18n.t('error.signInKept'));
@@ -529,8 +546,12 @@ export class Pop3Inbox extends HTMLElement {
 
   // ------------------------------------------------------------------ inbox
 
-  /** @param {{ focus?: boolean }} [options] focus false: a check for new mail leaves the focus where it is */
-  #showInbox({ focus = true } = {}) {
+  /**
+   * @param {{ focus?: boolean, reading?: string | undefined }} [options] focus false: a check for new mail
+   * leaves the focus where it is; reading: the key of the kept message the reader shows, which
+   * stays open (the focus too) until the server's list names it
+   */
+  #showInbox({ focus = true, reading } = {}) {
     const e = this.#els;
     this.#form.els.loginScreen.hidden = true;
     e.inboxScreen.hidden = false;
@@ -539,14 +560,16 @@ export class Pop3Inbox extends HTMLElement {
     e.inboxMessages.replaceChildren();
     this.#syncNote('');
     this.#renderStatus();
-    this.#reader.close(false);
+    this.#reopen = reading ?? null;
+    if (reading) this.#reader.detach();
+    else this.#reader.close(false);
     this.#c.resetMailbox();
     this.#reader.clearCache();
     this.#list.active = -1;
     e.count.textContent = '';
     this.#deletion.updateMarked();
     this.#list.render();
-    if (focus) this.#list.focus();
+    if (focus && !reading) this.#list.focus();
     this.#idle.start();
     this.#newMail.started();
     void this.#applyNewMail();
@@ -687,6 +710,11 @@ export class Pop3Inbox extends HTMLElement {
       await this.#c.loadMailbox({ priority: (max) => this.#list.visibleUnloaded(max), progress });
     } catch (err) {
       this.#showError(e.inboxMessages, err, this.#i18n.t('error.load'));
+      // No list came: a message kept open for it has no number to act on.
+      if (this.#reopen !== null) {
+        this.#reopen = null;
+        this.#reader.close(false);
+      }
     } finally {
       progress.done();
     }

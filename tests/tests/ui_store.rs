@@ -11,6 +11,8 @@
 //! - Chromium and Firefox: a 12 MB message (a 9 MB attachment) is kept in pieces, as one Blob
 //!   byte for byte the server's, and the reader opens it from the device with its text and
 //!   attachment.
+//! - Chromium and Firefox: a kept message opened while its account connects stays open once
+//!   the server's list replaces the kept one, and then acts on the server's message.
 //! - Chromium and Firefox: kiosk mode (from the page's URL in Chromium, imposed by the bridge's
 //!   `kiosk` setting in Firefox) keeps mail in memory only (no database even while signed in),
 //!   ignores a deleting policy and, after the idle time with a visible countdown, logs out
@@ -25,7 +27,7 @@ use e2e::browser::{
     Browser, BrowserKind, INBOX_HOST as HOST, INBOX_ROOT as R_, InboxPage, decode_base64,
 };
 use e2e::served::{ServedBridge, ui_config};
-use e2e::{Dovecot, DovecotOptions, Mailbox};
+use e2e::{Direction, Dovecot, DovecotOptions, Fault, FaultPlan, FaultProxy, Mailbox};
 use pop3_bridge::Config;
 use serde_json::{Value as Json, json};
 
@@ -1270,4 +1272,120 @@ async fn a_big_message_is_kept_in_pieces_and_read_in_chromium() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_big_message_is_kept_in_pieces_and_read_in_firefox() {
     big_message_kept_in_pieces_and_read(BrowserKind::Firefox).await;
+}
+
+/// While an account with kept mail connects (the proxy holds the TLS handshake), its kept list
+/// shows and a message opens from it. Signing in then replaces that list with the server's:
+/// the reader stays on the message, its row is the active one, and its Delete marks that
+/// message on the server, not another.
+async fn a_message_read_while_signing_in_stays_open(kind: BrowserKind) {
+    let user = "early";
+    let d = Dovecot::start(DovecotOptions::new().user(user, "pw-early", Mailbox::new(3)))
+        .expect("dovecot");
+    let proxy = FaultProxy::start_local(d.tls_addr()).expect("fault proxy");
+    let port = proxy.local_addr().port();
+    let bridge = ServedBridge::start(Config {
+        allow_ports: vec![port],
+        ..ui_config(&d)
+    })
+    .await;
+    let s = Stack { d, bridge };
+    let b = Browser::start(kind).await.expect("browser starts");
+    let ui = Ui {
+        page: InboxPage {
+            b,
+            kind,
+            shots: "store-early",
+        },
+        base: format!("http://{}", s.bridge.addr),
+    };
+    let connecting = "r.querySelector('button.refresh').hidden";
+    let reader_subject =
+        "!r.querySelector('.reader').hidden && r.querySelector('.reader h2').textContent";
+    let result = async {
+        ui.open("").await?;
+        ui.sign_in(port, user, true).await?;
+        ui.wait(
+            "the sync to keep the 3 messages",
+            "r.querySelector('.syncline').textContent.includes('3 messages are kept')",
+            60,
+        )
+        .await?;
+        ui.click("button.logout").await?;
+        ui.wait("the sign-in screen", "!r.querySelector('.login').hidden", 20)
+            .await?;
+        // The next connection's TLS handshake waits 8 s at the proxy.
+        proxy.push(Some(FaultPlan {
+            direction: Direction::ToClient,
+            at_byte: 0,
+            fault: Fault::Stall(Duration::from_secs(8)),
+        }));
+        ui.sign_in(port, user, true).await?;
+        ui.wait("the kept list", "r.querySelectorAll('.row').length === 3", 10)
+            .await?;
+        let subject = ui
+            .eval("r.querySelector('.row[aria-rowindex=\"3\"] .subject').textContent")
+            .await?;
+        let subject = subject
+            .as_str()
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| format!("the second row's subject: {subject}"))?
+            .to_owned();
+        ui.click(".row[aria-rowindex=\"3\"]").await?;
+        let shown = ui.wait("the reader", reader_subject, 10).await?;
+        ensure(
+            shown == json!(subject),
+            format!("the reader shows {subject:?}: {shown}"),
+        )?;
+        ensure(
+            ui.eval(connecting).await? == json!(true),
+            "still connecting when the message opened (the proxy holds the handshake)",
+        )?;
+        ui.wait("the sign-in to end", "!r.querySelector('button.refresh').hidden", 30)
+            .await?;
+        ui.wait(
+            "the server's list",
+            "r.querySelectorAll('.row').length === 3 && !r.querySelector('.row.loading')",
+            20,
+        )
+        .await?;
+        let after = ui.eval(reader_subject).await?;
+        ensure(
+            after == json!(subject),
+            format!("the reader still shows {subject:?} once signed in: {after}"),
+        )?;
+        let active = ui
+            .eval("r.querySelector('.row.active .subject')?.textContent ?? null")
+            .await?;
+        ensure(
+            active == json!(subject),
+            format!("its row is the active one: {active}"),
+        )?;
+        ui.click(".reader button.delete").await?;
+        ui.confirm().await?;
+        let marked = ui
+            .wait(
+                "the mark",
+                "r.querySelectorAll('.row.marked').length === 1 && r.querySelector('.row.marked .subject').textContent",
+                15,
+            )
+            .await?;
+        ensure(
+            marked == json!(subject),
+            format!("Delete marked the message read, {subject:?}: {marked}"),
+        )
+    }
+    .await;
+    drop(proxy);
+    finish(ui, s, result).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_read_while_signing_in_stays_open_in_chromium() {
+    a_message_read_while_signing_in_stays_open(BrowserKind::Chromium).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_read_while_signing_in_stays_open_in_firefox() {
+    a_message_read_while_signing_in_stays_open(BrowserKind::Firefox).await;
 }

@@ -380,6 +380,27 @@ export class Reader {
     if (focusList) this.#actions.backToList();
   }
 
+  /**
+   * Sign-in replaced the kept list under the open message: it stays on screen (a download or
+   * parse under way still finishes), but has no number to delete or undo with until `rebind`
+   * gives it the server's.
+   */
+  detach() {
+    const e = this.els;
+    this.#openMsg = null;
+    this.#parsed.clear();
+    e.rDeleteBtn.hidden = e.rUndoBtn.hidden = e.rMarkedNote.hidden = true;
+  }
+
+  /**
+   * The detached message's number in the server's list.
+   * @param {number} msg
+   */
+  rebind(msg) {
+    this.#openMsg = msg;
+    this.updateMarked();
+  }
+
   /** Hidden without forgetting the open message (the list is shown again by the caller). */
   hide() {
     this.els.reader.hidden = true;
