@@ -676,11 +676,18 @@ class IdbStore {
    * @returns {Promise<Uint8Array>}
    */
   async readMessage(account, key) {
+    return start(await this.#record(account, key), Infinity, this.#hash);
+  }
+
+  /**
+   * The `messages` record of a kept message; StoreError('not_found') when there is none.
+   * @param {string} account
+   * @param {string} key
+   * @returns {Promise<KeptRecord>}
+   */
+  async #record(account, key) {
     const tx = this.#tx(['messages'], 'readonly');
-    const rec = await req(tx.objectStore('messages').get([account, key]));
-    if (!rec) throw new StoreError('not_found', 'This message is not kept on this device.');
-    const bytes = await bytesOf(rec.bytes);
-    return verify(rec, bytes, await this.#hash(bytes));
+    return found(await req(tx.objectStore('messages').get([account, key])));
   }
 
   /**
@@ -694,10 +701,7 @@ class IdbStore {
    * @returns {Promise<Blob>}
    */
   async readInPieces(account, key, { onPiece, hasher }) {
-    const tx = this.#tx(['messages'], 'readonly');
-    const rec = await req(tx.objectStore('messages').get([account, key]));
-    if (!rec) throw new StoreError('not_found', 'This message is not kept on this device.');
-    return inPieces(rec, onPiece, hasher);
+    return inPieces(await this.#record(account, key), onPiece, hasher);
   }
 
   /**
@@ -710,10 +714,7 @@ class IdbStore {
    * @returns {Promise<Uint8Array>}
    */
   async readStart(account, key, max) {
-    const tx = this.#tx(['messages'], 'readonly');
-    const rec = await req(tx.objectStore('messages').get([account, key]));
-    if (!rec) throw new StoreError('not_found', 'This message is not kept on this device.');
-    return start(rec, max, this.#hash);
+    return start(await this.#record(account, key), max, this.#hash);
   }
 
   /**
@@ -786,21 +787,33 @@ class IdbStore {
   }
 }
 
+/** @typedef {{ bytes: Uint8Array | Blob, sha256: string }} KeptRecord what the readers need of a `messages` record */
+
 /**
- * @param {{ sha256: string }} rec a `messages` record
- * @param {Uint8Array} bytes its bytes
- * @param {string} actual their checksum now
+ * @template {KeptRecord} T
+ * @param {T | undefined} rec a `messages` record, if the message is kept
+ * @returns {T}
  */
-function verify(rec, bytes, actual) {
+function found(rec) {
+  if (!rec) throw new StoreError('not_found', 'This message is not kept on this device.');
+  return rec;
+}
+
+/**
+ * StoreError('corrupt') unless `actual`, the checksum of the bytes read, is the one stored
+ * (records from before checksums have none).
+ * @param {{ sha256: string }} rec a `messages` record
+ * @param {string} actual
+ */
+function checkSum(rec, actual) {
   if (rec.sha256 && actual !== rec.sha256) {
     throw new StoreError('corrupt', 'The copy of this message on this device is damaged. It will be downloaded again if it is still on the server.');
   }
-  return bytes;
 }
 
 /**
  * `readInPieces()` of either store.
- * @param {{ bytes: Uint8Array | Blob, sha256: string }} rec a `messages` record
+ * @param {KeptRecord} rec a `messages` record
  * @param {(piece: Uint8Array) => void} onPiece
  * @param {() => StreamHasher} hasher
  * @returns {Promise<Blob>}
@@ -814,7 +827,7 @@ async function inPieces(rec, onPiece, hasher) {
       h.update(piece);
       onPiece(piece);
     }
-    verify(rec, new Uint8Array(0), h.finish());
+    checkSum(rec, h.finish());
   } finally {
     h.free?.();
   }
@@ -822,15 +835,16 @@ async function inPieces(rec, onPiece, hasher) {
 }
 
 /**
- * `readStart()` of either store.
- * @param {{ bytes: Uint8Array | Blob, sha256: string }} rec a `messages` record
+ * `readStart()` of either store, and with no `max` (Infinity) its `readMessage()`.
+ * @param {KeptRecord} rec a `messages` record
  * @param {number} max
  * @param {Hasher} hash
  */
 async function start(rec, max, hash) {
   if (sizeOf(rec.bytes) > max) return bytesOf(rec.bytes.slice(0, max));
   const bytes = await bytesOf(rec.bytes);
-  return verify(rec, bytes, await hash(bytes));
+  checkSum(rec, await hash(bytes));
+  return bytes;
 }
 
 /**
@@ -968,10 +982,16 @@ class MemoryStore {
    * @returns {Promise<Uint8Array>}
    */
   async readMessage(account, key) {
-    const rec = this.#rows.get(`${account}\n${key}`)?.message;
-    if (!rec) throw new StoreError('not_found', 'This message is not kept on this device.');
-    const bytes = await bytesOf(rec.bytes);
-    return verify(rec, bytes, await this.#hash(bytes));
+    return start(this.#record(account, key), Infinity, this.#hash);
+  }
+
+  /**
+   * @param {string} account
+   * @param {string} key
+   * @returns {KeptRecord}
+   */
+  #record(account, key) {
+    return found(this.#rows.get(`${account}\n${key}`)?.message);
   }
 
   /**
@@ -981,9 +1001,7 @@ class MemoryStore {
    * @returns {Promise<Uint8Array>}
    */
   async readStart(account, key, max) {
-    const rec = this.#rows.get(`${account}\n${key}`)?.message;
-    if (!rec) throw new StoreError('not_found', 'This message is not kept on this device.');
-    return start(rec, max, this.#hash);
+    return start(this.#record(account, key), max, this.#hash);
   }
 
   /**
@@ -993,9 +1011,7 @@ class MemoryStore {
    * @returns {Promise<Blob>}
    */
   async readInPieces(account, key, { onPiece, hasher }) {
-    const rec = this.#rows.get(`${account}\n${key}`)?.message;
-    if (!rec) throw new StoreError('not_found', 'This message is not kept on this device.');
-    return inPieces(rec, onPiece, hasher);
+    return inPieces(this.#record(account, key), onPiece, hasher);
   }
 
   /**

@@ -65,6 +65,45 @@ export function summaryOf(bytes, size) {
  */
 export const STREAM_OVER = BIG_MESSAGE;
 
+/**
+ * The pieces of one message that comes in pieces (`download`'s `onChunk`), gathered into one
+ * Blob, with a copy of its header section (which the first piece holds: the record and the
+ * summary come from it). The sync keeps the Blob; the reader reads it and keeps it on demand.
+ */
+export class Pieces {
+  /** @type {Blob[]} */
+  #parts = [];
+  head = new Uint8Array(0);
+  #name;
+
+  /** @param {string} name the message, as errors name it */
+  constructor(name) {
+    this.#name = name;
+  }
+
+  /** @param {Uint8Array} piece (it may be reused once this returns: only a copy is kept) */
+  add(piece) {
+    if (!this.#parts.length) this.head = headerSection(piece).slice();
+    this.#parts.push(new Blob([/** @type {Uint8Array<ArrayBuffer>} */ (piece)]));
+  }
+
+  /** What has come so far. */
+  blob() {
+    return new Blob(this.#parts);
+  }
+
+  /**
+   * The whole message, `size` bytes by `download`'s count: an Error unless every piece is in
+   * it, for its checksum vouches for all of them and may be stored with it.
+   * @param {number} size
+   */
+  whole(size) {
+    const blob = this.blob();
+    if (blob.size !== size) throw new Error(`${this.#name}: ${blob.size} of its ${size} bytes were kept`);
+    return blob;
+  }
+}
+
 /** A batch is committed in one strict transaction: at most this many messages … */
 export const BATCH_MAX_MESSAGES = 500;
 /** … and once it holds this many bytes, it is full. */
@@ -413,9 +452,9 @@ async function syncLocked({ session, store, account, policy, SyncRun, now = Date
     },
     fail,
   );
-  // A big message's pieces while it arrives (`STREAM_OVER`): its header section, and each
-  // piece as a Blob (the browser keeps a Blob's bytes outside the page's heap).
-  /** @type {Map<number, { head: Uint8Array, parts: Blob[] }>} */
+  // A big message's pieces while it arrives (`STREAM_OVER`), each as a Blob (the browser
+  // keeps a Blob's bytes outside the page's heap).
+  /** @type {Map<number, Pieces>} */
   const streams = new Map();
   try {
     if (bodies.length) {
@@ -426,9 +465,8 @@ async function syncLocked({ session, store, account, policy, SyncRun, now = Date
         onChunk: (msg, piece) => {
           if (commitError) return;
           let s = streams.get(msg);
-          // (A copy of the header section: the first piece itself can go.)
-          if (!s) streams.set(msg, (s = { head: headerSection(piece).slice(), parts: [] }));
-          s.parts.push(new Blob([/** @type {Uint8Array<ArrayBuffer>} */ (piece)]));
+          if (!s) streams.set(msg, (s = new Pieces(`message ${msg}`)));
+          s.add(piece);
         },
         onMessage: (msg, whole, streamed) => {
           if (commitError) return;
@@ -446,9 +484,7 @@ async function syncLocked({ session, store, account, policy, SyncRun, now = Date
               const s = streams.get(msg);
               streams.delete(msg);
               if (!s || !streamed) throw new Error(`message ${msg} arrived neither whole nor in pieces`);
-              const blob = new Blob(s.parts);
-              // Every piece is in it, or the checksum would vouch for bytes it does not hold.
-              if (blob.size !== streamed.size) throw new Error(`message ${msg}: ${blob.size} of its ${streamed.size} bytes were kept`);
+              const blob = s.whole(streamed.size);
               const rec = run.recordForStreamed(msg, s.head, streamed.sha256);
               const summary = shown && shown.size === rec.size ? shown : hb ? summaryOf(hb, rec.size) : summaryOf(s.head, streamed.size);
               input = { key: rec.key, bytes: blob, sha256: streamed.sha256, full: true, summary, known: rec };

@@ -17,7 +17,7 @@
 import { summarizeHeaders, errorCodes } from '../pop3.js';
 import { openStore, requestPersistence, BIG_MESSAGE } from '../store.js';
 import { openSearch, deleteSearchIndex } from '../search.js';
-import { syncAccount, finishSync, undoSyncDeletions, summaryOf, keepOnDemand, identifyKept, headerSection } from '../sync.js';
+import { syncAccount, finishSync, undoSyncDeletions, summaryOf, keepOnDemand, identifyKept, Pieces } from '../sync.js';
 import { ENGLISH, LAYER_LANG } from '../i18n/index.js';
 
 /** A big message downloaded to read is handed over from this size on: its header section is in the first piece. */
@@ -1012,33 +1012,43 @@ export class InboxController {
     const session = this.#session;
     if (!session || !(it.msg > 0)) return null;
     const onPiece = begin();
-    /** @type {Blob[]} */
-    const parts = [];
-    /** @type {{ head: Uint8Array, sha256: string, size: number } | null} */
+    // The first piece holds the header section (the record and the summary come from it).
+    const pieces = new Pieces(`message ${it.msg}`);
+    /** @type {Uint8Array | null} */
+    let came = null;
+    /** @type {{ size: number, sha256: string } | null} */
     let streamed = null;
-    let head = new Uint8Array(0);
     await session.download([it.msg], {
-      // The first piece holds the header section (the record and the summary come from it).
       streamOver: HEAD_PIECE,
       onChunk: (_msg, piece) => {
-        if (!parts.length) head = headerSection(piece).slice();
-        parts.push(new Blob([/** @type {Uint8Array<ArrayBuffer>} */ (piece)]));
+        pieces.add(piece);
         onPiece(piece);
       },
       onMessage: (_msg, whole, info) => {
+        // (Whole: smaller than LIST said, it came whole after all.)
         if (whole) {
-          // (Smaller than LIST said: it came whole after all.)
-          head = headerSection(whole).slice();
-          parts.push(new Blob([/** @type {Uint8Array<ArrayBuffer>} */ (whole)]));
+          came = whole;
+          pieces.add(whole);
           onPiece(whole);
         }
-        streamed = { head, sha256: info?.sha256 ?? '', size: info?.size ?? -1 };
+        streamed = info ?? null;
       },
     });
-    const blob = new Blob(parts);
-    // Kept only with every piece in it: the checksum vouches for all of them.
-    const s = /** @type {{ head: Uint8Array, sha256: string, size: number } | null} */ (streamed);
-    if (s && s.size === blob.size) this.#keepOnDemand(it, blob, s);
+    if (came) {
+      this.#keepOnDemand(it, came);
+      return pieces.blob();
+    }
+    const s = /** @type {{ size: number, sha256: string } | null} */ (streamed);
+    if (!s) return pieces.blob();
+    // Kept only with every piece in it (else shown, not kept): the checksum vouches for all.
+    /** @type {Blob} */
+    let blob;
+    try {
+      blob = pieces.whole(s.size);
+    } catch {
+      return pieces.blob();
+    }
+    this.#keepOnDemand(it, blob, { head: pieces.head, sha256: s.sha256 });
     return blob;
   }
 

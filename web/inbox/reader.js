@@ -265,14 +265,7 @@ export class Reader {
     if (mime) {
       try {
         const m = await mime.parseMessage(bytes);
-        const str = (/** @type {unknown} */ v) => (v == null ? '' : String(v));
-        return {
-          bytes,
-          mime,
-          message: m,
-          js: null,
-          head: { subject: str(m.subject), from: formatAddresses(m.from), to: formatAddresses(m.to), cc: formatAddresses(m.cc), date: str(m.date) },
-        };
+        return { bytes, mime, message: m, js: null, head: headOf(m) };
       } catch {
         /* a message the wasm parser rejects is still shown, as its raw text */
       }
@@ -326,13 +319,12 @@ export class Reader {
         leaves.set(p.id, leaf);
         p.size = leaf.size; // the whole part's, not its start's
       }
-      const str = (/** @type {unknown} */ v) => (v == null ? '' : String(v));
       return {
         bytes: o.bytes,
         mime,
         message,
         js: null,
-        head: { subject: str(message.subject), from: formatAddresses(message.from), to: formatAddresses(message.to), cc: formatAddresses(message.cc), date: str(message.date) },
+        head: headOf(message),
         big: { blob, leaves, cut: o.cut, size: o.size },
       };
     } finally {
@@ -443,4 +435,15 @@ function bigSaver(big, mime) {
     const decoder = mime.PartDecoder;
     return leaf && decoder ? () => leafBlob(big.blob, leaf, { PartDecoder: decoder }) : null;
   };
+}
+
+/**
+ * The header fields the reader shows, as text, from the reading module's parse of a message
+ * (or of a big one's outline, whose header section is the message's).
+ * @param {ParsedMessage} m
+ * @returns {ParsedView['head']}
+ */
+function headOf(m) {
+  const str = (/** @type {unknown} */ v) => (v == null ? '' : String(v));
+  return { subject: str(m.subject), from: formatAddresses(m.from), to: formatAddresses(m.to), cc: formatAddresses(m.cc), date: str(m.date) };
 }
