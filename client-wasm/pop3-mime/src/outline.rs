@@ -263,7 +263,17 @@ impl OutlineBuilder {
                     self.line.extend_from_slice(piece);
                     piece = &[];
                     if self.line.len() > LINE_MAX {
+                        // Never between the `\r` and the `\n` of a line break: the break would
+                        // count as a bare `\n`, and a boundary after it would leave the `\r` in
+                        // the part before. The `\r` waits for the next piece.
+                        let cr = self.line.last() == Some(&b'\r');
+                        if cr {
+                            self.line.pop();
+                        }
                         self.take_line();
+                        if cr {
+                            self.line.push(b'\r');
+                        }
                     }
                 }
             }
@@ -692,6 +702,36 @@ mod tests {
         let view = parse_message(&o.bytes, &Limits::default()).unwrap();
         assert!(view.text.unwrap().starts_with("line 0 of"));
         assert_eq!(o.leaves[0].size, (raw.len() - 38) as u64);
+    }
+
+    /// A line longer than the builder holds is taken in parts; a piece that ends between the
+    /// `\r` and the `\n` before a boundary used to leave the `\r` in the part's range.
+    #[test]
+    fn a_long_line_cut_inside_its_line_break_keeps_the_parts_range() {
+        let long = "x".repeat(3 * LINE_MAX);
+        let raw = format!(
+            "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\
+             Content-Type: text/plain\r\n\r\n{long}\r\n--b\r\n\
+             Content-Type: text/plain\r\n\r\nshort\r\n--b--\r\n"
+        )
+        .into_bytes();
+        let after = b"\r\n--b\r\nContent";
+        let cr = raw.windows(after.len()).rposition(|w| w == after).unwrap() + 1;
+        let whole = parse_message(&raw, &Limits::default()).unwrap();
+        let first = &whole.parts[0];
+        let bytes = part_bytes(&raw, &first.id, &Limits::default()).unwrap();
+        assert_eq!(bytes, long.as_bytes());
+        for cuts in [vec![], vec![cr], vec![LINE_MAX, cr], vec![cr - 1, cr]] {
+            let o = outline(&raw, &cuts, PART_KEEP, OUTLINE_MAX);
+            let got = decode(&raw, &o.leaves[0]);
+            assert!(
+                got == bytes,
+                "cut at {cuts:?}: {} bytes, ending {:?}",
+                got.len(),
+                &got[got.len().saturating_sub(4)..]
+            );
+            assert_eq!(o.leaves[0].size, bytes.len() as u64, "cut at {cuts:?}");
+        }
     }
 
     #[test]
