@@ -312,6 +312,8 @@ export function sanitizedRenderer(mime) {
  * @property {((part: MessagePart) => (() => Promise<Uint8Array | Blob>) | null) | undefined} [savePart]
  *   how a part's bytes are had (default: `mime.partBytes` of `bytes`); null: it cannot be saved
  * @property {I18n | undefined} [i18n] the language of its labels (default English)
+ * @property {((err: unknown) => string | Msg) | undefined} [errorText] an error as the user
+ *   reads it (the inbox gives the catalog's text for its code); default: its own message
  */
 
 /**
@@ -358,6 +360,7 @@ export function showMessage({ body, attachments }, options) {
   let token = 0;
   let destroyed = false;
   const i18n = options.i18n ?? ENGLISH;
+  const errorText = options.errorText ?? ((/** @type {unknown} */ err) => String(/** @type {ErrorLike} */ (err)?.message || err));
   const t = i18n.t.bind(i18n);
 
   const remoteText = el('span');
@@ -413,7 +416,7 @@ export function showMessage({ body, attachments }, options) {
       r = await /** @type {Renderer} */ (render)(bytes, { allowRemote }); // (not plain: there is HTML, so a renderer)
     } catch (err) {
       if (my !== token || destroyed) return;
-      frameSlot.replaceChildren(el('p', { class: 'message-note', text: t('view.renderFailed', { error: String(/** @type {ErrorLike} */ (err)?.message || err) }) }));
+      frameSlot.replaceChildren(el('p', { class: 'message-note', text: t('view.renderFailed', { error: errorText(err) }) }));
       return;
     }
     if (my !== token || destroyed) return;
@@ -445,7 +448,7 @@ export function showMessage({ body, attachments }, options) {
             try {
               onSave(await /** @type {NonNullable<typeof data>} */ (data)(), cleaned.name); // (the button exists only with `data`)
             } catch (err) {
-              save.replaceWith(el('span', { class: 'message-note', text: t('view.saveFailed', { error: String(/** @type {ErrorLike} */ (err)?.message || err) }) }));
+              save.replaceWith(el('span', { class: 'message-note', text: t('view.saveFailed', { error: errorText(err) }) }));
             }
           },
         });

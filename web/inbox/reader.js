@@ -12,7 +12,7 @@ import { h, setText, delayedProgress } from './dom.js';
 const RAW_TEXT_MAX = 1024 * 1024;
 
 /**
- * @import { HeaderSummary, ShowError, ParsedMessage, MimeApi, MessagePart, OutlineLeaf } from '../types.js'
+ * @import { HeaderSummary, ShowError, ParsedMessage, MimeApi, MessagePart, OutlineLeaf, ErrorLike } from '../types.js'
  * @import { InboxController } from './controller.js'
  * @import { I18n } from '../i18n/index.js'
  */
@@ -229,6 +229,7 @@ export class Reader {
         onSave: (data, name) => this.#save(data, name, parsed.mime),
         savePart: parsed.big ? bigSaver(parsed.big, /** @type {MimeApi} */ (parsed.mime)) : undefined,
         i18n,
+        errorText: (err) => this.#c.errorText(/** @type {ErrorLike} */ (err)),
       },
     );
     const big = parsed.big;
