@@ -69,25 +69,28 @@ pub fn clean_filename(raw: &str) -> CleanName {
         break (stem, cut);
     };
     let ext = ext.as_str();
-    let mut stem = stem.to_owned();
-    let stem_upper = stem.to_ascii_uppercase();
-    let device = stem_upper.split('.').next().unwrap_or("");
-    if RESERVED.contains(&device.trim_end()) {
-        stem.insert(0, '_');
-    }
-    // Shorten the stem, never the extension, so the real type stays visible.
+    // Shorten the stem, never the extension, so the real type stays visible. Cut to length,
+    // then trimmed: the cut can end in dots or spaces.
     let room = MAX_FILENAME_CHARS.saturating_sub(if ext.is_empty() {
         0
     } else {
         ext.chars().count() + 1
     });
-    if stem.chars().count() > room {
-        stem = stem
-            .chars()
+    let shorten = |stem: &str| -> String {
+        stem.chars()
             .take(room)
             .collect::<String>()
             .trim_end_matches(['.', ' '])
-            .to_owned();
+            .to_owned()
+    };
+    let mut stem = shorten(stem);
+    // A device name is judged on the shortened stem: shortening can leave one bare
+    // (`COM1`, 200 spaces, `z`, cut and trimmed, is `COM1`).
+    let stem_upper = stem.to_ascii_uppercase();
+    let device = stem_upper.split('.').next().unwrap_or("");
+    if RESERVED.contains(&device.trim_end()) {
+        stem.insert(0, '_');
+        stem = shorten(&stem);
     }
     let name = match (stem.is_empty(), ext.is_empty()) {
         (true, true) => "attachment".to_owned(),

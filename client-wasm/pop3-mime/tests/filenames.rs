@@ -73,6 +73,25 @@ fn windows_reserved_device_names_are_defused() {
     assert_eq!(clean_filename("console.txt").name, "console.txt");
 }
 
+/// Review finding: the device-name check ran before the stem was shortened, and shortening
+/// (then trimming the spaces the cut ended in) could leave a bare device name.
+#[test]
+fn a_device_name_left_bare_by_shortening_is_defused() {
+    let c = clean_filename(&format!("COM1{}z", " ".repeat(200)));
+    assert_eq!(c.name, "_COM1");
+    let c = clean_filename(&format!("CON{}x.txt", " ".repeat(150)));
+    assert_eq!((c.name.as_str(), c.extension.as_str()), ("_CON.txt", "txt"));
+    let long = format!("CON.{}.txt", "a".repeat(300));
+    let c = clean_filename(&long);
+    assert!(
+        c.name.starts_with("_CON.") && c.name.ends_with(".txt"),
+        "{}",
+        c.name
+    );
+    assert!(c.name.chars().count() <= pop3_mime::MAX_FILENAME_CHARS);
+    assert_eq!(clean_filename(&c.name), c);
+}
+
 #[test]
 fn leading_dots_and_trailing_dots_or_spaces_are_stripped() {
     assert_eq!(clean_filename(".htaccess").name, "htaccess");
@@ -148,7 +167,7 @@ proptest::proptest! {
     #[test]
     // Names of dots, spaces and a little else reach the cases where an extension is cut to
     // nothing, which arbitrary text almost never does.
-    fn any_name_cleans_to_a_short_stable_safe_name(raw in "(?s).{0,300}|([a3.]{0,4} {0,20}){0,8}") {
+    fn any_name_cleans_to_a_short_stable_safe_name(raw in "(?s).{0,300}|([a3.]{0,4} {0,20}){0,8}|(CON|com1|Lpt9)[ .]{0,130}[a.]{0,3}") {
         let c = clean_filename(&raw);
         proptest::prop_assert!(!c.name.is_empty());
         proptest::prop_assert!(c.name.chars().count() <= pop3_mime::MAX_FILENAME_CHARS);
