@@ -461,16 +461,18 @@ export class Pop3Inbox extends HTMLElement {
       // Only a session's list: the mail kept on this device (offline) is not new mail.
       if (c.session) this.#newMail.listed(c.allItems);
       this.#list.active = c.items.length ? 0 : -1;
-      if (this.#reopen !== null) {
-        // The message read while signing in, now under its number on the server (or gone
-        // from it: then the reader closes, as for any message that is no longer listed).
-        const key = this.#reopen;
-        this.#reopen = null;
-        const i = c.items.findIndex((it) => it.key === key);
-        if (i < 0) this.#reader.close(false);
+      const key = this.#reopen;
+      this.#reopen = null;
+      if (key !== null && this.#reader.isOpen) {
+        // The message read while signing in, now under its number on the server. Not found
+        // (gone from the server, or no UIDL to know it by): the reader closes, as it did
+        // before the list came.
+        const it = c.allItems.find((x) => x.key === key);
+        if (!it) this.#reader.close(false);
         else {
-          this.#reader.rebind(c.items[i].msg);
-          this.#list.active = i;
+          this.#reader.rebind(it.msg);
+          const i = c.items.indexOf(it);
+          if (i >= 0) this.#list.active = i;
         }
       }
       this.#showCount();
@@ -518,7 +520,7 @@ export class Pop3Inbox extends HTMLElement {
       f.password.value = '';
       // A kept message the user opened while this connected stays open: the server's list
       // replaces the kept one under it.
-      const reading = early && this.#reader.isOpen ? this.#c.itemOf(this.#reader.openMsg)?.key : undefined;
+      const reading = early && this.#reader.isReading ? this.#c.itemOf(this.#reader.openMsg)?.key : undefined;
       this.#showInbox({ reading });
     } catch (err) {
       if (early) {
@@ -954,6 +956,8 @@ export class Pop3Inbox extends HTMLElement {
     this.#deletion.els.markedBar.hidden = true;
     e.inboxMessages.replaceChildren();
     this.#reader.close(false);
+    // Every kept list numbers its messages -1, -2, …: what was read under a number is another's now.
+    this.#reader.clearCache();
     this.#list.active = this.#c.items.length ? 0 : -1;
     this.#showCount();
     e.status.replaceChildren(h('span', { class: 'badge', text: badge }), h('span', { text: statusText }));

@@ -76,6 +76,7 @@ export class Reader {
   #i18n; // the element's language
   /** @type {number | null} */
   #openMsg = null;
+  #failed = false; // the open message could not be read (the pane shows why)
   #readToken = 0;
   /** @type {Map<number, ParsedView>} */
   #parsed = new Map(); // small cache of parsed messages for quick re-opening
@@ -152,6 +153,11 @@ export class Reader {
     return !this.els.reader.hidden;
   }
 
+  /** A message is open and shown (or still coming), not an error in its place. */
+  get isReading() {
+    return this.isOpen && this.#openMsg !== null && !this.#failed;
+  }
+
   /**
    * Forgets a parsed message (it was marked for deletion).
    * @param {number} msg
@@ -175,6 +181,7 @@ export class Reader {
     const it = this.#c.itemAt(i);
     const token = ++this.#readToken;
     this.#openMsg = msg;
+    this.#failed = false;
     e.reader.hidden = false;
     e.rMessages.replaceChildren();
     // Show what we already know from the list while the full message downloads.
@@ -201,9 +208,14 @@ export class Reader {
       try {
         parsed = (await this.#parseBig(it)) ?? (await this.#parse(await this.#c.messageBytes(it)));
         if (this.#parsed.size > 20) this.#parsed.clear();
-        this.#parsed.set(msg, parsed);
+        // Cached under its number only while that number is still this message's: a list
+        // replaced meanwhile (sign-in, sign-out) reuses numbers for other messages.
+        if (this.#openMsg === msg) this.#parsed.set(msg, parsed);
       } catch (err) {
-        if (token === this.#readToken) this.#actions.showError(e.rMessages, err, i18n.t('error.open'));
+        if (token === this.#readToken) {
+          this.#failed = true;
+          this.#actions.showError(e.rMessages, err, i18n.t('error.open'));
+        }
         return;
       } finally {
         progress.done();
@@ -379,10 +391,9 @@ export class Reader {
    * gives it the server's.
    */
   detach() {
-    const e = this.els;
     this.#openMsg = null;
     this.#parsed.clear();
-    e.rDeleteBtn.hidden = e.rUndoBtn.hidden = e.rMarkedNote.hidden = true;
+    this.updateMarked();
   }
 
   /**
@@ -401,6 +412,11 @@ export class Reader {
 
   updateMarked() {
     const e = this.els;
+    if (this.#openMsg === null) {
+      // Detached (or closed): no number to delete or undo with.
+      e.rDeleteBtn.hidden = e.rUndoBtn.hidden = e.rMarkedNote.hidden = true;
+      return;
+    }
     const it = this.#c.itemOf(this.#openMsg);
     const marked = !!it?.marked;
     e.rDeleteBtn.hidden = marked;
