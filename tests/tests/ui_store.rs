@@ -1277,7 +1277,8 @@ async fn a_big_message_is_kept_in_pieces_and_read_in_firefox() {
 /// While an account with kept mail connects (the proxy holds the TLS handshake), its kept list
 /// shows and a message opens from it. Signing in then replaces that list with the server's:
 /// the reader stays on the message, its row is the active one, and its Delete marks that
-/// message on the server, not another.
+/// message on the server, not another. A message that could not be read from the device
+/// meanwhile (a damaged copy) is closed instead.
 async fn a_message_read_while_signing_in_stays_open(kind: BrowserKind) {
     let user = "early";
     let d = Dovecot::start(DovecotOptions::new().user(user, "pw-early", Mailbox::new(3)))
@@ -1311,18 +1312,38 @@ async fn a_message_read_while_signing_in_stays_open(kind: BrowserKind) {
             60,
         )
         .await?;
-        ui.click("button.logout").await?;
-        ui.wait("the sign-in screen", "!r.querySelector('.login').hidden", 20)
+        let held_sign_in = || async {
+            ui.click("button.logout").await?;
+            ui.wait("the sign-in screen", "!r.querySelector('.login').hidden", 20)
+                .await?;
+            // The next connection's TLS handshake waits 8 s at the proxy.
+            proxy.push(Some(FaultPlan {
+                direction: Direction::ToClient,
+                at_byte: 0,
+                fault: Fault::Stall(Duration::from_secs(8)),
+            }));
+            ui.sign_in(port, user, true).await?;
+            ui.wait("the kept list", "r.querySelectorAll('.row').length === 3", 10)
+                .await
+        };
+        // First, a message whose copy here is damaged: while connecting it cannot be read (no
+        // server yet), and that error is not carried into the session, which closes it.
+        let oldest = ui
+            .b
+            .js(DAMAGE_KEPT_BYTES, vec![json!(format!("{user}@localhost:{port}")), json!("Test message 1 of 3")])
+            .await
+            .map_err(|e| e.to_string())?;
+        ensure(oldest == json!(1), format!("one kept copy damaged: {oldest}"))?;
+        held_sign_in().await?;
+        ui.click(".row[aria-rowindex=\"4\"]").await?;
+        ui.wait("the damaged copy's error", "!r.querySelector('.reader').hidden && r.querySelector('.reader .error')", 10)
             .await?;
-        // The next connection's TLS handshake waits 8 s at the proxy.
-        proxy.push(Some(FaultPlan {
-            direction: Direction::ToClient,
-            at_byte: 0,
-            fault: Fault::Stall(Duration::from_secs(8)),
-        }));
-        ui.sign_in(port, user, true).await?;
-        ui.wait("the kept list", "r.querySelectorAll('.row').length === 3", 10)
+        ui.wait("the sign-in to end", "!r.querySelector('button.refresh').hidden", 30)
             .await?;
+        ui.wait("the reader to close", "r.querySelector('.reader').hidden", 10)
+            .await?;
+        // Then a message read while connecting stays open.
+        held_sign_in().await?;
         let subject = ui
             .eval("r.querySelector('.row[aria-rowindex=\"3\"] .subject').textContent")
             .await?;
@@ -1379,6 +1400,35 @@ async fn a_message_read_while_signing_in_stays_open(kind: BrowserKind) {
     drop(proxy);
     finish(ui, s, result).await;
 }
+
+/// A page script: changes one byte of the kept copy (a Uint8Array record) of account
+/// `arguments[0]` whose bytes hold `arguments[1]`, keeping its recorded checksum, as a damaged
+/// disk would; returns how many it changed (or the error, as text).
+const DAMAGE_KEPT_BYTES: &str = r#"
+const [account, holding] = arguments;
+const open = () => new Promise((resolve, reject) => { const r = indexedDB.open('pop3-mail'); r.onsuccess = () => resolve(r.result); r.onerror = () => reject(r.error); });
+const req = (r) => new Promise((resolve, reject) => { r.onsuccess = () => resolve(r.result); r.onerror = () => reject(r.error); });
+return (async () => {
+  const db = await open();
+  try {
+    const all = await req(db.transaction('messages').objectStore('messages').getAll(IDBKeyRange.bound([account, ''], [account, []])));
+    const hit = all.filter((m) => window.ArrayBuffer.isView(m.bytes) && new window.TextDecoder().decode(m.bytes).includes(holding));
+    for (const m of hit) {
+      const b = new window.Uint8Array(m.bytes);
+      b[b.length - 3] ^= 1;
+      m.bytes = b;
+    }
+    const tx = db.transaction('messages', 'readwrite');
+    for (const m of hit) tx.objectStore('messages').put(m);
+    await new Promise((resolve, reject) => { tx.oncomplete = resolve; tx.onabort = () => reject(tx.error); });
+    return hit.length;
+  } catch (e) {
+    return String(e);
+  } finally {
+    db.close();
+  }
+})();
+"#;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_read_while_signing_in_stays_open_in_chromium() {
