@@ -524,3 +524,66 @@ proptest! {
         let _ = c.info();
     }
 }
+
+// ---------- the handshake's own signature ----------
+
+/// Presents `cert` but signs the handshake with `key`: a server that has a certificate but not
+/// its private key (one copied from another server, say).
+#[derive(Debug)]
+struct WrongKey(Arc<rustls::sign::CertifiedKey>);
+
+impl rustls::server::ResolvesServerCert for WrongKey {
+    fn resolve(
+        &self,
+        _: rustls::server::ClientHello<'_>,
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        Some(self.0.clone())
+    }
+}
+
+fn server_without_the_key(cert: &Leaf, key: &Leaf, tls12_only: bool) -> ServerConnection {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let signer = provider
+        .key_provider
+        .load_private_key(PrivateKeyDer::Pkcs8(key.key.clone_key()))
+        .unwrap();
+    let certified = rustls::sign::CertifiedKey::new(vec![cert.der.clone()], signer);
+    let versions: &[&rustls::SupportedProtocolVersion] = if tls12_only {
+        &[&rustls::version::TLS12]
+    } else {
+        &[&rustls::version::TLS13]
+    };
+    let cfg = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(versions)
+        .unwrap()
+        .with_no_client_auth()
+        .with_cert_resolver(Arc::new(WrongKey(Arc::new(certified))));
+    ServerConnection::new(Arc::new(cfg)).unwrap()
+}
+
+#[test]
+fn a_server_that_does_not_hold_its_certificates_key_is_refused_in_tls13_and_tls12() {
+    let ca = Ca::new("CA");
+    let genuine = ca.leaf(&[HOST], false);
+    // Same CA, same name, a key of its own: its key is what signs the handshake.
+    let impostor = ca.leaf(&[HOST], false);
+    for tls12_only in [false, true] {
+        // The chain alone would verify: the same server with the right key is accepted.
+        let mut c = client(&trust_with(&ca), HOST);
+        pump(
+            &mut c,
+            &mut server_without_the_key(&genuine, &genuine, tls12_only),
+        )
+        .unwrap();
+
+        let mut c = client(&trust_with(&ca), HOST);
+        let mut s = server_without_the_key(&genuine, &impostor, tls12_only);
+        let e = pump(&mut c, &mut s).unwrap_err();
+        assert_eq!(
+            e.code,
+            ErrorCode::CertInvalid,
+            "TLS 1.2 only: {tls12_only}: {e}"
+        );
+        assert!(c.info().is_none());
+    }
+}
