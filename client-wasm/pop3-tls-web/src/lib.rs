@@ -63,7 +63,7 @@ pub struct TlsClient {
 impl TlsClient {
     /// `new TlsClient(serverName, { cas?: string[] (PEM), pins?: string[] })`: a session
     /// checking the certificate against `serverName` as the user typed it, the web PKI roots
-    /// and the CAs and pins given. The ClientHello is ready in `takeOutgoing()` at once.
+    /// and the CAs and pins given. The first `process` call gives the ClientHello.
     #[wasm_bindgen(constructor)]
     pub fn new(server_name: String, trust: JsValue) -> Result<TlsClient, JsValue> {
         let trust = read_trust(&trust)?;
@@ -131,48 +131,16 @@ impl TlsClient {
         }
         o
     }
+}
 
-    /// Take bytes from the server; returns the plaintext they complete (may be empty).
-    pub fn receive(&mut self, bytes: &[u8]) -> Result<Vec<u8>, JsValue> {
-        self.session.receive(bytes).map_err(|e| tls_error(&e))?;
-        Ok(self.session.take_plaintext())
-    }
-
-    /// Queue plaintext for the server (waits for the handshake if it is not done).
-    pub fn send(&mut self, bytes: &[u8]) -> Result<(), JsValue> {
-        self.session.send(bytes).map_err(|e| tls_error(&e))
-    }
-
-    /// The ciphertext to send to the server now.
-    #[wasm_bindgen(js_name = takeOutgoing)]
-    pub fn take_outgoing(&mut self) -> Vec<u8> {
-        self.session.take_outgoing()
-    }
-
-    /// Whether the handshake is still going on.
-    #[wasm_bindgen(getter)]
-    pub fn handshaking(&self) -> bool {
-        self.session.is_handshaking()
-    }
-
+impl TlsClient {
     /// `{ version, cipher, serverName, subject, issuer, notAfter, verified, pinMatched? }`
     /// after the handshake, else `undefined`.
-    pub fn info(&self) -> JsValue {
+    fn info(&self) -> JsValue {
         match self.session.info() {
             Some(info) => info_object(&info).into(),
             None => JsValue::UNDEFINED,
         }
-    }
-
-    /// Queue a close_notify (then `takeOutgoing()`).
-    pub fn close(&mut self) {
-        self.session.close();
-    }
-
-    /// Whether the server sent close_notify.
-    #[wasm_bindgen(getter, js_name = peerClosed)]
-    pub fn peer_closed(&self) -> bool {
-        self.session.peer_closed()
     }
 }
 
