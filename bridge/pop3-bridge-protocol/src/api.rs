@@ -124,7 +124,8 @@ pub enum Code {
     BadPolicy,
     /// The listing is malformed (message 0, a number listed twice, too many entries).
     BadListing,
-    /// A `SyncRun` method was called in the wrong phase, or on a blocked run.
+    /// A `SyncRun` method was called in the wrong phase, or on a blocked run; or an archive
+    /// writer's calls came out of order.
     SyncOrder,
     /// The message number is not in this session's listing.
     UnknownMessage,

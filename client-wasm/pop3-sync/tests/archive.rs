@@ -496,6 +496,143 @@ proptest! {
     }
 }
 
+// Written a piece at a time (what the page's export does, so that it never holds a message
+// whole): the same archive as written whole, however the messages are cut.
+
+/// `msgs` through the mbox and zip writers, each message cut into pieces of `cut` bytes.
+fn in_pieces(msgs: &[ExportMessage], cut: usize) -> (Vec<u8>, Vec<u8>) {
+    let (mut mboxrd, mut zipped) = (Vec::new(), Vec::new());
+    let mut mw = mbox::MboxWriter::default();
+    let mut zw = zip::ZipWriter::default();
+    for m in msgs {
+        mw.begin(m.uid.as_deref(), m.date_ms).unwrap();
+        zw.begin(m.uid.as_deref(), m.date_ms).unwrap();
+        for piece in m.raw.chunks(cut.max(1)) {
+            mw.write(piece, &mut mboxrd).unwrap();
+            zw.write(piece).unwrap();
+        }
+        mw.end(&mut mboxrd).unwrap();
+        // The zip's part before the message, then the message's own bytes, untouched.
+        zipped.extend_from_slice(&zw.end().unwrap());
+        zipped.extend_from_slice(&m.raw);
+    }
+    zipped.extend_from_slice(&zw.finish().unwrap());
+    (mboxrd, zipped)
+}
+
+proptest! {
+    #[test]
+    fn an_archive_written_in_pieces_is_the_archive_written_whole(
+        msgs in prop::collection::vec(message(), 0..6),
+        cut in 1usize..40,
+    ) {
+        let (mboxrd, zipped) = in_pieces(&msgs, cut);
+        prop_assert_eq!(mboxrd, mbox::write_mboxrd(&msgs).unwrap());
+        prop_assert_eq!(zipped, zip::write_eml_zip(&msgs).unwrap());
+    }
+}
+
+#[test]
+fn a_head_past_its_limit_frames_the_message_the_same_in_any_pieces() {
+    let big = |fill: &[u8]| {
+        // A header section longer than HEAD_MAX, its sender only after it: the sender is not
+        // seen, whichever way the message is cut.
+        let mut raw = b"Subject: long\r\n".to_vec();
+        while raw.len() < export::HEAD_MAX + 10 {
+            raw.extend_from_slice(fill);
+        }
+        raw.extend_from_slice(b"Return-Path: <late@example.test>\r\n\r\nFrom the body\r\n");
+        m(Some("big"), &raw)
+    };
+    // A blank line or a line break cut across pieces: "\r\n\r\n", "\n\r" at a cut.
+    let small = m(
+        Some("s"),
+        b"Return-Path: <s@x>\r\nA: b\r\n\r\nFrom x\r\n>From y\r\n",
+    );
+    let msgs = vec![
+        big(b"X-Fill: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n"),
+        small,
+        big(b"y"),
+    ];
+    let whole = (
+        mbox::write_mboxrd(&msgs).unwrap(),
+        zip::write_eml_zip(&msgs).unwrap(),
+    );
+    for cut in [
+        1,
+        2,
+        3,
+        7,
+        4096,
+        65_536,
+        export::HEAD_MAX - 1,
+        export::HEAD_MAX + 1,
+    ] {
+        assert_eq!(in_pieces(&msgs, cut), whole, "pieces of {cut}");
+    }
+    let text = String::from_utf8_lossy(&whole.0);
+    assert!(text.starts_with("From MAILER-DAEMON "), "{}", &text[..60]);
+    assert!(text.contains("\nFrom s@x "), "the small message's sender");
+    assert!(
+        text.contains("\r\n>From the body\r\n"),
+        "quoted past the head"
+    );
+    let (_, back) = export::import(&whole.0).unwrap();
+    assert_eq!(got(&back), expect(&msgs));
+    let (_, back) = export::import(&whole.1).unwrap();
+    assert_eq!(got(&back), expect(&msgs));
+}
+
+#[test]
+fn an_archive_writers_calls_out_of_order_are_typed_errors() {
+    let mut mw = mbox::MboxWriter::default();
+    let mut out = Vec::new();
+    assert!(matches!(
+        mw.write(b"x", &mut out),
+        Err(ArchiveError::Order(_))
+    ));
+    assert!(matches!(mw.end(&mut out), Err(ArchiveError::Order(_))));
+    mw.begin(None, None).unwrap();
+    assert!(matches!(mw.begin(None, None), Err(ArchiveError::Order(_))));
+    let mut zw = zip::ZipWriter::default();
+    assert!(matches!(zw.write(b"x"), Err(ArchiveError::Order(_))));
+    assert!(matches!(zw.end(), Err(ArchiveError::Order(_))));
+    zw.begin(None, None).unwrap();
+    assert!(matches!(zw.finish(), Err(ArchiveError::Order(_))));
+    assert!(matches!(mw.finish(), Err(ArchiveError::Order(_))));
+    assert!(out.is_empty());
+}
+
+#[test]
+fn an_abandoned_message_leaves_the_archive_as_if_it_had_not_been_begun() {
+    let msgs = tricky();
+    let (mut mboxrd, mut zipped) = (Vec::new(), Vec::new());
+    let mut mw = mbox::MboxWriter::default();
+    let mut zw = zip::ZipWriter::default();
+    for (i, m) in msgs.iter().enumerate() {
+        // Before each message, one that fails halfway (a damaged copy): begun, partly
+        // written, abandoned, and what it gave left out.
+        mw.begin(Some(&format!("lost{i}")), None).unwrap();
+        zw.begin(None, None).unwrap();
+        mw.write(b"From: x\n\nFrom half", &mut Vec::new()).unwrap();
+        zw.write(b"half").unwrap();
+        mw.abandon();
+        zw.abandon();
+
+        mw.begin(m.uid.as_deref(), m.date_ms).unwrap();
+        zw.begin(m.uid.as_deref(), m.date_ms).unwrap();
+        mw.write(&m.raw, &mut mboxrd).unwrap();
+        zw.write(&m.raw).unwrap();
+        mw.end(&mut mboxrd).unwrap();
+        zipped.extend_from_slice(&zw.end().unwrap());
+        zipped.extend_from_slice(&m.raw);
+    }
+    mw.finish().unwrap();
+    zipped.extend_from_slice(&zw.finish().unwrap());
+    assert_eq!(mboxrd, mbox::write_mboxrd(&msgs).unwrap());
+    assert_eq!(zipped, zip::write_eml_zip(&msgs).unwrap());
+}
+
 // Zips made by other tools: deflated (method 8) and stored entries, with and without data
 // descriptors, and the limits that keep a deflate bomb out.
 

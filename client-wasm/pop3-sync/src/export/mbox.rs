@@ -14,30 +14,123 @@
 //! one ending in a newline is followed by the usual empty line.
 
 use super::{
-    ArchiveError, ExportMessage, Imported, MAX_MESSAGES, imported, split_uid_header,
-    with_uid_header,
+    ArchiveError, ExportMessage, Head, Imported, MAX_MESSAGES, imported, split_uid_header, uid_line,
 };
 use crate::headers::parse_summary;
 
-/// Writes messages as one mboxrd file.
+/// Writes messages as one mboxrd file: [`MboxWriter`] with each message in one piece.
 pub fn write_mboxrd(messages: &[ExportMessage]) -> Result<Vec<u8>, ArchiveError> {
-    if messages.len() > MAX_MESSAGES {
-        return Err(ArchiveError::TooLarge("too many messages"));
-    }
     let mut out = Vec::with_capacity(messages.iter().map(|m| m.raw.len() + 128).sum());
-    let mut body = Vec::new();
-    for (i, m) in messages.iter().enumerate() {
-        out.extend_from_slice(b"From ");
-        out.extend_from_slice(envelope_sender(&m.raw).as_bytes());
-        out.push(b' ');
-        out.extend_from_slice(asctime(m.date_ms.unwrap_or(0)).as_bytes());
-        out.push(b'\n');
-        body.clear();
-        with_uid_header(i, m.uid.as_deref(), &m.raw, &mut body)?;
-        quote(&body, &mut out);
-        out.push(b'\n');
+    let mut w = MboxWriter::default();
+    for m in messages {
+        w.begin(m.uid.as_deref(), m.date_ms)?;
+        w.write(&m.raw, &mut out)?;
+        w.end(&mut out)?;
     }
     Ok(out)
+}
+
+/// An mboxrd file written a piece at a time, so that an export never holds more than a piece
+/// of a message (and its head, see [`super::HEAD_MAX`]): for each message `begin`, `write`
+/// its bytes in pieces of any size, `end`. The output is the same however the messages are
+/// cut.
+#[derive(Debug, Default)]
+pub struct MboxWriter {
+    /// Messages begun so far.
+    count: usize,
+    /// The message under way: its uid and date, until its head is complete.
+    pending: Option<(Option<String>, Option<i64>)>,
+    head: Head,
+    quote: Quoter,
+    open: bool,
+}
+
+impl MboxWriter {
+    /// Starts the next message.
+    pub fn begin(&mut self, uid: Option<&str>, date_ms: Option<i64>) -> Result<(), ArchiveError> {
+        if self.open {
+            return Err(ArchiveError::Order(
+                "a message was begun before the last one ended",
+            ));
+        }
+        if self.count >= MAX_MESSAGES {
+            return Err(ArchiveError::TooLarge("too many messages"));
+        }
+        self.count += 1;
+        self.open = true;
+        self.pending = Some((uid.map(str::to_owned), date_ms));
+        self.head = Head::default();
+        self.quote = Quoter::default();
+        Ok(())
+    }
+
+    /// The message's next bytes; what is ready goes to `out`.
+    pub fn write(&mut self, bytes: &[u8], out: &mut Vec<u8>) -> Result<(), ArchiveError> {
+        if !self.open {
+            return Err(ArchiveError::Order("bytes came outside a message"));
+        }
+        if self.pending.is_none() {
+            self.quote.push(bytes, out);
+        } else if self.head.push(bytes) {
+            self.start(out)?;
+        }
+        Ok(())
+    }
+
+    /// Ends the message.
+    pub fn end(&mut self, out: &mut Vec<u8>) -> Result<(), ArchiveError> {
+        if !self.open {
+            return Err(ArchiveError::Order(
+                "a message was ended before it was begun",
+            ));
+        }
+        if self.pending.is_some() {
+            self.start(out)?;
+        }
+        self.quote.finish(out);
+        out.push(b'\n');
+        self.open = false;
+        Ok(())
+    }
+
+    /// Drops the message under way, as if it had not been begun (one that cannot be read,
+    /// say); what `write` already gave must be dropped by the caller too.
+    pub fn abandon(&mut self) {
+        if self.open {
+            self.open = false;
+            self.count -= 1;
+            self.pending = None;
+            self.head = Head::default();
+            self.quote = Quoter::default();
+        }
+    }
+
+    /// The archive is complete (an mbox file has no last part): an error inside a message.
+    pub fn finish(&self) -> Result<(), ArchiveError> {
+        if self.open {
+            return Err(ArchiveError::Order(
+                "the archive was finished inside a message",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The head is known: the `From ` line, the `X-POP3-UIDL:` line, then what was held.
+    fn start(&mut self, out: &mut Vec<u8>) -> Result<(), ArchiveError> {
+        let (uid, date_ms) = self.pending.take().unwrap_or_default();
+        let index = self.count - 1;
+        let head = self.head.decide();
+        out.extend_from_slice(b"From ");
+        out.extend_from_slice(envelope_sender(head).as_bytes());
+        out.push(b' ');
+        out.extend_from_slice(asctime(date_ms.unwrap_or(0)).as_bytes());
+        out.push(b'\n');
+        // Never a `From ` line itself: it starts with `X-POP3-UIDL:`.
+        out.extend_from_slice(&uid_line(index, uid.as_deref(), head)?);
+        let held = std::mem::take(&mut self.head.buf);
+        self.quote.push(&held, out);
+        Ok(())
+    }
 }
 
 /// True when the line starting at `line` matches `^>*From `.
@@ -46,19 +139,80 @@ fn is_from_line(line: &[u8]) -> bool {
     line[quotes..].starts_with(b"From ")
 }
 
-/// mboxrd quoting: one more `>` before every line matching `^>*From `.
-fn quote(msg: &[u8], out: &mut Vec<u8>) {
-    let mut start = 0;
-    while start < msg.len() {
-        let end = msg[start..]
-            .iter()
-            .position(|&b| b == b'\n')
-            .map_or(msg.len(), |i| start + i + 1);
-        if is_from_line(&msg[start..end]) {
-            out.push(b'>');
+/// mboxrd quoting, a piece at a time: one more `>` before every line matching `^>*From `.
+/// What it holds back is only how a line began (a count of `>` and up to four letters of
+/// `From `), never the line itself.
+#[derive(Debug)]
+struct Quoter {
+    /// At the start of a line, still deciding.
+    deciding: bool,
+    /// `>`s the line began with.
+    quotes: usize,
+    /// Letters of `From ` that followed them.
+    matched: usize,
+}
+
+impl Default for Quoter {
+    fn default() -> Self {
+        Quoter {
+            deciding: true,
+            quotes: 0,
+            matched: 0,
         }
-        out.extend_from_slice(&msg[start..end]);
-        start = end;
+    }
+}
+
+impl Quoter {
+    fn push(&mut self, bytes: &[u8], out: &mut Vec<u8>) {
+        let mut i = 0;
+        while i < bytes.len() {
+            if !self.deciding {
+                // Through the end of this line, as it is.
+                match bytes[i..].iter().position(|&b| b == b'\n') {
+                    Some(n) => {
+                        out.extend_from_slice(&bytes[i..=i + n]);
+                        i += n + 1;
+                        self.deciding = true;
+                    }
+                    None => {
+                        out.extend_from_slice(&bytes[i..]);
+                        return;
+                    }
+                }
+                continue;
+            }
+            let b = bytes[i];
+            i += 1;
+            if self.matched == 0 && b == b'>' {
+                self.quotes += 1;
+            } else if b == b"From "[self.matched] {
+                self.matched += 1;
+                if self.matched == 5 {
+                    out.push(b'>');
+                    self.release(out);
+                    self.deciding = false;
+                }
+            } else {
+                self.release(out);
+                out.push(b);
+                // A line break ends the line: the next one is decided afresh.
+                self.deciding = b == b'\n';
+            }
+        }
+    }
+
+    /// Writes how the line began, as it was.
+    fn release(&mut self, out: &mut Vec<u8>) {
+        out.extend(std::iter::repeat_n(b'>', self.quotes));
+        out.extend_from_slice(&b"From "[..self.matched]);
+        self.quotes = 0;
+        self.matched = 0;
+    }
+
+    /// The message ended: a line cut short is written as it was.
+    fn finish(&mut self, out: &mut Vec<u8>) {
+        self.release(out);
+        *self = Quoter::default();
     }
 }
 
@@ -214,7 +368,9 @@ mod tests {
     #[test]
     fn quoting_adds_one_angle_to_from_lines_only() {
         let mut out = Vec::new();
-        quote(b"From a\n>From b\n>>From c\nFrom\nx From \n", &mut out);
+        let mut q = Quoter::default();
+        q.push(b"From a\n>From b\n>>From c\nFrom\nx From \n", &mut out);
+        q.finish(&mut out);
         assert_eq!(out, b">From a\n>>From b\n>>>From c\nFrom\nx From \n");
         assert_eq!(unquote(&out), b"From a\n>From b\n>>From c\nFrom\nx From \n");
     }

@@ -81,6 +81,9 @@ pub enum ArchiveError {
     /// A UIDL that cannot go into a header line.
     #[error("message {0} has a malformed UIDL")]
     BadUid(usize),
+    /// An archive writer's calls out of order (bytes before `begin`, say).
+    #[error("archive writer: {0}")]
+    Order(&'static str),
 }
 
 impl ArchiveError {
@@ -94,6 +97,7 @@ impl ArchiveError {
             ArchiveError::Unsupported(_) => Code::ArchiveUnsupported,
             ArchiveError::TooLarge(_) => Code::ArchiveTooLarge,
             ArchiveError::BadUid(_) => Code::BadUid,
+            ArchiveError::Order(_) => Code::SyncOrder,
         }
     }
 }
@@ -103,20 +107,73 @@ fn starts_with_uidl_header(raw: &[u8]) -> bool {
         && raw[..UIDL_HEADER.len()].eq_ignore_ascii_case(UIDL_HEADER.as_bytes())
 }
 
-/// Appends the `X-POP3-UIDL:` line for `uid` and then `raw`. Without a UIDL nothing is added,
-/// unless the message itself starts with such a line: then an empty one protects it, so the
-/// reader does not take the message's own line for ours.
-fn with_uid_header(
-    index: usize,
-    uid: Option<&str>,
-    raw: &[u8],
-    out: &mut Vec<u8>,
-) -> Result<(), ArchiveError> {
-    let crlf = raw
+/// How much of a message's start its framing is decided on: the `X-POP3-UIDL:` line's ending
+/// (the message's first line ending) and the mbox sender (its header section). An archive is
+/// written a piece at a time ([`mbox::MboxWriter`], [`zip::ZipWriter`]), so the writer holds
+/// the start of each message until it knows: through the end of the header section, or this
+/// many bytes, or the whole message if it is shorter. Real header sections are a few KiB; one
+/// larger than this is framed on its first MiB (a message whose first line is longer than
+/// that gets an LF after its `X-POP3-UIDL:` line, which the reader removes all the same).
+pub const HEAD_MAX: usize = 1 << 20;
+
+/// The start of a message being written, held until it decides the framing (see [`HEAD_MAX`]).
+#[derive(Debug, Default)]
+struct Head {
+    buf: Vec<u8>,
+    /// Where the search for the end of the header section goes on.
+    searched: usize,
+}
+
+impl Head {
+    /// Holds `chunk`; true once enough is held to decide (or [`Head::decide`] at the end).
+    fn push(&mut self, chunk: &[u8]) -> bool {
+        self.buf.extend_from_slice(chunk);
+        self.complete().is_some()
+    }
+
+    /// How much of the held bytes is the head, once that is known. Only bytes within the
+    /// first [`HEAD_MAX`] count, so the answer is the same however the message was cut.
+    fn complete(&mut self) -> Option<usize> {
+        let limit = self.buf.len().min(HEAD_MAX);
+        let b = &self.buf[..limit];
+        let mut at = self.searched;
+        while at + 1 < limit {
+            if b[at] == b'\n' {
+                if b[at + 1] == b'\n' {
+                    return Some(at + 2);
+                }
+                if b[at + 1] == b'\r' {
+                    match b.get(at + 2) {
+                        Some(b'\n') => return Some(at + 3),
+                        Some(_) => {}
+                        // Its third byte has not come yet: look here again next time.
+                        None => break,
+                    }
+                }
+            }
+            at += 1;
+        }
+        self.searched = at;
+        (self.buf.len() >= HEAD_MAX).then_some(HEAD_MAX)
+    }
+
+    /// The head: everything held when the message ended first.
+    fn decide(&mut self) -> &[u8] {
+        let n = self.complete().unwrap_or(self.buf.len());
+        &self.buf[..n]
+    }
+}
+
+/// The `X-POP3-UIDL:` line for `uid`, from the message's head (see [`HEAD_MAX`]). Without a
+/// UIDL nothing is added, unless the message itself starts with such a line: then an empty
+/// one protects it, so the reader does not take the message's own line for ours.
+fn uid_line(index: usize, uid: Option<&str>, head: &[u8]) -> Result<Vec<u8>, ArchiveError> {
+    let crlf = head
         .iter()
         .position(|&b| b == b'\n')
-        .is_some_and(|i| i > 0 && raw[i - 1] == b'\r');
+        .is_some_and(|i| i > 0 && head[i - 1] == b'\r');
     let eol: &[u8] = if crlf { b"\r\n" } else { b"\n" };
+    let mut out = Vec::new();
     match uid {
         Some(u) => {
             if pop3_proto::Uid::new(u.as_bytes()).is_none() {
@@ -127,14 +184,13 @@ fn with_uid_header(
             out.extend_from_slice(u.as_bytes());
             out.extend_from_slice(eol);
         }
-        None if starts_with_uidl_header(raw) => {
+        None if starts_with_uidl_header(head) => {
             out.extend_from_slice(UIDL_HEADER.as_bytes());
             out.extend_from_slice(eol);
         }
         None => {}
     }
-    out.extend_from_slice(raw);
-    Ok(())
+    Ok(out)
 }
 
 /// Splits off our header line: the UIDL it names (none when empty or malformed) and the rest.

@@ -11,7 +11,7 @@
 //! exceed its declared size. Encryption, zip64 and other methods are refused
 //! ([`ArchiveError::Unsupported`]).
 
-use super::{ArchiveError, ExportMessage, Imported, imported, split_uid_header, with_uid_header};
+use super::{ArchiveError, ExportMessage, Head, Imported, imported, split_uid_header, uid_line};
 use std::collections::HashSet;
 
 const LOCAL_SIG: u32 = 0x0403_4b50;
@@ -97,28 +97,126 @@ fn dos_time(ms: i64) -> (u16, u16) {
     )
 }
 
-fn too_large(v: usize) -> Result<u32, ArchiveError> {
-    u32::try_from(v).map_err(|_| ArchiveError::TooLarge("a zip without zip64 holds at most 4 GiB"))
+fn too_large<T: TryInto<u32>>(v: T) -> Result<u32, ArchiveError> {
+    v.try_into()
+        .map_err(|_| ArchiveError::TooLarge("a zip without zip64 holds at most 4 GiB"))
 }
 
-/// Writes messages as a zip of `.eml` files, each with its `X-POP3-UIDL:` header.
+/// Writes messages as a zip of `.eml` files, each with its `X-POP3-UIDL:` header:
+/// [`ZipWriter`] with each message in one piece.
 pub fn write_eml_zip(messages: &[ExportMessage]) -> Result<Vec<u8>, ArchiveError> {
-    let count = u16::try_from(messages.len())
-        .map_err(|_| ArchiveError::TooLarge("a zip without zip64 holds at most 65535 files"))?;
     let mut out = Vec::with_capacity(messages.iter().map(|m| m.raw.len() + 200).sum());
-    let mut central = Vec::new();
-    let mut used = HashSet::new();
-    let mut data = Vec::new();
-    for (i, m) in messages.iter().enumerate() {
-        data.clear();
-        with_uid_header(i, m.uid.as_deref(), &m.raw, &mut data)?;
-        let name = entry_name(i, m.uid.as_deref(), &mut used);
-        let crc = crc32fast::hash(&data);
-        let size = too_large(data.len())?;
-        let offset = too_large(out.len())?;
-        let (time, date) = dos_time(m.date_ms.unwrap_or(0));
+    let mut w = ZipWriter::default();
+    for m in messages {
+        w.begin(m.uid.as_deref(), m.date_ms)?;
+        w.write(&m.raw)?;
+        out.extend_from_slice(&w.end()?);
+        out.extend_from_slice(&m.raw);
+    }
+    out.extend_from_slice(&w.finish()?);
+    Ok(out)
+}
+
+/// A zip written as parts, so that an export never holds a message whole: for each message
+/// `begin`, `write` its bytes in pieces of any size (they are only checksummed and counted),
+/// then `end`, whose bytes (the entry's header and `X-POP3-UIDL:` line) go into the archive
+/// followed by the message's bytes unchanged; `finish` gives the central directory. The zip is
+/// those parts in order, the same however the messages were cut.
+#[derive(Debug, Default)]
+pub struct ZipWriter {
+    /// Bytes of the archive so far, as the caller puts them together.
+    offset: u64,
+    central: Vec<u8>,
+    used: HashSet<String>,
+    count: usize,
+    entry: Option<Writing>,
+}
+
+/// The message under way.
+#[derive(Debug)]
+struct Writing {
+    uid: Option<String>,
+    date_ms: Option<i64>,
+    head: Head,
+    /// Its `X-POP3-UIDL:` line, once the head decided it.
+    uid_line: Option<Vec<u8>>,
+    crc: crc32fast::Hasher,
+    /// The message's bytes so far (without the line).
+    len: u64,
+}
+
+impl Writing {
+    fn decide(&mut self, index: usize) -> Result<(), ArchiveError> {
+        let line = uid_line(index, self.uid.as_deref(), self.head.decide())?;
+        self.crc.update(&line);
+        let held = std::mem::take(&mut self.head.buf);
+        self.crc.update(&held);
+        self.len += held.len() as u64;
+        self.uid_line = Some(line);
+        Ok(())
+    }
+}
+
+impl ZipWriter {
+    /// Starts the next message.
+    pub fn begin(&mut self, uid: Option<&str>, date_ms: Option<i64>) -> Result<(), ArchiveError> {
+        if self.entry.is_some() {
+            return Err(ArchiveError::Order(
+                "a message was begun before the last one ended",
+            ));
+        }
+        if self.count >= usize::from(u16::MAX) {
+            return Err(ArchiveError::TooLarge(
+                "a zip without zip64 holds at most 65535 files",
+            ));
+        }
+        self.count += 1;
+        self.entry = Some(Writing {
+            uid: uid.map(str::to_owned),
+            date_ms,
+            head: Head::default(),
+            uid_line: None,
+            crc: crc32fast::Hasher::new(),
+            len: 0,
+        });
+        Ok(())
+    }
+
+    /// The message's next bytes.
+    pub fn write(&mut self, bytes: &[u8]) -> Result<(), ArchiveError> {
+        let index = self.count.saturating_sub(1);
+        let e = self
+            .entry
+            .as_mut()
+            .ok_or(ArchiveError::Order("bytes came outside a message"))?;
+        if e.uid_line.is_some() {
+            e.crc.update(bytes);
+            e.len += bytes.len() as u64;
+        } else if e.head.push(bytes) {
+            e.decide(index)?;
+        }
+        Ok(())
+    }
+
+    /// Ends the message: the bytes that go before it in the archive (its local header and
+    /// `X-POP3-UIDL:` line).
+    pub fn end(&mut self) -> Result<Vec<u8>, ArchiveError> {
+        let index = self.count.saturating_sub(1);
+        let mut e = self.entry.take().ok_or(ArchiveError::Order(
+            "a message was ended before it was begun",
+        ))?;
+        if e.uid_line.is_none() {
+            e.decide(index)?;
+        }
+        let line = e.uid_line.take().unwrap_or_default();
+        let name = entry_name(index, e.uid.as_deref(), &mut self.used);
+        let crc = e.crc.clone().finalize();
+        let size = too_large(line.len() as u64 + e.len)?;
+        let offset = too_large(self.offset)?;
+        let (time, date) = dos_time(e.date_ms.unwrap_or(0));
         let name_len = u16::try_from(name.len()).unwrap_or(u16::MAX);
 
+        let mut out = Vec::with_capacity(30 + name.len() + line.len());
         put32(&mut out, LOCAL_SIG);
         put16(&mut out, VERSION);
         put16(&mut out, FLAG_UTF8);
@@ -131,40 +229,63 @@ pub fn write_eml_zip(messages: &[ExportMessage]) -> Result<Vec<u8>, ArchiveError
         put16(&mut out, name_len);
         put16(&mut out, 0);
         out.extend_from_slice(name.as_bytes());
-        out.extend_from_slice(&data);
+        out.extend_from_slice(&line);
 
-        put32(&mut central, CENTRAL_SIG);
-        put16(&mut central, VERSION); // made by: MS-DOS, 1.0
-        put16(&mut central, VERSION);
-        put16(&mut central, FLAG_UTF8);
-        put16(&mut central, 0);
-        put16(&mut central, time);
-        put16(&mut central, date);
-        put32(&mut central, crc);
-        put32(&mut central, size);
-        put32(&mut central, size);
-        put16(&mut central, name_len);
-        put16(&mut central, 0); // extra
-        put16(&mut central, 0); // comment
-        put16(&mut central, 0); // disk
-        put16(&mut central, 0); // internal attributes
-        put32(&mut central, 0); // external attributes
-        put32(&mut central, offset);
+        let central = &mut self.central;
+        put32(central, CENTRAL_SIG);
+        put16(central, VERSION); // made by: MS-DOS, 1.0
+        put16(central, VERSION);
+        put16(central, FLAG_UTF8);
+        put16(central, 0);
+        put16(central, time);
+        put16(central, date);
+        put32(central, crc);
+        put32(central, size);
+        put32(central, size);
+        put16(central, name_len);
+        put16(central, 0); // extra
+        put16(central, 0); // comment
+        put16(central, 0); // disk
+        put16(central, 0); // internal attributes
+        put32(central, 0); // external attributes
+        put32(central, offset);
         central.extend_from_slice(name.as_bytes());
+
+        self.offset += out.len() as u64 + e.len;
+        Ok(out)
     }
-    let cd_offset = too_large(out.len())?;
-    let cd_size = too_large(central.len())?;
-    out.extend_from_slice(&central);
-    too_large(out.len() + 22)?;
-    put32(&mut out, END_SIG);
-    put16(&mut out, 0);
-    put16(&mut out, 0);
-    put16(&mut out, count);
-    put16(&mut out, count);
-    put32(&mut out, cd_size);
-    put32(&mut out, cd_offset);
-    put16(&mut out, 0);
-    Ok(out)
+
+    /// Drops the message under way, as if it had not been begun (one that cannot be read,
+    /// say).
+    pub fn abandon(&mut self) {
+        if self.entry.take().is_some() {
+            self.count -= 1;
+        }
+    }
+
+    /// The central directory and end record, the archive's last part.
+    pub fn finish(&mut self) -> Result<Vec<u8>, ArchiveError> {
+        if self.entry.is_some() {
+            return Err(ArchiveError::Order(
+                "the archive was finished inside a message",
+            ));
+        }
+        let count = u16::try_from(self.count)
+            .map_err(|_| ArchiveError::TooLarge("a zip without zip64 holds at most 65535 files"))?;
+        let cd_offset = too_large(self.offset)?;
+        let cd_size = too_large(self.central.len())?;
+        too_large(self.offset + self.central.len() as u64 + 22)?;
+        let mut out = std::mem::take(&mut self.central);
+        put32(&mut out, END_SIG);
+        put16(&mut out, 0);
+        put16(&mut out, 0);
+        put16(&mut out, count);
+        put16(&mut out, count);
+        put32(&mut out, cd_size);
+        put32(&mut out, cd_offset);
+        put16(&mut out, 0);
+        Ok(out)
+    }
 }
 
 /// Bounds-checked little-endian reads.
