@@ -95,7 +95,7 @@ export function defaultBridgeUrl() {
 }
 
 /**
- * The initialised wasm package (SyncRun, sha256Hex, the archive functions, …), for the
+ * The initialised wasm package (SyncRun, sha256Hex, …), for the
  * offline store and sync (web/sync.js). One shared initialisation for every caller.
  * @returns {Promise<Pop3Wasm>}
  */
@@ -167,3 +167,11 @@ export const cleanFilename = (name) => mime.cleanFilename(name);
  * `new Sha256Stream()` (a checksum piece by piece).
  */
 export { OutlineBuilder, PartDecoder, Sha256Stream } from './pkg/pop3_mime_web.js';
+/**
+ * Archives of kept mail (docs/js-api.md, "Export and import"): `new ArchiveWriter('mbox' |
+ * 'zip')` writes one a message at a time, each message a piece at a time; `importArchive(bytes,
+ * { known, nowMs })` reads one back, without what `known` already has.
+ */
+export { ArchiveWriter } from './pkg/pop3_mime_web.js';
+/** @type {(bytes: Uint8Array, options: { known?: import('./types.js').KnownRecord[], nowMs?: number }) => import('./types.js').ImportResult} */
+export const importArchive = (bytes, options) => mime.importArchive(bytes, options);

@@ -514,11 +514,18 @@ export interface SyncRunConstructor {
 
 // ------------------------------------------------------------------------------ export and import
 
-/** One message of `exportMboxrd` / `exportEmlZip`. */
-export interface ArchiveItem {
-  uid: string | null;
-  raw: Uint8Array;
-  dateMs?: number | undefined;
+/**
+ * `new ArchiveWriter('mbox' | 'zip')`: an archive a message at a time, each message a piece at
+ * a time. mbox: the archive is every result in order; zip: `end()`'s bytes go before the
+ * message's own bytes, which go in unchanged.
+ */
+export interface ArchiveWriter {
+  begin(uid: string | null, dateMs?: number | undefined): void;
+  write(piece: Uint8Array): Uint8Array<ArrayBuffer>;
+  end(): Uint8Array<ArrayBuffer>;
+  abandon(): void;
+  finish(): Uint8Array<ArrayBuffer>;
+  free(): void;
 }
 
 /** `importArchive(bytes, options)`. */
@@ -534,10 +541,6 @@ export interface ImportResult {
 export interface Pop3Wasm {
   SyncRun: SyncRunConstructor;
   sha256Hex(bytes: Uint8Array): string;
-  /** (A fresh buffer, as a Blob takes it.) */
-  exportMboxrd(items: ArchiveItem[]): Uint8Array<ArrayBuffer>;
-  exportEmlZip(items: ArchiveItem[]): Uint8Array<ArrayBuffer>;
-  importArchive(bytes: Uint8Array, options: { known?: KnownRecord[] | undefined; nowMs?: number | undefined }): ImportResult;
   errorCodes(): ErrorCode[];
   summarizeHeaders(bytes: Uint8Array): HeaderSummary;
   displayName(from: string): string;

@@ -1175,6 +1175,8 @@ async fn big_message_kept_in_pieces_and_read(kind: BrowserKind) {
                 && named("message.eml") == Some(&bytes),
             format!("the attachment and the whole message saved byte for byte: {got:?}"),
         )?;
+        ui.click("button.back").await?;
+        big_message_exports_and_a_damaged_copy_is_left_out(&ui, user, port, &bytes).await?;
         let line = ui.logout_line(&s.d, user).await?;
         ensure(
             line.contains("retr=1/"),
@@ -1183,6 +1185,82 @@ async fn big_message_kept_in_pieces_and_read(kind: BrowserKind) {
     }
     .await;
     finish(ui, s, result).await;
+}
+
+/// Export with a message kept as a Blob (written a piece at a time, the Blob itself in the
+/// zip): both archives hold it byte for byte. Then a byte of the kept copy goes bad: the export
+/// leaves it out and says so, rather than save a damaged copy as the message.
+async fn big_message_exports_and_a_damaged_copy_is_left_out(
+    ui: &Ui,
+    user: &str,
+    port: u16,
+    original: &[u8],
+) -> R {
+    let export = |button: &'static str| async move {
+        ui.open_device_dialog().await?;
+        ui.click(&format!(".device-dialog button.{button}")).await?;
+        let msg = ui
+            .wait(
+                "the export result",
+                "r.querySelector('.device-dialog .notice, .device-dialog .error') && r.querySelector('.device-dialog .form-messages').textContent",
+                60,
+            )
+            .await?;
+        ui.close_device_dialog("cancel").await?;
+        R::Ok(msg.as_str().unwrap_or_default().to_owned())
+    };
+    ui.b.capture_downloads().await.map_err(|e| e.to_string())?;
+    // (The downloads captured so far stay in the list.)
+    let before = ui.b.downloads().await.map_err(|e| e.to_string())?.len();
+    for button in ["export-mbox", "export-zip"] {
+        let msg = export(button).await?;
+        ensure(
+            msg.contains("Exported 1 message"),
+            format!("{button}: {msg}"),
+        )?;
+    }
+    let downloads = ui.b.downloads().await.map_err(|e| e.to_string())?;
+    let downloads = downloads.get(before..).unwrap_or_default();
+    ensure(
+        downloads.len() == 2,
+        format!("two downloads: {}", downloads.len()),
+    )?;
+    for (kind, got) in [
+        ("mbox", mboxrd_messages(&downloads[0].bytes)?),
+        ("zip", zip_messages(&downloads[1].bytes)?),
+    ] {
+        ensure(
+            got.len() == 1 && got[0] == original,
+            format!(
+                "the {kind} export holds the big message byte for byte: sizes {:?}, want {}",
+                got.iter().map(Vec::len).collect::<Vec<_>>(),
+                original.len()
+            ),
+        )?;
+    }
+    let damaged =
+        ui.b.js(
+            e2e::offline::DAMAGE_KEPT_BLOBS,
+            vec![json!(format!("{user}@localhost:{port}"))],
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    ensure(
+        damaged == json!(1),
+        format!("one kept Blob damaged: {damaged}"),
+    )?;
+    let msg = export("export-zip").await?;
+    ensure(
+        msg.contains("Exported 0 messages") && msg.contains("1 message was left out"),
+        format!("the damaged copy is left out, and the export says so: {msg}"),
+    )?;
+    let downloads = ui.b.downloads().await.map_err(|e| e.to_string())?;
+    // An empty zip is its end record alone: 22 bytes, no entry.
+    let zip = downloads.get(before + 2).map(|d| &d.bytes[..]);
+    ensure(
+        zip.is_some_and(|z| z.len() == 22 && z.starts_with(b"PK\x05\x06")),
+        format!("the third download is an empty zip: {zip:?}"),
+    )
 }
 
 /// A big message over the account's size limit is not kept by the sync (headers only); opened,

@@ -277,6 +277,7 @@ export default /** @type {const} */ ({
   'device.saved': 'Saved. It applies from the next sync (Refresh).',
   'device.savedLeave': 'Saved. Mail stays on the server.',
   'device.exported': { one: 'Exported {n} message to {name}.', other: 'Exported {n} messages to {name}.' },
+  'device.exportDamaged': { one: '{n} message was left out: its copy on this device is damaged. Open it while connected to download it again, if the server still has it.', other: '{n} messages were left out: their copies on this device are damaged. Open them while connected to download them again, if the server still has them.' },
   'device.imported': { one: 'Imported {n} message from {format};', other: 'Imported {n} messages from {format};' },
   'device.skipped': { one: '{n} was already here.', other: '{n} were already here.' },
 

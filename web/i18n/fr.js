@@ -274,6 +274,7 @@ export default /** @type {const} */ ({
   'device.saved': 'Enregistré. Cela s’applique dès la prochaine synchronisation (Actualiser).',
   'device.savedLeave': 'Enregistré. Le courrier reste sur le serveur.',
   'device.exported': { one: '{n} message exporté vers {name}.', other: '{n} messages exportés vers {name}.' },
+  'device.exportDamaged': { one: '{n} message a été omis : sa copie sur cet appareil est endommagée. Ouvrez-le une fois connecté pour le télécharger à nouveau, si le serveur l’a encore.', other: '{n} messages ont été omis : leurs copies sur cet appareil sont endommagées. Ouvrez-les une fois connecté pour les télécharger à nouveau, si le serveur les a encore.' },
   'device.imported': { one: '{n} message importé depuis {format} ;', other: '{n} messages importés depuis {format} ;' },
   'device.skipped': { one: '{n} était déjà ici.', other: '{n} étaient déjà ici.' },
 

@@ -14,7 +14,7 @@
 // The option getters read the element's attributes at the moment they are needed, because
 // attributes may be set after the element upgraded (index.js copies them from the URL).
 
-import { summarizeHeaders, errorCodes } from '../pop3.js';
+import { summarizeHeaders, errorCodes, ready as readingModule, ArchiveWriter, Sha256Stream, importArchive } from '../pop3.js';
 import { openStore, requestPersistence, BIG_MESSAGE } from '../store.js';
 import { openSearch, deleteSearchIndex } from '../search.js';
 import { syncAccount, finishSync, undoSyncDeletions, summaryOf, keepOnDemand, identifyKept, Pieces } from '../sync.js';
@@ -25,7 +25,7 @@ const HEAD_PIECE = 256 * 1024;
 
 
 /**
- * @import { HeaderSummary, InboxApi, Pop3Wasm, Session, ErrorLike, ArchiveItem } from '../types.js'
+ * @import { HeaderSummary, InboxApi, Pop3Wasm, Session, ErrorLike } from '../types.js'
  * @import { Store, AccountSettings } from '../store.js'
  * @import { SyncPolicy } from '../types.js'
  * @import { SyncReport } from '../sync.js'
@@ -132,6 +132,41 @@ function keptItem(x, i) {
 // fill in per call, and a row scrolled to waits for the call under way; fewer calls waited
 // less on the network (1000 headers at 50 ms RTT: 0.1 s sooner with 500 than with 200).
 const HEADER_BATCH = 500;
+
+/** An export's bytes are folded into a Blob once this many are held (see BlobBuilder). */
+const ARCHIVE_FOLD_BYTES = 16 * 1024 * 1024;
+
+/**
+ * A Blob built part by part (an export): bytes given are folded into a Blob every
+ * ARCHIVE_FOLD_BYTES, so the page holds at most that much of them; a Blob given is only
+ * referenced (a kept message, never read into the page for it).
+ */
+class BlobBuilder {
+  /** @type {Blob[]} */
+  #blobs = [];
+  /** @type {(Uint8Array<ArrayBuffer> | Blob)[]} */
+  #held = [];
+  #heldBytes = 0;
+
+  /** @param {Uint8Array<ArrayBuffer> | Blob} part */
+  add(part) {
+    this.#held.push(part);
+    if (ArrayBuffer.isView(part)) this.#heldBytes += part.length;
+    if (this.#heldBytes >= ARCHIVE_FOLD_BYTES) this.#fold();
+  }
+
+  #fold() {
+    this.#blobs.push(new Blob(this.#held));
+    this.#held = [];
+    this.#heldBytes = 0;
+  }
+
+  /** Everything added, in order, as one file to save. */
+  blob() {
+    this.#fold();
+    return new Blob(this.#blobs, { type: 'application/octet-stream' });
+  }
+}
 // Header answers kept for the sync, bounded by their bytes (not their count): a mailbox of
 // 10,000 messages has 5-20 MB of headers, and a header the cache drops is fetched again by the
 // sync (TOP a second time for every message past the bound).
@@ -885,30 +920,62 @@ export class InboxController {
   }
 
   /**
-   * Every full message kept for this account, with its UIDL, for export.
-   * @returns {Promise<ArchiveItem[]>}
-   */
-  async #keptMessages() {
-    const store = /** @type {Store} */ (this.#store);
-    const account = /** @type {string} */ (this.#account);
-    const [msgs, known, rows] = await Promise.all([store.allMessages(account), store.known(account), store.summaries(account)]);
-    const uid = new Map(known.map((k) => [k.key, k.uid ?? null]));
-    const date = new Map(rows.map((r) => [r.key, r.dateMs]));
-    // dateMs dates the mbox "From " line; without it the archive says 1970.
-    return msgs.filter((m) => m.full).map((m) => ({ uid: uid.get(m.key) ?? null, raw: m.bytes, ...(date.get(m.key) != null && { dateMs: /** @type {number} */ (date.get(m.key)) }) }));
-  }
-
-  /**
-   * The kept mail as an mboxrd or `.eml` zip: { bytes, name, count }.
+   * The kept mail as an mboxrd or `.eml` zip, oldest first: { blob, name, count, damaged }.
+   * Written a message at a time, each read in pieces and checked against its checksum, so the
+   * page never holds more than a piece of one message and a few MiB of the archive: the
+   * archive is a Blob of parts (a zip's messages are the kept Blobs themselves), whose bytes
+   * are the browser's to keep. A copy here that fails its checksum is left out and counted in
+   * `damaged`. The writer and the checksum are the reading module's.
    * @param {'mbox' | 'zip'} kind
-   * @returns {Promise<{ bytes: Uint8Array<ArrayBuffer>, name: string, count: number }>}
+   * @returns {Promise<{ blob: Blob, name: string, count: number, damaged: number }>}
    */
   async exportArchive(kind) {
-    const w = /** @type {Pop3Wasm} */ (await this.wasm());
-    const msgs = await this.#keptMessages();
-    const bytes = kind === 'zip' ? w.exportEmlZip(msgs) : w.exportMboxrd(msgs);
-    const name = `${/** @type {string} */ (this.#account).replace(/[^A-Za-z0-9@._-]+/g, '_')}.${kind === 'zip' ? 'zip' : 'mbox'}`;
-    return { bytes, name, count: msgs.length };
+    await readingModule();
+    const store = /** @type {Store} */ (this.#store);
+    const account = /** @type {string} */ (this.#account);
+    const [rows, known] = await Promise.all([store.summaries(account), store.known(account)]);
+    const uid = new Map(known.map((k) => [k.key, k.uid ?? null]));
+    const archive = new BlobBuilder();
+    const writer = new ArchiveWriter(kind);
+    // (Fresh buffers from the wasm glue, as a Blob takes them.)
+    const take = (/** @type {Uint8Array} */ bytes) => /** @type {Uint8Array<ArrayBuffer>} */ (bytes);
+    let count = 0;
+    let damaged = 0;
+    try {
+      // summaries() is newest first.
+      for (const r of rows.filter((r) => r.full).reverse()) {
+        // dateMs dates the mbox "From " line and the zip entry; without it they say 1970.
+        writer.begin(uid.get(r.key) ?? null, r.dateMs ?? undefined);
+        /** @type {Uint8Array<ArrayBuffer>[]} */
+        const written = [];
+        /** @type {Blob} */
+        let bytes;
+        try {
+          bytes = await store.readInPieces(account, r.key, {
+            onPiece: (piece) => {
+              const out = take(writer.write(piece));
+              if (out.length) written.push(out);
+            },
+            hasher: () => new Sha256Stream(),
+          });
+        } catch (err) {
+          const code = /** @type {ErrorLike} */ (err)?.code;
+          // Damaged here, or deleted meanwhile: left out; anything else ends the export.
+          if (code !== 'corrupt' && code !== 'not_found') throw err;
+          writer.abandon();
+          if (code === 'corrupt') damaged++;
+          continue;
+        }
+        const end = take(writer.end());
+        for (const part of kind === 'zip' ? [end, bytes] : [...written, end]) archive.add(part);
+        count++;
+      }
+      archive.add(take(writer.finish()));
+    } finally {
+      writer.free();
+    }
+    const name = `${account.replace(/[^A-Za-z0-9@._-]+/g, '_')}.${kind === 'zip' ? 'zip' : 'mbox'}`;
+    return { blob: archive.blob(), name, count, damaged };
   }
 
   /**
@@ -917,10 +984,10 @@ export class InboxController {
    * @returns {Promise<{ count: number, format: 'mbox' | 'zip', skipped: number }>}
    */
   async importArchive(bytes) {
-    const w = /** @type {Pop3Wasm} */ (await this.wasm());
+    await readingModule();
     const known = await /** @type {Store} */ (this.#store).known(/** @type {string} */ (this.#account));
     // The engine drops what this account already has (same UIDL or the same bytes).
-    const got = w.importArchive(bytes, { known, nowMs: Date.now() });
+    const got = importArchive(bytes, { known, nowMs: Date.now() });
     for (const m of got.messages) {
       // The engine's record (its key included): no key is made up here.
       const summary = summaryOf(m.raw, m.raw.length);

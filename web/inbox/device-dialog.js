@@ -145,15 +145,17 @@ export class DeviceDialog {
   async #exportArchive(kind) {
     const e = this.els;
     try {
-      const { bytes, name, count } = await this.#c.exportArchive(kind);
+      const { blob, name, count, damaged } = await this.#c.exportArchive(kind);
       // Octet-stream + download attribute: saved as a file, never opened by the browser.
-      const url = URL.createObjectURL(new Blob([bytes], { type: 'application/octet-stream' }));
+      const url = URL.createObjectURL(blob);
       const a = h('a', { href: url, download: name, hidden: true });
       this.#root.append(a);
       a.click();
       a.remove();
       setTimeout(() => URL.revokeObjectURL(url), 60000);
-      e.devMessages.replaceChildren(h('p', { class: 'notice', role: 'status', text: this.#i18n.t('device.exported', { n: count, name }) }));
+      const exported = h('p', { class: 'notice', role: 'status', text: this.#i18n.t('device.exported', { n: count, name }) });
+      const left = damaged ? [h('p', { class: 'error', role: 'alert', text: this.#i18n.t('device.exportDamaged', { n: damaged }) })] : [];
+      e.devMessages.replaceChildren(exported, ...left);
     } catch (err) {
       this.#a.showError(e.devMessages, err, this.#i18n.t('error.export'));
     }

@@ -7,6 +7,7 @@
 
 #![warn(missing_docs, missing_debug_implementations)]
 
+mod archive;
 mod bindings;
 mod error;
 mod interop;
