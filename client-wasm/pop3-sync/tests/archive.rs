@@ -520,7 +520,22 @@ fn in_pieces(msgs: &[ExportMessage], cut: usize) -> (Vec<u8>, Vec<u8>) {
     (mboxrd, zipped)
 }
 
+#[test]
+fn crc32_is_zips_crc32() {
+    assert_eq!(export::crc32::crc32(b"123456789"), 0xCBF4_3926);
+    assert_eq!(export::crc32::crc32(b""), 0);
+}
+
 proptest! {
+    #[test]
+    fn crc32_in_any_pieces_is_crc32fasts(bytes in prop::collection::vec(any::<u8>(), 0..2048), cut in 1usize..100) {
+        let mut c = export::crc32::Crc32::default();
+        for piece in bytes.chunks(cut) {
+            c.update(piece);
+        }
+        prop_assert_eq!(c.finish(), crc32fast::hash(&bytes));
+    }
+
     #[test]
     fn an_archive_written_in_pieces_is_the_archive_written_whole(
         msgs in prop::collection::vec(message(), 0..6),

@@ -6,6 +6,7 @@
 //! are never converted: the added header line takes the message's own first line ending, and
 //! the reader removes exactly what the writer added (see [`mbox`] for the framing).
 
+pub mod crc32;
 pub mod mbox;
 pub mod zip;
 

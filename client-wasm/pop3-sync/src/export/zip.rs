@@ -140,7 +140,7 @@ struct Writing {
     head: Head,
     /// Its `X-POP3-UIDL:` line, once the head decided it.
     uid_line: Option<Vec<u8>>,
-    crc: crc32fast::Hasher,
+    crc: super::crc32::Crc32,
     /// The message's bytes so far (without the line).
     len: u64,
 }
@@ -176,7 +176,7 @@ impl ZipWriter {
             date_ms,
             head: Head::default(),
             uid_line: None,
-            crc: crc32fast::Hasher::new(),
+            crc: super::crc32::Crc32::default(),
             len: 0,
         });
         Ok(())
@@ -210,7 +210,7 @@ impl ZipWriter {
         }
         let line = e.uid_line.take().unwrap_or_default();
         let name = entry_name(index, e.uid.as_deref(), &mut self.used);
-        let crc = e.crc.clone().finalize();
+        let crc = e.crc.finish();
         let size = too_large(line.len() as u64 + e.len)?;
         let offset = too_large(self.offset)?;
         let (time, date) = dos_time(e.date_ms.unwrap_or(0));
@@ -472,7 +472,7 @@ pub fn read_eml_zip(bytes: &[u8]) -> Result<Vec<Imported>, ArchiveError> {
         } else {
             stored.to_vec()
         };
-        if crc32fast::hash(&data) != e.crc {
+        if super::crc32::crc32(&data) != e.crc {
             return Err(ArchiveError::Corrupt("a checksum (CRC-32) does not match"));
         }
         let (uid, raw) = split_uid_header(&data);
