@@ -66,27 +66,37 @@ pub fn copy_shell(web: &Path, to: &Path) -> io::Result<()> {
     copy(web, to, true)
 }
 
-/// A page script: changes one byte in the middle of every message of account `arguments[0]`
-/// that the offline store keeps as a Blob (same size, same recorded checksum), as a damaged
-/// disk would; returns how many (or the error, as text).
-pub const DAMAGE_KEPT_BLOBS: &str = r#"
-const [account] = arguments;
+/// A page script: changes one byte of kept messages of account `arguments[0]` (same size, same
+/// recorded checksum), as a damaged disk would; returns how many (or the error, as text).
+/// Without `arguments[1]`: every message kept as a Blob, in its middle. With it: every message
+/// kept as bytes whose text holds `arguments[1]`, three bytes before its end (its header
+/// section, which the list shows, stays as it was).
+pub const DAMAGE_KEPT: &str = r#"
+const [account, holding] = arguments;
 const open = () => new Promise((resolve, reject) => { const r = indexedDB.open('pop3-mail'); r.onsuccess = () => resolve(r.result); r.onerror = () => reject(r.error); });
 const req = (r) => new Promise((resolve, reject) => { r.onsuccess = () => resolve(r.result); r.onerror = () => reject(r.error); });
 return (async () => {
   const db = await open();
   try {
     const all = await req(db.transaction('messages').objectStore('messages').getAll(IDBKeyRange.bound([account, ''], [account, []])));
-    const blobs = all.filter((m) => m.bytes instanceof window.Blob);
-    for (const m of blobs) {
-      const at = Math.floor(m.size / 2);
-      const was = new window.Uint8Array(await m.bytes.slice(at, at + 1).arrayBuffer())[0];
-      m.bytes = new window.Blob([m.bytes.slice(0, at), new window.Uint8Array([was ^ 1]), m.bytes.slice(at + 1)]);
+    const hit = all.filter((m) => holding == null
+      ? m.bytes instanceof window.Blob
+      : window.ArrayBuffer.isView(m.bytes) && new window.TextDecoder().decode(m.bytes).includes(holding));
+    for (const m of hit) {
+      if (window.ArrayBuffer.isView(m.bytes)) {
+        const b = new window.Uint8Array(m.bytes);
+        b[b.length - 3] ^= 1;
+        m.bytes = b;
+      } else {
+        const at = Math.floor(m.size / 2);
+        const was = new window.Uint8Array(await m.bytes.slice(at, at + 1).arrayBuffer())[0];
+        m.bytes = new window.Blob([m.bytes.slice(0, at), new window.Uint8Array([was ^ 1]), m.bytes.slice(at + 1)]);
+      }
     }
     const tx = db.transaction('messages', 'readwrite');
-    for (const m of blobs) tx.objectStore('messages').put(m);
+    for (const m of hit) tx.objectStore('messages').put(m);
     await new Promise((resolve, reject) => { tx.oncomplete = resolve; tx.onabort = () => reject(tx.error); });
-    return blobs.length;
+    return hit.length;
   } catch (e) {
     return String(e);
   } finally {

@@ -825,7 +825,7 @@ async fn big_message_kept_and_read_back(s: &mut Stack) -> R {
         format!("{ctx}: read back in pieces of 1 MiB, checked, the server's bytes: {p}"),
     )?;
     let damaged = s
-        .js(e2e::offline::DAMAGE_KEPT_BLOBS, vec![json!(s.account())])
+        .js(e2e::offline::DAMAGE_KEPT, vec![json!(s.account())])
         .await?;
     let bad = s
         .js(READ_BACK, vec![json!(s.account()), json!(key)])

@@ -409,26 +409,32 @@ async fn keep_read_offline_and_delete_after_download(ui: &Ui, s: &mut Stack) -> 
     import_reads_a_deflated_zip_from_another_tool(ui, user, port, &originals[0], 8).await
 }
 
+/// This device… → the export `button` (`export-mbox`, `export-zip`): the dialog's message
+/// once the export is done (or failed), the dialog closed again.
+async fn export_from_the_dialog(ui: &Ui, button: &str) -> R<String> {
+    ui.open_device_dialog().await?;
+    ui.click(&format!(".device-dialog button.{button}")).await?;
+    let msg = ui
+        .wait(
+            "the export result",
+            "r.querySelector('.device-dialog .notice, .device-dialog .error') && r.querySelector('.device-dialog .form-messages').textContent",
+            60,
+        )
+        .await?;
+    ui.close_device_dialog("cancel").await?;
+    Ok(msg.as_str().unwrap_or_default().to_owned())
+}
+
 /// This device… → Export (mbox) and Export (.eml zip), offline: each download holds every
 /// kept message byte for byte (with the `X-POP3-UIDL:` line the format adds), and nothing else.
 async fn export_holds_every_kept_message(ui: &Ui, originals: &[Vec<u8>]) -> R {
     ui.b.capture_downloads().await.map_err(|e| e.to_string())?;
     for (button, name) in [("export-mbox", "mbox"), ("export-zip", "zip")] {
-        ui.open_device_dialog().await?;
-        ui.click(&format!(".device-dialog button.{button}")).await?;
-        let msg = ui
-            .wait(
-                "the export result",
-                "r.querySelector('.device-dialog .notice, .device-dialog .error') && r.querySelector('.device-dialog .form-messages').textContent",
-                20,
-            )
-            .await?;
+        let msg = export_from_the_dialog(ui, button).await?;
         ensure(
-            msg.as_str()
-                .is_some_and(|t| t.contains("Exported 6 messages")),
+            msg.contains("Exported 6 messages"),
             format!("export ({name}): {msg}"),
         )?;
-        ui.close_device_dialog("cancel").await?;
     }
     let downloads = ui.b.downloads().await.map_err(|e| e.to_string())?;
     ensure(
@@ -1196,19 +1202,7 @@ async fn big_message_exports_and_a_damaged_copy_is_left_out(
     port: u16,
     original: &[u8],
 ) -> R {
-    let export = |button: &'static str| async move {
-        ui.open_device_dialog().await?;
-        ui.click(&format!(".device-dialog button.{button}")).await?;
-        let msg = ui
-            .wait(
-                "the export result",
-                "r.querySelector('.device-dialog .notice, .device-dialog .error') && r.querySelector('.device-dialog .form-messages').textContent",
-                60,
-            )
-            .await?;
-        ui.close_device_dialog("cancel").await?;
-        R::Ok(msg.as_str().unwrap_or_default().to_owned())
-    };
+    let export = |button: &'static str| export_from_the_dialog(ui, button);
     ui.b.capture_downloads().await.map_err(|e| e.to_string())?;
     // (The downloads captured so far stay in the list.)
     let before = ui.b.downloads().await.map_err(|e| e.to_string())?.len();
@@ -1240,7 +1234,7 @@ async fn big_message_exports_and_a_damaged_copy_is_left_out(
     }
     let damaged =
         ui.b.js(
-            e2e::offline::DAMAGE_KEPT_BLOBS,
+            e2e::offline::DAMAGE_KEPT,
             vec![json!(format!("{user}@localhost:{port}"))],
         )
         .await
@@ -1313,7 +1307,7 @@ async fn big_message_over_the_limit_read_on_demand(kind: BrowserKind) {
             .await?;
         let damaged = ui
             .b
-            .js(e2e::offline::DAMAGE_KEPT_BLOBS, vec![json!(account)])
+            .js(e2e::offline::DAMAGE_KEPT, vec![json!(account)])
             .await
             .map_err(|e| e.to_string())?;
         ensure(damaged == json!(1), format!("one kept Blob damaged: {damaged}"))?;
@@ -1408,7 +1402,7 @@ async fn a_message_read_while_signing_in_stays_open(kind: BrowserKind) {
         // server yet), and that error is not carried into the session, which closes it.
         let oldest = ui
             .b
-            .js(DAMAGE_KEPT_BYTES, vec![json!(format!("{user}@localhost:{port}")), json!("Test message 1 of 3")])
+            .js(e2e::offline::DAMAGE_KEPT, vec![json!(format!("{user}@localhost:{port}")), json!("Test message 1 of 3")])
             .await
             .map_err(|e| e.to_string())?;
         ensure(oldest == json!(1), format!("one kept copy damaged: {oldest}"))?;
@@ -1478,35 +1472,6 @@ async fn a_message_read_while_signing_in_stays_open(kind: BrowserKind) {
     drop(proxy);
     finish(ui, s, result).await;
 }
-
-/// A page script: changes one byte of the kept copy (a Uint8Array record) of account
-/// `arguments[0]` whose bytes hold `arguments[1]`, keeping its recorded checksum, as a damaged
-/// disk would; returns how many it changed (or the error, as text).
-const DAMAGE_KEPT_BYTES: &str = r#"
-const [account, holding] = arguments;
-const open = () => new Promise((resolve, reject) => { const r = indexedDB.open('pop3-mail'); r.onsuccess = () => resolve(r.result); r.onerror = () => reject(r.error); });
-const req = (r) => new Promise((resolve, reject) => { r.onsuccess = () => resolve(r.result); r.onerror = () => reject(r.error); });
-return (async () => {
-  const db = await open();
-  try {
-    const all = await req(db.transaction('messages').objectStore('messages').getAll(IDBKeyRange.bound([account, ''], [account, []])));
-    const hit = all.filter((m) => window.ArrayBuffer.isView(m.bytes) && new window.TextDecoder().decode(m.bytes).includes(holding));
-    for (const m of hit) {
-      const b = new window.Uint8Array(m.bytes);
-      b[b.length - 3] ^= 1;
-      m.bytes = b;
-    }
-    const tx = db.transaction('messages', 'readwrite');
-    for (const m of hit) tx.objectStore('messages').put(m);
-    await new Promise((resolve, reject) => { tx.oncomplete = resolve; tx.onabort = () => reject(tx.error); });
-    return hit.length;
-  } catch (e) {
-    return String(e);
-  } finally {
-    db.close();
-  }
-})();
-"#;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_read_while_signing_in_stays_open_in_chromium() {
