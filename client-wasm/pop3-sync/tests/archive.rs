@@ -537,6 +537,34 @@ proptest! {
     }
 
     #[test]
+    fn each_piece_of_an_mbox_message_gives_about_its_own_size(
+        tokens in prop::collection::vec(prop_oneof![
+            (1usize..80).prop_map(|n| ">".repeat(n)),
+            Just("From ".to_owned()),
+            Just("Fro".to_owned()),
+            Just("\n".to_owned()),
+            "[ -~]{0,8}",
+        ], 0..40),
+        cut in 1usize..50,
+    ) {
+        // Past the head (decided at once here: the message begins with a blank line), the
+        // quoter holds back at most four letters of `From ` and adds at most one `>`: a line
+        // of `>`s never piles up in the writer, however long.
+        let mut w = mbox::MboxWriter::default();
+        w.begin(None, None).unwrap();
+        w.write(b"\n\n", &mut Vec::new()).unwrap();
+        let raw = tokens.concat().into_bytes();
+        for piece in raw.chunks(cut) {
+            let mut got = Vec::new();
+            w.write(piece, &mut got).unwrap();
+            // Out: the piece, the letters held back before it, and one `>` for each of its lines.
+            let lines = piece.iter().filter(|&&b| b == b'\n').count() + 1;
+            prop_assert!(got.len() <= piece.len() + 4 + lines, "{} bytes out of a piece of {}", got.len(), piece.len());
+            prop_assert!(got.len() + 4 >= piece.len(), "{} bytes held back of a piece of {}", piece.len() - got.len(), piece.len());
+        }
+    }
+
+    #[test]
     fn an_archive_written_in_pieces_is_the_archive_written_whole(
         msgs in prop::collection::vec(message(), 0..6),
         cut in 1usize..40,
@@ -564,10 +592,25 @@ fn a_head_past_its_limit_frames_the_message_the_same_in_any_pieces() {
         Some("s"),
         b"Return-Path: <s@x>\r\nA: b\r\n\r\nFrom x\r\n>From y\r\n",
     );
+    // A blank line across HEAD_MAX: "\r\n" ends at HEAD_MAX - 1, the next "\r\n" straddles it.
+    let mut straddle = b"Return-Path: <st@x>\r\nX-Fill: ".to_vec();
+    straddle.resize(export::HEAD_MAX - 3, b'a');
+    straddle.extend_from_slice(b"\r\n\r\nFrom body\r\n");
+    let straddle = m(Some("st"), &straddle);
     let msgs = vec![
         big(b"X-Fill: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n"),
         small,
         big(b"y"),
+        // No line break in the first MiB: an LF ends the X-POP3-UIDL line.
+        m(
+            Some("long"),
+            &[
+                vec![b'y'; export::HEAD_MAX + 10],
+                b"\r\n\r\nbody\r\n".to_vec(),
+            ]
+            .concat(),
+        ),
+        straddle,
     ];
     let whole = (
         mbox::write_mboxrd(&msgs).unwrap(),
@@ -591,6 +634,14 @@ fn a_head_past_its_limit_frames_the_message_the_same_in_any_pieces() {
     assert!(
         text.contains("\r\n>From the body\r\n"),
         "quoted past the head"
+    );
+    assert!(
+        text.contains("\nX-POP3-UIDL: long\nyyy"),
+        "LF without a line end in the head"
+    );
+    assert!(
+        text.contains("\nFrom st@x "),
+        "a head ending across HEAD_MAX is decided all the same"
     );
     let (_, back) = export::import(&whole.0).unwrap();
     assert_eq!(got(&back), expect(&msgs));

@@ -330,6 +330,18 @@ fn bad_ca_pem_and_bad_pins_are_refused_with_what_was_wrong() {
 }
 
 #[test]
+fn a_trust_with_nothing_to_chain_to_is_refused_even_with_a_pin() {
+    let mut t = Trust::empty();
+    t.add_pin(&"ab".repeat(32)).unwrap();
+    let e = t.verifier().unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "certificate verifier: no root trust anchors were provided"
+    );
+    assert!(t.client_config(system_time()).is_err());
+}
+
+#[test]
 fn handshake_fed_one_byte_at_a_time_completes() {
     let ca = Ca::new("CA");
     let leaf = ca.leaf(&[HOST], false);

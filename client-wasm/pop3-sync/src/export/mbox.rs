@@ -14,7 +14,8 @@
 //! one ending in a newline is followed by the usual empty line.
 
 use super::{
-    ArchiveError, ExportMessage, Head, Imported, MAX_MESSAGES, imported, split_uid_header, uid_line,
+    ArchiveError, ExportMessage, Head, Imported, MAX_MESSAGES, check_uid, imported,
+    split_uid_header, uid_line,
 };
 use crate::headers::parse_summary;
 
@@ -56,6 +57,7 @@ impl MboxWriter {
         if self.count >= MAX_MESSAGES {
             return Err(ArchiveError::TooLarge("too many messages"));
         }
+        check_uid(self.count, uid)?;
         self.count += 1;
         self.open = true;
         self.pending = Some((uid.map(str::to_owned), date_ms));
@@ -117,16 +119,22 @@ impl MboxWriter {
 
     /// The head is known: the `From ` line, the `X-POP3-UIDL:` line, then what was held.
     fn start(&mut self, out: &mut Vec<u8>) -> Result<(), ArchiveError> {
-        let (uid, date_ms) = self.pending.take().unwrap_or_default();
         let index = self.count - 1;
         let head = self.head.decide();
+        // Before anything is written or taken: a failure leaves the message as it was.
+        let line = uid_line(
+            index,
+            self.pending.as_ref().and_then(|p| p.0.as_deref()),
+            head,
+        )?;
+        let date_ms = self.pending.take().and_then(|p| p.1);
         out.extend_from_slice(b"From ");
         out.extend_from_slice(envelope_sender(head).as_bytes());
         out.push(b' ');
         out.extend_from_slice(asctime(date_ms.unwrap_or(0)).as_bytes());
         out.push(b'\n');
         // Never a `From ` line itself: it starts with `X-POP3-UIDL:`.
-        out.extend_from_slice(&uid_line(index, uid.as_deref(), head)?);
+        out.extend_from_slice(&line);
         let held = std::mem::take(&mut self.head.buf);
         self.quote.push(&held, out);
         Ok(())
@@ -140,14 +148,13 @@ fn is_from_line(line: &[u8]) -> bool {
 }
 
 /// mboxrd quoting, a piece at a time: one more `>` before every line matching `^>*From `.
-/// What it holds back is only how a line began (a count of `>` and up to four letters of
-/// `From `), never the line itself.
+/// The `>`s a line begins with go out as they come (the one added may stand anywhere in that
+/// run: it is placed just before `From `), so what is held back is at most four letters of
+/// `From `, and each piece's output is about the piece's size.
 #[derive(Debug)]
 struct Quoter {
-    /// At the start of a line, still deciding.
+    /// At the start of a line (after its `>`s), still deciding.
     deciding: bool,
-    /// `>`s the line began with.
-    quotes: usize,
     /// Letters of `From ` that followed them.
     matched: usize,
 }
@@ -156,7 +163,6 @@ impl Default for Quoter {
     fn default() -> Self {
         Quoter {
             deciding: true,
-            quotes: 0,
             matched: 0,
         }
     }
@@ -184,7 +190,7 @@ impl Quoter {
             let b = bytes[i];
             i += 1;
             if self.matched == 0 && b == b'>' {
-                self.quotes += 1;
+                out.push(b'>');
             } else if b == b"From "[self.matched] {
                 self.matched += 1;
                 if self.matched == 5 {
@@ -201,11 +207,9 @@ impl Quoter {
         }
     }
 
-    /// Writes how the line began, as it was.
+    /// Writes the letters of `From ` held back, as they were.
     fn release(&mut self, out: &mut Vec<u8>) {
-        out.extend(std::iter::repeat_n(b'>', self.quotes));
         out.extend_from_slice(&b"From "[..self.matched]);
-        self.quotes = 0;
         self.matched = 0;
     }
 

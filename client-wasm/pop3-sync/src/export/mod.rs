@@ -165,6 +165,14 @@ impl Head {
     }
 }
 
+/// A uid the `X-POP3-UIDL:` line can hold (message `index`'s), checked when its message begins.
+fn check_uid(index: usize, uid: Option<&str>) -> Result<(), ArchiveError> {
+    match uid {
+        Some(u) if pop3_proto::Uid::new(u.as_bytes()).is_none() => Err(ArchiveError::BadUid(index)),
+        _ => Ok(()),
+    }
+}
+
 /// The `X-POP3-UIDL:` line for `uid`, from the message's head (see [`HEAD_MAX`]). Without a
 /// UIDL nothing is added, unless the message itself starts with such a line: then an empty
 /// one protects it, so the reader does not take the message's own line for ours.

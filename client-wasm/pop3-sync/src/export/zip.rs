@@ -11,7 +11,9 @@
 //! exceed its declared size. Encryption, zip64 and other methods are refused
 //! ([`ArchiveError::Unsupported`]).
 
-use super::{ArchiveError, ExportMessage, Head, Imported, imported, split_uid_header, uid_line};
+use super::{
+    ArchiveError, ExportMessage, Head, Imported, check_uid, imported, split_uid_header, uid_line,
+};
 use std::collections::HashSet;
 
 const LOCAL_SIG: u32 = 0x0403_4b50;
@@ -165,11 +167,13 @@ impl ZipWriter {
                 "a message was begun before the last one ended",
             ));
         }
-        if self.count >= usize::from(u16::MAX) {
+        // 0xFFFF in the end record means "see the zip64 record" to readers (ours refuses it).
+        if self.count >= usize::from(u16::MAX - 1) {
             return Err(ArchiveError::TooLarge(
-                "a zip without zip64 holds at most 65535 files",
+                "a zip without zip64 holds at most 65534 files",
             ));
         }
+        check_uid(self.count, uid)?;
         self.count += 1;
         self.entry = Some(Writing {
             uid: uid.map(str::to_owned),
@@ -202,17 +206,25 @@ impl ZipWriter {
     /// `X-POP3-UIDL:` line).
     pub fn end(&mut self) -> Result<Vec<u8>, ArchiveError> {
         let index = self.count.saturating_sub(1);
-        let mut e = self.entry.take().ok_or(ArchiveError::Order(
+        let e = self.entry.as_mut().ok_or(ArchiveError::Order(
             "a message was ended before it was begun",
         ))?;
         if e.uid_line.is_none() {
             e.decide(index)?;
         }
+        let line_len = e.uid_line.as_ref().map_or(0, Vec::len) as u64;
+        // Checked before the entry is taken: on an error the message is still under way, and
+        // `abandon` drops it.
+        let size = too_large(line_len + e.len)?;
+        let offset = too_large(self.offset)?;
+        let Some(mut e) = self.entry.take() else {
+            return Err(ArchiveError::Order(
+                "a message was ended before it was begun",
+            ));
+        };
         let line = e.uid_line.take().unwrap_or_default();
         let name = entry_name(index, e.uid.as_deref(), &mut self.used);
         let crc = e.crc.finish();
-        let size = too_large(line.len() as u64 + e.len)?;
-        let offset = too_large(self.offset)?;
         let (time, date) = dos_time(e.date_ms.unwrap_or(0));
         let name_len = u16::try_from(name.len()).unwrap_or(u16::MAX);
 
@@ -271,7 +283,7 @@ impl ZipWriter {
             ));
         }
         let count = u16::try_from(self.count)
-            .map_err(|_| ArchiveError::TooLarge("a zip without zip64 holds at most 65535 files"))?;
+            .map_err(|_| ArchiveError::TooLarge("a zip without zip64 holds at most 65534 files"))?;
         let cd_offset = too_large(self.offset)?;
         let cd_size = too_large(self.central.len())?;
         too_large(self.offset + self.central.len() as u64 + 22)?;
