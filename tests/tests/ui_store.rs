@@ -1243,17 +1243,27 @@ async fn big_message_exports_and_a_damaged_copy_is_left_out(
         damaged == json!(1),
         format!("one kept Blob damaged: {damaged}"),
     )?;
-    let msg = export("export-zip").await?;
-    ensure(
-        msg.contains("Exported 0 messages") && msg.contains("1 message was left out"),
-        format!("the damaged copy is left out, and the export says so: {msg}"),
-    )?;
+    // mbox is the path where the damaged bytes go through the writer before the check.
+    for button in ["export-mbox", "export-zip"] {
+        let msg = export(button).await?;
+        ensure(
+            msg.contains("Exported 0 messages") && msg.contains("1 message was left out"),
+            format!("{button}: the damaged copy is left out, and the export says so: {msg}"),
+        )?;
+    }
     let downloads = ui.b.downloads().await.map_err(|e| e.to_string())?;
-    // An empty zip is its end record alone: 22 bytes, no entry.
-    let zip = downloads.get(before + 2).map(|d| &d.bytes[..]);
+    let (mbox, zip) = (
+        downloads.get(before + 2).map(|d| &d.bytes[..]),
+        downloads.get(before + 3).map(|d| &d.bytes[..]),
+    );
+    // An empty mbox is no bytes; an empty zip is its end record alone: 22 bytes, no entry.
     ensure(
-        zip.is_some_and(|z| z.len() == 22 && z.starts_with(b"PK\x05\x06")),
-        format!("the third download is an empty zip: {zip:?}"),
+        mbox.is_some_and(<[u8]>::is_empty)
+            && zip.is_some_and(|z| z.len() == 22 && z.starts_with(b"PK\x05\x06")),
+        format!(
+            "the last two downloads are an empty mbox and an empty zip: {:?} {zip:?}",
+            mbox.map(<[u8]>::len)
+        ),
     )
 }
 

@@ -137,9 +137,9 @@ const HEADER_BATCH = 500;
 const ARCHIVE_FOLD_BYTES = 16 * 1024 * 1024;
 
 /**
- * A Blob built part by part (an export): bytes given are folded into a Blob every
- * ARCHIVE_FOLD_BYTES, so the page holds at most that much of them; a Blob given is only
- * referenced (a kept message, never read into the page for it).
+ * A Blob built part by part (an export, and each message of an mbox export): bytes given are
+ * folded into a Blob every ARCHIVE_FOLD_BYTES, so the page holds at most that much of them; a
+ * Blob given is only referenced (a kept message, never read into the page for it).
  */
 class BlobBuilder {
   /** @type {Blob[]} */
@@ -922,9 +922,9 @@ export class InboxController {
   /**
    * The kept mail as an mboxrd or `.eml` zip, oldest first: { blob, name, count, damaged }.
    * Written a message at a time, each read in pieces and checked against its checksum, so the
-   * page never holds more than a piece of one message and a few MiB of the archive: the
-   * archive is a Blob of parts (a zip's messages are the kept Blobs themselves), whose bytes
-   * are the browser's to keep. A copy here that fails its checksum is left out and counted in
+   * page holds one piece of one message and at most ARCHIVE_FOLD_BYTES of what is written for
+   * that message and for the archive: the archive is a Blob of parts (a zip's messages are the
+   * kept Blobs themselves), whose bytes are the browser's to keep. A copy here that fails its checksum is left out and counted in
    * `damaged`. The writer and the checksum are the reading module's.
    * @param {'mbox' | 'zip'} kind
    * @returns {Promise<{ blob: Blob, name: string, count: number, damaged: number }>}
@@ -946,28 +946,37 @@ export class InboxController {
       for (const r of rows.filter((r) => r.full).reverse()) {
         // dateMs dates the mbox "From " line and the zip entry; without it they say 1970.
         writer.begin(uid.get(r.key) ?? null, r.dateMs ?? undefined);
-        /** @type {Uint8Array<ArrayBuffer>[]} */
-        const written = [];
+        // What the writer gives for this message (mbox: all of it, quoted; zip: nothing), held
+        // apart until its checksum is checked.
+        const message = new BlobBuilder();
         /** @type {Blob} */
         let bytes;
         try {
           bytes = await store.readInPieces(account, r.key, {
             onPiece: (piece) => {
               const out = take(writer.write(piece));
-              if (out.length) written.push(out);
+              if (out.length) message.add(out);
             },
             hasher: () => new Sha256Stream(),
           });
         } catch (err) {
           const code = /** @type {ErrorLike} */ (err)?.code;
+          // A Blob the browser can no longer read is a damaged copy too.
+          const unreadable = err instanceof DOMException && (err.name === 'NotReadableError' || err.name === 'NotFoundError');
           // Damaged here, or deleted meanwhile: left out; anything else ends the export.
-          if (code !== 'corrupt' && code !== 'not_found') throw err;
+          if (code !== 'corrupt' && code !== 'not_found' && !unreadable) throw err;
           writer.abandon();
-          if (code === 'corrupt') damaged++;
+          if (code !== 'not_found') damaged++;
           continue;
         }
         const end = take(writer.end());
-        for (const part of kind === 'zip' ? [end, bytes] : [...written, end]) archive.add(part);
+        if (kind === 'zip') {
+          archive.add(end);
+          archive.add(bytes);
+        } else {
+          message.add(end);
+          archive.add(message.blob());
+        }
         count++;
       }
       archive.add(take(writer.finish()));
