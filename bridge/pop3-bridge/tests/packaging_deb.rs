@@ -6,7 +6,8 @@
 //!
 //! Building them is slow (a release build), so `cargo xtask test` builds them once, in its
 //! "dist" step, and tells these tests where they are with `POP3_BRIDGE_DIST_DIR`. Run alone
-//! without it, the tests say so and skip; under `cargo xtask test` they always run.
+//! without it, the tests say so and skip; under `cargo xtask test` they always run (it also
+//! sets `POP3_TESTS_SKIP_NOTHING`, with which a missing directory is a failure).
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -15,6 +16,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
 const DIST_ENV: &str = "POP3_BRIDGE_DIST_DIR";
+/// Set by `cargo xtask test`: a test that cannot run here fails instead of skipping.
+const SKIP_NOTHING: &str = "POP3_TESTS_SKIP_NOTHING";
 
 /// The exposure `systemd-analyze security` may give the unit at most: it scores 1.4 (on a scale
 /// of 0 to 10; "OK" ends at 4.9), and dropping DynamicUser, PrivateUsers, the address-family
@@ -25,6 +28,11 @@ fn dist_dir() -> Option<PathBuf> {
     match std::env::var_os(DIST_ENV) {
         Some(d) => Some(PathBuf::from(d)),
         None => {
+            // Under `cargo xtask test` nothing may pass without running (it sets both).
+            assert!(
+                std::env::var_os(SKIP_NOTHING).is_none(),
+                "{DIST_ENV} is not set, and {SKIP_NOTHING} is"
+            );
             // Straight to stderr, past the test harness's capture: a skip must be seen.
             let _ = writeln!(
                 std::io::stderr(),
