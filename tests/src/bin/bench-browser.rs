@@ -46,7 +46,8 @@
 //! each run's own: the peaks are reset before its Connect), with the largest of the browser's
 //! other processes beside it (Chromium keeps Blobs and IndexedDB there), each run checked
 //! against the store. In the last run the message is then opened in the reader: the time
-//! until it shows, and the renderer's peak over that time.
+//! until it shows, and the renderer's peak over that time; then exported ("This device…" →
+//! Export (mbox)): the time until the dialog says so, and the renderer's peak over that time.
 //!
 //! With `--mode many` a third account holds `--many` (10,000) messages of `--size` bytes, and
 //! the real `<pop3-inbox>` keeps them all over the browser-side delay proxy (`--delay-ms` each
@@ -475,6 +476,9 @@ struct KeepRun {
     /// With `read`: opening the message in the reader (from this device) until it shows, and
     /// the renderer's peak over that time (its own: reset before the click).
     read: Option<(f64, u64)>,
+    /// With `read`, then: "This device…" → Export (mbox) until the dialog says it is done, the
+    /// renderer's peak over that time (reset before the click), and what the dialog said.
+    export: Option<(f64, u64, String)>,
 }
 
 /// One keep run in the real `<pop3-inbox>` served from `origin`: an empty store and a fresh
@@ -597,6 +601,60 @@ async fn keep_and_read(
     } else {
         None
     };
+    // Then, in the same run, "This device…" → Export (mbox) of what is kept: how long until
+    // the dialog says it is exported, and the renderer's peak meanwhile.
+    let export = if read.is_some() {
+        let root = "const r = document.querySelector('pop3-inbox').shadowRoot;";
+        b.js(
+            &format!("{root} r.querySelector('button.back').click(); r.querySelector('button.device').click(); return true;"),
+            vec![],
+        )
+        .await
+        .map_err(e)?;
+        b.wait_js(
+            "the device dialog",
+            &format!("(() => {{ {root} return r.querySelector('.device-dialog').open; }})()"),
+            Duration::from_secs(30),
+        )
+        .await
+        .map_err(e)?;
+        let procs = e2e::bench::browser_memory();
+        e2e::bench::reset_peaks(&procs.iter().map(|p| p.pid).collect::<Vec<_>>());
+        let t = std::time::Instant::now();
+        b.js(
+            &format!(
+                "{root} r.querySelector('.device-dialog button.export-mbox').click(); return true;"
+            ),
+            vec![],
+        )
+        .await
+        .map_err(e)?;
+        let said = b
+            .wait_js(
+                "the export's result",
+                &format!("(() => {{ {root} return !!r.querySelector('.device-dialog .notice, .device-dialog .error') && r.querySelector('.device-dialog .form-messages').textContent; }})()"),
+                Duration::from_secs(300),
+            )
+            .await
+            .map_err(e)?;
+        let secs = t.elapsed().as_secs_f64();
+        let peak = e2e::bench::renderer_memory()
+            .iter()
+            .map(|m| m.1)
+            .max()
+            .unwrap_or(0);
+        b.js(
+            &format!(
+                "{root} r.querySelector('.device-dialog button.cancel').click(); return true;"
+            ),
+            vec![],
+        )
+        .await
+        .map_err(e)?;
+        Some((secs, peak, said.as_str().unwrap_or_default().to_owned()))
+    } else {
+        None
+    };
     // Logout: QUIT (leave on server), so the next session finds the mailbox unlocked.
     b.js(
         "const r = document.querySelector('pop3-inbox').shadowRoot; r.querySelector('button.logout').click(); return true;",
@@ -631,6 +689,7 @@ async fn keep_and_read(
         renderer_peak,
         other_peak,
         read,
+        export,
     })
 }
 
@@ -1556,6 +1615,12 @@ async fn keep_big_bench(
                     println!(
                         "run {run}: opened in the reader in {secs:7.3} s; renderer peak meanwhile {:.0} MiB",
                         mib(peak)
+                    );
+                }
+                if let Some((secs, peak, said)) = &r.export {
+                    println!(
+                        "run {run}: exported (mbox) in {secs:7.3} s; renderer peak meanwhile {:.0} MiB; the dialog: {said:?}",
+                        mib(*peak)
                     );
                 }
                 ok &= good;
