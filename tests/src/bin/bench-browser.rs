@@ -575,28 +575,13 @@ async fn keep_and_read(
         return Err(format!("reading the store: {s}"));
     }
     let read = if read {
-        let procs = e2e::bench::browser_memory();
-        e2e::bench::reset_peaks(&procs.iter().map(|p| p.pid).collect::<Vec<_>>());
-        let t = std::time::Instant::now();
-        b.js(
+        let (secs, peak, _) = timed_with_peak(
+            b,
             "const r = document.querySelector('pop3-inbox').shadowRoot; r.querySelector('.row').click(); return true;",
-            vec![],
-        )
-        .await
-        .map_err(e)?;
-        b.wait_js(
             "the message in the reader",
             "(() => { const r = document.querySelector('pop3-inbox').shadowRoot; const v = r.querySelector('.reader'); return !!v && !v.hidden && !!r.querySelector('.reader iframe.message-text-frame:not([hidden]), .reader .attachment-name, .reader .error:not(:empty)') && (r.querySelector('.reader .error:not(:empty)')?.textContent || true); })()",
-            Duration::from_secs(300),
         )
-        .await
-        .map_err(e)?;
-        let secs = t.elapsed().as_secs_f64();
-        let peak = e2e::bench::renderer_memory()
-            .iter()
-            .map(|m| m.1)
-            .max()
-            .unwrap_or(0);
+        .await?;
         Some((secs, peak))
     } else {
         None
@@ -618,31 +603,13 @@ async fn keep_and_read(
         )
         .await
         .map_err(e)?;
-        let procs = e2e::bench::browser_memory();
-        e2e::bench::reset_peaks(&procs.iter().map(|p| p.pid).collect::<Vec<_>>());
-        let t = std::time::Instant::now();
-        b.js(
-            &format!(
-                "{root} r.querySelector('.device-dialog button.export-mbox').click(); return true;"
-            ),
-            vec![],
+        let (secs, peak, said) = timed_with_peak(
+            b,
+            &format!("{root} r.querySelector('.device-dialog button.export-mbox').click(); return true;"),
+            "the export's result",
+            &format!("(() => {{ {root} return !!r.querySelector('.device-dialog .notice, .device-dialog .error') && r.querySelector('.device-dialog .form-messages').textContent; }})()"),
         )
-        .await
-        .map_err(e)?;
-        let said = b
-            .wait_js(
-                "the export's result",
-                &format!("(() => {{ {root} return !!r.querySelector('.device-dialog .notice, .device-dialog .error') && r.querySelector('.device-dialog .form-messages').textContent; }})()"),
-                Duration::from_secs(300),
-            )
-            .await
-            .map_err(e)?;
-        let secs = t.elapsed().as_secs_f64();
-        let peak = e2e::bench::renderer_memory()
-            .iter()
-            .map(|m| m.1)
-            .max()
-            .unwrap_or(0);
+        .await?;
         b.js(
             &format!(
                 "{root} r.querySelector('.device-dialog button.cancel').click(); return true;"
@@ -691,6 +658,33 @@ async fn keep_and_read(
         read,
         export,
     })
+}
+
+/// Runs `click` in the page and waits (up to 300 s) for `done` to be truthy: the time that
+/// took, the renderer's peak resident memory over it (the peaks reset before the click), and
+/// `done`'s value.
+async fn timed_with_peak(
+    b: &Browser,
+    click: &str,
+    what: &str,
+    done: &str,
+) -> Result<(f64, u64, Json), String> {
+    let e = |e: e2e::browser::BrowserError| e.to_string();
+    let procs = e2e::bench::browser_memory();
+    e2e::bench::reset_peaks(&procs.iter().map(|p| p.pid).collect::<Vec<_>>());
+    let t = std::time::Instant::now();
+    b.js(click, vec![]).await.map_err(e)?;
+    let v = b
+        .wait_js(what, done, Duration::from_secs(300))
+        .await
+        .map_err(e)?;
+    let secs = t.elapsed().as_secs_f64();
+    let peak = e2e::bench::renderer_memory()
+        .iter()
+        .map(|m| m.1)
+        .max()
+        .unwrap_or(0);
+    Ok((secs, peak, v))
 }
 
 struct BrowserRun {
