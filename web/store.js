@@ -718,7 +718,8 @@ class IdbStore {
   }
 
   /**
-   * Every stored message of `account` (for export and for the invariant checks of the tests).
+   * Every stored message of `account`, read whole (for the invariant checks of the tests; the
+   * export reads a message at a time, `readInPieces`).
    * @param {string} account
    * @returns {Promise<StoredMessage[]>}
    */

@@ -167,6 +167,7 @@ class BlobBuilder {
     return new Blob(this.#blobs, { type: 'application/octet-stream' });
   }
 }
+
 // Header answers kept for the sync, bounded by their bytes (not their count): a mailbox of
 // 10,000 messages has 5-20 MB of headers, and a header the cache drops is fetched again by the
 // sync (TOP a second time for every message past the bound).
@@ -924,8 +925,9 @@ export class InboxController {
    * Written a message at a time, each read in pieces and checked against its checksum, so the
    * page holds one piece of one message and at most ARCHIVE_FOLD_BYTES of what is written for
    * that message and for the archive: the archive is a Blob of parts (a zip's messages are the
-   * kept Blobs themselves), whose bytes are the browser's to keep. A copy here that fails its checksum is left out and counted in
-   * `damaged`. The writer and the checksum are the reading module's.
+   * kept Blobs themselves), whose bytes are the browser's to keep. A copy here that fails its
+   * checksum is left out and counted in `damaged`. The writer and the checksum are the reading
+   * module's.
    * @param {'mbox' | 'zip'} kind
    * @returns {Promise<{ blob: Blob, name: string, count: number, damaged: number }>}
    */

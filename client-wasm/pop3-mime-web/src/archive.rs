@@ -28,9 +28,13 @@ fn archive_err(e: &pop3_sync::export::ArchiveError) -> JsValue {
 /// message's own bytes, which go in unchanged (`write` only checksums them).
 #[wasm_bindgen]
 #[derive(Debug)]
-pub struct ArchiveWriter {
-    mbox: Option<mbox::MboxWriter>,
-    zip: Option<zip::ZipWriter>,
+pub struct ArchiveWriter(Writer);
+
+/// Which format the writer writes.
+#[derive(Debug)]
+enum Writer {
+    Mbox(mbox::MboxWriter),
+    Zip(zip::ZipWriter),
 }
 
 #[wasm_bindgen]
@@ -39,14 +43,8 @@ impl ArchiveWriter {
     #[wasm_bindgen(constructor)]
     pub fn new(format: &str) -> Result<ArchiveWriter, JsValue> {
         match format {
-            "mbox" => Ok(ArchiveWriter {
-                mbox: Some(mbox::MboxWriter::default()),
-                zip: None,
-            }),
-            "zip" => Ok(ArchiveWriter {
-                mbox: None,
-                zip: Some(zip::ZipWriter::default()),
-            }),
+            "mbox" => Ok(ArchiveWriter(Writer::Mbox(mbox::MboxWriter::default()))),
+            "zip" => Ok(ArchiveWriter(Writer::Zip(zip::ZipWriter::default()))),
             _ => Err(Pop3Error::new(
                 Code::BadOptions,
                 format!("ArchiveWriter: format must be 'mbox' or 'zip', not {format:?}"),
@@ -58,60 +56,56 @@ impl ArchiveWriter {
     /// Starts the next message: its UIDL (or null) and when it arrived (unix ms).
     pub fn begin(&mut self, uid: Option<String>, date_ms: Option<f64>) -> Result<(), JsValue> {
         let date_ms = date_ms.filter(|f| f.is_finite()).map(|f| f as i64);
-        let r = match (&mut self.mbox, &mut self.zip) {
-            (Some(m), _) => m.begin(uid.as_deref(), date_ms),
-            (_, Some(z)) => z.begin(uid.as_deref(), date_ms),
-            _ => Ok(()),
-        };
-        r.map_err(|e| archive_err(&e))
+        match &mut self.0 {
+            Writer::Mbox(m) => m.begin(uid.as_deref(), date_ms),
+            Writer::Zip(z) => z.begin(uid.as_deref(), date_ms),
+        }
+        .map_err(|e| archive_err(&e))
     }
 
     /// The message's next bytes; returns what goes into the archive now (mbox), or nothing
     /// (zip: the message goes in unchanged after `end()`'s bytes).
     pub fn write(&mut self, piece: &[u8]) -> Result<Uint8Array, JsValue> {
         let mut out = Vec::new();
-        let r = match (&mut self.mbox, &mut self.zip) {
-            (Some(m), _) => m.write(piece, &mut out),
-            (_, Some(z)) => z.write(piece),
-            _ => Ok(()),
-        };
-        r.map(|()| Uint8Array::from(out.as_slice()))
-            .map_err(|e| archive_err(&e))
+        match &mut self.0 {
+            Writer::Mbox(m) => m.write(piece, &mut out),
+            Writer::Zip(z) => z.write(piece),
+        }
+        .map(|()| Uint8Array::from(out.as_slice()))
+        .map_err(|e| archive_err(&e))
     }
 
     /// Ends the message: mbox, the rest of it; zip, the entry's header and `X-POP3-UIDL:`
     /// line, which go before the message's own bytes.
     pub fn end(&mut self) -> Result<Uint8Array, JsValue> {
-        let mut out = Vec::new();
-        let r = match (&mut self.mbox, &mut self.zip) {
-            (Some(m), _) => m.end(&mut out),
-            (_, Some(z)) => z.end().map(|b| out = b),
-            _ => Ok(()),
-        };
-        r.map(|()| Uint8Array::from(out.as_slice()))
-            .map_err(|e| archive_err(&e))
+        match &mut self.0 {
+            Writer::Mbox(m) => {
+                let mut out = Vec::new();
+                m.end(&mut out).map(|()| out)
+            }
+            Writer::Zip(z) => z.end(),
+        }
+        .map(|b| Uint8Array::from(b.as_slice()))
+        .map_err(|e| archive_err(&e))
     }
 
     /// Drops the message under way (one that could not be read): as if it had not been begun.
     /// What `write` gave for it must be left out of the archive.
     pub fn abandon(&mut self) {
-        if let Some(m) = &mut self.mbox {
-            m.abandon();
-        }
-        if let Some(z) = &mut self.zip {
-            z.abandon();
+        match &mut self.0 {
+            Writer::Mbox(m) => m.abandon(),
+            Writer::Zip(z) => z.abandon(),
         }
     }
 
     /// The archive's last bytes (zip: its central directory; mbox: none).
     pub fn finish(&mut self) -> Result<Uint8Array, JsValue> {
-        let r = match (&self.mbox, &mut self.zip) {
-            (Some(m), _) => m.finish().map(|()| Vec::new()),
-            (_, Some(z)) => z.finish(),
-            _ => Ok(Vec::new()),
-        };
-        r.map(|b| Uint8Array::from(b.as_slice()))
-            .map_err(|e| archive_err(&e))
+        match &mut self.0 {
+            Writer::Mbox(m) => m.finish().map(|()| Vec::new()),
+            Writer::Zip(z) => z.finish(),
+        }
+        .map(|b| Uint8Array::from(b.as_slice()))
+        .map_err(|e| archive_err(&e))
     }
 }
 

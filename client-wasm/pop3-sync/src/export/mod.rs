@@ -183,11 +183,9 @@ fn uid_line(index: usize, uid: Option<&str>, head: &[u8]) -> Result<Vec<u8>, Arc
         .is_some_and(|i| i > 0 && head[i - 1] == b'\r');
     let eol: &[u8] = if crlf { b"\r\n" } else { b"\n" };
     let mut out = Vec::new();
+    check_uid(index, uid)?;
     match uid {
         Some(u) => {
-            if pop3_proto::Uid::new(u.as_bytes()).is_none() {
-                return Err(ArchiveError::BadUid(index));
-            }
             out.extend_from_slice(UIDL_HEADER.as_bytes());
             out.push(b' ');
             out.extend_from_slice(u.as_bytes());
