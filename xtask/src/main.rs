@@ -66,6 +66,7 @@ const WASM_CRATES: &[&str] = &[
     "pop3-web",
     "pop3-mime-web",
     "pop3-tls",
+    "pop3-tls-chacha",
     "pop3-tls-web",
 ];
 

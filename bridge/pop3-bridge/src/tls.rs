@@ -123,7 +123,7 @@ fn build_target(
         .verifier()
         .map_err(|e| TlsSetupError::Bad(e.what().to_owned(), e.reason().to_owned()))?;
     let config = verifier
-        .client_config(pop3_tls::system_time())
+        .client_config(pop3_tls::system_time(), pop3_tls::SuiteOrder::Native)
         .map_err(|e| TlsSetupError::Bad(e.what().to_owned(), e.reason().to_owned()))?;
     Ok(TargetTls {
         config,

@@ -43,16 +43,38 @@ use webpki::ring as alg;
 
 pub use pop3_bridge_protocol::{ErrorCode, TlsInfo};
 
-/// The crypto provider of every client configuration made here: ring's cipher suites, key
-/// exchange groups and signature checks, and nothing a client does not need.
+/// Which cipher suites a client offers first, and whose ChaCha20-Poly1305 protects TLS 1.3.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SuiteOrder {
+    /// rustls' order, all ring's: AES-GCM first, for a machine with AES instructions (the
+    /// bridge), where ring's assembly makes it the fastest. Not in wasm: there ring's
+    /// ChaCha20 suites would put a second, slower ChaCha20 into the module.
+    #[cfg(not(target_family = "wasm"))]
+    Native,
+    /// ChaCha20-Poly1305 first, TLS 1.3's from pop3-tls-chacha (four blocks at a time in wasm
+    /// SIMD), as in the browser module: see [`cipher_suites`].
+    Browser,
+}
+
+impl SuiteOrder {
+    /// The order for the target being built: [`SuiteOrder::Browser`] in wasm.
+    #[cfg(target_family = "wasm")]
+    pub const HERE: SuiteOrder = SuiteOrder::Browser;
+    /// The order for the target being built: [`SuiteOrder::Browser`] in wasm.
+    #[cfg(not(target_family = "wasm"))]
+    pub const HERE: SuiteOrder = SuiteOrder::Native;
+}
+
+/// The crypto provider of every client configuration made here: ring's key exchange groups
+/// and signature checks, the cipher suites in `order`, and nothing a client does not need.
 ///
 /// Built field by field rather than from `rustls::crypto::ring::default_provider()`: that one
 /// also carries ring's private-key loading (RSA and ECDSA signing), which a client without a
 /// client certificate never calls but which the linker then cannot drop from the browser
 /// module.
-pub fn client_provider() -> Arc<CryptoProvider> {
+pub fn client_provider(order: SuiteOrder) -> Arc<CryptoProvider> {
     Arc::new(CryptoProvider {
-        cipher_suites: cipher_suites(cfg!(target_family = "wasm")),
+        cipher_suites: cipher_suites(order),
         kx_groups: rustls::crypto::ring::DEFAULT_KX_GROUPS.to_vec(),
         signature_verification_algorithms: SIGNATURE_ALGORITHMS,
         secure_random: &RingRandom,
@@ -67,18 +89,35 @@ pub fn client_provider() -> Arc<CryptoProvider> {
 /// the browser asks for ChaCha20 first, as browsers on hardware without AES do. Servers that
 /// follow the client's order (Dovecot's default) then pick it; both are equally strong AEADs.
 /// Natively (the bridge) AES-GCM is the faster one and rustls' order stays.
-fn cipher_suites(chacha_first: bool) -> Vec<SupportedCipherSuite> {
-    let all = rustls::crypto::ring::DEFAULT_CIPHER_SUITES;
-    if !chacha_first {
-        return all.to_vec();
+///
+/// In the browser order, the ChaCha20-Poly1305 suites are pop3-tls-chacha's, which computes
+/// four ChaCha20 blocks at once in wasm SIMD where ring computes one (see that crate). The
+/// list is spelled out rather than taken from ring's `DEFAULT_CIPHER_SUITES`, which refers to
+/// ring's ChaCha20 suites: the browser module then carries one ChaCha20, not two. A test
+/// checks that it is rustls' list with the ChaCha20 suites first.
+fn cipher_suites(order: SuiteOrder) -> Vec<SupportedCipherSuite> {
+    use rustls::crypto::ring::cipher_suite as ring;
+    match order {
+        #[cfg(not(target_family = "wasm"))]
+        SuiteOrder::Native => rustls::crypto::ring::DEFAULT_CIPHER_SUITES.to_vec(),
+        SuiteOrder::Browser => {
+            let [tls13_chacha, ecdsa_chacha, rsa_chacha] = pop3_tls_chacha::suites();
+            vec![
+                tls13_chacha,
+                ecdsa_chacha,
+                rsa_chacha,
+                ring::TLS13_AES_256_GCM_SHA384,
+                ring::TLS13_AES_128_GCM_SHA256,
+                ring::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+                ring::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+                ring::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+                ring::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+            ]
+        }
     }
-    // Two passes rather than a sort: the order within each part stays rustls', and the
-    // module carries no sort code for six elements.
-    let chacha = all.iter().filter(|s| is_chacha(s));
-    let rest = all.iter().filter(|s| !is_chacha(s));
-    chacha.chain(rest).copied().collect()
 }
 
+#[cfg(test)]
 fn is_chacha(suite: &SupportedCipherSuite) -> bool {
     matches!(
         suite.suite(),
@@ -289,12 +328,23 @@ impl Trust {
     }
 
     /// A client configuration: TLS 1.3 and 1.2, this trust, no client certificate, and
-    /// `time` as the clock for certificate validity.
+    /// `time` as the clock for certificate validity, with the suites of the target being
+    /// built ([`SuiteOrder::HERE`]).
     pub fn client_config(
         &self,
         time: Arc<dyn TimeProvider>,
     ) -> Result<Arc<ClientConfig>, TrustError> {
-        self.verifier()?.client_config(time)
+        self.verifier()?.client_config(time, SuiteOrder::HERE)
+    }
+
+    /// [`Trust::client_config`] with the suites in `order`: the tests run the browser's
+    /// order natively.
+    pub fn client_config_in(
+        &self,
+        order: SuiteOrder,
+        time: Arc<dyn TimeProvider>,
+    ) -> Result<Arc<ClientConfig>, TrustError> {
+        self.verifier()?.client_config(time, order)
     }
 }
 
@@ -362,12 +412,14 @@ impl fmt::Debug for PinningVerifier {
 }
 
 impl PinningVerifier {
-    /// A client configuration using this verifier (see [`Trust::client_config`]).
+    /// A client configuration using this verifier, offering the suites in `order` (see
+    /// [`Trust::client_config`]).
     pub fn client_config(
         self: &Arc<Self>,
         time: Arc<dyn TimeProvider>,
+        order: SuiteOrder,
     ) -> Result<Arc<ClientConfig>, TrustError> {
-        let config = ClientConfig::builder_with_details(client_provider(), time)
+        let config = ClientConfig::builder_with_details(client_provider(order), time)
             .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
             .map_err(|e| TrustError::new("TLS versions", e.to_string()))?
             .dangerous()
@@ -839,20 +891,36 @@ mod tests {
     }
 
     #[test]
-    fn wasm_order_puts_chacha_first_and_keeps_the_rest_in_rustls_order() {
-        let native = cipher_suites(false);
-        let wasm = cipher_suites(true);
+    fn browser_order_puts_chacha_first_and_keeps_the_rest_in_rustls_order() {
+        let native = cipher_suites(SuiteOrder::Native);
+        let browser = cipher_suites(SuiteOrder::Browser);
         assert_eq!(native, rustls::crypto::ring::DEFAULT_CIPHER_SUITES.to_vec());
-        assert_eq!(native.len(), wasm.len());
-        let chacha = wasm.iter().take_while(|s| is_chacha(s)).count();
+        assert_eq!(native.len(), browser.len());
+        let chacha = browser.iter().take_while(|s| is_chacha(s)).count();
         assert_eq!(chacha, 3, "one per TLS 1.3 and per TLS 1.2 key type");
         let rest: Vec<_> = native.iter().filter(|s| !is_chacha(s)).collect();
-        assert_eq!(wasm[chacha..].iter().collect::<Vec<_>>(), rest);
+        assert_eq!(browser[chacha..].iter().collect::<Vec<_>>(), rest);
         // TLS 1.3's ChaCha suite leads, so a TLS 1.3 server following the client picks it.
         assert_eq!(
-            wasm[0].suite(),
+            browser[0].suite(),
             rustls::CipherSuite::TLS13_CHACHA20_POLY1305_SHA256
         );
+        // The ChaCha20 suites are pop3-tls-chacha's (SupportedCipherSuite compares by suite
+        // id only, so compare where they point), and no other suite is.
+        let ours = pop3_tls_chacha::suites();
+        let same = |a: &SupportedCipherSuite, b: &SupportedCipherSuite| match (a, b) {
+            (SupportedCipherSuite::Tls13(a), SupportedCipherSuite::Tls13(b)) => {
+                std::ptr::eq(*a, *b)
+            }
+            (SupportedCipherSuite::Tls12(a), SupportedCipherSuite::Tls12(b)) => {
+                std::ptr::eq(*a, *b)
+            }
+            _ => false,
+        };
+        for (i, s) in browser.iter().enumerate() {
+            assert_eq!(ours.iter().any(|o| same(o, s)), i < 3, "{s:?}");
+        }
+        assert_eq!(SuiteOrder::HERE, SuiteOrder::Native);
     }
 
     #[test]
