@@ -11,6 +11,7 @@
 //! memory access that depends on the key or the data.
 
 use lanes::U32x4;
+use zeroize::Zeroize;
 
 /// "expand 32-byte k", the first row of every block.
 const SIGMA: [u32; 4] = [0x6170_7865, 0x3320_646e, 0x7962_2d32, 0x6b20_6574];
@@ -32,18 +33,20 @@ pub(crate) fn state(key: &[u32; 8], nonce: &[u32; 3], counter: u32) -> [u32; 16]
 /// counter from wrapping: `data` holds at most `(2^32 - counter)` blocks.
 pub(crate) fn xor_key_stream(key: &[u32; 8], nonce: &[u32; 3], counter: u32, data: &mut [u8]) {
     let mut s = state(key, nonce, counter);
-    let mut quads = data.chunks_exact_mut(4 * BLOCK);
-    for quad in &mut quads {
+    let (quads, rest) = data.as_chunks_mut::<{ 4 * BLOCK }>();
+    for quad in quads {
         four_blocks(&s, quad);
         s[12] = s[12].wrapping_add(4);
     }
-    for piece in quads.into_remainder().chunks_mut(BLOCK) {
-        let block = one_block(&s);
-        for (d, k) in piece.iter_mut().zip(block) {
+    for piece in rest.chunks_mut(BLOCK) {
+        let mut block = one_block(&s);
+        for (d, k) in piece.iter_mut().zip(&block) {
             *d ^= k;
         }
+        block.zeroize();
         s[12] = s[12].wrapping_add(1);
     }
+    s.zeroize();
 }
 
 /// One block of key stream (the Poly1305 key is the first 32 bytes of block 0, and data
@@ -79,9 +82,9 @@ fn quarter_round(x: &mut [u32; 16], a: usize, b: usize, c: usize, d: usize) {
     x[b] = (x[b] ^ x[c]).rotate_left(7);
 }
 
-/// XORs blocks `s[12]` to `s[12] + 3` into the 256 bytes of `quad`.
+/// XORs blocks `s[12]` to `s[12] + 3` into `quad`.
 #[cfg_attr(target_arch = "wasm32", target_feature(enable = "simd128"))]
-fn four_blocks(s: &[u32; 16], quad: &mut [u8]) {
+fn four_blocks(s: &[u32; 16], quad: &mut [u8; 4 * BLOCK]) {
     let mut x = [U32x4::splat(0); 16];
     for (xi, si) in x.iter_mut().zip(s) {
         *xi = U32x4::splat(*si);
@@ -99,16 +102,19 @@ fn four_blocks(s: &[u32; 16], quad: &mut [u8]) {
         vector_quarter_round(&mut x, 2, 7, 8, 13);
         vector_quarter_round(&mut x, 3, 4, 9, 14);
     }
-    // Word i of block b is lane b of x[i] (plus the start state): it goes to bytes
-    // 64 b + 4 i.
-    for (i, (xi, si)) in x.iter().zip(&start).enumerate() {
-        let words = xi.add(*si).to_array();
-        for (b, w) in words.into_iter().enumerate() {
-            let at = b * BLOCK + 4 * i;
-            if let Some(d) = quad.get_mut(at..at + 4) {
-                let v = u32::from_le_bytes([d[0], d[1], d[2], d[3]]) ^ w;
-                d.copy_from_slice(&v.to_le_bytes());
-            }
+    for (xi, si) in x.iter_mut().zip(&start) {
+        *xi = xi.add(*si);
+    }
+    // Word i of block b is lane b of x[i]; it goes to bytes 64 b + 4 i. Transposed four
+    // words at a time, each vector holds 16 consecutive bytes of one block: rows[g][b] is
+    // words 4 g to 4 g + 3 of block b.
+    let mut rows = [[U32x4::splat(0); 4]; 4];
+    for (row, w) in rows.iter_mut().zip(x.as_chunks::<4>().0) {
+        *row = U32x4::transpose(w[0], w[1], w[2], w[3]);
+    }
+    for (b, block) in quad.as_chunks_mut::<BLOCK>().0.iter_mut().enumerate() {
+        for (row, piece) in rows.iter().zip(block.as_chunks_mut::<16>().0) {
+            row[b].xor_into(piece);
         }
     }
 }
@@ -131,8 +137,8 @@ fn vector_quarter_round(x: &mut [U32x4; 16], a: usize, b: usize, c: usize, d: us
 #[cfg(target_arch = "wasm32")]
 mod lanes {
     use core::arch::wasm32::{
-        i8x16_shuffle, u32x4, u32x4_add, u32x4_extract_lane, u32x4_shl, u32x4_shr, u32x4_splat,
-        v128, v128_or, v128_xor,
+        i8x16_shuffle, i32x4_shuffle, i64x2_shuffle, u8x16, u32x4, u32x4_add, u32x4_shl, u32x4_shr,
+        u32x4_splat, u64x2_extract_lane, v128, v128_or, v128_xor,
     };
 
     #[derive(Clone, Copy)]
@@ -192,15 +198,34 @@ mod lanes {
             Self(v128_or(u32x4_shl(self.0, 7), u32x4_shr(self.0, 25)))
         }
 
+        /// Lane i of `a`, `b`, `c` and `d` as the four lanes of result i.
         #[inline]
         #[target_feature(enable = "simd128")]
-        pub(super) fn to_array(self) -> [u32; 4] {
+        pub(super) fn transpose(a: Self, b: Self, c: Self, d: Self) -> [Self; 4] {
+            let ab01 = i32x4_shuffle::<0, 4, 1, 5>(a.0, b.0);
+            let ab23 = i32x4_shuffle::<2, 6, 3, 7>(a.0, b.0);
+            let cd01 = i32x4_shuffle::<0, 4, 1, 5>(c.0, d.0);
+            let cd23 = i32x4_shuffle::<2, 6, 3, 7>(c.0, d.0);
             [
-                u32x4_extract_lane::<0>(self.0),
-                u32x4_extract_lane::<1>(self.0),
-                u32x4_extract_lane::<2>(self.0),
-                u32x4_extract_lane::<3>(self.0),
+                Self(i64x2_shuffle::<0, 2>(ab01, cd01)),
+                Self(i64x2_shuffle::<1, 3>(ab01, cd01)),
+                Self(i64x2_shuffle::<0, 2>(ab23, cd23)),
+                Self(i64x2_shuffle::<1, 3>(ab23, cd23)),
             ]
+        }
+
+        /// XORs the lanes, little-endian, into `d`.
+        #[inline]
+        #[target_feature(enable = "simd128")]
+        #[rustfmt::skip]
+        pub(super) fn xor_into(self, d: &mut [u8; 16]) {
+            let data = u8x16(
+                d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7],
+                d[8], d[9], d[10], d[11], d[12], d[13], d[14], d[15],
+            );
+            let v = v128_xor(self.0, data);
+            d[..8].copy_from_slice(&u64x2_extract_lane::<0>(v).to_le_bytes());
+            d[8..].copy_from_slice(&u64x2_extract_lane::<1>(v).to_le_bytes());
         }
     }
 }
@@ -259,8 +284,14 @@ mod lanes {
             self.map(self, |a, _| a.rotate_left(7))
         }
 
-        pub(super) fn to_array(self) -> [u32; 4] {
-            self.0
+        pub(super) fn transpose(a: Self, b: Self, c: Self, d: Self) -> [Self; 4] {
+            core::array::from_fn(|i| Self([a.0[i], b.0[i], c.0[i], d.0[i]]))
+        }
+
+        pub(super) fn xor_into(self, d: &mut [u8; 16]) {
+            for (w, c) in self.0.iter().zip(d.as_chunks_mut::<4>().0) {
+                *c = (u32::from_le_bytes(*c) ^ w).to_le_bytes();
+            }
         }
     }
 }
@@ -324,7 +355,7 @@ tip for the future, sunscreen would be it."
         let key: [u32; 8] = core::array::from_fn(|i| 0x0101_0101 * i as u32 + 7);
         let nonce = [1, 2, 3];
         for counter in [0, 1, 0xffff_fffe] {
-            let mut quad = vec![0u8; 4 * BLOCK];
+            let mut quad = [0u8; 4 * BLOCK];
             four_blocks(&state(&key, &nonce, counter), &mut quad);
             for b in 0..4u32 {
                 let one = one_block(&state(&key, &nonce, counter.wrapping_add(b)));

@@ -104,17 +104,17 @@ struct Tls13Aead;
 
 impl Tls13AeadAlgorithm for Tls13Aead {
     fn encrypter(&self, key: AeadKey, iv: Iv) -> Box<dyn MessageEncrypter> {
-        Box::new(Tls13Records {
-            key: record_key(&key),
-            iv,
-        })
+        match record_key(&key) {
+            Some(key) => Box::new(Tls13Records { key, iv }),
+            None => Box::new(Refuse),
+        }
     }
 
     fn decrypter(&self, key: AeadKey, iv: Iv) -> Box<dyn MessageDecrypter> {
-        Box::new(Tls13Records {
-            key: record_key(&key),
-            iv,
-        })
+        match record_key(&key) {
+            Some(key) => Box::new(Tls13Records { key, iv }),
+            None => Box::new(Refuse),
+        }
     }
 
     fn key_len(&self) -> usize {
@@ -130,17 +130,38 @@ impl Tls13AeadAlgorithm for Tls13Aead {
     }
 }
 
-/// rustls makes `key` `key_len()` bytes long; a shorter one (never seen) is padded with
-/// zeros rather than panicking, and then fails every tag.
-fn record_key(key: &AeadKey) -> Key {
-    let mut bytes = [0u8; KEY_LEN];
-    let given = key.as_ref();
-    let n = given.len().min(KEY_LEN);
-    bytes[..n].copy_from_slice(&given[..n]);
-    let k = Key::new(&bytes);
-    bytes = [0; KEY_LEN];
-    core::hint::black_box(&bytes);
-    k
+/// The record key, if `key` is `key_len()` bytes long, as rustls' key schedule always makes it.
+fn record_key(key: &AeadKey) -> Option<Key> {
+    <&[u8; KEY_LEN]>::try_from(key.as_ref()).ok().map(Key::new)
+}
+
+/// What a key or IV of another length gets (never seen; rustls makes them as the suite says):
+/// every record refused, rather than a panic, and rather than records sealed under a key made
+/// up by padding.
+struct Refuse;
+
+impl MessageEncrypter for Refuse {
+    fn encrypt(
+        &mut self,
+        _msg: OutboundPlainMessage<'_>,
+        _seq: u64,
+    ) -> Result<OutboundOpaqueMessage, Error> {
+        Err(Error::EncryptError)
+    }
+
+    fn encrypted_payload_len(&self, payload_len: usize) -> usize {
+        payload_len + TAG_LEN
+    }
+}
+
+impl MessageDecrypter for Refuse {
+    fn decrypt<'a>(
+        &mut self,
+        _msg: InboundOpaqueMessage<'a>,
+        _seq: u64,
+    ) -> Result<InboundPlainMessage<'a>, Error> {
+        Err(Error::DecryptError)
+    }
 }
 
 /// One direction's record protection in TLS 1.3.
@@ -206,17 +227,17 @@ struct Tls12Aead;
 
 impl Tls12AeadAlgorithm for Tls12Aead {
     fn encrypter(&self, key: AeadKey, iv: &[u8], _explicit: &[u8]) -> Box<dyn MessageEncrypter> {
-        Box::new(Tls12Records {
-            key: record_key(&key),
-            iv: fixed_iv(iv),
-        })
+        match (record_key(&key), fixed_iv(iv)) {
+            (Some(key), Some(iv)) => Box::new(Tls12Records { key, iv }),
+            _ => Box::new(Refuse),
+        }
     }
 
     fn decrypter(&self, key: AeadKey, iv: &[u8]) -> Box<dyn MessageDecrypter> {
-        Box::new(Tls12Records {
-            key: record_key(&key),
-            iv: fixed_iv(iv),
-        })
+        match (record_key(&key), fixed_iv(iv)) {
+            (Some(key), Some(iv)) => Box::new(Tls12Records { key, iv }),
+            _ => Box::new(Refuse),
+        }
     }
 
     fn key_block_shape(&self) -> KeyBlockShape {
@@ -233,20 +254,15 @@ impl Tls12AeadAlgorithm for Tls12Aead {
         iv: &[u8],
         _explicit: &[u8],
     ) -> Result<ConnectionTrafficSecrets, UnsupportedOperationError> {
-        Ok(ConnectionTrafficSecrets::Chacha20Poly1305 {
-            key,
-            iv: fixed_iv(iv),
-        })
+        let iv = fixed_iv(iv).ok_or(UnsupportedOperationError)?;
+        Ok(ConnectionTrafficSecrets::Chacha20Poly1305 { key, iv })
     }
 }
 
-/// rustls cuts the IV from the key block by [`Tls12Aead::key_block_shape`], so it is
-/// `NONCE_LEN` bytes; as with the key, a shorter one would be padded, not panic.
-fn fixed_iv(iv: &[u8]) -> Iv {
-    let mut bytes = [0u8; NONCE_LEN];
-    let n = iv.len().min(NONCE_LEN);
-    bytes[..n].copy_from_slice(&iv[..n]);
-    Iv::new(bytes)
+/// The fixed IV, if `iv` is `NONCE_LEN` bytes long, as rustls cuts it from the key block by
+/// [`Tls12Aead::key_block_shape`].
+fn fixed_iv(iv: &[u8]) -> Option<Iv> {
+    <[u8; NONCE_LEN]>::try_from(iv).ok().map(Iv::new)
 }
 
 /// One direction's record protection in TLS 1.2.
@@ -298,5 +314,54 @@ impl MessageDecrypter for Tls12Records {
         }
         payload.truncate(body_len);
         Ok(msg.into_plain_message())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(payload: &[u8]) -> OutboundPlainMessage<'_> {
+        OutboundPlainMessage {
+            typ: ContentType::ApplicationData,
+            version: ProtocolVersion::TLSv1_2,
+            payload: payload.into(),
+        }
+    }
+
+    /// An IV of the wrong length (rustls never passes one) refuses every record, both ways,
+    /// instead of sealing under a padded one or panicking; the right length works.
+    #[test]
+    fn a_key_block_of_the_wrong_shape_refuses_every_record() {
+        let key = || AeadKey::from([7u8; KEY_LEN]);
+        for iv in [&[1u8; NONCE_LEN - 1][..], &[1u8; NONCE_LEN + 1][..]] {
+            let mut enc = Tls12Aead.encrypter(key(), iv, &[]);
+            assert!(matches!(
+                enc.encrypt(record(b"x"), 0),
+                Err(Error::EncryptError)
+            ));
+            let mut dec = Tls12Aead.decrypter(key(), iv);
+            let mut sealed = [0u8; 1 + TAG_LEN];
+            let msg = InboundOpaqueMessage::new(
+                ContentType::ApplicationData,
+                ProtocolVersion::TLSv1_2,
+                &mut sealed,
+            );
+            assert!(matches!(dec.decrypt(msg, 0), Err(Error::DecryptError)));
+            assert!(Tls12Aead.extract_keys(key(), iv, &[]).is_err());
+        }
+        let iv = [1u8; NONCE_LEN];
+        let sealed = Tls12Aead
+            .encrypter(key(), &iv, &[])
+            .encrypt(record(b"x"), 0)
+            .unwrap();
+        let mut bytes = sealed.payload.as_ref().to_vec();
+        let msg = InboundOpaqueMessage::new(
+            ContentType::ApplicationData,
+            ProtocolVersion::TLSv1_2,
+            &mut bytes,
+        );
+        let opened = Tls12Aead.decrypter(key(), &iv).decrypt(msg, 0).unwrap();
+        assert_eq!(opened.payload, b"x");
     }
 }

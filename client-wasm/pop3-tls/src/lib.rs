@@ -43,7 +43,7 @@ use webpki::ring as alg;
 
 pub use pop3_bridge_protocol::{ErrorCode, TlsInfo};
 
-/// Which cipher suites a client offers first, and whose ChaCha20-Poly1305 protects TLS 1.3.
+/// Which cipher suites a client offers first, and whose ChaCha20-Poly1305 protects records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SuiteOrder {
     /// rustls' order, all ring's: AES-GCM first, for a machine with AES instructions (the
@@ -51,8 +51,8 @@ pub enum SuiteOrder {
     /// ChaCha20 suites would put a second, slower ChaCha20 into the module.
     #[cfg(not(target_family = "wasm"))]
     Native,
-    /// ChaCha20-Poly1305 first, TLS 1.3's from pop3-tls-chacha (four blocks at a time in wasm
-    /// SIMD), as in the browser module: see [`cipher_suites`].
+    /// ChaCha20-Poly1305 first, TLS 1.3's and TLS 1.2's from pop3-tls-chacha (four blocks at a
+    /// time in wasm SIMD), as in the browser module: see [`cipher_suites`].
     Browser,
 }
 

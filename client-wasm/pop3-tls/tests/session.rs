@@ -484,6 +484,46 @@ fn the_browsers_chacha20_poly1305_talks_to_rings_byte_exact_both_ways() {
     }
 }
 
+/// In the browser's suites, after the handshake: the server changes its keys and asks the
+/// client to change its own (KeyUpdate, so both directions get new record protection), data
+/// still arrives byte-exact both ways; then one bit changed in a record on the way is refused,
+/// and nothing of that record comes out.
+#[test]
+fn the_browsers_chacha20_poly1305_follows_a_key_update_and_refuses_a_changed_record() {
+    use std::io::Write;
+    let ca = Ca::new("CA");
+    let leaf = ca.leaf(&[HOST], false);
+    let config = trust_with(&ca)
+        .client_config_in(SuiteOrder::Browser, system_time())
+        .unwrap();
+    let mut c = ClientSession::new(config, HOST).unwrap();
+    let mut s = leaf.server(false);
+    pump(&mut c, &mut s).unwrap();
+    assert_eq!(c.info().unwrap().cipher, "TLS13_CHACHA20_POLY1305_SHA256");
+    let flush = |s: &mut ServerConnection| {
+        let mut wire = Vec::new();
+        while s.wants_write() {
+            s.write_tls(&mut wire).unwrap();
+        }
+        wire
+    };
+
+    s.writer().write_all(b"before the update, ").unwrap();
+    s.refresh_traffic_keys().unwrap();
+    s.writer().write_all(b"after it").unwrap();
+    c.receive(&flush(&mut s)).unwrap();
+    assert_eq!(c.take_plaintext(), b"before the update, after it");
+    c.send(b"and the client's new keys").unwrap();
+    assert_eq!(pump(&mut c, &mut s).unwrap(), b"and the client's new keys");
+
+    s.writer().write_all(&[b'x'; 1000]).unwrap();
+    let mut wire = flush(&mut s);
+    let n = wire.len();
+    wire[n - 20] ^= 1;
+    assert!(c.receive(&wire).is_err());
+    assert!(c.take_plaintext().is_empty());
+}
+
 #[test]
 fn two_megabytes_each_way_fed_one_byte_at_a_time_are_byte_exact() {
     round_trip(1, ClientSession::take_plaintext);
