@@ -524,6 +524,41 @@ fn the_browsers_chacha20_poly1305_follows_a_key_update_and_refuses_a_changed_rec
     assert!(c.take_plaintext().is_empty());
 }
 
+/// The browser's TLS 1.2 ChaCha20 suite for RSA certificates (the ECDSA one is in the tests
+/// above): a server with an RSA key (a fixed test key, rcgen cannot make RSA keys with ring),
+/// trusted by its pin, picks TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256, and data goes both
+/// ways byte-exact.
+#[test]
+fn the_browsers_tls12_chacha20_suite_for_rsa_certificates_works() {
+    let key = KeyPair::from_pem(include_str!("rsa-test-key.pem")).unwrap();
+    let cert = CertificateParams::new(vec![HOST.to_string()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let leaf = Leaf {
+        der: cert.der().clone(),
+        key: PrivatePkcs8KeyDer::from(key.serialize_der()),
+    };
+    let mut trust = Trust::web_pki();
+    trust.add_pin(&leaf.pin()).unwrap();
+    let config = trust
+        .client_config_in(SuiteOrder::Browser, system_time())
+        .unwrap();
+    let mut c = ClientSession::new(config, HOST).unwrap();
+    let mut s = leaf.server(true);
+    let up = pattern(100_000, 3);
+    c.send(&up).unwrap();
+    assert!(pump(&mut c, &mut s).unwrap() == up);
+    assert_eq!(
+        c.info().unwrap().cipher,
+        "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256"
+    );
+    let down = pattern(100_000, 5);
+    std::io::Write::write_all(&mut s.writer(), &down).unwrap();
+    pump(&mut c, &mut s).unwrap();
+    assert!(c.take_plaintext() == down);
+}
+
 #[test]
 fn two_megabytes_each_way_fed_one_byte_at_a_time_are_byte_exact() {
     round_trip(1, ClientSession::take_plaintext);
