@@ -16,6 +16,24 @@ use zeroize::Zeroize;
 /// "expand 32-byte k", the first row of every block.
 const SIGMA: [u32; 4] = [0x6170_7865, 0x3320_646e, 0x7962_2d32, 0x6b20_6574];
 
+/// ChaCha20's twenty rounds (ten double rounds: the columns, then the diagonals) over the
+/// sixteen words `$x`, with `$qr(&mut $x, a, b, c, d)` as the quarter round: one schedule for
+/// the single block and the four side by side.
+macro_rules! twenty_rounds {
+    ($qr:ident, $x:ident) => {
+        for _ in 0..10 {
+            $qr(&mut $x, 0, 4, 8, 12);
+            $qr(&mut $x, 1, 5, 9, 13);
+            $qr(&mut $x, 2, 6, 10, 14);
+            $qr(&mut $x, 3, 7, 11, 15);
+            $qr(&mut $x, 0, 5, 10, 15);
+            $qr(&mut $x, 1, 6, 11, 12);
+            $qr(&mut $x, 2, 7, 8, 13);
+            $qr(&mut $x, 3, 4, 9, 14);
+        }
+    };
+}
+
 /// A block's bytes.
 pub(crate) const BLOCK: usize = 64;
 
@@ -53,16 +71,7 @@ pub(crate) fn xor_key_stream(key: &[u32; 8], nonce: &[u32; 3], counter: u32, dat
 /// shorter than four blocks is XORed a block at a time).
 pub(crate) fn one_block(s: &[u32; 16]) -> [u8; BLOCK] {
     let mut x = *s;
-    for _ in 0..10 {
-        quarter_round(&mut x, 0, 4, 8, 12);
-        quarter_round(&mut x, 1, 5, 9, 13);
-        quarter_round(&mut x, 2, 6, 10, 14);
-        quarter_round(&mut x, 3, 7, 11, 15);
-        quarter_round(&mut x, 0, 5, 10, 15);
-        quarter_round(&mut x, 1, 6, 11, 12);
-        quarter_round(&mut x, 2, 7, 8, 13);
-        quarter_round(&mut x, 3, 4, 9, 14);
-    }
+    twenty_rounds!(quarter_round, x);
     let mut out = [0u8; BLOCK];
     for (i, o) in out.chunks_exact_mut(4).enumerate() {
         o.copy_from_slice(&x[i].wrapping_add(s[i]).to_le_bytes());
@@ -92,16 +101,7 @@ fn four_blocks(s: &[u32; 16], quad: &mut [u8; 4 * BLOCK]) {
     let c = s[12];
     x[12] = U32x4::new(c, c.wrapping_add(1), c.wrapping_add(2), c.wrapping_add(3));
     let start = x;
-    for _ in 0..10 {
-        vector_quarter_round(&mut x, 0, 4, 8, 12);
-        vector_quarter_round(&mut x, 1, 5, 9, 13);
-        vector_quarter_round(&mut x, 2, 6, 10, 14);
-        vector_quarter_round(&mut x, 3, 7, 11, 15);
-        vector_quarter_round(&mut x, 0, 5, 10, 15);
-        vector_quarter_round(&mut x, 1, 6, 11, 12);
-        vector_quarter_round(&mut x, 2, 7, 8, 13);
-        vector_quarter_round(&mut x, 3, 4, 9, 14);
-    }
+    twenty_rounds!(vector_quarter_round, x);
     for (xi, si) in x.iter_mut().zip(&start) {
         *xi = xi.add(*si);
     }
@@ -299,6 +299,7 @@ mod lanes {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tests::{SUNSCREEN, hex};
 
     fn words<const N: usize>(bytes: &[u8]) -> [u32; N] {
         let mut w = [0u32; N];
@@ -306,14 +307,6 @@ mod tests {
             *w = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
         }
         w
-    }
-
-    fn hex(s: &str) -> Vec<u8> {
-        let s: String = s.split_whitespace().collect();
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
     }
 
     /// RFC 8439, 2.3.2: the block function.
@@ -335,9 +328,7 @@ mod tests {
     fn encryption_gives_rfc_8439s_test_vector() {
         let key: Vec<u8> = (0u8..32).collect();
         let nonce = hex("000000000000004a00000000");
-        let mut data = b"Ladies and Gentlemen of the class of '99: If I could offer you only one \
-tip for the future, sunscreen would be it."
-            .to_vec();
+        let mut data = SUNSCREEN.to_vec();
         xor_key_stream(&words(&key), &words(&nonce), 1, &mut data);
         let want = hex(
             "6e2e359a2568f98041ba0728dd0d6981e97e7aec1d4360c20a27afccfd9fae0b

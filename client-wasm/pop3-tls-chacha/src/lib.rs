@@ -147,7 +147,12 @@ mod tests {
         out
     }
 
-    fn hex(s: &str) -> Vec<u8> {
+    /// RFC 8439's plaintext in its ChaCha20 and AEAD test vectors.
+    pub(crate) const SUNSCREEN: &[u8] = b"Ladies and Gentlemen of the class of '99: If I could \
+offer you only one tip for the future, sunscreen would be it.";
+
+    /// Bytes from hex digits, whitespace ignored (the RFC's vectors as it prints them).
+    pub(crate) fn hex(s: &str) -> Vec<u8> {
         let s: String = s.split_whitespace().collect();
         (0..s.len())
             .step_by(2)
@@ -161,8 +166,7 @@ mod tests {
         let key: [u8; 32] = core::array::from_fn(|i| 0x80 + i as u8);
         let nonce: [u8; 12] = hex("070000004041424344454647").try_into().unwrap();
         let aad = hex("50515253c0c1c2c3c4c5c6c7");
-        let plain = b"Ladies and Gentlemen of the class of '99: If I could offer you only one \
-tip for the future, sunscreen would be it.";
+        let plain = SUNSCREEN;
         let mut data = plain.to_vec();
         let tag = seal(&Key::new(&key), &nonce, &aad, &mut data).unwrap();
         assert_eq!(tag.to_vec(), hex("1ae10b594f09e26a7e902ecbd0600691"));

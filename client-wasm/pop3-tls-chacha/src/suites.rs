@@ -13,10 +13,10 @@ use std::sync::OnceLock;
 
 use rustls::crypto::CipherSuiteCommon;
 use rustls::crypto::cipher::{
-    AeadKey, InboundOpaqueMessage, InboundPlainMessage, Iv, KeyBlockShape, MessageDecrypter,
-    MessageEncrypter, NONCE_LEN, Nonce, OutboundOpaqueMessage, OutboundPlainMessage,
-    PrefixedPayload, Tls12AeadAlgorithm, Tls13AeadAlgorithm, UnsupportedOperationError,
-    make_tls12_aad, make_tls13_aad,
+    AeadKey, BorrowedPayload, InboundOpaqueMessage, InboundPlainMessage, Iv, KeyBlockShape,
+    MessageDecrypter, MessageEncrypter, NONCE_LEN, Nonce, OutboundOpaqueMessage,
+    OutboundPlainMessage, PrefixedPayload, Tls12AeadAlgorithm, Tls13AeadAlgorithm,
+    UnsupportedOperationError, make_tls12_aad, make_tls13_aad,
 };
 use rustls::crypto::ring::cipher_suite as ring;
 use rustls::{
@@ -105,14 +105,14 @@ struct Tls13Aead;
 impl Tls13AeadAlgorithm for Tls13Aead {
     fn encrypter(&self, key: AeadKey, iv: Iv) -> Box<dyn MessageEncrypter> {
         match record_key(&key) {
-            Some(key) => Box::new(Tls13Records { key, iv }),
+            Some(key) => Box::new(Tls13Records(Records { key, iv })),
             None => Box::new(Refuse),
         }
     }
 
     fn decrypter(&self, key: AeadKey, iv: Iv) -> Box<dyn MessageDecrypter> {
         match record_key(&key) {
-            Some(key) => Box::new(Tls13Records { key, iv }),
+            Some(key) => Box::new(Tls13Records(Records { key, iv })),
             None => Box::new(Refuse),
         }
     }
@@ -164,11 +164,47 @@ impl MessageDecrypter for Refuse {
     }
 }
 
-/// One direction's record protection in TLS 1.3.
-struct Tls13Records {
+/// One direction's record protection, either version: seal or open a record's payload in
+/// place under the nonce for its sequence number.
+struct Records {
     key: Key,
     iv: Iv,
 }
+
+impl Records {
+    /// Encrypts what `payload` holds and appends the tag.
+    fn seal(&self, seq: u64, aad: &[u8], payload: &mut PrefixedPayload) -> Result<(), Error> {
+        let nonce = Nonce::new(&self.iv, seq).0;
+        let tag = crate::seal(&self.key, &nonce, aad, payload.as_mut())
+            .map_err(|_| Error::EncryptError)?;
+        payload.extend_from_slice(&tag);
+        Ok(())
+    }
+
+    /// Checks the tag at the end of `payload` and decrypts the rest in place, leaving only the
+    /// plaintext. `aad` makes the additional data from the plaintext's length.
+    fn open<A: AsRef<[u8]>>(
+        &self,
+        seq: u64,
+        payload: &mut BorrowedPayload<'_>,
+        aad: impl FnOnce(usize) -> A,
+    ) -> Result<(), Error> {
+        let Some(body_len) = payload.len().checked_sub(TAG_LEN) else {
+            return Err(Error::DecryptError);
+        };
+        let nonce = Nonce::new(&self.iv, seq).0;
+        let (body, tag) = payload.split_at_mut(body_len);
+        let mut t = [0u8; TAG_LEN];
+        t.copy_from_slice(tag);
+        crate::open(&self.key, &nonce, aad(body_len).as_ref(), body, &t)
+            .map_err(|_| Error::DecryptError)?;
+        payload.truncate(body_len);
+        Ok(())
+    }
+}
+
+/// TLS 1.3's record protection.
+struct Tls13Records(Records);
 
 impl MessageEncrypter for Tls13Records {
     fn encrypt(
@@ -180,15 +216,7 @@ impl MessageEncrypter for Tls13Records {
         let mut payload = PrefixedPayload::with_capacity(total_len);
         payload.extend_from_chunks(&msg.payload);
         payload.extend_from_slice(&msg.typ.to_array());
-        let nonce = Nonce::new(&self.iv, seq).0;
-        let tag = crate::seal(
-            &self.key,
-            &nonce,
-            &make_tls13_aad(total_len),
-            payload.as_mut(),
-        )
-        .map_err(|_| Error::EncryptError)?;
-        payload.extend_from_slice(&tag);
+        self.0.seal(seq, &make_tls13_aad(total_len), &mut payload)?;
         // Every TLS 1.3 record says TLS 1.2 (RFC 8446, section 5.1).
         Ok(OutboundOpaqueMessage::new(
             ContentType::ApplicationData,
@@ -208,17 +236,10 @@ impl MessageDecrypter for Tls13Records {
         mut msg: InboundOpaqueMessage<'a>,
         seq: u64,
     ) -> Result<InboundPlainMessage<'a>, Error> {
-        let payload = &mut msg.payload;
-        let Some(body_len) = payload.len().checked_sub(TAG_LEN) else {
-            return Err(Error::DecryptError);
-        };
-        let aad = make_tls13_aad(payload.len());
-        let nonce = Nonce::new(&self.iv, seq).0;
-        let (body, tag) = payload.split_at_mut(body_len);
-        let mut t = [0u8; TAG_LEN];
-        t.copy_from_slice(tag);
-        crate::open(&self.key, &nonce, &aad, body, &t).map_err(|_| Error::DecryptError)?;
-        payload.truncate(body_len);
+        // The additional data is the record's header, whose length includes the tag.
+        self.0.open(seq, &mut msg.payload, |body_len| {
+            make_tls13_aad(body_len + TAG_LEN)
+        })?;
         msg.into_tls13_unpadded_message()
     }
 }
@@ -228,14 +249,14 @@ struct Tls12Aead;
 impl Tls12AeadAlgorithm for Tls12Aead {
     fn encrypter(&self, key: AeadKey, iv: &[u8], _explicit: &[u8]) -> Box<dyn MessageEncrypter> {
         match (record_key(&key), fixed_iv(iv)) {
-            (Some(key), Some(iv)) => Box::new(Tls12Records { key, iv }),
+            (Some(key), Some(iv)) => Box::new(Tls12Records(Records { key, iv })),
             _ => Box::new(Refuse),
         }
     }
 
     fn decrypter(&self, key: AeadKey, iv: &[u8]) -> Box<dyn MessageDecrypter> {
         match (record_key(&key), fixed_iv(iv)) {
-            (Some(key), Some(iv)) => Box::new(Tls12Records { key, iv }),
+            (Some(key), Some(iv)) => Box::new(Tls12Records(Records { key, iv })),
             _ => Box::new(Refuse),
         }
     }
@@ -265,11 +286,8 @@ fn fixed_iv(iv: &[u8]) -> Option<Iv> {
     <[u8; NONCE_LEN]>::try_from(iv).ok().map(Iv::new)
 }
 
-/// One direction's record protection in TLS 1.2.
-struct Tls12Records {
-    key: Key,
-    iv: Iv,
-}
+/// TLS 1.2's record protection.
+struct Tls12Records(Records);
 
 impl MessageEncrypter for Tls12Records {
     fn encrypt(
@@ -280,11 +298,8 @@ impl MessageEncrypter for Tls12Records {
         let total_len = self.encrypted_payload_len(msg.payload.len());
         let mut payload = PrefixedPayload::with_capacity(total_len);
         payload.extend_from_chunks(&msg.payload);
-        let nonce = Nonce::new(&self.iv, seq).0;
         let aad = make_tls12_aad(seq, msg.typ, msg.version, msg.payload.len());
-        let tag = crate::seal(&self.key, &nonce, &aad, payload.as_mut())
-            .map_err(|_| Error::EncryptError)?;
-        payload.extend_from_slice(&tag);
+        self.0.seal(seq, &aad, &mut payload)?;
         Ok(OutboundOpaqueMessage::new(msg.typ, msg.version, payload))
     }
 
@@ -299,20 +314,13 @@ impl MessageDecrypter for Tls12Records {
         mut msg: InboundOpaqueMessage<'a>,
         seq: u64,
     ) -> Result<InboundPlainMessage<'a>, Error> {
-        let payload = &mut msg.payload;
-        let Some(body_len) = payload.len().checked_sub(TAG_LEN) else {
-            return Err(Error::DecryptError);
-        };
-        let aad = make_tls12_aad(seq, msg.typ, msg.version, body_len);
-        let nonce = Nonce::new(&self.iv, seq).0;
-        let (body, tag) = payload.split_at_mut(body_len);
-        let mut t = [0u8; TAG_LEN];
-        t.copy_from_slice(tag);
-        crate::open(&self.key, &nonce, &aad, body, &t).map_err(|_| Error::DecryptError)?;
-        if body_len > MAX_FRAGMENT_LEN {
+        let (typ, version) = (msg.typ, msg.version);
+        self.0.open(seq, &mut msg.payload, |body_len| {
+            make_tls12_aad(seq, typ, version, body_len)
+        })?;
+        if msg.payload.len() > MAX_FRAGMENT_LEN {
             return Err(Error::PeerSentOversizedRecord);
         }
-        payload.truncate(body_len);
         Ok(msg.into_plain_message())
     }
 }
