@@ -60,9 +60,10 @@
 //! list; all is download,keep) --many 10000 --browser chromium|firefox --tls plain|bridge|end-to-end|end-to-end-preloaded|end-to-end-in-thread|all (or a list) --big-size BYTES`. Run by
 //! `cargo xtask bench browser` (which builds the release bridge and `web/pkg` first).
 //!
-//! `POP3_BENCH_CPU_PROFILE=FILE` (Chromium, `--mode keep`): the page's main thread is sampled
-//! from Connect until all are kept, and the last run's profile is saved there as a DevTools
-//! `.cpuprofile` (open it in the Performance panel). Workers are not in it.
+//! `POP3_BENCH_CPU_PROFILE=FILE` (Chromium): the page's main thread is sampled, and saved as
+//! a DevTools `.cpuprofile` (open it in the Performance panel). With `--mode keep`, from
+//! Connect until all are kept, the last run's, in FILE; with `--mode big`, the last run of
+//! each variant, in FILE.VARIANT (FILE.end-to-end, …). Workers are not in it.
 
 use std::fs;
 use std::net::SocketAddr;
@@ -1302,7 +1303,32 @@ async fn big_bench(
         let n = order.len();
         order.rotate_left((run - 1) % n);
         for t in order {
-            match browser_run(b, origin, params(origin, t, "big", true)).await {
+            // POP3_BENCH_CPU_PROFILE (see the top): the last run of each variant, sampled.
+            let profile = std::env::var_os("POP3_BENCH_CPU_PROFILE")
+                .filter(|_| b.kind == BrowserKind::Chromium && run == a.runs)
+                .map(|p| format!("{}.{}", p.to_string_lossy(), t.name()));
+            if profile.is_some() {
+                let started = async {
+                    b.cdp("Profiler.enable", json!({})).await?;
+                    b.cdp("Profiler.setSamplingInterval", json!({ "interval": 200 }))
+                        .await?;
+                    b.cdp("Profiler.start", json!({})).await
+                };
+                if let Err(e) = started.await {
+                    println!("CPU profile not started: {e}");
+                }
+            }
+            let result = browser_run(b, origin, params(origin, t, "big", true)).await;
+            if let Some(path) = &profile {
+                match b.cdp("Profiler.stop", json!({})).await {
+                    Ok(p) => match std::fs::write(path, p["profile"].to_string()) {
+                        Ok(()) => println!("CPU profile of the page: {path}"),
+                        Err(e) => println!("CPU profile not written: {e}"),
+                    },
+                    Err(e) => println!("CPU profile not stopped: {e}"),
+                }
+            }
+            match result {
                 Ok(r) => {
                     let g = good(t, &r);
                     ok &= g;
