@@ -4,7 +4,7 @@
 //! Why not ring's, which the rest of pop3-tls uses: in wasm, ring has only its portable
 //! one-block ChaCha20, and decrypting was the slowest step of a big download in the browser
 //! (ChaCha20 was over half of the TLS module's time). Here ChaCha20 computes four blocks at
-//! once in wasm SIMD ([`chacha`]); Poly1305 is RustCrypto's, whose portable code is what ring
+//! once in wasm SIMD (module `chacha`); Poly1305 is RustCrypto's, whose portable code is what ring
 //! runs in wasm too. The native build (the bridge) keeps ring's suites, which have assembly.
 //!
 //! The tests compare every output with ring's ChaCha20-Poly1305, natively, on the same
