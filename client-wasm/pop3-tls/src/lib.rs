@@ -52,7 +52,7 @@ pub enum SuiteOrder {
     #[cfg(not(target_family = "wasm"))]
     Native,
     /// ChaCha20-Poly1305 first, TLS 1.3's and TLS 1.2's from pop3-tls-chacha (four blocks at a
-    /// time in wasm SIMD), as in the browser module: see [`cipher_suites`].
+    /// time in wasm SIMD), as in the browser module (see `cipher_suites` in the source).
     Browser,
 }
 
