@@ -334,7 +334,7 @@ impl Trust {
         &self,
         time: Arc<dyn TimeProvider>,
     ) -> Result<Arc<ClientConfig>, TrustError> {
-        self.verifier()?.client_config(time, SuiteOrder::HERE)
+        self.client_config_in(SuiteOrder::HERE, time)
     }
 
     /// [`Trust::client_config`] with the suites in `order`: the tests run the browser's

@@ -121,7 +121,13 @@ fn trust_with(ca: &Ca) -> Trust {
 }
 
 fn client(trust: &Trust, name: &str) -> ClientSession {
-    ClientSession::new(trust.client_config(system_time()).unwrap(), name).unwrap()
+    client_in(SuiteOrder::HERE, trust, name)
+}
+
+/// A client offering the suites in `order` (the browser's, natively, for pop3-tls-chacha).
+fn client_in(order: SuiteOrder, trust: &Trust, name: &str) -> ClientSession {
+    let config = trust.client_config_in(order, system_time()).unwrap();
+    ClientSession::new(config, name).unwrap()
 }
 
 /// Move records between the two until neither has anything to say; returns the plaintext
@@ -139,10 +145,7 @@ fn pump(client: &mut ClientSession, server: &mut ServerConnection) -> Result<Vec
             }
             drain_server(server, &mut received);
         }
-        let mut back = Vec::new();
-        while server.wants_write() {
-            server.write_tls(&mut back).unwrap();
-        }
+        let back = server_output(server);
         if !back.is_empty() {
             moved = true;
             client.receive(&back)?;
@@ -152,6 +155,15 @@ fn pump(client: &mut ClientSession, server: &mut ServerConnection) -> Result<Vec
         }
     }
     panic!("the exchange did not settle");
+}
+
+/// Every record the server has queued.
+fn server_output(server: &mut ServerConnection) -> Vec<u8> {
+    let mut wire = Vec::new();
+    while server.wants_write() {
+        server.write_tls(&mut wire).unwrap();
+    }
+    wire
 }
 
 fn drain_server(server: &mut ServerConnection, into: &mut Vec<u8>) {
@@ -353,10 +365,7 @@ fn handshake_fed_one_byte_at_a_time_completes() {
             s.read_tls(&mut &out[..]).unwrap();
             s.process_new_packets().unwrap();
         }
-        let mut back = Vec::new();
-        while s.wants_write() {
-            s.write_tls(&mut back).unwrap();
-        }
+        let back = server_output(&mut s);
         for b in back.chunks(1) {
             assert_eq!(c.info().is_some(), !c.is_handshaking());
             c.receive(b).unwrap();
@@ -388,10 +397,7 @@ fn interleaved_sessions_report_their_own_verification() {
                 s.read_tls(&mut &out[..]).unwrap();
                 s.process_new_packets().unwrap();
             }
-            let mut back = Vec::new();
-            while s.wants_write() {
-                s.write_tls(&mut back).unwrap();
-            }
+            let back = server_output(s);
             if !back.is_empty() {
                 c.receive(&back).unwrap();
             }
@@ -433,10 +439,7 @@ fn round_trip_in(
     const LEN: usize = 2 * 1024 * 1024;
     let ca = Ca::new("CA");
     let leaf = ca.leaf(&[HOST], false);
-    let config = trust_with(&ca)
-        .client_config_in(order, system_time())
-        .unwrap();
-    let mut c = ClientSession::new(config, HOST).unwrap();
+    let mut c = client_in(order, &trust_with(&ca), HOST);
     let mut s = leaf.server(tls12_only);
     let up = pattern(LEN, 7);
     // Sent during the handshake: buffered until it is done.
@@ -451,10 +454,7 @@ fn round_trip_in(
 
     let down = pattern(LEN, 11);
     std::io::Write::write_all(&mut s.writer(), &down).unwrap();
-    let mut wire = Vec::new();
-    while s.wants_write() {
-        s.write_tls(&mut wire).unwrap();
-    }
+    let wire = server_output(&mut s);
     let mut got_down = Vec::new();
     for chunk in wire.chunks(split) {
         c.receive(chunk).unwrap();
@@ -493,31 +493,21 @@ fn the_browsers_chacha20_poly1305_follows_a_key_update_and_refuses_a_changed_rec
     use std::io::Write;
     let ca = Ca::new("CA");
     let leaf = ca.leaf(&[HOST], false);
-    let config = trust_with(&ca)
-        .client_config_in(SuiteOrder::Browser, system_time())
-        .unwrap();
-    let mut c = ClientSession::new(config, HOST).unwrap();
+    let mut c = client_in(SuiteOrder::Browser, &trust_with(&ca), HOST);
     let mut s = leaf.server(false);
     pump(&mut c, &mut s).unwrap();
     assert_eq!(c.info().unwrap().cipher, "TLS13_CHACHA20_POLY1305_SHA256");
-    let flush = |s: &mut ServerConnection| {
-        let mut wire = Vec::new();
-        while s.wants_write() {
-            s.write_tls(&mut wire).unwrap();
-        }
-        wire
-    };
 
     s.writer().write_all(b"before the update, ").unwrap();
     s.refresh_traffic_keys().unwrap();
     s.writer().write_all(b"after it").unwrap();
-    c.receive(&flush(&mut s)).unwrap();
+    c.receive(&server_output(&mut s)).unwrap();
     assert_eq!(c.take_plaintext(), b"before the update, after it");
     c.send(b"and the client's new keys").unwrap();
     assert_eq!(pump(&mut c, &mut s).unwrap(), b"and the client's new keys");
 
     s.writer().write_all(&[b'x'; 1000]).unwrap();
-    let mut wire = flush(&mut s);
+    let mut wire = server_output(&mut s);
     let n = wire.len();
     wire[n - 20] ^= 1;
     assert!(c.receive(&wire).is_err());
@@ -541,10 +531,7 @@ fn the_browsers_tls12_chacha20_suite_for_rsa_certificates_works() {
     };
     let mut trust = Trust::web_pki();
     trust.add_pin(&leaf.pin()).unwrap();
-    let config = trust
-        .client_config_in(SuiteOrder::Browser, system_time())
-        .unwrap();
-    let mut c = ClientSession::new(config, HOST).unwrap();
+    let mut c = client_in(SuiteOrder::Browser, &trust, HOST);
     let mut s = leaf.server(true);
     let up = pattern(100_000, 3);
     c.send(&up).unwrap();
