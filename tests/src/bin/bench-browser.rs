@@ -497,6 +497,25 @@ async fn keep_run(
 }
 
 /// `keep_run`, and with `read` the first row then opened in the reader (`KeepRun::read`).
+/// Starts sampling the page's main thread (POP3_BENCH_CPU_PROFILE, see the top).
+async fn start_profile(b: &Browser) -> e2e::browser::Result<()> {
+    b.cdp("Profiler.enable", json!({})).await?;
+    b.cdp("Profiler.setSamplingInterval", json!({ "interval": 200 }))
+        .await?;
+    b.cdp("Profiler.start", json!({})).await?;
+    Ok(())
+}
+
+/// Stops the sampling and writes the profile to `path` as a DevTools `.cpuprofile`.
+async fn save_profile(b: &Browser, path: &Path) -> Result<(), String> {
+    let p = b
+        .cdp("Profiler.stop", json!({}))
+        .await
+        .map_err(|e| e.to_string())?;
+    std::fs::write(path, p["profile"].to_string())
+        .map_err(|err| format!("writing the CPU profile: {err}"))
+}
+
 async fn keep_and_read(
     b: &Browser,
     origin: &str,
@@ -527,11 +546,7 @@ async fn keep_and_read(
     let profile =
         std::env::var_os("POP3_BENCH_CPU_PROFILE").filter(|_| b.kind == BrowserKind::Chromium);
     if profile.is_some() {
-        b.cdp("Profiler.enable", json!({})).await.map_err(e)?;
-        b.cdp("Profiler.setSamplingInterval", json!({ "interval": 200 }))
-            .await
-            .map_err(e)?;
-        b.cdp("Profiler.start", json!({})).await.map_err(e)?;
+        start_profile(b).await.map_err(e)?;
     }
     // Each run's own peak: from here, not since the browser started.
     let procs = e2e::bench::browser_memory();
@@ -551,9 +566,7 @@ async fn keep_and_read(
         .await
         .map_err(e)?;
     if let Some(path) = &profile {
-        let p = b.cdp("Profiler.stop", json!({})).await.map_err(e)?;
-        std::fs::write(path, p["profile"].to_string())
-            .map_err(|err| format!("writing the CPU profile: {err}"))?;
+        save_profile(b, Path::new(path)).await?;
     }
     if v["ok"] != json!(true) {
         return Err(format!("in the page: {}", v["error"]));
@@ -1307,25 +1320,16 @@ async fn big_bench(
             let profile = std::env::var_os("POP3_BENCH_CPU_PROFILE")
                 .filter(|_| b.kind == BrowserKind::Chromium && run == a.runs)
                 .map(|p| format!("{}.{}", p.to_string_lossy(), t.name()));
-            if profile.is_some() {
-                let started = async {
-                    b.cdp("Profiler.enable", json!({})).await?;
-                    b.cdp("Profiler.setSamplingInterval", json!({ "interval": 200 }))
-                        .await?;
-                    b.cdp("Profiler.start", json!({})).await
-                };
-                if let Err(e) = started.await {
-                    println!("CPU profile not started: {e}");
-                }
+            if profile.is_some()
+                && let Err(e) = start_profile(b).await
+            {
+                println!("CPU profile not started: {e}");
             }
             let result = browser_run(b, origin, params(origin, t, "big", true)).await;
             if let Some(path) = &profile {
-                match b.cdp("Profiler.stop", json!({})).await {
-                    Ok(p) => match std::fs::write(path, p["profile"].to_string()) {
-                        Ok(()) => println!("CPU profile of the page: {path}"),
-                        Err(e) => println!("CPU profile not written: {e}"),
-                    },
-                    Err(e) => println!("CPU profile not stopped: {e}"),
+                match save_profile(b, Path::new(path)).await {
+                    Ok(()) => println!("CPU profile of the page: {path}"),
+                    Err(e) => println!("CPU profile not saved: {e}"),
                 }
             }
             match result {
