@@ -34,9 +34,11 @@ pub enum Direction {
 /// What happens when the trigger offset is reached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
-    /// Both sides get an orderly close (FIN) right after the trigger byte.
+    /// Both sides get an orderly close (FIN) right after the trigger byte: the receiving side
+    /// at once, the sending side after it has been read for up to [`DRAIN`].
     Cut,
     /// Both sides get a TCP reset: the data in flight is lost, as when a NAT box forgets us.
+    /// The sending side gets it after up to [`DRAIN`], like the cut.
     Reset,
     /// Nothing is forwarded in either direction for this long, then relaying resumes.
     Stall(Duration),
@@ -68,7 +70,20 @@ pub struct Traffic {
     pub planned: bool,
     /// Its plan's offset was reached and the fault happened.
     pub fired: bool,
+    /// After a cut or reset, what the peer that was sending in the planned direction still
+    /// sent (the rest of the read that crossed the offset and everything after it), read and
+    /// dropped for at most [`DRAIN`] before that peer is told: whether the fault broke
+    /// anything is in there.
+    pub withheld: u64,
+    /// That peer closed its side within [`DRAIN`], on its own (it had not been told), so it had
+    /// finished: `withheld` is all it had to send.
+    pub sender_closed: bool,
 }
+
+/// How long the sending peer is read, untold, after a cut or reset. A peer that was ending the
+/// session (a server that has answered QUIT) closes at once; one in the middle of it waits for
+/// the other, and is told after this.
+pub const DRAIN: Duration = Duration::from_millis(250);
 
 #[derive(Debug, Default)]
 struct Shared {
@@ -204,6 +219,8 @@ async fn relay(
         to_client,
         last_read,
         fired,
+        withheld,
+        sender_closed,
         ..
     } = traffic;
     while up_open || down_open {
@@ -253,21 +270,52 @@ async fn relay(
                 *total += (n - before) as u64;
             }
             Fault::Cut => {
-                let _ = cw.shutdown().await;
-                let _ = sw.shutdown().await;
+                // The receiver is closed at once; the sender only once it has been read (see
+                // `withheld`), and nothing is forwarded in between, so whatever it does then
+                // it does on its own, not because it saw the cut.
+                let (mut receiver, mut sender_in, mut sender_out) = match dir {
+                    Direction::ToServer => (sw, cr, cw),
+                    Direction::ToClient => (cw, sr, sw),
+                };
+                let _ = receiver.shutdown().await;
+                let rest = drain(&mut sender_in, &mut down_buf).await;
+                (*withheld, *sender_closed) = ((n - before) as u64 + rest.0, rest.1);
+                let _ = sender_out.shutdown().await;
                 return Ok(());
             }
             Fault::Reset => {
                 let client = cr.reunite(cw).map_err(io::Error::other)?;
                 let server = sr.reunite(sw).map_err(io::Error::other)?;
-                // What the peers see when a middlebox drops the connection state.
-                reset(client);
-                reset(server);
+                // What the peers see when a middlebox drops the connection state: the
+                // receiver at once, the sender once it has been read (see `withheld`), which
+                // it cannot tell from at once as it gets no answer in between.
+                let (receiver, mut sender) = match dir {
+                    Direction::ToServer => (server, client),
+                    Direction::ToClient => (client, server),
+                };
+                reset(receiver);
+                let rest = drain(&mut sender, &mut down_buf).await;
+                (*withheld, *sender_closed) = ((n - before) as u64 + rest.0, rest.1);
+                reset(sender);
                 return Ok(());
             }
         }
     }
     Ok(())
+}
+
+/// Reads `from` to its end or for at most [`DRAIN`]: the bytes read, and whether it ended
+/// (an error is not an end: what it would still have sent is unknown).
+async fn drain<R: AsyncReadExt + Unpin>(from: &mut R, buf: &mut [u8]) -> (u64, bool) {
+    let deadline = tokio::time::Instant::now() + DRAIN;
+    let mut read = 0u64;
+    loop {
+        match tokio::time::timeout_at(deadline, from.read(buf)).await {
+            Ok(Ok(0)) => return (read, true),
+            Ok(Ok(n)) => read += n as u64,
+            Ok(Err(_)) | Err(_) => return (read, false),
+        }
+    }
 }
 
 fn reset(stream: TcpStream) {

@@ -114,3 +114,60 @@ fn a_fault_on_the_client_direction_fires_on_commands() {
     assert!(got.is_empty(), "the server never saw the request");
     assert_eq!(p.fired(), 1);
 }
+
+/// A server that sends `n` bytes after reading one, then waits for the client to close: in the
+/// middle of a session, it closes only when told.
+fn waiting_server(n: usize) -> SocketAddr {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(mut s) = s else { continue };
+            thread::spawn(move || {
+                let mut one = [0u8; 1];
+                if s.read_exact(&mut one).is_err() {
+                    return;
+                }
+                let _ = s.write_all(&vec![7u8; n]);
+                let _ = std::io::copy(&mut s, &mut std::io::sink());
+            });
+        }
+    });
+    addr
+}
+
+#[test]
+fn a_cut_or_reset_records_what_the_sender_still_sent_and_whether_it_had_finished() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    for fault in [Fault::Cut, Fault::Reset] {
+        // A server that ends on its own: all it sent from the offset on, and that it closed.
+        let p = FaultProxy::start_local(byte_server(100_000)).unwrap();
+        p.push(Some(FaultPlan {
+            direction: Direction::ToClient,
+            at_byte: 100_000 - 24,
+            fault,
+        }));
+        let (got, _) = fetch(&p);
+        assert!(got.len() <= 100_000 - 24, "{fault:?}: {}", got.len());
+        let t = rt
+            .block_on(p.traffic_of(0, Duration::from_secs(10)))
+            .unwrap();
+        assert!(t.fired, "{fault:?}");
+        assert_eq!((t.withheld, t.sender_closed), (24, true), "{fault:?}");
+
+        // A server in the middle of its session is not taken for one that finished.
+        let p = FaultProxy::start_local(waiting_server(1_000)).unwrap();
+        p.push(Some(FaultPlan {
+            direction: Direction::ToClient,
+            at_byte: 1_000,
+            fault,
+        }));
+        let (got, _) = fetch(&p);
+        assert!(got.len() <= 1_000, "{fault:?}: {}", got.len());
+        let t = rt
+            .block_on(p.traffic_of(0, Duration::from_secs(10)))
+            .unwrap();
+        assert!(t.fired, "{fault:?}");
+        assert_eq!((t.withheld, t.sender_closed), (0, false), "{fault:?}");
+    }
+}
