@@ -72,18 +72,25 @@ pub struct Traffic {
     pub fired: bool,
     /// After a cut or reset, what the peer that was sending in the planned direction still
     /// sent (the rest of the read that crossed the offset and everything after it), read and
-    /// dropped for at most [`DRAIN`] before that peer is told: whether the fault broke
-    /// anything is in there.
+    /// dropped before that peer is told, for at most [`DRAIN`] and until it passes
+    /// [`DRAIN_BYTES`]: whether the fault broke anything is in there.
     pub withheld: u64,
-    /// That peer closed its side within [`DRAIN`], on its own (it had not been told), so it had
-    /// finished: `withheld` is all it had to send.
+    /// That peer closed its side within [`DRAIN`] and [`DRAIN_BYTES`], on its own (it had not
+    /// been told), so it had finished: `withheld` is all it had to send. A reset from it is
+    /// not a close: the bytes in flight with it are lost, so what it sent is not known.
     pub sender_closed: bool,
 }
 
 /// How long the sending peer is read, untold, after a cut or reset. A peer that was ending the
 /// session (a server that has answered QUIT) closes at once; one in the middle of it waits for
-/// the other, and is told after this.
-pub const DRAIN: Duration = Duration::from_millis(250);
+/// the other, and is told after this. Generous, because a peer that finished but is slow to
+/// close (a loaded machine; a browser behind the bridge) would be taken for one that had not.
+pub const DRAIN: Duration = Duration::from_secs(1);
+
+/// The sending peer is told at once when it has sent more than this after the fault: it had
+/// more to say than the end of a session (a TLS close_notify is 24 bytes), and waiting for
+/// its close would change nothing.
+pub const DRAIN_BYTES: u64 = 256;
 
 #[derive(Debug, Default)]
 struct Shared {
@@ -278,8 +285,8 @@ async fn relay(
                     Direction::ToClient => (cw, sr, sw),
                 };
                 let _ = receiver.shutdown().await;
-                let rest = drain(&mut sender_in, &mut down_buf).await;
-                (*withheld, *sender_closed) = ((n - before) as u64 + rest.0, rest.1);
+                (*withheld, *sender_closed) =
+                    drain(&mut sender_in, &mut down_buf, (n - before) as u64).await;
                 let _ = sender_out.shutdown().await;
                 return Ok(());
             }
@@ -294,8 +301,8 @@ async fn relay(
                     Direction::ToClient => (client, server),
                 };
                 reset(receiver);
-                let rest = drain(&mut sender, &mut down_buf).await;
-                (*withheld, *sender_closed) = ((n - before) as u64 + rest.0, rest.1);
+                (*withheld, *sender_closed) =
+                    drain(&mut sender, &mut down_buf, (n - before) as u64).await;
                 reset(sender);
                 return Ok(());
             }
@@ -304,18 +311,23 @@ async fn relay(
     Ok(())
 }
 
-/// Reads `from` to its end or for at most [`DRAIN`]: the bytes read, and whether it ended
+/// Reads `from`, which has sent `withheld` bytes since the fault, to its end, for at most
+/// [`DRAIN`] and until it passes [`DRAIN_BYTES`]: all it has withheld, and whether it ended
 /// (an error is not an end: what it would still have sent is unknown).
-async fn drain<R: AsyncReadExt + Unpin>(from: &mut R, buf: &mut [u8]) -> (u64, bool) {
+async fn drain<R: AsyncReadExt + Unpin>(
+    from: &mut R,
+    buf: &mut [u8],
+    mut withheld: u64,
+) -> (u64, bool) {
     let deadline = tokio::time::Instant::now() + DRAIN;
-    let mut read = 0u64;
-    loop {
+    while withheld <= DRAIN_BYTES {
         match tokio::time::timeout_at(deadline, from.read(buf)).await {
-            Ok(Ok(0)) => return (read, true),
-            Ok(Ok(n)) => read += n as u64,
-            Ok(Err(_)) | Err(_) => return (read, false),
+            Ok(Ok(0)) => return (withheld, true),
+            Ok(Ok(n)) => withheld += n as u64,
+            Ok(Err(_)) | Err(_) => break,
         }
     }
+    (withheld, false)
 }
 
 fn reset(stream: TcpStream) {

@@ -169,5 +169,24 @@ fn a_cut_or_reset_records_what_the_sender_still_sent_and_whether_it_had_finished
             .unwrap();
         assert!(t.fired, "{fault:?}");
         assert_eq!((t.withheld, t.sender_closed), (0, false), "{fault:?}");
+
+        // One with much more to send is let go once it has passed DRAIN_BYTES, closed or not.
+        let p = FaultProxy::start_local(byte_server(1_000_000)).unwrap();
+        p.push(Some(FaultPlan {
+            direction: Direction::ToClient,
+            at_byte: 1_000,
+            fault,
+        }));
+        fetch(&p);
+        let t = rt
+            .block_on(p.traffic_of(0, Duration::from_secs(10)))
+            .unwrap();
+        assert!(t.fired, "{fault:?}");
+        assert!(!t.sender_closed, "{fault:?}");
+        assert!(
+            t.withheld > e2e::fault_proxy::DRAIN_BYTES && t.withheld < 1_000_000 - 1_000,
+            "{fault:?}: {}",
+            t.withheld
+        );
     }
 }
