@@ -6,10 +6,13 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use e2e::fault_proxy::{DRAIN_BYTES, Traffic};
 use e2e::{Direction, Fault, FaultPlan, FaultProxy};
 
-/// A server that sends `n` bytes (0, 1, 2, … mod 251) to each connection after reading one byte.
-fn byte_server(n: usize) -> SocketAddr {
+/// A server that, for each connection, reads one byte, sends `n` bytes (0, 1, 2, … mod 251),
+/// and then closes if `then_wait` is false, or waits for the client to close: in the middle of
+/// a session, a server closes only when told.
+fn server(n: usize, then_wait: bool) -> SocketAddr {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = l.local_addr().unwrap();
     thread::spawn(move || {
@@ -22,10 +25,18 @@ fn byte_server(n: usize) -> SocketAddr {
                 }
                 let data: Vec<u8> = (0..n).map(|i| (i % 251) as u8).collect();
                 let _ = s.write_all(&data);
+                if then_wait {
+                    let _ = std::io::copy(&mut s, &mut std::io::sink());
+                }
             });
         }
     });
     addr
+}
+
+/// [`server`] closing when it has sent its bytes.
+fn byte_server(n: usize) -> SocketAddr {
+    server(n, false)
 }
 
 fn fetch(proxy: &FaultProxy) -> (Vec<u8>, Option<ErrorKind>) {
@@ -115,76 +126,42 @@ fn a_fault_on_the_client_direction_fires_on_commands() {
     assert_eq!(p.fired(), 1);
 }
 
-/// A server that sends `n` bytes after reading one, then waits for the client to close: in the
-/// middle of a session, it closes only when told.
-fn waiting_server(n: usize) -> SocketAddr {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = l.local_addr().unwrap();
-    thread::spawn(move || {
-        for s in l.incoming() {
-            let Ok(mut s) = s else { continue };
-            thread::spawn(move || {
-                let mut one = [0u8; 1];
-                if s.read_exact(&mut one).is_err() {
-                    return;
-                }
-                let _ = s.write_all(&vec![7u8; n]);
-                let _ = std::io::copy(&mut s, &mut std::io::sink());
-            });
-        }
-    });
-    addr
+/// One connection to `to` through a proxy that applies `fault` to the server's bytes at
+/// `at_byte`: how many bytes the client got, and the connection's record.
+fn faulted(to: SocketAddr, at_byte: u64, fault: Fault) -> (usize, Traffic) {
+    let p = FaultProxy::start_local(to).unwrap();
+    p.push(Some(FaultPlan {
+        direction: Direction::ToClient,
+        at_byte,
+        fault,
+    }));
+    let (got, _) = fetch(&p);
+    let t = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(p.traffic_of(0, Duration::from_secs(10)))
+        .unwrap();
+    assert!(t.fired, "{fault:?}");
+    (got.len(), t)
 }
 
 #[test]
 fn a_cut_or_reset_records_what_the_sender_still_sent_and_whether_it_had_finished() {
-    let rt = tokio::runtime::Runtime::new().unwrap();
     for fault in [Fault::Cut, Fault::Reset] {
         // A server that ends on its own: all it sent from the offset on, and that it closed.
-        let p = FaultProxy::start_local(byte_server(100_000)).unwrap();
-        p.push(Some(FaultPlan {
-            direction: Direction::ToClient,
-            at_byte: 100_000 - 24,
-            fault,
-        }));
-        let (got, _) = fetch(&p);
-        assert!(got.len() <= 100_000 - 24, "{fault:?}: {}", got.len());
-        let t = rt
-            .block_on(p.traffic_of(0, Duration::from_secs(10)))
-            .unwrap();
-        assert!(t.fired, "{fault:?}");
+        let (got, t) = faulted(byte_server(100_000), 100_000 - 24, fault);
+        assert!(got <= 100_000 - 24, "{fault:?}: {got}");
         assert_eq!((t.withheld, t.sender_closed), (24, true), "{fault:?}");
 
         // A server in the middle of its session is not taken for one that finished.
-        let p = FaultProxy::start_local(waiting_server(1_000)).unwrap();
-        p.push(Some(FaultPlan {
-            direction: Direction::ToClient,
-            at_byte: 1_000,
-            fault,
-        }));
-        let (got, _) = fetch(&p);
-        assert!(got.len() <= 1_000, "{fault:?}: {}", got.len());
-        let t = rt
-            .block_on(p.traffic_of(0, Duration::from_secs(10)))
-            .unwrap();
-        assert!(t.fired, "{fault:?}");
+        let (got, t) = faulted(server(1_000, true), 1_000, fault);
+        assert!(got <= 1_000, "{fault:?}: {got}");
         assert_eq!((t.withheld, t.sender_closed), (0, false), "{fault:?}");
 
         // One with much more to send is let go once it has passed DRAIN_BYTES, closed or not.
-        let p = FaultProxy::start_local(byte_server(1_000_000)).unwrap();
-        p.push(Some(FaultPlan {
-            direction: Direction::ToClient,
-            at_byte: 1_000,
-            fault,
-        }));
-        fetch(&p);
-        let t = rt
-            .block_on(p.traffic_of(0, Duration::from_secs(10)))
-            .unwrap();
-        assert!(t.fired, "{fault:?}");
+        let (_, t) = faulted(byte_server(1_000_000), 1_000, fault);
         assert!(!t.sender_closed, "{fault:?}");
         assert!(
-            t.withheld > e2e::fault_proxy::DRAIN_BYTES && t.withheld < 1_000_000 - 1_000,
+            t.withheld > DRAIN_BYTES && t.withheld < 1_000_000 - 1_000,
             "{fault:?}: {}",
             t.withheld
         );
