@@ -1098,6 +1098,9 @@ struct FuzzRun {
     findings: Vec<String>,
     /// Why the target did not run to the end without a finding (build failure and the like).
     error: Option<String>,
+    /// The fuzzer was stopped early by SIGINT (libFuzzer then prints its statistics and exits
+    /// with its own code): its figures are real, and it is neither a finding nor an error.
+    interrupted: bool,
 }
 
 /// `cargo xtask fuzz [SECONDS]`: every target of every fuzz crate in turn for SECONDS each
@@ -1189,6 +1192,7 @@ fn fuzz(root: &Path, args: &[String]) -> Result {
             .map_or_else(|| "?".to_owned(), |e| format!("{:.0}", e as f64 / r.secs));
         let outcome = match (&r.error, r.findings.len()) {
             (Some(e), 0) => format!("ERROR: {e}"),
+            (_, 0) if r.interrupted => "0 (stopped early by SIGINT)".to_owned(),
             (_, 0) => "0".to_owned(),
             (_, n) => format!("{n}: {}", r.findings.join(", ")),
         };
@@ -1262,6 +1266,7 @@ fn fuzz_target(
         cov: None,
         findings: Vec::new(),
         error: None,
+        interrupted: false,
     };
     let work = dir.join("target").join("xtask-corpus").join(target);
     let seeds = dir.join("corpus").join(target);
@@ -1357,6 +1362,9 @@ fn fuzz_target(
             if let Some((_, path)) = line.split_once("Test unit written to ") {
                 run.findings.push(path.trim().to_owned());
             }
+            if line.contains("libFuzzer: run interrupted") {
+                run.interrupted = true;
+            }
             if !line.is_empty() {
                 last = line;
             }
@@ -1366,6 +1374,7 @@ fn fuzz_target(
     run.secs = started.unwrap_or(t).elapsed().as_secs_f64();
     match status {
         Ok(s) if s.success() => {}
+        Ok(_) if run.interrupted && run.findings.is_empty() => {}
         Ok(s) if run.findings.is_empty() => {
             run.error = Some(format!("cargo fuzz exited with {s}: {last}"));
         }
