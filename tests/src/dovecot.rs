@@ -521,6 +521,27 @@ impl Dovecot {
             .collect()
     }
 
+    /// Waits (up to 10 s) for Dovecot to log the end of a POP3 session of user `name` after the
+    /// first `before` ones ([`Dovecot::pop3_disconnects`]), and returns that line. Once it is
+    /// logged, whatever the session's end did to the Maildir (QUIT's deletions) is done: what
+    /// a test checks after it is not a race with the server.
+    pub async fn session_end(&self, name: &str, before: usize) -> Result<String, String> {
+        let start = Instant::now();
+        loop {
+            let lines = self.pop3_disconnects(name);
+            if let Some(l) = lines.get(before) {
+                return Ok(l.clone());
+            }
+            if start.elapsed() > Duration::from_secs(10) {
+                return Err(format!(
+                    "Dovecot logged no end of session {} of {name} (it logged {lines:?})",
+                    before + 1
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// The messages currently in the user's Maildir (`new/` + `cur/`), e.g. to check DELE.
     pub fn stored_message_count(&self, name: &str) -> io::Result<usize> {
         let md = self.maildir(name);

@@ -86,6 +86,7 @@ async fn dot_and_status_lookalike_lines_survive_the_round_trip() {
     let d = start(&[("edgy", Mailbox::new(20).edge_cases(true))]);
     let mut s = logged_in(&d, "edgy").await;
     let got = fetch_all(&mut s).await;
+    assert_eq!(got.len(), 20, "every message came back");
     for (i, body) in got.iter().enumerate() {
         assert_eq!(*body, d.expected_bytes("edgy", i), "message {}", i + 1);
     }
@@ -135,7 +136,9 @@ async fn every_login_method_dovecot_offers_works() {
         assert_eq!(fetch_all(&mut s).await.len(), 2);
         s.quit().await.unwrap();
     }
-    if d.oauth2_enabled() {
+    // The harness configures OAuth 2.0 by default: this half must not be skipped silently.
+    assert!(d.oauth2_enabled(), "Dovecot was started without OAuth 2.0");
+    {
         let token = d.user("multi").oauth_token.clone();
         methods.clear();
         for m in [Mechanism::OAuthBearer, Mechanism::XOAuth2] {
@@ -210,7 +213,11 @@ async fn deleted_messages_are_gone_after_quit_and_kept_without_it() {
             .dele(MsgNum::new(1).unwrap());
         s.wait_for_handle(h).await.unwrap();
     }
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let end = d.session_end("del", 0).await.unwrap();
+    assert!(
+        !end.contains("Logged out"),
+        "the session ended without QUIT: {end}"
+    );
     assert_eq!(d.remaining_messages("del").unwrap(), [1, 2, 3, 4, 5]);
     let mut s = logged_in(&d, "del").await;
     for n in [2, 4] {

@@ -160,8 +160,10 @@ async fn greeting_user_pass_capa_stat() {
     c.ok("QUIT").await;
 }
 
+/// The harness turns Dovecot's authentication failure delay off (2 s by default), or every
+/// test of a refused login would wait for it: a wrong password is refused at once.
 #[tokio::test]
-async fn wrong_password_is_rejected() {
+async fn wrong_password_is_refused_without_the_failure_delay() {
     let d = Dovecot::start_async(opts_alice(1)).await.unwrap();
     let mut c = connect(d.plain_addr()).await;
     c.line().await;
@@ -238,12 +240,10 @@ async fn cur_folder_and_crlf_files() {
 }
 
 #[tokio::test]
-async fn thousand_messages() {
-    let t = Instant::now();
+async fn a_thousand_message_mailbox_is_listed_and_served_byte_exact() {
     let d = Dovecot::start_async(DovecotOptions::new().user("bench", "pw", Mailbox::new(1000)))
         .await
         .unwrap();
-    let started = t.elapsed();
     let mut c = login(&d, "bench").await;
     let stat = c.ok("STAT").await;
     assert!(stat.starts_with("+OK 1000 "), "{stat}");
@@ -256,7 +256,6 @@ async fn thousand_messages() {
             i + 1
         );
     }
-    assert!(started < Duration::from_secs(30), "start took {started:?}");
 }
 
 #[tokio::test]

@@ -131,6 +131,10 @@ async fn steps(ui: &InboxPage, page_url: &str, d: &Dovecot) -> R {
         .and_then(|body| body.split_whitespace().find(|w| w.len() > 6))
         .unwrap_or_default()
         .to_owned();
+    ensure(
+        !word.is_empty(),
+        "the last message's body has a word of 7 letters or more to look for",
+    )?;
     let shown = ui
         .wait(
             "the message body rendered by the reading module (in its sandboxed frame)",

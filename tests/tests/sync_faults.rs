@@ -403,20 +403,7 @@ impl Stack {
     /// Waits for Dovecot to log the end of a session of USER after the first `before` ones;
     /// returns that line.
     async fn next_disconnect(&self, before: usize) -> Result<String, String> {
-        let start = Instant::now();
-        loop {
-            let lines = self.d.pop3_disconnects(USER);
-            if let Some(l) = lines.get(before) {
-                return Ok(l.clone());
-            }
-            if start.elapsed() > Duration::from_secs(10) {
-                return Err(format!(
-                    "Dovecot logged no end of session {} of {USER} (it logged {lines:?})",
-                    before + 1
-                ));
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        self.d.session_end(USER, before).await
     }
 }
 

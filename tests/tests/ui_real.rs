@@ -162,6 +162,10 @@ async fn scenario(
         .unwrap_or_default()
         .to_owned();
     ensure(
+        !subj_line.trim().is_empty(),
+        "message 11 of the mailbox has a subject to look for",
+    )?;
+    ensure(
         subject
             .as_str()
             .is_some_and(|s| s.contains(subj_line.trim())),

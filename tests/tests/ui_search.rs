@@ -178,6 +178,12 @@ fn query_parser_and_index_in_node_find_what_each_query_asks_for() {
         "a wiped account has no results"
     );
     assert_eq!(v["brokenObserver"], json!([1, ["m1"]]), "the commit stands");
+    assert_eq!(
+        v["noMime"],
+        json!(["settled", 3, ["m1"], []]),
+        "without the reading module the index settles, finds headers (m1's subject), and no \
+         body (m1's text): the three messages kept whole wait"
+    );
 }
 
 // ---------------------------------------------------------------------------- browsers

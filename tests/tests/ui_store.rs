@@ -878,6 +878,7 @@ async fn kiosk_leaves_nothing_behind(ui: &Ui, d: &Dovecot, query: &str) -> R {
         "no database while a message is marked",
     )?;
     // No activity: the countdown shows, then the session ends by itself.
+    let sessions_ended = d.pop3_disconnects(user).len();
     ui.wait(
         "the idle countdown",
         "!r.querySelector('.kiosk-countdown').hidden && r.querySelector('.kiosk-countdown').textContent",
@@ -891,8 +892,13 @@ async fn kiosk_leaves_nothing_behind(ui: &Ui, d: &Dovecot, query: &str) -> R {
         40,
     )
     .await?;
-    // Dovecot applies DELE only at QUIT, and logs the session's end; give it a moment.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Dovecot applies DELE only at QUIT; once it has logged the session's end, whatever that
+    // end did is done.
+    let end = d.session_end(user, sessions_ended).await?;
+    ensure(
+        end.contains("del=0/"),
+        format!("the session's end deleted: {end}"),
+    )?;
     ensure(
         d.stored_message_count(user).map_err(|e| e.to_string())? == 3,
         format!(

@@ -315,7 +315,7 @@ async fn a_file_the_browser_has_is_answered_304_without_a_body() {
 }
 
 #[tokio::test]
-async fn a_changed_file_gets_a_new_etag_and_its_new_body() {
+async fn with_web_reload_a_changed_file_gets_a_new_etag_and_its_new_body() {
     let dir = std::env::temp_dir().join(format!("pop3-bridge-etag-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("index.html"), "first").unwrap();

@@ -516,7 +516,7 @@ async fn a_bad_config_on_reload_is_refused_and_the_running_one_stays() {
 }
 
 #[tokio::test]
-async fn settings_that_need_a_restart_keep_their_running_values() {
+async fn a_session_limit_that_needs_a_restart_keeps_its_running_value_on_reload() {
     let mut c = plain_cfg();
     c.limits.max_sessions_per_ip = 2;
     let (b, _) = bridge(c.clone()).await;
