@@ -1482,6 +1482,25 @@ async fn a_message_read_while_signing_in_stays_open(kind: BrowserKind) {
         ensure(
             marked == json!(subject),
             format!("Delete marked the message read, {subject:?}: {marked}"),
+        )?;
+        // And finishing the session deletes that message on the server, not another.
+        let number: usize = subject
+            .strip_prefix("Test message ")
+            .and_then(|r| r.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .ok_or_else(|| format!("no message number in {subject:?}"))?;
+        let ended = s.d.pop3_disconnects(user).len();
+        ui.click("button.logout").await?;
+        ui.confirm().await?;
+        let end = s.d.session_end(user, ended).await?;
+        ensure(
+            end.contains("del=1/"),
+            format!("QUIT deleted one message: {end}"),
+        )?;
+        let left = s.d.remaining_messages(user).map_err(|e| e.to_string())?;
+        ensure(
+            left.len() == 2 && !left.contains(&number),
+            format!("message {number} ({subject:?}) is the one deleted: {left:?} remain"),
         )
     }
     .await;
