@@ -238,7 +238,7 @@ async fn token_in_the_request_message_is_checked_before_connecting() {
 }
 
 #[tokio::test]
-async fn shared_secret_token_mode() {
+async fn a_wrong_shared_secret_is_refused_and_the_right_one_opens_a_session() {
     // The shared secret goes in the connect request only (never the URL: tests/tokens.rs).
     let (b, _) = bridge(token_cfg(TokenMode::Shared)).await;
     let mut req = target();
