@@ -71,17 +71,26 @@ fn a_connection_made_before_the_bridge_runs_is_served_on_the_inherited_socket() 
     let mut conn = connect_when_listening(addr, &mut activator.0);
     // The request is written before the bridge can have started: only the activator existed
     // when the connection was made, and it starts the bridge in reaction to it.
-    conn.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
-        .unwrap();
+    let wrote =
+        conn.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
     // Against a hang if the bridge never accepts (the test then fails, it does not wait on).
     conn.set_read_timeout(Some(Duration::from_secs(60)))
         .unwrap();
     let mut answer = String::new();
     let read = conn.read_to_string(&mut answer);
-    assert!(
-        answer.starts_with("HTTP/1.1 200"),
-        "no answer from the bridge on the inherited socket ({read:?}): {answer:?}"
-    );
+    if !answer.starts_with("HTTP/1.1 200") {
+        // What the activator and the bridge said tells why (once, a CI run saw the
+        // connection reset at the write, with nothing else to go on).
+        let _ = activator.0.kill();
+        let mut said = String::new();
+        if let Some(mut e) = activator.0.stderr.take() {
+            let _ = e.read_to_string(&mut said);
+        }
+        panic!(
+            "no answer from the bridge on the inherited socket (write {wrote:?}, read \
+             {read:?}): {answer:?}; the activator and the bridge said: {said}"
+        );
+    }
     // It serves on the inherited socket and did not bind its own `--listen`.
     assert!(
         TcpStream::connect(("127.0.0.1", other)).is_err(),
