@@ -399,12 +399,6 @@ impl Stack {
             closed_ms: ms("closedMs"),
         })
     }
-
-    /// Waits for Dovecot to log the end of a session of USER after the first `before` ones;
-    /// returns that line.
-    async fn next_disconnect(&self, before: usize) -> Result<String, String> {
-        self.d.session_end(USER, before).await
-    }
 }
 
 /// The run's mishap, drawn from the clean sync's measurements. A deleting policy's sync also
@@ -767,7 +761,7 @@ async fn full_disk_and_lock(stack: &Stack) -> Result<(), String> {
     let logouts = stack.d.pop3_disconnects(USER).len();
     let first = stack.sync(&opts).await?;
     // The server's own words first: the session ended with QUIT and deleted nothing.
-    let logout = stack.next_disconnect(logouts).await?;
+    let logout = stack.d.session_end(USER, logouts).await?;
     if !logout.starts_with("Disconnected: Logged out") || !logout.contains("del=0/6,") {
         return Err(format!(
             "after the full disk and QUIT, Dovecot must say it deleted nothing: {logout:?} \
@@ -886,7 +880,7 @@ async fn full_disk_and_lock(stack: &Stack) -> Result<(), String> {
     if last["ok"] != Json::Bool(true) {
         return Err(format!("the sync after the full disk failed: {last}"));
     }
-    let logout = stack.next_disconnect(logouts).await?;
+    let logout = stack.d.session_end(USER, logouts).await?;
     if !logout.starts_with("Disconnected: Logged out") || !logout.contains("del=6/6,") {
         return Err(format!(
             "the last sync deleted all six, and Dovecot must say so: {logout:?}"
