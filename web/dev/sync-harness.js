@@ -69,9 +69,23 @@ async function sync(o) {
   const mark = () => Math.round(performance.now() - t0);
   phase = 'connecting';
   reloading = false;
+  // The longest this page's thread went without running a 50 ms heartbeat during the sync. A
+  // client whose thread did not run cannot notice silence: sync_faults.rs tells a stall the
+  // page slept through from a timeout that failed to fire.
+  let lastBeat = t0;
+  let maxGapMs = 0;
+  const beat = () => {
+    const now = performance.now();
+    maxGapMs = Math.max(maxGapMs, now - lastBeat);
+    lastBeat = now;
+  };
+  const heartbeat = setInterval(beat, 50);
   try {
-    return { ...(await syncOnce(o, times, mark)), ...times };
+    const r = await syncOnce(o, times, mark);
+    beat();
+    return { ...r, ...times, maxGapMs: Math.round(maxGapMs) };
   } finally {
+    clearInterval(heartbeat);
     phase = 'idle';
     // A reload that was asked for happens, even if its point never came (the test sees `idle`).
     if (o.reloadAt != null && !reloading) location.reload();
