@@ -248,7 +248,7 @@ pub(crate) struct Inner {
     closed_behind_tls: Option<(u16, String)>,
     /// The bridge token of a request that preferred end to end, until its answer: an older
     /// bridge refuses that request, and it is asked again without (`again_without_end_to_end`).
-    retry_token: Option<Option<String>>,
+    retry_token: Option<Option<Secret<String>>>,
     login_handle: Option<Handle>,
     /// A direct STLS upgrade is under way (between the `+OK` and the handshake's end).
     upgrading: bool,
@@ -314,21 +314,8 @@ impl Inner {
         match ev {
             LinkEvent::Open => {
                 let end_to_end = self.end_to_end_asked();
-                let token = self.opts.token.take();
-                // With "prefer", a bridge older than relay mode refuses the request as
-                // `bad_request` (unknown field): the same request goes again without it, so
-                // the token is kept until the answer.
-                if end_to_end == Some(WireEndToEnd::Prefer) {
-                    self.retry_token = Some(token.clone());
-                }
-                let req = ConnectRequest {
-                    host: self.opts.host.clone(),
-                    port: self.opts.port,
-                    security: self.opts.security,
-                    // Sent once; not kept in this session afterwards.
-                    token,
-                    end_to_end,
-                };
+                let (req, retry) = connect_request(&mut self.opts, end_to_end);
+                self.retry_token = retry;
                 let json = js_sys::JSON::stringify(&to_js(&req))
                     .ok()
                     .and_then(|s| s.as_string())
@@ -453,9 +440,9 @@ impl Inner {
     /// relay mode, which does not know the field. Asks once more without it, on a new
     /// WebSocket (dropping the old one detaches its handlers); TLS is then the bridge's, and
     /// `endToEnd` says so.
-    fn again_without_end_to_end(&mut self, token: Option<String>) {
+    fn again_without_end_to_end(&mut self, token: Option<Secret<String>>) {
         self.tls_loader = None;
-        self.opts.token = token;
+        self.opts.token = token.map(Secret::into_inner);
         let Some(url) = self.opts.bridge_url.clone() else {
             return self.fail(Pop3Error::new(Code::Protocol, "No bridge to ask again."));
         };
@@ -1410,6 +1397,26 @@ impl std::fmt::Debug for Session {
     }
 }
 
+/// The request for a link that just opened. The bridge token leaves the options here: it is
+/// sent once and not kept in the session, except (returned second, redacted) until the
+/// bridge's answer when the request prefers end to end: a bridge older than relay mode refuses
+/// that as `bad_request` (unknown field), and the same request then goes again without it.
+fn connect_request(
+    opts: &mut ConnectOptions,
+    end_to_end: Option<WireEndToEnd>,
+) -> (ConnectRequest, Option<Option<Secret<String>>>) {
+    let token = opts.token.take();
+    let retry = (end_to_end == Some(WireEndToEnd::Prefer)).then(|| token.clone().map(Secret::new));
+    let req = ConnectRequest {
+        host: opts.host.clone(),
+        port: opts.port,
+        security: opts.security,
+        token,
+        end_to_end,
+    };
+    (req, retry)
+}
+
 /// Opens a session: WebSocket to the bridge, target request, greeting, login (or, with
 /// `direct`, the runtime's socket to the server, STLS when asked, greeting, login). Resolves
 /// when logged in and the post-login capabilities are known.
@@ -2040,6 +2047,50 @@ mod tests {
             matches!(events.last(), Some(Event::LoggedIn { .. })),
             "{events:?}"
         );
+    }
+
+    /// The bridge access token goes out in the connect request and leaves the options with it;
+    /// only a request that prefers end to end keeps it, redacted, for the one retry an older
+    /// bridge may need, and nothing this session shows holds it.
+    #[test]
+    fn the_bridge_token_leaves_the_options_with_the_connect_request() {
+        const BRIDGE_TOKEN: &str = "bridge-Sekr1t-token";
+        let cases = [
+            (Some(WireEndToEnd::Prefer), true),
+            (Some(WireEndToEnd::Require), false),
+            (None, false),
+        ];
+        for (end_to_end, kept) in cases {
+            let mut opts = ConnectOptions {
+                token: Some(BRIDGE_TOKEN.into()),
+                ..options(Some(PASSWORD), None)
+            };
+            let (req, retry) = connect_request(&mut opts, end_to_end);
+            assert_eq!(req.token.as_deref(), Some(BRIDGE_TOKEN), "{end_to_end:?}");
+            assert_eq!(req.end_to_end, end_to_end);
+            assert_eq!(
+                opts.token, None,
+                "{end_to_end:?}: the options keep the token"
+            );
+            let retry_token = retry.clone().flatten().map(Secret::into_inner);
+            assert_eq!(
+                retry_token.as_deref(),
+                kept.then_some(BRIDGE_TOKEN),
+                "{end_to_end:?}"
+            );
+            for shown in [
+                format!("{opts:?}"),
+                format!("{req:?}"),
+                format!("{retry:?}"),
+            ] {
+                assert!(!shown.contains(BRIDGE_TOKEN), "{end_to_end:?}: {shown}");
+            }
+        }
+        // Without a token, none is sent or kept.
+        let mut opts = options(Some(PASSWORD), None);
+        let (req, retry) = connect_request(&mut opts, Some(WireEndToEnd::Prefer));
+        assert_eq!(req.token, None);
+        assert!(matches!(retry, Some(None)), "{retry:?}");
     }
 
     #[test]
