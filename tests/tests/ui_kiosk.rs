@@ -138,6 +138,17 @@ impl Ui {
     /// Signed out: Refresh (clicked from script: it is hidden once signed out) signs nobody
     /// in, and the sign-in screen shows with an empty status line and password field.
     async fn signed_out(&self, d: &Dovecot, what: &str) -> R {
+        // The wipe itself shows the sign-in screen and leaves no trace of the user, before
+        // anyone touches the page. (Refresh alone would not tell: since the password is kept
+        // only for the login, Refresh asks for it again even without a wipe.)
+        self.wait(
+            &format!("the sign-in screen after {what}"),
+            "!r.querySelector('.login').hidden && r.querySelector('.inbox').hidden",
+            15,
+        )
+        .await
+        .map_err(|e| format!("after {what}: {e}"))?;
+        self.no_traces(what).await?;
         // Let the page's own handlers finish (pagehide, reinsertion, a bfcache restore).
         tokio::time::sleep(Duration::from_millis(500)).await;
         let before = logins(d);
@@ -151,21 +162,20 @@ impl Ui {
                 "after {what}, Refresh signed the previous user in again: {before} -> {after} POP3 logins"
             ),
         )?;
-        self.wait(
-            &format!("the sign-in screen after {what}"),
-            "!r.querySelector('.login').hidden && r.querySelector('.inbox').hidden",
-            15,
-        )
-        .await
-        .map_err(|e| format!("after {what}: {e}"))?;
+        self.no_traces(&format!("{what} and Refresh")).await
+    }
+
+    /// Nothing of the user shows: no status line, password, rows or idle countdown.
+    async fn no_traces(&self, what: &str) -> R {
         let state = self
-            .eval("({ status: r.querySelector('.statusline').textContent, password: r.querySelector('input[name=password]').value, rows: r.querySelectorAll('.row').length, countdown: r.querySelector('.kiosk-countdown').hidden })")
+            .eval("({ status: r.querySelector('.statusline').textContent, password: r.querySelector('input[name=password]').value, rows: r.querySelectorAll('.row').length, countdown: r.querySelector('.kiosk-countdown').hidden, signIn: !r.querySelector('.login').hidden })")
             .await?;
         ensure(
             state["status"] == ""
                 && state["password"] == ""
                 && state["rows"] == 0
-                && state["countdown"] == true,
+                && state["countdown"] == true
+                && state["signIn"] == true,
             format!("after {what}, traces of the user remain: {state}"),
         )
     }
@@ -369,7 +379,8 @@ async fn no_saved_password_and_save_warning(ui: &Ui, s: &Stack) -> R {
     )
 }
 
-/// 1: page hide, removal and reinsertion, navigation away and back: each signs out.
+/// 1: page hide, removal and reinsertion, a restore from the back/forward cache without page
+/// hide, navigation away and back: each signs out.
 async fn every_wipe_signs_out(ui: &Ui, s: &Stack) -> R {
     let port = s.d.tls_port();
     let page = format!("http://{}/index.html", s.kiosk);
@@ -385,6 +396,17 @@ async fn every_wipe_signs_out(ui: &Ui, s: &Stack) -> R {
         .await?;
     ui.signed_out(&s.d, "removing and inserting the element")
         .await?;
+
+    // A page restored from the back/forward cache by a browser that did not send pagehide
+    // first: the restore alone signs out.
+    ui.login(port).await?;
+    ui.eval("(window.dispatchEvent(new PageTransitionEvent('pageshow', { persisted: true })), 1)")
+        .await?;
+    ui.signed_out(
+        &s.d,
+        "a pageshow restoring the page from the back/forward cache",
+    )
+    .await?;
 
     ui.open(&page).await?;
     ui.wait_kiosk().await?;
