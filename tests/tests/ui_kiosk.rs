@@ -193,6 +193,8 @@ struct Stack {
     kiosk: SocketAddr,
     /// Kiosk bridge, idle 12 s.
     short: SocketAddr,
+    /// A bridge without kiosk mode (the page's own choice of server applies to it too).
+    plain: SocketAddr,
     /// A proxy in front of `kiosk` that answers 500 for /client-config.json.
     broken: SocketAddr,
     /// One that never answers it.
@@ -204,7 +206,13 @@ struct Stack {
 type Stops = Vec<tokio::sync::oneshot::Sender<()>>;
 type Tasks = Vec<tokio::task::JoinHandle<()>>;
 
-async fn bridge(d: &Dovecot, idle: u32, stops: &mut Stops, tasks: &mut Tasks) -> SocketAddr {
+/// A bridge serving the UI: a kiosk one with its idle time, or without kiosk mode (`None`).
+async fn bridge(
+    d: &Dovecot,
+    idle: Option<u32>,
+    stops: &mut Stops,
+    tasks: &mut Tasks,
+) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let config = Config {
@@ -213,8 +221,8 @@ async fn bridge(d: &Dovecot, idle: u32, stops: &mut Stops, tasks: &mut Tasks) ->
         allow_hosts: vec!["localhost".into()],
         allow_ports: vec![d.tls_port()],
         extra_ca: vec![d.ca_pem_path().to_path_buf()],
-        kiosk: true,
-        kiosk_idle_secs: idle,
+        kiosk: idle.is_some(),
+        kiosk_idle_secs: idle.unwrap_or(Config::default().kiosk_idle_secs),
         ..Config::default()
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -293,8 +301,9 @@ async fn stack() -> Stack {
     );
     let d = Dovecot::start(opts).expect("dovecot");
     let (mut stops, mut tasks) = (Stops::new(), Tasks::new());
-    let kiosk = bridge(&d, 300, &mut stops, &mut tasks).await;
-    let short = bridge(&d, 12, &mut stops, &mut tasks).await;
+    let kiosk = bridge(&d, Some(300), &mut stops, &mut tasks).await;
+    let short = bridge(&d, Some(12), &mut stops, &mut tasks).await;
+    let plain = bridge(&d, None, &mut stops, &mut tasks).await;
     let mut proxy = async |silent: bool| {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
@@ -311,6 +320,7 @@ async fn stack() -> Stack {
         d,
         kiosk,
         short,
+        plain,
         broken,
         silent,
         stops,
@@ -598,13 +608,23 @@ async fn config_fails_closed(ui: &Ui, s: &Stack, through: SocketAddr, shot: &str
     )
 }
 
-/// 5: a server from the page URL is shown prominently and named by Connect.
+/// 5: a server from the page URL is shown prominently and named by Connect, on a kiosk bridge
+/// and on one without kiosk mode.
 async fn server_from_url_is_confirmed(ui: &Ui, s: &Stack) -> R {
+    for (bridge, which) in [(s.kiosk, "kiosk"), (s.plain, "no kiosk")] {
+        server_from_url_on(ui, bridge)
+            .await
+            .map_err(|e| format!("{which}: {e}"))?;
+    }
+    Ok(())
+}
+
+async fn server_from_url_on(ui: &Ui, bridge: SocketAddr) -> R {
     ui.open(&format!(
-        "http://{}/index.html?server=pop.attacker.example&port=995&user=ann",
-        s.kiosk
+        "http://{bridge}/index.html?server=pop.attacker.example&port=995&user=ann"
     ))
     .await?;
+    ui.wait_form().await?;
     let v = ui
         .eval("({ server: r.querySelector('input[name=server]').value, note: [...r.querySelectorAll('.login .warning')].filter((x) => !x.hidden).map((x) => x.textContent).join(' | '), button: r.querySelector('button.connect').textContent })")
         .await?;
