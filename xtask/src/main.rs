@@ -1351,20 +1351,7 @@ fn fuzz_target(
             if started.is_none() && line.starts_with("INFO: Running with entropic") {
                 started = Some(Instant::now());
             }
-            if let Some(n) = line.strip_prefix("stat::number_of_executed_units:") {
-                run.execs = n.trim().parse().ok();
-            }
-            if line.starts_with('#')
-                && let Some(c) = line.split("cov: ").nth(1)
-            {
-                run.cov = c.split_whitespace().next().and_then(|c| c.parse().ok());
-            }
-            if let Some((_, path)) = line.split_once("Test unit written to ") {
-                run.findings.push(path.trim().to_owned());
-            }
-            if line.contains("libFuzzer: run interrupted") {
-                run.interrupted = true;
-            }
+            run.read_line(&line);
             if !line.is_empty() {
                 last = line;
             }
@@ -1372,14 +1359,129 @@ fn fuzz_target(
     }
     let status = child.wait();
     run.secs = started.unwrap_or(t).elapsed().as_secs_f64();
-    match status {
-        Ok(s) if s.success() => {}
-        Ok(_) if run.interrupted && run.findings.is_empty() => {}
-        Ok(s) if run.findings.is_empty() => {
-            run.error = Some(format!("cargo fuzz exited with {s}: {last}"));
-        }
-        Ok(_) => {}
-        Err(e) => run.error = Some(format!("cargo fuzz: {e}")),
-    }
+    run.ended(status, &last);
     run
+}
+
+impl FuzzRun {
+    /// What one line of libFuzzer's output says: the executions (its final statistics), the
+    /// coverage (the last status line), a saved failing input, a stop by SIGINT.
+    fn read_line(&mut self, line: &str) {
+        if let Some(n) = line.strip_prefix("stat::number_of_executed_units:") {
+            self.execs = n.trim().parse().ok();
+        }
+        if line.starts_with('#')
+            && let Some(c) = line.split("cov: ").nth(1)
+        {
+            self.cov = c.split_whitespace().next().and_then(|c| c.parse().ok());
+        }
+        if let Some((_, path)) = line.split_once("Test unit written to ") {
+            self.findings.push(path.trim().to_owned());
+        }
+        if line.contains("libFuzzer: run interrupted") {
+            self.interrupted = true;
+        }
+    }
+
+    /// How cargo fuzz ended (`last`: its last line that was not empty). It exits with an
+    /// error after a finding (the finding is the result) and after a SIGINT (libFuzzer's own
+    /// code, with real statistics); any other failure is an error of the run.
+    fn ended(&mut self, status: std::io::Result<std::process::ExitStatus>, last: &str) {
+        match status {
+            Ok(s) if s.success() => {}
+            Ok(_) if self.interrupted && self.findings.is_empty() => {}
+            Ok(s) if self.findings.is_empty() => {
+                self.error = Some(format!("cargo fuzz exited with {s}: {last}"));
+            }
+            Ok(_) => {}
+            Err(e) => self.error = Some(format!("cargo fuzz: {e}")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FuzzRun;
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::ExitStatus;
+
+    fn run() -> FuzzRun {
+        FuzzRun {
+            krate: "client-wasm/pop3-mime/fuzz".into(),
+            target: "sanitize_html".into(),
+            secs: 0.0,
+            execs: None,
+            cov: None,
+            findings: Vec::new(),
+            error: None,
+            interrupted: false,
+        }
+    }
+
+    /// A process's exit status with `code` (what cargo fuzz passes on from libFuzzer).
+    fn exited(code: i32) -> std::io::Result<ExitStatus> {
+        Ok(ExitStatus::from_raw(code << 8))
+    }
+
+    fn read(lines: &str) -> (FuzzRun, String) {
+        let mut r = run();
+        let mut last = String::new();
+        for line in lines.lines() {
+            r.read_line(line);
+            if !line.is_empty() {
+                last = line.to_owned();
+            }
+        }
+        (r, last)
+    }
+
+    // What libFuzzer printed in this project's runs (an INITED line, the last status line, a
+    // stop by SIGINT and the final statistics; a saved crash).
+    const STARTED: &str = "#68496\tINITED cov: 12248 ft: 79809 corp: 11472/13951Kb exec/s: 232 rss: 62Mb\n\
+        #262144\tpulse  cov: 12243 ft: 79744 corp: 11755/14686Kb lim: 4096 exec/s: 426 rss: 83Mb\n";
+    const STOPPED: &str = "==8314== libFuzzer: run interrupted; exiting\n\
+        stat::number_of_executed_units: 289052\n\
+        stat::average_exec_per_sec:     417\n\
+        stat::new_units_added:          2348\n\n\
+        Error: Fuzz target exited with exit status: 72\n";
+    const CRASHED: &str = "==77== ERROR: libFuzzer: deadly signal\n\
+        artifact_prefix='fuzz/artifacts/sanitize_html/'; Test unit written to fuzz/artifacts/sanitize_html/crash-0a1b\n\
+        stat::number_of_executed_units: 6533\n";
+
+    #[test]
+    fn a_run_stopped_by_sigint_keeps_its_figures_and_is_not_an_error() {
+        let (mut r, last) = read(&format!("{STARTED}{STOPPED}"));
+        r.ended(exited(1), &last);
+        assert_eq!((r.execs, r.cov), (Some(289_052), Some(12_243)));
+        assert!(r.interrupted && r.findings.is_empty());
+        assert_eq!(r.error, None);
+    }
+
+    #[test]
+    fn a_saved_failing_input_is_a_finding_with_its_path() {
+        let (mut r, last) = read(&format!("{STARTED}{CRASHED}"));
+        r.ended(exited(1), &last);
+        assert_eq!(r.findings, ["fuzz/artifacts/sanitize_html/crash-0a1b"]);
+        assert_eq!((r.execs, r.error), (Some(6_533), None));
+        assert!(!r.interrupted);
+    }
+
+    #[test]
+    fn a_failure_without_a_finding_or_a_sigint_is_an_error_naming_the_last_line() {
+        let (mut r, last) = read("error: could not compile `pop3-mime`\n\n");
+        r.ended(exited(101), &last);
+        let e = r.error.expect("an error");
+        assert!(e.contains("could not compile"), "{e}");
+        assert_eq!((r.execs, r.cov), (None, None));
+    }
+
+    #[test]
+    fn a_run_that_ends_by_itself_counts_its_executions() {
+        let (mut r, last) = read(&format!(
+            "{STARTED}Done 10000000 runs in 519 second(s)\nstat::number_of_executed_units: 10000000\n"
+        ));
+        r.ended(exited(0), &last);
+        assert_eq!((r.execs, r.error), (Some(10_000_000), None));
+        assert!(!r.interrupted && r.findings.is_empty());
+    }
 }
