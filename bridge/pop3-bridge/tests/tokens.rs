@@ -215,6 +215,84 @@ fn the_secret_is_not_accepted_on_the_command_line() {
     assert!(!help.contains("--token-secret <"), "{help}");
 }
 
+/// The documentation shows no secret where `ps` or a shell history would keep it: no flag
+/// that takes the token secret or the metrics token itself, and no assignment of either to its
+/// environment variable. It names the files, the credentials and the variables only (issue
+/// #11). Reads the README files, `docs/`, the packaging and the sample configuration, and
+/// the bridge's `--help` (the man page is made from it).
+#[test]
+fn no_document_shows_a_secret_on_a_command_line() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut texts: Vec<(String, String)> = Vec::new();
+    let mut add = |p: PathBuf| {
+        let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        texts.push((p.display().to_string(), text));
+    };
+    add(root.join("README.md"));
+    add(root.join("bridge/pop3-bridge/README.md"));
+    add(root.join("bridge/pop3-bridge/bridge.sample.toml"));
+    for dir in ["docs", "packaging/systemd", "packaging/debian"] {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(root.join(dir))
+            .unwrap_or_else(|e| panic!("{dir}: {e}"))
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.is_file() && !p.extension().is_some_and(|x| x == "png"))
+            .collect();
+        files.sort();
+        files.into_iter().for_each(&mut add);
+    }
+    let help = run(&["--help"], &[]);
+    assert!(help.status.success(), "{}", stderr(&help));
+    texts.push((
+        "pop3-bridge --help".into(),
+        String::from_utf8_lossy(&help.stdout).into_owned(),
+    ));
+    assert!(texts.len() > 10, "too few documents read: {}", texts.len());
+
+    let mut shown = Vec::new();
+    let mut commands = 0;
+    for (name, text) in &texts {
+        // A command line: in a fenced block of a Markdown file, a shell prompt, a unit's
+        // ExecStart, or anything in a file that is not Markdown. Prose may name the refused
+        // flags (`--token-secret VALUE` is refused).
+        let markdown = name.ends_with(".md");
+        let mut fenced = false;
+        for (n, line) in text.lines().enumerate() {
+            if markdown && line.trim_start().starts_with("```") {
+                fenced = !fenced;
+                continue;
+            }
+            let command = !markdown
+                || fenced
+                || line.trim_start().starts_with("$ ")
+                || line.contains("ExecStart=");
+            if !command {
+                continue;
+            }
+            commands += 1;
+            for flag in ["--token-secret", "--metrics-token"] {
+                for (i, _) in line.match_indices(flag) {
+                    let rest = &line[i + flag.len()..];
+                    // `--token-secret-file` and `--metrics-token-file` name a file: fine.
+                    if rest.starts_with([' ', '=']) || rest.is_empty() {
+                        shown.push(format!("{name}:{}: {line}", n + 1));
+                    }
+                }
+            }
+            for var in ["POP3_BRIDGE_TOKEN_SECRET=", "POP3_BRIDGE_METRICS_TOKEN="] {
+                if line.contains(var) {
+                    shown.push(format!("{name}:{}: {line}", n + 1));
+                }
+            }
+        }
+    }
+    assert!(commands > 100, "too few command lines read: {commands}");
+    assert!(
+        shown.is_empty(),
+        "a secret is shown on a command line:\n{}",
+        shown.join("\n")
+    );
+}
+
 #[test]
 fn the_secret_is_read_from_the_environment() {
     let out = run(&MINT, &[("POP3_BRIDGE_TOKEN_SECRET", SECRET)]);
