@@ -235,7 +235,7 @@ fn no_document_shows_a_secret_on_a_command_line() {
         let mut files: Vec<PathBuf> = std::fs::read_dir(root.join(dir))
             .unwrap_or_else(|e| panic!("{dir}: {e}"))
             .map(|e| e.unwrap().path())
-            .filter(|p| p.is_file() && !p.extension().is_some_and(|x| x == "png"))
+            .filter(|p| p.is_file() && p.extension().is_none_or(|x| x != "png"))
             .collect();
         files.sort();
         files.into_iter().for_each(&mut add);
