@@ -1141,8 +1141,17 @@ fn fuzz(root: &Path, args: &[String]) -> Result {
     } else {
         run_cmd(Command::new(cargo()).args(["install", "cargo-fuzz"]))?;
     }
+    // Ctrl-C in a terminal reaches the fuzzer and this process alike: the fuzzer prints its
+    // statistics and stops, and this process, instead of dying with it, runs no further
+    // target and still prints the summary of what ran.
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst))
+            .map_err(|e| format!("cannot install the signal handler: {e}"))?;
+    }
     let mut runs = Vec::new();
-    for krate in FUZZ_CRATES {
+    'crates: for krate in FUZZ_CRATES {
         let dir = root.join(krate);
         let (ok, list) = fuzz_cmd(&dir).arg("list").output().map_or_else(
             |e| (false, e.to_string()),
@@ -1163,15 +1172,23 @@ fn fuzz(root: &Path, args: &[String]) -> Result {
             return Err(format!("fuzz: cannot list the targets of {krate}: {list}"));
         }
         for target in targets {
+            if stop.load(Ordering::SeqCst) {
+                println!("xtask: stopped by Ctrl-C; the remaining targets did not run");
+                break 'crates;
+            }
             if only.as_ref().is_none_or(|o| o.contains(&target)) {
-                runs.push(fuzz_target(
-                    krate,
-                    &dir,
-                    &target,
-                    secs,
-                    runs_goal,
-                    trace_compares,
-                ));
+                let run = fuzz_target(krate, &dir, &target, secs, runs_goal, trace_compares);
+                // The handler's thread may hear of a Ctrl-C a moment after the fuzzer has
+                // exited from it (seen on a loaded machine: the next target started).
+                if run.interrupted {
+                    for _ in 0..50 {
+                        if stop.load(Ordering::SeqCst) {
+                            break;
+                        }
+                        std::thread::sleep(Duration::from_millis(10));
+                    }
+                }
+                runs.push(run);
             }
         }
     }
