@@ -1275,16 +1275,7 @@ fn fuzz_target(
 ) -> FuzzRun {
     use std::io::BufRead;
     header(&format!("fuzz {krate} {target} ({secs} s)"));
-    let mut run = FuzzRun {
-        krate: krate.to_owned(),
-        target: target.to_owned(),
-        secs: 0.0,
-        execs: None,
-        cov: None,
-        findings: Vec::new(),
-        error: None,
-        interrupted: false,
-    };
+    let mut run = FuzzRun::new(krate, target);
     let work = dir.join("target").join("xtask-corpus").join(target);
     let seeds = dir.join("corpus").join(target);
     if let Err(e) = std::fs::create_dir_all(&work) {
@@ -1381,6 +1372,20 @@ fn fuzz_target(
 }
 
 impl FuzzRun {
+    /// A run that has not started: no figures yet.
+    fn new(krate: &str, target: &str) -> FuzzRun {
+        FuzzRun {
+            krate: krate.to_owned(),
+            target: target.to_owned(),
+            secs: 0.0,
+            execs: None,
+            cov: None,
+            findings: Vec::new(),
+            error: None,
+            interrupted: false,
+        }
+    }
+
     /// What one line of libFuzzer's output says: the executions (its final statistics), the
     /// coverage (the last status line), a saved failing input, a stop by SIGINT.
     fn read_line(&mut self, line: &str) {
@@ -1423,16 +1428,7 @@ mod tests {
     use std::process::ExitStatus;
 
     fn run() -> FuzzRun {
-        FuzzRun {
-            krate: "client-wasm/pop3-mime/fuzz".into(),
-            target: "sanitize_html".into(),
-            secs: 0.0,
-            execs: None,
-            cov: None,
-            findings: Vec::new(),
-            error: None,
-            interrupted: false,
-        }
+        FuzzRun::new("client-wasm/pop3-mime/fuzz", "sanitize_html")
     }
 
     /// A process's exit status with `code` (what cargo fuzz passes on from libFuzzer).
