@@ -117,12 +117,18 @@ fn echo_subprotocol(
     Ok(resp)
 }
 
-/// How many connect requests the old bridge saw with and without `end_to_end`.
+/// How many connect requests the old bridge saw with and without `end_to_end`, and the access
+/// token each carried.
 #[derive(Default)]
 struct OldBridgeCounts {
     with_end_to_end: AtomicUsize,
     without: AtomicUsize,
+    tokens: std::sync::Mutex<Vec<Option<String>>>,
 }
+
+/// The access token the wasm tests give the old bridge: the retry without `end_to_end` must
+/// carry it again, although the session drops it once its request is answered.
+const OLD_BRIDGE_TOKEN: &str = "old-bridge-access-token";
 
 /// A bridge as it was before relay mode, as far as a client can tell: it refuses a connect
 /// request with a field it does not know (`end_to_end`) as `bad_request`, and for any other
@@ -153,6 +159,8 @@ async fn old_bridge(tls_port: u16, ca: Arc<TestCa>, counts: Arc<OldBridgeCounts>
                     return;
                 };
                 let req: serde_json::Value = serde_json::from_str(req.as_str()).unwrap();
+                let token = req.get("token").and_then(|t| t.as_str()).map(str::to_owned);
+                counts.tokens.lock().unwrap().push(token);
                 if req.get("end_to_end").is_some() {
                     counts.with_end_to_end.fetch_add(1, Ordering::SeqCst);
                     let refusal = serde_json::json!({"ok": false, "error": {
@@ -270,6 +278,7 @@ async fn tls_ends_in_chromium_and_firefox_with_the_same_certificate_and_stls_che
         ("POP3_E2E_INJECTION_PORT", injection.to_string()),
         ("POP3_E2E_FIRST_MESSAGE_LEN", first_len.to_string()),
         ("POP3_E2E_OLD_BRIDGE", format!("ws://127.0.0.1:{old}/pop3")),
+        ("POP3_E2E_OLD_BRIDGE_TOKEN", OLD_BRIDGE_TOKEN.to_owned()),
         ("WASM_BINDGEN_TEST_ADDRESS", page_addr.to_string()),
     ];
     let (chromium, firefox) = tokio::task::spawn_blocking(move || {
@@ -317,6 +326,9 @@ async fn tls_ends_in_chromium_and_firefox_with_the_same_certificate_and_stls_che
     // In each browser: "prefer" asked with end_to_end, then again without; `true` only with.
     assert_eq!(counts.with_end_to_end.load(Ordering::SeqCst), 4);
     assert_eq!(counts.without.load(Ordering::SeqCst), 2);
+    // Every one of those six requests carried the token, the retries included.
+    let tokens = counts.tokens.lock().unwrap().clone();
+    assert_eq!(tokens, vec![Some(OLD_BRIDGE_TOKEN.to_owned()); 6]);
 }
 
 fn hex(bytes: &[u8]) -> String {

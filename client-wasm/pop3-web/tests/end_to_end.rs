@@ -29,6 +29,8 @@ struct Env {
     injection_port: u16,
     first_message_len: u32,
     old_bridge: &'static str,
+    /// The access token the old bridge records (and the host test checks).
+    old_bridge_token: &'static str,
 }
 
 fn port(v: &str) -> u16 {
@@ -48,6 +50,7 @@ fn env() -> Env {
         Some(injection),
         Some(first_len),
         Some(old_bridge),
+        Some(old_bridge_token),
     ) = (
         option_env!("POP3_E2E_BRIDGE"),
         option_env!("POP3_E2E_CA_PEM"),
@@ -60,6 +63,7 @@ fn env() -> Env {
         option_env!("POP3_E2E_INJECTION_PORT"),
         option_env!("POP3_E2E_FIRST_MESSAGE_LEN"),
         option_env!("POP3_E2E_OLD_BRIDGE"),
+        option_env!("POP3_E2E_OLD_BRIDGE_TOKEN"),
     )
     else {
         panic!("run through tests/tests/end_to_end_browsers.rs, which starts the servers")
@@ -76,6 +80,7 @@ fn env() -> Env {
         injection_port: port(injection),
         first_message_len: first_len.parse().expect("a length"),
         old_bridge,
+        old_bridge_token,
     }
 }
 
@@ -319,6 +324,7 @@ async fn prefer_asks_an_older_bridge_again_without_end_to_end() {
     install_tls_module();
     let o = options(&e, e.tls_port, "tls", JsValue::UNDEFINED);
     Reflect::set(&o, &"bridgeUrl".into(), &e.old_bridge.into()).unwrap();
+    Reflect::set(&o, &"token".into(), &e.old_bridge_token.into()).unwrap();
     Reflect::set(&o, &"endToEnd".into(), &"prefer".into()).unwrap();
     let s = pop3_web::connect(o).await.unwrap();
     assert!(!s.end_to_end(), "the old bridge did TLS itself");
@@ -332,6 +338,7 @@ async fn require_does_not_fall_back_on_an_older_bridge() {
     let e = env();
     let o = options(&e, e.tls_port, "tls", trusting_the_ca(&e));
     Reflect::set(&o, &"bridgeUrl".into(), &e.old_bridge.into()).unwrap();
+    Reflect::set(&o, &"token".into(), &e.old_bridge_token.into()).unwrap();
     assert_eq!(error_code(o).await, "bad_request");
 }
 
