@@ -100,4 +100,6 @@ fn the_kiosk_idle_time_is_clamped_and_the_operators_is_a_ceiling() {
         r.status
     );
     assert!(stdout.contains("\"failures\": []"), "{stdout}\n{stderr}");
+    // Every case ran: 12 clamps, 6 logouts of 2 checks each, 16 element times.
+    assert!(stdout.contains("\"checked\": 40"), "{stdout}\n{stderr}");
 }

@@ -1132,6 +1132,9 @@ impl Inner {
         }
         self.phase = Phase::Over;
         self.failure = Some(e.clone());
+        // A session that ends before the bridge answered keeps no bridge token either.
+        self.retry_token = None;
+        self.opts.token = None;
         if let Some(d) = self.connect.take() {
             self.reject(d, &e);
         }
@@ -2065,6 +2068,7 @@ mod tests {
                 token: Some(BRIDGE_TOKEN.into()),
                 ..options(Some(PASSWORD), None)
             };
+            let before = format!("{opts:?}");
             let (req, retry) = connect_request(&mut opts, end_to_end);
             assert_eq!(req.token.as_deref(), Some(BRIDGE_TOKEN), "{end_to_end:?}");
             assert_eq!(req.end_to_end, end_to_end);
@@ -2078,11 +2082,7 @@ mod tests {
                 kept.then_some(BRIDGE_TOKEN),
                 "{end_to_end:?}"
             );
-            for shown in [
-                format!("{opts:?}"),
-                format!("{req:?}"),
-                format!("{retry:?}"),
-            ] {
+            for shown in [before, format!("{req:?}"), format!("{retry:?}")] {
                 assert!(!shown.contains(BRIDGE_TOKEN), "{end_to_end:?}: {shown}");
             }
         }
