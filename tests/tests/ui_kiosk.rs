@@ -2,10 +2,12 @@
 //! of a security review), on the real stack: the bridge serving web/ in kiosk mode, Dovecot
 //! behind it, `<pop3-inbox>` in headless Chromium and Firefox.
 //!
-//! 1. Hiding the page (`pagehide`), removing and inserting the element again, and navigating
-//!    away and back each sign the user out: the sign-in screen shows, the status line is empty,
-//!    and Refresh (clicked from script, the button being hidden) signs nobody in: no POP3 login
-//!    reaches Dovecot (counted in its log).
+//! 1. Hiding the page (`pagehide`), removing and inserting the element again, a `pageshow`
+//!    marking a restore from the back/forward cache (with no `pagehide` before it), and
+//!    navigating away and back each sign the user out: at once, before any click, the sign-in
+//!    screen shows with no trace of the user (status line, password, rows, idle countdown),
+//!    and then Refresh (clicked from script, the button being hidden) signs nobody in: no POP3
+//!    login reaches Dovecot (counted in its log).
 //! 2. The bridge's kiosk idle time is a ceiling: `?kiosk-idle=100000` in the page URL does not
 //!    keep a session alive past the bridge's 12 seconds.
 //! 3. A page whose bridge's `/client-config.json` cannot be loaded fails closed: the page is
@@ -18,8 +20,8 @@
 //! 4. In kiosk mode the fields do not invite the browser to save the password (autocomplete
 //!    off, no form `submit` event when signing in), and saving an attachment first warns that
 //!    the file stays on this shared device.
-//! 5. A server taken from the page URL is shown prominently and Connect names it; typing
-//!    another server removes the note.
+//! 5. A server taken from the page URL is filled in, shown prominently and named by Connect,
+//!    on a kiosk bridge and on one without kiosk mode; typing another server removes the note.
 //! 6. The password is kept only as long as the login needs it: after a failed and after a
 //!    successful sign-in no string of the page's JavaScript heap contains it (Chromium, heap
 //!    snapshot over DevTools), and Refresh asks for it again (the sign-in form for the same
@@ -135,8 +137,8 @@ impl Ui {
         Ok(())
     }
 
-    /// Signed out: Refresh (clicked from script: it is hidden once signed out) signs nobody
-    /// in, and the sign-in screen shows with an empty status line and password field.
+    /// Signed out: the sign-in screen shows with no trace of the user right away, and then
+    /// Refresh (clicked from script: it is hidden once signed out) signs nobody in.
     async fn signed_out(&self, d: &Dovecot, what: &str) -> R {
         // The wipe itself shows the sign-in screen and leaves no trace of the user, before
         // anyone touches the page. (Refresh alone would not tell: since the password is kept
@@ -611,20 +613,31 @@ async fn config_fails_closed(ui: &Ui, s: &Stack, through: SocketAddr, shot: &str
 /// 5: a server from the page URL is shown prominently and named by Connect, on a kiosk bridge
 /// and on one without kiosk mode.
 async fn server_from_url_is_confirmed(ui: &Ui, s: &Stack) -> R {
-    for (bridge, which) in [(s.kiosk, "kiosk"), (s.plain, "no kiosk")] {
-        server_from_url_on(ui, bridge)
+    for (bridge, kiosk) in [(s.kiosk, true), (s.plain, false)] {
+        server_from_url_on(ui, bridge, kiosk)
             .await
-            .map_err(|e| format!("{which}: {e}"))?;
+            .map_err(|e| format!("{}: {e}", if kiosk { "kiosk" } else { "no kiosk" }))?;
     }
     Ok(())
 }
 
-async fn server_from_url_on(ui: &Ui, bridge: SocketAddr) -> R {
+async fn server_from_url_on(ui: &Ui, bridge: SocketAddr, kiosk: bool) -> R {
     ui.open(&format!(
         "http://{bridge}/index.html?server=pop.attacker.example&port=995&user=ann"
     ))
     .await?;
-    ui.wait_form().await?;
+    if kiosk {
+        ui.wait_kiosk().await?;
+    } else {
+        // The bridge's client configuration has arrived, and it did not turn kiosk mode on.
+        let mode = ui
+            .eval("fetch('/client-config.json').then((res) => res.json()).then((c) => ({ config: c.kiosk === true, element: document.querySelector('pop3-inbox').hasAttribute('kiosk') }))")
+            .await?;
+        ensure(
+            mode["config"] == false && mode["element"] == false,
+            format!("the plain bridge's page is in kiosk mode: {mode}"),
+        )?;
+    }
     let v = ui
         .eval("({ server: r.querySelector('input[name=server]').value, note: [...r.querySelectorAll('.login .warning')].filter((x) => !x.hidden).map((x) => x.textContent).join(' | '), button: r.querySelector('button.connect').textContent })")
         .await?;
@@ -632,8 +645,11 @@ async fn server_from_url_on(ui: &Ui, bridge: SocketAddr) -> R {
     let note = v["note"].as_str().unwrap_or_default();
     let button = v["button"].as_str().unwrap_or_default();
     ensure(
-        v["server"] != "pop.attacker.example"
-            || (note.contains("pop.attacker.example") && button.contains("pop.attacker.example")),
+        v["server"] == "pop.attacker.example",
+        format!("the page URL's server is not filled in: {v}"),
+    )?;
+    ensure(
+        note.contains("pop.attacker.example") && button.contains("pop.attacker.example"),
         format!("a server from the URL is used without showing it prominently: {v}"),
     )?;
     // The user types their own server: no note, a plain Connect.
