@@ -808,14 +808,24 @@ fn wait_for_port(addr: SocketAddr, child: &mut Child, timeout: Duration) -> Resu
     }
 }
 
+/// A flag that Ctrl-C (SIGINT; SIGTERM and SIGHUP as well) sets, so that a command can end
+/// what it started and report instead of dying with its children. A second signal exits at
+/// once (130), for when what is running does not end.
+fn stop_on_signal() -> Result<Arc<AtomicBool>> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+    })
+    .map_err(|e| format!("cannot install the signal handler: {e}"))?;
+    Ok(stop)
+}
+
 fn run(root: &Path) -> Result {
     setup()?;
-    let stop = Arc::new(AtomicBool::new(false));
-    {
-        let stop = stop.clone();
-        ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst))
-            .map_err(|e| format!("cannot install the signal handler: {e}"))?;
-    }
+    let stop = stop_on_signal()?;
     let cargo = cargo();
     build_web(root)?;
     header("build");
@@ -1143,15 +1153,11 @@ fn fuzz(root: &Path, args: &[String]) -> Result {
     }
     // Ctrl-C in a terminal reaches the fuzzer and this process alike: the fuzzer prints its
     // statistics and stops, and this process, instead of dying with it, runs no further
-    // target and still prints the summary of what ran.
-    let stop = Arc::new(AtomicBool::new(false));
-    {
-        let stop = stop.clone();
-        ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst))
-            .map_err(|e| format!("cannot install the signal handler: {e}"))?;
-    }
+    // target, prints the summary of what ran and fails (what was asked did not all run).
+    let stop = stop_on_signal()?;
+    let mut skipped = 0;
     let mut runs = Vec::new();
-    'crates: for krate in FUZZ_CRATES {
+    for krate in FUZZ_CRATES {
         let dir = root.join(krate);
         let (ok, list) = fuzz_cmd(&dir).arg("list").output().map_or_else(
             |e| (false, e.to_string()),
@@ -1172,11 +1178,11 @@ fn fuzz(root: &Path, args: &[String]) -> Result {
             return Err(format!("fuzz: cannot list the targets of {krate}: {list}"));
         }
         for target in targets {
-            if stop.load(Ordering::SeqCst) {
-                println!("xtask: stopped by Ctrl-C; the remaining targets did not run");
-                break 'crates;
-            }
             if only.as_ref().is_none_or(|o| o.contains(&target)) {
+                if stop.load(Ordering::SeqCst) {
+                    skipped += 1;
+                    continue;
+                }
                 let run = fuzz_target(krate, &dir, &target, secs, runs_goal, trace_compares);
                 // The handler's thread may hear of a Ctrl-C a moment after the fuzzer has
                 // exited from it (seen on a loaded machine: the next target started).
@@ -1244,6 +1250,11 @@ fn fuzz(root: &Path, args: &[String]) -> Result {
     }
     if !failed.is_empty() {
         return Err(format!("fuzz: could not run {}", failed.join(", ")));
+    }
+    if stop.load(Ordering::SeqCst) {
+        return Err(format!(
+            "fuzz: stopped by a signal (Ctrl-C): {skipped} more target(s) did not run"
+        ));
     }
     Ok(())
 }
