@@ -98,7 +98,8 @@ struct Shared {
     connections: AtomicU64,
     fired: AtomicU64,
     finished: Mutex<Vec<Traffic>>,
-    fired_on: Mutex<Vec<u64>>,
+    /// Each connection whose plan fired, and when.
+    fired_on: Mutex<Vec<(u64, std::time::Instant)>>,
 }
 
 /// Handle of a running proxy. Dropping it stops the proxy.
@@ -153,7 +154,14 @@ impl FaultProxy {
     /// Whether the plan of connection `id` (see [`Traffic::id`]) has fired, at once (a stalled
     /// connection has not ended yet).
     pub fn fired_on(&self, id: u64) -> bool {
-        self.shared.fired_on.lock().is_ok_and(|f| f.contains(&id))
+        self.fired_at(id).is_some()
+    }
+
+    /// When the plan of connection `id` fired (the moment the proxy stopped relaying its
+    /// bytes as they came), if it has.
+    pub fn fired_at(&self, id: u64) -> Option<std::time::Instant> {
+        let f = self.shared.fired_on.lock().ok()?;
+        f.iter().find(|(i, _)| *i == id).map(|(_, at)| *at)
     }
 
     /// The traffic of connection `id` once it has ended; `None` if it is still open after
@@ -267,7 +275,7 @@ async fn relay(
         shared.fired.fetch_add(1, Ordering::Relaxed);
         *fired = true;
         if let Ok(mut f) = shared.fired_on.lock() {
-            f.push(*id);
+            f.push((*id, std::time::Instant::now()));
         }
         plan = None;
         match p.fault {

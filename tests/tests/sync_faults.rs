@@ -12,8 +12,9 @@
 //! traffic, or with a page reload at a drawn point of the sync (logged in, after the n-th
 //! header or body is kept, between DELE and QUIT, or after QUIT's answer). It checks that the
 //! fault happened and did what it claims (a cut, a reset or a stall past the client's timeout
-//! fails the sync, unless the page's own thread did not run for about as long as the stall; a
-//! brief stall does not), checks the invariant, syncs again without a fault
+//! fails the sync, unless it withheld only the final close_notify, or, rarely and printed, the
+//! page's own thread did not run from before the client's timer was due until the stall was
+//! over; a brief stall does not), checks the invariant, syncs again without a fault
 //! (the "next session"), and checks the invariant, that the sync completed and what the policy
 //! left on the server. The invariant, from the issue: every original message is on the server,
 //! or byte-identical (sha256 of the stored bytes, computed in the browser) in the store.
@@ -455,21 +456,72 @@ fn withheld_only_the_close(traffic: &Traffic) -> bool {
     traffic.sender_closed && traffic.withheld <= CLOSE_NOTIFY
 }
 
-/// Whether the page's thread did not run for so long during a stalled sync that its client
-/// could not have seen the silence: its longest gap between 50 ms heartbeats (`maxGapMs`, from
-/// the harness) covers the stall but for the client's timeout and a quarter second (heartbeat
-/// and relay latency). A timeout is a timer on that thread: when the thread runs again, the
-/// bytes after the stall may be handled before it. A CI run with the whole suite on 2 cores
-/// once had a 7.1 s stall end in a successful sync; without this figure there was no telling
-/// a starved page from a timer that failed to fire, and any shorter gap still fails the run.
-fn slept_through(plan: &FaultPlan, first: &Json) -> bool {
+/// Whether a stall withheld nothing but the final close_notify in its direction: what
+/// passed its offset, once the connection ended, fits in that record. The client then had
+/// every answer (and the server every command) before it, and the sync rightly succeeds, as
+/// for a cut or reset there (`withheld_only_the_close`; `choose` aims before it from an
+/// estimate).
+fn stalled_only_the_close(plan: &FaultPlan, traffic: &Traffic) -> bool {
+    let total = match plan.direction {
+        Direction::ToClient => traffic.to_client,
+        Direction::ToServer => traffic.to_server,
+    };
+    total.saturating_sub(plan.at_byte) <= CLOSE_NOTIFY
+}
+
+/// How far apart the page's clock (from the harness's call) and the test's (from its call to
+/// the harness, a WebDriver round trip earlier) may be, with the heartbeat's 50 ms.
+const PAGE_CLOCK_SLACK_MS: u64 = 250;
+
+/// Whether the page's thread did not run during the whole time in which a stall should have
+/// broken the sync: the longest gap between its 50 ms heartbeats (`maxGap`, from the harness,
+/// in ms after the call) began before the client's timer was due (`fired_ms`, when the proxy
+/// stopped relaying, plus the timeout) and ended after the stall was over. A timeout is a
+/// timer on that thread; when the thread runs again, the bytes after the stall may be handled
+/// before it. A CI run with the whole suite on 2 cores once had a 7.1 s stall end in a
+/// successful sync; without this there was no telling a starved page from a timer that
+/// failed to fire. A gap elsewhere in the sync, or a shorter one, excuses nothing.
+fn slept_through(plan: &FaultPlan, first: &Json, fired_ms: u64) -> bool {
     let Fault::Stall(stall) = plan.fault else {
         return false;
     };
-    let Some(gap) = first["maxGapMs"].as_u64() else {
+    let gap = &first["maxGap"];
+    let (Some(from), Some(to)) = (gap["fromMs"].as_u64(), gap["toMs"].as_u64()) else {
         return false;
     };
-    u128::from(gap + STALL_TIMEOUT_MS + 250) >= stall.as_millis()
+    let due = fired_ms + STALL_TIMEOUT_MS;
+    let over = fired_ms + stall.as_millis() as u64;
+    from <= due + PAGE_CLOCK_SLACK_MS && to + PAGE_CLOCK_SLACK_MS >= over
+}
+
+/// The excuse is narrow: only a gap that began before the client's timer was due and ended
+/// after the stall was over excuses a stall that did not fail its sync.
+#[test]
+fn a_stall_is_excused_only_by_a_gap_that_spans_its_whole_window() {
+    let plan = FaultPlan {
+        direction: Direction::ToClient,
+        at_byte: 1000,
+        fault: Fault::Stall(Duration::from_millis(7000)),
+    };
+    let first = |from: u64, to: u64| json!({"ok": true, "maxGap": {"fromMs": from, "toMs": to}});
+    // Fired 100 ms after the call: the timer was due at 1100, the stall over at 7100.
+    let cases = [
+        (first(200, 7200), true),
+        (first(1300, 6900), true),
+        (first(1400, 7200), false),
+        (first(200, 6800), false),
+        (first(8000, 15000), false),
+        (first(0, 5000), false),
+        (json!({"ok": true}), false),
+    ];
+    for (f, excused) in cases {
+        assert_eq!(slept_through(&plan, &f, 100), excused, "{f}");
+    }
+    let cut = FaultPlan {
+        fault: Fault::Cut,
+        ..plan
+    };
+    assert!(!slept_through(&cut, &first(0, 20_000), 100));
 }
 
 fn pick_policy(rng: &mut SplitMix64) -> Policy {
@@ -518,9 +570,10 @@ struct Tally {
     /// Where the sync was when its page went away.
     reloads: BTreeMap<String, u64>,
     policies: BTreeMap<Policy, u64>,
-    /// Cuts and resets that fell in the final close_notify (see [`withheld_only_the_close`]).
+    /// Faults that fell in the final close_notify (see [`withheld_only_the_close`] and
+    /// [`stalled_only_the_close`]).
     past_the_end: u64,
-    /// Long stalls the page's thread slept through (see [`slept_through`]).
+    /// Long stalls the page's thread slept through (see [`slept_through`]); each is printed.
     slept_through: u64,
 }
 
@@ -551,8 +604,8 @@ impl Tally {
             })
             .collect();
         format!(
-            "{runs} runs; {}; {} cut or reset only the final close_notify; {} long stalls the \
-             page's thread slept through; first-sync errors {:?}; reloads left the sync in {:?}; \
+            "{runs} runs; {}; {} faults only the final close_notify; {} long stalls the page's \
+             thread slept through; first-sync errors {:?}; reloads left the sync in {:?}; \
              policies {:?}",
             per_kind.join(", "),
             self.past_the_end,
@@ -635,10 +688,24 @@ async fn soak(stack: &mut Stack, runs: u64, seed0: u64) -> Result<(), String> {
                 if kind == Kind::Stall {
                     first_opts["timeoutMs"] = json!(STALL_TIMEOUT_MS);
                 }
+                let called = Instant::now();
                 let first = stack.sync(&first_opts).await?;
-                // A stalled connection is still asleep: ask whether it fired rather than wait.
+                let ok = first["ok"] == Json::Bool(true);
                 let (fired, past_the_end) = if kind == Kind::Stall {
-                    (stack.proxy.fired_on(id), false)
+                    // A stalled connection may still be asleep: ask whether it fired rather
+                    // than wait. Only a sync that succeeded has surely ended its connection;
+                    // then what came after the stall's offset tells whether it was only the
+                    // final close_notify.
+                    let fired = stack.proxy.fired_on(id);
+                    let past = fired && ok && {
+                        let traffic = stack
+                            .proxy
+                            .traffic_of(id, Duration::from_secs(10))
+                            .await
+                            .ok_or_else(|| format!("{ctx}: the connection did not end"))?;
+                        stalled_only_the_close(&plan, &traffic)
+                    };
+                    (fired, past)
                 } else {
                     let traffic = stack
                         .proxy
@@ -647,7 +714,6 @@ async fn soak(stack: &mut Stack, runs: u64, seed0: u64) -> Result<(), String> {
                         .ok_or_else(|| format!("{ctx}: the connection did not end"))?;
                     (traffic.fired, withheld_only_the_close(&traffic))
                 };
-                let ok = first["ok"] == Json::Bool(true);
                 if fired {
                     *t.fired.entry(kind).or_default() += 1;
                     if past_the_end {
@@ -655,8 +721,18 @@ async fn soak(stack: &mut Stack, runs: u64, seed0: u64) -> Result<(), String> {
                     }
                     // After the last answer the session has nothing left to break.
                     let must_fail = kind != Kind::BriefStall && !past_the_end;
-                    if must_fail && ok && slept_through(&plan, &first) {
+                    let fired_ms = stack
+                        .proxy
+                        .fired_at(id)
+                        .map(|at| at.saturating_duration_since(called).as_millis() as u64);
+                    if must_fail && ok && fired_ms.is_some_and(|f| slept_through(&plan, &first, f))
+                    {
                         t.slept_through += 1;
+                        eprintln!(
+                            "{ctx}: excused: the page's thread did not run from before the \
+                             client's timer was due until the stall was over (the stall fired \
+                             {fired_ms:?} ms after the call): {first}"
+                        );
                     } else if must_fail == ok {
                         return Err(format!(
                             "{ctx}: the {kind:?} fired, yet the first sync {}: {first}",
@@ -728,6 +804,16 @@ async fn soak(stack: &mut Stack, runs: u64, seed0: u64) -> Result<(), String> {
     if planned >= 10 && fired * 10 < planned * 9 {
         return Err(format!(
             "only {fired} of {planned} planned faults fired (at least 90 % must): {report}"
+        ));
+    }
+    // A starved page is the machine's doing, and rare: more than one in ten long stalls (and
+    // more than one) excused is not.
+    let long_stalls = t.fired.get(&Kind::Stall).copied().unwrap_or(0);
+    if t.slept_through > (long_stalls / 10).max(1) {
+        return Err(format!(
+            "{} of {long_stalls} long stalls were excused because the page's thread slept \
+             through them: too many to be the machine's load: {report}",
+            t.slept_through
         ));
     }
     let (reloads, hit) = (sum(&t.planned, true), sum(&t.fired, true));

@@ -69,21 +69,24 @@ async function sync(o) {
   const mark = () => Math.round(performance.now() - t0);
   phase = 'connecting';
   reloading = false;
-  // The longest this page's thread went without running a 50 ms heartbeat during the sync. A
-  // client whose thread did not run cannot notice silence: sync_faults.rs tells a stall the
-  // page slept through from a timeout that failed to fire.
+  // The longest this page's thread went without running a 50 ms heartbeat during the sync,
+  // and when (ms after the call). A client whose thread did not run cannot notice silence:
+  // sync_faults.rs tells a stall the page slept through from a timeout that failed to fire.
   let lastBeat = t0;
-  let maxGapMs = 0;
+  const gap = { fromMs: 0, toMs: 0 };
   const beat = () => {
     const now = performance.now();
-    maxGapMs = Math.max(maxGapMs, now - lastBeat);
+    if (now - lastBeat > gap.toMs - gap.fromMs) {
+      gap.fromMs = lastBeat - t0;
+      gap.toMs = now - t0;
+    }
     lastBeat = now;
   };
   const heartbeat = setInterval(beat, 50);
   try {
     const r = await syncOnce(o, times, mark);
     beat();
-    return { ...r, ...times, maxGapMs: Math.round(maxGapMs) };
+    return { ...r, ...times, maxGap: { fromMs: Math.round(gap.fromMs), toMs: Math.round(gap.toMs) } };
   } finally {
     clearInterval(heartbeat);
     phase = 'idle';
