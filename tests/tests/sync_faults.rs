@@ -380,6 +380,15 @@ impl Stack {
         Ok(stored)
     }
 
+    /// The traffic of proxy connection `id` once it has ended, after a sync that used it
+    /// (`what`, for the error when it does not end within 10 s).
+    async fn ended(&self, id: u64, what: &str) -> Result<Traffic, String> {
+        self.proxy
+            .traffic_of(id, Duration::from_secs(10))
+            .await
+            .ok_or_else(|| format!("{what}: the connection did not end"))
+    }
+
     /// A sync of `opts` with nothing in the way, from an empty store: what it carried.
     async fn measure(&self, opts: &Json) -> Result<Measured, String> {
         self.wipe().await?;
@@ -389,11 +398,7 @@ impl Stack {
         if r["ok"] != Json::Bool(true) {
             return Err(format!("a sync without faults failed: {r}"));
         }
-        let traffic = self
-            .proxy
-            .traffic_of(id, Duration::from_secs(10))
-            .await
-            .ok_or("the clean sync's connection did not end")?;
+        let traffic = self.ended(id, "the clean sync").await?;
         let ms = |k: &str| r[k].as_u64().unwrap_or(0);
         Ok(Measured {
             traffic,
@@ -697,21 +702,11 @@ async fn soak(stack: &mut Stack, runs: u64, seed0: u64) -> Result<(), String> {
                     // then what came after the stall's offset tells whether it was only the
                     // final close_notify.
                     let fired = stack.proxy.fired_on(id);
-                    let past = fired && ok && {
-                        let traffic = stack
-                            .proxy
-                            .traffic_of(id, Duration::from_secs(10))
-                            .await
-                            .ok_or_else(|| format!("{ctx}: the connection did not end"))?;
-                        stalled_only_the_close(&plan, &traffic)
-                    };
+                    let past =
+                        fired && ok && stalled_only_the_close(&plan, &stack.ended(id, &ctx).await?);
                     (fired, past)
                 } else {
-                    let traffic = stack
-                        .proxy
-                        .traffic_of(id, Duration::from_secs(10))
-                        .await
-                        .ok_or_else(|| format!("{ctx}: the connection did not end"))?;
+                    let traffic = stack.ended(id, &ctx).await?;
                     (traffic.fired, withheld_only_the_close(&traffic))
                 };
                 if fired {
